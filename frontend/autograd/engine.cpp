@@ -1,0 +1,354 @@
+// Define-by-run reverse mode: ops record Nodes as they run; backward walks the graph in
+// dependency order, calling each op's derivative rule (written with Tensor ops, so the
+// same rule serves the IR autodiff pass) and summing gradients back to input shapes.
+#include <unordered_map>
+#include <unordered_set>
+
+#include "frontend/autograd/graph.h"
+#include "tl/autograd.h"
+
+namespace tl {
+
+namespace {
+thread_local bool g_grad_enabled = true;
+}
+
+bool is_grad_enabled() { return g_grad_enabled; }
+NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false; }
+NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
+EnableGradGuard::EnableGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = true; }
+EnableGradGuard::~EnableGradGuard() { g_grad_enabled = previous_; }
+
+namespace autograd {
+
+AutogradMeta& meta_of(const Tensor& t) {
+  auto& m = t.impl()->autograd;
+  if (!m) m = std::make_shared<AutogradMeta>();
+  return *m;
+}
+
+bool needs_grad(const Tensor& t) {
+  const auto& m = t.impl()->autograd;
+  return m && (m->requires_grad || m->grad_fn);
+}
+
+std::shared_ptr<Node> gradient_edge(const Tensor& t) {
+  auto& m = t.impl()->autograd;
+  if (!m) return nullptr;
+  if (m->grad_fn) return m->grad_fn;
+  if (!m->requires_grad) return nullptr;
+  auto acc = m->accumulator.lock();
+  if (!acc) {
+    acc = std::make_shared<Node>();
+    acc->name = "AccumulateGrad";
+    acc->leaf = m;
+    acc->input_shapes.push_back(t.shape());
+    acc->input_dtypes.push_back(t.dtype());
+    m->accumulator = acc;
+  }
+  return acc;
+}
+
+void record(Tensor& output, std::span<const Tensor> inputs, const ops::OpDef* op,
+            const ops::Attrs& attrs, Site site, CustomBackward custom,
+            const std::string& custom_name) {
+  auto node = std::make_shared<Node>();
+  node->op = op;
+  node->name = op ? op->name : custom_name;
+  node->custom = std::move(custom);
+  node->attrs = attrs;
+  node->site = site;
+  node->saved_inputs.reserve(inputs.size());
+  for (const Tensor& t : inputs) {
+    node->next.push_back(t.defined() ? gradient_edge(t) : nullptr);
+    node->saved_inputs.push_back(t.defined() ? t.detach() : Tensor());
+    node->saved_versions.push_back(t.defined() ? t.impl()->storage->version : 0);
+    node->input_shapes.push_back(t.defined() ? t.shape() : Shape());
+    node->input_dtypes.push_back(t.defined() ? t.dtype() : kFloat32);
+  }
+  node->saved_output = output.detach();
+  node->saved_output_version = output.impl()->storage->version;
+  auto& m = meta_of(output);
+  m.grad_fn = node;
+  node->output_meta = output.impl()->autograd;
+}
+
+namespace {
+
+Tensor apply_hooks(const std::vector<std::pair<int, GradHook>>& hooks, Tensor grad) {
+  for (const auto& [id, hook] : hooks) {
+    Tensor replaced = hook(grad);
+    if (replaced.defined()) grad = replaced;
+  }
+  return grad;
+}
+
+void check_saved(const Node& node, Site site) {
+  if (node.released) {
+    throw AutogradError("tl: backward through the graph a second time (op " + node.name +
+                        " recorded at " + node.site.str() + "), but its saved tensors were freed "
+                        "after the first backward; pass retain_graph = true to the first "
+                        "backward call (at " + site.str() + ")");
+  }
+  for (size_t i = 0; i < node.saved_inputs.size(); ++i) {
+    const Tensor& t = node.saved_inputs[i];
+    if (t.defined() && t.impl()->storage->version != node.saved_versions[i]) {
+      throw AutogradError("tl: input " + std::to_string(i) + " of " + node.name + " (recorded at " +
+                          node.site.str() + ") was modified in place after it was used; its "
+                          "gradient would be wrong. Use an out-of-place op or clone() first");
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<Tensor> run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads,
+                                 bool retain_graph, const std::vector<std::shared_ptr<Node>>& capture,
+                                 Site site) {
+  std::unordered_map<Node*, int> dependencies;
+  std::unordered_map<Node*, Tensor> buffers;
+  std::vector<Node*> stack;
+  std::unordered_set<Node*> seen;
+
+  std::vector<std::shared_ptr<Node>> root_nodes;
+  for (size_t i = 0; i < roots.size(); ++i) {
+    auto node = gradient_edge(roots[i]);
+    if (!node) {
+      throw AutogradError("tl::backward: the tensor " + roots[i].shape().str() +
+                          " does not require grad and has no grad_fn (no input of the "
+                          "computation requires grad, or it ran under NoGradGuard) at " +
+                          site.str());
+    }
+    root_nodes.push_back(node);
+    if (seen.insert(node.get()).second) stack.push_back(node.get());
+  }
+  // Count how many edges lead into each node.
+  while (!stack.empty()) {
+    Node* n = stack.back();
+    stack.pop_back();
+    for (auto& next : n->next) {
+      if (!next) continue;
+      ++dependencies[next.get()];
+      if (seen.insert(next.get()).second) stack.push_back(next.get());
+    }
+  }
+
+  std::unordered_map<Node*, size_t> capture_index;
+  for (size_t i = 0; i < capture.size(); ++i)
+    if (capture[i]) capture_index[capture[i].get()] = i;
+  std::vector<Tensor> captured(capture.size());
+  bool capturing = !capture.empty();
+
+  NoGradGuard no_grad;
+  auto accumulate = [&](Node* n, const Tensor& g) {
+    Tensor& buf = buffers[n];
+    buf = buf.defined() ? add(buf, g, site) : g;
+  };
+  std::vector<Node*> ready;
+  for (size_t i = 0; i < roots.size(); ++i) {
+    accumulate(root_nodes[i].get(), grads[i]);
+  }
+  for (auto& n : root_nodes)
+    if (dependencies[n.get()] == 0 &&
+        std::find(ready.begin(), ready.end(), n.get()) == ready.end())
+      ready.push_back(n.get());
+
+  while (!ready.empty()) {
+    Node* n = ready.back();
+    ready.pop_back();
+    Tensor dout = std::move(buffers[n]);
+    buffers.erase(n);
+    if (!n->pre_hooks.empty()) dout = apply_hooks(n->pre_hooks, dout);
+    if (auto out_meta = n->output_meta.lock(); out_meta && out_meta->retains_grad && !capturing) {
+      out_meta->grad = out_meta->grad.defined() ? add(out_meta->grad, dout, site) : dout.clone();
+    }
+    if (auto it = capture_index.find(n); it != capture_index.end()) captured[it->second] = dout;
+
+    if (n->is_accumulator()) {
+      if (capturing) continue;
+      AutogradMeta& leaf = *n->leaf;
+      dout = apply_hooks(leaf.hooks, dout);
+      if (!leaf.grad.defined()) {
+        leaf.grad = dout.is_contiguous() ? dout.detach() : dout.contiguous();
+        // Own the buffer: the gradient may alias a tensor the user still holds.
+        if (leaf.grad.impl()->storage.use_count() > 1) leaf.grad = leaf.grad.clone();
+      } else {
+        leaf.grad = add(leaf.grad, dout, site);
+      }
+      continue;
+    }
+
+    check_saved(*n, site);
+    std::vector<Tensor> input_grads;
+    if (n->custom) {
+      input_grads = n->custom(n->saved_inputs, n->saved_output, dout);
+    } else {
+      size_t count = n->next.size();
+      std::unique_ptr<bool[]> needs(new bool[count]);
+      for (size_t i = 0; i < count; ++i) needs[i] = n->next[i] != nullptr;
+      ops::GradContext ctx{n->saved_inputs, n->saved_output, dout, n->attrs,
+                           std::span<const bool>(needs.get(), count), n->site};
+      input_grads = n->op->grad(ctx);
+    }
+    if (!retain_graph) {
+      n->released = true;
+      n->saved_inputs.clear();
+      n->saved_output = Tensor();
+    }
+    for (size_t i = 0; i < n->next.size(); ++i) {
+      Node* next = n->next[i].get();
+      if (!next) continue;
+      if (i < input_grads.size() && input_grads[i].defined()) {
+        Tensor g = input_grads[i];
+        if (g.shape() != n->input_shapes[i]) g = sum_to(g, n->input_shapes[i], site);
+        if (g.dtype() != n->input_dtypes[i]) g = cast(g, n->input_dtypes[i], site);
+        accumulate(next, g);
+      }
+      if (--dependencies[next] == 0) {
+        if (buffers.count(next)) {
+          ready.push_back(next);
+        } else {
+          // No gradient reached this node (all contributions were zero/undefined): its
+          // inputs still count down so that their other producers can proceed.
+          std::vector<Node*> skip{next};
+          while (!skip.empty()) {
+            Node* s = skip.back();
+            skip.pop_back();
+            for (auto& nn : s->next) {
+              if (!nn) continue;
+              if (--dependencies[nn.get()] == 0) {
+                if (buffers.count(nn.get())) ready.push_back(nn.get());
+                else skip.push_back(nn.get());
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return captured;
+}
+
+}  // namespace autograd
+
+// ---------------- Tensor autograd API ----------------
+
+bool Tensor::requires_grad() const { return autograd::needs_grad(*this); }
+
+Tensor& Tensor::requires_grad_(bool requires_grad, Site site) {
+  if (requires_grad && !is_floating(dtype())) {
+    throw DTypeError(std::string("tl::requires_grad_: only floating-point tensors can require "
+                                 "gradients, got ") + dtype_name(dtype()) + " at " + site.str());
+  }
+  auto& m = autograd::meta_of(*this);
+  if (m.grad_fn && !requires_grad) {
+    throw AutogradError("tl::requires_grad_: cannot turn off requires_grad on a non-leaf tensor "
+                        "(use detach()) at " + site.str());
+  }
+  m.requires_grad = requires_grad;
+  return *this;
+}
+
+bool Tensor::is_leaf() const {
+  const auto& m = impl_->autograd;
+  return !m || !m->grad_fn;
+}
+
+Tensor Tensor::grad() const {
+  const auto& m = impl_->autograd;
+  return m ? m->grad : Tensor();
+}
+
+void Tensor::set_grad(const Tensor& grad) { autograd::meta_of(*this).grad = grad; }
+
+void Tensor::retain_grad() { autograd::meta_of(*this).retains_grad = true; }
+
+std::string Tensor::grad_fn_name() const {
+  const auto& m = impl_->autograd;
+  return m && m->grad_fn ? m->grad_fn->name : std::string();
+}
+
+void Tensor::backward(const Tensor& gradient, bool retain_graph, Site site) const {
+  Tensor g = gradient;
+  if (!g.defined()) {
+    if (numel() != 1) {
+      throw AutogradError("tl::backward: the output has shape " + shape().str() +
+                          "; gradients can be created implicitly only for one-element outputs. "
+                          "Pass a gradient of the same shape, or reduce first (e.g. .sum()) at " +
+                          site.str());
+    }
+    g = ones_like(*this, site);
+  } else if (g.shape() != shape()) {
+    throw ShapeError("tl::backward: gradient has shape " + g.shape().str() +
+                     " but the tensor has shape " + shape().str() + " at " + site.str());
+  }
+  autograd::run_backward({*this}, {g.detach()}, retain_graph, {}, site);
+}
+
+int Tensor::register_hook(GradHook hook, Site site) {
+  static int next_id = 1;
+  auto& m = autograd::meta_of(*this);
+  if (!m.requires_grad && !m.grad_fn) {
+    throw AutogradError("tl::register_hook: the tensor does not require grad, so no gradient "
+                        "will reach the hook, at " + site.str());
+  }
+  int id = next_id++;
+  if (m.grad_fn) m.grad_fn->pre_hooks.emplace_back(id, std::move(hook));
+  else m.hooks.emplace_back(id, std::move(hook));
+  return id;
+}
+
+void Tensor::remove_hook(int handle) {
+  auto& m = autograd::meta_of(*this);
+  auto drop = [handle](std::vector<std::pair<int, GradHook>>& v) {
+    std::erase_if(v, [handle](const auto& h) { return h.first == handle; });
+  };
+  drop(m.hooks);
+  if (m.grad_fn) drop(m.grad_fn->pre_hooks);
+}
+
+std::vector<Tensor> grad(const Tensor& output, const std::vector<Tensor>& inputs,
+                         const Tensor& grad_output, bool retain_graph, bool allow_unused,
+                         Site site) {
+  Tensor g = grad_output.defined() ? grad_output : ones_like(output, site);
+  std::vector<std::shared_ptr<autograd::Node>> capture;
+  for (const Tensor& t : inputs) {
+    auto node = autograd::gradient_edge(t);
+    if (!node) {
+      throw AutogradError("tl::grad: an input of shape " + t.shape().str() +
+                          " does not require grad at " + site.str());
+    }
+    capture.push_back(node);
+  }
+  auto result = autograd::run_backward({output}, {g}, retain_graph, capture, site);
+  for (size_t i = 0; i < result.size(); ++i) {
+    if (!result[i].defined() && !allow_unused) {
+      throw AutogradError("tl::grad: input " + std::to_string(i) +
+                          " was not used to compute the output (pass allow_unused = true) at " +
+                          site.str());
+    }
+  }
+  return result;
+}
+
+Tensor custom_op(const std::string& name, const std::vector<Tensor>& inputs,
+                 const std::function<Tensor(const std::vector<Tensor>&)>& forward,
+                 const std::function<std::vector<Tensor>(const std::vector<Tensor>&,
+                                                         const Tensor&, const Tensor&)>& backward,
+                 Site site) {
+  Tensor out;
+  {
+    NoGradGuard no_grad;
+    out = forward(inputs);
+  }
+  if (!out.defined()) throw ValueError("tl::custom_op(" + name + "): forward returned an undefined tensor at " + site.str());
+  bool any = false;
+  for (const Tensor& t : inputs) any = any || (t.defined() && autograd::needs_grad(t));
+  if (any && is_grad_enabled()) {
+    if (!out.is_leaf() || out.impl()->autograd) out = out.detach();
+    autograd::record(out, inputs, nullptr, {}, site, backward, name);
+  }
+  return out;
+}
+
+}  // namespace tl

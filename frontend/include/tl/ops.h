@@ -1,0 +1,151 @@
+// The eager op library. Every function here is one registered op (frontend/ops/) or a
+// composition of them; all of them broadcast by NumPy rules where they take two tensors,
+// differentiate (unless noted), and throw ShapeError/DTypeError/DeviceError naming the op,
+// the operands and the caller's line.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "tl/tensor.h"
+
+namespace tl {
+
+// ---------- factories ----------
+struct TensorOptions {
+  DType dtype = kFloat32;
+  Device device = kCPU;
+  bool requires_grad = false;
+};
+Tensor empty(Shape shape, TensorOptions options = {}, Site site = Site::here());
+Tensor zeros(Shape shape, TensorOptions options = {}, Site site = Site::here());
+Tensor ones(Shape shape, TensorOptions options = {}, Site site = Site::here());
+Tensor full(Shape shape, double value, TensorOptions options = {}, Site site = Site::here());
+Tensor zeros_like(const Tensor& t, Site site = Site::here());
+Tensor ones_like(const Tensor& t, Site site = Site::here());
+Tensor full_like(const Tensor& t, double value, Site site = Site::here());
+Tensor scalar_tensor(double value, TensorOptions options = {}, Site site = Site::here());
+// [start, end) in steps of `step`; int64 unless options say otherwise.
+Tensor arange(double end, TensorOptions options = {.dtype = kInt64}, Site site = Site::here());
+Tensor arange(double start, double end, double step = 1,
+              TensorOptions options = {.dtype = kInt64}, Site site = Site::here());
+Tensor linspace(double start, double end, int64_t steps, TensorOptions options = {},
+                Site site = Site::here());
+Tensor eye(int64_t n, TensorOptions options = {}, Site site = Site::here());
+
+// Copies `values` into a new tensor of `shape` (defaults to 1-D). T picks the dtype.
+template <class T>
+Tensor from_vector(const std::vector<T>& values, Shape shape = {}, TensorOptions options = {.dtype = dtype_of<T>()},
+                   Site site = Site::here());
+// Wraps caller-owned memory without copying; the caller keeps it alive while the tensor lives.
+Tensor from_blob(void* data, Shape shape, DType dtype, Site site = Site::here());
+
+// ---------- randomness (Philox, counter-based: same numbers at any thread count) ----------
+Tensor rand(Shape shape, TensorOptions options = {}, Site site = Site::here());   // U[0, 1)
+Tensor randn(Shape shape, TensorOptions options = {}, Site site = Site::here());  // N(0, 1)
+Tensor randint(int64_t low, int64_t high, Shape shape, TensorOptions options = {.dtype = kInt64},
+               Site site = Site::here());
+Tensor bernoulli(const Tensor& p, Site site = Site::here());
+Tensor bernoulli(Shape shape, double p, TensorOptions options = {}, Site site = Site::here());
+Tensor uniform(Shape shape, double low, double high, TensorOptions options = {},
+               Site site = Site::here());
+Tensor normal(Shape shape, double mean, double std, TensorOptions options = {},
+              Site site = Site::here());
+// A random permutation of [0, n), int64.
+Tensor randperm(int64_t n, Site site = Site::here());
+
+// ---------- elementwise unary ----------
+Tensor neg(const Tensor& x, Site site = Site::here());
+Tensor abs(const Tensor& x, Site site = Site::here());
+Tensor exp(const Tensor& x, Site site = Site::here());
+Tensor log(const Tensor& x, Site site = Site::here());
+Tensor sqrt(const Tensor& x, Site site = Site::here());
+Tensor rsqrt(const Tensor& x, Site site = Site::here());
+Tensor sin(const Tensor& x, Site site = Site::here());
+Tensor cos(const Tensor& x, Site site = Site::here());
+Tensor tanh(const Tensor& x, Site site = Site::here());
+Tensor sigmoid(const Tensor& x, Site site = Site::here());
+Tensor relu(const Tensor& x, Site site = Site::here());
+Tensor gelu(const Tensor& x, Site site = Site::here());  // exact (erf) form
+Tensor silu(const Tensor& x, Site site = Site::here());
+Tensor erf(const Tensor& x, Site site = Site::here());
+Tensor sign(const Tensor& x, Site site = Site::here());          // not differentiable
+Tensor logical_not(const Tensor& x, Site site = Site::here());   // bool result
+Tensor pow(const Tensor& x, double exponent, Site site = Site::here());
+Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max,
+             Site site = Site::here());
+// Casts to `dtype` (differentiable between floating types).
+Tensor cast(const Tensor& x, DType dtype, Site site = Site::here());
+
+// ---------- elementwise binary ----------
+Tensor add(const Tensor& a, const Tensor& b, Site site = Site::here());
+Tensor sub(const Tensor& a, const Tensor& b, Site site = Site::here());
+Tensor mul(const Tensor& a, const Tensor& b, Site site = Site::here());
+Tensor div(const Tensor& a, const Tensor& b, Site site = Site::here());
+Tensor pow(const Tensor& a, const Tensor& b, Site site = Site::here());
+Tensor maximum(const Tensor& a, const Tensor& b, Site site = Site::here());
+Tensor minimum(const Tensor& a, const Tensor& b, Site site = Site::here());
+// Comparisons return bool tensors and are not differentiable.
+Tensor eq(const Tensor& a, const Tensor& b, Site site = Site::here());
+Tensor ne(const Tensor& a, const Tensor& b, Site site = Site::here());
+Tensor lt(const Tensor& a, const Tensor& b, Site site = Site::here());
+Tensor le(const Tensor& a, const Tensor& b, Site site = Site::here());
+Tensor gt(const Tensor& a, const Tensor& b, Site site = Site::here());
+Tensor ge(const Tensor& a, const Tensor& b, Site site = Site::here());
+Tensor logical_and(const Tensor& a, const Tensor& b, Site site = Site::here());
+Tensor logical_or(const Tensor& a, const Tensor& b, Site site = Site::here());
+// `cond ? a : b`, all three broadcast together; `cond` is bool.
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b, Site site = Site::here());
+
+// ---------- reductions (dims may be negative; an empty `dims` reduces everything) ----------
+Tensor sum(const Tensor& x, Shape dims = {}, bool keepdim = false, Site site = Site::here());
+Tensor mean(const Tensor& x, Shape dims = {}, bool keepdim = false, Site site = Site::here());
+Tensor amax(const Tensor& x, Shape dims = {}, bool keepdim = false, Site site = Site::here());
+Tensor amin(const Tensor& x, Shape dims = {}, bool keepdim = false, Site site = Site::here());
+Tensor argmax(const Tensor& x, int64_t dim, bool keepdim = false, Site site = Site::here());
+Tensor argmin(const Tensor& x, int64_t dim, bool keepdim = false, Site site = Site::here());
+// Bessel-corrected by default (`correction` = 1), like PyTorch.
+Tensor var(const Tensor& x, Shape dims = {}, int64_t correction = 1, bool keepdim = false,
+           Site site = Site::here());
+Tensor std(const Tensor& x, Shape dims = {}, int64_t correction = 1, bool keepdim = false,
+           Site site = Site::here());
+Tensor logsumexp(const Tensor& x, Shape dims, bool keepdim = false, Site site = Site::here());
+Tensor softmax(const Tensor& x, int64_t dim, Site site = Site::here());
+Tensor log_softmax(const Tensor& x, int64_t dim, Site site = Site::here());
+// Sums `x` down to `shape` (the inverse of broadcasting `shape` to x's shape).
+Tensor sum_to(const Tensor& x, const Shape& shape, Site site = Site::here());
+
+// ---------- linear algebra, convolution, pooling (oneDNN on CPU for float32) ----------
+// [..., M, K] x [..., K, N] -> [..., M, N], batch dims broadcast; 1-D operands as in NumPy.
+Tensor matmul(const Tensor& a, const Tensor& b, Site site = Site::here());
+// x: (N, C, H, W), weight: (O, C/groups, KH, KW), bias: (O) or undefined.
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
+              Shape stride = {1, 1}, Shape padding = {0, 0}, Shape dilation = {1, 1},
+              int64_t groups = 1, Site site = Site::here());
+Tensor max_pool2d(const Tensor& x, Shape kernel, Shape stride = {}, Shape padding = {0, 0},
+                  Site site = Site::here());
+Tensor avg_pool2d(const Tensor& x, Shape kernel, Shape stride = {}, Shape padding = {0, 0},
+                  Site site = Site::here());
+
+// ---------- joining, splitting, indexing ----------
+Tensor cat(const std::vector<Tensor>& tensors, int64_t dim = 0, Site site = Site::here());
+Tensor stack(const std::vector<Tensor>& tensors, int64_t dim = 0, Site site = Site::here());
+std::vector<Tensor> split(const Tensor& x, int64_t split_size, int64_t dim = 0,
+                          Site site = Site::here());
+std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim = 0,
+                          Site site = Site::here());
+// Rows of `x` along `dim` picked by the 1-D int64/int32 `index`.
+Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index, Site site = Site::here());
+// out[i][j] = x[i][index[i][j]] (for dim = 1), like torch.gather.
+Tensor gather(const Tensor& x, int64_t dim, const Tensor& index, Site site = Site::here());
+// `weight` (num_embeddings, dim) rows picked by integer `indices` of any shape.
+Tensor embedding(const Tensor& weight, const Tensor& indices, Site site = Site::here());
+// int indices -> float32 one-hot vectors in a new last dim.
+Tensor one_hot(const Tensor& indices, int64_t num_classes, Site site = Site::here());
+
+// ---------- comparisons of whole tensors (tests, debugging) ----------
+bool allclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, double atol = 1e-8,
+              Site site = Site::here());
+bool equal(const Tensor& a, const Tensor& b, Site site = Site::here());
+
+}  // namespace tl

@@ -1,0 +1,220 @@
+// tl::Tensor: a strided view of a reference-counted storage on a device, with optional
+// autograd state. Copying a Tensor copies the handle, not the data (like PyTorch).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tl/device.h"
+#include "tl/dtype.h"
+#include "tl/error.h"
+#include "tl/shape.h"
+
+namespace tl {
+
+namespace rt {
+class Allocator;
+}
+namespace autograd {
+struct AutogradMeta;
+struct Node;
+}  // namespace autograd
+
+// Device memory owned by one allocation; several tensors (views) may share it.
+struct Storage {
+  void* data = nullptr;
+  size_t nbytes = 0;
+  Device device = kCPU;
+  rt::Allocator* allocator = nullptr;  // null: memory owned by the caller (from_blob)
+  uint64_t version = 0;  // bumped by in-place writes; autograd checks saved tensors with it
+  ~Storage();
+};
+
+struct TensorImpl {
+  std::shared_ptr<Storage> storage;
+  Shape shape;
+  Shape strides;  // in elements
+  int64_t offset = 0;  // in elements
+  DType dtype = kFloat32;
+  Device device = kCPU;
+  bool is_contiguous = true;
+  std::shared_ptr<autograd::AutogradMeta> autograd;  // null unless grad is involved
+  std::string name;  // optional, for printing and error messages
+};
+
+using GradHook = std::function<class Tensor(const class Tensor&)>;
+
+class Tensor {
+ public:
+  Tensor() = default;
+  explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
+
+  bool defined() const { return impl_ != nullptr; }
+  const Shape& shape() const { return impl_->shape; }
+  const Shape& strides() const { return impl_->strides; }
+  int64_t dim() const { return impl_->shape.size(); }
+  int64_t size(int64_t dim) const;  // negative dims count from the end
+  int64_t numel() const;
+  int64_t storage_offset() const { return impl_->offset; }
+  DType dtype() const { return impl_->dtype; }
+  Device device() const { return impl_->device; }
+  bool is_contiguous() const { return impl_->is_contiguous; }
+  bool is_floating_point() const { return is_floating(dtype()); }
+  size_t nbytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype()); }
+
+  // Pointer to the first element (device memory for non-CPU tensors).
+  void* data_ptr() const;
+  template <class T> T* data() const;  // throws DTypeError when T does not match
+
+  // The single value of a one-element tensor, converted to T. Synchronizes with the device.
+  template <class T> T item(Site site = Site::here()) const;
+  // The value at a multi-index (for tests and debugging; slow).
+  template <class T> T item_at(std::initializer_list<int64_t> index, Site site = Site::here()) const;
+  // A copy of all elements, in row-major order, converted to T.
+  template <class T> std::vector<T> to_vector(Site site = Site::here()) const;
+
+  // --- views (share storage) ---
+  Tensor view(Shape shape, Site site = Site::here()) const;     // -1 infers one dim
+  Tensor reshape(Shape shape, Site site = Site::here()) const;  // view when possible, else copy
+  Tensor permute(Shape dims, Site site = Site::here()) const;
+  Tensor transpose(int64_t dim0, int64_t dim1, Site site = Site::here()) const;
+  Tensor t(Site site = Site::here()) const;   // 2-D transpose
+  Tensor mT(Site site = Site::here()) const;  // swaps the last two dims
+  Tensor narrow(int64_t dim, int64_t start, int64_t length, Site site = Site::here()) const;
+  Tensor slice(int64_t dim, int64_t start, int64_t end, int64_t step = 1,
+               Site site = Site::here()) const;
+  Tensor select(int64_t dim, int64_t index, Site site = Site::here()) const;
+  Tensor expand(Shape shape, Site site = Site::here()) const;  // -1 keeps a dim
+  Tensor squeeze(Site site = Site::here()) const;
+  Tensor squeeze(int64_t dim, Site site = Site::here()) const;
+  Tensor unsqueeze(int64_t dim, Site site = Site::here()) const;
+  Tensor flatten(int64_t start_dim = 0, int64_t end_dim = -1, Site site = Site::here()) const;
+  Tensor contiguous(Site site = Site::here()) const;
+  Tensor clone(Site site = Site::here()) const;
+  Tensor to(Device device, Site site = Site::here()) const;
+  Tensor to(DType dtype, Site site = Site::here()) const;
+  Tensor to(Device device, DType dtype, Site site = Site::here()) const;
+  // A new tensor sharing storage but cut from the autograd graph.
+  Tensor detach() const;
+
+  // --- common ops as methods (see ops.h for the full list and contracts) ---
+  Tensor sum(Site site = Site::here()) const;
+  Tensor sum(Shape dims, bool keepdim = false, Site site = Site::here()) const;
+  Tensor mean(Site site = Site::here()) const;
+  Tensor mean(Shape dims, bool keepdim = false, Site site = Site::here()) const;
+  Tensor exp(Site site = Site::here()) const;
+  Tensor log(Site site = Site::here()) const;
+  Tensor sqrt(Site site = Site::here()) const;
+  Tensor abs(Site site = Site::here()) const;
+  Tensor relu(Site site = Site::here()) const;
+  Tensor tanh(Site site = Site::here()) const;
+  Tensor sigmoid(Site site = Site::here()) const;
+  Tensor pow(double exponent, Site site = Site::here()) const;
+  Tensor matmul(const Tensor& other, Site site = Site::here()) const;
+  Tensor argmax(int64_t dim, bool keepdim = false, Site site = Site::here()) const;
+
+  // --- in-place (no autograd; refused on tensors that require grad while grad mode is on) ---
+  Tensor& copy_(const Tensor& src, Site site = Site::here());
+  Tensor& fill_(double value, Site site = Site::here());
+  Tensor& zero_(Site site = Site::here());
+  Tensor& add_(const Tensor& other, double alpha = 1.0, Site site = Site::here());
+  Tensor& sub_(const Tensor& other, Site site = Site::here());
+  Tensor& mul_(const Tensor& other, Site site = Site::here());
+  Tensor& mul_(double value, Site site = Site::here());
+  Tensor& div_(const Tensor& other, Site site = Site::here());
+
+  // --- autograd ---
+  bool requires_grad() const;
+  Tensor& requires_grad_(bool requires_grad = true, Site site = Site::here());
+  bool is_leaf() const;
+  // The accumulated gradient (undefined until a backward pass reaches this tensor).
+  Tensor grad() const;
+  void set_grad(const Tensor& grad);
+  // Keep .grad() for a non-leaf tensor during backward.
+  void retain_grad();
+  // Computes gradients of this tensor w.r.t. graph leaves. A non-scalar tensor needs
+  // `gradient` (same shape). The graph is freed unless `retain_graph`.
+  void backward(const Tensor& gradient = Tensor(), bool retain_graph = false,
+                Site site = Site::here()) const;
+  // `hook(grad)` runs when this tensor's gradient is computed; a defined return value
+  // replaces the gradient. Returns a handle for remove_hook.
+  int register_hook(GradHook hook, Site site = Site::here());
+  void remove_hook(int handle);
+  // Name of the op that produced this tensor ("mul", "matmul"), empty for leaves.
+  std::string grad_fn_name() const;
+
+  // Debug name, shown when printing and in anomaly reports.
+  const std::string& name() const { return impl_->name; }
+  Tensor& set_name(std::string name) { impl_->name = std::move(name); return *this; }
+
+  // Same underlying impl (identity, not value equality).
+  bool is_same(const Tensor& other) const { return impl_ == other.impl_; }
+  TensorImpl* impl() const { return impl_.get(); }
+  const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
+
+ private:
+  std::shared_ptr<TensorImpl> impl_;
+};
+
+// Operators cannot take a trailing Site; their left operand converts through Operand,
+// which records where the expression was written.
+struct Operand {
+  const Tensor& t;
+  Site site;
+  Operand(const Tensor& t, Site site = Site::here()) : t(t), site(site) {}
+};
+
+Tensor operator+(Operand a, const Tensor& b);
+Tensor operator-(Operand a, const Tensor& b);
+Tensor operator*(Operand a, const Tensor& b);
+Tensor operator/(Operand a, const Tensor& b);
+Tensor operator+(Operand a, double b);
+Tensor operator-(Operand a, double b);
+Tensor operator*(Operand a, double b);
+Tensor operator/(Operand a, double b);
+Tensor operator+(double a, Operand b);
+Tensor operator-(double a, Operand b);
+Tensor operator*(double a, Operand b);
+Tensor operator/(double a, Operand b);
+Tensor operator-(Operand a);
+Tensor operator<(Operand a, const Tensor& b);
+Tensor operator<=(Operand a, const Tensor& b);
+Tensor operator>(Operand a, const Tensor& b);
+Tensor operator>=(Operand a, const Tensor& b);
+Tensor operator<(Operand a, double b);
+Tensor operator<=(Operand a, double b);
+Tensor operator>(Operand a, double b);
+Tensor operator>=(Operand a, double b);
+
+// Prints values (abbreviated when large), shape, dtype and device.
+std::ostream& operator<<(std::ostream& os, const Tensor& t);
+std::string to_string(const Tensor& t);
+
+// Gradient mode: while a NoGradGuard lives, ops record no graph (thread-local).
+bool is_grad_enabled();
+class NoGradGuard {
+ public:
+  NoGradGuard();
+  ~NoGradGuard();
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+class EnableGradGuard {
+ public:
+  EnableGradGuard();
+  ~EnableGradGuard();
+  EnableGradGuard(const EnableGradGuard&) = delete;
+  EnableGradGuard& operator=(const EnableGradGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
+}  // namespace tl

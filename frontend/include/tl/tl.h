@@ -1,0 +1,11 @@
+// Tracelight: the one header users include.
+#pragma once
+
+#include "tl/autograd.h"
+#include "tl/dtype.h"
+#include "tl/device.h"
+#include "tl/error.h"
+#include "tl/ops.h"
+#include "tl/random.h"
+#include "tl/shape.h"
+#include "tl/tensor.h"

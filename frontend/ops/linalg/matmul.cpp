@@ -1,0 +1,169 @@
+// matmul: [..., M, K] x [..., K, N] -> [..., M, N] with broadcast batch dims. float32 runs
+// on oneDNN; other float dtypes use a reference loop (float64 is what gradcheck needs).
+#include "frontend/ops/pointwise/pointwise.h"
+#include "runtime/cpu/onednn.h"
+
+namespace tl {
+namespace ops {
+namespace {
+
+// Describes the last two dims of `t` as a matrix operand, or returns false when neither
+// dim is unit-stride (the caller then makes it contiguous).
+bool as_matrix(const Tensor& t, int64_t& row_stride, int64_t& col_stride) {
+  int64_t r = t.dim() - 2;
+  row_stride = t.strides()[r];
+  col_stride = t.strides()[r + 1];
+  int64_t rows = t.shape()[r], cols = t.shape()[r + 1];
+  if (cols == 1) col_stride = 1;
+  if (rows == 1) row_stride = cols;
+  return col_stride == 1 || row_stride == 1;
+}
+
+// Strides of the flattened batch of `t` (dims before the last two) as one uniform stride,
+// given the broadcast batch shape; false when not expressible.
+bool uniform_batch(const Tensor& t, const Shape& batch, int64_t& stride) {
+  Shape bs = broadcast_strides(t, [&] {
+    Shape s = batch;
+    s.push_back(t.shape()[t.dim() - 2]);
+    s.push_back(t.shape()[t.dim() - 1]);
+    return s;
+  }());
+  // All-broadcast batch: stride 0.
+  bool all_zero = true;
+  for (int64_t i = 0; i < batch.size(); ++i) all_zero = all_zero && (bs[i] == 0 || batch[i] == 1);
+  if (all_zero) {
+    stride = 0;
+    return true;
+  }
+  int64_t expected = -1;
+  int64_t inner = 1;
+  for (int64_t i = batch.size() - 1; i >= 0; --i) {
+    if (batch[i] == 1) continue;
+    if (expected < 0) {
+      expected = bs[i];
+      stride = bs[i];
+    } else if (bs[i] != expected * inner) {
+      return false;
+    }
+    inner *= batch[i];
+  }
+  return stride != 0;
+}
+
+template <class T>
+void reference_matmul(const T* a, const T* b, T* c, int64_t batch, int64_t M, int64_t N, int64_t K,
+                      const int64_t as[3], const int64_t bs[3]) {
+  using C = compute_t<T>;
+  rt::parallel_for(batch * M, std::max<int64_t>(1, 4096 / std::max<int64_t>(N * K, 1)), [&](int64_t s, int64_t e) {
+    std::vector<C> acc(static_cast<size_t>(N));
+    for (int64_t bm = s; bm < e; ++bm) {
+      int64_t bi = bm / M, m = bm % M;
+      std::fill(acc.begin(), acc.end(), C(0));
+      for (int64_t k = 0; k < K; ++k) {
+        C av = static_cast<C>(a[bi * as[0] + m * as[1] + k * as[2]]);
+        const T* brow = b + bi * bs[0] + k * bs[1];
+        for (int64_t n = 0; n < N; ++n) acc[n] += av * static_cast<C>(brow[n * bs[2]]);
+      }
+      T* crow = c + bm * N;
+      for (int64_t n = 0; n < N; ++n) crow[n] = static_cast<T>(acc[n]);
+    }
+  });
+}
+
+void matmul_kernel(std::span<const Tensor> in, Tensor& out, const Attrs&) {
+  Tensor a = in[0], b = in[1];
+  int64_t M = a.shape()[a.dim() - 2], K = a.shape()[a.dim() - 1], N = b.shape()[b.dim() - 1];
+  Shape batch(out.shape().begin(), out.shape().end() - 2);
+  int64_t nbatch = batch.numel();
+  if (K == 0) {
+    std::memset(out.data_ptr(), 0, out.nbytes());
+    return;
+  }
+  int64_t ars, acs, brs, bcs, abs_, bbs;
+  // Fold a's batch into M when b is a single matrix and a's rows are evenly spaced.
+  if (b.dim() == 2 && a.dim() > 2 && a.is_contiguous()) {
+    a = a.reshape({nbatch * M, K});
+    M = nbatch * M;
+    nbatch = 1;
+    batch = Shape{};
+  }
+  if (!as_matrix(a, ars, acs) || !uniform_batch(a, batch, abs_)) {
+    a = a.expand([&] { Shape s = batch; s.push_back(M); s.push_back(K); return s; }()).contiguous();
+    as_matrix(a, ars, acs);
+    abs_ = nbatch > 1 ? M * K : 0;
+  }
+  if (!as_matrix(b, brs, bcs) || !uniform_batch(b, batch, bbs)) {
+    b = b.expand([&] { Shape s = batch; s.push_back(K); s.push_back(N); return s; }()).contiguous();
+    as_matrix(b, brs, bcs);
+    bbs = nbatch > 1 ? K * N : 0;
+  }
+  if (nbatch <= 1) abs_ = bbs = 0;
+  if (out.dtype() == kFloat32) {
+    rt::cpu::matmul_f32({a.data<float>(), abs_, ars, acs}, {b.data<float>(), bbs, brs, bcs}, out.data<float>(),
+                        std::max<int64_t>(nbatch, 1), M, N, K);
+    return;
+  }
+  int64_t as[3] = {abs_, ars, acs}, bs[3] = {bbs, brs, bcs};
+  TL_DISPATCH_FLOATING(out.dtype(), "matmul", {
+    reference_matmul<T>(a.data<T>(), b.data<T>(), out.data<T>(), std::max<int64_t>(nbatch, 1), M, N, K, as, bs);
+  })
+}
+
+OutputMeta infer_matmul(std::span<const Tensor> in, const Attrs&, Site site) {
+  const Tensor& a = in[0];
+  const Tensor& b = in[1];
+  if (a.shape()[a.dim() - 1] != b.shape()[b.dim() - 2]) {
+    throw ShapeError("tl::matmul: inner dimensions differ: " + describe(in, {"a", "b"}) +
+                     " (a's last dim must equal b's second-to-last) at " + site.str());
+  }
+  Shape ba(a.shape().begin(), a.shape().end() - 2), bb(b.shape().begin(), b.shape().end() - 2), batch;
+  if (!broadcast_shapes(ba, bb, batch)) {
+    throw ShapeError("tl::matmul: batch dims do not broadcast: " + describe(in, {"a", "b"}) + " at " + site.str());
+  }
+  batch.push_back(a.shape()[a.dim() - 2]);
+  batch.push_back(b.shape()[b.dim() - 1]);
+  return {batch, a.dtype()};
+}
+
+}  // namespace
+
+const OpDef& op_matmul = define_op("matmul", [](OpDef& op) {
+  op.doc = "batched matrix product (operands have rank >= 2 here; the public function handles 1-D)";
+  op.infer = infer_matmul;
+  op.kernels[kCpu] = matmul_kernel;
+  // Autograd sums each gradient back to its input's shape, so broadcasting is ignored here.
+  op.grad = [](const GradContext& g) {
+    return std::vector<Tensor>{
+        g.needs_input_grad(0) ? matmul(g.dout, g.input(1).mT()) : Tensor(),
+        g.needs_input_grad(1) ? matmul(g.input(0).mT(), g.dout) : Tensor()};
+  };
+  op.samples = {Sample{{Shape{3, 4}, Shape{4, 5}}, [](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); }},
+                Sample{{Shape{2, 3, 4}, Shape{4, 2}}, [](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); }},
+                Sample{{Shape{2, 1, 3, 4}, Shape{3, 4, 2}}, [](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); }},
+                Sample{{Shape{4, 3}, Shape{5, 4}}, [](const std::vector<Tensor>& in) { return matmul(in[0].t(), in[1].t()); }},
+                Sample{{Shape{4}, Shape{4, 3}}, [](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); }},
+                Sample{{Shape{2, 4}, Shape{4}}, [](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); }}};
+});
+
+}  // namespace ops
+
+using namespace ops;
+
+Tensor matmul(const Tensor& a, const Tensor& b, Site site) {
+  if (a.dim() == 0 || b.dim() == 0) {
+    throw ShapeError("tl::matmul: both operands need at least 1 dim: " +
+                     describe(std::vector<Tensor>{a, b}, {"a", "b"}) + " at " + site.str());
+  }
+  Tensor x = a, y = b;
+  promote_operands(x, y, site);
+  require_floating(x, "matmul", "the operands", site);
+  bool squeeze_first = x.dim() == 1, squeeze_last = y.dim() == 1;
+  if (squeeze_first) x = x.unsqueeze(0, site);
+  if (squeeze_last) y = y.unsqueeze(1, site);
+  Tensor out = call(op_matmul, {x, y}, {}, site);
+  if (squeeze_first) out = out.squeeze(-2, site);
+  if (squeeze_last) out = out.squeeze(-1, site);
+  return out;
+}
+
+}  // namespace tl

@@ -1,0 +1,251 @@
+// Binary elementwise ops: arithmetic, min/max, comparisons, logical ops and where.
+// Operands broadcast by NumPy rules and are promoted to a common dtype before the kernel.
+#include <cmath>
+
+#include "frontend/ops/pointwise/pointwise.h"
+
+namespace tl {
+namespace ops {
+namespace {
+
+OutputMeta infer_same(std::span<const Tensor> in, const Attrs&, Site site) {
+  return infer_broadcast(in, "binary op", site);
+}
+OutputMeta infer_bool(std::span<const Tensor> in, const Attrs&, Site site) {
+  return {infer_broadcast(in, "comparison", site).shape, kBool};
+}
+
+// Defines `<name>_kernel`: out[i] = EXPR over compute-type values x and y.
+#define TL_BINARY_KERNEL(name, DISPATCH, EXPR)                                             \
+  void name##_kernel(std::span<const Tensor> in, Tensor& out, const Attrs&) {              \
+    DISPATCH(in[0].dtype(), #name, {                                                       \
+      using C = compute_t<T>;                                                              \
+      binary_loop<T, T, T>(in[0], in[1], out, [](T xt, T yt) -> T {                        \
+        C x = static_cast<C>(xt), y = static_cast<C>(yt);                                  \
+        return static_cast<T>(EXPR);                                                       \
+      });                                                                                  \
+    })                                                                                     \
+  }
+#define TL_COMPARE_KERNEL(name, EXPR)                                                      \
+  void name##_kernel(std::span<const Tensor> in, Tensor& out, const Attrs&) {              \
+    TL_DISPATCH_ALL(in[0].dtype(), #name, {                                                \
+      using C = compute_t<T>;                                                              \
+      binary_loop<T, T, bool>(in[0], in[1], out, [](T xt, T yt) -> bool {                  \
+        C x = static_cast<C>(xt), y = static_cast<C>(yt);                                  \
+        return EXPR;                                                                       \
+      });                                                                                  \
+    })                                                                                     \
+  }
+
+TL_BINARY_KERNEL(add, TL_DISPATCH_NUMERIC, x + y)
+TL_BINARY_KERNEL(sub, TL_DISPATCH_NUMERIC, x - y)
+TL_BINARY_KERNEL(mul, TL_DISPATCH_NUMERIC, x * y)
+TL_BINARY_KERNEL(div, TL_DISPATCH_FLOATING, x / y)
+TL_BINARY_KERNEL(pow, TL_DISPATCH_FLOATING, std::pow(x, y))
+// NaN propagates through maximum/minimum, as in PyTorch.
+TL_BINARY_KERNEL(maximum, TL_DISPATCH_NUMERIC, (x != x || x > y) ? x : y)
+TL_BINARY_KERNEL(minimum, TL_DISPATCH_NUMERIC, (x != x || x < y) ? x : y)
+TL_COMPARE_KERNEL(eq, x == y)
+TL_COMPARE_KERNEL(ne, x != y)
+TL_COMPARE_KERNEL(lt, x < y)
+TL_COMPARE_KERNEL(le, x <= y)
+TL_COMPARE_KERNEL(gt, x > y)
+TL_COMPARE_KERNEL(ge, x >= y)
+TL_COMPARE_KERNEL(logical_and, (x != C(0)) && (y != C(0)))
+TL_COMPARE_KERNEL(logical_or, (x != C(0)) || (y != C(0)))
+
+void where_kernel(std::span<const Tensor> in, Tensor& out, const Attrs&) {
+  TL_DISPATCH_ALL(in[1].dtype(), "where", {
+    ternary_loop<bool, T, T, T>(in[0], in[1], in[2], out,
+                                [](bool c, T a, T b) -> T { return c ? a : b; });
+  })
+}
+
+std::vector<Sample> binary_samples(Tensor (*fn)(const Tensor&, const Tensor&, Site), double low,
+                                   double high) {
+  auto call = [fn](const std::vector<Tensor>& in) { return fn(in[0], in[1], Site::here()); };
+  return {Sample{{Shape{2, 3}, Shape{2, 3}}, call, low, high},
+          Sample{{Shape{4, 1, 3}, Shape{2, 1}}, call, low, high},
+          Sample{{Shape{3}, Shape{}}, call, low, high}};
+}
+
+}  // namespace
+
+const OpDef& op_add = define_op("add", [](OpDef& op) {
+  op.doc = "a + b";
+  op.infer = infer_same;
+  op.kernels[kCpu] = add_kernel;
+  op.grad = [](const GradContext& g) { return std::vector<Tensor>{g.dout, g.dout}; };
+  op.samples = binary_samples(add, -2, 2);
+});
+const OpDef& op_sub = define_op("sub", [](OpDef& op) {
+  op.doc = "a - b";
+  op.infer = infer_same;
+  op.kernels[kCpu] = sub_kernel;
+  op.grad = [](const GradContext& g) { return std::vector<Tensor>{g.dout, neg(g.dout)}; };
+  op.samples = binary_samples(sub, -2, 2);
+});
+const OpDef& op_mul = define_op("mul", [](OpDef& op) {
+  op.doc = "a * b";
+  op.infer = infer_same;
+  op.kernels[kCpu] = mul_kernel;
+  op.grad = [](const GradContext& g) {
+    return std::vector<Tensor>{g.needs_input_grad(0) ? mul(g.dout, g.input(1)) : Tensor(),
+                               g.needs_input_grad(1) ? mul(g.dout, g.input(0)) : Tensor()};
+  };
+  op.samples = binary_samples(mul, -2, 2);
+});
+const OpDef& op_div = define_op("div", [](OpDef& op) {
+  op.doc = "a / b (true division: integer operands give float32)";
+  op.infer = infer_same;
+  op.kernels[kCpu] = div_kernel;
+  op.grad = [](const GradContext& g) {
+    Tensor da = div(g.dout, g.input(1));
+    return std::vector<Tensor>{da, g.needs_input_grad(1) ? neg(mul(da, g.output)) : Tensor()};
+  };
+  op.samples = binary_samples(div, 0.5, 2);
+});
+const OpDef& op_pow = define_op("pow", [](OpDef& op) {
+  op.doc = "a ** b";
+  op.infer = infer_same;
+  op.kernels[kCpu] = pow_kernel;
+  op.grad = [](const GradContext& g) {
+    const Tensor& a = g.input(0);
+    const Tensor& b = g.input(1);
+    return std::vector<Tensor>{
+        g.needs_input_grad(0) ? mul(g.dout, mul(b, pow(a, sub(b, scalar_like(1.0, b))))) : Tensor(),
+        g.needs_input_grad(1) ? mul(g.dout, mul(g.output, log(a))) : Tensor()};
+  };
+  op.samples = binary_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&, Site)>(pow), 0.5, 2);
+});
+const OpDef& op_maximum = define_op("maximum", [](OpDef& op) {
+  op.doc = "elementwise max(a, b); ties send the gradient to a";
+  op.infer = infer_same;
+  op.kernels[kCpu] = maximum_kernel;
+  op.grad = [](const GradContext& g) {
+    Tensor take_a = ge(g.input(0), g.input(1));
+    Tensor zero = zeros_like(g.dout);
+    return std::vector<Tensor>{where(take_a, g.dout, zero), where(take_a, zero, g.dout)};
+  };
+  op.samples = binary_samples(maximum, -2, 2);
+});
+const OpDef& op_minimum = define_op("minimum", [](OpDef& op) {
+  op.doc = "elementwise min(a, b); ties send the gradient to a";
+  op.infer = infer_same;
+  op.kernels[kCpu] = minimum_kernel;
+  op.grad = [](const GradContext& g) {
+    Tensor take_a = le(g.input(0), g.input(1));
+    Tensor zero = zeros_like(g.dout);
+    return std::vector<Tensor>{where(take_a, g.dout, zero), where(take_a, zero, g.dout)};
+  };
+  op.samples = binary_samples(minimum, -2, 2);
+});
+
+#define TL_DEFINE_COMPARE(name, text)                        \
+  const OpDef& op_##name = define_op(#name, [](OpDef& op) {  \
+    op.doc = text;                                           \
+    op.infer = infer_bool;                                   \
+    op.kernels[kCpu] = name##_kernel;                           \
+    op.not_differentiable = "boolean result";                \
+  });
+TL_DEFINE_COMPARE(eq, "a == b")
+TL_DEFINE_COMPARE(ne, "a != b")
+TL_DEFINE_COMPARE(lt, "a < b")
+TL_DEFINE_COMPARE(le, "a <= b")
+TL_DEFINE_COMPARE(gt, "a > b")
+TL_DEFINE_COMPARE(ge, "a >= b")
+TL_DEFINE_COMPARE(logical_and, "a && b (nonzero is true)")
+TL_DEFINE_COMPARE(logical_or, "a || b (nonzero is true)")
+
+const OpDef& op_where = define_op("where", [](OpDef& op) {
+  op.doc = "cond ? a : b";
+  op.infer = [](std::span<const Tensor> in, const Attrs&, Site site) {
+    return OutputMeta{infer_broadcast(in, "where", site).shape, in[1].dtype()};
+  };
+  op.kernels[kCpu] = where_kernel;
+  op.grad = [](const GradContext& g) {
+    Tensor zero = zeros_like(g.dout);
+    return std::vector<Tensor>{Tensor(), where(g.input(0), g.dout, zero),
+                               where(g.input(0), zero, g.dout)};
+  };
+  op.samples = {Sample{{Shape{2, 3}, Shape{2, 3}, Shape{3}},
+                       [](const std::vector<Tensor>& in) { return where(gt(in[0], in[1]), in[1], in[2]); }}};
+});
+
+}  // namespace ops
+
+using namespace ops;
+
+namespace {
+Tensor binary(const OpDef& op, Tensor a, Tensor b, Site site) {
+  promote_operands(a, b, site);
+  return call(op, {a, b}, {}, site);
+}
+Tensor compare(const OpDef& op, Tensor a, Tensor b, Site site) {
+  promote_operands(a, b, site);
+  return call(op, {a, b}, {}, site);
+}
+}  // namespace
+
+Tensor add(const Tensor& a, const Tensor& b, Site site) { return binary(op_add, a, b, site); }
+Tensor sub(const Tensor& a, const Tensor& b, Site site) { return binary(op_sub, a, b, site); }
+Tensor mul(const Tensor& a, const Tensor& b, Site site) { return binary(op_mul, a, b, site); }
+Tensor div(const Tensor& a, const Tensor& b, Site site) {
+  Tensor x = a, y = b;
+  promote_operands(x, y, site);
+  if (!is_floating(x.dtype())) {
+    x = cast(x, kFloat32, site);
+    y = cast(y, kFloat32, site);
+  }
+  return call(op_div, {x, y}, {}, site);
+}
+Tensor pow(const Tensor& a, const Tensor& b, Site site) {
+  Tensor x = a, y = b;
+  promote_operands(x, y, site);
+  require_floating(x, "pow", "the base", site);
+  return call(op_pow, {x, y}, {}, site);
+}
+Tensor maximum(const Tensor& a, const Tensor& b, Site site) { return binary(op_maximum, a, b, site); }
+Tensor minimum(const Tensor& a, const Tensor& b, Site site) { return binary(op_minimum, a, b, site); }
+Tensor eq(const Tensor& a, const Tensor& b, Site site) { return compare(op_eq, a, b, site); }
+Tensor ne(const Tensor& a, const Tensor& b, Site site) { return compare(op_ne, a, b, site); }
+Tensor lt(const Tensor& a, const Tensor& b, Site site) { return compare(op_lt, a, b, site); }
+Tensor le(const Tensor& a, const Tensor& b, Site site) { return compare(op_le, a, b, site); }
+Tensor gt(const Tensor& a, const Tensor& b, Site site) { return compare(op_gt, a, b, site); }
+Tensor ge(const Tensor& a, const Tensor& b, Site site) { return compare(op_ge, a, b, site); }
+Tensor logical_and(const Tensor& a, const Tensor& b, Site site) { return compare(op_logical_and, a, b, site); }
+Tensor logical_or(const Tensor& a, const Tensor& b, Site site) { return compare(op_logical_or, a, b, site); }
+
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b, Site site) {
+  if (cond.dtype() != kBool) {
+    throw DTypeError("tl::where: the condition must be bool, got " + std::string(dtype_name(cond.dtype())) +
+                     " " + cond.shape().str() + " at " + site.str() + " (compare first, e.g. x > 0)");
+  }
+  Tensor x = a, y = b;
+  promote_operands(x, y, site);
+  return call(op_where, {cond, x, y}, {}, site);
+}
+
+Tensor operator+(Operand a, const Tensor& b) { return add(a.t, b, a.site); }
+Tensor operator-(Operand a, const Tensor& b) { return sub(a.t, b, a.site); }
+Tensor operator*(Operand a, const Tensor& b) { return mul(a.t, b, a.site); }
+Tensor operator/(Operand a, const Tensor& b) { return div(a.t, b, a.site); }
+Tensor operator+(Operand a, double b) { return add(a.t, scalar_like(b, a.t), a.site); }
+Tensor operator-(Operand a, double b) { return sub(a.t, scalar_like(b, a.t), a.site); }
+Tensor operator*(Operand a, double b) { return mul(a.t, scalar_like(b, a.t), a.site); }
+Tensor operator/(Operand a, double b) { return div(a.t, scalar_like(b, a.t), a.site); }
+Tensor operator+(double a, Operand b) { return add(scalar_like(a, b.t), b.t, b.site); }
+Tensor operator-(double a, Operand b) { return sub(scalar_like(a, b.t), b.t, b.site); }
+Tensor operator*(double a, Operand b) { return mul(scalar_like(a, b.t), b.t, b.site); }
+Tensor operator/(double a, Operand b) { return div(scalar_like(a, b.t), b.t, b.site); }
+Tensor operator-(Operand a) { return neg(a.t, a.site); }
+Tensor operator<(Operand a, const Tensor& b) { return lt(a.t, b, a.site); }
+Tensor operator<=(Operand a, const Tensor& b) { return le(a.t, b, a.site); }
+Tensor operator>(Operand a, const Tensor& b) { return gt(a.t, b, a.site); }
+Tensor operator>=(Operand a, const Tensor& b) { return ge(a.t, b, a.site); }
+Tensor operator<(Operand a, double b) { return lt(a.t, scalar_like(b, a.t), a.site); }
+Tensor operator<=(Operand a, double b) { return le(a.t, scalar_like(b, a.t), a.site); }
+Tensor operator>(Operand a, double b) { return gt(a.t, scalar_like(b, a.t), a.site); }
+Tensor operator>=(Operand a, double b) { return ge(a.t, scalar_like(b, a.t), a.site); }
+
+}  // namespace tl

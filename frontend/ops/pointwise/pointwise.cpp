@@ -1,0 +1,47 @@
+#include "frontend/ops/pointwise/pointwise.h"
+
+#include <cmath>
+
+namespace tl::ops {
+
+Shape broadcast_strides(const Tensor& t, const Shape& shape) {
+  Shape s;
+  s.resize(shape.size());
+  int64_t off = shape.size() - t.dim();
+  for (int64_t i = 0; i < shape.size(); ++i) {
+    if (i < off || t.shape()[i - off] == 1) s[i] = 0;
+    else s[i] = t.strides()[i - off];
+  }
+  return s;
+}
+
+OutputMeta infer_broadcast(std::span<const Tensor> inputs, const char* op, Site site) {
+  Shape out = inputs[0].shape();
+  for (size_t i = 1; i < inputs.size(); ++i) {
+    Shape next;
+    if (!broadcast_shapes(out, inputs[i].shape(), next)) {
+      throw ShapeError(std::string("tl::") + op + ": shapes cannot be broadcast together: " +
+                       describe(inputs) + " (trailing dims must be equal or 1) at " + site.str());
+    }
+    out = next;
+  }
+  return {out, inputs[0].dtype()};
+}
+
+void promote_operands(Tensor& a, Tensor& b, Site site) {
+  if (a.dtype() == b.dtype()) return;
+  DType common = promote_types(a.dtype(), b.dtype());
+  if (a.dtype() != common) a = cast(a, common, site);
+  if (b.dtype() != common) b = cast(b, common, site);
+}
+
+Tensor scalar_like(double value, const Tensor& like) {
+  DType dtype = like.dtype();
+  if (!is_floating(dtype) && value != std::floor(value)) dtype = kFloat32;
+  if (dtype == kBool && value != 0 && value != 1) dtype = kInt64;
+  Tensor t = empty_tensor(Shape{}, dtype, kCPU);
+  TL_DISPATCH_ALL(dtype, "scalar", { *t.data<T>() = static_cast<T>(value); });
+  return like.device() == kCPU ? t : t.to(like.device());
+}
+
+}  // namespace tl::ops

@@ -1,0 +1,238 @@
+// Unary elementwise ops: each states its math once as a scalar expression (the kernel is
+// compiled from it) and its derivative with Tensor ops.
+#include <cmath>
+
+#include "frontend/ops/pointwise/pointwise.h"
+
+namespace tl {
+namespace ops {
+namespace {
+
+OutputMeta infer_same(std::span<const Tensor> in, const Attrs&, Site) {
+  return {in[0].shape(), in[0].dtype()};
+}
+
+// Defines `<name>_kernel`: out[i] = EXPR of the compute-type value x (attributes in `a`).
+#define TL_UNARY_KERNEL(name, DISPATCH, EXPR)                                  \
+  void name##_kernel(std::span<const Tensor> in, Tensor& out, const Attrs& a) { \
+    (void)a;                                                                   \
+    DISPATCH(in[0].dtype(), #name, {                                           \
+      using C = compute_t<T>;                                                  \
+      unary_loop<T, T>(in[0], out, [&](T xt) -> T {                            \
+        C x = static_cast<C>(xt);                                              \
+        return static_cast<T>(EXPR);                                           \
+      });                                                                      \
+    })                                                                         \
+  }
+
+template <class C> C sigmoid_of(C x) { return C(1) / (C(1) + std::exp(-x)); }
+template <class C> C gelu_of(C x) {
+  return C(0.5) * x * (C(1) + std::erf(x * C(0.70710678118654752440)));
+}
+template <class C> C sign_of(C x) { return static_cast<C>((C(0) < x) - (x < C(0))); }
+
+TL_UNARY_KERNEL(neg, TL_DISPATCH_NUMERIC, -x)
+TL_UNARY_KERNEL(abs, TL_DISPATCH_NUMERIC, x < C(0) ? -x : x)
+TL_UNARY_KERNEL(exp, TL_DISPATCH_FLOATING, std::exp(x))
+TL_UNARY_KERNEL(log, TL_DISPATCH_FLOATING, std::log(x))
+TL_UNARY_KERNEL(sqrt, TL_DISPATCH_FLOATING, std::sqrt(x))
+TL_UNARY_KERNEL(rsqrt, TL_DISPATCH_FLOATING, C(1) / std::sqrt(x))
+TL_UNARY_KERNEL(sin, TL_DISPATCH_FLOATING, std::sin(x))
+TL_UNARY_KERNEL(cos, TL_DISPATCH_FLOATING, std::cos(x))
+TL_UNARY_KERNEL(tanh, TL_DISPATCH_FLOATING, std::tanh(x))
+TL_UNARY_KERNEL(sigmoid, TL_DISPATCH_FLOATING, sigmoid_of(x))
+TL_UNARY_KERNEL(relu, TL_DISPATCH_NUMERIC, x > C(0) ? x : C(0))
+TL_UNARY_KERNEL(gelu, TL_DISPATCH_FLOATING, gelu_of(x))
+TL_UNARY_KERNEL(silu, TL_DISPATCH_FLOATING, x * sigmoid_of(x))
+TL_UNARY_KERNEL(erf, TL_DISPATCH_FLOATING, std::erf(x))
+TL_UNARY_KERNEL(sign, TL_DISPATCH_NUMERIC, sign_of(x))
+TL_UNARY_KERNEL(pow_scalar, TL_DISPATCH_FLOATING, std::pow(x, static_cast<C>(a.scalar)))
+// clamp: flag = has min (scalar), flag2 = has max (scalar2); NaN stays NaN.
+TL_UNARY_KERNEL(clamp, TL_DISPATCH_NUMERIC,
+                (a.flag && x < static_cast<C>(a.scalar))
+                    ? static_cast<C>(a.scalar)
+                    : ((a.flag2 && x > static_cast<C>(a.scalar2)) ? static_cast<C>(a.scalar2) : x))
+
+void logical_not_kernel(std::span<const Tensor> in, Tensor& out, const Attrs&) {
+  TL_DISPATCH_ALL(in[0].dtype(), "logical_not", {
+    unary_loop<T, bool>(in[0], out, [](T x) { return !(static_cast<compute_t<T>>(x) != compute_t<T>(0)); });
+  })
+}
+
+void cast_kernel(std::span<const Tensor> in, Tensor& out, const Attrs&) {
+  TL_DISPATCH_ALL(in[0].dtype(), "cast", {
+    using In = T;
+    TL_DISPATCH_ALL(out.dtype(), "cast", {
+      using Out = T;
+      unary_loop<In, Out>(in[0], out, [](In x) {
+        if constexpr (std::is_same_v<Out, bool>) {
+          return static_cast<compute_t<In>>(x) != compute_t<In>(0);
+        } else {
+          return static_cast<Out>(static_cast<compute_t<Out>>(static_cast<compute_t<In>>(x)));
+        }
+      });
+    })
+  })
+}
+
+Tensor two(const Tensor& like) { return scalar_like(2.0, like); }
+Tensor one(const Tensor& like) { return scalar_like(1.0, like); }
+
+std::vector<Sample> unary_samples(Tensor (*fn)(const Tensor&, Site), double low, double high) {
+  auto call = [fn](const std::vector<Tensor>& in) { return fn(in[0], Site::here()); };
+  return {Sample{{Shape{}}, call, low, high}, Sample{{Shape{7}}, call, low, high},
+          Sample{{Shape{2, 3, 4}}, call, low, high}};
+}
+
+#define TL_DEFINE_UNARY(name, text, low, high, GRAD)                       \
+  const OpDef& op_##name = define_op(#name, [](OpDef& op) {                \
+    op.doc = text;                                                         \
+    op.infer = infer_same;                                                 \
+    op.kernels[kCpu] = name##_kernel;                                      \
+    op.grad = [](const GradContext& g) -> std::vector<Tensor> {            \
+      const Tensor& x = g.input(0);                                        \
+      const Tensor& y = g.output;                                          \
+      const Tensor& dy = g.dout;                                           \
+      (void)x;                                                             \
+      (void)y;                                                             \
+      return {GRAD};                                                       \
+    };                                                                     \
+    op.samples = unary_samples(tl::name, low, high);                       \
+  });
+
+}  // namespace
+
+TL_DEFINE_UNARY(neg, "-x", -2, 2, neg(dy))
+TL_DEFINE_UNARY(abs, "|x|", 0.1, 2, mul(dy, sign(x)))
+TL_DEFINE_UNARY(exp, "e^x", -2, 2, mul(dy, y))
+TL_DEFINE_UNARY(log, "natural logarithm", 0.1, 3, div(dy, x))
+TL_DEFINE_UNARY(sqrt, "square root", 0.1, 3, div(dy, mul(y, two(y))))
+TL_DEFINE_UNARY(rsqrt, "1 / sqrt(x)", 0.1, 3, mul(dy, mul(scalar_like(-0.5, y), mul(y, mul(y, y)))))
+TL_DEFINE_UNARY(sin, "sine", -3, 3, mul(dy, cos(x)))
+TL_DEFINE_UNARY(cos, "cosine", -3, 3, neg(mul(dy, sin(x))))
+TL_DEFINE_UNARY(tanh, "hyperbolic tangent", -2, 2, mul(dy, sub(one(y), mul(y, y))))
+TL_DEFINE_UNARY(sigmoid, "1 / (1 + e^-x)", -3, 3, mul(dy, mul(y, sub(one(y), y))))
+TL_DEFINE_UNARY(relu, "max(x, 0)", 0.1, 2, where(gt(x, zeros_like(x)), dy, zeros_like(dy)))
+TL_DEFINE_UNARY(gelu, "x * Phi(x), the exact (erf) form", -3, 3,
+                mul(dy, add(mul(scalar_like(0.5, x), add(one(x), erf(mul(x, scalar_like(0.70710678118654752440, x))))),
+                            mul(x, mul(scalar_like(0.39894228040143267794, x),
+                                       exp(mul(scalar_like(-0.5, x), mul(x, x))))))))
+TL_DEFINE_UNARY(silu, "x * sigmoid(x)", -3, 3,
+                [&] {
+                  Tensor s = sigmoid(x);
+                  return mul(dy, add(s, mul(x, mul(s, sub(one(s), s)))));
+                }())
+TL_DEFINE_UNARY(erf, "the error function", -2, 2,
+                mul(dy, mul(scalar_like(1.12837916709551257390, x), exp(neg(mul(x, x))))))
+
+const OpDef& op_sign = define_op("sign", [](OpDef& op) {
+  op.doc = "-1, 0 or 1";
+  op.infer = infer_same;
+  op.kernels[kCpu] = sign_kernel;
+  op.not_differentiable = "piecewise constant (zero gradient almost everywhere)";
+});
+const OpDef& op_logical_not = define_op("logical_not", [](OpDef& op) {
+  op.doc = "!x (nonzero is true)";
+  op.infer = [](std::span<const Tensor> in, const Attrs&, Site) { return OutputMeta{in[0].shape(), kBool}; };
+  op.kernels[kCpu] = logical_not_kernel;
+  op.not_differentiable = "boolean result";
+});
+const OpDef& op_pow_scalar = define_op("pow_scalar", [](OpDef& op) {
+  op.doc = "x ** scalar";
+  op.infer = infer_same;
+  op.kernels[kCpu] = pow_scalar_kernel;
+  op.grad = [](const GradContext& g) {
+    double p = g.attrs.scalar;
+    return std::vector<Tensor>{mul(g.dout, mul(scalar_like(p, g.dout), pow(g.input(0), p - 1)))};
+  };
+  op.samples = {Sample{{Shape{2, 3}}, [](const std::vector<Tensor>& in) { return pow(in[0], 3.0); }, -2, 2},
+                Sample{{Shape{5}}, [](const std::vector<Tensor>& in) { return pow(in[0], 0.5); }, 0.5, 2}};
+});
+const OpDef& op_clamp = define_op("clamp", [](OpDef& op) {
+  op.doc = "min(max(x, lo), hi); the gradient passes where x is inside [lo, hi]";
+  op.infer = infer_same;
+  op.kernels[kCpu] = clamp_kernel;
+  op.grad = [](const GradContext& g) {
+    const Tensor& x = g.input(0);
+    Tensor inside = ones_like(x).to(kBool);
+    if (g.attrs.flag) inside = logical_and(inside, ge(x, scalar_like(g.attrs.scalar, x)));
+    if (g.attrs.flag2) inside = logical_and(inside, le(x, scalar_like(g.attrs.scalar2, x)));
+    return std::vector<Tensor>{where(inside, g.dout, zeros_like(g.dout))};
+  };
+  op.samples = {Sample{{Shape{3, 4}},
+                       [](const std::vector<Tensor>& in) { return clamp(in[0], -0.5, 0.7); }, -2, 2}};
+});
+const OpDef& op_cast = define_op("cast", [](OpDef& op) {
+  op.doc = "conversion to attrs.dtype";
+  op.infer = [](std::span<const Tensor> in, const Attrs& a, Site) { return OutputMeta{in[0].shape(), a.dtype}; };
+  op.kernels[kCpu] = cast_kernel;
+  // The engine casts every gradient back to its input's dtype, so the rule is the identity.
+  op.grad = [](const GradContext& g) { return std::vector<Tensor>{g.dout}; };
+  op.samples = {Sample{{Shape{2, 3}}, [](const std::vector<Tensor>& in) {
+                         return cast(cast(in[0], kFloat32), kFloat64);
+                       }}};
+});
+
+}  // namespace ops
+
+using namespace ops;
+
+namespace {
+// Float-only ops promote integer inputs to float32, like PyTorch.
+Tensor as_floating(const Tensor& x, Site site) {
+  return is_floating(x.dtype()) ? x : cast(x, kFloat32, site);
+}
+}  // namespace
+
+#define TL_PUBLIC_UNARY(name, floating)                                        \
+  Tensor name(const Tensor& x, Site site) {                                   \
+    return call(op_##name, {floating ? as_floating(x, site) : x}, {}, site);   \
+  }
+TL_PUBLIC_UNARY(neg, false)
+TL_PUBLIC_UNARY(abs, false)
+TL_PUBLIC_UNARY(exp, true)
+TL_PUBLIC_UNARY(log, true)
+TL_PUBLIC_UNARY(sqrt, true)
+TL_PUBLIC_UNARY(rsqrt, true)
+TL_PUBLIC_UNARY(sin, true)
+TL_PUBLIC_UNARY(cos, true)
+TL_PUBLIC_UNARY(tanh, true)
+TL_PUBLIC_UNARY(sigmoid, true)
+TL_PUBLIC_UNARY(relu, false)
+TL_PUBLIC_UNARY(gelu, true)
+TL_PUBLIC_UNARY(silu, true)
+TL_PUBLIC_UNARY(erf, true)
+TL_PUBLIC_UNARY(sign, false)
+TL_PUBLIC_UNARY(logical_not, false)
+
+Tensor pow(const Tensor& x, double exponent, Site site) {
+  Attrs a;
+  a.scalar = exponent;
+  return call(op_pow_scalar, {as_floating(x, site)}, a, site);
+}
+
+Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max, Site site) {
+  if (min && max && *min > *max) {
+    throw ValueError("tl::clamp: min " + std::to_string(*min) + " is greater than max " +
+                     std::to_string(*max) + " at " + site.str());
+  }
+  Attrs a;
+  a.flag = min.has_value();
+  a.scalar = min.value_or(0);
+  a.flag2 = max.has_value();
+  a.scalar2 = max.value_or(0);
+  return call(op_clamp, {x}, a, site);
+}
+
+Tensor cast(const Tensor& x, DType dtype, Site site) {
+  if (x.dtype() == dtype) return x;
+  Attrs a;
+  a.dtype = dtype;
+  if (!is_floating(dtype) && is_grad_enabled() && x.requires_grad()) {
+    NoGradGuard no_grad;  // integer results carry no gradient
+    return call(op_cast, {x}, a, site);
+  }
+  return call(op_cast, {x}, a, site);
+}
+
+}  // namespace tl

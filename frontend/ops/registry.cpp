@@ -1,0 +1,176 @@
+#include "frontend/ops/registry.h"
+
+#include <unordered_map>
+
+#include "frontend/autograd/graph.h"
+#include "frontend/ops/dispatch.h"
+#include "runtime/device_backend.h"
+
+namespace tl::ops {
+namespace {
+std::vector<const OpDef*>& registry() {
+  static std::vector<const OpDef*> ops;
+  return ops;
+}
+}  // namespace
+
+void unsupported_dtype(const char* what, DType dtype) {
+  throw DTypeError(std::string("tl::") + what + ": dtype " + dtype_name(dtype) +
+                   " is not supported by this op");
+}
+
+const OpDef& define_op(const char* name, const std::function<void(OpDef&)>& build) {
+  auto* op = new OpDef();  // lives for the whole process, like the table itself
+  op->name = name;
+  build(*op);
+  registry().push_back(op);
+  return *op;
+}
+
+const std::vector<const OpDef*>& all_ops() { return registry(); }
+
+const OpDef* find_op(const std::string& name) {
+  for (const OpDef* op : registry())
+    if (op->name == name) return op;
+  return nullptr;
+}
+
+std::string describe(std::span<const Tensor> inputs, std::initializer_list<const char*> names) {
+  std::string s;
+  auto name_it = names.begin();
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (i) s += ", ";
+    std::string name = name_it != names.end() ? *name_it++ : "input " + std::to_string(i);
+    if (!inputs[i].defined()) {
+      s += name + " is undefined";
+      continue;
+    }
+    s += name + " is " + inputs[i].shape().str() + " " + dtype_name(inputs[i].dtype());
+    if (inputs[i].device().type != DeviceType::kCPU) s += " on " + inputs[i].device().str();
+  }
+  return s;
+}
+
+int64_t normalize_dim(int64_t dim, int64_t rank, const char* op, Site site) {
+  int64_t r = rank == 0 ? 1 : rank;
+  if (dim < -r || dim >= r) {
+    throw ShapeError(std::string("tl::") + op + ": dim " + std::to_string(dim) +
+                     " is out of range for a tensor of rank " + std::to_string(rank) +
+                     " (expected in [" + std::to_string(-r) + ", " + std::to_string(r - 1) +
+                     "]) at " + site.str());
+  }
+  return dim < 0 ? dim + r : dim;
+}
+
+Shape normalize_dims(const Shape& dims, int64_t rank, const char* op, Site site) {
+  Shape out;
+  for (int64_t d : dims) {
+    int64_t n = normalize_dim(d, rank, op, site);
+    for (int64_t seen : out)
+      if (seen == n) {
+        throw ShapeError(std::string("tl::") + op + ": dim " + std::to_string(n) +
+                         " appears twice in " + dims.str() + " at " + site.str());
+      }
+    out.push_back(n);
+  }
+  return out;
+}
+
+void require_floating(const Tensor& t, const char* op, const char* what, Site site) {
+  if (!is_floating(t.dtype())) {
+    throw DTypeError(std::string("tl::") + op + ": " + what + " must be a floating-point tensor, got " +
+                     dtype_name(t.dtype()) + " " + t.shape().str() + " at " + site.str());
+  }
+}
+
+bool compute_contiguous(const Shape& shape, const Shape& strides) {
+  int64_t expected = 1;
+  for (int64_t i = shape.size() - 1; i >= 0; --i) {
+    if (shape[i] == 1) continue;
+    if (strides[i] != expected) return false;
+    expected *= shape[i];
+  }
+  return true;
+}
+
+Tensor empty_tensor(const Shape& shape, DType dtype, Device device) {
+  int64_t n = shape.numel();
+  size_t bytes;
+  if (__builtin_mul_overflow(static_cast<size_t>(n), dtype_size(dtype), &bytes)) {
+    throw ShapeError("tl: tensor of shape " + shape.str() + " " + dtype_name(dtype) +
+                     " is too large to allocate");
+  }
+  auto& allocator = rt::backend_for(device, "empty").allocator(device.index);
+  auto storage = std::make_shared<Storage>();
+  storage->data = allocator.allocate(bytes);
+  storage->nbytes = bytes;
+  storage->device = device;
+  storage->allocator = &allocator;
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::move(storage);
+  impl->shape = shape;
+  impl->strides = contiguous_strides(shape);
+  impl->dtype = dtype;
+  impl->device = device;
+  impl->is_contiguous = true;
+  return Tensor(std::move(impl));
+}
+
+Tensor make_view(const Tensor& x, const Shape& shape, const Shape& strides, int64_t offset) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = x.impl()->storage;
+  impl->shape = shape;
+  impl->strides = strides;
+  impl->offset = offset;
+  impl->dtype = x.dtype();
+  impl->device = x.device();
+  impl->is_contiguous = compute_contiguous(shape, strides);
+  return Tensor(std::move(impl));
+}
+
+Tensor call(const OpDef& op, std::initializer_list<Tensor> inputs, const Attrs& attrs, Site site) {
+  return call(op, std::span<const Tensor>(inputs.begin(), inputs.size()), attrs, site);
+}
+
+Tensor call(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs, Site site) {
+  Device device = kCPU;
+  bool first = true;
+  for (const Tensor& t : inputs) {
+    if (!t.defined()) continue;
+    if (first) {
+      device = t.device();
+      first = false;
+    } else if (t.device() != device) {
+      throw DeviceError("tl::" + op.name + ": operands are on different devices: " +
+                        describe(inputs) + " at " + site.str() + " (move them with .to(device))");
+    }
+  }
+  Tensor out;
+  if (op.view != nullptr) {
+    NoGradGuard no_grad;
+    out = op.view(inputs[0], attrs, site);
+  } else {
+    OutputMeta meta = op.infer(inputs, attrs, site);
+    out = empty_tensor(meta.shape, meta.dtype, device);
+    KernelFn kernel = op.kernels[static_cast<int>(device.type)];
+    if (kernel == nullptr) {
+      throw DeviceError("tl::" + op.name + ": no kernel for device " + device.str() + " at " +
+                        site.str());
+    }
+    if (out.numel() > 0) {
+      NoGradGuard no_grad;  // kernels may use ops internally; those record nothing
+      kernel(inputs, out, attrs);
+    }
+  }
+  if (is_grad_enabled()) {
+    for (const Tensor& t : inputs) {
+      if (t.defined() && autograd::needs_grad(t)) {
+        autograd::record(out, inputs, &op, attrs, site);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace tl::ops

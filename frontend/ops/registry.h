@@ -1,0 +1,105 @@
+// The op table: one OpDef per op holds its shape/dtype rule, its kernel per device, its
+// derivative (written with Tensor ops) and the samples the generic tests sweep. Every eager
+// op runs through `call`, the single funnel where devices are checked, outputs allocated,
+// kernels dispatched and the autograd graph recorded.
+#pragma once
+
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "tl/ops.h"
+
+namespace tl::ops {
+
+// Op-specific attributes. Each op documents which fields it reads; the IR lowering maps
+// the same fields to MLIR attributes.
+struct Attrs {
+  Shape dims;      // axes (reductions, permute) or sizes (view, expand)
+  Shape stride;    // conv/pool/slice
+  Shape padding;   // conv/pool
+  Shape dilation;  // conv
+  int64_t axis = 0;
+  int64_t count = 0;  // groups, num_classes, correction, start index, ...
+  double scalar = 0;
+  double scalar2 = 0;
+  bool keepdim = false;
+  bool flag = false;
+  bool flag2 = false;
+  DType dtype = kFloat32;
+};
+
+struct OutputMeta {
+  Shape shape;
+  DType dtype;
+};
+
+struct GradContext {
+  std::span<const Tensor> inputs;  // as saved at forward time (detached)
+  const Tensor& output;            // forward result (detached)
+  const Tensor& dout;              // gradient w.r.t. output
+  const Attrs& attrs;
+  std::span<const bool> needs_grad;  // per input
+  Site site;
+  const Tensor& input(int i) const { return inputs[i]; }
+  bool needs_input_grad(int i) const { return needs_grad[i]; }
+};
+
+// Index of the CPU kernel in OpDef::kernels.
+inline constexpr int kCpu = static_cast<int>(DeviceType::kCPU);
+
+using InferFn = OutputMeta (*)(std::span<const Tensor> inputs, const Attrs& attrs, Site site);
+using KernelFn = void (*)(std::span<const Tensor> inputs, Tensor& out, const Attrs& attrs);
+// View ops build an aliasing result instead of running a kernel.
+using ViewFn = Tensor (*)(const Tensor& input, const Attrs& attrs, Site site);
+using GradFn = std::vector<Tensor> (*)(const GradContext& ctx);
+
+// A sample for the generic sweeps: input shapes, value range, and how to call the op
+// (with a fixed set of attributes) on inputs of those shapes.
+struct Sample {
+  std::vector<Shape> shapes;
+  std::function<Tensor(const std::vector<Tensor>&)> call;
+  double low = -2.0;
+  double high = 2.0;
+  // Inputs that are integer/index tensors rather than differentiable floats.
+  std::vector<int> integer_inputs = {};
+  std::vector<int64_t> integer_high = {};  // exclusive bound per integer input
+};
+
+struct OpDef {
+  std::string name;
+  std::string doc;
+  InferFn infer = nullptr;
+  KernelFn kernels[kNumDeviceTypes] = {};
+  ViewFn view = nullptr;
+  GradFn grad = nullptr;
+  std::string not_differentiable;  // reason, when grad is null on purpose
+  std::vector<Sample> samples;
+};
+
+// Registers an op at static-initialization time: `static const OpDef& op = define_op(...)`.
+const OpDef& define_op(const char* name, const std::function<void(OpDef&)>& build);
+const std::vector<const OpDef*>& all_ops();
+const OpDef* find_op(const std::string& name);
+
+// Runs `op` on `inputs`: checks devices, infers the output, allocates it, dispatches the
+// kernel for the inputs' device and records the autograd node when grad is needed.
+Tensor call(const OpDef& op, std::initializer_list<Tensor> inputs, const Attrs& attrs, Site site);
+Tensor call(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs, Site site);
+
+// ---- helpers for op definitions ----
+// "add: a is [2, 3] float32, b is [4] float32"
+std::string describe(std::span<const Tensor> inputs, std::initializer_list<const char*> names = {});
+int64_t normalize_dim(int64_t dim, int64_t rank, const char* op, Site site);
+Shape normalize_dims(const Shape& dims, int64_t rank, const char* op, Site site);
+// Throws DTypeError unless `t` is floating point.
+void require_floating(const Tensor& t, const char* op, const char* what, Site site);
+// Fresh contiguous tensor on `device`; does not initialize memory.
+Tensor empty_tensor(const Shape& shape, DType dtype, Device device);
+// A tensor sharing x's storage with new geometry (for view ops).
+Tensor make_view(const Tensor& x, const Shape& shape, const Shape& strides, int64_t offset);
+// Computes whether shape/strides describe a row-major dense layout.
+bool compute_contiguous(const Shape& shape, const Shape& strides);
+
+}  // namespace tl::ops

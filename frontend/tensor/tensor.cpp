@@ -1,0 +1,233 @@
+// Tensor basics: element access, conversions, in-place updates and method forms of ops.
+#include <cmath>
+#include <cstring>
+
+#include "frontend/autograd/graph.h"
+#include "frontend/ops/pointwise/pointwise.h"
+#include "runtime/device_backend.h"
+#include "tl/autograd.h"
+
+namespace tl {
+
+namespace ops {
+void strided_copy(const Tensor& src, const Tensor& dst);
+}
+
+Storage::~Storage() {
+  if (allocator != nullptr && data != nullptr) allocator->deallocate(data, nbytes);
+}
+
+int64_t Tensor::size(int64_t d) const {
+  return shape()[ops::normalize_dim(d, dim(), "size", Site{})];
+}
+
+int64_t Tensor::numel() const {
+  int64_t n = 1;
+  for (int64_t d : shape()) n *= d;
+  return n;
+}
+
+void* Tensor::data_ptr() const {
+  return static_cast<char*>(impl_->storage->data) + impl_->offset * static_cast<int64_t>(dtype_size(dtype()));
+}
+
+template <class T> T* Tensor::data() const {
+  if (dtype_of<T>() != dtype()) {
+    throw DTypeError(std::string("tl::Tensor::data: requested ") + dtype_name(dtype_of<T>()) +
+                     " but the tensor is " + dtype_name(dtype()));
+  }
+  return static_cast<T*>(data_ptr());
+}
+
+namespace {
+Tensor to_cpu_contiguous(const Tensor& t, Site site) {
+  Tensor c = t.device() == kCPU ? t : t.to(kCPU, site);
+  return c.contiguous(site);
+}
+}  // namespace
+
+template <class T> T Tensor::item(Site site) const {
+  if (!defined()) throw ValueError("tl::item: the tensor is undefined at " + site.str());
+  if (numel() != 1) {
+    throw ShapeError("tl::item: expected a tensor with one element, got shape " + shape().str() + " at " + site.str());
+  }
+  return to_vector<T>(site)[0];
+}
+
+template <class T> T Tensor::item_at(std::initializer_list<int64_t> index, Site site) const {
+  if (static_cast<int64_t>(index.size()) != dim()) {
+    throw ShapeError("tl::item_at: index has " + std::to_string(index.size()) + " entries for a tensor of shape " +
+                     shape().str() + " at " + site.str());
+  }
+  Tensor t = *this;
+  int64_t d = 0;
+  for (int64_t i : index) {
+    t = t.narrow(d, i < 0 ? i + shape()[d] : i, 1, site);
+    ++d;
+  }
+  return t.item<T>(site);
+}
+
+template <class T> std::vector<T> Tensor::to_vector(Site site) const {
+  NoGradGuard no_grad;
+  Tensor c = to_cpu_contiguous(*this, site);
+  if (c.dtype() != dtype_of<T>()) c = cast(c, dtype_of<T>(), site);
+  const T* p = c.data<T>();
+  return std::vector<T>(p, p + c.numel());
+}
+
+#define TL_INSTANTIATE(T)                                                          \
+  template T* Tensor::data<T>() const;                                             \
+  template T Tensor::item<T>(Site) const;                                          \
+  template T Tensor::item_at<T>(std::initializer_list<int64_t>, Site) const;       \
+  template std::vector<T> Tensor::to_vector<T>(Site) const;
+TL_INSTANTIATE(float)
+TL_INSTANTIATE(double)
+TL_INSTANTIATE(Half)
+TL_INSTANTIATE(BFloat16)
+TL_INSTANTIATE(int32_t)
+TL_INSTANTIATE(int64_t)
+TL_INSTANTIATE(bool)
+#undef TL_INSTANTIATE
+
+Tensor Tensor::detach() const {
+  auto impl = std::make_shared<TensorImpl>(*impl_);
+  impl->autograd.reset();
+  return Tensor(std::move(impl));
+}
+
+Tensor Tensor::to(DType dtype, Site site) const { return cast(*this, dtype, site); }
+
+Tensor Tensor::to(Device device, Site site) const {
+  if (device == this->device()) return *this;
+  Tensor src = contiguous(site);
+  Tensor out = ops::empty_tensor(shape(), dtype(), device);
+  auto& backend = rt::backend_for(device.type == DeviceType::kCPU ? this->device() : device, "to");
+  backend.copy(out.data_ptr(), device, src.data_ptr(), this->device(), nbytes());
+  if (is_grad_enabled() && requires_grad()) {
+    Device from = this->device();
+    out = custom_op("to_device", {*this}, [out](const std::vector<Tensor>&) { return out; },
+                    [from](const std::vector<Tensor>&, const Tensor&, const Tensor& dout) {
+                      return std::vector<Tensor>{dout.to(from)};
+                    }, site);
+  }
+  return out;
+}
+
+Tensor Tensor::to(Device device, DType dtype, Site site) const { return to(device, site).to(dtype, site); }
+
+// ---------------- in-place ----------------
+namespace {
+void check_inplace(const Tensor& t, const char* op, Site site) {
+  if (is_grad_enabled() && t.requires_grad()) {
+    throw AutogradError(std::string("tl::") + op + ": in-place update of a tensor that requires grad " +
+                        t.shape().str() + " while grad mode is on; wrap the update in tl::NoGradGuard "
+                        "(as optimizers do) or use the out-of-place op, at " + site.str());
+  }
+}
+
+// self = result, where result was computed from self (shape broadcast must equal self's).
+Tensor& assign(Tensor& self, const Tensor& result, const char* op, Site site) {
+  if (result.shape() != self.shape()) {
+    throw ShapeError(std::string("tl::") + op + ": the result " + result.shape().str() +
+                     " does not fit the in-place target " + self.shape().str() + " at " + site.str());
+  }
+  if (!result.is_same(self)) ops::strided_copy(result, self);
+  ++self.impl()->storage->version;
+  return self;
+}
+}  // namespace
+
+Tensor& Tensor::copy_(const Tensor& src, Site site) {
+  check_inplace(*this, "copy_", site);
+  Shape out;
+  if (!broadcast_shapes(shape(), src.shape(), out) || out != shape()) {
+    throw ShapeError("tl::copy_: source " + src.shape().str() + " cannot be broadcast to " + shape().str() + " at " + site.str());
+  }
+  Tensor s = src.device() == device() ? src : src.to(device(), site);
+  ops::strided_copy(s, *this);
+  ++impl_->storage->version;
+  return *this;
+}
+
+Tensor& Tensor::fill_(double value, Site site) {
+  check_inplace(*this, "fill_", site);
+  ops::strided_copy(ops::scalar_like(value, *this).to(dtype(), site), *this);
+  ++impl_->storage->version;
+  return *this;
+}
+
+Tensor& Tensor::zero_(Site site) {
+  if (is_contiguous()) {
+    check_inplace(*this, "zero_", site);
+    std::memset(data_ptr(), 0, nbytes());
+    ++impl_->storage->version;
+    return *this;
+  }
+  return fill_(0.0, site);
+}
+
+Tensor& Tensor::add_(const Tensor& other, double alpha, Site site) {
+  check_inplace(*this, "add_", site);
+  NoGradGuard no_grad;
+  Tensor o = alpha == 1.0 ? other : mul(other, ops::scalar_like(alpha, other), site);
+  return assign(*this, add(*this, o, site).to(dtype(), site), "add_", site);
+}
+Tensor& Tensor::sub_(const Tensor& other, Site site) {
+  check_inplace(*this, "sub_", site);
+  NoGradGuard no_grad;
+  return assign(*this, sub(*this, other, site).to(dtype(), site), "sub_", site);
+}
+Tensor& Tensor::mul_(const Tensor& other, Site site) {
+  check_inplace(*this, "mul_", site);
+  NoGradGuard no_grad;
+  return assign(*this, mul(*this, other, site).to(dtype(), site), "mul_", site);
+}
+Tensor& Tensor::mul_(double value, Site site) { return mul_(ops::scalar_like(value, *this), site); }
+Tensor& Tensor::div_(const Tensor& other, Site site) {
+  check_inplace(*this, "div_", site);
+  NoGradGuard no_grad;
+  return assign(*this, div(*this, other, site).to(dtype(), site), "div_", site);
+}
+
+// ---------------- method forms ----------------
+Tensor Tensor::sum(Site site) const { return tl::sum(*this, {}, false, site); }
+Tensor Tensor::sum(Shape dims, bool keepdim, Site site) const { return tl::sum(*this, dims, keepdim, site); }
+Tensor Tensor::mean(Site site) const { return tl::mean(*this, {}, false, site); }
+Tensor Tensor::mean(Shape dims, bool keepdim, Site site) const { return tl::mean(*this, dims, keepdim, site); }
+Tensor Tensor::exp(Site site) const { return tl::exp(*this, site); }
+Tensor Tensor::log(Site site) const { return tl::log(*this, site); }
+Tensor Tensor::sqrt(Site site) const { return tl::sqrt(*this, site); }
+Tensor Tensor::abs(Site site) const { return tl::abs(*this, site); }
+Tensor Tensor::relu(Site site) const { return tl::relu(*this, site); }
+Tensor Tensor::tanh(Site site) const { return tl::tanh(*this, site); }
+Tensor Tensor::sigmoid(Site site) const { return tl::sigmoid(*this, site); }
+Tensor Tensor::pow(double exponent, Site site) const { return tl::pow(*this, exponent, site); }
+Tensor Tensor::matmul(const Tensor& other, Site site) const { return tl::matmul(*this, other, site); }
+Tensor Tensor::argmax(int64_t dim, bool keepdim, Site site) const { return tl::argmax(*this, dim, keepdim, site); }
+
+// ---------------- whole-tensor comparisons ----------------
+bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol, Site site) {
+  if (a.shape() != b.shape()) {
+    throw ShapeError("tl::allclose: shapes differ: " + a.shape().str() + " vs " + b.shape().str() + " at " + site.str());
+  }
+  auto x = a.to_vector<double>(site);
+  auto y = b.to_vector<double>(site);
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (std::isnan(x[i]) || std::isnan(y[i])) {
+      if (std::isnan(x[i]) != std::isnan(y[i])) return false;
+      continue;
+    }
+    if (std::abs(x[i] - y[i]) > atol + rtol * std::abs(y[i])) return false;
+  }
+  return true;
+}
+
+bool equal(const Tensor& a, const Tensor& b, Site site) {
+  if (a.shape() != b.shape() || a.dtype() != b.dtype()) return false;
+  Tensor x = to_cpu_contiguous(a, site);
+  Tensor y = to_cpu_contiguous(b, site);
+  return std::memcmp(x.data_ptr(), y.data_ptr(), x.nbytes()) == 0;
+}
+
+}  // namespace tl
