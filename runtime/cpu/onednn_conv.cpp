@@ -1,0 +1,1 @@
+// oneDNN convolution and pooling wrappers.
