@@ -5,6 +5,7 @@
 #pragma once
 
 #include "frontend/ops/dispatch.h"
+#include "frontend/ops/pointwise/vector_math.h"
 #include "frontend/ops/registry.h"
 #include "runtime/cpu/parallel.h"
 
