@@ -102,7 +102,12 @@ Tensor empty_tensor(const Shape& shape, DType dtype, Device device) {
   }
   auto& allocator = rt::backend_for(device, "empty").allocator(device.index);
   auto storage = std::make_shared<Storage>();
-  storage->data = allocator.allocate(bytes);
+  try {
+    storage->data = allocator.allocate(bytes);
+  } catch (const Error& e) {
+    throw Error(std::string(e.what()) + " for a tensor of shape " + shape.str() + " " + dtype_name(dtype) +
+                " on " + device.str());
+  }
   storage->nbytes = bytes;
   storage->device = device;
   storage->allocator = &allocator;
