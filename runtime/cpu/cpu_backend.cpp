@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "runtime/device_backend.h"
+#include "runtime/logging.h"
 #include "tl/error.h"
 
 namespace tl::rt {
@@ -42,6 +43,8 @@ class CachingCpuAllocator final : public Allocator {
     }
     void* p = std::aligned_alloc(kAlignment, cls);
     if (p == nullptr) {
+      logger("tl.runtime")->info("allocation of {} bytes failed; releasing {} cached bytes and retrying",
+                                 nbytes, cached_bytes());
       empty_cache();
       p = std::aligned_alloc(kAlignment, cls);
     }
