@@ -1,0 +1,28 @@
+# Fails when a public header under HEADER_DIR includes an MLIR, LLVM, oneDNN, CUDA or
+# spdlog header. Run by ctest: cmake -DHEADER_DIR=<frontend/include/tl> -P <this file>
+if(NOT IS_DIRECTORY "${HEADER_DIR}")
+  message(FATAL_ERROR "check_public_includes: HEADER_DIR '${HEADER_DIR}' is not a folder")
+endif()
+# Include paths of the libraries public headers must not expose.
+set(forbidden "(mlir|llvm|llvm-c|oneapi|dnnl|dnnl_[a-z_]*|cuda|cuda_[a-z0-9_]*|cublas[A-Za-z_]*|cudnn[a-z_]*|nvrtc|nvJitLink|nccl|thrust|cub|spdlog)([/.]|$)")
+file(GLOB_RECURSE headers "${HEADER_DIR}/*.h" "${HEADER_DIR}/*.hpp")
+set(violations "")
+foreach(header IN LISTS headers)
+  file(STRINGS "${header}" lines REGEX "^[ \t]*#[ \t]*include")
+  foreach(line IN LISTS lines)
+    if(line MATCHES "#[ \t]*include[ \t]*[<\"]([^>\"]+)[>\"]")
+      set(included "${CMAKE_MATCH_1}")
+      string(TOLOWER "${included}" included_lower)
+      string(TOLOWER "${forbidden}" forbidden_lower)
+      if(included_lower MATCHES "^${forbidden_lower}")
+        string(APPEND violations "\n  ${header}: #include <${included}>")
+      endif()
+    endif()
+  endforeach()
+endforeach()
+list(LENGTH headers count)
+if(violations)
+  message(FATAL_ERROR "public headers must include only the standard library and tl/ headers "
+                      "(STYLE.md section 1); found:${violations}")
+endif()
+message(STATUS "checked ${count} public headers: no MLIR, LLVM, oneDNN, CUDA or spdlog includes")
