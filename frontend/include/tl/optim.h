@@ -21,18 +21,30 @@ struct ParamGroup {
 class Optimizer {
  public:
   virtual ~Optimizer() = default;
+  // State is indexed by a parameter's position in the groups, so optimizers do not copy.
+  Optimizer() = default;
+  Optimizer(const Optimizer&) = delete;
+  Optimizer& operator=(const Optimizer&) = delete;
   // Applies one update from the parameters' .grad (parameters without a grad are skipped).
   virtual void step(Site site = Site::here()) = 0;
   // Sets every parameter's .grad to undefined (set_to_none, the default) or to zeros.
   void zero_grad(bool set_to_none = true);
 
+  // Groups may be edited (lr, weight_decay); state is indexed by a parameter's position
+  // across all groups, so adding or reordering parameters invalidates it.
   std::vector<ParamGroup>& param_groups() { return groups_; }
+  const std::vector<ParamGroup>& param_groups() const { return groups_; }
   double lr() const { return groups_.empty() ? 0.0 : groups_[0].lr; }
+  // Sets the lr of every group.
   void set_lr(double lr);
 
-  // Named state tensors ("<param index>.<name>", e.g. "3.exp_avg") and scalar counters,
-  // for checkpoints. load_state refuses state for a different parameter set or optimizer.
+  // A copy of the state for checkpoints: "optimizer.<name>" (int64 scalar: the number of
+  // parameters), per-parameter buffers "<param index>.<buffer>" (e.g. "3.exp_avg"), and
+  // per-parameter int64 scalar counters ("3.step"). Buffers not created yet are absent.
   virtual std::map<std::string, Tensor> state() const = 0;
+  // Copies `state` in (converted to each parameter's dtype and device). Throws ValueError,
+  // before changing anything, when it is for another optimizer, another number of
+  // parameters, a buffer of the wrong shape, or buffers this configuration does not keep.
   virtual void load_state(const std::map<std::string, Tensor>& state, Site site = Site::here()) = 0;
   virtual std::string name() const = 0;
 
@@ -80,7 +92,9 @@ class Adam : public Optimizer {
   Adam(std::vector<Tensor> params, AdamOptions options, bool decoupled, Site site);
   AdamOptions options_;
   bool decoupled_ = false;
-  int64_t step_count_ = 0;
+  // Per parameter, as in PyTorch: a parameter without a grad skips the step and its bias
+  // correction does not advance.
+  std::vector<int64_t> steps_;
   std::vector<Tensor> exp_avg_, exp_avg_sq_, max_exp_avg_sq_;
 };
 // Adam with decoupled weight decay (Loshchilov & Hutter); default weight_decay 1e-2.
@@ -110,11 +124,15 @@ class RMSprop : public Optimizer {
   std::vector<Tensor> square_avg_, momentum_, grad_avg_;
 };
 
-// Scales gradients in place so their global L2 norm is at most `max_norm`; returns the
-// norm before clipping (a float32 scalar tensor).
+// Scales gradients in place so their global L2 norm is at most `max_norm` (by
+// max_norm / (norm + 1e-6), as PyTorch does); parameters without a grad are skipped.
+// Returns the norm before clipping as a scalar tensor: float64 when any grad is float64,
+// else float32. The norm is accumulated in double. Throws ValueError for a negative `max_norm`.
 Tensor clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, Site site = Site::here());
 
 // ---------------- learning-rate schedules ----------------
+// A schedule sets every group's lr from that group's lr at construction (its base lr).
+// Constructing one applies the step-0 lr, as PyTorch does.
 class LRScheduler {
  public:
   explicit LRScheduler(Optimizer& optimizer);
@@ -122,43 +140,59 @@ class LRScheduler {
   // Advances one step (call after optimizer.step()) and sets the optimizer's lr.
   void step();
   int64_t last_step() const { return step_; }
-  double base_lr() const { return base_lr_; }
-  // The lr at schedule step `step`.
-  virtual double lr_at(int64_t step) const = 0;
+  double base_lr() const { return base_lrs_.empty() ? 0.0 : base_lrs_[0]; }
+  // The first group's lr at schedule step `step`.
+  double lr_at(int64_t step) const { return lr_from(base_lr(), step); }
 
  protected:
+  // The lr at `step` for a group whose base lr is `base_lr`.
+  virtual double lr_from(double base_lr, int64_t step) const = 0;
+  // Sets each group's lr for the current step; derived constructors call it last.
+  void apply();
   Optimizer& optimizer_;
-  double base_lr_;
+  std::vector<double> base_lrs_;  // per group
   int64_t step_ = 0;
 };
 
-// lr = base * gamma^(step / step_size).
+// lr = base * gamma^floor(step / step_size). Throws ValueError unless step_size > 0.
 class StepLR : public LRScheduler {
  public:
-  StepLR(Optimizer& optimizer, int64_t step_size, double gamma = 0.1);
-  double lr_at(int64_t step) const override;
+  StepLR(Optimizer& optimizer, int64_t step_size, double gamma = 0.1, Site site = Site::here());
+
+ protected:
+  double lr_from(double base_lr, int64_t step) const override;
 
  private:
   int64_t step_size_;
   double gamma_;
 };
 
-// Cosine annealing from base to eta_min over t_max steps.
+// Cosine annealing from base to eta_min over t_max steps:
+// lr = eta_min + (base - eta_min) * (1 + cos(pi * step / t_max)) / 2 (PyTorch's closed form;
+// past t_max it rises again). Throws ValueError unless t_max > 0.
 class CosineAnnealingLR : public LRScheduler {
  public:
-  CosineAnnealingLR(Optimizer& optimizer, int64_t t_max, double eta_min = 0.0);
-  double lr_at(int64_t step) const override;
+  CosineAnnealingLR(Optimizer& optimizer, int64_t t_max, double eta_min = 0.0,
+                    Site site = Site::here());
+
+ protected:
+  double lr_from(double base_lr, int64_t step) const override;
 
  private:
   int64_t t_max_;
   double eta_min_;
 };
 
-// Linear warm-up from start_factor * base to base over warmup_steps, then constant.
+// Linear warm-up from start_factor * base to base over warmup_steps, then constant (PyTorch's
+// LinearLR with end_factor 1). Throws ValueError unless warmup_steps >= 0 and
+// 0 <= start_factor <= 1.
 class LinearWarmupLR : public LRScheduler {
  public:
-  LinearWarmupLR(Optimizer& optimizer, int64_t warmup_steps, double start_factor = 0.0);
-  double lr_at(int64_t step) const override;
+  LinearWarmupLR(Optimizer& optimizer, int64_t warmup_steps, double start_factor = 0.0,
+                 Site site = Site::here());
+
+ protected:
+  double lr_from(double base_lr, int64_t step) const override;
 
  private:
   int64_t warmup_steps_;

@@ -1,0 +1,54 @@
+// Fused per-parameter update loops. An optimizer's step is a handful of elementwise
+// updates over a parameter and its buffers; for contiguous float32/float64 CPU tensors they
+// run as one pass over memory instead of one temporary per op. Every fused update has a
+// composite version written with tensor ops (in the same .cpp) that handles all other cases.
+#pragma once
+
+#include <initializer_list>
+
+#include "runtime/cpu/parallel.h"
+#include "tl/tensor.h"
+
+namespace tl::optim::detail {
+
+// True when `p` is a contiguous float32/float64 CPU tensor and each defined tensor in
+// `others` is too, with p's dtype and element count.
+inline bool is_fusable(const Tensor& p, std::initializer_list<const Tensor*> others) {
+  if (p.device() != kCPU || !p.is_contiguous() || (p.dtype() != kFloat32 && p.dtype() != kFloat64)) {
+    return false;
+  }
+  for (const Tensor* t : others) {
+    if (!t->defined()) continue;
+    if (t->device() != kCPU || !t->is_contiguous() || t->dtype() != p.dtype() || t->numel() != p.numel()) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Calls f(T*) with p's element type (float or double); p must be fusable.
+template <class F>
+void dispatch_float(const Tensor& p, const F& f) {
+  if (p.dtype() == kFloat32) {
+    f(float{});
+  } else {
+    f(double{});
+  }
+}
+
+// Data pointer of an optional buffer (null when undefined).
+template <class T>
+T* data_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+
+// Runs `body(begin, end)` over [0, n) in the chunks the elementwise ops use.
+template <class F>
+void for_each_chunk(int64_t n, const F& body) {
+  rt::parallel_for(n, rt::kElementwiseGrain, body);
+}
+
+// Marks an in-place write so autograd notices stale saved tensors.
+inline void bump_version(const Tensor& t) { ++t.impl()->storage->version; }
+
+}  // namespace tl::optim::detail

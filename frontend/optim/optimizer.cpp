@@ -1,0 +1,103 @@
+// The Optimizer base (zero_grad, lr) and clip_grad_norm_.
+#include <cmath>
+#include <vector>
+
+#include "frontend/optim/fused.h"
+#include "tl/ops.h"
+#include "tl/optim.h"
+
+namespace tl::optim {
+
+void Optimizer::zero_grad(bool set_to_none) {
+  NoGradGuard no_grad;
+  for (auto& group : groups_) {
+    for (auto& p : group.params) {
+      Tensor g = p.grad();
+      if (!g.defined()) continue;
+      if (set_to_none) {
+        p.set_grad(Tensor());
+      } else {
+        g.zero_();
+      }
+    }
+  }
+}
+
+void Optimizer::set_lr(double lr) {
+  for (auto& group : groups_) group.lr = lr;
+}
+
+namespace {
+
+// Sum of squares of `g`, in double. Chunks are combined in order, so the result does not
+// depend on the thread count.
+double sum_of_squares(const Tensor& g) {
+  if (!detail::is_fusable(g, {})) {
+    Tensor g64 = g.to(kFloat64);
+    return sum(g64 * g64).item<double>();
+  }
+  int64_t n = g.numel();
+  int64_t chunks = (n + rt::kElementwiseGrain - 1) / rt::kElementwiseGrain;
+  std::vector<double> partial(chunks, 0.0);
+  detail::dispatch_float(g, [&](auto tag) {
+    using T = decltype(tag);
+    const T* x = g.data<T>();
+    rt::parallel_for(chunks, 1, [&](int64_t cb, int64_t ce) {
+      for (int64_t c = cb; c < ce; ++c) {
+        int64_t begin = c * rt::kElementwiseGrain;
+        int64_t end = std::min(n, begin + rt::kElementwiseGrain);
+        double acc = 0;
+#pragma omp simd reduction(+ : acc)
+        for (int64_t i = begin; i < end; ++i) acc += static_cast<double>(x[i]) * x[i];
+        partial[c] = acc;
+      }
+    });
+  });
+  double total = 0;
+  for (double p : partial) total += p;
+  return total;
+}
+
+}  // namespace
+
+Tensor clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, Site site) {
+  if (!(max_norm >= 0)) {
+    throw ValueError("tl::optim::clip_grad_norm_: max_norm must be >= 0, got " + std::to_string(max_norm) +
+                     " at " + site.str());
+  }
+  NoGradGuard no_grad;
+  std::vector<Tensor> grads;
+  DType dtype = kFloat32;
+  double total = 0;
+  for (const auto& p : params) {
+    Tensor g = p.defined() ? p.grad() : Tensor();
+    if (!g.defined()) continue;
+    if (g.dtype() == kFloat64) dtype = kFloat64;
+    total += sum_of_squares(g);
+    grads.push_back(g);
+  }
+  double norm = std::sqrt(total);
+  // PyTorch's coefficient: the 1e-6 keeps a zero norm finite.
+  double coef = max_norm / (norm + 1e-6);
+  if (coef < 1.0) {
+    for (auto& g : grads) {
+      if (detail::is_fusable(g, {})) {
+        detail::dispatch_float(g, [&](auto tag) {
+          using T = decltype(tag);
+          T* x = g.data<T>();
+          T c = static_cast<T>(coef);
+          detail::for_each_chunk(g.numel(), [&](int64_t begin, int64_t end) {
+#pragma omp simd
+            for (int64_t i = begin; i < end; ++i) x[i] *= c;
+          });
+        });
+        detail::bump_version(g);
+      } else {
+        g.mul_(coef, site);
+      }
+    }
+  }
+  return scalar_tensor(norm, {.dtype = dtype});
+}
+
+}  // namespace tl::optim
