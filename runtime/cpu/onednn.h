@@ -19,3 +19,36 @@ struct MatrixArg {
 void matmul_f32(MatrixArg a, MatrixArg b, float* c, int64_t batch, int64_t M, int64_t N, int64_t K);
 
 }  // namespace tl::rt::cpu
+
+namespace tl::rt::cpu {
+
+// Geometry of a 2-D convolution. Activations are NCHW and weights OIHW, all contiguous;
+// `groups` splits C and O evenly, so weights are (O, C/groups, KH, KW).
+// OH = (H + 2*pad_h - dilation_h*(KH-1) - 1) / stride_h + 1, and likewise OW.
+struct Conv2dGeometry {
+  int64_t N, C, H, W;
+  int64_t O, KH, KW;
+  int64_t OH, OW;
+  int64_t stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w, groups;
+};
+
+// y: (N, O, OH, OW) = conv(x: (N, C, H, W), w: (O, C/groups, KH, KW)) + bias: (O), or no
+// bias when `bias` is null.
+void conv2d_forward_f32(const Conv2dGeometry& g, const float* x, const float* w, const float* bias, float* y);
+// dx: (N, C, H, W) = gradient of the convolution w.r.t. x, given dy: (N, O, OH, OW).
+void conv2d_backward_data_f32(const Conv2dGeometry& g, const float* dy, const float* w, float* dx);
+// dw: (O, C/groups, KH, KW) = gradient of the convolution w.r.t. w, given x and dy.
+void conv2d_backward_weights_f32(const Conv2dGeometry& g, const float* x, const float* dy, float* dw);
+
+// Geometry of 2-D pooling over NCHW planes; padding is symmetric.
+struct Pool2dGeometry {
+  int64_t N, C, H, W;
+  int64_t OH, OW;
+  int64_t KH, KW, stride_h, stride_w, pad_h, pad_w;
+};
+
+// y: (N, C, OH, OW) = window max (padding never wins) or window mean (padding counts as
+// zeros in a divisor of KH*KW) of x: (N, C, H, W).
+void pool2d_forward_f32(const Pool2dGeometry& g, bool is_max, const float* x, float* y);
+
+}  // namespace tl::rt::cpu

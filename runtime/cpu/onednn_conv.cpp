@@ -1,1 +1,141 @@
-// oneDNN convolution and pooling wrappers.
+// oneDNN convolution (forward, backward-data, backward-weights) and pooling (forward) for
+// float32 on the CPU. Tensors stay in plain NCHW/OIHW layouts, so no reorders are needed;
+// primitives are created once per geometry and cached for the life of the process.
+#include <array>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "runtime/cpu/onednn.h"
+#include "runtime/cpu/onednn_common.h"
+
+namespace tl::rt::cpu {
+namespace {
+
+using dnnl::memory;
+constexpr auto kF32 = memory::data_type::f32;
+
+using ConvKey = std::array<int64_t, 17>;  // the geometry plus whether there is a bias
+
+ConvKey conv_key(const Conv2dGeometry& g, bool has_bias) {
+  return {g.N, g.C, g.H, g.W, g.O, g.KH, g.KW, g.OH, g.OW, g.stride_h, g.stride_w,
+          g.pad_h, g.pad_w, g.dilation_h, g.dilation_w, g.groups, has_bias ? 1 : 0};
+}
+
+// The memory descriptors and op descriptor arguments shared by the three conv primitives.
+struct ConvDescs {
+  memory::desc x, w, b, y;
+  memory::dims strides, dilates, padding_l, padding_r;
+
+  explicit ConvDescs(const Conv2dGeometry& g) {
+    x = memory::desc({g.N, g.C, g.H, g.W}, kF32, memory::format_tag::nchw);
+    y = memory::desc({g.N, g.O, g.OH, g.OW}, kF32, memory::format_tag::nchw);
+    if (g.groups == 1) {
+      w = memory::desc({g.O, g.C, g.KH, g.KW}, kF32, memory::format_tag::oihw);
+    } else {
+      // Grouped weights (G, O/G, C/G, KH, KW) have the same bytes as (O, C/G, KH, KW).
+      w = memory::desc({g.groups, g.O / g.groups, g.C / g.groups, g.KH, g.KW}, kF32, memory::format_tag::goihw);
+    }
+    b = memory::desc({g.O}, kF32, memory::format_tag::x);
+    strides = {g.stride_h, g.stride_w};
+    dilates = {g.dilation_h - 1, g.dilation_w - 1};  // oneDNN counts 0 as "no dilation"
+    padding_l = {g.pad_h, g.pad_w};
+    // oneDNN checks OH == (H - dilated_KH + pad_l + pad_r) / stride + 1 with integer
+    // division, so symmetric padding is consistent with the floor in our output size.
+    padding_r = {g.pad_h, g.pad_w};
+  }
+
+  dnnl::convolution_forward::primitive_desc forward_pd(bool has_bias) const {
+    auto kind = dnnl::prop_kind::forward_training;  // training: usable as a hint for backward
+    auto algo = dnnl::algorithm::convolution_direct;
+    if (has_bias) {
+      return {dnnl::convolution_forward::desc(kind, algo, x, w, b, y, strides, dilates, padding_l, padding_r),
+              engine()};
+    }
+    return {dnnl::convolution_forward::desc(kind, algo, x, w, y, strides, dilates, padding_l, padding_r), engine()};
+  }
+};
+
+dnnl::stream& stream() {
+  static thread_local dnnl::stream s(engine());
+  return s;
+}
+
+// Finds or builds the primitive for `key` under one lock; the primitive itself is
+// thread-safe to execute concurrently.
+template <class Primitive, class Build>
+Primitive& cached(std::map<ConvKey, Primitive>& cache, std::mutex& mutex, const ConvKey& key, const Build& build) {
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = cache.find(key);
+  if (it == cache.end()) it = cache.emplace(key, build()).first;
+  return it->second;
+}
+
+memory wrap(const memory::desc& md, const float* p) { return memory(md, engine(), const_cast<float*>(p)); }
+
+}  // namespace
+
+void conv2d_forward_f32(const Conv2dGeometry& g, const float* x, const float* w, const float* bias, float* y) {
+  static std::mutex mutex;
+  static std::map<ConvKey, dnnl::convolution_forward> cache;
+  ConvDescs d(g);
+  auto& prim = cached(cache, mutex, conv_key(g, bias != nullptr),
+                      [&] { return dnnl::convolution_forward(d.forward_pd(bias != nullptr)); });
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, wrap(d.x, x)}, {DNNL_ARG_WEIGHTS, wrap(d.w, w)},
+                                       {DNNL_ARG_DST, wrap(d.y, y)}};
+  if (bias) args.emplace(DNNL_ARG_BIAS, wrap(d.b, bias));
+  prim.execute(stream(), args);
+  stream().wait();
+}
+
+void conv2d_backward_data_f32(const Conv2dGeometry& g, const float* dy, const float* w, float* dx) {
+  static std::mutex mutex;
+  static std::map<ConvKey, dnnl::convolution_backward_data> cache;
+  ConvDescs d(g);
+  auto& prim = cached(cache, mutex, conv_key(g, false), [&] {
+    dnnl::convolution_backward_data::desc desc(dnnl::algorithm::convolution_direct, d.x, d.w, d.y, d.strides,
+                                               d.dilates, d.padding_l, d.padding_r);
+    return dnnl::convolution_backward_data(
+        dnnl::convolution_backward_data::primitive_desc(desc, engine(), d.forward_pd(false)));
+  });
+  prim.execute(stream(), {{DNNL_ARG_DIFF_DST, wrap(d.y, dy)},
+                          {DNNL_ARG_WEIGHTS, wrap(d.w, w)},
+                          {DNNL_ARG_DIFF_SRC, wrap(d.x, dx)}});
+  stream().wait();
+}
+
+void conv2d_backward_weights_f32(const Conv2dGeometry& g, const float* x, const float* dy, float* dw) {
+  static std::mutex mutex;
+  static std::map<ConvKey, dnnl::convolution_backward_weights> cache;
+  ConvDescs d(g);
+  auto& prim = cached(cache, mutex, conv_key(g, false), [&] {
+    dnnl::convolution_backward_weights::desc desc(dnnl::algorithm::convolution_direct, d.x, d.w, d.y, d.strides,
+                                                  d.dilates, d.padding_l, d.padding_r);
+    return dnnl::convolution_backward_weights(
+        dnnl::convolution_backward_weights::primitive_desc(desc, engine(), d.forward_pd(false)));
+  });
+  prim.execute(stream(), {{DNNL_ARG_SRC, wrap(d.x, x)},
+                          {DNNL_ARG_DIFF_DST, wrap(d.y, dy)},
+                          {DNNL_ARG_DIFF_WEIGHTS, wrap(d.w, dw)}});
+  stream().wait();
+}
+
+void pool2d_forward_f32(const Pool2dGeometry& g, bool is_max, const float* x, float* y) {
+  static std::mutex mutex;
+  static std::map<ConvKey, dnnl::pooling_forward> cache;
+  ConvKey key{g.N, g.C, g.H, g.W, g.OH, g.OW, g.KH, g.KW, g.stride_h, g.stride_w, g.pad_h, g.pad_w, is_max ? 1 : 0};
+  memory::desc x_md({g.N, g.C, g.H, g.W}, kF32, memory::format_tag::nchw);
+  memory::desc y_md({g.N, g.C, g.OH, g.OW}, kF32, memory::format_tag::nchw);
+  auto& prim = cached(cache, mutex, key, [&] {
+    auto algo = is_max ? dnnl::algorithm::pooling_max : dnnl::algorithm::pooling_avg_include_padding;
+    // Inference: max pooling then needs no workspace; our backward recomputes the argmax.
+    dnnl::pooling_forward::desc desc(dnnl::prop_kind::forward_inference, algo, x_md, y_md, {g.stride_h, g.stride_w},
+                                     {g.KH, g.KW}, {g.pad_h, g.pad_w}, {g.pad_h, g.pad_w});
+    return dnnl::pooling_forward(dnnl::pooling_forward::primitive_desc(desc, engine()));
+  });
+  prim.execute(stream(), {{DNNL_ARG_SRC, wrap(x_md, x)}, {DNNL_ARG_DST, wrap(y_md, y)}});
+  stream().wait();
+}
+
+}  // namespace tl::rt::cpu

@@ -1,0 +1,574 @@
+// 2-D convolution and pooling over NCHW tensors, with their backward ops. float32 runs on
+// oneDNN (runtime/cpu/onednn_conv.cpp); other float dtypes run the reference loops below,
+// which are also what float32 is tested against. Every loop gives each output element to
+// exactly one job and sums in a fixed order, so results do not depend on the thread count.
+//
+// Dimension letters: N batch, C input channels, O output channels, G groups,
+// H/W input height/width, OH/OW output height/width, KH/KW kernel height/width.
+#include <cmath>
+#include <limits>
+
+#include "frontend/ops/pointwise/pointwise.h"
+#include "runtime/cpu/onednn.h"
+
+namespace tl {
+namespace ops {
+namespace {
+
+using rt::cpu::Conv2dGeometry;
+using rt::cpu::Pool2dGeometry;
+
+// Attrs of the conv ops: stride, padding, dilation (2 values each), count = groups.
+// The backward ops also carry attrs.dims = the shape of the tensor they produce.
+Conv2dGeometry conv_geometry(const Shape& x, const Shape& w, const Attrs& a) {
+  Conv2dGeometry g{};
+  g.N = x[0], g.C = x[1], g.H = x[2], g.W = x[3];
+  g.O = w[0], g.KH = w[2], g.KW = w[3];
+  g.stride_h = a.stride[0], g.stride_w = a.stride[1];
+  g.pad_h = a.padding[0], g.pad_w = a.padding[1];
+  g.dilation_h = a.dilation[0], g.dilation_w = a.dilation[1];
+  g.groups = a.count;
+  g.OH = (g.H + 2 * g.pad_h - g.dilation_h * (g.KH - 1) - 1) / g.stride_h + 1;
+  g.OW = (g.W + 2 * g.pad_w - g.dilation_w * (g.KW - 1) - 1) / g.stride_w + 1;
+  return g;
+}
+
+// Attrs of the pool ops: dims = kernel, stride, padding (2 values each).
+Pool2dGeometry pool_geometry(const Shape& x, const Attrs& a) {
+  Pool2dGeometry g{};
+  g.N = x[0], g.C = x[1], g.H = x[2], g.W = x[3];
+  g.KH = a.dims[0], g.KW = a.dims[1];
+  g.stride_h = a.stride[0], g.stride_w = a.stride[1];
+  g.pad_h = a.padding[0], g.pad_w = a.padding[1];
+  g.OH = (g.H + 2 * g.pad_h - g.KH) / g.stride_h + 1;
+  g.OW = (g.W + 2 * g.pad_w - g.KW) / g.stride_w + 1;
+  return g;
+}
+
+// ---------- reference convolution loops (any float dtype) ----------
+
+// y: (N, O, OH, OW) = x: (N, C, H, W) conv w: (O, C/G, KH, KW) + b: (O) or none.
+template <class T>
+void conv2d_forward_reference(const Conv2dGeometry& g, const T* x, const T* w, const T* b, T* y) {
+  using A = compute_t<T>;
+  int64_t Cg = g.C / g.groups, Og = g.O / g.groups;
+  rt::parallel_for(g.N * g.O, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t job = begin; job < end; ++job) {
+      int64_t n = job / g.O, o = job % g.O, c0 = (o / Og) * Cg;
+      T* yp = y + job * g.OH * g.OW;
+      for (int64_t oh = 0; oh < g.OH; ++oh) {
+        for (int64_t ow = 0; ow < g.OW; ++ow) {
+          A acc = b ? static_cast<A>(b[o]) : A(0);
+          for (int64_t c = 0; c < Cg; ++c) {
+            const T* xp = x + (n * g.C + c0 + c) * g.H * g.W;
+            const T* wp = w + (o * Cg + c) * g.KH * g.KW;
+            for (int64_t kh = 0; kh < g.KH; ++kh) {
+              int64_t ih = oh * g.stride_h - g.pad_h + kh * g.dilation_h;
+              if (ih < 0 || ih >= g.H) continue;
+              for (int64_t kw = 0; kw < g.KW; ++kw) {
+                int64_t iw = ow * g.stride_w - g.pad_w + kw * g.dilation_w;
+                if (iw < 0 || iw >= g.W) continue;
+                acc += static_cast<A>(xp[ih * g.W + iw]) * static_cast<A>(wp[kh * g.KW + kw]);
+              }
+            }
+          }
+          yp[oh * g.OW + ow] = static_cast<T>(acc);
+        }
+      }
+    }
+  });
+}
+
+// dx: (N, C, H, W) from dy: (N, O, OH, OW) and w. Written as a gather over the outputs
+// each input element touched, so no two jobs write the same element.
+template <class T>
+void conv2d_backward_input_reference(const Conv2dGeometry& g, const T* dy, const T* w, T* dx) {
+  using A = compute_t<T>;
+  int64_t Cg = g.C / g.groups, Og = g.O / g.groups;
+  rt::parallel_for(g.N * g.C, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t job = begin; job < end; ++job) {
+      int64_t n = job / g.C, ci = job % g.C, c = ci % Cg, o0 = (ci / Cg) * Og;
+      T* dxp = dx + job * g.H * g.W;
+      for (int64_t ih = 0; ih < g.H; ++ih) {
+        for (int64_t iw = 0; iw < g.W; ++iw) {
+          A acc = 0;
+          for (int64_t o = o0; o < o0 + Og; ++o) {
+            const T* dyp = dy + (n * g.O + o) * g.OH * g.OW;
+            const T* wp = w + (o * Cg + c) * g.KH * g.KW;
+            for (int64_t kh = 0; kh < g.KH; ++kh) {
+              int64_t th = ih + g.pad_h - kh * g.dilation_h;
+              if (th < 0 || th % g.stride_h != 0 || th / g.stride_h >= g.OH) continue;
+              for (int64_t kw = 0; kw < g.KW; ++kw) {
+                int64_t tw = iw + g.pad_w - kw * g.dilation_w;
+                if (tw < 0 || tw % g.stride_w != 0 || tw / g.stride_w >= g.OW) continue;
+                acc += static_cast<A>(dyp[(th / g.stride_h) * g.OW + tw / g.stride_w]) *
+                       static_cast<A>(wp[kh * g.KW + kw]);
+              }
+            }
+          }
+          dxp[ih * g.W + iw] = static_cast<T>(acc);
+        }
+      }
+    }
+  });
+}
+
+// dw: (O, C/G, KH, KW) from x: (N, C, H, W) and dy: (N, O, OH, OW); one job per (o, c).
+template <class T>
+void conv2d_backward_weight_reference(const Conv2dGeometry& g, const T* x, const T* dy, T* dw) {
+  using A = compute_t<T>;
+  int64_t Cg = g.C / g.groups, Og = g.O / g.groups;
+  rt::parallel_for(g.O * Cg, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t job = begin; job < end; ++job) {
+      int64_t o = job / Cg, c = job % Cg, ci = (o / Og) * Cg + c;
+      for (int64_t kh = 0; kh < g.KH; ++kh) {
+        for (int64_t kw = 0; kw < g.KW; ++kw) {
+          A acc = 0;
+          for (int64_t n = 0; n < g.N; ++n) {
+            const T* xp = x + (n * g.C + ci) * g.H * g.W;
+            const T* dyp = dy + (n * g.O + o) * g.OH * g.OW;
+            for (int64_t oh = 0; oh < g.OH; ++oh) {
+              int64_t ih = oh * g.stride_h - g.pad_h + kh * g.dilation_h;
+              if (ih < 0 || ih >= g.H) continue;
+              for (int64_t ow = 0; ow < g.OW; ++ow) {
+                int64_t iw = ow * g.stride_w - g.pad_w + kw * g.dilation_w;
+                if (iw < 0 || iw >= g.W) continue;
+                acc += static_cast<A>(dyp[oh * g.OW + ow]) * static_cast<A>(xp[ih * g.W + iw]);
+              }
+            }
+          }
+          dw[(job * g.KH + kh) * g.KW + kw] = static_cast<T>(acc);
+        }
+      }
+    }
+  });
+}
+
+// oneDNN rejects empty dims; those (all-zero or bias-only) results take the reference loop.
+bool use_onednn(DType dtype, std::initializer_list<const Tensor*> operands) {
+  if (dtype != kFloat32) return false;
+  for (const Tensor* t : operands)
+    if (t->numel() == 0) return false;
+  return true;
+}
+
+void conv2d_kernel(std::span<const Tensor> in, Tensor& out, const Attrs& a) {
+  Tensor x = in[0].contiguous(), w = in[1].contiguous();
+  Tensor b = in.size() > 2 && in[2].defined() ? in[2].contiguous() : Tensor();
+  Conv2dGeometry g = conv_geometry(x.shape(), w.shape(), a);
+  if (use_onednn(out.dtype(), {&x, &w})) {
+    rt::cpu::conv2d_forward_f32(g, x.data<float>(), w.data<float>(), b.defined() ? b.data<float>() : nullptr,
+                                out.data<float>());
+    return;
+  }
+  TL_DISPATCH_FLOATING(out.dtype(), "conv2d", {
+    conv2d_forward_reference<T>(g, x.data<T>(), w.data<T>(), b.defined() ? b.data<T>() : nullptr, out.data<T>());
+  })
+}
+
+// in: dout, weight; out: dx with shape attrs.dims.
+void conv2d_backward_input_kernel(std::span<const Tensor> in, Tensor& out, const Attrs& a) {
+  Tensor dy = in[0].contiguous(), w = in[1].contiguous();
+  Conv2dGeometry g = conv_geometry(out.shape(), w.shape(), a);
+  if (use_onednn(out.dtype(), {&dy, &w})) {
+    rt::cpu::conv2d_backward_data_f32(g, dy.data<float>(), w.data<float>(), out.data<float>());
+    return;
+  }
+  TL_DISPATCH_FLOATING(out.dtype(), "conv2d_backward_input", {
+    conv2d_backward_input_reference<T>(g, dy.data<T>(), w.data<T>(), out.data<T>());
+  })
+}
+
+// in: x, dout; out: dw with shape attrs.dims.
+void conv2d_backward_weight_kernel(std::span<const Tensor> in, Tensor& out, const Attrs& a) {
+  Tensor x = in[0].contiguous(), dy = in[1].contiguous();
+  Conv2dGeometry g = conv_geometry(x.shape(), out.shape(), a);
+  if (use_onednn(out.dtype(), {&x, &dy})) {
+    rt::cpu::conv2d_backward_weights_f32(g, x.data<float>(), dy.data<float>(), out.data<float>());
+    return;
+  }
+  TL_DISPATCH_FLOATING(out.dtype(), "conv2d_backward_weight", {
+    conv2d_backward_weight_reference<T>(g, x.data<T>(), dy.data<T>(), out.data<T>());
+  })
+}
+
+// ---------- reference pooling loops ----------
+
+// Planes are independent: one job per (n, c) plane, so writes never overlap.
+template <class F>
+void for_each_plane(const Pool2dGeometry& g, const F& f) {
+  int64_t plane = std::max<int64_t>(g.H * g.W, 1);
+  rt::parallel_for(g.N * g.C, std::max<int64_t>(1, rt::kElementwiseGrain / plane), [&](int64_t b, int64_t e) {
+    for (int64_t p = b; p < e; ++p) f(p);
+  });
+}
+
+// Index (ih * W + iw) of the first maximum in the window of output (oh, ow); padding never
+// wins, and a NaN wins and stays, as in PyTorch.
+template <class T>
+int64_t window_argmax(const Pool2dGeometry& g, const T* xp, int64_t oh, int64_t ow) {
+  using A = compute_t<T>;
+  A best = -std::numeric_limits<A>::infinity();
+  int64_t best_i = -1;
+  for (int64_t kh = 0; kh < g.KH; ++kh) {
+    int64_t ih = oh * g.stride_h - g.pad_h + kh;
+    if (ih < 0 || ih >= g.H) continue;
+    for (int64_t kw = 0; kw < g.KW; ++kw) {
+      int64_t iw = ow * g.stride_w - g.pad_w + kw;
+      if (iw < 0 || iw >= g.W) continue;
+      A v = static_cast<A>(xp[ih * g.W + iw]);
+      if (best_i < 0 || v > best || (v != v && best == best)) {
+        best = v;
+        best_i = ih * g.W + iw;
+      }
+    }
+  }
+  return best_i;
+}
+
+// y: (N, C, OH, OW) from x: (N, C, H, W).
+template <class T>
+void pool2d_forward_reference(const Pool2dGeometry& g, bool is_max, const T* x, T* y) {
+  using A = compute_t<T>;
+  A divisor = static_cast<A>(g.KH * g.KW);  // count_include_pad: padding counts as zeros
+  for_each_plane(g, [&](int64_t p) {
+    const T* xp = x + p * g.H * g.W;
+    T* yp = y + p * g.OH * g.OW;
+    for (int64_t oh = 0; oh < g.OH; ++oh) {
+      for (int64_t ow = 0; ow < g.OW; ++ow) {
+        if (is_max) {
+          yp[oh * g.OW + ow] = xp[window_argmax(g, xp, oh, ow)];
+          continue;
+        }
+        A acc = 0;
+        for (int64_t kh = 0; kh < g.KH; ++kh) {
+          int64_t ih = oh * g.stride_h - g.pad_h + kh;
+          if (ih < 0 || ih >= g.H) continue;
+          for (int64_t kw = 0; kw < g.KW; ++kw) {
+            int64_t iw = ow * g.stride_w - g.pad_w + kw;
+            if (iw >= 0 && iw < g.W) acc += static_cast<A>(xp[ih * g.W + iw]);
+          }
+        }
+        yp[oh * g.OW + ow] = static_cast<T>(acc / divisor);
+      }
+    }
+  });
+}
+
+// dx: (N, C, H, W) from dy: (N, C, OH, OW); for max, x picks where each gradient goes.
+// Within a plane the outputs are visited in order, so overlapping windows accumulate in a
+// fixed order.
+template <class T>
+void pool2d_backward_reference(const Pool2dGeometry& g, bool is_max, const T* dy, const T* x, T* dx) {
+  using A = compute_t<T>;
+  A divisor = static_cast<A>(g.KH * g.KW);
+  for_each_plane(g, [&](int64_t p) {
+    const T* xp = x + p * g.H * g.W;
+    const T* dyp = dy + p * g.OH * g.OW;
+    std::vector<A> acc(static_cast<size_t>(g.H * g.W), A(0));
+    for (int64_t oh = 0; oh < g.OH; ++oh) {
+      for (int64_t ow = 0; ow < g.OW; ++ow) {
+        A d = static_cast<A>(dyp[oh * g.OW + ow]);
+        if (is_max) {
+          acc[window_argmax(g, xp, oh, ow)] += d;
+          continue;
+        }
+        d /= divisor;
+        for (int64_t kh = 0; kh < g.KH; ++kh) {
+          int64_t ih = oh * g.stride_h - g.pad_h + kh;
+          if (ih < 0 || ih >= g.H) continue;
+          for (int64_t kw = 0; kw < g.KW; ++kw) {
+            int64_t iw = ow * g.stride_w - g.pad_w + kw;
+            if (iw >= 0 && iw < g.W) acc[ih * g.W + iw] += d;
+          }
+        }
+      }
+    }
+    T* dxp = dx + p * g.H * g.W;
+    for (int64_t i = 0; i < g.H * g.W; ++i) dxp[i] = static_cast<T>(acc[i]);
+  });
+}
+
+template <bool kMax>
+void pool2d_kernel(std::span<const Tensor> in, Tensor& out, const Attrs& a) {
+  Tensor x = in[0].contiguous();
+  Pool2dGeometry g = pool_geometry(x.shape(), a);
+  if (use_onednn(out.dtype(), {&x})) {
+    rt::cpu::pool2d_forward_f32(g, kMax, x.data<float>(), out.data<float>());
+    return;
+  }
+  TL_DISPATCH_FLOATING(out.dtype(), kMax ? "max_pool2d" : "avg_pool2d", {
+    pool2d_forward_reference<T>(g, kMax, x.data<T>(), out.data<T>());
+  })
+}
+
+// in: dout, x; out: dx with x's shape.
+template <bool kMax>
+void pool2d_backward_kernel(std::span<const Tensor> in, Tensor& out, const Attrs& a) {
+  Tensor dy = in[0].contiguous(), x = in[1].contiguous();
+  Pool2dGeometry g = pool_geometry(x.shape(), a);
+  TL_DISPATCH_FLOATING(out.dtype(), kMax ? "max_pool2d_backward" : "avg_pool2d_backward", {
+    pool2d_backward_reference<T>(g, kMax, dy.data<T>(), x.data<T>(), out.data<T>());
+  })
+}
+
+OutputMeta infer_conv2d(std::span<const Tensor> in, const Attrs& a, Site) {
+  Conv2dGeometry g = conv_geometry(in[0].shape(), in[1].shape(), a);
+  return {Shape{g.N, g.O, g.OH, g.OW}, in[0].dtype()};
+}
+
+OutputMeta infer_pool2d(std::span<const Tensor> in, const Attrs& a, Site) {
+  Pool2dGeometry g = pool_geometry(in[0].shape(), a);
+  return {Shape{g.N, g.C, g.OH, g.OW}, in[0].dtype()};
+}
+
+Attrs conv_attrs(Shape stride, Shape padding, Shape dilation, int64_t groups) {
+  Attrs a;
+  a.stride = stride;
+  a.padding = padding;
+  a.dilation = dilation;
+  a.count = groups;
+  return a;
+}
+
+Attrs pool_attrs(Shape kernel, Shape stride, Shape padding) {
+  Attrs a;
+  a.dims = kernel;
+  a.stride = stride;
+  a.padding = padding;
+  return a;
+}
+
+}  // namespace
+
+extern const OpDef& op_conv2d_backward_input;
+extern const OpDef& op_conv2d_backward_weight;
+
+const OpDef& op_conv2d = define_op("conv2d", [](OpDef& op) {
+  op.doc = "2-D cross-correlation of (N, C, H, W) with (O, C/groups, KH, KW) plus optional bias (O)";
+  op.infer = infer_conv2d;
+  op.kernels[kCpu] = conv2d_kernel;
+  op.grad = [](const GradContext& g) {
+    std::vector<Tensor> grads(g.inputs.size());
+    Attrs a = g.attrs;
+    if (g.needs_input_grad(0)) {
+      a.dims = g.input(0).shape();
+      grads[0] = call(op_conv2d_backward_input, {g.dout, g.input(1)}, a, g.site);
+    }
+    if (g.needs_input_grad(1)) {
+      a.dims = g.input(1).shape();
+      grads[1] = call(op_conv2d_backward_weight, {g.input(0), g.dout}, a, g.site);
+    }
+    if (g.inputs.size() > 2 && g.needs_input_grad(2)) grads[2] = sum(g.dout, {0, 2, 3}, false, g.site);
+    return grads;
+  };
+  op.samples = {
+      Sample{{Shape{2, 3, 5, 5}, Shape{4, 3, 3, 3}, Shape{4}},
+             [](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2]); }},
+      Sample{{Shape{1, 4, 6, 5}, Shape{6, 2, 3, 2}},
+             [](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], Tensor(), {2, 1}, {1, 1}, {1, 2}, 2); }},
+      Sample{{Shape{1, 2, 7, 7}, Shape{2, 1, 3, 3}, Shape{2}},
+             [](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2], {2, 2}, {2, 2}, {2, 2}, 2); }}};
+});
+
+const OpDef& op_conv2d_backward_input = define_op("conv2d_backward_input", [](OpDef& op) {
+  op.doc = "gradient of conv2d w.r.t. its input (shape attrs.dims) from (dout, weight)";
+  op.infer = [](std::span<const Tensor> in, const Attrs& a, Site) { return OutputMeta{a.dims, in[0].dtype()}; };
+  op.kernels[kCpu] = conv2d_backward_input_kernel;
+  // The op is bilinear in (dout, weight): <conv2d(x, w), dout> = <x, this(dout, w)>.
+  op.grad = [](const GradContext& g) {
+    Attrs a = g.attrs;
+    a.dims = g.input(1).shape();
+    return std::vector<Tensor>{
+        g.needs_input_grad(0) ? call(op_conv2d, {g.dout, g.input(1)}, g.attrs, g.site) : Tensor(),
+        g.needs_input_grad(1) ? call(op_conv2d_backward_weight, {g.dout, g.input(0)}, a, g.site) : Tensor()};
+  };
+  op.samples = {Sample{{Shape{2, 4, 3, 3}, Shape{4, 3, 3, 3}},
+                       [](const std::vector<Tensor>& in) {
+                         Attrs a = conv_attrs({1, 1}, {0, 0}, {1, 1}, 1);
+                         a.dims = Shape{2, 3, 5, 5};
+                         return call(op_conv2d_backward_input, {in[0], in[1]}, a, Site::here());
+                       }},
+                // Stride 2 on a 6-wide input leaves the last row and column out of every window.
+                Sample{{Shape{1, 4, 2, 2}, Shape{4, 1, 3, 3}}, [](const std::vector<Tensor>& in) {
+                         Attrs a = conv_attrs({2, 2}, {0, 0}, {1, 1}, 2);
+                         a.dims = Shape{1, 2, 6, 6};
+                         return call(op_conv2d_backward_input, {in[0], in[1]}, a, Site::here());
+                       }}};
+});
+
+const OpDef& op_conv2d_backward_weight = define_op("conv2d_backward_weight", [](OpDef& op) {
+  op.doc = "gradient of conv2d w.r.t. its weight (shape attrs.dims) from (input, dout)";
+  op.infer = [](std::span<const Tensor> in, const Attrs& a, Site) { return OutputMeta{a.dims, in[0].dtype()}; };
+  op.kernels[kCpu] = conv2d_backward_weight_kernel;
+  // Bilinear in (x, dout): <conv2d(x, w), dout> = <w, this(x, dout)>.
+  op.grad = [](const GradContext& g) {
+    Attrs a = g.attrs;
+    a.dims = g.input(0).shape();
+    return std::vector<Tensor>{
+        g.needs_input_grad(0) ? call(op_conv2d_backward_input, {g.input(1), g.dout}, a, g.site) : Tensor(),
+        g.needs_input_grad(1) ? call(op_conv2d, {g.input(0), g.dout}, g.attrs, g.site) : Tensor()};
+  };
+  op.samples = {Sample{{Shape{2, 3, 5, 5}, Shape{2, 4, 3, 3}}, [](const std::vector<Tensor>& in) {
+                  Attrs a = conv_attrs({1, 1}, {0, 0}, {1, 1}, 1);
+                  a.dims = Shape{4, 3, 3, 3};
+                  return call(op_conv2d_backward_weight, {in[0], in[1]}, a, Site::here());
+                }},
+                Sample{{Shape{1, 4, 6, 5}, Shape{1, 6, 3, 5}}, [](const std::vector<Tensor>& in) {
+                  Attrs a = conv_attrs({2, 1}, {1, 1}, {1, 2}, 2);
+                  a.dims = Shape{6, 2, 3, 2};
+                  return call(op_conv2d_backward_weight, {in[0], in[1]}, a, Site::here());
+                }}};
+});
+
+const OpDef& op_max_pool2d_backward = define_op("max_pool2d_backward", [](OpDef& op) {
+  op.doc = "gradient of max_pool2d: dout (input 0) routed to the first max of each window of x (input 1)";
+  op.infer = [](std::span<const Tensor> in, const Attrs&, Site) { return OutputMeta{in[1].shape(), in[0].dtype()}; };
+  op.kernels[kCpu] = pool2d_backward_kernel<true>;
+  op.not_differentiable = "second derivatives of max pooling are not implemented (the routing is piecewise constant in x)";
+});
+
+const OpDef& op_max_pool2d = define_op("max_pool2d", [](OpDef& op) {
+  op.doc = "max over KH x KW windows (attrs.dims) of (N, C, H, W); padding never wins";
+  op.infer = infer_pool2d;
+  op.kernels[kCpu] = pool2d_kernel<true>;
+  op.grad = [](const GradContext& g) {
+    return std::vector<Tensor>{call(op_max_pool2d_backward, {g.dout, g.input(0)}, g.attrs, g.site)};
+  };
+  op.samples = {Sample{{Shape{2, 3, 6, 6}}, [](const std::vector<Tensor>& in) { return max_pool2d(in[0], {2, 2}); }},
+                Sample{{Shape{1, 2, 5, 7}},
+                       [](const std::vector<Tensor>& in) { return max_pool2d(in[0], {3, 3}, {2, 2}, {1, 1}); }}};
+});
+
+extern const OpDef& op_avg_pool2d;
+
+const OpDef& op_avg_pool2d_backward = define_op("avg_pool2d_backward", [](OpDef& op) {
+  op.doc = "gradient of avg_pool2d: dout (input 0) spread evenly over each window; x (input 1) gives the shape";
+  op.infer = [](std::span<const Tensor> in, const Attrs&, Site) { return OutputMeta{in[1].shape(), in[0].dtype()}; };
+  op.kernels[kCpu] = pool2d_backward_kernel<false>;
+  // Linear in dout, and its adjoint is avg_pool2d itself; x only supplies the shape.
+  op.grad = [](const GradContext& g) {
+    return std::vector<Tensor>{g.needs_input_grad(0) ? call(op_avg_pool2d, {g.dout}, g.attrs, g.site) : Tensor(),
+                               Tensor()};
+  };
+  op.samples = {Sample{{Shape{1, 2, 3, 4}, Shape{1, 2, 5, 7}}, [](const std::vector<Tensor>& in) {
+    return call(op_avg_pool2d_backward, {in[0], in[1]}, pool_attrs({3, 3}, {2, 2}, {1, 1}), Site::here());
+  }}};
+});
+
+const OpDef& op_avg_pool2d = define_op("avg_pool2d", [](OpDef& op) {
+  op.doc = "mean over KH x KW windows (attrs.dims) of (N, C, H, W); padding counts as zeros";
+  op.infer = infer_pool2d;
+  op.kernels[kCpu] = pool2d_kernel<false>;
+  op.grad = [](const GradContext& g) {
+    return std::vector<Tensor>{call(op_avg_pool2d_backward, {g.dout, g.input(0)}, g.attrs, g.site)};
+  };
+  op.samples = {Sample{{Shape{2, 3, 6, 6}}, [](const std::vector<Tensor>& in) { return avg_pool2d(in[0], {2, 2}); }},
+                Sample{{Shape{1, 2, 5, 7}},
+                       [](const std::vector<Tensor>& in) { return avg_pool2d(in[0], {3, 3}, {2, 2}, {1, 1}); }}};
+});
+
+}  // namespace ops
+
+using namespace ops;
+
+namespace {
+
+// Expands a 1- or 2-value spatial argument to (h, w) and checks that each value is at
+// least `min`.
+Shape spatial_pair(const Shape& s, int64_t min, const char* op, const char* what, Site site) {
+  if (s.size() != 1 && s.size() != 2) {
+    throw ShapeError(std::string("tl::") + op + ": " + what + " must have 1 or 2 values (height, width), got " +
+                     s.str() + " at " + site.str());
+  }
+  Shape out = s.size() == 1 ? Shape{s[0], s[0]} : s;
+  if (out[0] < min || out[1] < min) {
+    throw ShapeError(std::string("tl::") + op + ": " + what + " must be >= " + std::to_string(min) + ", got " +
+                     s.str() + " at " + site.str());
+  }
+  return out;
+}
+
+void require_nchw(const Tensor& x, const char* op, const char* what, Site site) {
+  if (!x.defined()) throw ShapeError(std::string("tl::") + op + ": " + what + " is undefined at " + site.str());
+  if (x.dim() != 4) {
+    throw ShapeError(std::string("tl::") + op + ": expected " + what + " as a 4-D (N, C, H, W) tensor, got " +
+                     x.shape().str() + " " + dtype_name(x.dtype()) + " at " + site.str());
+  }
+  require_floating(x, op, what, site);
+}
+
+Tensor pool2d(const OpDef& op, const char* name, const Tensor& x, Shape kernel, Shape stride, Shape padding,
+              Site site) {
+  require_nchw(x, name, "x", site);
+  kernel = spatial_pair(kernel, 1, name, "kernel", site);
+  stride = stride.empty() ? kernel : spatial_pair(stride, 1, name, "stride", site);
+  padding = spatial_pair(padding, 0, name, "padding", site);
+  for (int i = 0; i < 2; ++i) {
+    if (padding[i] * 2 > kernel[i]) {
+      throw ShapeError(std::string("tl::") + name + ": padding " + padding.str() +
+                       " must be at most half the kernel " + kernel.str() + " at " + site.str());
+    }
+    if (x.shape()[2 + i] + 2 * padding[i] < kernel[i]) {
+      throw ShapeError(std::string("tl::") + name + ": kernel " + kernel.str() + " is larger than the padded input (x is " +
+                       x.shape().str() + ", padding " + padding.str() + ") at " + site.str());
+    }
+  }
+  return call(op, {x}, pool_attrs(kernel, stride, padding), site);
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Shape stride, Shape padding, Shape dilation,
+              int64_t groups, Site site) {
+  require_nchw(x, "conv2d", "x", site);
+  require_nchw(weight, "conv2d", "weight", site);
+  std::vector<Tensor> operands{x, weight};
+  if (bias.defined()) operands.push_back(bias);
+  auto operand_text = [&] { return describe(operands, {"x", "weight", "bias"}); };
+  for (const Tensor& t : operands) {
+    if (t.dtype() != x.dtype()) {
+      throw DTypeError("tl::conv2d: operands must share one dtype: " + operand_text() + " at " + site.str() +
+                       " (cast them with .to(dtype))");
+    }
+  }
+  stride = spatial_pair(stride, 1, "conv2d", "stride", site);
+  padding = spatial_pair(padding, 0, "conv2d", "padding", site);
+  dilation = spatial_pair(dilation, 1, "conv2d", "dilation", site);
+  int64_t C = x.shape()[1], O = weight.shape()[0];
+  if (groups < 1 || C % groups != 0 || O % groups != 0) {
+    throw ShapeError("tl::conv2d: groups = " + std::to_string(groups) + " must be positive and divide both the " +
+                     std::to_string(C) + " input channels and the " + std::to_string(O) + " output channels: " +
+                     operand_text() + " at " + site.str());
+  }
+  if (weight.shape()[1] * groups != C) {
+    throw ShapeError("tl::conv2d: weight expects " + std::to_string(weight.shape()[1] * groups) +
+                     " input channels (weight dim 1 = " + std::to_string(weight.shape()[1]) + " times groups = " +
+                     std::to_string(groups) + "), but x has " + std::to_string(C) + ": " + operand_text() + " at " +
+                     site.str());
+  }
+  if (bias.defined() && (bias.dim() != 1 || bias.shape()[0] != O)) {
+    throw ShapeError("tl::conv2d: bias must be 1-D with one value per output channel (" + std::to_string(O) +
+                     "): " + operand_text() + " at " + site.str());
+  }
+  for (int i = 0; i < 2; ++i) {
+    int64_t extent = dilation[i] * (weight.shape()[2 + i] - 1) + 1;
+    if (x.shape()[2 + i] + 2 * padding[i] < extent) {
+      throw ShapeError("tl::conv2d: the dilated kernel (" + std::to_string(extent) + " wide in dim " +
+                       std::to_string(2 + i) + ") is larger than the padded input (" +
+                       std::to_string(x.shape()[2 + i] + 2 * padding[i]) + "): " + operand_text() + ", padding " +
+                       padding.str() + ", dilation " + dilation.str() + " at " + site.str());
+    }
+  }
+  return call(op_conv2d, std::span<const Tensor>(operands), conv_attrs(stride, padding, dilation, groups), site);
+}
+
+Tensor max_pool2d(const Tensor& x, Shape kernel, Shape stride, Shape padding, Site site) {
+  return pool2d(op_max_pool2d, "max_pool2d", x, kernel, stride, padding, site);
+}
+
+Tensor avg_pool2d(const Tensor& x, Shape kernel, Shape stride, Shape padding, Site site) {
+  return pool2d(op_avg_pool2d, "avg_pool2d", x, kernel, stride, padding, site);
+}
+
+}  // namespace tl
