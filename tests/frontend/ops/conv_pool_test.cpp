@@ -1,0 +1,225 @@
+#include <catch2/catch.hpp>
+
+#include "tests/frontend/ops/op_test_util.h"
+
+using namespace tl;
+using tl::test::max_abs_diff;
+using tl::test::rand64;
+
+namespace {
+
+struct ConvCase {
+  Shape x, w;
+  bool bias;
+  Shape stride, padding, dilation;
+  int64_t groups;
+};
+
+// The cases below cover each argument on its own and together, including a stride that
+// leaves input rows out of every window and a depthwise (groups == C) convolution.
+const std::vector<ConvCase> kConvCases = {
+    {{2, 3, 7, 6}, {4, 3, 3, 3}, true, {1, 1}, {0, 0}, {1, 1}, 1},
+    {{2, 3, 8, 7}, {5, 3, 3, 3}, false, {2, 2}, {1, 1}, {1, 1}, 1},
+    {{1, 2, 9, 9}, {3, 2, 3, 2}, true, {1, 1}, {2, 1}, {2, 3}, 1},
+    {{2, 4, 6, 6}, {6, 2, 3, 3}, true, {2, 1}, {1, 0}, {1, 1}, 2},
+    {{1, 3, 7, 8}, {3, 1, 3, 3}, false, {3, 2}, {1, 1}, {2, 1}, 3},
+    {{3, 2, 5, 5}, {4, 2, 1, 1}, true, {1, 1}, {0, 0}, {1, 1}, 1},
+};
+
+// Direct convolution from the definition, in float64: the test's own reference.
+std::vector<double> direct_conv(const ConvCase& c, const std::vector<double>& x, const std::vector<double>& w,
+                                const std::vector<double>& b, Shape& out_shape) {
+  int64_t N = c.x[0], C = c.x[1], H = c.x[2], W = c.x[3];
+  int64_t O = c.w[0], Cg = c.w[1], KH = c.w[2], KW = c.w[3], Og = O / c.groups;
+  int64_t OH = (H + 2 * c.padding[0] - c.dilation[0] * (KH - 1) - 1) / c.stride[0] + 1;
+  int64_t OW = (W + 2 * c.padding[1] - c.dilation[1] * (KW - 1) - 1) / c.stride[1] + 1;
+  out_shape = Shape{N, O, OH, OW};
+  std::vector<double> y(static_cast<size_t>(N * O * OH * OW), 0.0);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t o = 0; o < O; ++o)
+      for (int64_t oh = 0; oh < OH; ++oh)
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          double acc = b.empty() ? 0.0 : b[o];
+          for (int64_t c2 = 0; c2 < Cg; ++c2)
+            for (int64_t kh = 0; kh < KH; ++kh)
+              for (int64_t kw = 0; kw < KW; ++kw) {
+                int64_t ih = oh * c.stride[0] - c.padding[0] + kh * c.dilation[0];
+                int64_t iw = ow * c.stride[1] - c.padding[1] + kw * c.dilation[1];
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                int64_t ci = (o / Og) * Cg + c2;
+                acc += x[((n * C + ci) * H + ih) * W + iw] * w[((o * Cg + c2) * KH + kh) * KW + kw];
+              }
+          y[((n * O + o) * OH + oh) * OW + ow] = acc;
+        }
+  return y;
+}
+
+Tensor run_conv(const ConvCase& c, const Tensor& x, const Tensor& w, const Tensor& b) {
+  return conv2d(x, w, b, c.stride, c.padding, c.dilation, c.groups);
+}
+
+Tensor arange_image(int64_t h, int64_t w, DType dtype) {
+  return arange(static_cast<double>(h * w), {.dtype = dtype}).reshape({1, 1, h, w});
+}
+
+}  // namespace
+
+TEST_CASE("conv2d matches a direct convolution for stride, padding, dilation and groups", "[ops][conv2d]") {
+  for (size_t k = 0; k < kConvCases.size(); ++k) {
+    const ConvCase& c = kConvCases[k];
+    INFO("case " << k);
+    Tensor x = rand64(c.x), w = rand64(c.w);
+    Tensor b = c.bias ? rand64({c.w[0]}) : Tensor();
+    Shape shape;
+    std::vector<double> expected =
+        direct_conv(c, x.to_vector<double>(), w.to_vector<double>(), c.bias ? b.to_vector<double>() : std::vector<double>{}, shape);
+    Tensor ref = from_vector<double>(expected, shape);
+
+    Tensor y64 = run_conv(c, x, w, b);  // reference loops
+    REQUIRE(y64.shape() == shape);
+    CHECK(max_abs_diff(y64, ref) < 1e-12);
+
+    Tensor y32 = run_conv(c, x.to(kFloat32), w.to(kFloat32), c.bias ? b.to(kFloat32) : Tensor());  // oneDNN
+    REQUIRE(y32.dtype() == kFloat32);
+    CHECK(max_abs_diff(y32, ref) < 1e-5);
+  }
+}
+
+TEST_CASE("conv2d accepts non-contiguous operands", "[ops][conv2d]") {
+  Tensor x = rand64({2, 3, 6, 5}).transpose(2, 3);  // (2, 3, 5, 6), strided
+  Tensor w = rand64({4, 3, 3, 3});
+  Tensor y = conv2d(x, w);
+  CHECK(max_abs_diff(y, conv2d(x.contiguous(), w)) == 0);
+  CHECK(max_abs_diff(conv2d(x.to(kFloat32), w.to(kFloat32)), y) < 1e-5);
+}
+
+TEST_CASE("conv2d gradients match finite differences in float64", "[ops][conv2d][grad]") {
+  for (size_t k : {size_t{0}, size_t{2}, size_t{3}, size_t{4}}) {
+    const ConvCase& c = kConvCases[k];
+    INFO("case " << k);
+    std::vector<Tensor> inputs{rand64(c.x), rand64(c.w)};
+    if (c.bias) inputs.push_back(rand64({c.w[0]}));
+    auto fn = [c](const std::vector<Tensor>& in) { return run_conv(c, in[0], in[1], in.size() > 2 ? in[2] : Tensor()); };
+    CHECK(tl::test::finite_difference_mismatch(fn, inputs) == "");
+  }
+}
+
+TEST_CASE("conv2d bias gradient is the sum of dout over batch and space", "[ops][conv2d][grad]") {
+  Tensor x = rand64({2, 3, 5, 5}), w = rand64({4, 3, 3, 3});
+  Tensor b = rand64({4}).requires_grad_();
+  Tensor y = conv2d(x, w, b, {1, 1}, {1, 1});
+  Tensor dout = rand64(y.shape());
+  Tensor db = grad(y, {b}, dout)[0];
+  CHECK(max_abs_diff(db, sum(dout, {0, 2, 3})) < 1e-12);
+}
+
+TEST_CASE("float32 conv2d gradients on oneDNN match the float64 reference path", "[ops][conv2d][grad]") {
+  for (size_t k = 0; k < kConvCases.size(); ++k) {
+    const ConvCase& c = kConvCases[k];
+    INFO("case " << k);
+    std::vector<Tensor> in64{rand64(c.x), rand64(c.w)};
+    if (c.bias) in64.push_back(rand64({c.w[0]}));
+    std::vector<Tensor> in32;
+    for (Tensor& t : in64) {
+      in32.push_back(t.to(kFloat32).requires_grad_());
+      t.requires_grad_();
+    }
+    Tensor y64 = run_conv(c, in64[0], in64[1], c.bias ? in64[2] : Tensor());
+    Tensor dout = rand64(y64.shape());
+    Tensor y32 = run_conv(c, in32[0], in32[1], c.bias ? in32[2] : Tensor());
+    std::vector<Tensor> g64 = grad(y64, in64, dout);
+    std::vector<Tensor> g32 = grad(y32, in32, dout.to(kFloat32));
+    for (size_t i = 0; i < in64.size(); ++i) {
+      INFO("input " << i);
+      REQUIRE(g32[i].dtype() == kFloat32);
+      CHECK(max_abs_diff(g32[i], g64[i]) < 1e-4);
+    }
+  }
+}
+
+TEST_CASE("max_pool2d and avg_pool2d on a hand-checked 4x4 input", "[ops][pool]") {
+  for (DType dtype : {kFloat32, kFloat64}) {
+    INFO(dtype_name(dtype));
+    Tensor x = arange_image(4, 4, dtype);  // rows 0..3, 4..7, 8..11, 12..15
+    Tensor m = max_pool2d(x, {2});           // stride defaults to the kernel
+    REQUIRE(m.shape() == Shape{1, 1, 2, 2});
+    CHECK(m.to_vector<double>() == std::vector<double>{5, 7, 13, 15});
+    CHECK(avg_pool2d(x, {2, 2}).to_vector<double>() == std::vector<double>{2.5, 4.5, 10.5, 12.5});
+
+    // 3x3 windows, stride 2, padding 1: window (0, 0) sees 0, 1, 4, 5 and five pad cells.
+    std::vector<double> avg = avg_pool2d(x, {3, 3}, {2, 2}, {1, 1}).to_vector<double>();
+    std::vector<double> expected{10.0 / 9, 24.0 / 9, 51.0 / 9, 90.0 / 9};
+    for (size_t i = 0; i < 4; ++i) CHECK(avg[i] == Approx(expected[i]).epsilon(1e-6));
+    // Padding never wins a max, even when every real value is negative.
+    CHECK(max_pool2d(x - 100.0, {3, 3}, {2, 2}, {1, 1}).to_vector<double>() ==
+          std::vector<double>{-95, -93, -87, -85});
+  }
+}
+
+TEST_CASE("float32 pooling on oneDNN matches the float64 reference loops", "[ops][pool]") {
+  Tensor x = rand64({2, 3, 9, 8});
+  for (auto [k, s, p] : {std::tuple<Shape, Shape, Shape>{{2, 2}, {}, {0, 0}}, {{3, 3}, {2, 2}, {1, 1}},
+                         {{3, 2}, {1, 2}, {1, 0}}}) {
+    CHECK(max_abs_diff(max_pool2d(x.to(kFloat32), k, s, p), max_pool2d(x, k, s, p)) < 1e-6);
+    CHECK(max_abs_diff(avg_pool2d(x.to(kFloat32), k, s, p), avg_pool2d(x, k, s, p)) < 1e-6);
+  }
+}
+
+TEST_CASE("max_pool2d sends each window's gradient to its max, accumulating overlaps", "[ops][pool][grad]") {
+  for (DType dtype : {kFloat32, kFloat64}) {
+    Tensor x = arange_image(4, 4, dtype).requires_grad_();
+    Tensor dx = grad(max_pool2d(x, {2, 2}).sum(), {x})[0];
+    std::vector<double> expected(16, 0.0);
+    for (int i : {5, 7, 13, 15}) expected[i] = 1;
+    CHECK(dx.to_vector<double>() == expected);
+
+    // A peak in the middle of a 3x3 image is the max of all four overlapping 2x2 windows.
+    Tensor peak = from_vector<double>({0, 1, 0, 2, 9, 3, 0, 4, 0}, {1, 1, 3, 3}).to(dtype).requires_grad_();
+    Tensor y = max_pool2d(peak, {2, 2}, {1, 1});
+    Tensor dout = from_vector<double>({1, 2, 3, 4}, {1, 1, 2, 2}).to(dtype);
+    CHECK(grad(y, {peak}, dout)[0].to_vector<double>() == std::vector<double>{0, 0, 0, 0, 10, 0, 0, 0, 0});
+  }
+}
+
+TEST_CASE("avg_pool2d gradient counts padding and matches finite differences", "[ops][pool][grad]") {
+  Tensor x = ones({1, 1, 2, 2}, {.dtype = kFloat64}).requires_grad_();
+  // One 3x3 window with padding 1 covers the whole image: each element gets 1/9.
+  Tensor dx = grad(avg_pool2d(x, {3, 3}, {1, 1}, {1, 1}).sum(), {x})[0];
+  for (double v : dx.to_vector<double>()) CHECK(v == Approx(4.0 / 9));
+  auto fn = [](const std::vector<Tensor>& in) { return avg_pool2d(in[0], {3, 2}, {2, 1}, {1, 1}); };
+  CHECK(tl::test::finite_difference_mismatch(fn, {rand64({2, 2, 5, 6})}) == "");
+}
+
+TEST_CASE("conv and pool ops' registered samples pass a finite-difference check", "[ops][conv2d][pool][grad]") {
+  for (const char* name : {"conv2d", "conv2d_backward_input", "conv2d_backward_weight", "max_pool2d", "avg_pool2d",
+                           "avg_pool2d_backward"}) {
+    tl::test::check_op_samples(name);
+  }
+  const ops::OpDef* op = ops::find_op("max_pool2d_backward");
+  REQUIRE(op != nullptr);
+  CHECK_FALSE(op->not_differentiable.empty());
+}
+
+TEST_CASE("conv2d and pooling errors name the op, the shapes and the caller's line", "[ops][conv2d][pool][errors]") {
+  Tensor x = ones({1, 3, 5, 5});
+  CHECK_THROWS_WITH(conv2d(x, ones({4, 2, 3, 3})),
+                    Catch::Contains("tl::conv2d") && Catch::Contains("x has 3") && Catch::Contains("[4, 2, 3, 3]") &&
+                        Catch::Contains("conv_pool_test.cpp:"));
+  CHECK_THROWS_AS(conv2d(x, ones({4, 2, 3, 3})), ShapeError);
+  CHECK_THROWS_WITH(conv2d(x, ones({4, 3, 3, 3}), Tensor(), {1, 1}, {0, 0}, {1, 1}, 2),
+                    Catch::Contains("groups = 2") && Catch::Contains("conv_pool_test.cpp:"));
+  CHECK_THROWS_WITH(conv2d(x, ones({4, 3, 3, 3}), ones({3})),
+                    Catch::Contains("bias") && Catch::Contains("conv_pool_test.cpp:"));
+  CHECK_THROWS_WITH(conv2d(ones({3, 5, 5}), ones({4, 3, 3, 3})),
+                    Catch::Contains("4-D (N, C, H, W)") && Catch::Contains("[3, 5, 5]"));
+  CHECK_THROWS_AS(conv2d(x, ones({4, 3, 3, 3}, {.dtype = kFloat64})), DTypeError);
+  CHECK_THROWS_WITH(conv2d(x, ones({4, 3, 7, 3})),
+                    Catch::Contains("larger than the padded input") && Catch::Contains("conv_pool_test.cpp:"));
+  CHECK_THROWS_WITH(conv2d(x, ones({4, 3, 3, 3}), Tensor(), {0, 1}),
+                    Catch::Contains("stride must be >= 1") && Catch::Contains("conv_pool_test.cpp:"));
+  CHECK_THROWS_WITH(max_pool2d(x, {2, 2}, {}, {2, 0}),
+                    Catch::Contains("tl::max_pool2d") && Catch::Contains("at most half the kernel") &&
+                        Catch::Contains("conv_pool_test.cpp:"));
+  CHECK_THROWS_WITH(avg_pool2d(x, {7, 7}), Catch::Contains("tl::avg_pool2d") && Catch::Contains("[7, 7]"));
+  CHECK_THROWS_AS(avg_pool2d(ones({5, 5}, {.dtype = kFloat32}), {2, 2}), ShapeError);
+}
