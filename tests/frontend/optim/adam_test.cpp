@@ -105,7 +105,7 @@ TEST_CASE("Adam counts steps per parameter, as PyTorch does", "[optim][adam]") {
   check_values(b, {0.9}, 1e-7);
 }
 
-TEST_CASE("Adam refuses betas outside [0, 1)", "[optim][adam][errors]") {
+TEST_CASE("Adam refuses betas outside the unit interval", "[optim][adam][errors]") {
   Tensor p = param({1.0});
   CHECK_THROWS_WITH(optim::Adam({p}, {.beta1 = 1.0}),
                     Catch::Contains("tl::optim::Adam: beta1 must be in [0, 1), got 1") &&
