@@ -33,7 +33,8 @@ Tensor linspace(double start, double end, int64_t steps, TensorOptions options =
                 Site site = Site::here());
 Tensor eye(int64_t n, TensorOptions options = {}, Site site = Site::here());
 
-// Copies `values` into a new tensor of `shape` (defaults to 1-D). T picks the dtype.
+// Copies `values` into a new tensor of `shape`. An empty `shape` means 1-D of values.size()
+// elements, except that a single value gives a 0-d tensor (the shape {} holds one element).
 template <class T>
 Tensor from_vector(const std::vector<T>& values, Shape shape = {}, TensorOptions options = {.dtype = dtype_of<T>()},
                    Site site = Site::here());
