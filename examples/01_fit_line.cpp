@@ -1,0 +1,27 @@
+// Fits y = 3x + 2 from noisy samples with one Linear layer, SGD and the mean squared error.
+#include <tl/tl.h>
+
+#include <cmath>
+#include <cstdio>
+
+int main() {
+  tl::manual_seed(0);
+  tl::Tensor x = tl::uniform({256, 1}, -1.0, 1.0);
+  tl::Tensor y = 3.0 * x + 2.0 + 0.1 * tl::randn({256, 1});
+
+  tl::nn::Linear model(1, 1);
+  tl::optim::SGD opt(model.parameters(), {.lr = 0.1});
+  float loss = 0;
+  for (int step = 0; step <= 200; ++step) {
+    tl::Tensor l = tl::nn::mse_loss(model(x), y);
+    opt.zero_grad();
+    l.backward();
+    opt.step();
+    loss = l.item<float>();
+    if (step % 20 == 0) std::printf("step %3d  loss %.5f\n", step, loss);
+  }
+  float w = model.weight.item<float>(), b = model.bias.item<float>();
+  std::printf("learned y = %.3f x + %.3f (truth: y = 3x + 2, noise variance 0.01)\n", w, b);
+  bool ok = std::abs(w - 3.0f) < 0.05f && std::abs(b - 2.0f) < 0.05f && loss < 0.02f;
+  return ok ? 0 : 1;
+}
