@@ -40,7 +40,7 @@ void cat_kernel(std::span<const Tensor> in, Tensor& out, const Attrs& a) {
   for (const Tensor& t : in) {
     int64_t size = t.shape()[a.axis];
     if (size > 0 && t.numel() > 0) {
-      Tensor slice = make_view(out, t.shape(), out.strides(), offset * out.strides()[a.axis]);
+      Tensor slice = make_view(out, t.shape(), out.strides(), out.storage_offset() + offset * out.strides()[a.axis]);
       strided_copy(t, slice);
     }
     offset += size;
