@@ -1,0 +1,163 @@
+// Eager-mode benchmarks, run side by side with bench/torch_peer.py by bench/run.sh.
+// Each workload prints one JSON line with the median over timed repetitions (after warm-up).
+//
+//   eager_bench --workload add|mlp_tiny|mlp_784|sgemm [--threads N] [--reps N] [--budget-s S]
+//
+// --threads N calls tl::set_num_threads(N) before the workload; without it tl uses its default.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "tl/nn.h"
+#include "tl/optim.h"
+#include "tl/tl.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// Median seconds per call of `body`. After `warmup` calls, one calibration call sizes the
+// repetitions: each timed repetition runs enough calls to last about 0.2 s, and the number of
+// repetitions (at most `reps`) keeps the whole measurement near `budget_s`. A call slower
+// than half the budget is timed once. `reps_done` gets the number of timed repetitions.
+double time_per_call(int warmup, int reps, double budget_s, const std::function<void()>& body,
+                     int& reps_done) {
+  auto seconds = [](Clock::time_point t0) {
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+  };
+  auto t0 = Clock::now();
+  body();
+  double first = seconds(t0);
+  if (first > budget_s / 2) {  // too slow to repeat within the budget: report this call
+    reps_done = 1;
+    return first;
+  }
+  for (int i = 1; i < warmup && seconds(t0) < budget_s / 4; ++i) body();
+  t0 = Clock::now();
+  body();
+  double one = std::max(seconds(t0), 1e-9);
+  int inner = std::max(1, static_cast<int>(0.2 / one));
+  int max_reps = static_cast<int>(budget_s / (inner * one));
+  reps = std::clamp(max_reps, 1, reps);
+  if (reps == 1 && inner == 1) {  // too slow to repeat: report the faster of two calls
+    reps_done = 1;
+    return std::min(one, first);
+  }
+  std::vector<double> per_call;
+  for (int r = 0; r < reps; ++r) {
+    t0 = Clock::now();
+    for (int i = 0; i < inner; ++i) body();
+    per_call.push_back(seconds(t0) / inner);
+  }
+  reps_done = reps;
+  return median(per_call);
+}
+
+void report(const char* workload, const char* metric, double value, int reps, const char* note) {
+  std::printf(
+      "{\"side\": \"tl\", \"workload\": \"%s\", \"metric\": \"%s\", \"median\": %.6g, "
+      "\"reps\": %d, \"threads\": \"%d\", \"note\": \"%s\"}\n",
+      workload, metric, value, reps, tl::get_num_threads(), note);
+  std::fflush(stdout);
+}
+
+// (a) Per-op overhead: one add of two 8-element float32 tensors. A repetition is 10,000 adds.
+void bench_add(int reps) {
+  tl::NoGradGuard no_grad;
+  auto a = tl::rand({8});
+  auto b = tl::rand({8});
+  constexpr int kAdds = 10000;
+  tl::Tensor c;
+  for (int i = 0; i < kAdds; ++i) c = tl::add(a, b);  // warm-up
+  std::vector<double> per_add;
+  for (int r = 0; r < reps; ++r) {
+    auto t0 = Clock::now();
+    for (int i = 0; i < kAdds; ++i) c = tl::add(a, b);
+    per_add.push_back(std::chrono::duration<double>(Clock::now() - t0).count() / kAdds);
+  }
+  report("add", "us_per_op", median(per_add) * 1e6, reps, "");
+}
+
+// Forward, cross-entropy, zero_grad, backward, optimizer step (as in torch_peer.py).
+void train_step(tl::nn::Sequential& model, tl::optim::Optimizer& opt, const tl::Tensor& x,
+                const tl::Tensor& y) {
+  tl::Tensor loss = tl::nn::cross_entropy(model(x), y);
+  opt.zero_grad();
+  loss.backward();
+  opt.step();
+}
+
+// (b) 4-16-3 tanh MLP, batch 32, cross-entropy, Adam: one full train step.
+void bench_mlp_tiny(int reps, double budget_s) {
+  tl::manual_seed(0);
+  tl::nn::Sequential model(tl::nn::Linear(4, 16), tl::nn::Tanh(), tl::nn::Linear(16, 3));
+  tl::optim::Adam opt(model.parameters(), {.lr = 1e-3});
+  auto x = tl::randn({32, 4});
+  auto y = tl::randint(0, 3, {32});
+  int done = 0;
+  double s = time_per_call(50, reps, budget_s, [&] { train_step(model, opt, x, y); }, done);
+  report("mlp_tiny", "us_per_step", s * 1e6, done, "tl::nn + tl::optim::Adam");
+}
+
+// (c) 784-512-512-10 ReLU MLP, batch 128, cross-entropy, SGD momentum 0.9: one train step.
+void bench_mlp_784(int reps, double budget_s) {
+  tl::manual_seed(0);
+  tl::nn::Sequential model(tl::nn::Linear(784, 512), tl::nn::ReLU(), tl::nn::Linear(512, 512),
+                           tl::nn::ReLU(), tl::nn::Linear(512, 10));
+  tl::optim::SGD opt(model.parameters(), {.lr = 1e-2, .momentum = 0.9});
+  auto x = tl::randn({128, 784});
+  auto y = tl::randint(0, 10, {128});
+  int done = 0;
+  double s = time_per_call(5, reps, budget_s, [&] { train_step(model, opt, x, y); }, done);
+  report("mlp_784", "ms_per_step", s * 1e3, done, "tl::nn + tl::optim::SGD");
+}
+
+// (d) float32 matmul 1024 x 1024 x 1024, out of place.
+void bench_sgemm(int reps, double budget_s) {
+  tl::NoGradGuard no_grad;
+  constexpr int64_t M = 1024, N = 1024, K = 1024;
+  auto a = tl::randn({M, K});
+  auto b = tl::randn({K, N});
+  tl::Tensor c;
+  int done = 0;
+  double s = time_per_call(3, reps, budget_s, [&] { c = tl::matmul(a, b); }, done);
+  report("sgemm", "gflops", 2.0 * M * N * K / s / 1e9, done, "");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string workload;
+  int reps = 15;
+  double budget_s = 10;  // per workload, beyond warm-up
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--workload" && i + 1 < argc) workload = argv[++i];
+    else if (arg == "--reps" && i + 1 < argc) reps = std::max(1, std::atoi(argv[++i]));
+    else if (arg == "--threads" && i + 1 < argc) tl::set_num_threads(std::atoi(argv[++i]));
+    else if (arg == "--budget-s" && i + 1 < argc) budget_s = std::atof(argv[++i]);
+    else {
+      std::fprintf(stderr, "usage: eager_bench --workload add|mlp_tiny|mlp_784|sgemm [--threads N] [--reps N] [--budget-s S]\n");
+      return 2;
+    }
+  }
+  if (workload == "add") bench_add(reps);
+  else if (workload == "mlp_tiny") bench_mlp_tiny(reps, budget_s);
+  else if (workload == "mlp_784") bench_mlp_784(reps, budget_s);
+  else if (workload == "sgemm") bench_sgemm(reps, budget_s);
+  else {
+    std::fprintf(stderr, "eager_bench: unknown workload '%s'\n", workload.c_str());
+    return 2;
+  }
+  return 0;
+}
