@@ -5,6 +5,7 @@
 #include "tl/dtype.h"
 #include "tl/device.h"
 #include "tl/error.h"
+#include "tl/io.h"
 #include "tl/nn.h"
 #include "tl/ops.h"
 #include "tl/optim.h"
