@@ -79,7 +79,7 @@ TEST_CASE("cross_entropy accepts probability targets of the logits' shape", "[nn
         Approx(nn::cross_entropy(logits2x3(), idx).item<double>()));
 }
 
-TEST_CASE("cross_entropy takes [N, C, d] logits with [N, d] targets", "[nn][loss][cross_entropy]") {
+TEST_CASE("cross_entropy takes logits with extra dims after the classes and matching targets", "[nn][loss][cross_entropy]") {
   manual_seed(2);
   Tensor logits = randn({2, 4, 3});              // N=2, C=4, d=3
   Tensor target = from_vector<int64_t>({0, 3, 1, 2, 2, 0}, {2, 3});
