@@ -15,7 +15,8 @@ struct MatrixArg {
   int64_t col_stride;
 };
 
-// C[b] (M x N, contiguous) = A[b] (M x K) * B[b] (K x N), for b in [0, batch).
+// C[b] (M x N, contiguous) = A[b] (M x K) * B[b] (K x N), for b in [0, batch). A batch_stride
+// of 0 repeats one matrix over the batch.
 void matmul_f32(MatrixArg a, MatrixArg b, float* c, int64_t batch, int64_t M, int64_t N, int64_t K);
 
 }  // namespace tl::rt::cpu
