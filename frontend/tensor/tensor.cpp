@@ -9,10 +9,6 @@
 
 namespace tl {
 
-namespace ops {
-void strided_copy(const Tensor& src, const Tensor& dst);
-}
-
 Storage::~Storage() {
   if (allocator != nullptr && data != nullptr) allocator->deallocate(data, nbytes);
 }

@@ -8,9 +8,6 @@
 namespace tl {
 namespace ops {
 
-// Strided copy with broadcasting and dtype conversion (frontend/ops/shape/views.cpp).
-void strided_copy(const Tensor& src, const Tensor& dst);
-
 namespace {
 
 // Calls f(p) with p the int32_t* or int64_t* data of the contiguous integer tensor `index`.

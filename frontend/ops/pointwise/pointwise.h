@@ -147,6 +147,10 @@ void ternary_loop(const Tensor& c, const Tensor& a, const Tensor& b, Tensor& out
   });
 }
 
+// Copies `src`, broadcast to dst's shape and converted to dst's dtype, into the (possibly
+// strided) `dst`. No autograd; defined in frontend/ops/shape/views.cpp.
+void strided_copy(const Tensor& src, const Tensor& dst);
+
 // Shape rule for two broadcast operands of the same dtype; names the op and the user's line.
 OutputMeta infer_broadcast(std::span<const Tensor> inputs, const char* op, Site site);
 // Casts `a` and `b` to their promoted dtype (no-op when they already match).
