@@ -109,6 +109,11 @@ void matmul_kernel(std::span<const Tensor> in, Tensor& out, const Attrs&) {
   })
 }
 
+// True for a matrix whose last two dims are a transposed view of contiguous memory.
+bool is_transposed(const Tensor& t) {
+  return t.dim() >= 2 && !t.is_contiguous() && t.mT().is_contiguous();
+}
+
 OutputMeta infer_matmul(std::span<const Tensor> in, const Attrs&, Site site) {
   const Tensor& a = in[0];
   const Tensor& b = in[1];
@@ -132,10 +137,16 @@ const OpDef& op_matmul = define_op("matmul", [](OpDef& op) {
   op.infer = infer_matmul;
   op.kernels[kCpu] = matmul_kernel;
   // Autograd sums each gradient back to its input's shape, so broadcasting is ignored here.
+  // A gradient is produced in its input's layout: for an input that is a transposed view
+  // (x @ w.t() in Linear) the product is formed transposed, so the weight's gradient comes
+  // out contiguous instead of needing a transposing copy.
   op.grad = [](const GradContext& g) {
-    return std::vector<Tensor>{
-        g.needs_input_grad(0) ? matmul(g.dout, g.input(1).mT()) : Tensor(),
-        g.needs_input_grad(1) ? matmul(g.input(0).mT(), g.dout) : Tensor()};
+    const Tensor& a = g.input(0);
+    const Tensor& b = g.input(1);
+    Tensor da, db;
+    if (g.needs_input_grad(0)) da = is_transposed(a) ? matmul(b, g.dout.mT()).mT() : matmul(g.dout, b.mT());
+    if (g.needs_input_grad(1)) db = is_transposed(b) ? matmul(g.dout.mT(), a).mT() : matmul(a.mT(), g.dout);
+    return std::vector<Tensor>{da, db};
   };
   op.samples = {Sample{{Shape{3, 4}, Shape{4, 5}}, [](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); }},
                 Sample{{Shape{2, 3, 4}, Shape{4, 2}}, [](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); }},

@@ -45,6 +45,8 @@ TL_BINARY_KERNEL(pow, TL_DISPATCH_FLOATING, std::pow(x, y))
 // NaN propagates through maximum/minimum, as in PyTorch.
 TL_BINARY_KERNEL(maximum, TL_DISPATCH_NUMERIC, (x != x || x > y) ? x : y)
 TL_BINARY_KERNEL(minimum, TL_DISPATCH_NUMERIC, (x != x || x < y) ? x : y)
+// relu's derivative in one pass: dy where the output is positive, else 0.
+TL_BINARY_KERNEL(relu_backward, TL_DISPATCH_NUMERIC, y > C(0) ? x : C(0))
 TL_COMPARE_KERNEL(eq, x == y)
 TL_COMPARE_KERNEL(ne, x != y)
 TL_COMPARE_KERNEL(lt, x < y)
@@ -141,6 +143,15 @@ const OpDef& op_minimum = define_op("minimum", [](OpDef& op) {
   op.samples = binary_samples(minimum, -2, 2);
 });
 
+const OpDef& op_relu_backward = define_op("relu_backward", [](OpDef& op) {
+  op.doc = "dy * (y > 0): relu's derivative given its output y";
+  op.infer = infer_same;
+  op.kernels[kCpu] = relu_backward_kernel;
+  op.grad = [](const GradContext& g) {
+    return std::vector<Tensor>{relu_backward(g.dout, g.input(1)), zeros_like(g.input(1))};
+  };
+});
+
 #define TL_DEFINE_COMPARE(name, text)                        \
   const OpDef& op_##name = define_op(#name, [](OpDef& op) {  \
     op.doc = text;                                           \
@@ -207,6 +218,7 @@ Tensor pow(const Tensor& a, const Tensor& b, Site site) {
 }
 Tensor maximum(const Tensor& a, const Tensor& b, Site site) { return binary(op_maximum, a, b, site); }
 Tensor minimum(const Tensor& a, const Tensor& b, Site site) { return binary(op_minimum, a, b, site); }
+Tensor ops::relu_backward(const Tensor& dy, const Tensor& y, Site site) { return binary(op_relu_backward, dy, y, site); }
 Tensor eq(const Tensor& a, const Tensor& b, Site site) { return compare(op_eq, a, b, site); }
 Tensor ne(const Tensor& a, const Tensor& b, Site site) { return compare(op_ne, a, b, site); }
 Tensor lt(const Tensor& a, const Tensor& b, Site site) { return compare(op_lt, a, b, site); }

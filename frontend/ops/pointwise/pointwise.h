@@ -147,6 +147,9 @@ void ternary_loop(const Tensor& c, const Tensor& a, const Tensor& b, Tensor& out
   });
 }
 
+// relu's derivative: dy where y > 0, else 0 (a registered op, used by relu's grad rule).
+Tensor relu_backward(const Tensor& dy, const Tensor& y, Site site = Site::here());
+
 // Copies `src`, broadcast to dst's shape and converted to dst's dtype, into the (possibly
 // strided) `dst`. No autograd; defined in frontend/ops/shape/views.cpp.
 void strided_copy(const Tensor& src, const Tensor& dst);

@@ -112,7 +112,7 @@ TL_DEFINE_UNARY(sin, "sine", -3, 3, mul(dy, cos(x)))
 TL_DEFINE_UNARY(cos, "cosine", -3, 3, neg(mul(dy, sin(x))))
 TL_DEFINE_UNARY(tanh, "hyperbolic tangent", -2, 2, mul(dy, sub(one(y), mul(y, y))))
 TL_DEFINE_UNARY(sigmoid, "1 / (1 + e^-x)", -3, 3, mul(dy, mul(y, sub(one(y), y))))
-TL_DEFINE_UNARY(relu, "max(x, 0)", 0.1, 2, where(gt(x, zeros_like(x)), dy, zeros_like(dy)))
+TL_DEFINE_UNARY(relu, "max(x, 0)", 0.1, 2, relu_backward(dy, y))
 TL_DEFINE_UNARY(gelu, "x * Phi(x), the exact (erf) form", -3, 3,
                 mul(dy, add(mul(scalar_like(0.5, x), add(one(x), erf(mul(x, scalar_like(0.70710678118654752440, x))))),
                             mul(x, mul(scalar_like(0.39894228040143267794, x),

@@ -90,7 +90,47 @@ template <> struct SumAcc<BFloat16> { using type = float; };
 template <> struct SumAcc<int32_t> { using type = int64_t; };
 template <> struct SumAcc<bool> { using type = int64_t; };
 
+// Sums the leading `outer` rows of a contiguous [outer, inner] input into out[inner]
+// (bias gradients, batch means): rows are added in order per column, so no transposing copy
+// is needed and the result does not depend on threading.
+template <class T, class Acc, class Out>
+void sum_outer(const T* x, Out* out, int64_t outer, int64_t inner, double scale) {
+  constexpr int64_t kBlock = 256;  // columns per job: the accumulators stay in L1
+  int64_t blocks = (inner + kBlock - 1) / kBlock;
+  rt::parallel_for(blocks, std::max<int64_t>(1, rt::kElementwiseGrain / std::max<int64_t>(outer * kBlock, 1)),
+                   [&](int64_t b, int64_t e) {
+                     Acc acc[kBlock];
+                     for (int64_t blk = b; blk < e; ++blk) {
+                       int64_t c0 = blk * kBlock, n = std::min(kBlock, inner - c0);
+                       for (int64_t j = 0; j < n; ++j) acc[j] = 0;
+                       for (int64_t i = 0; i < outer; ++i) {
+                         const T* row = x + i * inner + c0;
+                         for (int64_t j = 0; j < n; ++j) acc[j] += static_cast<Acc>(row[j]);
+                       }
+                       for (int64_t j = 0; j < n; ++j) out[c0 + j] = static_cast<Out>(acc[j] * static_cast<Acc>(scale));
+                     }
+                   });
+}
+
+// True when `dims` are exactly the leading k < rank dims of a contiguous tensor.
+bool is_outer_reduction(const Tensor& x, const Shape& dims) {
+  if (!x.is_contiguous() || dims.empty() || dims.size() >= x.dim()) return false;
+  for (int64_t i = 0; i < dims.size(); ++i)
+    if (std::find(dims.begin(), dims.end(), i) == dims.end()) return false;
+  return true;
+}
+
 void sum_kernel(std::span<const Tensor> in, Tensor& out, const Attrs& a) {
+  if (is_outer_reduction(in[0], a.dims) && is_floating(in[0].dtype())) {
+    int64_t outer = 1;
+    for (int64_t i = 0; i < a.dims.size(); ++i) outer *= in[0].shape()[i];
+    int64_t inner = in[0].numel() / std::max<int64_t>(outer, 1);
+    double scale = a.flag ? 1.0 / static_cast<double>(std::max<int64_t>(outer, 1)) : 1.0;
+    TL_DISPATCH_FLOATING(in[0].dtype(), "sum", {
+      sum_outer<T, typename SumAcc<T>::type, T>(in[0].data<T>(), out.data<T>(), outer, inner, scale);
+    })
+    return;
+  }
   int64_t rows, cols;
   Tensor x = rows_view(in[0], a.dims, rows, cols);
   double scale = a.flag ? 1.0 / static_cast<double>(std::max<int64_t>(cols, 1)) : 1.0;  // flag: mean
