@@ -169,9 +169,12 @@ std::vector<Tensor> run_backward(const std::vector<Tensor>& roots, const std::ve
       AutogradMeta& leaf = *n->leaf;
       dout = apply_hooks(leaf.hooks, dout);
       if (!leaf.grad.defined()) {
-        leaf.grad = dout.is_contiguous() ? dout.detach() : dout.contiguous();
-        // Own the buffer: the gradient may alias a tensor the user still holds.
-        if (leaf.grad.impl()->storage.use_count() > 1) leaf.grad = leaf.grad.clone();
+        Tensor g = dout.is_contiguous() ? std::move(dout) : dout.contiguous();
+        // Steal a fresh buffer; copy one that something else may still see (a user's
+        // tensor returned by a hook, a view of another gradient).
+        bool owned = g.impl_ptr().use_count() == 1 && g.impl()->storage.use_count() == 1 &&
+                     !g.impl()->autograd;
+        leaf.grad = owned ? std::move(g) : g.detach().clone();
       } else {
         leaf.grad = add(leaf.grad, dout, site);
       }
