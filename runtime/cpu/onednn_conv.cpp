@@ -1,10 +1,12 @@
 // oneDNN convolution (forward, backward-data, backward-weights) and pooling (forward) for
 // float32 on the CPU. Tensors stay in plain NCHW/OIHW layouts, so no reorders are needed;
 // primitives are created once per geometry and cached for the life of the process.
+#include <algorithm>
 #include <array>
 #include <map>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "runtime/cpu/onednn.h"
@@ -76,7 +78,13 @@ memory wrap(const memory::desc& md, const float* p) { return memory(md, engine()
 
 }  // namespace
 
-void conv2d_forward_f32(const Conv2dGeometry& g, const float* x, const float* w, const float* bias, float* y) {
+namespace {
+// Images per single-threaded oneDNN call (see run_jobs_single_threaded): fixed, so results
+// do not depend on the thread count.
+constexpr int64_t kImagesPerJob = 4;
+}  // namespace
+
+void conv2d_forward_f32_chunk(const Conv2dGeometry& g, const float* x, const float* w, const float* bias, float* y) {
   static std::mutex mutex;
   static std::map<ConvKey, dnnl::convolution_forward> cache;
   ConvDescs d(g);
@@ -89,7 +97,7 @@ void conv2d_forward_f32(const Conv2dGeometry& g, const float* x, const float* w,
   stream().wait();
 }
 
-void conv2d_backward_data_f32(const Conv2dGeometry& g, const float* dy, const float* w, float* dx) {
+void conv2d_backward_data_f32_chunk(const Conv2dGeometry& g, const float* dy, const float* w, float* dx) {
   static std::mutex mutex;
   static std::map<ConvKey, dnnl::convolution_backward_data> cache;
   ConvDescs d(g);
@@ -105,7 +113,7 @@ void conv2d_backward_data_f32(const Conv2dGeometry& g, const float* dy, const fl
   stream().wait();
 }
 
-void conv2d_backward_weights_f32(const Conv2dGeometry& g, const float* x, const float* dy, float* dw) {
+void conv2d_backward_weights_f32_chunk(const Conv2dGeometry& g, const float* x, const float* dy, float* dw) {
   static std::mutex mutex;
   static std::map<ConvKey, dnnl::convolution_backward_weights> cache;
   ConvDescs d(g);
@@ -121,7 +129,7 @@ void conv2d_backward_weights_f32(const Conv2dGeometry& g, const float* x, const 
   stream().wait();
 }
 
-void pool2d_forward_f32(const Pool2dGeometry& g, bool is_max, const float* x, float* y) {
+void pool2d_forward_f32_chunk(const Pool2dGeometry& g, bool is_max, const float* x, float* y) {
   static std::mutex mutex;
   static std::map<ConvKey, dnnl::pooling_forward> cache;
   ConvKey key{g.N, g.C, g.H, g.W, g.OH, g.OW, g.KH, g.KW, g.stride_h, g.stride_w, g.pad_h, g.pad_w, is_max ? 1 : 0};
@@ -136,6 +144,61 @@ void pool2d_forward_f32(const Pool2dGeometry& g, bool is_max, const float* x, fl
   });
   prim.execute(stream(), {{DNNL_ARG_SRC, wrap(x_md, x)}, {DNNL_ARG_DST, wrap(y_md, y)}});
   stream().wait();
+}
+
+void conv2d_forward_f32(const Conv2dGeometry& g, const float* x, const float* w, const float* bias, float* y) {
+  int64_t jobs = (g.N + kImagesPerJob - 1) / kImagesPerJob;
+  run_jobs_single_threaded(jobs, [&](int64_t j) {
+    Conv2dGeometry c = g;
+    int64_t n0 = j * kImagesPerJob;
+    c.N = std::min(kImagesPerJob, g.N - n0);
+    conv2d_forward_f32_chunk(c, x + n0 * g.C * g.H * g.W, w, bias, y + n0 * g.O * g.OH * g.OW);
+  });
+}
+
+void conv2d_backward_data_f32(const Conv2dGeometry& g, const float* dy, const float* w, float* dx) {
+  int64_t jobs = (g.N + kImagesPerJob - 1) / kImagesPerJob;
+  run_jobs_single_threaded(jobs, [&](int64_t j) {
+    Conv2dGeometry c = g;
+    int64_t n0 = j * kImagesPerJob;
+    c.N = std::min(kImagesPerJob, g.N - n0);
+    conv2d_backward_data_f32_chunk(c, dy + n0 * g.O * g.OH * g.OW, w, dx + n0 * g.C * g.H * g.W);
+  });
+}
+
+void conv2d_backward_weights_f32(const Conv2dGeometry& g, const float* x, const float* dy, float* dw) {
+  int64_t jobs = (g.N + kImagesPerJob - 1) / kImagesPerJob;
+  int64_t wsize = g.O * (g.C / g.groups) * g.KH * g.KW;
+  if (jobs == 1) {
+    run_jobs_single_threaded(1, [&](int64_t) { conv2d_backward_weights_f32_chunk(g, x, dy, dw); });
+    return;
+  }
+  // One partial weight gradient per image chunk, summed in chunk order.
+  std::vector<float> partial(static_cast<size_t>(jobs * wsize));
+  run_jobs_single_threaded(jobs, [&](int64_t j) {
+    Conv2dGeometry c = g;
+    int64_t n0 = j * kImagesPerJob;
+    c.N = std::min(kImagesPerJob, g.N - n0);
+    conv2d_backward_weights_f32_chunk(c, x + n0 * g.C * g.H * g.W, dy + n0 * g.O * g.OH * g.OW,
+                                      partial.data() + j * wsize);
+  });
+  parallel_for(wsize, kElementwiseGrain, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      float s = partial[i];
+      for (int64_t j = 1; j < jobs; ++j) s += partial[j * wsize + i];
+      dw[i] = s;
+    }
+  });
+}
+
+void pool2d_forward_f32(const Pool2dGeometry& g, bool is_max, const float* x, float* y) {
+  int64_t jobs = (g.N + kImagesPerJob - 1) / kImagesPerJob;
+  run_jobs_single_threaded(jobs, [&](int64_t j) {
+    Pool2dGeometry c = g;
+    int64_t n0 = j * kImagesPerJob;
+    c.N = std::min(kImagesPerJob, g.N - n0);
+    pool2d_forward_f32_chunk(c, is_max, x + n0 * g.C * g.H * g.W, y + n0 * g.C * g.OH * g.OW);
+  });
 }
 
 }  // namespace tl::rt::cpu

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <tuple>
@@ -34,12 +35,11 @@ struct MatmulEntry {
 
 namespace {
 
-// Runs one cached primitive. Descriptors use real strides only: a batch dim of extent 1
-// with stride 0 makes oneDNN 2.6 fall back to its reference kernel, so single matrices get
-// 2-D descriptors and broadcast batches are looped over by the caller.
-void run_matmul(MatrixArg a, MatrixArg b, float* c, int64_t batch, int64_t M, int64_t N, int64_t K) {
+// Runs one cached 2-D primitive: C (M x N, row stride ldc) = A (M x K) * B (K x N). Always
+// 2-D: a size-1 batch dim with stride 0 makes oneDNN 2.6 fall back to its reference kernel.
+void run_matmul(MatrixArg a, MatrixArg b, float* c, int64_t ldc, int64_t M, int64_t N, int64_t K) {
   using dnnl::memory;
-  MatmulKey key{batch, M, N, K, a.batch_stride, a.row_stride, a.col_stride, b.batch_stride, b.row_stride, b.col_stride};
+  MatmulKey key{ldc, M, N, K, 0, a.row_stride, a.col_stride, 0, b.row_stride, b.col_stride};
   static std::mutex mutex;
   static std::unordered_map<MatmulKey, MatmulEntry, MatmulKeyHash> cache;
   MatmulEntry* entry;
@@ -48,16 +48,10 @@ void run_matmul(MatrixArg a, MatrixArg b, float* c, int64_t batch, int64_t M, in
     auto it = cache.find(key);
     if (it == cache.end()) {
       auto f32 = memory::data_type::f32;
-      memory::desc a_md, b_md, c_md;
-      if (batch == 1) {
-        a_md = memory::desc({M, K}, f32, {a.row_stride, a.col_stride});
-        b_md = memory::desc({K, N}, f32, {b.row_stride, b.col_stride});
-        c_md = memory::desc({M, N}, f32, {N, 1});
-      } else {
-        a_md = memory::desc({batch, M, K}, f32, {a.batch_stride, a.row_stride, a.col_stride});
-        b_md = memory::desc({batch, K, N}, f32, {b.batch_stride, b.row_stride, b.col_stride});
-        c_md = memory::desc({batch, M, N}, f32, {M * N, N, 1});
-      }
+      memory::desc a_md({M, K}, f32, {a.row_stride, a.col_stride});
+      memory::desc b_md({K, N}, f32, {b.row_stride, b.col_stride});
+      memory::desc c_md({M, N}, f32, {ldc, 1});
+
       dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, c_md), engine());
       it = cache.emplace(key, MatmulEntry{dnnl::matmul(pd), a_md, b_md, c_md}).first;
     }
@@ -74,18 +68,22 @@ void run_matmul(MatrixArg a, MatrixArg b, float* c, int64_t batch, int64_t M, in
 }  // namespace
 
 void matmul_f32(MatrixArg a, MatrixArg b, float* c, int64_t batch, int64_t M, int64_t N, int64_t K) {
-  if (batch == 1) {
-    run_matmul({a.data, 0, a.row_stride, a.col_stride}, {b.data, 0, b.row_stride, b.col_stride}, c, 1, M, N, K);
-    return;
-  }
-  if (a.batch_stride == 0 || b.batch_stride == 0) {
-    for (int64_t i = 0; i < batch; ++i) {
-      run_matmul({a.data + i * a.batch_stride, 0, a.row_stride, a.col_stride},
-                 {b.data + i * b.batch_stride, 0, b.row_stride, b.col_stride}, c + i * M * N, 1, M, N, K);
-    }
-    return;
-  }
-  run_matmul(a, b, c, batch, M, N, K);
+  // The output is cut into tiles by its shape alone; each tile is one single-threaded GEMM
+  // over the full K, so every element is reduced the same way at any thread count. oneDNN's
+  // AVX2 sgemm runs about twice as fast per thread with 512 or more rows than with fewer, so
+  // tall outputs are cut into row blocks of at least 512 and short ones into column blocks.
+  constexpr int64_t kRowTile = 512, kColTile = 256;
+  int64_t mt = M >= 2 * kRowTile ? M / kRowTile : 1;
+  int64_t nt = mt == 1 && N >= 2 * kColTile ? (N + kColTile - 1) / kColTile : 1;
+  int64_t tm = (M + mt - 1) / mt, tn = (N + nt - 1) / nt;
+  run_jobs_single_threaded(batch * mt * nt, [&](int64_t job) {
+    int64_t bi = job / (mt * nt), ti = (job / nt) % mt, tj = job % nt;
+    int64_t m0 = ti * tm, n0 = tj * tn;
+    int64_t m = std::min(tm, M - m0), n = std::min(tn, N - n0);
+    MatrixArg at{a.data + bi * a.batch_stride + m0 * a.row_stride, 0, a.row_stride, a.col_stride};
+    MatrixArg bt{b.data + bi * b.batch_stride + n0 * b.col_stride, 0, b.row_stride, b.col_stride};
+    run_matmul(at, bt, c + bi * M * N + m0 * N + n0, N, m, n, K);
+  });
 }
 
 }  // namespace tl::rt::cpu
