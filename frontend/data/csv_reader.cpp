@@ -1,0 +1,560 @@
+// tl::data::read_csv: one pass over the file held in memory, splitting RFC 4180 records into
+// fields and converting numeric cells with fast_float as they are found.
+#include <fast_float/fast_float.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <limits>
+#include <string_view>
+#include <unordered_map>
+
+#include "tl/data.h"
+#include "tl/ops.h"
+
+namespace tl::data {
+namespace {
+
+// Thrown inside the parser in TargetKind::kAuto when the target turns out to hold strings:
+// the file is parsed again with class labels (usually this happens on the first row).
+struct TargetIsClasses {};
+
+// A cell as it appears to a user in a message: at most 40 bytes, control bytes escaped.
+std::string shown(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size() && i < 40; ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (s.size() > 40) out += "...";
+  return "'" + out + "'";
+}
+
+// Returns the offset of the first byte that is not valid UTF-8 or is NUL, or npos. Most
+// CSV files are ASCII, so 8 bytes at a time are checked for a high bit or a zero byte first.
+size_t find_bad_byte(const unsigned char* s, size_t n, std::string& why) {
+  size_t i = 0;
+  while (i < n) {
+    if (i + 8 <= n) {
+      uint64_t w;
+      std::memcpy(&w, s + i, 8);
+      constexpr uint64_t kLow = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
+      bool has_zero = ((w - kLow) & ~w & kHigh) != 0;
+      if (!has_zero && (w & kHigh) == 0) {
+        i += 8;
+        continue;
+      }
+    }
+    unsigned char c = s[i];
+    if (c == 0) {
+      why = "NUL byte";
+      return i;
+    }
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len;
+    uint32_t min;
+    if ((c & 0xE0) == 0xC0) len = 2, min = 0x80;
+    else if ((c & 0xF0) == 0xE0) len = 3, min = 0x800;
+    else if ((c & 0xF8) == 0xF0) len = 4, min = 0x10000;
+    else {
+      why = "invalid UTF-8 (byte 0x" + std::string(1, "0123456789abcdef"[c >> 4]) +
+            std::string(1, "0123456789abcdef"[c & 15]) + " cannot start a character)";
+      return i;
+    }
+    if (i + len > n) {
+      why = "invalid UTF-8 (character cut off by the end of the file)";
+      return i;
+    }
+    uint32_t cp = c & (0x7F >> len);
+    for (size_t k = 1; k < len; ++k) {
+      if ((s[i + k] & 0xC0) != 0x80) {
+        why = "invalid UTF-8 (expected a continuation byte at offset " + std::to_string(i + k) + ")";
+        return i;
+      }
+      cp = (cp << 6) | (s[i + k] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+      why = "invalid UTF-8 (overlong, surrogate or out-of-range encoding)";
+      return i;
+    }
+    i += len;
+  }
+  return std::string::npos;
+}
+
+enum class NumberStatus { kOk, kEmpty, kNotNumber, kOverflow };
+
+NumberStatus parse_float(std::string_view s, float& out) {
+  size_t b = 0, e = s.size();
+  while (b < e && (s[b] == ' ' || s[b] == '\t')) ++b;
+  while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t')) --e;
+  if (b == e) return NumberStatus::kEmpty;
+  // fast_float follows std::from_chars, which rejects a leading '+'.
+  if (s[b] == '+' && e - b > 1 && s[b + 1] != '-' && s[b + 1] != '+') ++b;
+  auto r = fast_float::from_chars(s.data() + b, s.data() + e, out);
+  if (r.ptr != s.data() + e) return NumberStatus::kNotNumber;
+  if (r.ec == std::errc::result_out_of_range) return NumberStatus::kOverflow;
+  if (r.ec != std::errc()) return NumberStatus::kNotNumber;
+  if (std::isinf(out)) {
+    // "inf" written out is accepted; a finite literal that rounds to infinity is not.
+    for (size_t i = b; i < e; ++i)
+      if (s[i] == 'i' || s[i] == 'I') return NumberStatus::kOk;
+    return NumberStatus::kOverflow;
+  }
+  return NumberStatus::kOk;
+}
+
+struct Field {
+  std::string_view text;
+  size_t line;  // 1-based physical line and byte column where the field starts
+  size_t column;
+};
+
+// Splits the buffer into records. Lines are counted at LF, CRLF and lone CR, also inside
+// quoted fields, so that every message points at the physical line a text editor shows.
+class Splitter {
+ public:
+  Splitter(const std::string& path, const char* begin, const char* end, char delimiter,
+           size_t max_field_bytes, const std::string& where)
+      : path_(path), where_(where), p_(begin), end_(end), line_start_(begin),
+        delimiter_(delimiter), max_field_bytes_(max_field_bytes) {
+    std::memset(special_, 0, sizeof special_);
+    special_[static_cast<unsigned char>(delimiter)] = true;
+    special_[static_cast<unsigned char>('\n')] = true;
+    special_[static_cast<unsigned char>('\r')] = true;
+  }
+
+  // Reads the next non-blank record into `fields`; false at the end of the file.
+  bool next(std::vector<Field>& fields, size_t& record_line) {
+    fields.clear();
+    used_ = 0;
+    // Blank lines (anywhere) are skipped.
+    while (p_ < end_ && (*p_ == '\n' || *p_ == '\r')) end_line();
+    if (p_ >= end_) return false;
+    record_line = line_;
+    for (;;) {
+      fields.push_back(read_field());
+      if (p_ >= end_) return true;
+      char c = *p_;
+      if (c == delimiter_) {
+        ++p_;
+        if (p_ >= end_ || *p_ == '\n' || *p_ == '\r') {
+          // A delimiter ending the line opens one more (empty) field.
+          fields.push_back({std::string_view(), line_, column()});
+        } else {
+          continue;
+        }
+      }
+      if (p_ < end_) end_line();
+      return true;
+    }
+  }
+
+  [[noreturn]] void fail(size_t line, size_t column, const std::string& what) const {
+    throw IoError(path_ + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + what + where_);
+  }
+
+ private:
+  size_t column() const { return static_cast<size_t>(p_ - line_start_) + 1; }
+
+  // At '\n', '\r' or "\r\n": steps past it.
+  void end_line() {
+    if (*p_ == '\r' && p_ + 1 < end_ && p_[1] == '\n') ++p_;
+    ++p_;
+    ++line_;
+    line_start_ = p_;
+  }
+
+  Field read_field() {
+    size_t line = line_, col = column();
+    if (p_ < end_ && *p_ == '"') return read_quoted(line, col);
+    const char* q = p_;
+    while (q < end_ && !special_[static_cast<unsigned char>(*q)]) ++q;
+    size_t n = static_cast<size_t>(q - p_);
+    if (n > max_field_bytes_) too_long(line, col, n);
+    Field f{std::string_view(p_, n), line, col};
+    p_ = q;
+    return f;
+  }
+
+  Field read_quoted(size_t open_line, size_t open_col) {
+    ++p_;  // the opening quote
+    const char* start = p_;
+    std::string* unescaped = nullptr;  // set at the first doubled quote
+    const char* run = start;           // start of the bytes not yet appended to *unescaped
+    for (;;) {
+      if (p_ >= end_)
+        fail(open_line, open_col,
+             "unterminated quoted field: the quote opened here is never closed (reached the end of "
+             "the file at line " + std::to_string(line_) + ")");
+      char c = *p_;
+      if (c == '"') {
+        if (p_ + 1 < end_ && p_[1] == '"') {
+          if (!unescaped) {
+            if (used_ == scratch_.size()) scratch_.emplace_back();
+            unescaped = &scratch_[used_++];
+            unescaped->clear();
+          }
+          unescaped->append(run, p_ + 1);  // keeps one of the two quotes
+          p_ += 2;
+          run = p_;
+          if (unescaped->size() > max_field_bytes_) too_long(open_line, open_col, unescaped->size());
+          continue;
+        }
+        break;
+      }
+      if (c == '\n' || c == '\r') {
+        end_line();
+      } else {
+        ++p_;
+      }
+      size_t so_far = static_cast<size_t>(p_ - run) + (unescaped ? unescaped->size() : 0);
+      if (so_far > max_field_bytes_) too_long(open_line, open_col, so_far);
+    }
+    std::string_view text;
+    if (unescaped) {
+      unescaped->append(run, p_);
+      text = *unescaped;
+    } else {
+      text = std::string_view(start, static_cast<size_t>(p_ - start));
+    }
+    ++p_;  // the closing quote
+    if (p_ < end_ && *p_ != delimiter_ && *p_ != '\n' && *p_ != '\r')
+      fail(line_, column(),
+           "expected a delimiter or the end of the line after a closing quote, found " +
+               shown(std::string_view(p_, 1)));
+    return {text, open_line, open_col};
+  }
+
+  [[noreturn]] void too_long(size_t line, size_t col, size_t n) const {
+    fail(line, col,
+         "field longer than max_field_bytes (" + std::to_string(max_field_bytes_) + " bytes; saw " +
+             (n > max_field_bytes_ ? "more than that" : std::to_string(n)) +
+             "); raise CsvOptions::max_field_bytes if this is intended");
+  }
+
+  const std::string& path_;
+  const std::string& where_;
+  const char* p_;
+  const char* end_;
+  const char* line_start_;
+  size_t line_ = 1;
+  char delimiter_;
+  size_t max_field_bytes_;
+  bool special_[256];
+  std::deque<std::string> scratch_;  // unescaped quoted fields; a deque keeps views valid
+  size_t used_ = 0;
+};
+
+// Interns strings to ids in order of first appearance.
+struct Labels {
+  std::unordered_map<std::string, int64_t> ids;
+  std::vector<std::string> names;
+  int64_t intern(std::string_view s) {
+    auto it = ids.find(std::string(s));
+    if (it != ids.end()) return it->second;
+    int64_t id = static_cast<int64_t>(names.size());
+    ids.emplace(std::string(s), id);
+    names.emplace_back(s);
+    return id;
+  }
+  // remap[old id] = new id, for LabelOrder::kSorted (numeric order when all are numbers).
+  std::vector<int64_t> sorted_remap() {
+    size_t k = names.size();
+    std::vector<double> values(k);
+    bool numeric = true;
+    for (size_t i = 0; i < k && numeric; ++i) {
+      const char* b = names[i].data();
+      const char* e = b + names[i].size();
+      auto r = fast_float::from_chars(b, e, values[i]);
+      numeric = r.ec == std::errc() && r.ptr == e && !std::isnan(values[i]);
+    }
+    std::vector<int64_t> order(k);
+    for (size_t i = 0; i < k; ++i) order[i] = static_cast<int64_t>(i);
+    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+      return numeric ? values[a] < values[b] : names[a] < names[b];
+    });
+    std::vector<int64_t> remap(k);
+    std::vector<std::string> sorted(k);
+    for (size_t i = 0; i < k; ++i) {
+      remap[order[i]] = static_cast<int64_t>(i);
+      sorted[i] = names[order[i]];
+    }
+    names = std::move(sorted);
+    return remap;
+  }
+};
+
+std::string read_file(const std::string& path, const std::string& where) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError(path + ": cannot open for reading: " + std::strerror(errno) + where);
+  in.seekg(0, std::ios::end);
+  std::streamoff n = in.tellg();
+  if (n < 0) throw IoError(path + ": cannot determine the file size (not a regular file?)" + where);
+  in.seekg(0);
+  std::string data(static_cast<size_t>(n), '\0');
+  if (n > 0 && !in.read(data.data(), n))
+    throw IoError(path + ": read failed after " + std::to_string(in.gcount()) + " of " + std::to_string(n) +
+                  " bytes" + where);
+  return data;
+}
+
+size_t line_of_offset(const std::string& data, size_t offset) {
+  size_t line = 1;
+  for (size_t i = 0; i < offset; ++i) {
+    if (data[i] == '\n') ++line;
+    else if (data[i] == '\r' && (i + 1 >= data.size() || data[i + 1] != '\n')) ++line;
+  }
+  return line;
+}
+
+enum class Role : uint8_t { kSkip, kFeature, kTarget };
+
+struct Parsed {
+  std::vector<float> features;
+  std::vector<float> target_values;
+  std::vector<int64_t> target_ids;
+  Labels target_labels;
+  std::vector<Labels> categories;  // per feature
+  std::vector<std::string> feature_names;
+  int64_t rows = 0;
+};
+
+Parsed parse(const std::string& path, const std::string& data, size_t body_offset, const CsvOptions& options,
+             TargetKind kind, const std::string& where) {
+  Splitter split(path, data.data() + body_offset, data.data() + data.size(), options.delimiter,
+                 options.max_field_bytes, where);
+  std::vector<Field> fields;
+  size_t header_line = 0;
+  if (!split.next(fields, header_line))
+    throw IoError(path + ": empty file, expected a header row" + where);
+
+  // ----- header -----
+  std::vector<std::string> header;
+  std::unordered_map<std::string, size_t> column_of;
+  for (size_t i = 0; i < fields.size(); ++i) {
+    std::string name(fields[i].text);
+    if (name.empty())
+      split.fail(fields[i].line, fields[i].column,
+                 "header: column " + std::to_string(i + 1) + " has an empty name, expected a column name");
+    if (!column_of.emplace(name, i).second)
+      split.fail(fields[i].line, fields[i].column, "header: duplicate column name " + shown(name));
+    header.push_back(std::move(name));
+  }
+  const size_t ncols = header.size();
+  auto find_column = [&](const std::string& name, const char* what) {
+    auto it = column_of.find(name);
+    if (it == column_of.end()) {
+      std::string known;
+      for (size_t i = 0; i < header.size() && i < 20; ++i) known += (i ? ", " : "") + shown(header[i]);
+      throw IoError(path + ":" + std::to_string(header_line) + ": " + what + " " + shown(name) +
+                    " is not in the header (columns: " + known + (header.size() > 20 ? ", ..." : "") + ")" +
+                    where);
+    }
+    return it->second;
+  };
+
+  std::vector<Role> role(ncols, Role::kSkip);
+  std::vector<int64_t> feature_slot(ncols, -1);
+  size_t target_col = ncols;
+  if (!options.target.empty()) {
+    target_col = find_column(options.target, "target column");
+    role[target_col] = Role::kTarget;
+  }
+  Parsed out;
+  std::vector<size_t> feature_cols;
+  if (options.columns.empty()) {
+    for (size_t i = 0; i < ncols; ++i)
+      if (i != target_col) feature_cols.push_back(i);
+  } else {
+    for (const std::string& name : options.columns) {
+      size_t c = find_column(name, "column");
+      if (c == target_col)
+        throw IoError(path + ": column " + shown(name) + " is the target; it cannot also be a feature" + where);
+      if (feature_slot[c] >= 0)
+        throw IoError(path + ": column " + shown(name) + " is selected twice in CsvOptions::columns" + where);
+      feature_slot[c] = 0;
+      feature_cols.push_back(c);
+    }
+  }
+  for (size_t k = 0; k < feature_cols.size(); ++k) {
+    role[feature_cols[k]] = Role::kFeature;
+    feature_slot[feature_cols[k]] = static_cast<int64_t>(k);
+    out.feature_names.push_back(header[feature_cols[k]]);
+  }
+  const size_t nfeat = feature_cols.size();
+  std::vector<bool> is_categorical(ncols, false);
+  for (const std::string& name : options.categorical) {
+    size_t c = find_column(name, "categorical column");
+    if (role[c] != Role::kFeature)
+      throw IoError(path + ": categorical column " + shown(name) + " is not a selected feature column" + where);
+    is_categorical[c] = true;
+  }
+  out.categories.resize(nfeat);
+
+  // A guess at the row count from the first data line keeps reallocation rare.
+  out.features.reserve(std::min<size_t>(data.size() / 2, nfeat * (data.size() / std::max<size_t>(ncols * 2, 1) + 1)));
+
+  // ----- rows -----
+  const float kNaN = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> row(nfeat);
+  size_t record_line = 0;
+  while (split.next(fields, record_line)) {
+    if (fields.size() != ncols)
+      throw IoError(path + ":" + std::to_string(record_line) + ": expected " + std::to_string(ncols) +
+                    " fields, saw " + std::to_string(fields.size()) + where);
+    for (size_t c = 0; c < ncols; ++c) {
+      const Field& f = fields[c];
+      if (role[c] == Role::kSkip) continue;
+      if (role[c] == Role::kFeature) {
+        size_t k = static_cast<size_t>(feature_slot[c]);
+        if (is_categorical[c]) {
+          if (f.text.empty())
+            split.fail(f.line, f.column, "column " + shown(header[c]) + ": empty cell, expected a category");
+          row[k] = static_cast<float>(out.categories[k].intern(f.text));
+          continue;
+        }
+        float v;
+        switch (parse_float(f.text, v)) {
+          case NumberStatus::kOk: break;
+          case NumberStatus::kEmpty:
+            if (options.missing == MissingPolicy::kNaN) {
+              v = kNaN;
+              break;
+            }
+            split.fail(f.line, f.column,
+                       "column " + shown(header[c]) +
+                           ": empty cell, expected a number (set CsvOptions::missing = MissingPolicy::kNaN "
+                           "to read missing values as NaN)");
+          case NumberStatus::kNotNumber:
+            split.fail(f.line, f.column,
+                       "column " + shown(header[c]) + ": expected a number, found " + shown(f.text) +
+                           " (list the column in CsvOptions::categorical if it holds categories)");
+          case NumberStatus::kOverflow:
+            split.fail(f.line, f.column,
+                       "column " + shown(header[c]) + ": " + shown(f.text) +
+                           " overflows float32, expected a finite number of magnitude at most 3.4e38");
+        }
+        row[k] = v;
+        continue;
+      }
+      // The target.
+      if (kind == TargetKind::kClasses) {
+        if (f.text.empty()) split.fail(f.line, f.column, "target column " + shown(header[c]) + ": empty cell, expected a label");
+        out.target_ids.push_back(out.target_labels.intern(f.text));
+        continue;
+      }
+      float v;
+      switch (parse_float(f.text, v)) {
+        case NumberStatus::kOk: break;
+        case NumberStatus::kEmpty:
+          if (options.missing == MissingPolicy::kNaN && kind == TargetKind::kNumber) {
+            v = kNaN;
+            break;
+          }
+          split.fail(f.line, f.column, "target column " + shown(header[c]) + ": empty cell, expected a value");
+        case NumberStatus::kNotNumber:
+          if (kind == TargetKind::kAuto) throw TargetIsClasses{};
+          split.fail(f.line, f.column,
+                     "target column " + shown(header[c]) + ": expected a number, found " + shown(f.text));
+        case NumberStatus::kOverflow:
+          split.fail(f.line, f.column,
+                     "target column " + shown(header[c]) + ": " + shown(f.text) +
+                         " overflows float32, expected a finite number of magnitude at most 3.4e38");
+      }
+      out.target_values.push_back(v);
+    }
+    out.features.insert(out.features.end(), row.begin(), row.end());
+    ++out.rows;
+  }
+  if (out.rows == 0)
+    throw IoError(path + ":" + std::to_string(header_line) +
+                  ": header only, expected at least one data row after the header" + where);
+  return out;
+}
+
+}  // namespace
+
+// Turns a parsed table into a CsvDataset (a friend of it).
+struct CsvBuilder {
+  static std::shared_ptr<CsvDataset> build(std::string data, const std::string& path, const CsvOptions& options,
+                                           const std::string& where);
+};
+
+std::shared_ptr<CsvDataset> CsvBuilder::build(std::string data, const std::string& path, const CsvOptions& options,
+                                              const std::string& where) {
+  if (options.delimiter == '"' || options.delimiter == '\n' || options.delimiter == '\r')
+    throw ValueError("tl::data::read_csv: the delimiter cannot be a quote or a line break" + where);
+  if (options.max_field_bytes == 0)
+    throw ValueError("tl::data::read_csv: max_field_bytes must be at least 1" + where);
+
+  std::string why;
+  size_t bad = find_bad_byte(reinterpret_cast<const unsigned char*>(data.data()), data.size(), why);
+  if (bad != std::string::npos)
+    throw IoError(path + ":" + std::to_string(line_of_offset(data, bad)) + ": " + why + " at byte offset " +
+                  std::to_string(bad) + ", expected UTF-8 text" + where);
+  size_t body = data.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;
+
+  TargetKind kind = options.target.empty() ? TargetKind::kNumber : options.target_kind;
+  Parsed p;
+  try {
+    p = parse(path, data, body, options, kind, where);
+  } catch (const TargetIsClasses&) {
+    kind = TargetKind::kClasses;
+    p = parse(path, data, body, options, kind, where);
+  }
+  std::string().swap(data);
+
+  auto ds = std::shared_ptr<CsvDataset>(new CsvDataset());
+  const int64_t n = p.rows, f = static_cast<int64_t>(p.feature_names.size());
+  for (size_t k = 0; k < p.categories.size(); ++k) {
+    Labels& labels = p.categories[k];
+    if (labels.names.empty() || options.label_order != LabelOrder::kSorted) continue;
+    std::vector<int64_t> remap = labels.sorted_remap();
+    for (int64_t r = 0; r < n; ++r) {
+      float& v = p.features[static_cast<size_t>(r * f) + k];
+      v = static_cast<float>(remap[static_cast<size_t>(v)]);
+    }
+  }
+  ds->features_ = empty({n, f}, {.dtype = kFloat32});
+  if (n * f > 0) std::memcpy(ds->features_.data<float>(), p.features.data(), p.features.size() * sizeof(float));
+  ds->feature_names_ = std::move(p.feature_names);
+  for (Labels& labels : p.categories) ds->feature_categories_.push_back(std::move(labels.names));
+  ds->target_name_ = options.target;
+  if (options.target.empty()) return ds;
+  if (kind == TargetKind::kClasses) {
+    if (options.label_order == LabelOrder::kSorted) {
+      std::vector<int64_t> remap = p.target_labels.sorted_remap();
+      for (int64_t& id : p.target_ids) id = remap[static_cast<size_t>(id)];
+    }
+    ds->class_names_ = std::move(p.target_labels.names);
+    ds->targets_ = from_vector(p.target_ids, {n}, {.dtype = kInt64});
+  } else {
+    ds->targets_ = from_vector(p.target_values, {n}, {.dtype = kFloat32});
+  }
+  return ds;
+}
+
+std::shared_ptr<CsvDataset> read_csv(const std::string& path, const CsvOptions& options, Site site) {
+  const std::string where = " (tl::data::read_csv at " + site.str() + ")";
+  return CsvBuilder::build(read_file(path, where), path, options, where);
+}
+
+std::shared_ptr<CsvDataset> parse_csv(std::string text, const CsvOptions& options, const std::string& name,
+                                      Site site) {
+  return CsvBuilder::build(std::move(text), name, options, " (tl::data::parse_csv at " + site.str() + ")");
+}
+
+}  // namespace tl::data
