@@ -17,7 +17,7 @@ jobs=${TL_BENCH_JOBS:-2}
 torch_python=/usr/bin/python3  # the interpreter with torch (plain python3 may lack it)
 
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTL_BUILD_TESTS=OFF >/dev/null
-ninja -C "$build" -j"$jobs" eager_bench bench_tiny_program bench_iter_example >/dev/null
+ninja -C "$build" -j"$jobs" eager_bench bench_tiny_program bench_iter_example csv_bench >/dev/null
 
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
@@ -48,3 +48,7 @@ done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 "$torch_python" "$root/bench/report.py" "$results"
+
+# CSV parsing against pandas (docs/benchmarks.md, "CSV parsing"); not part of the table above.
+echo
+"$build/bench/csv_bench" --python "$torch_python"

@@ -240,9 +240,9 @@ class Splitter {
 
   [[noreturn]] void too_long(size_t line, size_t col, size_t n) const {
     fail(line, col,
-         "field longer than max_field_bytes (" + std::to_string(max_field_bytes_) + " bytes; saw " +
-             (n > max_field_bytes_ ? "more than that" : std::to_string(n)) +
-             "); raise CsvOptions::max_field_bytes if this is intended");
+         "field longer than max_field_bytes (" + std::to_string(max_field_bytes_) + " bytes): found at least " +
+             std::to_string(n) +
+             " bytes; raise CsvOptions::max_field_bytes if this is intended");
   }
 
   const std::string& path_;
