@@ -1,0 +1,154 @@
+// Experiment tracking: a Run owns one run folder (config, environment, metrics, log,
+// checkpoints), and the functions below read run folders back (listing, comparing).
+// Layout and file formats: docs/runs.md.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "tl/progress.h"
+#include "tl/tensor.h"
+
+namespace tl {
+
+// One configuration value: a bool, an integer, a floating-point number or a string.
+class ConfigValue {
+ public:
+  using Value = std::variant<bool, int64_t, double, std::string>;
+  ConfigValue(bool v) : value_(v) {}
+  ConfigValue(int v) : value_(int64_t{v}) {}
+  ConfigValue(long v) : value_(int64_t{v}) {}
+  ConfigValue(long long v) : value_(int64_t{v}) {}
+  ConfigValue(unsigned v) : value_(int64_t{v}) {}
+  ConfigValue(float v) : value_(double{v}) {}
+  ConfigValue(double v) : value_(v) {}
+  ConfigValue(const char* v) : value_(std::string(v)) {}
+  ConfigValue(std::string v) : value_(std::move(v)) {}
+  const Value& value() const { return value_; }
+  // "0.01", "16", "true", "adam": how tables print the value.
+  std::string str() const;
+  bool operator==(const ConfigValue&) const = default;
+
+ private:
+  Value value_;
+};
+
+// A run's configuration, in the order given: {{"lr", 1e-2}, {"width", 16}}.
+using Config = std::vector<std::pair<std::string, ConfigValue>>;
+
+struct RunOptions {
+  std::filesystem::path root = "runs";  // runs go to <root>/<name>/<id>/
+  // Buffered records are written by a background thread when this many are pending, every
+  // `flush_interval_s` seconds, on flush() and on close().
+  int64_t flush_every = 4096;
+  double flush_interval_s = 2.0;
+  // At close: plot.svg of every metric, and a terminal chart of `chart_metric` on stdout
+  // (when `print_summary` and the metric was logged).
+  std::string chart_metric = "loss";
+  bool print_summary = true;
+};
+
+// One metric record as stored in metrics.jsonl.
+struct MetricRecord {
+  int64_t step = 0;
+  std::string name;
+  double value = 0;  // NaN and infinities are stored as null and read back as NaN
+  double time = 0;   // seconds since the Unix epoch
+};
+
+// A tracked experiment. The constructor creates <root>/<name>/<id>/ with a fresh id
+// ("20261125-140931-3fa9c2": UTC time and a random suffix, created exclusively, so runs
+// started at once by many processes get distinct ids) and writes config.json, env.json and
+// meta.json (through a temporary file and a rename), an empty metrics.jsonl, run.log and
+// checkpoints/. Throws IoError naming the path when the folder cannot be created.
+// Not thread-safe: log from one thread at a time.
+class Run {
+ public:
+  Run(std::string name, Config config = {}, RunOptions options = {});
+  // Reopens an existing run folder with the same id. A torn last metrics record (a crash
+  // mid-write) is cut off; steps continue after the last step recorded for each metric.
+  static Run resume(const std::filesystem::path& path, RunOptions options = {});
+  Run(Run&&) noexcept;
+  Run& operator=(Run&&) noexcept;
+  ~Run();  // close()
+
+  // Records `value` for metric `name` at `step`. Without a step, the step is one past the
+  // last one recorded for `name` (0 for a new metric). A step not greater than the last one
+  // for `name` is dropped with a warning, so a metric's steps are strictly increasing.
+  // Cheap (a buffer append; no I/O, no device synchronization): a Tensor value is kept,
+  // detached, and read when the buffer is written. A Tensor `value` must hold one element
+  // (ShapeError otherwise).
+  void log(std::string_view name, double value);
+  void log(std::string_view name, double value, int64_t step);
+  void log(std::string_view name, const Tensor& value, Site site = Site::here());
+  void log(std::string_view name, const Tensor& value, int64_t step, Site site = Site::here());
+
+  // Writes a line to run.log (and to the "tl.run" logger at info level).
+  void note(std::string_view message);
+  // Writes every buffered record to metrics.jsonl now (blocks until written).
+  void flush();
+  // Flushes, marks the run finished, writes plot.svg and prints the summary. Idempotent.
+  void close();
+
+  const std::string& name() const;
+  const std::string& id() const;
+  const std::filesystem::path& path() const;
+  const Config& config() const;
+  // <run>/checkpoints/step_00000042.tlckpt: where a checkpoint for `step` belongs.
+  std::filesystem::path checkpoint_path(int64_t step) const;
+  // The step the next auto-stepped log of `name` gets.
+  int64_t next_step(std::string_view name) const;
+  // The most recent value logged for `name` (reads a Tensor value), if any.
+  std::optional<double> last_value(std::string_view name) const;
+
+  // A progress bar over `total` steps that shows this run's latest `metric`.
+  ProgressBar progress(int64_t total, std::string metric = "loss");
+
+ private:
+  struct State;
+  explicit Run(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+// ---- Reading run folders (shared by Run::resume, tl-runs and the examples) ----
+
+// The records of a metrics.jsonl file. A last line without its newline (or that does not
+// parse) is a torn record from a crash: it is skipped with a warning and counted in
+// `torn_tail`. Other unreadable lines are skipped with a warning and counted in `corrupt`.
+// Throws IoError when the file cannot be opened.
+struct MetricsFile {
+  std::vector<MetricRecord> records;
+  int64_t complete_bytes = 0;  // length of the prefix that holds only complete records
+  bool torn_tail = false;
+  int64_t corrupt = 0;
+};
+MetricsFile read_metrics(const std::filesystem::path& file);
+
+struct RunInfo {
+  std::filesystem::path path;
+  std::string name, id, status;  // status: "running" or "finished"
+  Config config;
+};
+// Every run folder (holding config.json) at `root`, one or two levels below it, sorted by
+// path. `root` may also be a single run folder.
+std::vector<RunInfo> list_runs(const std::filesystem::path& root);
+
+struct CompareOptions {
+  std::string metric = "loss";
+  std::string sort = "final";  // "final" or "best": the column rows are sorted by
+  bool maximize = false;       // best = largest instead of smallest
+  std::filesystem::path plot = {};  // when set, an SVG of `metric` across runs
+};
+// A table with one row per run under `root`: the config keys whose values differ across
+// runs, then the final and best value of `metric` and its step count, sorted ascending
+// (descending with `maximize`). Runs without the metric sort last.
+std::string compare_runs(const std::filesystem::path& root, const CompareOptions& options = {});
+
+}  // namespace tl

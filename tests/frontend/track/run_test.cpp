@@ -1,0 +1,314 @@
+// tl::Run: folder layout and contents, log() cost, concurrent starts, kill -9 while logging,
+// resume, plot.svg and the progress bar.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+#include <tl/tl.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "tests/frontend/track/track_test_util.h"
+
+namespace fs = std::filesystem;
+using tl::test::count;
+using tl::test::read_text;
+using tl::test::ScratchDir;
+
+namespace {
+
+tl::RunOptions quiet(const fs::path& root) {
+  tl::RunOptions options;
+  options.root = root;
+  options.print_summary = false;
+  return options;
+}
+
+std::vector<int64_t> steps_of(const tl::MetricsFile& file, const std::string& name) {
+  std::vector<int64_t> out;
+  for (auto& r : file.records)
+    if (r.name == name) out.push_back(r.step);
+  return out;
+}
+
+std::vector<int64_t> iota(int64_t n, int64_t from = 0) {
+  std::vector<int64_t> out;
+  for (int64_t i = 0; i < n; ++i) out.push_back(from + i);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a run creates its folder with config, environment, metrics, log and checkpoints", "[track]") {
+  ScratchDir dir;
+  tl::Run run("iris", {{"lr", 1e-2}, {"width", 16}, {"opt", "adam"}, {"nesterov", false}}, quiet(dir.path));
+  CHECK(std::regex_match(run.id(), std::regex(R"(\d{8}-\d{6}-[0-9a-f]{6})")));
+  CHECK(run.path() == dir.path / "iris" / run.id());
+  for (const char* f : {"config.json", "env.json", "meta.json", "metrics.jsonl", "run.log"})
+    CHECK(fs::is_regular_file(run.path() / f));
+  CHECK(fs::is_directory(run.path() / "checkpoints"));
+  CHECK(run.checkpoint_path(42) == run.path() / "checkpoints" / "step_00000042.tlckpt");
+
+  auto config = nlohmann::json::parse(read_text(run.path() / "config.json"));
+  CHECK(config["lr"].get<double>() == 1e-2);
+  CHECK(config["width"].get<int>() == 16);
+  CHECK(config["width"].is_number_integer());
+  CHECK(config["opt"] == "adam");
+  CHECK(config["nesterov"] == false);
+
+  auto env = nlohmann::json::parse(read_text(run.path() / "env.json"));
+  for (const char* key : {"tl_version", "git_commit", "compiler", "cpu_model", "threads", "seed", "libraries"})
+    CHECK(env.contains(key));
+  CHECK(env["threads"].get<int>() == tl::get_num_threads());
+  CHECK(env["libraries"].contains("onednn"));
+  CHECK(nlohmann::json::parse(read_text(run.path() / "meta.json"))["status"] == "running");
+
+  run.log("loss", 0.5);
+  run.log("loss", tl::full({}, 0.25));
+  run.note("hello from the test");
+  run.close();
+  CHECK(nlohmann::json::parse(read_text(run.path() / "meta.json"))["status"] == "finished");
+  CHECK(read_text(run.path() / "run.log").find("hello from the test") != std::string::npos);
+  // No temporary files are left behind by the atomic writes.
+  for (auto& e : fs::directory_iterator(run.path()))
+    CHECK(e.path().filename().string().find(".tmp.") == std::string::npos);
+
+  std::string metrics = read_text(run.path() / "metrics.jsonl");
+  CHECK(count(metrics, "\n") == 2);
+  auto first = nlohmann::json::parse(metrics.substr(0, metrics.find('\n')));
+  CHECK(first["step"] == 0);
+  CHECK(first["name"] == "loss");
+  CHECK(first["value"] == 0.5);
+  CHECK(first["time"].get<double>() > 1.7e9);
+}
+
+TEST_CASE("log takes doubles and scalar tensors with automatic or explicit steps", "[track]") {
+  ScratchDir dir;
+  tl::Run run("steps", {}, quiet(dir.path));
+  run.log("loss", 3.0);                       // step 0
+  run.log("loss", tl::full({1}, 2.0));        // step 1, read at flush time
+  run.log("loss", 1.0, 10);                   // explicit
+  run.log("loss", 0.5);                       // step 11
+  run.log("loss", 9.0, 5);                    // not after 11: dropped
+  run.log("acc", 0.9);                        // its own steps: 0
+  CHECK(run.next_step("loss") == 12);
+  CHECK(run.last_value("loss") == 0.5);
+  CHECK_THROWS_AS(run.log("loss", tl::zeros({2})), tl::ShapeError);
+  run.flush();
+  auto file = tl::read_metrics(run.path() / "metrics.jsonl");
+  CHECK(steps_of(file, "loss") == std::vector<int64_t>{0, 1, 10, 11});
+  CHECK(steps_of(file, "acc") == std::vector<int64_t>{0});
+  CHECK(file.records[1].value == 2.0);
+  CHECK(!file.torn_tail);
+  CHECK(file.corrupt == 0);
+}
+
+TEST_CASE("log costs well under a microsecond (measured, not asserted)", "[track][perf]") {
+  ScratchDir dir;
+  constexpr int kN = 1'000'000;
+  tl::Run run("cost", {}, quiet(dir.path));
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < kN; ++i) run.log("loss", double(i));
+  auto t1 = std::chrono::steady_clock::now();
+  run.flush();
+  auto t2 = std::chrono::steady_clock::now();
+  tl::Tensor scalar = tl::full({}, 1.5);
+  constexpr int kT = 200'000;
+  for (int i = 0; i < kT; ++i) run.log("tensor_loss", scalar);
+  auto t3 = std::chrono::steady_clock::now();
+  run.flush();
+  auto t4 = std::chrono::steady_clock::now();
+  auto ns = [](auto a, auto b) { return std::chrono::duration<double, std::nano>(b - a).count(); };
+  std::printf("Run::log(double): %.1f ns/call on the caller (%.1f ns/call including the final flush)\n",
+              ns(t0, t1) / kN, ns(t0, t2) / kN);
+  std::printf("Run::log(Tensor): %.1f ns/call on the caller (%.1f ns/call including the final flush)\n",
+              ns(t2, t3) / kT, ns(t2, t4) / kT);
+  auto file = tl::read_metrics(run.path() / "metrics.jsonl");
+  CHECK(file.records.size() == size_t(kN + kT));
+  CHECK(file.records.back().value == 1.5);
+}
+
+TEST_CASE("eight processes starting runs in one folder at once get eight distinct ids", "[track]") {
+  ScratchDir dir;
+  constexpr int kProcesses = 8;
+  // Every child sleeps until the same instant, so the starts collide within a second.
+  auto start = std::chrono::system_clock::now() + std::chrono::milliseconds(300);
+  std::vector<pid_t> children;
+  for (int i = 0; i < kProcesses; ++i) {
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      int rc = 0;
+      try {
+        std::this_thread::sleep_until(start);
+        tl::Run run("sweep", {{"index", i}}, quiet(dir.path));
+        run.log("loss", double(i));
+        run.close();
+      } catch (...) {
+        rc = 1;
+      }
+      ::_exit(rc);
+    }
+    children.push_back(pid);
+  }
+  for (pid_t pid : children) {
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+  }
+  auto runs = tl::list_runs(dir.path);
+  REQUIRE(runs.size() == size_t(kProcesses));
+  std::set<std::string> ids, indices;
+  for (auto& r : runs) {
+    ids.insert(r.id);
+    indices.insert(r.config.at(0).second.str());
+    CHECK(r.status == "finished");
+  }
+  CHECK(ids.size() == size_t(kProcesses));
+  CHECK(indices.size() == size_t(kProcesses));
+}
+
+TEST_CASE("kill -9 while logging loses only the torn last record, and the run resumes", "[track][slow]") {
+  const char* bounded = std::getenv("TL_SLOW_BOUNDED");
+  const int kills = bounded && std::string(bounded) == "1" ? 5 : 20;
+  ScratchDir dir;
+  int torn_seen = 0;
+  for (int k = 0; k < kills; ++k) {
+    fs::path root = dir.path / std::to_string(k);
+    int ready[2];
+    REQUIRE(::pipe(ready) == 0);
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      ::close(ready[0]);
+      tl::RunOptions options = quiet(root);
+      options.flush_every = 1 + k % 7;  // writes land at many different points
+      options.flush_interval_s = 0.001;
+      tl::Run run("crash", {{"k", k}}, options);
+      run.log("loss", 0.0);
+      run.flush();
+      char byte = 1;
+      (void)!::write(ready[1], &byte, 1);
+      for (int64_t i = 1;; ++i) run.log("loss", double(i) * 0.5);
+    }
+    ::close(ready[1]);
+    char byte = 0;
+    REQUIRE(::read(ready[0], &byte, 1) == 1);
+    ::close(ready[0]);
+    std::this_thread::sleep_for(std::chrono::microseconds(500 + 1700 * k));
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    REQUIRE(WIFSIGNALED(status));
+
+    auto dirs = tl::test::run_dirs(root / "crash");
+    REQUIRE(dirs.size() == 1);
+    fs::path metrics = dirs[0] / "metrics.jsonl";
+    std::string text = read_text(metrics);
+    auto file = tl::read_metrics(metrics);
+    // Every complete line is read, in order, with its value; only an unterminated tail is torn.
+    size_t complete = count(text, "\n");
+    CHECK(file.records.size() == complete);
+    CHECK(file.corrupt == 0);
+    CHECK(file.torn_tail == (!text.empty() && text.back() != '\n'));
+    torn_seen += file.torn_tail;
+    CHECK(steps_of(file, "loss") == iota(int64_t(complete)));
+    for (auto& r : file.records) CHECK(r.value == double(r.step) * 0.5);
+
+    // Resuming cuts the torn tail and continues the steps without duplicates.
+    {
+      tl::Run resumed = tl::Run::resume(dirs[0], quiet(root));
+      CHECK(resumed.id() == dirs[0].filename().string());
+      CHECK(resumed.next_step("loss") == int64_t(complete));
+      for (int i = 0; i < 3; ++i) resumed.log("loss", double(complete + i) * 0.5);
+    }
+    auto after = tl::read_metrics(metrics);
+    CHECK(!after.torn_tail);
+    CHECK(steps_of(after, "loss") == iota(int64_t(complete) + 3));
+  }
+  std::printf("kill -9: %d kill points, %d left a torn last record\n", kills, torn_seen);
+}
+
+TEST_CASE("a resumed run keeps its id and continues each metric's steps", "[track]") {
+  ScratchDir dir;
+  fs::path path;
+  std::string id;
+  {
+    tl::Run run("resume", {{"lr", 0.1}}, quiet(dir.path));
+    for (int i = 0; i < 5; ++i) run.log("loss", 1.0 / (i + 1));
+    run.log("acc", 0.5);
+    path = run.path();
+    id = run.id();
+  }
+  tl::Run run = tl::Run::resume(path, quiet(dir.path));
+  CHECK(run.id() == id);
+  CHECK(run.name() == "resume");
+  CHECK(run.config().at(0).first == "lr");
+  CHECK(nlohmann::json::parse(read_text(path / "meta.json"))["status"] == "running");
+  run.log("loss", 0.1);       // step 5
+  run.log("loss", 0.2, 3);    // a step already recorded: dropped
+  run.log("loss", 0.05);      // step 6
+  run.log("acc", 0.6);        // step 1
+  run.close();
+  auto file = tl::read_metrics(path / "metrics.jsonl");
+  CHECK(steps_of(file, "loss") == iota(7));
+  CHECK(steps_of(file, "acc") == iota(2));
+  CHECK(tl::test::run_dirs(dir.path / "resume").size() == 1);
+}
+
+TEST_CASE("close writes plot.svg with one polyline per metric", "[track]") {
+  ScratchDir dir;
+  fs::path path;
+  {
+    tl::Run run("plot", {}, quiet(dir.path));
+    for (int i = 0; i < 7; ++i) run.log("loss", 1.0 / (i + 1));
+    for (int i = 0; i < 3; ++i) run.log("acc", 0.3 * i);
+    path = run.path();
+  }
+  std::string svg = read_text(path / "plot.svg");
+  CHECK(svg.rfind("<?xml", 0) == 0);
+  CHECK(svg.find("<svg xmlns=\"http://www.w3.org/2000/svg\"") != std::string::npos);
+  CHECK(svg.find("</svg>") != std::string::npos);
+  CHECK(count(svg, "<polyline") == 2);
+  CHECK(count(svg, "<line") == count(svg, "/>") - count(svg, "<polyline") - 1);  // every element closed
+  // Polylines in name order: acc (3 points), loss (7 points).
+  std::vector<size_t> points;
+  for (size_t pos = svg.find("points=\""); pos != std::string::npos; pos = svg.find("points=\"", pos + 1)) {
+    size_t end = svg.find('"', pos + 8);
+    points.push_back(count(svg.substr(pos + 8, end - pos - 8), ",") );
+  }
+  CHECK(points == std::vector<size_t>{3, 7});
+  CHECK(svg.find(">loss</text>") != std::string::npos);
+}
+
+TEST_CASE("the progress bar prints plain periodic lines when stdout is not a terminal", "[track]") {
+  std::FILE* out = std::tmpfile();
+  REQUIRE(out);
+  {
+    tl::ProgressOptions options;
+    options.out = out;
+    options.line_percent = 25;
+    tl::ProgressBar bar(100, options);
+    for (int i = 0; i < 100; ++i) bar.update(1, 1.0 / (i + 1));
+  }
+  std::rewind(out);
+  std::string text;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, out)) > 0) text.append(buf, n);
+  std::fclose(out);
+  CHECK(text.find('\r') == std::string::npos);
+  CHECK(count(text, "\n") == 4);  // 25%, 50%, 75%, 100%
+  CHECK(text.find(" 25/100") != std::string::npos);
+  CHECK(text.find("100/100 100%") != std::string::npos);
+  CHECK(text.find("loss 0.01") != std::string::npos);
+  CHECK(text.find("ETA") != std::string::npos);
+}

@@ -1,0 +1,54 @@
+// Helpers shared by the run-folder tests: scratch folders and small file readers.
+#pragma once
+
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace tl::test {
+
+// A fresh folder under the system temp folder, removed when the object goes away.
+struct ScratchDir {
+  std::filesystem::path path;
+  ScratchDir() {
+    static std::atomic<int> counter{0};
+    path = std::filesystem::temp_directory_path() /
+           ("tl_track_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    std::filesystem::remove_all(path);
+    std::filesystem::create_directories(path);
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
+inline std::string read_text(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+inline void write_text(const std::filesystem::path& p, const std::string& text) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+inline size_t count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + what.size())) ++n;
+  return n;
+}
+
+// The run folders below `experiment` (one level).
+inline std::vector<std::filesystem::path> run_dirs(const std::filesystem::path& experiment) {
+  std::vector<std::filesystem::path> out;
+  std::error_code ec;
+  for (auto& e : std::filesystem::directory_iterator(experiment, ec))
+    if (e.is_directory()) out.push_back(e.path());
+  return out;
+}
+
+}  // namespace tl::test
