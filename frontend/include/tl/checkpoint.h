@@ -1,0 +1,57 @@
+// One-call training checkpoints: the model, the optimizer, every RNG state, step and epoch,
+// user metadata and any tl::Stateful objects, in one safetensors-compatible file that is
+// written atomically and verified completely before anything is loaded. See docs/checkpoints.md.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tl/error.h"
+#include "tl/nn/module.h"
+#include "tl/optim.h"
+#include "tl/stateful.h"
+
+namespace tl {
+
+// What a checkpoint carries besides the model and the optimizer.
+struct CheckpointExtra {
+  int64_t step = 0;
+  int64_t epoch = 0;
+  // Free-form string pairs (run name, git commit, ...), stored as given.
+  std::map<std::string, std::string> metadata{};
+  // Objects saved under their state_key() and restored in place by load (a data loader's
+  // position, user counters). Not owned; keys must be distinct.
+  std::vector<Stateful*> stateful{};
+};
+
+// Writes `model`'s parameters and buffers, `optimizer`'s state tensors, type and
+// hyper-parameters (when given), the default generator's state, and `extra` to `path`.
+// The file is a safetensors container; tl's own fields (format version, per-tensor CRC32C,
+// optimizer, RNG, step, Stateful states) are strings in its "__metadata__". Tensors are
+// streamed one at a time (peak extra memory: one tensor, for non-contiguous or device
+// tensors). The write is atomic: a temporary in the same directory is written, fsynced and
+// renamed over `path`, then the directory is fsynced, so `path` holds either the previous
+// file or the complete new one. Leftover temporaries of crashed saves to `path` are removed.
+// Throws IoError naming the path and the bytes written and needed when the disk is full or
+// any call fails (the previous file is intact and the temporary removed), and when `path` is
+// a directory or a symbolic link; ValueError for a duplicate Stateful key.
+void save(const std::string& path, const nn::Module& model, const optim::Optimizer* optimizer = nullptr,
+          const CheckpointExtra& extra = {}, Site site = Site::here());
+
+// Restores what save wrote into `model` (values copied into its existing tensors), `optimizer`
+// (when given), the default generator and, when `extra` is given, its Stateful objects; fills
+// extra's step, epoch and metadata. The whole file is verified first (structure, sizes,
+// CRC32C of every tensor, format version), then the model (all missing keys, unexpected keys
+// and shape mismatches are listed together), the optimizer (type and parameter count) and the
+// Stateful keys; nothing is changed unless all pass, and a Stateful or optimizer that refuses
+// its state rolls back what was already restored. Throws IoError for a bad or unreadable file
+// and ValueError for a checkpoint that does not fit; both name the file.
+void load(const std::string& path, nn::Module& model, optim::Optimizer* optimizer = nullptr,
+          CheckpointExtra* extra = nullptr, Site site = Site::here());
+
+// The version of the checkpoint format this build writes and reads.
+inline constexpr int kCheckpointFormatVersion = 1;
+
+}  // namespace tl

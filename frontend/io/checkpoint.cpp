@@ -1,0 +1,727 @@
+// tl::save / tl::load: training checkpoints in a safetensors container. Saving streams each
+// tensor into a temporary that is renamed into place; loading verifies the whole file, then the
+// fit with the model and optimizer, before changing anything. Layout: docs/checkpoints.md.
+#include "tl/checkpoint.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+
+#include "frontend/io/crc32c.h"
+#include "frontend/io/file_io.h"
+#include "tl/ops.h"
+#include "tl/random.h"
+
+namespace tl {
+
+static_assert(std::endian::native == std::endian::little, "checkpoints copy little-endian data as is");
+
+namespace {
+
+using json = nlohmann::json;
+
+constexpr uint64_t kMaxHeaderBytes = 100ull << 20;  // safetensors' own cap is 100 MB
+constexpr char kFormatName[] = "tracelight.checkpoint";
+constexpr char kModelPrefix[] = "model.";
+constexpr char kOptimizerPrefix[] = "optimizer.";
+
+struct DTypeName {
+  DType dtype;
+  const char* name;
+};
+constexpr DTypeName kDTypes[] = {{kFloat32, "F32"}, {kFloat64, "F64"}, {kFloat16, "F16"}, {kBFloat16, "BF16"},
+                                 {kInt32, "I32"},   {kInt64, "I64"},   {kBool, "BOOL"}};
+
+std::string errno_text(int err) { return std::string(std::strerror(err)) + " (errno " + std::to_string(err) + ")"; }
+
+std::string hex32(uint32_t v) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%08x", v);
+  return buf;
+}
+
+// The tensor as contiguous CPU bytes (a no-op for the usual contiguous CPU tensor).
+Tensor host_bytes(const Tensor& t) {
+  NoGradGuard no_grad;
+  return t.detach().to(kCPU).contiguous();
+}
+
+// Parses JSON, refusing duplicate keys at any depth (nlohmann would keep the last one).
+struct DuplicateKey {
+  std::string key;
+};
+json parse_strict(const std::string& text) {
+  std::vector<std::set<std::string>> keys;
+  return json::parse(text, [&](int, json::parse_event_t event, json& parsed) {
+    switch (event) {
+      case json::parse_event_t::object_start: keys.emplace_back(); break;
+      case json::parse_event_t::object_end: keys.pop_back(); break;
+      case json::parse_event_t::key:
+        if (!keys.back().insert(parsed.get<std::string>()).second) throw DuplicateKey{parsed.get<std::string>()};
+        break;
+      default: break;
+    }
+    return true;
+  });
+}
+
+// ---------------------------------------------------------------- saving
+
+struct SaveEntry {
+  std::string name;
+  Tensor tensor;
+  const char* dtype = nullptr;
+  uint64_t begin = 0, end = 0;
+  uint32_t crc = 0;
+};
+
+class TempFile {
+ public:
+  TempFile(const std::string& target, const std::string& dir, Site site) : target_(target), dir_(dir), site_(site) {
+    static std::atomic<uint64_t> counter{0};
+    std::random_device rd;
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      char suffix[64];
+      std::snprintf(suffix, sizeof suffix, ".tmp.%d.%llu.%08x", static_cast<int>(::getpid()),
+                    static_cast<unsigned long long>(counter++), rd());
+      path_ = (std::filesystem::path(dir_) / ("." + std::filesystem::path(target).filename().string() + suffix)).string();
+      fd_ = detail::file_open(path_, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
+      if (fd_ >= 0) return;
+      if (errno != EEXIST) {
+        int err = errno;
+        path_.clear();
+        fail("cannot create a temporary file in '" + dir_ + "': " + errno_text(err));
+      }
+    }
+    path_.clear();
+    fail("cannot create a unique temporary file in '" + dir_ + "' after 100 attempts");
+  }
+  ~TempFile() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!committed_ && !path_.empty()) detail::file_unlink(path_);
+  }
+
+  [[noreturn]] void fail(const std::string& what) const {
+    throw IoError("tl::save: cannot write '" + target_ + "': " + what + "; the previous checkpoint is unchanged (at " +
+                  site_.str() + ")");
+  }
+
+  void write(const void* data, uint64_t n, uint64_t total) {
+    uint64_t put = 0;
+    if (detail::file_write_all(fd_, data, n, &put) != 0) {
+      int err = errno;
+      fail("write failed after " + std::to_string(written_ + put) + " of " + std::to_string(total) +
+           " bytes needed: " + errno_text(err));
+    }
+    written_ += n;
+  }
+
+  // fsync, close, rename over the target, then fsync the directory so the rename is durable.
+  void commit() {
+    if (detail::file_fsync(fd_) != 0) {
+      int err = errno;
+      fail("fsync of the temporary file (" + std::to_string(written_) + " bytes) failed: " + errno_text(err));
+    }
+    int fd = fd_;
+    fd_ = -1;
+    if (detail::file_close(fd) != 0) {
+      int err = errno;
+      fail("close of the temporary file failed: " + errno_text(err));
+    }
+    if (detail::file_rename(path_, target_) != 0) {
+      int err = errno;
+      fail("renaming the temporary file into place failed: " + errno_text(err));
+    }
+    committed_ = true;
+    int dir_fd = detail::file_open(dir_, O_RDONLY | O_DIRECTORY);
+    int err = dir_fd < 0 ? errno : 0;
+    if (dir_fd >= 0 && detail::file_fsync(dir_fd) != 0) err = errno;
+    if (dir_fd >= 0) ::close(dir_fd);
+    if (err != 0) {
+      throw IoError("tl::save: '" + target_ + "' was written completely (" + std::to_string(written_) +
+                    " bytes), but syncing its directory '" + dir_ + "' failed, so it may not survive a power loss: " +
+                    errno_text(err) + " (at " + site_.str() + ")");
+    }
+  }
+
+ private:
+  std::string target_, dir_;
+  Site site_;
+  std::string path_;
+  int fd_ = -1;
+  uint64_t written_ = 0;
+  bool committed_ = false;
+};
+
+// Removes temporaries left by saves to `target` whose process no longer exists (a crash or
+// kill -9). Live processes' temporaries are left alone: they may be mid-save.
+void remove_orphans(const std::string& dir, const std::string& target) {
+  std::string prefix = "." + std::filesystem::path(target).filename().string() + ".tmp.";
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return;
+  std::vector<std::string> orphans;
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name.compare(0, prefix.size(), prefix) != 0) continue;
+    long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
+    if (pid <= 0 || pid == ::getpid()) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) orphans.push_back(name);
+  }
+  ::closedir(d);
+  // Best effort: a temporary that cannot be removed is ignored by load and retried next time.
+  for (const auto& name : orphans) detail::file_unlink((std::filesystem::path(dir) / name).string());
+}
+
+}  // namespace
+
+void save(const std::string& path, const nn::Module& model, const optim::Optimizer* optimizer,
+          const CheckpointExtra& extra, Site site) {
+  auto refuse = [&](const std::string& what) -> void {
+    throw IoError("tl::save: cannot write '" + path + "': " + what + " (at " + site.str() + ")");
+  };
+  struct stat st;
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) refuse("it is a directory");
+    if (S_ISLNK(st.st_mode)) {
+      refuse("it is a symbolic link, which the atomic rename would replace rather than follow; pass the link's "
+             "target path");
+    }
+    if (!S_ISREG(st.st_mode)) refuse("it is not a regular file");
+  }
+
+  // Collect the tensors, sorted by name; offsets follow that order so the data has no holes.
+  std::map<std::string, Tensor> tensors;
+  for (const auto& [name, t] : model.state_dict())
+    if (t.defined()) tensors[kModelPrefix + name] = t;
+  json meta_optimizer;
+  if (optimizer) {
+    std::string tag = std::string(kOptimizerPrefix) + optimizer->name();
+    for (const auto& [name, t] : optimizer->state())
+      if (name != tag && t.defined()) tensors[kOptimizerPrefix + name] = t;
+    json groups = json::array();
+    size_t num_params = 0;
+    for (const auto& g : optimizer->param_groups()) {
+      groups.push_back({{"num_params", g.params.size()}, {"lr", g.lr}, {"weight_decay", g.weight_decay}});
+      num_params += g.params.size();
+    }
+    meta_optimizer = {{"type", optimizer->name()}, {"num_params", num_params}, {"groups", groups}};
+  }
+
+  std::vector<SaveEntry> entries;
+  json crcs = json::object();
+  json header = json::object();
+  uint64_t offset = 0;
+  for (const auto& [name, t] : tensors) {
+    SaveEntry e{name, t};
+    for (const auto& d : kDTypes)
+      if (d.dtype == t.dtype()) e.dtype = d.name;
+    TL_ASSERT(e.dtype, "every tl dtype has a safetensors name");
+    Tensor bytes = host_bytes(t);
+    e.crc = detail::crc32c(bytes.data_ptr(), bytes.nbytes());
+    e.begin = offset;
+    e.end = offset += bytes.nbytes();
+    std::vector<int64_t> shape(t.shape().begin(), t.shape().end());
+    header[name] = {{"dtype", e.dtype}, {"shape", shape}, {"data_offsets", {e.begin, e.end}}};
+    crcs[name] = hex32(e.crc);
+    entries.push_back(std::move(e));
+  }
+
+  json stateful = json::object();
+  for (const Stateful* s : extra.stateful) {
+    if (!s) throw ValueError("tl::save: '" + path + "': extra.stateful holds a null pointer (at " + site.str() + ")");
+    std::string key = s->state_key();
+    if (stateful.contains(key)) {
+      throw ValueError("tl::save: '" + path + "': two Stateful objects share the key '" + key + "' (at " +
+                       site.str() + ")");
+    }
+    stateful[key] = s->save_state();
+  }
+  GeneratorState rng = default_generator().state();
+  json meta = {{"format", kFormatName},
+               {"format_version", std::to_string(kCheckpointFormatVersion)},
+               {"crc32c", crcs.dump()},
+               {"rng", json{{"cpu", {{"seed", rng.seed}, {"offset", rng.offset}}}}.dump()},
+               {"step", std::to_string(extra.step)},
+               {"epoch", std::to_string(extra.epoch)},
+               {"user_metadata", json(extra.metadata).dump()},
+               {"stateful", stateful.dump()}};
+  if (optimizer) meta["optimizer"] = meta_optimizer.dump();
+  header["__metadata__"] = meta;
+  // The header checksum covers the header as serialized without it.
+  header["__metadata__"]["header_crc32c"] = hex32([&] {
+    std::string canonical = header.dump();
+    return detail::crc32c(canonical.data(), canonical.size());
+  }());
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');  // data starts 8-byte aligned, as safetensors pads
+  uint64_t total = 8 + text.size() + offset;
+
+  std::filesystem::path p(path);
+  std::string dir = p.parent_path().empty() ? std::string(".") : p.parent_path().string();
+  remove_orphans(dir, path);
+  TempFile tmp(path, dir, site);
+  unsigned char len[8];
+  for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(static_cast<uint64_t>(text.size()) >> (8 * i));
+  tmp.write(len, 8, total);
+  tmp.write(text.data(), text.size(), total);
+  for (const auto& e : entries) {
+    Tensor bytes = host_bytes(e.tensor);
+    if (bytes.nbytes() > 0) tmp.write(bytes.data_ptr(), bytes.nbytes(), total);
+  }
+  tmp.commit();
+}
+
+// ---------------------------------------------------------------- loading
+
+namespace {
+
+class CheckpointFile {
+ public:
+  CheckpointFile(const std::string& path, Site site) : path_(path), site_(site) {}
+  ~CheckpointFile() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  [[noreturn]] void fail(const std::string& what) const {
+    throw IoError("tl::load: '" + path_ + "': " + what + " (at " + site_.str() + ")");
+  }
+
+  void open() {
+    fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) {
+      int err = errno;
+      fail("cannot open: " + errno_text(err));
+    }
+    struct stat st;
+    if (::fstat(fd_, &st) != 0) {
+      int err = errno;
+      fail("cannot stat: " + errno_text(err));
+    }
+    if (!S_ISREG(st.st_mode)) fail("not a regular file");
+    size_ = static_cast<uint64_t>(st.st_size);
+  }
+
+  uint64_t size() const { return size_; }
+
+  void read(uint64_t offset, void* dst, uint64_t n) const {
+    char* p = static_cast<char*>(dst);
+    uint64_t done = 0;
+    while (done < n) {
+      ssize_t got = ::pread(fd_, p + done, std::min<uint64_t>(n - done, 1u << 30), static_cast<off_t>(offset + done));
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) {
+        int err = errno;
+        fail("read at byte " + std::to_string(offset + done) + " failed: " + errno_text(err));
+      }
+      if (got == 0) {
+        fail("truncated: bytes [" + std::to_string(offset) + ", " + std::to_string(offset + n) +
+             ") are needed, the file ends at byte " + std::to_string(offset + done) +
+             " (was it changed while being read?)");
+      }
+      done += static_cast<uint64_t>(got);
+    }
+  }
+
+ private:
+  std::string path_;
+  Site site_;
+  int fd_ = -1;
+  uint64_t size_ = 0;
+};
+
+struct LoadEntry {
+  std::string name;
+  DType dtype = kFloat32;
+  std::vector<int64_t> shape;
+  uint64_t begin = 0, end = 0;  // relative to the data section
+  Tensor tensor;
+};
+
+// Everything a checkpoint holds, verified and staged; the model is not touched yet.
+struct Staged {
+  std::map<std::string, Tensor> tensors;  // by full name ("model.fc1.weight")
+  std::map<std::string, std::string> meta;
+};
+
+Staged read_checkpoint(CheckpointFile& file) {
+  file.open();
+  uint64_t size = file.size();
+  if (size < 8) {
+    file.fail("truncated: the header length field needs bytes [0, 8), the file ends at byte " + std::to_string(size));
+  }
+  unsigned char len_bytes[8];
+  file.read(0, len_bytes, 8);
+  uint64_t n = 0;
+  for (int i = 0; i < 8; ++i) n |= static_cast<uint64_t>(len_bytes[i]) << (8 * i);
+  if (n > kMaxHeaderBytes) {
+    file.fail("the header length field says " + std::to_string(n) + " bytes, over the " +
+              std::to_string(kMaxHeaderBytes) + "-byte cap (file size " + std::to_string(size) +
+              "); the file is damaged or not a checkpoint");
+  }
+  if (n > size - 8) {
+    file.fail("truncated: the header needs bytes [8, " + std::to_string(8 + n) + "), the file ends at byte " +
+              std::to_string(size));
+  }
+  std::string text(n, '\0');
+  file.read(8, text.data(), n);
+  for (uint64_t i = 0; i < n; ++i) {
+    if (static_cast<unsigned char>(text[i]) < 0x20) {
+      file.fail("the header has a control byte 0x" + hex32(static_cast<unsigned char>(text[i])).substr(6) +
+                " at byte " + std::to_string(8 + i) + " (JSON text holds none)");
+    }
+  }
+  json header;
+  try {
+    header = parse_strict(text);
+  } catch (const DuplicateKey& d) {
+    file.fail("the header JSON has the key '" + d.key + "' twice");
+  } catch (const json::exception& e) {
+    file.fail("the header is not valid JSON: " + std::string(e.what()));
+  }
+  if (!header.is_object()) file.fail("the header is JSON but not an object");
+
+  Staged staged;
+  // __metadata__: string -> string, as safetensors requires.
+  if (!header.contains("__metadata__")) file.fail("the header has no '__metadata__' (it is not a tl checkpoint)");
+  const json& meta = header["__metadata__"];
+  if (!meta.is_object()) file.fail("'__metadata__' is not an object");
+  for (const auto& [key, value] : meta.items()) {
+    if (!value.is_string()) file.fail("metadata '" + key + "' is " + value.type_name() + ", expected a string");
+    staged.meta[key] = value.get<std::string>();
+  }
+  auto& m = staged.meta;
+  if (!m.count("format_version") || m["format"] != kFormatName) {
+    file.fail("the metadata has no tl format version (it is a safetensors file, but not a tl checkpoint)");
+  }
+  {
+    const std::string& v = m["format_version"];
+    int version = 0;
+    bool is_number = !v.empty() && v.size() < 6 && std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (is_number) version = std::stoi(v);
+    if (!is_number || version != kCheckpointFormatVersion) {
+      file.fail("written by format v" + v + "; this build reads v" + std::to_string(kCheckpointFormatVersion));
+    }
+  }
+  {
+    if (!m.count("header_crc32c")) file.fail("the metadata has no 'header_crc32c'");
+    json copy = header;
+    copy["__metadata__"].erase("header_crc32c");
+    std::string canonical = copy.dump();
+    std::string want = hex32(detail::crc32c(canonical.data(), canonical.size()));
+    if (m["header_crc32c"] != want) {
+      file.fail("header checksum mismatch: stored CRC32C " + m["header_crc32c"] + ", computed " + want +
+                " (the header is damaged)");
+    }
+  }
+  json crcs;
+  try {
+    crcs = parse_strict(m["crc32c"]);
+  } catch (...) {
+    file.fail("metadata 'crc32c' is not a valid JSON object");
+  }
+  if (!crcs.is_object()) file.fail("metadata 'crc32c' is not a JSON object");
+
+  // Tensor entries: dtype, shape and offsets, every size overflow-checked.
+  std::vector<LoadEntry> entries;
+  for (const auto& [name, value] : header.items()) {
+    if (name == "__metadata__") continue;
+    auto bad = [&](const std::string& what) { file.fail("tensor '" + name + "': " + what); };
+    if (!value.is_object()) bad("its entry is not an object");
+    for (const auto& [key, unused] : value.items()) {
+      if (key != "dtype" && key != "shape" && key != "data_offsets") bad("unexpected field '" + key + "'");
+    }
+    if (!value.contains("dtype") || !value["dtype"].is_string()) bad("no 'dtype' string");
+    LoadEntry e;
+    e.name = name;
+    std::string dtype = value["dtype"].get<std::string>();
+    const DTypeName* found = nullptr;
+    for (const auto& d : kDTypes)
+      if (dtype == d.name) found = &d;
+    if (!found) bad("unknown dtype '" + dtype + "' (tl reads F32, F64, F16, BF16, I32, I64, BOOL)");
+    e.dtype = found->dtype;
+    if (!value.contains("shape") || !value["shape"].is_array()) bad("no 'shape' array");
+    const json& shape = value["shape"];
+    if (shape.size() > static_cast<size_t>(kMaxRank)) {
+      bad("rank " + std::to_string(shape.size()) + " is over tl's maximum rank " + std::to_string(kMaxRank));
+    }
+    uint64_t nbytes = dtype_size(e.dtype);
+    for (size_t i = 0; i < shape.size(); ++i) {
+      if (!shape[i].is_number_integer()) bad("dimension " + std::to_string(i) + " is not an integer");
+      if (!shape[i].is_number_unsigned()) bad("dimension " + std::to_string(i) + " is negative: " + shape[i].dump());
+      uint64_t d = shape[i].get<uint64_t>();
+      if (d > static_cast<uint64_t>(INT64_MAX) || __builtin_mul_overflow(nbytes, d, &nbytes)) {
+        bad("shape " + shape.dump() + " x " + dtype + " overflows 64 bits");
+      }
+      e.shape.push_back(static_cast<int64_t>(d));
+    }
+    const json& off = value.contains("data_offsets") ? value["data_offsets"] : json();
+    if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned()) {
+      bad("'data_offsets' is not a pair of non-negative integers");
+    }
+    e.begin = off[0].get<uint64_t>();
+    e.end = off[1].get<uint64_t>();
+    if (e.end < e.begin) bad("data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) + ") end before they begin");
+    if (e.end - e.begin != nbytes) {
+      bad("shape " + shape.dump() + " x " + dtype + " is " + std::to_string(nbytes) + " bytes, but data_offsets [" +
+          std::to_string(e.begin) + ", " + std::to_string(e.end) + ") hold " + std::to_string(e.end - e.begin));
+    }
+    if (!crcs.contains(name) || !crcs[name].is_string()) bad("no CRC32C in the metadata");
+    entries.push_back(std::move(e));
+  }
+  if (crcs.size() != entries.size()) file.fail("metadata 'crc32c' names tensors the header does not hold");
+
+  // The data section is exactly the tensors, packed in offset order: no holes, no overlaps.
+  std::sort(entries.begin(), entries.end(), [](const LoadEntry& a, const LoadEntry& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
+  uint64_t base = 8 + n, expected = 0;
+  const std::string* previous = nullptr;
+  for (const auto& e : entries) {
+    if (e.begin < expected) {
+      file.fail("tensor '" + e.name + "' at data bytes [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
+                ") overlaps tensor '" + *previous + "', which ends at " + std::to_string(expected));
+    }
+    if (e.begin > expected) {
+      file.fail("tensor '" + e.name + "' begins at data byte " + std::to_string(e.begin) + ", leaving a hole after byte " +
+                std::to_string(expected));
+    }
+    expected = e.end;
+    previous = &e.name;
+  }
+  for (const auto& e : entries) {
+    if (e.end > size - base) {
+      file.fail("truncated: tensor '" + e.name + "' needs bytes [" + std::to_string(base + e.begin) + ", " +
+                std::to_string(base + e.end) + "), file ends at " + std::to_string(size));
+    }
+  }
+  if (expected != size - base) {
+    file.fail("the tensors cover data bytes [0, " + std::to_string(expected) + ") but the data section holds " +
+              std::to_string(size - base) + " bytes (trailing bytes after the last tensor)");
+  }
+
+  // Read and check each tensor. Sizes were all checked against the file, so these
+  // allocations are bounded by its size.
+  for (auto& e : entries) {
+    Tensor t = empty(Shape(e.shape), {.dtype = e.dtype});
+    uint64_t nbytes = e.end - e.begin;
+    if (nbytes > 0) file.read(base + e.begin, t.data_ptr(), nbytes);
+    std::string crc = hex32(detail::crc32c(t.data_ptr(), nbytes));
+    if (crc != crcs[e.name].get<std::string>()) {
+      file.fail("checksum mismatch in tensor '" + e.name + "' (bytes [" + std::to_string(base + e.begin) + ", " +
+                std::to_string(base + e.end) + ")): stored CRC32C " + crcs[e.name].get<std::string>() + ", computed " +
+                crc);
+    }
+    staged.tensors[e.name] = t;
+  }
+  return staged;
+}
+
+int64_t parse_int(const CheckpointFile& file, const std::map<std::string, std::string>& meta, const char* key) {
+  auto it = meta.find(key);
+  if (it == meta.end()) file.fail(std::string("the metadata has no '") + key + "'");
+  try {
+    size_t used = 0;
+    int64_t v = std::stoll(it->second, &used);
+    if (used == it->second.size()) return v;
+  } catch (const std::exception&) {
+  }
+  file.fail(std::string("metadata '") + key + "' is not an integer: '" + it->second + "'");
+}
+
+json parse_meta_json(const CheckpointFile& file, const std::map<std::string, std::string>& meta, const char* key,
+                     bool required = true) {
+  auto it = meta.find(key);
+  if (it == meta.end()) {
+    if (required) file.fail(std::string("the metadata has no '") + key + "'");
+    return json();
+  }
+  try {
+    json j = parse_strict(it->second);
+    if (j.is_object()) return j;
+  } catch (const DuplicateKey& d) {
+    file.fail(std::string("metadata '") + key + "' has the key '" + d.key + "' twice");
+  } catch (const json::exception&) {
+  }
+  file.fail(std::string("metadata '") + key + "' is not a JSON object");
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string s;
+  for (const auto& item : items) s += (s.empty() ? "" : ", ") + item;
+  return s;
+}
+
+}  // namespace
+
+void load(const std::string& path, nn::Module& model, optim::Optimizer* optimizer, CheckpointExtra* extra,
+          Site site) {
+  CheckpointFile file(path, site);
+  Staged staged = read_checkpoint(file);
+  auto refuse = [&](const std::string& what) {
+    throw ValueError("tl::load: '" + path + "': " + what + "; nothing was loaded (at " + site.str() + ")");
+  };
+
+  // ---- the plain metadata: step, epoch, user metadata, RNG, Stateful states
+  int64_t step = parse_int(file, staged.meta, "step");
+  int64_t epoch = parse_int(file, staged.meta, "epoch");
+  json user = parse_meta_json(file, staged.meta, "user_metadata");
+  std::map<std::string, std::string> user_metadata;
+  for (const auto& [k, v] : user.items()) {
+    if (!v.is_string()) file.fail("user metadata '" + k + "' is not a string");
+    user_metadata[k] = v.get<std::string>();
+  }
+  json rng = parse_meta_json(file, staged.meta, "rng");
+  GeneratorState cpu_rng;
+  {
+    const json& r = rng.contains("cpu") ? rng["cpu"] : json();
+    if (!r.is_object() || !r.contains("seed") || !r.contains("offset") || !r["seed"].is_number_unsigned() ||
+        !r["offset"].is_number_unsigned()) {
+      file.fail("metadata 'rng' has no valid 'cpu' generator state {seed, offset}");
+    }
+    cpu_rng = {r["seed"].get<uint64_t>(), r["offset"].get<uint64_t>()};
+  }
+  json stateful = parse_meta_json(file, staged.meta, "stateful");
+  for (const auto& [k, v] : stateful.items()) {
+    if (!v.is_string()) file.fail("the state of Stateful '" + k + "' is not a string");
+  }
+
+  // ---- the model: every problem listed at once
+  std::map<std::string, Tensor> model_state, optimizer_state;
+  for (auto& [name, t] : staged.tensors) {
+    if (name.rfind(kModelPrefix, 0) == 0) {
+      model_state[name.substr(std::strlen(kModelPrefix))] = t;
+    } else if (name.rfind(kOptimizerPrefix, 0) == 0) {
+      optimizer_state[name.substr(std::strlen(kOptimizerPrefix))] = t;
+    } else {
+      file.fail("tensor '" + name + "' is neither 'model.*' nor 'optimizer.*'");
+    }
+  }
+  {
+    nn::StateDict own = model.state_dict();
+    std::vector<std::string> missing, unexpected, mismatched;
+    for (const auto& [name, t] : own) {
+      auto it = model_state.find(name);
+      if (it == model_state.end()) {
+        missing.push_back(name);
+      } else if (it->second.shape() != t.shape()) {
+        mismatched.push_back(name + " (checkpoint " + it->second.shape().str() + ", model " + t.shape().str() + ")");
+      }
+    }
+    for (const auto& [name, t] : model_state)
+      if (!own.count(name)) unexpected.push_back(name);
+    if (!missing.empty() || !unexpected.empty() || !mismatched.empty()) {
+      std::string what = "the checkpoint does not fit the model:";
+      if (!missing.empty()) what += " missing keys (" + std::to_string(missing.size()) + "): " + join(missing) + ";";
+      if (!unexpected.empty()) what += " unexpected keys (" + std::to_string(unexpected.size()) + "): " + join(unexpected) + ";";
+      if (!mismatched.empty()) what += " shape mismatches (" + std::to_string(mismatched.size()) + "): " + join(mismatched) + ";";
+      what.pop_back();
+      refuse(what);
+    }
+  }
+
+  // ---- the optimizer: type, parameter count, groups
+  json opt_meta = parse_meta_json(file, staged.meta, "optimizer", /*required=*/false);
+  if (optimizer) {
+    if (opt_meta.is_null()) refuse("the checkpoint holds no optimizer state, but an optimizer (" + optimizer->name() + ") was given");
+    if (!opt_meta.contains("type") || !opt_meta["type"].is_string() || !opt_meta.contains("num_params") ||
+        !opt_meta["num_params"].is_number_unsigned() || !opt_meta.contains("groups") || !opt_meta["groups"].is_array()) {
+      file.fail("metadata 'optimizer' lacks its type, num_params or groups");
+    }
+    std::string type = opt_meta["type"].get<std::string>();
+    if (type != optimizer->name()) refuse("the optimizer state was saved by " + type + ", not " + optimizer->name());
+    uint64_t count = opt_meta["num_params"].get<uint64_t>();
+    const auto& groups = optimizer->param_groups();
+    size_t own = 0;
+    for (const auto& g : groups) own += g.params.size();
+    if (count != own) {
+      refuse("the optimizer state is for " + std::to_string(count) + " parameters, this " + type + " has " +
+             std::to_string(own));
+    }
+    const json& saved_groups = opt_meta["groups"];
+    if (saved_groups.size() != groups.size()) {
+      refuse("the optimizer state has " + std::to_string(saved_groups.size()) + " parameter groups, this " + type +
+             " has " + std::to_string(groups.size()));
+    }
+    for (size_t i = 0; i < groups.size(); ++i) {
+      const json& g = saved_groups[i];
+      if (!g.is_object() || !g.contains("num_params") || !g["num_params"].is_number_unsigned() || !g.contains("lr") ||
+          !g["lr"].is_number() || !g.contains("weight_decay") || !g["weight_decay"].is_number()) {
+        file.fail("metadata 'optimizer' group " + std::to_string(i) + " lacks num_params, lr or weight_decay");
+      }
+      if (g["num_params"].get<uint64_t>() != groups[i].params.size()) {
+        refuse("optimizer group " + std::to_string(i) + " holds " + std::to_string(g["num_params"].get<uint64_t>()) +
+               " parameters in the checkpoint and " + std::to_string(groups[i].params.size()) + " here");
+      }
+    }
+    optimizer_state[std::string(kOptimizerPrefix) + type] = scalar_tensor(static_cast<double>(count), {.dtype = kInt64});
+  }
+
+  // ---- Stateful objects: each needs its state
+  std::vector<std::pair<Stateful*, std::string>> restore;
+  if (extra) {
+    std::set<std::string> seen;
+    for (Stateful* s : extra->stateful) {
+      if (!s) refuse("extra->stateful holds a null pointer");
+      std::string key = s->state_key();
+      if (!seen.insert(key).second) refuse("two Stateful objects share the key '" + key + "'");
+      if (!stateful.contains(key)) {
+        std::vector<std::string> keys;
+        for (const auto& [k, v] : stateful.items()) keys.push_back("'" + k + "'");
+        refuse("the checkpoint holds no state for Stateful '" + key + "' (it holds " +
+               (keys.empty() ? std::string("none") : join(keys)) + ")");
+      }
+      restore.emplace_back(s, stateful[key].get<std::string>());
+    }
+  }
+
+  // ---- apply. Optimizer and Stateful objects may still refuse their state; keep what they
+  // held so a refusal rolls everything back.
+  std::map<std::string, Tensor> old_optimizer_state;
+  if (optimizer) {
+    old_optimizer_state = optimizer->state();
+    try {
+      optimizer->load_state(optimizer_state, site);
+    } catch (const Error& e) {
+      refuse(std::string("the optimizer refused its state: ") + e.what());
+    }
+  }
+  std::vector<std::pair<Stateful*, std::string>> old_states;
+  for (const auto& [s, state] : restore) old_states.emplace_back(s, s->save_state());
+  for (size_t i = 0; i < restore.size(); ++i) {
+    try {
+      restore[i].first->load_state(restore[i].second);
+    } catch (const Error& e) {
+      for (size_t j = 0; j < i; ++j) old_states[j].first->load_state(old_states[j].second);
+      if (optimizer) optimizer->load_state(old_optimizer_state, site);
+      refuse("Stateful '" + restore[i].first->state_key() + "' refused its state: " + e.what());
+    }
+  }
+  model.load_state_dict(model_state, /*strict=*/true, site);  // checked above: cannot refuse
+  if (optimizer) {
+    auto& groups = optimizer->param_groups();
+    for (size_t i = 0; i < groups.size(); ++i) {
+      groups[i].lr = opt_meta["groups"][i]["lr"].get<double>();
+      groups[i].weight_decay = opt_meta["groups"][i]["weight_decay"].get<double>();
+    }
+  }
+  default_generator().set_state(cpu_rng);
+  if (extra) {
+    extra->step = step;
+    extra->epoch = epoch;
+    extra->metadata = std::move(user_metadata);
+  }
+}
+
+}  // namespace tl
