@@ -2,6 +2,7 @@
 #pragma once
 
 #include "tl/autograd.h"
+#include "tl/checkpoint.h"
 #include "tl/data.h"
 #include "tl/dtype.h"
 #include "tl/device.h"
