@@ -134,6 +134,7 @@ class Splitter {
     special_[static_cast<unsigned char>(delimiter)] = true;
     special_[static_cast<unsigned char>('\n')] = true;
     special_[static_cast<unsigned char>('\r')] = true;
+    delimiter_bytes_ = kOnes * static_cast<unsigned char>(delimiter);
   }
 
   // Reads the next non-blank record into `fields`; false at the end of the file.
@@ -167,6 +168,9 @@ class Splitter {
   }
 
  private:
+  static constexpr uint64_t kOnes = 0x0101010101010101ull;
+  static uint64_t has_zero(uint64_t v) { return (v - kOnes) & ~v & (kOnes * 0x80); }
+
   size_t column() const { return static_cast<size_t>(p_ - line_start_) + 1; }
 
   // At '\n', '\r' or "\r\n": steps past it.
@@ -181,7 +185,20 @@ class Splitter {
     size_t line = line_, col = column();
     if (p_ < end_ && *p_ == '"') return read_quoted(line, col);
     const char* q = p_;
+    // 8 bytes at a time: the lowest flagged byte of has_zero(w ^ c) is the first byte equal
+    // to c (higher flags can be false positives, so only the lowest is used).
+    while (q + 8 <= end_) {
+      uint64_t w;
+      std::memcpy(&w, q, 8);
+      uint64_t hit = has_zero(w ^ delimiter_bytes_) | has_zero(w ^ (kOnes * '\n')) | has_zero(w ^ (kOnes * '\r'));
+      if (hit) {
+        q += __builtin_ctzll(hit) / 8;
+        goto found;
+      }
+      q += 8;
+    }
     while (q < end_ && !special_[static_cast<unsigned char>(*q)]) ++q;
+  found:
     size_t n = static_cast<size_t>(q - p_);
     if (n > max_field_bytes_) too_long(line, col, n);
     Field f{std::string_view(p_, n), line, col};
@@ -254,6 +271,7 @@ class Splitter {
   char delimiter_;
   size_t max_field_bytes_;
   bool special_[256];
+  uint64_t delimiter_bytes_;
   std::deque<std::string> scratch_;  // unescaped quoted fields; a deque keeps views valid
   size_t used_ = 0;
 };
