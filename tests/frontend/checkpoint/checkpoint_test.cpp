@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -372,6 +373,40 @@ TEST_CASE("a save failing with ENOSPC or EIO at any I/O call leaves the previous
   CHECK(survived == tried);
   WARN("fault injection: " << survived << " of " << tried << " injected failures (" << calls
                            << " I/O calls per save x ENOSPC/EIO) left a loadable checkpoint and no temporary");
+}
+
+TEST_CASE("a save hitting the file size limit (EFBIG) leaves the previous checkpoint and no temporary",
+          "[checkpoint][reliability]") {
+  ScratchDir dir;
+  std::string path = dir.file("ckpt.safetensors");
+  nn::Linear small(2, 2);
+  save(path, small);
+  std::string old_bytes = read_bytes(path);
+  nn::Linear big(256, 256);  // 256 KB of weights, over the 64 KB limit set below
+  pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    // A real limit rather than an injected error: write(2) fails with EFBIG once the file
+    // would pass 64 KB (SIGXFSZ ignored, as a process that wants the error must).
+    ::signal(SIGXFSZ, SIG_IGN);
+    rlimit limit{64 << 10, 64 << 10};
+    ::setrlimit(RLIMIT_FSIZE, &limit);
+    try {
+      save(path, big);
+    } catch (const IoError& e) {
+      std::string what = e.what();
+      bool named = what.find(path) != std::string::npos && what.find("bytes needed") != std::string::npos &&
+                   what.find(std::strerror(EFBIG)) != std::string::npos;
+      ::_exit(named ? 0 : 2);
+    }
+    ::_exit(1);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);  // 1: save succeeded, 2: the error lacked path, bytes or errno
+  CHECK(read_bytes(path) == old_bytes);
+  CHECK(dir.entries() == std::vector<std::string>{"ckpt.safetensors"});
 }
 
 TEST_CASE("kill -9 at random points of a save leaves the old or the new checkpoint", "[checkpoint][reliability][slow]") {
