@@ -4,7 +4,9 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "frontend/autograd/anomaly.h"
 #include "frontend/autograd/graph.h"
+#include "tl/debug.h"
 #include "tl/autograd.h"
 
 namespace tl {
@@ -20,6 +22,16 @@ EnableGradGuard::EnableGradGuard() : previous_(g_grad_enabled) { g_grad_enabled 
 EnableGradGuard::~EnableGradGuard() { g_grad_enabled = previous_; }
 
 namespace autograd {
+
+namespace {
+thread_local int g_backward_depth = 0;
+struct BackwardScope {
+  BackwardScope() { ++g_backward_depth; }
+  ~BackwardScope() { --g_backward_depth; }
+};
+}  // namespace
+
+bool in_backward() { return g_backward_depth > 0; }
 
 AutogradMeta& meta_of(const Tensor& t) {
   auto& m = t.impl()->autograd;
@@ -140,6 +152,7 @@ std::vector<Tensor> run_backward(const std::vector<Tensor>& roots, const std::ve
   bool capturing = !capture.empty();
 
   NoGradGuard no_grad;
+  BackwardScope backward_scope;
   auto accumulate = [&](Node* n, const Tensor& g) {
     Tensor& buf = buffers[n];
     buf = buf.defined() ? add(buf, g, site) : g;
@@ -192,6 +205,17 @@ std::vector<Tensor> run_backward(const std::vector<Tensor>& roots, const std::ve
       ops::GradContext ctx{n->saved_inputs, n->saved_output, dout, n->attrs,
                            std::span<const bool>(needs.get(), count), n->site};
       input_grads = n->op->grad(ctx);
+    }
+    if (is_anomaly_enabled()) {
+      for (size_t i = 0; i < input_grads.size(); ++i) {
+        auto bad = find_non_finite(input_grads[i]);
+        if (!bad) continue;
+        throw NumericsError("tl::detect_anomaly: the backward of " + n->name + " produced " + bad->what +
+                            " at index " + index_str(input_grads[i].shape(), bad->index) +
+                            " of the gradient for its input " + std::to_string(i) + " (" +
+                            input_grads[i].shape().str() + " " + dtype_name(input_grads[i].dtype()) +
+                            "); the forward " + n->name + " was called at " + n->site.str());
+      }
     }
     if (!retain_graph) {
       n->released = true;

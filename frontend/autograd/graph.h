@@ -48,6 +48,9 @@ struct Node {
   bool is_accumulator() const { return leaf != nullptr; }
 };
 
+// True on a thread while it runs a backward pass (anomaly checks then name forward ops).
+bool in_backward();
+
 AutogradMeta& meta_of(const Tensor& t);  // creates it on demand
 // The node a gradient for `t` flows into: its grad_fn, or its leaf accumulator.
 std::shared_ptr<Node> gradient_edge(const Tensor& t);

@@ -2,7 +2,9 @@
 
 #include <unordered_map>
 
+#include "frontend/autograd/anomaly.h"
 #include "frontend/autograd/graph.h"
+#include "tl/debug.h"
 #include "frontend/ops/dispatch.h"
 #include "runtime/device_backend.h"
 
@@ -133,6 +135,20 @@ Tensor make_view(const Tensor& x, const Shape& shape, const Shape& strides, int6
   return Tensor(std::move(impl));
 }
 
+namespace {
+// Anomaly mode: throws when `out` holds NaN/Inf, naming the op and the user's line.
+void check_output(const OpDef& op, std::span<const Tensor> inputs, const Tensor& out, Site site) {
+  auto bad = autograd::find_non_finite(out);
+  if (!bad) return;
+  bool inputs_bad = false;
+  for (const Tensor& t : inputs) inputs_bad = inputs_bad || autograd::find_non_finite(t).has_value();
+  throw NumericsError("tl::detect_anomaly: " + op.name + " produced " + bad->what + " at index " +
+                      autograd::index_str(out.shape(), bad->index) + " of its " + out.shape().str() + " " +
+                      dtype_name(out.dtype()) + " output (" + describe(inputs) + ")" +
+                      (inputs_bad ? "; an input already held NaN/Inf" : "") + " at " + site.str());
+}
+}  // namespace
+
 Tensor call(const OpDef& op, std::initializer_list<Tensor> inputs, const Attrs& attrs, Site site) {
   return call(op, std::span<const Tensor>(inputs.begin(), inputs.size()), attrs, site);
 }
@@ -167,6 +183,7 @@ Tensor call(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs,
       kernel(inputs, out, attrs);
     }
   }
+  if (is_anomaly_enabled() && !autograd::in_backward()) check_output(op, inputs, out, site);
   if (is_grad_enabled()) {
     for (const Tensor& t : inputs) {
       if (t.defined() && autograd::needs_grad(t)) {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <oneapi/dnnl/dnnl.hpp>
+#include <vector>
 
 #include "runtime/cpu/parallel.h"
 
@@ -13,6 +14,24 @@ namespace tl::rt::cpu {
 inline dnnl::engine& engine() {
   static dnnl::engine e(dnnl::engine::kind::cpu, 0);
   return e;
+}
+
+// Primitives are built with a user-managed scratchpad: the library-managed one is shared
+// between primitives and unsafe when two threads execute at once (our jobs do).
+inline dnnl::primitive_attr scratchpad_attr() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+// This thread's scratchpad for executing `primitive` (a thread runs one primitive at a time).
+inline dnnl::memory scratchpad_for(const dnnl::primitive& primitive) {
+  const dnnl_memory_desc_t* md =
+      dnnl_primitive_desc_query_md(primitive.get_primitive_desc(), dnnl_query_scratchpad_md, 0);
+  dnnl::memory::desc desc = md ? dnnl::memory::desc(*md) : dnnl::memory::desc();
+  thread_local std::vector<char> buffer;
+  if (buffer.size() < desc.get_size()) buffer.resize(desc.get_size());
+  return dnnl::memory(desc, engine(), buffer.data());
 }
 
 // Runs `jobs` independent oneDNN calls job(i), each on one thread, spread over the OpenMP

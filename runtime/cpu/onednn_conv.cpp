@@ -53,9 +53,10 @@ struct ConvDescs {
     auto algo = dnnl::algorithm::convolution_direct;
     if (has_bias) {
       return {dnnl::convolution_forward::desc(kind, algo, x, w, b, y, strides, dilates, padding_l, padding_r),
-              engine()};
+              scratchpad_attr(), engine()};
     }
-    return {dnnl::convolution_forward::desc(kind, algo, x, w, y, strides, dilates, padding_l, padding_r), engine()};
+    return {dnnl::convolution_forward::desc(kind, algo, x, w, y, strides, dilates, padding_l, padding_r),
+            scratchpad_attr(), engine()};
   }
 };
 
@@ -93,6 +94,7 @@ void conv2d_forward_f32_chunk(const Conv2dGeometry& g, const float* x, const flo
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, wrap(d.x, x)}, {DNNL_ARG_WEIGHTS, wrap(d.w, w)},
                                        {DNNL_ARG_DST, wrap(d.y, y)}};
   if (bias) args.emplace(DNNL_ARG_BIAS, wrap(d.b, bias));
+  args.emplace(DNNL_ARG_SCRATCHPAD, scratchpad_for(prim));
   prim.execute(stream(), args);
   stream().wait();
 }
@@ -105,11 +107,12 @@ void conv2d_backward_data_f32_chunk(const Conv2dGeometry& g, const float* dy, co
     dnnl::convolution_backward_data::desc desc(dnnl::algorithm::convolution_direct, d.x, d.w, d.y, d.strides,
                                                d.dilates, d.padding_l, d.padding_r);
     return dnnl::convolution_backward_data(
-        dnnl::convolution_backward_data::primitive_desc(desc, engine(), d.forward_pd(false)));
+        dnnl::convolution_backward_data::primitive_desc(desc, scratchpad_attr(), engine(), d.forward_pd(false)));
   });
   prim.execute(stream(), {{DNNL_ARG_DIFF_DST, wrap(d.y, dy)},
                           {DNNL_ARG_WEIGHTS, wrap(d.w, w)},
-                          {DNNL_ARG_DIFF_SRC, wrap(d.x, dx)}});
+                          {DNNL_ARG_DIFF_SRC, wrap(d.x, dx)},
+                          {DNNL_ARG_SCRATCHPAD, scratchpad_for(prim)}});
   stream().wait();
 }
 
@@ -121,11 +124,12 @@ void conv2d_backward_weights_f32_chunk(const Conv2dGeometry& g, const float* x, 
     dnnl::convolution_backward_weights::desc desc(dnnl::algorithm::convolution_direct, d.x, d.w, d.y, d.strides,
                                                   d.dilates, d.padding_l, d.padding_r);
     return dnnl::convolution_backward_weights(
-        dnnl::convolution_backward_weights::primitive_desc(desc, engine(), d.forward_pd(false)));
+        dnnl::convolution_backward_weights::primitive_desc(desc, scratchpad_attr(), engine(), d.forward_pd(false)));
   });
   prim.execute(stream(), {{DNNL_ARG_SRC, wrap(d.x, x)},
                           {DNNL_ARG_DIFF_DST, wrap(d.y, dy)},
-                          {DNNL_ARG_DIFF_WEIGHTS, wrap(d.w, dw)}});
+                          {DNNL_ARG_DIFF_WEIGHTS, wrap(d.w, dw)},
+                          {DNNL_ARG_SCRATCHPAD, scratchpad_for(prim)}});
   stream().wait();
 }
 
@@ -140,9 +144,11 @@ void pool2d_forward_f32_chunk(const Pool2dGeometry& g, bool is_max, const float*
     // Inference: max pooling then needs no workspace; our backward recomputes the argmax.
     dnnl::pooling_forward::desc desc(dnnl::prop_kind::forward_inference, algo, x_md, y_md, {g.stride_h, g.stride_w},
                                      {g.KH, g.KW}, {g.pad_h, g.pad_w}, {g.pad_h, g.pad_w});
-    return dnnl::pooling_forward(dnnl::pooling_forward::primitive_desc(desc, engine()));
+    return dnnl::pooling_forward(dnnl::pooling_forward::primitive_desc(desc, scratchpad_attr(), engine()));
   });
-  prim.execute(stream(), {{DNNL_ARG_SRC, wrap(x_md, x)}, {DNNL_ARG_DST, wrap(y_md, y)}});
+  prim.execute(stream(), {{DNNL_ARG_SRC, wrap(x_md, x)},
+                          {DNNL_ARG_DST, wrap(y_md, y)},
+                          {DNNL_ARG_SCRATCHPAD, scratchpad_for(prim)}});
   stream().wait();
 }
 

@@ -52,7 +52,7 @@ void run_matmul(MatrixArg a, MatrixArg b, float* c, int64_t ldc, int64_t M, int6
       memory::desc b_md({K, N}, f32, {b.row_stride, b.col_stride});
       memory::desc c_md({M, N}, f32, {ldc, 1});
 
-      dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, c_md), engine());
+      dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, c_md), scratchpad_attr(), engine());
       it = cache.emplace(key, MatmulEntry{dnnl::matmul(pd), a_md, b_md, c_md}).first;
     }
     entry = &it->second;
@@ -61,7 +61,10 @@ void run_matmul(MatrixArg a, MatrixArg b, float* c, int64_t ldc, int64_t M, int6
   memory bm(entry->b, engine(), const_cast<float*>(b.data));
   memory cm(entry->c, engine(), c);
   static thread_local dnnl::stream s(engine());
-  entry->primitive.execute(s, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}});
+  entry->primitive.execute(s, {{DNNL_ARG_SRC, am},
+                               {DNNL_ARG_WEIGHTS, bm},
+                               {DNNL_ARG_DST, cm},
+                               {DNNL_ARG_SCRATCHPAD, scratchpad_for(entry->primitive)}});
   s.wait();
 }
 

@@ -5,6 +5,7 @@
 #include "tl/checkpoint.h"
 #include "tl/data.h"
 #include "tl/dtype.h"
+#include "tl/debug.h"
 #include "tl/device.h"
 #include "tl/error.h"
 #include "tl/io.h"
