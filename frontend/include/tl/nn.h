@@ -30,3 +30,4 @@
 #include "tl/nn/layers.h"
 #include "tl/nn/loss.h"
 #include "tl/nn/module.h"
+#include "tl/nn/summary.h"

@@ -69,6 +69,10 @@ struct MetricRecord {
 // meta.json (through a temporary file and a rename), an empty metrics.jsonl, run.log and
 // checkpoints/. Throws IoError naming the path when the folder cannot be created.
 // Not thread-safe: log from one thread at a time.
+namespace nn {
+class Module;
+}
+
 class Run {
  public:
   Run(std::string name, Config config = {}, RunOptions options = {});
@@ -89,6 +93,13 @@ class Run {
   void log(std::string_view name, double value, int64_t step);
   void log(std::string_view name, const Tensor& value, Site site = Site::here());
   void log(std::string_view name, const Tensor& value, int64_t step, Site site = Site::here());
+
+  // Logs the global L2 norms of `model`'s gradients ("grad_norm") and parameters
+  // ("param_norm") at their next steps; with `per_parameter`, also "grad_norm/<name>" and
+  // "param_norm/<name>" for each parameter. One call per training step, after backward.
+  // Parameters without a gradient count as zero in grad_norm. No device sync (the norms are
+  // tensors read when the buffer is written).
+  void log_norms(const nn::Module& model, bool per_parameter = false, Site site = Site::here());
 
   // Writes a line to run.log (and to the "tl.run" logger at info level).
   void note(std::string_view message);
