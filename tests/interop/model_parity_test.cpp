@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "interop_util.h"
 #include "tl/io.h"
 #include "tl/nn.h"
 #include "tl/optim.h"
@@ -32,28 +33,6 @@ constexpr int kSteps = 3;  // STEPS in model_reference.py
 const optim::SGDOptions kSgd{.lr = 0.1, .momentum = 0.9, .weight_decay = 0.01};  // SGD_OPTIONS there
 constexpr double kRelTol = 1e-5;
 
-bool torch_available(std::string& why) {
-  std::string command = std::string(TL_TORCH_PYTHON) + " -c 'import torch' > /dev/null 2>&1";
-  if (std::system(command.c_str()) != 0) {
-    why = std::string(TL_TORCH_PYTHON) + " cannot import torch";
-    return false;
-  }
-  return true;
-}
-
-// A fresh directory under the system temp dir, removed when the test ends.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("tl_interop_model_" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 // The models of model_reference.py, layer for layer (so state-dict keys match: "0.weight").
 nn::Sequential make_mlp() {
@@ -165,12 +144,12 @@ Run train(nn::Sequential& model, const std::vector<Tensor>& xs, const std::vecto
 
 void check_model_against_torch(const ModelCase& c) {
   std::string why;
-  if (!torch_available(why)) {
+  if (!test::torch_available(why)) {
     WARN("skipped: " << why << "; install python3-torch to compare against PyTorch");
     SUCCEED();
     return;
   }
-  TempDir dir;
+  test::TempDir dir("tl_interop_model_");
   auto file = [&](const std::string& stem) { return (dir.path / (c.name + "." + stem + ".npy")).string(); };
 
   manual_seed(c.seed);

@@ -12,6 +12,7 @@
 #include <random>
 #include <string>
 
+#include "interop_util.h"
 #include "tl/optim.h"
 #include "tl/tl.h"
 
@@ -63,39 +64,17 @@ std::function<std::unique_ptr<optim::Optimizer>(std::vector<Tensor>)> maker(Opti
   return [options](std::vector<Tensor> params) { return std::make_unique<O>(std::move(params), options); };
 }
 
-bool torch_available(std::string& why) {
-  std::string command = std::string(TL_TORCH_PYTHON) + " -c 'import torch' > /dev/null 2>&1";
-  if (std::system(command.c_str()) != 0) {
-    why = std::string(TL_TORCH_PYTHON) + " cannot import torch";
-    return false;
-  }
-  return true;
-}
-
-// A fresh directory under the system temp dir, removed when the test ends.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("tl_interop_optim_" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 }  // namespace
 
 TEST_CASE("optimizers follow torch.optim for ten steps in float64", "[interop][optim]") {
   std::string why;
-  if (!torch_available(why)) {
+  if (!test::torch_available(why)) {
     WARN("skipped: " << why << "; install python3-torch to compare against PyTorch");
     SUCCEED();
     return;
   }
-  TempDir dir;
+  test::TempDir dir("tl_interop_optim_");
   std::string command = std::string(TL_TORCH_PYTHON) + " " + TL_OPTIM_REFERENCE_SCRIPT + " " + dir.path.string();
   REQUIRE(std::system(command.c_str()) == 0);
 
