@@ -101,6 +101,13 @@ class Run {
   // tensors read when the buffer is written).
   void log_norms(const nn::Module& model, bool per_parameter = false, Site site = Site::here());
 
+  // Appends a histogram of `values` (`bins` equal-width bins between their min and max;
+  // NaN/Inf are counted apart) as one JSON line to <run>/histograms.jsonl:
+  // {"step", "name", "min", "max", "counts": [...], "non_finite"}. Reads the values now
+  // (synchronizes), so call it every few steps rather than every step.
+  void log_histogram(std::string_view name, const Tensor& values, int64_t step, int bins = 30,
+                     Site site = Site::here());
+
   // Writes a line to run.log (and to the "tl.run" logger at info level).
   void note(std::string_view message);
   // Writes every buffered record to metrics.jsonl now (blocks until written).

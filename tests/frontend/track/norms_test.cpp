@@ -29,3 +29,17 @@ TEST_CASE("log_norms records gradient and parameter norms in one call", "[track]
   CHECK(seen.at("param_norm/weight") == Approx(5.0));
   CHECK(seen.at("grad_norm/bias") == Approx(1.0));
 }
+
+TEST_CASE("log_histogram appends bin counts of a tensor's values", "[track][histogram]") {
+  test::ScratchDir dir;
+  Run run("hist", {}, {.root = dir.path, .print_summary = false});
+  run.log_histogram("act", from_vector<float>({0, 1, 2, 3, 4, 5, 6, 7, 8, 9, NAN}), 3, 5);
+  run.log_histogram("act", from_vector<float>({1, 1}), 4, 2);
+  std::string text = test::read_text(run.path() / "histograms.jsonl");
+  auto first = text.substr(0, text.find('\n'));
+  CHECK_THAT(first, Catch::Contains("\"counts\":[2,2,2,2,2]"));
+  CHECK_THAT(first, Catch::Contains("\"non_finite\":1"));
+  CHECK_THAT(first, Catch::Contains("\"step\":3"));
+  CHECK_THAT(text.substr(text.find('\n') + 1), Catch::Contains("\"counts\":[2,0]"));
+  CHECK_THROWS_AS(run.log_histogram("act", ones({2}), 5, 0), ValueError);
+}
