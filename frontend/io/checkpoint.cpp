@@ -318,19 +318,14 @@ class CheckpointFile {
   void read(uint64_t offset, void* dst, uint64_t n) const {
     char* p = static_cast<char*>(dst);
     uint64_t done = 0;
-    while (done < n) {
-      ssize_t got = ::pread(fd_, p + done, std::min<uint64_t>(n - done, 1u << 30), static_cast<off_t>(offset + done));
-      if (got < 0 && errno == EINTR) continue;
-      if (got < 0) {
-        int err = errno;
-        fail("read at byte " + std::to_string(offset + done) + " failed: " + errno_text(err));
-      }
-      if (got == 0) {
-        fail("truncated: bytes [" + std::to_string(offset) + ", " + std::to_string(offset + n) +
-             ") are needed, the file ends at byte " + std::to_string(offset + done) +
-             " (was it changed while being read?)");
-      }
-      done += static_cast<uint64_t>(got);
+    if (detail::file_pread_all(fd_, p, n, offset, &done) != 0) {
+      int err = errno;
+      fail("read at byte " + std::to_string(offset + done) + " failed: " + errno_text(err));
+    }
+    if (done < n) {
+      fail("truncated: bytes [" + std::to_string(offset) + ", " + std::to_string(offset + n) +
+           ") are needed, the file ends at byte " + std::to_string(offset + done) +
+           " (was it changed while being read?)");
     }
   }
 

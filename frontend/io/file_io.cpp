@@ -56,6 +56,24 @@ int file_write_all(int fd, const void* data, uint64_t n, uint64_t* written) {
   return 0;
 }
 
+int file_pread_all(int fd, void* data, uint64_t n, uint64_t offset, uint64_t* got) {
+  char* p = static_cast<char*>(data);
+  uint64_t done = 0;
+  *got = 0;
+  while (done < n) {
+    ssize_t r = ::pread(fd, p + done, std::min<uint64_t>(n - done, uint64_t{1} << 30), static_cast<off_t>(offset + done));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      *got = done;
+      return -1;
+    }
+    if (r == 0) break;
+    done += static_cast<uint64_t>(r);
+  }
+  *got = done;
+  return 0;
+}
+
 int file_fsync(int fd) {
   if (injected_failure()) return -1;
   return ::fsync(fd);

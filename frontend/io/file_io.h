@@ -15,6 +15,10 @@ int file_open(const std::string& path, int flags, mode_t mode = 0);
 // Writes all `n` bytes (retrying short writes and EINTR); returns 0, or -1 with errno set and
 // `*written` (when given) holding the bytes that did reach the file.
 int file_write_all(int fd, const void* data, uint64_t n, uint64_t* written = nullptr);
+// Reads `n` bytes at `offset` (retrying short reads and EINTR); returns 0, or -1 with errno
+// set on a read error. `*got` holds the bytes read: fewer than `n` with a 0 return means the
+// file ended first. Reads are not counted by the fault-injection hook below.
+int file_pread_all(int fd, void* data, uint64_t n, uint64_t offset, uint64_t* got);
 int file_fsync(int fd);
 int file_close(int fd);
 int file_rename(const std::string& from, const std::string& to);

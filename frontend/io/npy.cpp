@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <random>
 
+#include "frontend/io/file_io.h"
 #include "tl/io.h"
 #include "tl/ops.h"
 
@@ -97,18 +98,13 @@ class Reader {
   void read(uint64_t offset, void* dst, uint64_t n) const {
     char* p = static_cast<char*>(dst);
     uint64_t done = 0;
-    while (done < n) {
-      ssize_t got = ::pread(fd_, p + done, std::min<uint64_t>(n - done, 1u << 30), static_cast<off_t>(offset + done));
-      if (got < 0 && errno == EINTR) continue;
-      if (got < 0) {
-        int err = errno;
-        fail(offset + done, "read failed: " + errno_text(err));
-      }
-      if (got == 0) {
-        fail(offset + done, "the file ended early (expected " + std::to_string(size_) +
-                                " bytes; was it changed while being read?)");
-      }
-      done += static_cast<uint64_t>(got);
+    if (detail::file_pread_all(fd_, p, n, offset, &done) != 0) {
+      int err = errno;
+      fail(offset + done, "read failed: " + errno_text(err));
+    }
+    if (done < n) {
+      fail(offset + done, "the file ended early (expected " + std::to_string(size_) +
+                              " bytes; was it changed while being read?)");
     }
   }
 
