@@ -1,0 +1,38 @@
+// The boundary between libtl and the MLIR-based compiler library (libtl_compiler.so). libtl
+// loads the compiler with dlopen the first time a tl::compile'd function is traced, so
+// programs that never compile neither load MLIR nor pay its start-up cost. Both sides are
+// built by the same compiler from the same tree, so C++ types cross the boundary.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "frontend/compile/graph.h"
+
+namespace tl::compiler {
+
+struct PipelineOptions {
+  // Comma-separated pass names, as tl-opt spells them (e.g.
+  // "tl-functionalize,tl-autodiff,canonicalize,cse,symbol-dce"); empty means the default.
+  std::string pipeline;
+  // When non-empty, the IR before and after every pass is written under this folder.
+  std::string dump_dir;
+};
+
+struct PipelineResult {
+  bool ok = false;
+  std::string error;        // when !ok: what failed, naming the pass and the op
+  trace::Graph graph;       // the optimized graph (structural assign/grad nodes removed)
+  std::string ir_before;    // textual IR as imported
+  std::string ir_after;     // textual IR after the pipeline
+};
+
+// Exported by libtl_compiler.so with C linkage under this name.
+inline constexpr const char* kRunPipelineSymbol = "tl_compiler_run_pipeline";
+using RunPipelineFn = void (*)(const trace::Graph& in, const PipelineOptions& options, PipelineResult& out);
+
+// The default pipeline tl::compile runs.
+inline constexpr const char* kDefaultPipeline =
+    "tl-functionalize,tl-autodiff,canonicalize,tl-fold,cse,canonicalize";
+
+}  // namespace tl::compiler

@@ -1,0 +1,103 @@
+// The traced program: a flat SSA graph of ops recorded while a tl::compile'd function ran
+// eagerly. It is the exchange format between the tracer (frontend), the MLIR pipeline
+// (ir/, passes/: loaded on demand, see compiler_api.h) and the reference executor, and it
+// holds no MLIR type, so libtl never includes an MLIR header.
+//
+// Value ids index Graph::values. A node's `op` is either a registered op's name (def is set)
+// or one of the structural kinds below.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "frontend/ops/registry.h"
+#include "tl/tensor.h"
+
+namespace tl::trace {
+
+// Structural node kinds (everything else is a registry op).
+// constant: no inputs; outputs[0] holds `constant` (a tensor created on the host).
+inline constexpr const char* kConstant = "constant";
+// random: inputs [rng] or [rng, p]; attrs.count = RandomKind, attrs.dims = shape,
+// attrs.dtype, attrs.scalar/scalar2 = (low, high) | (mean, std) | p, attrs.axis = the Philox
+// counter offset of this draw relative to the generator's offset when the call started.
+inline constexpr const char* kRandom = "random";
+// grad: inputs [loss, seed, wrt...]; outputs[i] = seed-weighted d loss / d wrt_i (a tensor
+// of wrt_i's shape; zeros when loss does not depend on it). Expanded by the autodiff pass.
+inline constexpr const char* kGrad = "grad";
+// assign: inputs [target, value]; no outputs. From here on the graph input `target` holds
+// `value` (attrs.flag: its .grad slot instead of its data). Removed by functionalization,
+// which turns the last assign of each target into a Writeback.
+inline constexpr const char* kAssign = "assign";
+// guard: inputs [x] (one element); attrs.scalar = the value the host read at trace time.
+// Executing it compares; a mismatch abandons the call (nothing is written back) and re-traces.
+inline constexpr const char* kGuard = "guard";
+
+enum class RandomKind : int64_t { kUniform = 0, kNormal = 1, kBernoulli = 2, kBernoulliTensor = 3, kRandint = 4 };
+
+struct Value {
+  Shape shape;
+  DType dtype = kFloat32;
+};
+
+struct Node {
+  std::string op;
+  const ops::OpDef* def = nullptr;  // registry ops only
+  std::vector<int> inputs;
+  std::vector<int> outputs;
+  ops::Attrs attrs;
+  Site site;        // the user's line that issued the op
+  Tensor constant;  // kConstant only
+};
+
+enum class InputKind : uint8_t {
+  kArgument,  // the function's i-th tensor argument
+  kCapture,   // a tensor the function read but did not create (parameter, buffer, state)
+  kGradOf,    // the .grad of `source` as it was when the call started
+  kRng,       // int64[2]: the default generator's (seed, offset) when the call starts
+};
+
+struct Input {
+  int value = -1;
+  InputKind kind = InputKind::kArgument;
+  int arg_index = -1;  // kArgument
+  Tensor source;       // kCapture: the captured tensor; kGradOf: the leaf whose grad is read
+  std::string name;    // for dumps and error messages ("arg0", "capture3", ...)
+};
+
+// After a call: the tensor of inputs[input] (or its .grad when to_grad) receives `value`.
+struct Writeback {
+  int value = -1;
+  int input = -1;
+  bool to_grad = false;
+};
+
+struct Graph {
+  std::string name;
+  std::vector<Value> values;
+  std::vector<Input> inputs;
+  std::vector<Node> nodes;
+  std::vector<int> outputs;           // what the function returns, in order
+  std::vector<Writeback> writebacks;  // filled by functionalization
+  int64_t rng_advance = 0;            // Philox counters the call consumes
+
+  int add_value(const Shape& shape, DType dtype) {
+    values.push_back({shape, dtype});
+    return static_cast<int>(values.size()) - 1;
+  }
+  // Human-readable listing, one node per line (for logs and tl::explain).
+  std::string str() const;
+};
+
+// Interns a file name so Sites rebuilt from IR locations stay valid for the process.
+const char* intern_file(const std::string& file);
+
+}  // namespace tl::trace
+
+namespace tl::trace {
+// A tensor with shape and dtype but no storage, for running shape rules (OpDef::infer) and
+// derivative rules symbolically. Reading its data throws.
+Tensor meta_tensor(const Shape& shape, DType dtype);
+bool is_meta(const Tensor& t);
+}  // namespace tl::trace
