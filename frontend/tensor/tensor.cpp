@@ -24,6 +24,11 @@ int64_t Tensor::numel() const {
 }
 
 void* Tensor::data_ptr() const {
+  if (impl_->storage->data == nullptr && impl_->storage->nbytes > 0) [[unlikely]] {
+    throw ValueError("tl: this tensor " + shape().str() + " " + dtype_name(dtype()) +
+                     " is symbolic (shape only, no data): it stands for a value inside a compiled "
+                     "function and cannot be read on the host");
+  }
   return static_cast<char*>(impl_->storage->data) + impl_->offset * static_cast<int64_t>(dtype_size(dtype()));
 }
 
