@@ -1,0 +1,44 @@
+// The `tl` dialect: its class, the structural ops (tl.constant, tl.random, tl.grad,
+// tl.assign, tl.guard), the verifier shared by the registry ops, and the link from an op to
+// its op-table entry. The generated registry op classes (tl.add, ...) are in
+// registry_ops.h; most code handles them generically through op_def. Compiler-side only.
+#pragma once
+
+#include <mlir/Dialect/Func/IR/FuncOps.h>
+#include <mlir/IR/BuiltinTypes.h>
+#include <mlir/IR/Dialect.h>
+#include <mlir/IR/OpDefinition.h>
+#include <mlir/Interfaces/InferTypeOpInterface.h>
+#include <mlir/Interfaces/SideEffectInterfaces.h>
+
+#include "frontend/ops/registry.h"
+
+namespace tl::ir {
+
+// Registers the tl, func and arith dialects.
+void register_dialects(mlir::DialectRegistry& registry);
+
+// The op-table entry of a registry op (`tl.<name>`); null for every other op, the
+// structural tl ops included.
+const ops::OpDef* op_def(mlir::Operation* op);
+
+// Verifies a registry op: `arity` operands (-1: any number), attributes of the kinds
+// attrs.h names, and the result type the op table infers. Used by the RegistryOp trait.
+mlir::LogicalResult verify_registry_op(mlir::Operation* op, int arity);
+
+// The trait every generated registry op carries (Tl_RegistryOpTrait in dialect.td).
+template <int kArity>
+struct RegistryOp {
+  template <class ConcreteOp>
+  class Impl : public mlir::OpTrait::TraitBase<ConcreteOp, Impl> {
+   public:
+    static mlir::LogicalResult verifyTrait(mlir::Operation* op) { return verify_registry_op(op, kArity); }
+  };
+};
+
+}  // namespace tl::ir
+
+#include "ir/dialect.h.inc"
+
+#define GET_OP_CLASSES
+#include "ir/structural_ops.h.inc"
