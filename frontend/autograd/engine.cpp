@@ -6,6 +6,7 @@
 
 #include "frontend/autograd/anomaly.h"
 #include "frontend/autograd/graph.h"
+#include "frontend/compile/tracer.h"
 #include "tl/debug.h"
 #include "tl/autograd.h"
 
@@ -88,6 +89,11 @@ void record(Tensor& output, std::span<const Tensor> inputs, const ops::OpDef* op
 namespace {
 
 Tensor apply_hooks(const std::vector<std::pair<int, GradHook>>& hooks, Tensor grad) {
+  if (!hooks.empty()) {
+    trace::refuse_if_tracing("a gradient hook ran during backward() inside a compiled function (hooks are "
+                             "host code and would not run in compiled calls); call backward() outside "
+                             "tl::compile or remove the hook", Site{});
+  }
   for (const auto& [id, hook] : hooks) {
     Tensor replaced = hook(grad);
     if (replaced.defined()) grad = replaced;
@@ -283,10 +289,17 @@ bool Tensor::is_leaf() const {
 
 Tensor Tensor::grad() const {
   const auto& m = impl_->autograd;
-  return m ? m->grad : Tensor();
+  if (!m) return Tensor();
+  if (m->grad.defined()) {
+    if (trace::Tracer* tracer = trace::active()) tracer->record_grad_read(*this, m->grad);
+  }
+  return m->grad;
 }
 
-void Tensor::set_grad(const Tensor& grad) { autograd::meta_of(*this).grad = grad; }
+void Tensor::set_grad(const Tensor& grad) {
+  if (trace::Tracer* tracer = trace::active()) tracer->record_set_grad(*this, grad);
+  autograd::meta_of(*this).grad = grad;
+}
 
 void Tensor::retain_grad() { autograd::meta_of(*this).retains_grad = true; }
 
@@ -308,6 +321,13 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph, Site site) cons
   } else if (g.shape() != shape()) {
     throw ShapeError("tl::backward: gradient has shape " + g.shape().str() +
                      " but the tensor has shape " + shape().str() + " at " + site.str());
+  }
+  if (trace::Tracer* tracer = trace::active()) {
+    // Traced: the gradient is computed eagerly now and by the autodiff pass in compiled calls.
+    Tensor seed = g;
+    tracer->record_backward(*this, seed, [&] { autograd::run_backward({*this}, {seed.detach()}, retain_graph, {}, site); },
+                            site);
+    return;
   }
   autograd::run_backward({*this}, {g.detach()}, retain_graph, {}, site);
 }
@@ -337,6 +357,8 @@ void Tensor::remove_hook(int handle) {
 std::vector<Tensor> grad(const Tensor& output, const std::vector<Tensor>& inputs,
                          const Tensor& grad_output, bool retain_graph, bool allow_unused,
                          Site site) {
+  trace::refuse_if_tracing("tl::grad inside a compiled function (only loss.backward() is traced); call "
+                           "loss.backward() or move tl::grad outside tl::compile", site);
   Tensor g = grad_output.defined() ? grad_output : ones_like(output, site);
   std::vector<std::shared_ptr<autograd::Node>> capture;
   for (const Tensor& t : inputs) {
@@ -372,6 +394,9 @@ Tensor custom_op(const std::string& name, const std::vector<Tensor>& inputs,
   bool any = false;
   for (const Tensor& t : inputs) any = any || (t.defined() && autograd::needs_grad(t));
   if (any && is_grad_enabled()) {
+    trace::refuse_if_tracing("tl::custom_op(" + name + ") with a custom backward inside a compiled function "
+                             "(its derivative is host code the autodiff pass cannot see); register it as an op "
+                             "or call it outside tl::compile", site);
     if (!out.is_leaf() || out.impl()->autograd) out = out.detach();
     autograd::record(out, inputs, nullptr, {}, site, backward, name);
   }

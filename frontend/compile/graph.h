@@ -19,8 +19,8 @@ namespace tl::trace {
 // Structural node kinds (everything else is a registry op).
 // constant: no inputs; outputs[0] holds `constant` (a tensor created on the host).
 inline constexpr const char* kConstant = "constant";
-// random: inputs [rng] or [rng, p]; attrs.count = RandomKind, attrs.dims = shape,
-// attrs.dtype, attrs.scalar/scalar2 = (low, high) | (mean, std) | p, attrs.axis = the Philox
+// random: inputs [rng]; attrs.count = RandomKind, attrs.dims = shape,
+// attrs.dtype, attrs.scalar/scalar2 = a, b (see RandomKind), attrs.axis = the Philox
 // counter offset of this draw relative to the generator's offset when the call started.
 inline constexpr const char* kRandom = "random";
 // grad: inputs [loss, seed, wrt...]; outputs[i] = seed-weighted d loss / d wrt_i (a tensor
@@ -34,7 +34,8 @@ inline constexpr const char* kAssign = "assign";
 // Executing it compares; a mismatch abandons the call (nothing is written back) and re-traces.
 inline constexpr const char* kGuard = "guard";
 
-enum class RandomKind : int64_t { kUniform = 0, kNormal = 1, kBernoulli = 2, kBernoulliTensor = 3, kRandint = 4 };
+// kUniform: U[a, b); kNormal: N(a, b^2); kBernoulli: 1 with probability a; kRandint: [a, b) int64.
+enum class RandomKind : int64_t { kUniform = 0, kNormal = 1, kBernoulli = 2, kRandint = 3 };
 
 struct Value {
   Shape shape;

@@ -8,6 +8,7 @@
 #include <sstream>
 #include <unordered_set>
 
+#include "frontend/compile/tracer.h"
 #include "tl/autograd.h"
 #include "tl/nn/module.h"
 #include "tl/ops.h"
@@ -293,7 +294,14 @@ Module& Module::train(bool on) {
   return *this;
 }
 
-bool Module::is_training() const { return state_->training; }
+bool Module::is_training() const {
+  if (trace::is_tracing()) {
+    // Compiled calls re-check the mode and re-trace when it changed (train() vs eval()).
+    trace::guard_host_value("training mode", [state = state_] { return state->training ? 1.0 : 0.0; },
+                            state_->training ? 1.0 : 0.0);
+  }
+  return state_->training;
+}
 
 namespace {
 // Converts each distinct parameter and buffer (and each parameter's grad) in place.

@@ -4,6 +4,7 @@
 
 #include "frontend/autograd/anomaly.h"
 #include "frontend/autograd/graph.h"
+#include "frontend/compile/tracer.h"
 #include "tl/debug.h"
 #include "frontend/ops/dispatch.h"
 #include "runtime/device_backend.h"
@@ -120,7 +121,9 @@ Tensor empty_tensor(const Shape& shape, DType dtype, Device device) {
   impl->dtype = dtype;
   impl->device = device;
   impl->is_contiguous = true;
-  return Tensor(std::move(impl));
+  Tensor t(std::move(impl));
+  trace::on_alloc(t);
+  return t;
 }
 
 Tensor make_view(const Tensor& x, const Shape& shape, const Shape& strides, int64_t offset) {
@@ -167,6 +170,18 @@ Tensor call(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs,
     }
   }
   Tensor out;
+  trace::Tracer* tracer = trace::active();
+  if (tracer && tracer->symbolic()) {
+    // Derivative rules run on shapes only while the autodiff pass builds the backward graph.
+    NoGradGuard no_grad;
+    trace::PauseScope pause;
+    out = op.view != nullptr ? op.view(inputs[0], attrs, site) : [&] {
+      OutputMeta meta = op.infer(inputs, attrs, site);
+      return trace::meta_tensor(meta.shape, meta.dtype);
+    }();
+    tracer->record_op(op, inputs, attrs, site, out);
+    return out;
+  }
   if (op.view != nullptr) {
     NoGradGuard no_grad;
     out = op.view(inputs[0], attrs, site);
@@ -180,9 +195,15 @@ Tensor call(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs,
     }
     if (out.numel() > 0) {
       NoGradGuard no_grad;  // kernels may use ops internally; those record nothing
-      kernel(inputs, out, attrs);
+      if (tracer) {
+        trace::PauseScope pause;  // nor are they part of a traced program
+        kernel(inputs, out, attrs);
+      } else {
+        kernel(inputs, out, attrs);
+      }
     }
   }
+  if (tracer) tracer->record_op(op, inputs, attrs, site, out);
   if (is_anomaly_enabled() && !autograd::in_backward()) check_output(op, inputs, out, site);
   if (is_grad_enabled()) {
     for (const Tensor& t : inputs) {

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "frontend/autograd/graph.h"
+#include "frontend/compile/tracer.h"
 #include "frontend/ops/pointwise/pointwise.h"
 #include "runtime/device_backend.h"
 #include "tl/autograd.h"
@@ -52,7 +53,15 @@ template <class T> T Tensor::item(Site site) const {
   if (numel() != 1) {
     throw ShapeError("tl::item: expected a tensor with one element, got shape " + shape().str() + " at " + site.str());
   }
-  return to_vector<T>(site)[0];
+  T value = to_vector<T>(site)[0];
+  // A value read on the host decides what the program does next: compiled calls check it.
+  if (trace::active()) {
+    double as_double;
+    if constexpr (std::is_arithmetic_v<T>) as_double = static_cast<double>(value);
+    else as_double = static_cast<double>(static_cast<float>(value));
+    trace::on_item(*this, as_double, site);
+  }
+  return value;
 }
 
 template <class T> T Tensor::item_at(std::initializer_list<int64_t> index, Site site) const {
@@ -71,6 +80,7 @@ template <class T> T Tensor::item_at(std::initializer_list<int64_t> index, Site 
 
 template <class T> std::vector<T> Tensor::to_vector(Site site) const {
   NoGradGuard no_grad;
+  trace::PauseScope pause;  // a host read, not part of a traced program
   Tensor c = to_cpu_contiguous(*this, site);
   if (c.dtype() != dtype_of<T>()) c = cast(c, dtype_of<T>(), site);
   const T* p = c.data<T>();
@@ -94,7 +104,9 @@ TL_INSTANTIATE(bool)
 Tensor Tensor::detach() const {
   auto impl = std::make_shared<TensorImpl>(*impl_);
   impl->autograd.reset();
-  return Tensor(std::move(impl));
+  Tensor out(std::move(impl));
+  if (trace::Tracer* tracer = trace::active()) tracer->bind(out, tracer->value_of(*this, Site{}));
+  return out;
 }
 
 Tensor Tensor::to(DType dtype, Site site) const { return cast(*this, dtype, site); }
@@ -133,8 +145,12 @@ Tensor& assign(Tensor& self, const Tensor& result, const char* op, Site site) {
     throw ShapeError(std::string("tl::") + op + ": the result " + result.shape().str() +
                      " does not fit the in-place target " + self.shape().str() + " at " + site.str());
   }
-  if (!result.is_same(self)) ops::strided_copy(result, self);
+  if (!result.is_same(self)) {
+    trace::PauseScope pause;
+    ops::strided_copy(result, self);
+  }
   ++self.impl()->storage->version;
+  trace::on_inplace(self, result, site);
   return self;
 }
 }  // namespace
@@ -146,6 +162,17 @@ Tensor& Tensor::copy_(const Tensor& src, Site site) {
     throw ShapeError("tl::copy_: source " + src.shape().str() + " cannot be broadcast to " + shape().str() + " at " + site.str());
   }
   Tensor s = src.device() == device() ? src : src.to(device(), site);
+  if (trace::Tracer* tracer = trace::active()) {
+    // The traced program sees copy_ as "target = cast(expand(src))".
+    Tensor v = s;
+    if (v.shape() != shape()) v = v.expand(shape(), site);
+    if (v.dtype() != dtype()) v = v.to(dtype(), site);
+    trace::PauseScope pause;
+    ops::strided_copy(s, *this);
+    ++impl_->storage->version;
+    tracer->record_inplace(*this, v, site);
+    return *this;
+  }
   ops::strided_copy(s, *this);
   ++impl_->storage->version;
   return *this;
@@ -153,13 +180,14 @@ Tensor& Tensor::copy_(const Tensor& src, Site site) {
 
 Tensor& Tensor::fill_(double value, Site site) {
   check_inplace(*this, "fill_", site);
+  if (trace::active()) return copy_(ops::scalar_like(value, *this), site);
   ops::strided_copy(ops::scalar_like(value, *this).to(dtype(), site), *this);
   ++impl_->storage->version;
   return *this;
 }
 
 Tensor& Tensor::zero_(Site site) {
-  if (is_contiguous()) {
+  if (is_contiguous() && !trace::active()) {
     check_inplace(*this, "zero_", site);
     std::memset(data_ptr(), 0, nbytes());
     ++impl_->storage->version;

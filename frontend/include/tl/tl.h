@@ -3,6 +3,7 @@
 
 #include "tl/autograd.h"
 #include "tl/checkpoint.h"
+#include "tl/compile.h"
 #include "tl/data.h"
 #include "tl/dtype.h"
 #include "tl/debug.h"

@@ -9,6 +9,8 @@
 #include "frontend/ops/pointwise/pointwise.h"
 #include "runtime/cpu/philox.h"
 #include "tl/random.h"
+#include "frontend/compile/tracer.h"
+#include "frontend/ops/factory/random_from_key.h"
 
 namespace tl {
 
@@ -168,61 +170,95 @@ uint64_t reserve(int64_t n, uint64_t& seed) {
   return default_generator().advance(static_cast<uint64_t>(n));
 }
 
-// Fills t (float dtype) with f(words[4]) per element, in parallel chunks.
-template <class F>
-Tensor random_fill(Shape shape, TensorOptions options, const char* op, Site site, const F& f) {
-  check_shape(shape, op, site);
-  if (!is_floating(options.dtype)) {
-    throw DTypeError(std::string("tl::") + op + ": needs a floating dtype, got " + dtype_name(options.dtype) + " at " + site.str());
-  }
-  Tensor t = empty_tensor(shape, options.dtype, kCPU);
-  int64_t n = t.numel();
-  uint64_t seed;
-  uint64_t offset = reserve(n, seed);
-  TL_DISPATCH_FLOATING(options.dtype, op, {
-    T* p = t.data<T>();
-    rt::parallel_for(n, 16384, [&](int64_t b, int64_t e) {
-      uint32_t w[4];
-      for (int64_t i = b; i < e; ++i) {
-        rt::Philox4x32::generate(seed, offset + static_cast<uint64_t>(i), w);
-        p[i] = static_cast<T>(f(w));
-      }
-    });
-  });
-  return finish(t, options, site);
-}
-
 double normal_from(const uint32_t* w) {
   // Box-Muller on two 53-bit uniforms; 1 - u keeps the log argument in (0, 1].
   double u1 = 1.0 - rt::uniform_double(w[0], w[1]);
   double u2 = rt::uniform_double(w[2], w[3]);
   return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586476925 * u2);
 }
+
+// Fills t with f(words[4]) per element, element i from Philox counter offset + i.
+template <class T, class F>
+void fill_philox(Tensor& t, uint64_t seed, uint64_t offset, const F& f) {
+  T* p = t.data<T>();
+  rt::parallel_for(t.numel(), 16384, [&](int64_t b, int64_t e) {
+    uint32_t w[4];
+    for (int64_t i = b; i < e; ++i) {
+      rt::Philox4x32::generate(seed, offset + static_cast<uint64_t>(i), w);
+      p[i] = static_cast<T>(f(w));
+    }
+  });
+}
+
+// One draw from the generator, recorded when traced.
+Tensor random_draw(trace::RandomKind kind, Shape shape, double a, double b, TensorOptions options, const char* op,
+                   Site site) {
+  check_shape(shape, op, site);
+  DType dtype = kind == trace::RandomKind::kRandint ? kInt64 : options.dtype;
+  if (kind != trace::RandomKind::kRandint && !is_floating(dtype)) {
+    throw DTypeError(std::string("tl::") + op + ": needs a floating dtype, got " + dtype_name(dtype) + " at " + site.str());
+  }
+  uint64_t seed;
+  uint64_t offset = reserve(shape.numel(), seed);
+  Tensor t = random_from_key(kind, shape, dtype, a, b, seed, offset);
+  if (trace::Tracer* tracer = trace::active()) tracer->record_random(t, kind, a, b, offset, nullptr, site);
+  if (kind == trace::RandomKind::kRandint && options.dtype != kInt64) t = cast(t, options.dtype, site);
+  return finish(t, {.dtype = options.dtype, .device = options.device, .requires_grad = options.requires_grad}, site);
+}
 }  // namespace
 
+Tensor random_from_key(trace::RandomKind kind, const Shape& shape, DType dtype, double a, double b, uint64_t seed,
+                       uint64_t offset) {
+  Tensor t = empty_tensor(shape, dtype, kCPU);
+  using trace::RandomKind;
+  if (kind == RandomKind::kRandint) {
+    auto low = static_cast<int64_t>(a);
+    auto range = static_cast<uint64_t>(static_cast<int64_t>(b) - low);
+    fill_philox<int64_t>(t, seed, offset, [=](const uint32_t* w) {
+      uint64_t r = (static_cast<uint64_t>(w[0]) << 32) | w[1];
+      return low + static_cast<int64_t>(r % range);  // bias < range / 2^64: negligible
+    });
+    return t;
+  }
+  TL_DISPATCH_FLOATING(dtype, "random", {
+    switch (kind) {
+      case RandomKind::kUniform:
+        fill_philox<T>(t, seed, offset, [=](const uint32_t* w) { return a + (b - a) * rt::uniform_double(w[0], w[1]); });
+        break;
+      case RandomKind::kNormal:
+        fill_philox<T>(t, seed, offset, [=](const uint32_t* w) { return a + b * normal_from(w); });
+        break;
+      case RandomKind::kBernoulli:
+        fill_philox<T>(t, seed, offset, [=](const uint32_t* w) { return rt::uniform_double(w[0], w[1]) < a ? 1.0 : 0.0; });
+        break;
+      default:
+        throw ValueError("tl::random_from_key: unknown kind");
+    }
+  });
+  return t;
+}
+
 Tensor rand(Shape shape, TensorOptions options, Site site) {
-  return random_fill(shape, options, "rand", site, [](const uint32_t* w) { return rt::uniform_double(w[0], w[1]); });
+  return random_draw(trace::RandomKind::kUniform, shape, 0.0, 1.0, options, "rand", site);
 }
 
 Tensor uniform(Shape shape, double low, double high, TensorOptions options, Site site) {
   if (!(low <= high)) throw ValueError("tl::uniform: low " + std::to_string(low) + " > high " + std::to_string(high) + " at " + site.str());
-  return random_fill(shape, options, "uniform", site,
-                     [=](const uint32_t* w) { return low + (high - low) * rt::uniform_double(w[0], w[1]); });
+  return random_draw(trace::RandomKind::kUniform, shape, low, high, options, "uniform", site);
 }
 
 Tensor randn(Shape shape, TensorOptions options, Site site) {
-  return random_fill(shape, options, "randn", site, normal_from);
+  return random_draw(trace::RandomKind::kNormal, shape, 0.0, 1.0, options, "randn", site);
 }
 
 Tensor normal(Shape shape, double mean, double std, TensorOptions options, Site site) {
   if (!(std >= 0)) throw ValueError("tl::normal: std must be >= 0, got " + std::to_string(std) + " at " + site.str());
-  return random_fill(shape, options, "normal", site, [=](const uint32_t* w) { return mean + std * normal_from(w); });
+  return random_draw(trace::RandomKind::kNormal, shape, mean, std, options, "normal", site);
 }
 
 Tensor bernoulli(Shape shape, double p, TensorOptions options, Site site) {
   if (!(p >= 0 && p <= 1)) throw ValueError("tl::bernoulli: p must be in [0, 1], got " + std::to_string(p) + " at " + site.str());
-  return random_fill(shape, options, "bernoulli", site,
-                     [=](const uint32_t* w) { return rt::uniform_double(w[0], w[1]) < p ? 1.0 : 0.0; });
+  return random_draw(trace::RandomKind::kBernoulli, shape, p, 0.0, options, "bernoulli", site);
 }
 
 Tensor bernoulli(const Tensor& p, Site site) {
@@ -236,26 +272,14 @@ Tensor randint(int64_t low, int64_t high, Shape shape, TensorOptions options, Si
   if (low >= high) {
     throw ValueError("tl::randint: low " + std::to_string(low) + " must be < high " + std::to_string(high) + " at " + site.str());
   }
-  check_shape(shape, "randint", site);
-  Tensor t = empty_tensor(shape, kInt64, kCPU);
-  int64_t n = t.numel();
-  uint64_t seed;
-  uint64_t offset = reserve(n, seed);
-  uint64_t range = static_cast<uint64_t>(high - low);
-  int64_t* p = t.data<int64_t>();
-  rt::parallel_for(n, 16384, [&](int64_t b, int64_t e) {
-    uint32_t w[4];
-    for (int64_t i = b; i < e; ++i) {
-      rt::Philox4x32::generate(seed, offset + static_cast<uint64_t>(i), w);
-      uint64_t r = (static_cast<uint64_t>(w[0]) << 32) | w[1];
-      p[i] = low + static_cast<int64_t>(r % range);  // bias < range / 2^64: negligible
-    }
-  });
-  if (options.dtype != kInt64) t = cast(t, options.dtype, site);
-  return finish(t, {.dtype = options.dtype, .device = options.device}, site);
+  return random_draw(trace::RandomKind::kRandint, shape, static_cast<double>(low), static_cast<double>(high), options,
+                     "randint", site);
 }
 
 Tensor randperm(int64_t n, Site site) {
+  trace::refuse_if_tracing("tl::randperm inside a compiled function (a permutation is data, not a "
+                           "traceable op); shuffle outside tl::compile, e.g. with a shuffling DataLoader",
+                           site);
   if (n < 0) throw ValueError("tl::randperm: n must be >= 0, got " + std::to_string(n) + " at " + site.str());
   std::vector<int64_t> perm(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) perm[i] = i;

@@ -1,0 +1,302 @@
+// tl::compile's engine: warm-up, tracing, the cache of compiled variants and their guards.
+#include <chrono>
+#include <cstdlib>
+#include <sstream>
+
+#include "frontend/compile/compiler_loader.h"
+#include "frontend/compile/executor.h"
+#include "frontend/compile/tracer.h"
+#include "runtime/logging.h"
+#include "tl/autograd.h"
+#include "tl/compile.h"
+#include "tl/random.h"
+
+namespace tl::detail {
+namespace {
+
+struct ArgSig {
+  Shape shape;
+  DType dtype = kFloat32;
+  Device device = kCPU;
+  bool requires_grad = false;
+  bool operator==(const ArgSig&) const = default;
+  std::string str() const {
+    return shape.str() + " " + dtype_name(dtype) + (device == kCPU ? "" : " on " + device.str()) +
+           (requires_grad ? " requires_grad" : "");
+  }
+};
+
+struct Signature {
+  std::vector<ArgSig> args;
+  bool grad_mode = true;
+  bool operator==(const Signature&) const = default;
+};
+
+Signature signature_of(std::span<const Tensor> args) {
+  Signature s;
+  s.grad_mode = is_grad_enabled();
+  for (const Tensor& t : args) {
+    if (!t.defined()) throw ValueError("tl::compile: an argument is an undefined tensor");
+    s.args.push_back({t.shape(), t.dtype(), t.device(), t.requires_grad()});
+  }
+  return s;
+}
+
+// Why `now` does not match `traced` (empty when it does).
+std::string signature_mismatch(const Signature& traced, const Signature& now) {
+  if (traced.args.size() != now.args.size()) {
+    return "called with " + std::to_string(now.args.size()) + " arguments, traced with " +
+           std::to_string(traced.args.size());
+  }
+  for (size_t i = 0; i < now.args.size(); ++i) {
+    if (!(traced.args[i] == now.args[i])) {
+      return "argument " + std::to_string(i) + " is " + now.args[i].str() + ", traced as " + traced.args[i].str();
+    }
+  }
+  if (traced.grad_mode != now.grad_mode) {
+    return std::string("grad mode is ") + (now.grad_mode ? "on" : "off") + ", traced with it " +
+           (traced.grad_mode ? "on" : "off");
+  }
+  return {};
+}
+
+bool compile_disabled() {
+  const char* env = std::getenv("TL_COMPILE");
+  return env != nullptr && std::string(env) == "0";
+}
+
+struct Entry {
+  Signature signature;
+  trace::Graph graph;  // the program that runs (optimized when the pipeline ran)
+  std::vector<trace::HostGuard> host_guards;
+  std::vector<std::function<void()>> replays;
+  std::vector<Tensor> cleared_grads;
+  bool has_backward = false;
+  bool eager_only = false;  // the pipeline could not compile it: runs eagerly
+  std::string eager_reason;
+  std::string ir_before, ir_after;
+  size_t traced_nodes = 0;
+  double compile_seconds = 0;
+  int64_t hits = 0;
+  uint64_t last_use = 0;
+
+  std::string host_mismatch() const {
+    for (const auto& g : host_guards) {
+      double now = g.read();
+      if (now != g.expected) {
+        return g.what + (g.site.line ? " (read at " + g.site.str() + ")" : std::string()) + " is " +
+               std::to_string(now) + ", traced with " + std::to_string(g.expected);
+      }
+    }
+    return {};
+  }
+};
+
+}  // namespace
+
+struct CompiledFunction::Impl {
+  Body body;
+  CompileOptions options;
+  Site site;
+  std::vector<std::unique_ptr<Entry>> entries;
+  Stats stats;
+  uint64_t clock = 0;
+  bool warned_thrashing = false;
+  std::string last_retrace_reason;
+
+  std::string name() const { return options.name.empty() ? site.str() : options.name; }
+
+  std::vector<Tensor> run_eager(std::span<const Tensor> args) {
+    ++stats.eager_calls;
+    return body(args);
+  }
+
+  std::vector<Tensor> trace_and_compile(std::span<const Tensor> args, const Signature& sig, const std::string& why);
+  bool try_entry(Entry& e, std::span<const Tensor> args, std::vector<Tensor>& out, std::string& why);
+};
+
+CompiledFunction::CompiledFunction(Body body, CompileOptions options, Site site)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->body = std::move(body);
+  impl_->options = std::move(options);
+  impl_->site = site;
+  if (impl_->options.cache_limit < 1) impl_->options.cache_limit = 1;
+}
+
+CompiledFunction::~CompiledFunction() = default;
+
+CompiledFunction::Stats CompiledFunction::stats() const { return impl_->stats; }
+
+bool CompiledFunction::Impl::try_entry(Entry& e, std::span<const Tensor> args, std::vector<Tensor>& out,
+                                        std::string& why) {
+  if (e.eager_only) {
+    out = run_eager(args);
+    return true;
+  }
+  why = trace::check_inputs(e.graph, args);
+  if (!why.empty()) return false;
+  for (auto& replay : e.replays) replay();
+  trace::ExecResult r;
+  if (e.has_backward) {
+    NoGradGuard no_grad;
+    r = trace::execute(e.graph, args);
+  } else {
+    r = trace::execute(e.graph, args);
+  }
+  if (!r.ok) {
+    why = r.failed_guard;
+    return false;
+  }
+  for (Tensor& leaf : e.cleared_grads) leaf.set_grad(Tensor());
+  ++stats.compiled_calls;
+  out = std::move(r.outputs);
+  return true;
+}
+
+std::vector<Tensor> CompiledFunction::call(std::span<const Tensor> args) {
+  Impl& s = *impl_;
+  ++s.stats.calls;
+  // Nested in another trace, the ops are recorded into the outer program instead.
+  if (compile_disabled() || trace::is_tracing() || s.stats.calls <= s.options.warmup_calls) return s.run_eager(args);
+
+  Signature sig = signature_of(args);
+  std::string why;
+  // Most recently used first.
+  std::vector<Entry*> order;
+  for (auto& e : s.entries) order.push_back(e.get());
+  std::sort(order.begin(), order.end(), [](Entry* a, Entry* b) { return a->last_use > b->last_use; });
+  for (Entry* e : order) {
+    std::string reason = signature_mismatch(e->signature, sig);
+    if (reason.empty()) reason = e->host_mismatch();
+    std::vector<Tensor> out;
+    if (reason.empty() && s.try_entry(*e, args, out, reason)) {
+      ++e->hits;
+      e->last_use = ++s.clock;
+      return out;
+    }
+    if (!reason.empty()) ++s.stats.guard_failures;
+    if (why.empty()) why = reason;
+  }
+  return s.trace_and_compile(args, sig, why);
+}
+
+std::vector<Tensor> CompiledFunction::Impl::trace_and_compile(std::span<const Tensor> args, const Signature& sig,
+                                                              const std::string& why) {
+  auto log = rt::logger("tl.compile");
+  if (!entries.empty()) {
+    std::string reason = why.empty() ? "no cached program applies" : why;
+    if (reason != last_retrace_reason) log->info("re-tracing {}: {}", name(), reason);
+    last_retrace_reason = reason;
+  }
+  ++stats.traces;
+  trace::Tracer tracer(trace::Tracer::Mode::kRecord, name());
+  for (size_t i = 0; i < args.size(); ++i) tracer.bind_argument(args[i], static_cast<int>(i));
+  std::vector<Tensor> out;
+  {
+    trace::TraceScope scope(tracer);
+    out = body(args);
+    for (const Tensor& t : out) tracer.graph().outputs.push_back(tracer.value_of(t, site));
+  }
+  ++stats.eager_calls;
+  if (!tracer.untraceable().empty()) {
+    throw CompileError("tl::compile(" + name() + "): cannot compile " + tracer.untraceable() +
+                       ". (The call ran eagerly; TL_COMPILE=0 runs everything eagerly.)");
+  }
+  auto entry = std::make_unique<Entry>();
+  entry->signature = sig;
+  trace::Graph& graph = tracer.graph();
+  graph.rng_advance = static_cast<int64_t>(default_generator().state().offset - tracer.rng_base());
+  entry->host_guards = std::move(tracer.host_guards());
+  entry->replays = std::move(tracer.replays());
+  entry->cleared_grads = tracer.cleared_grads();
+  entry->has_backward = tracer.has_backward();
+  entry->traced_nodes = graph.nodes.size();
+
+  auto start = std::chrono::steady_clock::now();
+  std::string load_error;
+  compiler::RunPipelineFn run = options.pipeline == "none" ? nullptr : compiler::load(load_error);
+  if (options.pipeline == "none") {
+    // The traced graph as recorded: assign nodes act as writebacks; a gradient needs autodiff.
+    if (entry->has_backward) {
+      entry->eager_only = true;
+      entry->eager_reason = "pipeline \"none\" cannot expand loss.backward()";
+    } else {
+      entry->graph = graph;
+    }
+  } else if (!run) {
+    entry->eager_only = true;
+    entry->eager_reason = "the compiler library is unavailable: " + load_error;
+  } else {
+    compiler::PipelineOptions popts;
+    popts.pipeline = options.pipeline;
+    if (const char* dump = std::getenv("TL_DUMP_IR"); dump && *dump) popts.dump_dir = dump;
+    compiler::PipelineResult result;
+    run(graph, popts, result);
+    if (!result.ok) {
+      entry->eager_only = true;
+      entry->eager_reason = "the IR pipeline failed: " + result.error;
+    } else {
+      entry->graph = std::move(result.graph);
+      entry->ir_before = std::move(result.ir_before);
+      entry->ir_after = std::move(result.ir_after);
+    }
+  }
+  entry->compile_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (entry->eager_only) log->warn("tl::compile({}): running eagerly: {}", name(), entry->eager_reason);
+
+  if (static_cast<int>(entries.size()) >= options.cache_limit) {
+    if (!warned_thrashing) {
+      log->warn("tl::compile({}): re-traced {} times (last reason: {}); the function is re-traced on almost "
+                "every call. Make the varying value a tensor argument or move it out of tl::compile; "
+                "tl::explain shows the guards",
+                name(), stats.traces, why.empty() ? "none" : why);
+      warned_thrashing = true;
+    }
+    auto lru = std::min_element(entries.begin(), entries.end(),
+                                [](const auto& a, const auto& b) { return a->last_use < b->last_use; });
+    entries.erase(lru);
+  }
+  entry->last_use = ++clock;
+  entries.push_back(std::move(entry));
+  return out;
+}
+
+std::string CompiledFunction::explain(std::span<const Tensor> args) const {
+  const Impl& s = *impl_;
+  std::ostringstream o;
+  o << "tl::compile(" << s.name() << "): " << s.stats.calls << " calls (" << s.stats.compiled_calls << " compiled, "
+    << s.stats.eager_calls << " eager), " << s.stats.traces << " traces, " << s.entries.size() << " cached program"
+    << (s.entries.size() == 1 ? "" : "s") << "\n";
+  if (compile_disabled()) o << "TL_COMPILE=0: every call runs eagerly\n";
+  if (s.entries.empty()) {
+    o << "nothing traced yet: the first " << s.options.warmup_calls
+      << " call(s) run eagerly, the next one traces\n";
+  }
+  Signature sig = signature_of(args);
+  int k = 0;
+  for (const auto& e : s.entries) {
+    o << "\nprogram " << k++ << ": traced " << e->traced_nodes << " ops, runs " << e->graph.nodes.size()
+      << " nodes; " << e->hits << " hits; compiled in " << e->compile_seconds << " s\n";
+    if (e->eager_only) o << "  runs eagerly: " << e->eager_reason << "\n";
+    o << "  guards:\n";
+    for (size_t i = 0; i < e->signature.args.size(); ++i) o << "    argument " << i << ": " << e->signature.args[i].str() << "\n";
+    o << "    grad mode " << (e->signature.grad_mode ? "on" : "off") << "\n";
+    for (const auto& g : e->host_guards) o << "    " << g.what << " == " << g.expected << "\n";
+    for (const auto& n : e->graph.nodes)
+      if (n.op == trace::kGuard) o << "    value read at " << n.site.str() << " == " << n.attrs.scalar << "\n";
+    int captures = 0, writebacks = static_cast<int>(e->graph.writebacks.size());
+    for (const auto& in : e->graph.inputs) captures += in.kind != trace::InputKind::kArgument;
+    o << "  inputs: " << e->signature.args.size() << " arguments, " << captures << " captured tensors; "
+      << writebacks << " written back after each call\n";
+    std::string reason = signature_mismatch(e->signature, sig);
+    if (reason.empty()) reason = e->host_mismatch();
+    if (reason.empty() && !e->eager_only) reason = trace::check_inputs(e->graph, args);
+    o << "  for these arguments: " << (reason.empty() ? "applies" : "would re-trace: " + reason) << "\n";
+  }
+  if (!s.entries.empty() && !s.entries.back()->ir_after.empty()) {
+    o << "\nIR of the last traced program after the pipeline:\n" << s.entries.back()->ir_after;
+  }
+  return o.str();
+}
+
+}  // namespace tl::detail

@@ -1,0 +1,125 @@
+// tl::compile without the IR compiler (pipeline "none"): tracing, captures, in-place
+// writebacks, guards and re-tracing, randomness, refusals. The full pipeline (autodiff,
+// functionalization, folding) is tested in compile_pipeline_test.cpp.
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+
+#include "tl/compile.h"
+#include "tl/tl.h"
+
+using namespace tl;
+
+namespace {
+CompileOptions raw() { return {.pipeline = "none"}; }
+}  // namespace
+
+TEST_CASE("compile: a traced forward reads captured parameters at every call", "[compile]") {
+  manual_seed(1);
+  Tensor w = randn({4, 3});
+  Tensor b = randn({3});
+  auto eager = [&](Tensor x) { return relu(matmul(x, w) + b).sum(); };
+  auto f = compile(eager, raw());
+  for (int i = 0; i < 5; ++i) {
+    Tensor x = randn({2, 4});
+    Tensor got = f(x);
+    CHECK(allclose(got, eager(x)));
+    w.add_(ones_like(w), 0.1);  // changed outside: the compiled program must see it
+  }
+  CHECK(f.stats().compiled_calls == 3);
+  CHECK(f.stats().traces == 1);
+}
+
+TEST_CASE("compile: in-place updates of captured state are written back", "[compile]") {
+  Tensor state = zeros({3});
+  Tensor reference = zeros({3});
+  auto body = [](Tensor& s, const Tensor& x) {
+    s.add_(x);
+    s.mul_(0.5);
+    return s * 2.0;
+  };
+  auto f = compile([&](Tensor x) { return body(state, x); }, raw());
+  for (int i = 0; i < 6; ++i) {
+    Tensor x = full({3}, static_cast<double>(i + 1));
+    Tensor got = f(x);
+    Tensor want = body(reference, x);
+    CHECK(equal(got, want));
+    CHECK(equal(state, reference));
+  }
+  CHECK(f.stats().compiled_calls == 4);
+}
+
+TEST_CASE("compile: a branch on .item() re-traces when the value changes", "[compile]") {
+  auto eager = [](Tensor x) {
+    if (x.sum().item<float>() > 0) return x * 2.0;
+    return x * 3.0;
+  };
+  auto f = compile(eager, raw());
+  std::vector<double> signs = {1, 1, 1, -1, -1, 1, -1};
+  for (double s : signs) {
+    Tensor x = full({2}, s);
+    CHECK(equal(f(x), eager(x)));
+  }
+  // Traced once for each sign; the guard then picks the right program.
+  CHECK(f.stats().traces == 2);
+  CHECK(f.stats().guard_failures > 0);
+}
+
+TEST_CASE("compile: a new argument shape re-traces and explain says why", "[compile]") {
+  auto f = compile([](Tensor x) { return exp(x).sum(Shape{0}); }, raw());
+  f(ones({2, 3}));
+  f(ones({2, 3}));
+  f(ones({2, 3}));
+  CHECK(f.stats().compiled_calls == 1);
+  std::string report = explain(f, ones({5, 3}));
+  CHECK_THAT(report, Catch::Contains("would re-trace: argument 0 is [5, 3] float32, traced as [2, 3] float32"));
+  CHECK(equal(f(ones({5, 3})), exp(ones({5, 3})).sum(Shape{0})));
+  CHECK(f.stats().traces == 2);
+  CHECK_THAT(explain(f, ones({5, 3})), Catch::Contains("applies"));
+}
+
+TEST_CASE("compile: random draws match eager draws and advance the generator", "[compile]") {
+  auto body = [](Tensor x) { return x * rand(x.shape()) + randn({3}); };
+  auto f = compile(body, raw());
+  Tensor x = ones({3});
+  manual_seed(7);
+  std::vector<Tensor> compiled;
+  for (int i = 0; i < 5; ++i) compiled.push_back(f(x));
+  manual_seed(7);
+  for (int i = 0; i < 5; ++i) CHECK(equal(compiled[i], body(x)));
+  CHECK(f.stats().compiled_calls == 3);
+}
+
+TEST_CASE("compile: untraceable constructs name the user's line", "[compile]") {
+  auto f = compile([](Tensor x) { return index_select(x, 0, randperm(x.size(0))); }, raw());
+  f(ones({4}));
+  try {
+    f(ones({4}));
+    FAIL("expected CompileError");
+  } catch (const CompileError& e) {
+    CHECK_THAT(e.what(), Catch::Contains("randperm") && Catch::Contains("compile_test.cpp"));
+  }
+}
+
+TEST_CASE("compile: module mode is a guard", "[compile]") {
+  manual_seed(3);
+  nn::Sequential model(nn::Linear(4, 4), nn::Dropout(0.5));
+  auto f = compile([&](Tensor x) { return model(x); }, raw());
+  Tensor x = ones({2, 4});
+  NoGradGuard no_grad;
+  f(x);
+  f(x);
+  model.eval();
+  Tensor a = f(x);
+  CHECK(equal(a, model(x)));  // eval: dropout is the identity, deterministic
+  CHECK(f.stats().traces == 2);
+}
+
+TEST_CASE("compile: TL_COMPILE=0 runs every call eagerly", "[compile]") {
+  setenv("TL_COMPILE", "0", 1);
+  auto f = compile([](Tensor x) { return x + 1.0; }, raw());
+  for (int i = 0; i < 4; ++i) f(ones({2}));
+  unsetenv("TL_COMPILE");
+  CHECK(f.stats().traces == 0);
+  CHECK(f.stats().eager_calls == 4);
+}
