@@ -1,0 +1,71 @@
+// The bridge between the traced graph (frontend/compile/graph.h) and the `tl` dialect: the
+// pipeline imports a trace::Graph as one func.func, runs passes on it, and exports the result
+// back. Passes that create ops from node descriptions (autodiff) use emit_node.
+//
+// IR form of a graph (the textual IR and the lit tests depend on it):
+//   func.func @<graph.name or "traced">(%arg: tensor<..> {tl.input = "argument"|"capture"|
+//       "grad_of"|"rng", tl.name = "arg0", tl.arg_index = i64 (arguments, when set)}, ...)
+//       -> (outputs..., writebacks... {tl.writeback = <input index> : i64, tl.to_grad})
+//       attributes {tl.rng_advance = i64 (absent when 0)}
+//   registry op `name`   -> "tl.name"(operands) {ir::append_attrs(attrs)} at ir::location(site)
+//   constant             -> tl.constant {value = dense<...>} (a splat when all elements match)
+//   random               -> tl.random(rng[, p]) {count, dims, dtype, scalar, scalar2, axis}
+//   grad                 -> tl.grad(loss, seed, wrt...) with one result per wrt
+//   assign               -> tl.assign(target, value) {flag}
+//   guard                -> tl.guard(x) {scalar : f64, always present}
+#pragma once
+
+#include <mlir/Dialect/Func/IR/FuncOps.h>
+#include <mlir/IR/Builders.h>
+#include <mlir/IR/BuiltinAttributes.h>
+#include <mlir/IR/BuiltinOps.h>
+#include <mlir/IR/OwningOpRef.h>
+
+#include "frontend/compile/graph.h"
+
+namespace tl::passes {
+
+// Names of the structural ops and of the attributes the bridge writes.
+inline constexpr const char* kConstantOp = "tl.constant";
+inline constexpr const char* kRandomOp = "tl.random";
+inline constexpr const char* kGradOp = "tl.grad";
+inline constexpr const char* kAssignOp = "tl.assign";
+inline constexpr const char* kGuardOp = "tl.guard";
+inline constexpr const char* kConstantValueAttr = "value";
+inline constexpr const char* kInputAttr = "tl.input";
+inline constexpr const char* kNameAttr = "tl.name";
+inline constexpr const char* kArgIndexAttr = "tl.arg_index";
+inline constexpr const char* kWritebackAttr = "tl.writeback";
+inline constexpr const char* kToGradAttr = "tl.to_grad";
+inline constexpr const char* kRngAdvanceAttr = "tl.rng_advance";
+
+// Builds a module holding one func.func equivalent to `graph`. Requires the `tl` and func
+// dialects to be loaded in `ctx` (ir::register_dialects). Throws tl::ValueError naming the
+// graph and the node when the graph is malformed (a value read before it is defined, an
+// unknown op, a registry node whose `def` does not match its name, ...).
+mlir::OwningOpRef<mlir::ModuleOp> import_graph(mlir::MLIRContext& ctx, const trace::Graph& graph);
+
+// Builds the op for `node` at the builder's insertion point, with `operands` (node.inputs is
+// ignored) and `result_types` (one per result; node.outputs is ignored). Reads node.op, def,
+// attrs, site and, for a constant, node.constant (which must hold host data). Returns the
+// new op; throws tl::ValueError for an unknown op name.
+mlir::Operation* emit_node(mlir::OpBuilder& builder, const trace::Node& node, mlir::ValueRange operands,
+                           mlir::TypeRange result_types);
+
+// The node an op stands for, without inputs and outputs (op, def, attrs, site and, for
+// tl.constant, the constant's data in a new host tensor). Throws tl::ValueError for an op
+// that is not from the `tl` dialect.
+trace::Node node_of(mlir::Operation* op);
+
+// A constant's data as a dense attribute of type `tensor<shape x dtype>` (splat when every
+// element is equal), and back. `tensor` may be strided; it is read on the host.
+mlir::DenseElementsAttr constant_attr(mlir::MLIRContext* ctx, const Tensor& tensor);
+Tensor tensor_of(mlir::DenseElementsAttr attr);
+
+// The inverse of import_graph for one function. Values are renumbered: block arguments first,
+// then op results in order. Inputs' `source` tensors are not in the IR and stay empty (the
+// pipeline copies them from the input graph by position). Throws tl::ValueError naming the
+// op when the function holds an op that has no graph form or more than one block.
+trace::Graph export_graph(mlir::func::FuncOp func);
+
+}  // namespace tl::passes

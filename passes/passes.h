@@ -1,0 +1,34 @@
+// The `tl` passes: what each one does, its factory for building pipelines in code, and the
+// registration that makes them available by name to tl-opt and to the pipeline driver.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+namespace mlir {
+class Pass;
+}
+
+namespace tl::passes {
+
+// tl-functionalize (on func.func): removes every tl.assign. The last assign to each
+// (argument, flag) pair becomes an extra function result carrying `tl.writeback` (the
+// argument's index) and `tl.to_grad` (when flag is set); later direct uses of an assigned
+// argument read the assigned value. Fails on an assign whose target is not an argument.
+std::unique_ptr<mlir::Pass> create_functionalize_pass();
+
+// tl-fold (on func.func): replaces each registry op whose operands are all tl.constant by
+// a tl.constant of its result, computed by the op's eager CPU kernel. Leaves alone results
+// of more than kFoldElementLimit elements and ops without a CPU kernel. Erases constants
+// left without uses.
+std::unique_ptr<mlir::Pass> create_fold_pass();
+inline constexpr int64_t kFoldElementLimit = 1 << 20;
+
+// tl-autodiff: expands every tl.grad into the ops of its derivative (passes/autodiff.cpp).
+std::unique_ptr<mlir::Pass> create_autodiff_pass();
+
+// Registers the passes above and MLIR's generic transforms (canonicalize, cse, symbol-dce,
+// ...) with MLIR's pass registry. Idempotent and thread-safe.
+void register_passes();
+
+}  // namespace tl::passes

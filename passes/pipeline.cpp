@@ -1,0 +1,194 @@
+// The pipeline driver: traced graph -> `tl` IR -> passes -> traced graph, with the IR dumped
+// around every pass on request, and the registration of the tl passes by name.
+#include "passes/pipeline.h"
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+
+#include <llvm/Support/FileSystem.h>
+#include <llvm/Support/Path.h>
+#include <mlir/IR/Diagnostics.h>
+#include <mlir/IR/Verifier.h>
+#include <mlir/Pass/PassInstrumentation.h>
+#include <mlir/Pass/PassManager.h>
+#include <mlir/Pass/PassRegistry.h>
+#include <mlir/Transforms/Passes.h>
+
+#include "ir/attrs.h"
+#include "ir/dialect.h"
+#include "passes/graph_bridge.h"
+#include "passes/passes.h"
+
+namespace tl::passes {
+
+void register_passes() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    mlir::registerTransformsPasses();
+    mlir::registerPass(create_functionalize_pass);
+    mlir::registerPass(create_fold_pass);
+    mlir::registerPass(create_autodiff_pass);
+  });
+}
+
+namespace {
+
+std::string print(mlir::Operation* op, mlir::OpPrintingFlags flags = {}) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  op->print(os, flags);
+  return os.str();
+}
+
+// "train.cpp:41: error: tl.matmul: ..." plus the notes, one per line.
+void append_diagnostic(std::string& out, mlir::Diagnostic& diag) {
+  auto one = [&](mlir::Diagnostic& d, const char* severity) {
+    Site site = ir::site_of(d.getLocation());
+    if (site.line != 0) out += site.str() + ": ";
+    out += severity;
+    out += d.str();
+    out += "\n";
+  };
+  switch (diag.getSeverity()) {
+    case mlir::DiagnosticSeverity::Error: one(diag, "error: "); break;
+    case mlir::DiagnosticSeverity::Warning: one(diag, "warning: "); break;
+    case mlir::DiagnosticSeverity::Remark: one(diag, "remark: "); break;
+    case mlir::DiagnosticSeverity::Note: one(diag, "note: "); break;
+  }
+  for (mlir::Diagnostic& note : diag.getNotes()) one(note, "note: ");
+}
+
+// Names the pass that failed and, when `dir` is set, writes the whole module before and after
+// each pass as <dir>/<graph>.<NN>.<pass>.{before,after}.mlir (".failed" when the pass failed).
+// Pass adaptors (the nesting of func passes under the module) have no argument and are
+// skipped, so NN counts the passes as the pipeline text spells them.
+class PassObserver : public mlir::PassInstrumentation {
+ public:
+  PassObserver(std::string dir, std::string graph_name) : dir_(std::move(dir)), stem_(std::move(graph_name)) {
+    for (char& c : stem_) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') c = '_';
+    }
+  }
+  const std::string& failed_pass() const { return failed_pass_; }
+  const std::string& dump_error() const { return dump_error_; }
+
+  void runBeforePass(mlir::Pass* pass, mlir::Operation* op) override {
+    if (pass->getArgument().empty()) return;
+    if (!index_.count(pass)) index_[pass] = static_cast<int>(index_.size()) + 1;
+    dump(pass, op, "before");
+  }
+  void runAfterPass(mlir::Pass* pass, mlir::Operation* op) override {
+    if (!pass->getArgument().empty()) dump(pass, op, "after");
+  }
+  void runAfterPassFailed(mlir::Pass* pass, mlir::Operation* op) override {
+    if (pass->getArgument().empty()) return;
+    if (failed_pass_.empty()) failed_pass_ = pass->getArgument().str();
+    dump(pass, op, "failed");
+  }
+
+ private:
+  void dump(mlir::Pass* pass, mlir::Operation* op, const char* when) {
+    if (dir_.empty() || !dump_error_.empty()) return;
+    while (mlir::Operation* parent = op->getParentOp()) op = parent;
+    char index[16];
+    std::snprintf(index, sizeof index, "%02d", index_[pass]);
+    llvm::SmallString<256> path(dir_);
+    llvm::sys::path::append(path, stem_ + "." + index + "." + pass->getArgument().str() + "." + when + ".mlir");
+    std::ofstream file(path.str().str(), std::ios::binary | std::ios::trunc);
+    // Locations are printed: they name the user's lines, and the file stays parseable by tl-opt.
+    file << print(op, mlir::OpPrintingFlags().enableDebugInfo(/*prettyForm=*/false));
+    if (!file.flush()) dump_error_ = "cannot write the IR dump '" + path.str().str() + "': " + std::strerror(errno);
+  }
+
+  std::string dir_;
+  std::string stem_;
+  llvm::DenseMap<mlir::Pass*, int> index_;
+  std::string failed_pass_;
+  std::string dump_error_;
+};
+
+}  // namespace
+
+void run_pipeline(const trace::Graph& in, const compiler::PipelineOptions& options, compiler::PipelineResult& out) {
+  out = compiler::PipelineResult{};
+  const std::string name = in.name.empty() ? "traced" : in.name;
+  register_passes();
+  mlir::DialectRegistry registry;
+  ir::register_dialects(registry);
+  // One small function per compile: a thread pool would cost more than it saves, and IR
+  // dumps of the whole module need single-threaded pass execution.
+  mlir::MLIRContext ctx(registry, mlir::MLIRContext::Threading::DISABLED);
+  ctx.loadAllAvailableDialects();
+
+  std::string diagnostics;
+  mlir::ScopedDiagnosticHandler handler(&ctx, [&](mlir::Diagnostic& diag) {
+    append_diagnostic(diagnostics, diag);
+    return mlir::success();
+  });
+  auto fail = [&](const std::string& what) {
+    out.ok = false;
+    out.error = "tl::compile: " + what;
+    if (!diagnostics.empty()) out.error += ":\n" + diagnostics;
+    if (!out.error.empty() && out.error.back() == '\n') out.error.pop_back();
+  };
+
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  try {
+    module = import_graph(ctx, in);
+  } catch (const Error& e) {
+    return fail(std::string("cannot import the traced graph: ") + e.what());
+  }
+  if (mlir::failed(mlir::verify(*module))) return fail("the traced graph '" + name + "' gives IR that does not verify");
+  out.ir_before = print(*module);
+
+  const std::string pipeline = options.pipeline.empty() ? compiler::kDefaultPipeline : options.pipeline;
+  // Implicit nesting: a func.func pass listed at the top level runs on each function, so the
+  // pipeline is spelled as a plain comma-separated list, as in tl-opt.
+  mlir::PassManager pm(&ctx, mlir::OpPassManager::Nesting::Implicit);
+  std::string parse_error;
+  llvm::raw_string_ostream parse_stream(parse_error);
+  if (mlir::failed(mlir::parsePassPipeline(pipeline, pm, parse_stream))) {
+    return fail("invalid pass pipeline '" + pipeline + "': " + parse_stream.str());
+  }
+  if (!options.dump_dir.empty()) {
+    if (std::error_code ec = llvm::sys::fs::create_directories(options.dump_dir)) {
+      return fail("cannot create the IR dump folder '" + options.dump_dir + "': " + ec.message());
+    }
+  }
+  auto observer = std::make_unique<PassObserver>(options.dump_dir, name);
+  PassObserver* observed = observer.get();
+  pm.addInstrumentation(std::move(observer));
+  if (mlir::failed(pm.run(*module))) {
+    const std::string pass = observed->failed_pass();
+    return fail((pass.empty() ? std::string("the pass pipeline") : "pass '" + pass + "'") + " failed on '" + name + "'");
+  }
+  if (!observed->dump_error().empty()) return fail(observed->dump_error());
+  out.ir_after = print(*module);
+
+  auto funcs = module->getOps<mlir::func::FuncOp>();
+  if (std::distance(funcs.begin(), funcs.end()) != 1) {
+    return fail("the pipeline left " + std::to_string(std::distance(funcs.begin(), funcs.end())) +
+                " functions in the module of '" + name + "' (expected exactly one)");
+  }
+  try {
+    out.graph = export_graph(*funcs.begin());
+  } catch (const Error& e) {
+    return fail(std::string("cannot export the optimized IR: ") + e.what());
+  }
+  // Inputs are never reordered or removed by passes; their tensors are not in the IR.
+  if (out.graph.inputs.size() != in.inputs.size()) {
+    return fail("the pipeline changed the number of inputs of '" + name + "' from " +
+                std::to_string(in.inputs.size()) + " to " + std::to_string(out.graph.inputs.size()));
+  }
+  for (size_t i = 0; i < in.inputs.size(); ++i) {
+    out.graph.inputs[i].source = in.inputs[i].source;
+    out.graph.inputs[i].arg_index = in.inputs[i].arg_index;
+  }
+  out.graph.name = in.name;
+  out.ok = true;
+}
+
+}  // namespace tl::passes

@@ -1,0 +1,17 @@
+// The pipeline driver behind libtl_compiler.so: traced graph in, optimized graph out. Plain
+// C++ types only, so the C entry point (compiler_api.cpp) includes no MLIR header.
+#pragma once
+
+#include "frontend/compile/compiler_api.h"
+
+namespace tl::passes {
+
+// Imports `in`, runs `options.pipeline` (kDefaultPipeline when empty) and exports the result
+// into `out`. On failure `out.ok` is false and `out.error` says what failed (the import, the
+// pipeline's text, a named pass, the dump folder, the export) followed by the diagnostics
+// MLIR reported, each with the user's file and line when the op has one. Writes the IR
+// before and after each pass under `options.dump_dir` when it is set. Throws only what it
+// cannot classify (bad_alloc, broken internal invariants).
+void run_pipeline(const trace::Graph& in, const compiler::PipelineOptions& options, compiler::PipelineResult& out);
+
+}  // namespace tl::passes
