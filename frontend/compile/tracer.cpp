@@ -238,6 +238,7 @@ void Tracer::record_backward(const Tensor& loss, const Tensor& seed, const std::
   for (const Input& in : graph_.inputs) {
     if (in.kind != InputKind::kArgument && in.kind != InputKind::kCapture) continue;
     if (!in.source.requires_grad() || !in.source.is_leaf()) continue;
+    PauseScope pause;  // the engine's bookkeeping, not a read by the program
     leaves.push_back({in.source, in.source.grad()});
   }
   {
@@ -250,7 +251,11 @@ void Tracer::record_backward(const Tensor& loss, const Tensor& seed, const std::
   grad.site = site;
   std::vector<std::pair<Leaf*, int>> changed;
   for (Leaf& leaf : leaves) {
-    Tensor after = leaf.tensor.grad();
+    Tensor after;
+    {
+      PauseScope pause;
+      after = leaf.tensor.grad();
+    }
     if (!after.defined() || after.is_same(leaf.before)) continue;
     grad.inputs.push_back(value_of(leaf.tensor, site));
     int d = graph_.add_value(leaf.tensor.shape(), leaf.tensor.dtype());
@@ -274,7 +279,10 @@ void Tracer::record_backward(const Tensor& loss, const Tensor& seed, const std::
       acc.site = site;
       add_node(std::move(acc));
     }
-    bind_impl(leaf->tensor.grad(), v);
+    {
+      PauseScope pause;
+      bind_impl(leaf->tensor.grad(), v);
+    }
     Binding& lb = *find(leaf->tensor);
     std::erase_if(graph_.nodes, [&](const Node& n) {
       return n.op == kAssign && n.attrs.flag && n.inputs[0] == graph_.inputs[lb.input].value;
