@@ -5,6 +5,7 @@
 
 #include <llvm/ADT/SetVector.h>
 
+#include "frontend/compile/tracer.h"
 #include "ir/attrs.h"
 #include "passes/graph_bridge.h"
 #include "passes/passes.h"
@@ -34,6 +35,52 @@ const ops::OpDef* registry_op(mlir::Operation* op) {
 
 bool is_constant(mlir::Operation* op) { return op != nullptr && op->getName().getStringRef() == kConstantOp; }
 
+enum class Splat { kOther, kOne, kZero, kNegativeZero };
+
+// What `v` is when it is a tl.constant whose elements are all equal.
+Splat splat_of(mlir::Value v) {
+  mlir::Operation* producer = v.getDefiningOp();
+  if (!is_constant(producer)) return Splat::kOther;
+  auto value = producer->getAttrOfType<mlir::DenseElementsAttr>(kConstantValueAttr);
+  if (!value || !value.isSplat()) return Splat::kOther;
+  if (value.getElementType().isa<mlir::FloatType>()) {
+    llvm::APFloat f = value.getSplatValue<llvm::APFloat>();
+    if (f.isZero()) return f.isNegative() ? Splat::kNegativeZero : Splat::kZero;
+    return f.convertToDouble() == 1.0 ? Splat::kOne : Splat::kOther;
+  }
+  llvm::APInt i = value.getSplatValue<llvm::APInt>();
+  if (i.isZero()) return Splat::kZero;
+  return i.isOne() ? Splat::kOne : Splat::kOther;
+}
+
+// The operand `op` returns unchanged, for x * 1, 1 * x, x / 1, x - 0 and x + (-0.0) (x + 0
+// for integers; for floats it turns -0.0 into +0.0). Only when x already has the result's
+// type: the identity must not skip a broadcast or a dtype promotion.
+mlir::Value identity_operand(mlir::Operation* op, const ops::OpDef& def) {
+  if (op->getNumOperands() != 2) return nullptr;
+  const llvm::StringRef name = def.name;
+  mlir::Value a = op->getOperand(0), b = op->getOperand(1);
+  const mlir::Type type = op->getResult(0).getType();
+  auto is_float = [](mlir::Value v) {
+    return v.getType().cast<mlir::ShapedType>().getElementType().isa<mlir::FloatType>();
+  };
+  auto neutral_for_add = [&](mlir::Value c) {
+    Splat s = splat_of(c);
+    return s == Splat::kNegativeZero || (s == Splat::kZero && !is_float(c));
+  };
+  if (name == "mul" || name == "add") {
+    auto neutral = [&](mlir::Value c) { return name == "mul" ? splat_of(c) == Splat::kOne : neutral_for_add(c); };
+    if (a.getType() == type && neutral(b)) return a;
+    if (b.getType() == type && neutral(a)) return b;
+  } else if (name == "div") {
+    if (a.getType() == type && splat_of(b) == Splat::kOne) return a;
+  } else if (name == "sub") {
+    Splat s = splat_of(b);
+    if (a.getType() == type && (s == Splat::kZero || s == Splat::kNegativeZero)) return a;
+  }
+  return nullptr;
+}
+
 void FoldPass::runOnOperation() {
   // Decoded constants, so a chain of folds does not re-read each attribute.
   llvm::DenseMap<mlir::Operation*, Tensor> tensors;
@@ -50,8 +97,19 @@ void FoldPass::runOnOperation() {
     if (registry_op(op) != nullptr && op->getNumResults() == 1) candidates.push_back(op);
   });
   llvm::SetVector<mlir::Operation*> maybe_dead;
+  auto forget = [&](mlir::Operation* op) {
+    for (mlir::Value operand : op->getOperands()) {
+      if (is_constant(operand.getDefiningOp())) maybe_dead.insert(operand.getDefiningOp());
+    }
+  };
   for (mlir::Operation* op : candidates) {
     const ops::OpDef* def = registry_op(op);
+    if (mlir::Value same = identity_operand(op, *def)) {
+      forget(op);
+      op->getResult(0).replaceAllUsesWith(same);
+      op->erase();
+      continue;
+    }
     if (def->view == nullptr && def->kernels[ops::kCpu] == nullptr) continue;
     auto type = op->getResult(0).getType().dyn_cast<mlir::RankedTensorType>();
     if (!type || !type.hasStaticShape() || type.getNumElements() > kFoldElementLimit) continue;
@@ -68,6 +126,7 @@ void FoldPass::runOnOperation() {
     Tensor out;
     try {
       NoGradGuard no_grad;
+      trace::PauseScope not_traced;  // in case the pipeline runs while a trace is recording
       out = ops::call(*def, std::span<const Tensor>(inputs), ir::attrs_of(op), ir::site_of(op->getLoc()))
                 .contiguous();
     } catch (const std::exception& e) {
@@ -86,7 +145,7 @@ void FoldPass::runOnOperation() {
     state.addAttribute(kConstantValueAttr, constant_attr(&getContext(), out));
     mlir::Operation* folded = builder.create(state);
     tensors[folded] = out;
-    for (mlir::Value operand : op->getOperands()) maybe_dead.insert(operand.getDefiningOp());
+    forget(op);
     op->getResult(0).replaceAllUsesWith(folded->getResult(0));
     op->erase();
   }

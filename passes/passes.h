@@ -19,8 +19,9 @@ std::unique_ptr<mlir::Pass> create_functionalize_pass();
 
 // tl-fold (on func.func): replaces each registry op whose operands are all tl.constant by
 // a tl.constant of its result, computed by the op's eager CPU kernel. Leaves alone results
-// of more than kFoldElementLimit elements and ops without a CPU kernel. Erases constants
-// left without uses.
+// of more than kFoldElementLimit elements and ops without a CPU kernel. Also removes the
+// exact identities x * 1, x / 1, x - 0 and x + (-0.0) (x + 0 for integers) when x has the
+// result's type. Erases the constants it leaves without uses.
 std::unique_ptr<mlir::Pass> create_fold_pass();
 inline constexpr int64_t kFoldElementLimit = 1 << 20;
 

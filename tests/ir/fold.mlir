@@ -65,3 +65,41 @@ func.func @splat() -> tensor<4xi1> {
   %n = tl.logical_not %c : (tensor<4xi1>) -> tensor<4xi1>
   return %n : tensor<4xi1>
 }
+
+// -----
+
+// Exact identities go: x * 1 (either side), x / 1, x - 0 and x + (-0.0), and x + 0 on integers.
+// CHECK-LABEL: func.func @identities
+// CHECK-NOT: tl.mul
+// CHECK-NOT: tl.div
+// CHECK-NOT: tl.sub
+// CHECK: %[[I:.*]] = tl.cast
+// CHECK-NEXT: return %arg0, %arg0, %arg0, %arg0, %arg0, %[[I]]
+func.func @identities(%arg0: tensor<3xf32>) -> (tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xi32>) {
+  %one = tl.constant dense<1.0> : tensor<f32>
+  %zero = tl.constant dense<0.0> : tensor<3xf32>
+  %nzero = tl.constant dense<-0.0> : tensor<3xf32>
+  %izero = tl.constant dense<0> : tensor<i32>
+  %a = tl.mul %arg0, %one : (tensor<3xf32>, tensor<f32>) -> tensor<3xf32>
+  %b = tl.mul %one, %arg0 : (tensor<f32>, tensor<3xf32>) -> tensor<3xf32>
+  %c = tl.div %arg0, %one : (tensor<3xf32>, tensor<f32>) -> tensor<3xf32>
+  %d = tl.sub %arg0, %zero : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>
+  %e = tl.add %nzero, %arg0 : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>
+  %i = tl.cast %arg0 {dtype = i32} : (tensor<3xf32>) -> tensor<3xi32>
+  %f = tl.add %i, %izero : (tensor<3xi32>, tensor<i32>) -> tensor<3xi32>
+  return %a, %b, %c, %d, %e, %f : tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xi32>
+}
+
+// -----
+
+// Not identities: x + 0.0 turns -0.0 into +0.0, and a broadcast changes the shape.
+// CHECK-LABEL: func.func @not_identities
+// CHECK: tl.add
+// CHECK: tl.mul
+func.func @not_identities(%arg0: tensor<3xf32>) -> (tensor<3xf32>, tensor<2x3xf32>) {
+  %zero = tl.constant dense<0.0> : tensor<3xf32>
+  %ones = tl.constant dense<1.0> : tensor<2x3xf32>
+  %a = tl.add %arg0, %zero : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>
+  %b = tl.mul %arg0, %ones : (tensor<3xf32>, tensor<2x3xf32>) -> tensor<2x3xf32>
+  return %a, %b : tensor<3xf32>, tensor<2x3xf32>
+}
