@@ -32,14 +32,28 @@ Tensor input_tensor(const Input& in, std::span<const Tensor> args) {
   return Tensor();
 }
 
+// Values some node, output or writeback reads: inputs outside it are neither bound nor checked.
+std::vector<char> used_values(const Graph& graph) {
+  std::vector<char> used(graph.values.size(), 0);
+  for (const Node& n : graph.nodes)
+    for (int v : n.inputs) used[v] = 1;
+  for (int v : graph.outputs) used[v] = 1;
+  for (const Writeback& w : graph.writebacks) {
+    used[w.value] = 1;
+    used[graph.inputs[w.input].value] = 1;
+  }
+  return used;
+}
+
 bool shares_memory(const Tensor& a, const Tensor& b) {
   return a.defined() && b.defined() && a.impl()->storage == b.impl()->storage;
 }
 }  // namespace
 
 std::string check_inputs(const Graph& graph, std::span<const Tensor> args) {
+  std::vector<char> used = used_values(graph);
   for (const Input& in : graph.inputs) {
-    if (in.kind == InputKind::kRng) continue;
+    if (in.kind == InputKind::kRng || !used[in.value]) continue;
     if (in.kind == InputKind::kArgument && in.arg_index >= static_cast<int>(args.size())) {
       return "the function takes " + std::to_string(args.size()) + " arguments, traced with more";
     }
@@ -53,7 +67,9 @@ ExecResult execute(const Graph& graph, std::span<const Tensor> args) {
   ExecResult result;
   std::vector<Tensor> env(graph.values.size());
   GeneratorState key = default_generator().state();
+  std::vector<char> used = used_values(graph);
   for (const Input& in : graph.inputs) {
+    if (!used[in.value]) continue;
     if (in.kind == InputKind::kRng) {
       env[in.value] = from_vector<int64_t>({static_cast<int64_t>(key.seed), static_cast<int64_t>(key.offset)}, {2});
       continue;

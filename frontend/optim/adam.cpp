@@ -46,11 +46,18 @@ void adam_fused(T* p, const T* g, T* m, T* v, T* vmax, int64_t n, const AdamStep
   });
 }
 
+// Host step values as 0-d tensors (detail::host_value), so traced steps re-read them.
+struct AdamScalars {
+  Tensor shrink;     // 1 - lr * wd (AdamW)
+  Tensor step_size;  // lr / (1 - beta1^t)
+  Tensor bias_correction2_sqrt;
+};
+
 void adam_composite(Tensor& p, const Tensor& grad, Tensor& m, Tensor& v, Tensor& vmax, const AdamStep& s,
-                    Site site) {
+                    const AdamScalars& k, Site site) {
   Tensor g = grad;
   if (s.decoupled) {
-    p.mul_(1 - s.lr * s.weight_decay, site);
+    p.mul_(k.shrink, site);
   } else if (s.weight_decay != 0) {
     g = g + p * s.weight_decay;
   }
@@ -61,8 +68,8 @@ void adam_composite(Tensor& p, const Tensor& grad, Tensor& m, Tensor& v, Tensor&
     vmax.copy_(maximum(vmax, v, site), site);
     second = vmax;
   }
-  Tensor denom = sqrt(second, site) / s.bias_correction2_sqrt + s.eps;
-  p.add_(m / denom, -s.step_size, site);
+  Tensor denom = sqrt(second, site) / k.bias_correction2_sqrt + s.eps;
+  p.sub_(m / denom * k.step_size, site);
 }
 
 }  // namespace
@@ -82,7 +89,8 @@ AdamW::AdamW(std::vector<Tensor> params, AdamOptions options, Site site) : Adam(
 void Adam::step(Site site) {
   NoGradGuard no_grad;
   size_t index = 0;
-  for (auto& group : groups_) {
+  for (size_t gi = 0; gi < groups_.size(); ++gi) {
+    auto& group = groups_[gi];
     for (auto& p : group.params) {
       size_t i = index++;
       if (steps_.size() <= i) {
@@ -100,6 +108,7 @@ void Adam::step(Site site) {
       }
       if (options_.amsgrad && !vmax.defined()) vmax = zeros(p.shape(), {.dtype = p.dtype(), .device = p.device()});
       int64_t t = ++steps_[i];
+      trace::replay_on_call([this, i] { ++steps_[i]; });  // compiled steps count too
       AdamStep s{group.lr, group.weight_decay, options_.beta1, options_.beta2, options_.eps, decoupled_,
                  options_.amsgrad, 0.0, 0.0};
       // Python's float ** int, as PyTorch computes it.
@@ -116,7 +125,14 @@ void Adam::step(Site site) {
         });
         detail::bump_version(p);
       } else {
-        adam_composite(p, g, m, v, vmax, s, site);
+        double b1 = options_.beta1, b2 = options_.beta2;
+        AdamScalars k{
+            detail::host_value(p, [this, gi] { return 1 - groups_[gi].lr * groups_[gi].weight_decay; }),
+            detail::host_value(p, [this, gi, i, b1] {
+              return groups_[gi].lr / (1 - std::pow(b1, static_cast<double>(steps_[i])));
+            }),
+            detail::host_value(p, [this, i, b2] { return std::sqrt(1 - std::pow(b2, static_cast<double>(steps_[i]))); })};
+        adam_composite(p, g, m, v, vmax, s, k, site);
       }
     }
   }

@@ -4,16 +4,21 @@
 // composite version written with tensor ops (in the same .cpp) that handles all other cases.
 #pragma once
 
+#include <functional>
 #include <initializer_list>
 
+#include "frontend/compile/tracer.h"
 #include "runtime/cpu/parallel.h"
+#include "tl/ops.h"
 #include "tl/tensor.h"
 
 namespace tl::optim::detail {
 
 // True when `p` is a contiguous float32/float64 CPU tensor and each defined tensor in
 // `others` is too, with p's dtype and element count.
+// While tracing, nothing is: fused loops write memory directly, which a trace cannot see.
 inline bool is_fusable(const Tensor& p, std::initializer_list<const Tensor*> others) {
+  if (trace::is_tracing()) return false;
   if (p.device() != kCPU || !p.is_contiguous() || (p.dtype() != kFloat32 && p.dtype() != kFloat64)) {
     return false;
   }
@@ -46,6 +51,19 @@ T* data_or_null(const Tensor& t) {
 template <class F>
 void for_each_chunk(int64_t n, const F& body) {
   rt::parallel_for(n, rt::kElementwiseGrain, body);
+}
+
+// A 0-d tensor like `like` holding read(): a step value computed on the host (learning rate,
+// bias correction). Under tl::compile the traced program reads the tensor, and read() runs
+// again before every compiled call, so schedulers and step counts reach compiled steps.
+inline Tensor host_value(const Tensor& like, std::function<double()> read) {
+  Tensor t;
+  {
+    trace::PauseScope pause;  // an input of the traced program, not a constant
+    t = full({}, read(), {.dtype = like.dtype(), .device = like.device()});
+  }
+  trace::replay_on_call([t, read]() mutable { t.fill_(read()); });
+  return t;
 }
 
 // Marks an in-place write so autograd notices stale saved tensors.

@@ -12,13 +12,17 @@ void Optimizer::zero_grad(bool set_to_none) {
   NoGradGuard no_grad;
   for (auto& group : groups_) {
     for (auto& p : group.params) {
-      Tensor g = p.grad();
-      if (!g.defined()) continue;
       if (set_to_none) {
-        p.set_grad(Tensor());
-      } else {
-        g.zero_();
+        bool defined;
+        {
+          trace::PauseScope pause;  // clearing the slot does not read the gradient
+          defined = p.grad().defined();
+        }
+        if (defined) p.set_grad(Tensor());
+        continue;
       }
+      Tensor g = p.grad();
+      if (g.defined()) g.zero_();
     }
   }
 }
@@ -66,6 +70,26 @@ Tensor clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, Site 
                      " at " + site.str());
   }
   NoGradGuard no_grad;
+  if (trace::is_tracing()) {
+    // Traced: the same coefficient without a host branch, min(coef, 1) as a tensor.
+    Tensor total;
+    DType dtype = kFloat32;
+    std::vector<Tensor> grads;
+    for (const auto& p : params) {
+      Tensor g = p.defined() ? p.grad() : Tensor();
+      if (!g.defined()) continue;
+      if (g.dtype() == kFloat64) dtype = kFloat64;
+      Tensor g64 = g.to(kFloat64, site);
+      Tensor sq = (g64 * g64).sum(site);
+      total = total.defined() ? total + sq : sq;
+      grads.push_back(g);
+    }
+    if (!total.defined()) return scalar_tensor(0.0, {.dtype = dtype});
+    Tensor norm = sqrt(total, site);
+    Tensor coef = clamp(full({}, max_norm, {.dtype = kFloat64}) / (norm + 1e-6), std::nullopt, 1.0, site);
+    for (auto& g : grads) g.mul_(coef.to(g.dtype(), site), site);
+    return norm.to(dtype, site);
+  }
   std::vector<Tensor> grads;
   DType dtype = kFloat32;
   double total = 0;

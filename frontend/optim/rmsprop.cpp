@@ -48,7 +48,7 @@ void rmsprop_fused(T* p, const T* g, T* sq, T* ga, T* buf, int64_t n, const RMSp
 }
 
 void rmsprop_composite(Tensor& p, const Tensor& grad, Tensor& sq, Tensor& ga, Tensor& buf,
-                       const RMSpropStep& s, Site site) {
+                       const RMSpropStep& s, const Tensor& lr, Site site) {
   Tensor g = s.weight_decay != 0 ? grad + p * s.weight_decay : grad;
   sq.mul_(s.alpha, site).add_(g * g, 1 - s.alpha, site);
   Tensor avg;
@@ -60,9 +60,9 @@ void rmsprop_composite(Tensor& p, const Tensor& grad, Tensor& sq, Tensor& ga, Te
   }
   if (buf.defined()) {
     buf.mul_(s.momentum, site).add_(g / avg, 1.0, site);
-    p.add_(buf, -s.lr, site);
+    p.sub_(buf * lr, site);
   } else {
-    p.add_(g / avg, -s.lr, site);
+    p.sub_(g / avg * lr, site);
   }
 }
 
@@ -91,7 +91,8 @@ RMSprop::RMSprop(std::vector<Tensor> params, RMSpropOptions options, Site site) 
 void RMSprop::step(Site site) {
   NoGradGuard no_grad;
   size_t index = 0;
-  for (auto& group : groups_) {
+  for (size_t gi = 0; gi < groups_.size(); ++gi) {
+    auto& group = groups_[gi];
     for (auto& p : group.params) {
       size_t i = index++;
       if (square_avg_.size() <= i) {
@@ -115,7 +116,7 @@ void RMSprop::step(Site site) {
         });
         detail::bump_version(p);
       } else {
-        rmsprop_composite(p, g, sq, ga, buf, s, site);
+        rmsprop_composite(p, g, sq, ga, buf, s, detail::host_value(p, [this, gi] { return groups_[gi].lr; }), site);
       }
     }
   }

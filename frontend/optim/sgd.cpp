@@ -40,8 +40,9 @@ void sgd_fused(T* p, const T* g, T* buf, bool is_first, int64_t n, const SGDStep
   });
 }
 
-// The same update with tensor ops, for any dtype and device.
-void sgd_composite(Tensor& p, const Tensor& g, Tensor& buf, const SGDStep& s, Site site) {
+// The same update with tensor ops, for any dtype and device, and for traced steps; `lr` is
+// a 0-d tensor (detail::host_value).
+void sgd_composite(Tensor& p, const Tensor& g, Tensor& buf, const SGDStep& s, const Tensor& lr, Site site) {
   Tensor d = s.weight_decay != 0 ? g + p * s.weight_decay : g;
   if (s.momentum != 0) {
     if (!buf.defined()) {
@@ -51,7 +52,7 @@ void sgd_composite(Tensor& p, const Tensor& g, Tensor& buf, const SGDStep& s, Si
     }
     d = s.nesterov ? d + buf * s.momentum : buf;
   }
-  p.add_(d, -s.lr, site);
+  p.sub_(d * lr, site);
 }
 
 }  // namespace
@@ -68,7 +69,8 @@ SGD::SGD(std::vector<Tensor> params, SGDOptions options, Site site) : options_(o
 void SGD::step(Site site) {
   NoGradGuard no_grad;
   size_t index = 0;
-  for (auto& group : groups_) {
+  for (size_t gi = 0; gi < groups_.size(); ++gi) {
+    auto& group = groups_[gi];
     for (auto& p : group.params) {
       size_t i = index++;
       if (momentum_.size() <= i) momentum_.resize(i + 1);
@@ -86,7 +88,7 @@ void SGD::step(Site site) {
         });
         detail::bump_version(p);
       } else {
-        sgd_composite(p, g, buf, s, site);
+        sgd_composite(p, g, buf, s, detail::host_value(p, [this, gi] { return groups_[gi].lr; }), site);
       }
     }
   }
