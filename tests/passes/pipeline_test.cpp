@@ -220,6 +220,19 @@ TEST_CASE("a malformed graph or pipeline gives ok=false and a message", "[passes
   CHECK_THAT(result.error, Catch::Contains("invalid pass pipeline") && Catch::Contains("no-such-pass"));
 }
 
+TEST_CASE("a graph whose IR does not verify names the op and the user's line", "[passes][pipeline]") {
+  trace::Graph g;
+  g.name = "mistyped";
+  int x = add_input(g, {3}, kFloat32, trace::InputKind::kArgument, "arg0", 0);
+  int y = add_op(g, "neg", {x}, {}, 31);
+  g.values[y].shape = {4};
+  g.outputs = {y};
+  auto result = run(g, "");
+  CHECK_FALSE(result.ok);
+  CHECK_THAT(result.error, Catch::Contains("the traced graph 'mistyped' gives IR that does not verify"));
+  CHECK_THAT(result.error, Catch::Contains("model.cpp:31: error: 'tl.neg' op"));
+}
+
 TEST_CASE("a gradient request fails with a clear message until autodiff exists", "[passes][pipeline]") {
   trace::Graph g;
   int x = add_input(g, {3}, kFloat32, trace::InputKind::kArgument, "arg0", 0);
