@@ -29,11 +29,15 @@ int main(int argc, char** argv) {
                                tl::nn::Tanh(), tl::nn::Linear(width, 1));
       tl::optim::Adam opt(model.parameters(), {.lr = lr});
       tl::ProgressBar bar = run.progress(kSteps);
-      for (int step = 0; step < kSteps; ++step) {
+      auto train_step = tl::compile([&] {
         tl::Tensor loss = tl::nn::mse_loss(model(x), y);
         opt.zero_grad();
         loss.backward();
         opt.step();
+        return loss;
+      });
+      for (int step = 0; step < kSteps; ++step) {
+        tl::Tensor loss = train_step();
         run.log("loss", loss);  // kept as a tensor; read when the run writes its metrics
         bar.update();
       }
