@@ -35,7 +35,7 @@ AttrT lookup(mlir::Operation* op, const char* name, const char* expected) {
 }
 
 void read_shape(mlir::Operation* op, const char* name, Shape& out) {
-  if (auto attr = lookup<mlir::DenseI64ArrayAttr>(op, name, "an array<i64: ...>")) {
+  if (auto attr = lookup<mlir::DenseI64ArrayAttr>(op, name, "an i64 array ([:i64 ...])")) {
     llvm::ArrayRef<int64_t> values = attr;
     out = Shape(values.begin(), values.end());
   }

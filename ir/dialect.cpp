@@ -27,6 +27,28 @@ namespace {
 
 const char* const kInputKinds[] = {"argument", "capture", "grad_of", "rng"};
 
+// The attribute names of the ops::Attrs convention (attrs.h).
+const char* const kAttrNames[] = {"dims", "stride", "padding", "dilation", "axis", "count",
+                                  "scalar", "scalar2", "keepdim", "flag", "flag2", "dtype"};
+
+// Checks that `op` carries exactly the attributes append_attrs writes for `attrs` (read back
+// from it), apart from other dialects' attributes.
+mlir::LogicalResult verify_canonical_attrs(mlir::Operation* op, const ops::Attrs& attrs) {
+  mlir::NamedAttrList expected;
+  append_attrs(op->getContext(), attrs, expected);
+  for (mlir::NamedAttribute attr : op->getAttrs()) {
+    llvm::StringRef name = attr.getName().getValue();
+    if (name.contains('.') || expected.get(name) == attr.getValue()) continue;
+    if (!llvm::is_contained(kAttrNames, name))
+      return op->emitOpError() << "has unknown attribute '" << name
+                               << "' (tl ops take dims, stride, padding, dilation, axis, count, scalar, scalar2, "
+                                  "keepdim, flag, flag2 and dtype)";
+    return op->emitOpError() << "attribute '" << name << "' = " << attr.getValue()
+                             << " has its default value; leave it out so that equal ops compare equal";
+  }
+  return mlir::success();
+}
+
 std::string type_str(mlir::Type type) {
   std::string s;
   llvm::raw_string_ostream os(s);
@@ -76,9 +98,16 @@ mlir::LogicalResult verify_registry_op(mlir::Operation* op, int arity) {
   // tensor's data throws), so they run unchanged on the operand types. View ops have no
   // separate rule: their view function builds the aliasing result, which for a symbolic
   // input is again symbolic and has the result's shape.
+  ops::Attrs attrs;
+  try {
+    attrs = attrs_of(op);
+  } catch (const Error& e) {
+    return op->emitOpError() << e.what();
+  }
+  if (mlir::failed(verify_canonical_attrs(op, attrs))) return mlir::failure();
+
   ops::OutputMeta out;
   try {
-    ops::Attrs attrs = attrs_of(op);
     Site site = site_of(op->getLoc());
     if (def->infer) {
       out = def->infer(inputs, attrs, site);

@@ -22,8 +22,10 @@ void register_dialects(mlir::DialectRegistry& registry);
 // structural tl ops included.
 const ops::OpDef* op_def(mlir::Operation* op);
 
-// Verifies a registry op: `arity` operands (-1: any number), attributes of the kinds
-// attrs.h names, and the result type the op table infers. Used by the RegistryOp trait.
+// Verifies a registry op: `arity` operands (-1: any number); only the attributes of the
+// ops::Attrs convention (attrs.h), each of its kind and none with its default value, so that
+// equal ops compare equal; and the result type the op table infers. Attributes of other
+// dialects (names with a '.') are allowed. Used by the RegistryOp trait.
 mlir::LogicalResult verify_registry_op(mlir::Operation* op, int arity);
 
 // The trait every generated registry op carries (Tl_RegistryOpTrait in dialect.td).

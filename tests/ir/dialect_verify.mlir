@@ -40,7 +40,7 @@ func.func @shape_rule_error(%a: tensor<2x3xf32>, %b: tensor<4xf32>) -> tensor<2x
 
 // An attribute of another kind than the convention (dims is an i64 array).
 func.func @bad_attribute_kind(%a: tensor<2x3xf32>) -> tensor<2xf32> {
-  // expected-error @+1 {{'tl.sum' op attribute 'dims' failed to satisfy constraint: i64 dense array attribute}}
+  // expected-error @+1 {{'tl.sum' op tl.sum: attribute 'dims' must be an i64 array ([:i64 ...])}}
   %0 = tl.sum %a {dims = 1 : i64} : (tensor<2x3xf32>) -> tensor<2xf32>
   return %0 : tensor<2xf32>
 }
@@ -49,8 +49,34 @@ func.func @bad_attribute_kind(%a: tensor<2x3xf32>) -> tensor<2xf32> {
 
 // Integer attributes are i64.
 func.func @bad_attribute_width(%a: tensor<2x3xf32>) -> tensor<2x3xf32> {
-  // expected-error @+1 {{'tl.softmax' op attribute 'axis' failed to satisfy constraint: 64-bit signless integer attribute}}
+  // expected-error @+1 {{'tl.softmax' op tl.softmax: attribute 'axis' must be an i64 integer}}
   %0 = tl.softmax %a {axis = 1 : i32} : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  return %0 : tensor<2x3xf32>
+}
+
+// -----
+
+// Only the attributes of the convention, so that a misspelt one is not silently ignored.
+func.func @unknown_attribute(%a: tensor<2x3xf32>) -> tensor<2xf32> {
+  // expected-error @+1 {{'tl.sum' op has unknown attribute 'dim'}}
+  %0 = tl.sum %a {dims = [:i64 1], dim = [:i64 1]} : (tensor<2x3xf32>) -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+// Attributes with their default value are left out, so equal ops print (and CSE) equal.
+func.func @default_attribute(%a: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  // expected-error @+1 {{'tl.softmax' op attribute 'axis' = 0 : i64 has its default value; leave it out}}
+  %0 = tl.softmax %a {axis = 0 : i64} : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  return %0 : tensor<2x3xf32>
+}
+
+// -----
+
+// Other dialects' attributes may ride along.
+func.func @foreign_attribute(%a: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  %0 = tl.exp %a {other.note = "kept"} : (tensor<2x3xf32>) -> tensor<2x3xf32>
   return %0 : tensor<2x3xf32>
 }
 
