@@ -100,9 +100,9 @@ mlir::LogicalResult verify_registry_op(mlir::Operation* op, int arity) {
   // input is again symbolic and has the result's shape.
   // TODO: several rules trust attributes that the public functions validated and normalized
   // before ops::call (reduction dims, softmax/cat axis, permute dims, reshape sizes; conv,
-  // pool and slice strides), so the verifier accepts such IR with a wrong result type only if
-  // the rule agrees, and a missing stride divides by zero. Moving those checks from the
-  // public functions into the rules (frontend/ops) makes them reach the IR too.
+  // pool and slice strides): out-of-range values pass here whenever the result type matches
+  // what the rule computes from them, and a missing stride divides by zero. Moving those
+  // checks from the public functions into the rules (frontend/ops) makes them reach the IR.
   ops::Attrs attrs;
   try {
     attrs = attrs_of(op);
