@@ -2,6 +2,9 @@
 // one traced program through the full IR pipeline) give the eager loss curve and parameters.
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <functional>
 
 #include "tl/tl.h"
@@ -102,4 +105,46 @@ TEST_CASE("compiled training: CNN with BatchNorm, dropout, AdamW and gradient cl
   Curve eager = train(false, cnn, adamw, 6, nullptr, 0.5);
   Curve compiled = train(true, cnn, adamw, 6, nullptr, 0.5);
   check_same(eager, compiled, 1e-4);
+}
+
+TEST_CASE("compiled through the pipeline: a branch on .item() re-traces per value", "[compile]") {
+  Tensor w = full({3}, 0.5);
+  w.requires_grad_();
+  auto body = [&](Tensor x) {
+    Tensor s = (x * w).sum();
+    Tensor out = s.item<float>() > 0 ? s * 2.0 : s * s;  // data-dependent control flow
+    out.backward();
+    return out;
+  };
+  auto f = compile(body, {.warmup_calls = 0});
+  for (double sign : {1.0, 1.0, -1.0, -1.0, 1.0, -1.0}) {
+    Tensor x = full({3}, sign);
+    w.set_grad(Tensor());
+    Tensor got = f(x);
+    Tensor got_grad = w.grad();
+    w.set_grad(Tensor());
+    Tensor want = body(x);
+    CHECK(allclose(got, want));
+    CHECK(allclose(got_grad, w.grad()));
+  }
+  CHECK(f.stats().traces == 2);
+  CHECK(f.stats().compiled_calls == 4);
+}
+
+TEST_CASE("compiled through the pipeline: TL_DUMP_IR writes the IR around every pass", "[compile]") {
+  auto dir = std::filesystem::temp_directory_path() / ("tl_dump_ir_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  setenv("TL_DUMP_IR", dir.c_str(), 1);
+  auto f = compile([](Tensor x) { return exp(x) * 2.0; }, {.name = "dumped", .warmup_calls = 0});
+  f(ones({2}));
+  unsetenv("TL_DUMP_IR");
+  int before = 0, after = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    std::string name = entry.path().filename().string();
+    before += name.find(".before.mlir") != std::string::npos;
+    after += name.find(".after.mlir") != std::string::npos;
+  }
+  CHECK(before >= 4);
+  CHECK(after == before);
+  std::filesystem::remove_all(dir);
 }
