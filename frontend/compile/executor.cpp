@@ -98,6 +98,11 @@ ExecResult execute(const Graph& graph, std::span<const Tensor> args) {
     for (int v : node.inputs) operands.push_back(env[v]);
     if (node.def != nullptr) {
       env[node.outputs[0]] = ops::call(*node.def, std::span<const Tensor>(operands), node.attrs, node.site);
+    } else if (node.op == kFused) {
+      const Value& v = graph.values[node.outputs[0]];
+      Tensor out = ops::empty_tensor(v.shape, v.dtype, kCPU);
+      node.kernel->run(std::span<const Tensor>(operands), out);
+      env[node.outputs[0]] = out;
     } else if (node.op == kConstant) {
       env[node.outputs[0]] = node.constant;
     } else if (node.op == kRandom) {

@@ -8,6 +8,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -35,6 +37,22 @@ inline constexpr const char* kAssign = "assign";
 inline constexpr const char* kGuard = "guard";
 
 // kUniform: U[a, b); kNormal: N(a, b^2); kBernoulli: 1 with probability a; kRandint: [a, b) int64.
+// fused: inputs -> outputs[0], computed by `kernel` (generated code for a group of ops the
+// fusion pass merged; attrs unused). The kernel owns what keeps its code alive.
+inline constexpr const char* kFused = "fused";
+
+// Generated code the executor calls. Implemented by the code generator (codegen/), which
+// lives in the compiler library: this interface keeps libtl free of LLVM/MLIR types.
+class CompiledKernel {
+ public:
+  virtual ~CompiledKernel() = default;
+  // Computes `out` (allocated by the caller: contiguous, the node's shape and dtype) from
+  // `inputs` (any strides; the kernel copies or handles them).
+  virtual void run(std::span<const Tensor> inputs, Tensor& out) const = 0;
+  // For dumps and tl::explain: the group's ops, e.g. "mul+add+gelu".
+  virtual std::string describe() const = 0;
+};
+
 enum class RandomKind : int64_t { kUniform = 0, kNormal = 1, kBernoulli = 2, kRandint = 3 };
 
 struct Value {
@@ -50,6 +68,7 @@ struct Node {
   ops::Attrs attrs;
   Site site;        // the user's line that issued the op
   Tensor constant;  // kConstant only
+  std::shared_ptr<const CompiledKernel> kernel;  // kFused only
 };
 
 enum class InputKind : uint8_t {
