@@ -229,6 +229,10 @@ std::vector<Tensor> CompiledFunction::Impl::trace_and_compile(std::span<const Te
   } else {
     compiler::PipelineOptions popts;
     popts.pipeline = options.pipeline;
+    // Outputs of a forward-only function called under grad mode must reach eager autograd.
+    bool any_grad_input = false;
+    for (const auto& in : graph.inputs) any_grad_input = any_grad_input || (in.source.defined() && in.source.requires_grad());
+    popts.needs_autograd = !entry->has_backward && sig.grad_mode && any_grad_input;
     if (const char* dump = std::getenv("TL_DUMP_IR"); dump && *dump) popts.dump_dir = dump;
     compiler::PipelineResult result;
     run(graph, popts, result);

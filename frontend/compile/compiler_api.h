@@ -17,6 +17,10 @@ struct PipelineOptions {
   std::string pipeline;
   // When non-empty, the IR before and after every pass is written under this folder.
   std::string dump_dir;
+  // Whether the program's outputs must stay differentiable by eager autograd (a forward
+  // function called with grad mode on): then no op may be replaced by generated code, which
+  // records no autograd node, and the fusion passes are skipped.
+  bool needs_autograd = false;
 };
 
 struct PipelineResult {
@@ -31,8 +35,11 @@ struct PipelineResult {
 inline constexpr const char* kRunPipelineSymbol = "tl_compiler_run_pipeline";
 using RunPipelineFn = void (*)(const trace::Graph& in, const PipelineOptions& options, PipelineResult& out);
 
-// The default pipeline tl::compile runs.
+// The default pipeline tl::compile runs. After it, when code generation is available and
+// the program need not stay differentiable, the driver appends the fusion and code
+// generation passes (kCodegenPipeline) and exports their groups as kFused nodes.
 inline constexpr const char* kDefaultPipeline =
     "tl-functionalize,tl-autodiff,canonicalize,tl-fold,cse,canonicalize";
+inline constexpr const char* kCodegenPipeline = "tl-fuse-elementwise";
 
 }  // namespace tl::compiler
