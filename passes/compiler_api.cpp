@@ -17,5 +17,9 @@ extern "C" __attribute__((visibility("default"))) void tl_compiler_run_pipeline(
   }
 }
 
+extern "C" __attribute__((visibility("default"))) uint64_t tl_compiler_abi_stamp() {
+  return tl::compiler::kAbiStamp;
+}
+
 static_assert(std::is_same_v<decltype(&tl_compiler_run_pipeline), tl::compiler::RunPipelineFn>,
               "tl_compiler_run_pipeline must match compiler_api.h");

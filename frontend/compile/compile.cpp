@@ -212,6 +212,7 @@ std::vector<Tensor> CompiledFunction::Impl::trace_and_compile(std::span<const Te
   entry->has_backward = tracer.has_backward();
   entry->traced_nodes = graph.nodes.size();
 
+  if (log->should_log(spdlog::level::debug)) log->debug("traced {}:\n{}", name(), graph.str());
   auto start = std::chrono::steady_clock::now();
   std::string load_error;
   compiler::RunPipelineFn run = options.pipeline == "none" ? nullptr : compiler::load(load_error);

@@ -4,6 +4,7 @@
 // built by the same compiler from the same tree, so C++ types cross the boundary.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,16 @@ struct PipelineResult {
   std::string ir_before;    // textual IR as imported
   std::string ir_after;     // textual IR after the pipeline
 };
+
+// The layout of the types that cross the boundary. libtl and the compiler library must be
+// built from the same tree; the loader refuses a library whose stamp differs (a stale build)
+// instead of letting it misread these structs.
+inline constexpr uint64_t kAbiStamp =
+    sizeof(trace::Node) * 1000003ull + sizeof(trace::Graph) * 10007ull + sizeof(trace::Input) * 1009ull +
+    sizeof(ops::Attrs) * 101ull + sizeof(PipelineOptions) * 11ull + sizeof(PipelineResult) * 3ull +
+    sizeof(Shape) + sizeof(Tensor) * 7ull;
+inline constexpr const char* kAbiStampSymbol = "tl_compiler_abi_stamp";
+using AbiStampFn = uint64_t (*)();
 
 // Exported by libtl_compiler.so with C linkage under this name.
 inline constexpr const char* kRunPipelineSymbol = "tl_compiler_run_pipeline";

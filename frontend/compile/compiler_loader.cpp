@@ -35,6 +35,12 @@ RunPipelineFn load(std::string& why) {
         error += std::string(dlerror()) + "; ";
         continue;
       }
+      auto stamp = reinterpret_cast<AbiStampFn>(dlsym(handle, kAbiStampSymbol));
+      if (!stamp || stamp() != kAbiStamp) {
+        error += path + " was built from different sources than libtl (rebuild both); ";
+        dlclose(handle);
+        continue;
+      }
       fn = reinterpret_cast<RunPipelineFn>(dlsym(handle, kRunPipelineSymbol));
       if (fn) return;
       error += path + " has no " + kRunPipelineSymbol + "; ";
