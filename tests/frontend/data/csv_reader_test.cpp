@@ -237,4 +237,11 @@ TEST_CASE("the bundled data sets load with the documented shapes", "[data][csv]"
   CHECK(digits->features().shape() == tl::Shape{1797, 64});
   CHECK(digits->num_classes() == 10);
   CHECK(digits->class_names()[7] == "7");
+  auto cancer = read_csv(std::string(TL_DATA_DIR) + "/breast_cancer.csv", {.target = "diagnosis"});
+  CHECK(cancer->features().shape() == tl::Shape{569, 30});
+  CHECK(cancer->num_classes() == 2);
+  auto diabetes = read_csv(std::string(TL_DATA_DIR) + "/diabetes.csv", {.target = "progression"});
+  CHECK(diabetes->features().shape() == tl::Shape{442, 10});
+  CHECK(diabetes->targets().dtype() == tl::kFloat32);  // a numeric target: regression
+  CHECK(diabetes->targets().shape() == tl::Shape{442});
 }
