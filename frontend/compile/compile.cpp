@@ -1,6 +1,7 @@
 // tl::compile's engine: warm-up, tracing, the cache of compiled variants and their guards.
 #include <chrono>
 #include <cstdlib>
+#include <mutex>
 #include <sstream>
 
 #include "frontend/compile/compiler_loader.h"
@@ -95,6 +96,9 @@ struct Entry {
 }  // namespace
 
 struct CompiledFunction::Impl {
+  // One call at a time per compiled function: the cache and the programs' write-backs are
+  // shared state. Recursive: the traced body may call the function again (it then runs eagerly).
+  std::recursive_mutex mutex;
   Body body;
   CompileOptions options;
   Site site;
@@ -125,7 +129,10 @@ CompiledFunction::CompiledFunction(Body body, CompileOptions options, Site site)
 
 CompiledFunction::~CompiledFunction() = default;
 
-CompiledFunction::Stats CompiledFunction::stats() const { return impl_->stats; }
+CompiledFunction::Stats CompiledFunction::stats() const {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
+  return impl_->stats;
+}
 
 bool CompiledFunction::Impl::try_entry(Entry& e, std::span<const Tensor> args, std::vector<Tensor>& out,
                                         std::string& why) {
@@ -155,6 +162,7 @@ bool CompiledFunction::Impl::try_entry(Entry& e, std::span<const Tensor> args, s
 
 std::vector<Tensor> CompiledFunction::call(std::span<const Tensor> args) {
   Impl& s = *impl_;
+  std::lock_guard<std::recursive_mutex> lock(s.mutex);
   ++s.stats.calls;
   // Nested in another trace, the ops are recorded into the outer program instead.
   if (compile_disabled() || trace::is_tracing() || s.stats.calls <= s.options.warmup_calls) return s.run_eager(args);
@@ -267,7 +275,8 @@ std::vector<Tensor> CompiledFunction::Impl::trace_and_compile(std::span<const Te
 }
 
 std::string CompiledFunction::explain(std::span<const Tensor> args) const {
-  const Impl& s = *impl_;
+  Impl& s = *impl_;
+  std::lock_guard<std::recursive_mutex> lock(s.mutex);
   std::ostringstream o;
   o << "tl::compile(" << s.name() << "): " << s.stats.calls << " calls (" << s.stats.compiled_calls << " compiled, "
     << s.stats.eager_calls << " eager), " << s.stats.traces << " traces, " << s.entries.size() << " cached program"
