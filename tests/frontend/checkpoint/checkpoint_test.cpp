@@ -678,3 +678,72 @@ TEST_CASE("training resumed from a checkpoint in a new process matches an uninte
   manual_seed(5);
   CHECK(resume::train(unseeded, unseeded_opt, N, 2 * N) != resumed_losses);
 }
+
+TEST_CASE("a shuffling DataLoader saved mid-epoch resumes in a new process with the same batches and losses",
+          "[checkpoint][resume][data]") {
+  // 100 rows in batches of 16: 7 batches per epoch. N = 10 stops at epoch 1, batch 3; the
+  // resumed part crosses two more epoch boundaries and two short last batches.
+  constexpr int64_t N = 10, M = 15;
+  manual_seed(77);
+  auto straight = resume::make_mlp();
+  optim::Adam straight_opt(straight.parameters(), resume::adam_options());
+  data::DataLoader straight_loader(resume::table(), resume::loader_options());
+  auto straight_steps = resume::train_from(straight, straight_opt, straight_loader, N + M);
+  auto straight_params = resume::parameter_bits(straight);
+
+  ScratchDir dir;
+  std::string path = dir.file("mid_epoch.tlckpt");
+  manual_seed(77);
+  auto first = resume::make_mlp();
+  optim::Adam first_opt(first.parameters(), resume::adam_options());
+  data::DataLoader first_loader(resume::table(), resume::loader_options());
+  auto first_steps = resume::train_from(first, first_opt, first_loader, N);
+  REQUIRE(first_steps == std::vector<resume::Step>(straight_steps.begin(), straight_steps.begin() + N));
+  REQUIRE(first_loader.epoch() == 1);
+  REQUIRE(first_loader.position() == 3);
+  save(path, first, &first_opt, {.step = N, .epoch = first_loader.epoch(), .stateful = {&first_loader}});
+
+  // The new process prepares batches serially, then with two prefetching workers: the same batches.
+  for (int workers : {0, 2}) {
+    CAPTURE(workers);
+    std::string out = dir.file("resumed_" + std::to_string(workers) + ".txt");
+    std::string cmd = std::string(TL_LOADER_RESUME_HELPER) + " " + path + " " + std::to_string(M) + " " +
+                      std::to_string(workers) + " " + out;
+    REQUIRE(std::system(cmd.c_str()) == 0);
+    std::ifstream in(out);
+    int64_t step = -1, epoch = -1, position = -1;
+    size_t count = 0;
+    in >> step >> epoch >> position >> count;
+    CHECK(step == N);
+    CHECK(epoch == 1);
+    CHECK(position == 3);
+    std::vector<resume::Step> resumed(count);
+    for (auto& s : resumed) {
+      size_t n = 0;
+      in >> std::hex >> s.loss >> std::dec >> n;
+      s.batch.resize(n);
+      for (auto& b : s.batch) in >> std::hex >> b >> std::dec;
+    }
+    size_t num_params = 0;
+    in >> num_params;
+    std::vector<uint32_t> params(num_params);
+    for (auto& b : params) in >> std::hex >> b >> std::dec;
+    REQUIRE(in.good());
+    REQUIRE(resumed.size() == static_cast<size_t>(M));
+    for (int64_t i = 0; i < M; ++i) {
+      CAPTURE(i);
+      CHECK(resumed[static_cast<size_t>(i)].batch == straight_steps[static_cast<size_t>(N + i)].batch);
+      CHECK(resumed[static_cast<size_t>(i)].loss == straight_steps[static_cast<size_t>(N + i)].loss);
+    }
+    CHECK(params == straight_params);
+  }
+
+  // Without the loader's state a new loader (another seed, epoch 0) feeds other batches.
+  manual_seed(5);
+  auto other = resume::make_mlp();
+  optim::Adam other_opt(other.parameters(), resume::adam_options());
+  data::DataLoader other_loader(resume::table(), resume::loader_options());
+  load(path, other, &other_opt);
+  auto other_steps = resume::train_from(other, other_opt, other_loader, M);
+  CHECK(other_steps[0].batch != straight_steps[N].batch);
+}

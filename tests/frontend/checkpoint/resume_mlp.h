@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "tl/tl.h"
@@ -45,6 +46,61 @@ inline std::vector<uint32_t> train(tl::nn::Module& model, tl::optim::Optimizer& 
     losses.push_back(bits);
   }
   return losses;
+}
+
+// A fixed table of 100 examples for the data-loader resume test: x [100, 8], y [100, 4].
+inline std::shared_ptr<tl::data::TensorDataset> table() {
+  std::vector<float> xs(100 * 8), ys(100 * 4);
+  for (int i = 0; i < 100; ++i) {
+    for (int j = 0; j < 8; ++j) xs[i * 8 + j] = std::sin(0.53f * static_cast<float>(i * 8 + j) + 0.2f);
+    for (int k = 0; k < 4; ++k) ys[i * 4 + k] = std::cos(xs[i * 8 + k] - xs[i * 8 + k + 4]);
+  }
+  return std::make_shared<tl::data::TensorDataset>(tl::from_vector<float>(xs, {100, 8}),
+                                                   tl::from_vector<float>(ys, {100, 4}));
+}
+
+// Batches of 16 from 100 rows: 7 per epoch, the last one short.
+inline tl::data::DataLoaderOptions loader_options(int num_workers = 0) {
+  return {.batch_size = 16, .shuffle = true, .num_workers = num_workers, .name = "train_loader"};
+}
+
+// What one step saw and produced: the batch's bytes (x then y) and the loss, as float bits.
+struct Step {
+  std::vector<uint32_t> batch;
+  uint32_t loss = 0;
+  bool operator==(const Step&) const = default;
+};
+
+inline void append_bits(std::vector<uint32_t>& out, const tl::Tensor& t) {
+  for (float v : t.to_vector<float>()) {
+    uint32_t b;
+    std::memcpy(&b, &v, 4);
+    out.push_back(b);
+  }
+}
+
+// Trains `steps` steps on batches from `loader`, crossing epoch boundaries as needed, and
+// leaves the loader just after the last batch it handed out.
+inline std::vector<Step> train_from(tl::nn::Module& model, tl::optim::Optimizer& opt, tl::data::DataLoader& loader,
+                                    int64_t steps) {
+  std::vector<Step> out;
+  model.train();
+  while (static_cast<int64_t>(out.size()) < steps) {
+    for (auto [x, y] : loader) {
+      tl::Tensor loss = tl::nn::mse_loss(model(x), y);
+      opt.zero_grad();
+      loss.backward();
+      opt.step();
+      Step s;
+      append_bits(s.batch, x);
+      append_bits(s.batch, y);
+      float l = loss.item<float>();
+      std::memcpy(&s.loss, &l, 4);
+      out.push_back(std::move(s));
+      if (static_cast<int64_t>(out.size()) == steps) break;
+    }
+  }
+  return out;
 }
 
 // Every parameter element's float bits, in named_parameters order.
