@@ -10,6 +10,7 @@
 #include "runtime/logging.h"
 #include "tl/autograd.h"
 #include "tl/compile.h"
+#include "tl/debug.h"
 #include "tl/random.h"
 
 namespace tl::detail {
@@ -73,9 +74,12 @@ struct Entry {
   std::vector<std::function<void()>> replays;
   std::vector<Tensor> cleared_grads;
   bool has_backward = false;
+  bool needs_autograd = false;  // outputs must stay differentiable by eager autograd
   bool eager_only = false;  // the pipeline could not compile it: runs eagerly
   std::string eager_reason;
   std::string ir_before, ir_after;
+  // Built at the first call that runs without autograd: memory plan, arena, slots.
+  std::unique_ptr<trace::PlannedProgram> planned;
   size_t traced_nodes = 0;
   double compile_seconds = 0;
   int64_t hits = 0;
@@ -144,10 +148,13 @@ bool CompiledFunction::Impl::try_entry(Entry& e, std::span<const Tensor> args, s
   if (!why.empty()) return false;
   for (auto& replay : e.replays) replay();
   trace::ExecResult r;
-  if (e.has_backward) {
+  if (!e.needs_autograd && !is_anomaly_enabled()) {
+    // Nothing records autograd: kernels write into the program's arena.
     NoGradGuard no_grad;
-    r = trace::execute(e.graph, args);
+    if (!e.planned) e.planned = std::make_unique<trace::PlannedProgram>(e.graph);
+    r = trace::execute(e.graph, args, e.planned.get());
   } else {
+    // Outputs must stay differentiable (or be checked for NaN): every op through ops::call.
     r = trace::execute(e.graph, args);
   }
   if (!r.ok) {
@@ -221,6 +228,10 @@ std::vector<Tensor> CompiledFunction::Impl::trace_and_compile(std::span<const Te
   entry->traced_nodes = graph.nodes.size();
 
   if (log->should_log(spdlog::level::debug)) log->debug("traced {}:\n{}", name(), graph.str());
+  // Outputs of a forward-only function called under grad mode must reach eager autograd.
+  bool any_grad_input = false;
+  for (const auto& in : graph.inputs) any_grad_input = any_grad_input || (in.source.defined() && in.source.requires_grad());
+  entry->needs_autograd = !entry->has_backward && sig.grad_mode && any_grad_input;
   auto start = std::chrono::steady_clock::now();
   std::string load_error;
   compiler::RunPipelineFn run = options.pipeline == "none" ? nullptr : compiler::load(load_error);
@@ -238,10 +249,7 @@ std::vector<Tensor> CompiledFunction::Impl::trace_and_compile(std::span<const Te
   } else {
     compiler::PipelineOptions popts;
     popts.pipeline = options.pipeline;
-    // Outputs of a forward-only function called under grad mode must reach eager autograd.
-    bool any_grad_input = false;
-    for (const auto& in : graph.inputs) any_grad_input = any_grad_input || (in.source.defined() && in.source.requires_grad());
-    popts.needs_autograd = !entry->has_backward && sig.grad_mode && any_grad_input;
+    popts.needs_autograd = entry->needs_autograd;
     if (const char* dump = std::getenv("TL_DUMP_IR"); dump && *dump) popts.dump_dir = dump;
     compiler::PipelineResult result;
     run(graph, popts, result);
@@ -300,6 +308,7 @@ std::string CompiledFunction::explain(std::span<const Tensor> args) const {
       if (n.op == trace::kGuard) o << "    value read at " << n.site.str() << " == " << n.attrs.scalar << "\n";
     int captures = 0, writebacks = static_cast<int>(e->graph.writebacks.size());
     for (const auto& in : e->graph.inputs) captures += in.kind != trace::InputKind::kArgument;
+    if (e->planned) o << "  memory: " << e->planned->plan().str() << "\n";
     o << "  inputs: " << e->signature.args.size() << " arguments, " << captures << " captured tensors; "
       << writebacks << " written back after each call\n";
     std::string reason = signature_mismatch(e->signature, sig);

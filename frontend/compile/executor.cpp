@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "frontend/compile/tracer.h"
+#include "frontend/ops/registry.h"
 #include "frontend/ops/factory/random_from_key.h"
 #include "frontend/ops/pointwise/pointwise.h"
 #include "tl/autograd.h"
@@ -50,6 +51,25 @@ bool shares_memory(const Tensor& a, const Tensor& b) {
 }
 }  // namespace
 
+PlannedProgram::PlannedProgram(const Graph& graph) : plan_(plan_memory(graph)) {
+  slots_.resize(graph.values.size());
+  if (plan_.arena_bytes == 0) return;
+  // float32 elements: every offset is 64-byte aligned, so any dtype's offset is whole.
+  arena_ = ops::empty_tensor(Shape{(plan_.arena_bytes + 3) / 4}, kFloat32, kCPU);
+  for (size_t v = 0; v < graph.values.size(); ++v) {
+    if (plan_.offset[v] == MemoryPlan::kNotPlanned) continue;
+    const Value& value = graph.values[v];
+    auto impl = std::make_shared<TensorImpl>();
+    impl->storage = arena_.impl()->storage;  // slots keep the arena alive
+    impl->shape = value.shape;
+    impl->strides = contiguous_strides(value.shape);
+    impl->offset = plan_.offset[v] / static_cast<int64_t>(dtype_size(value.dtype));
+    impl->dtype = value.dtype;
+    impl->is_contiguous = true;
+    slots_[v] = Tensor(std::move(impl));
+  }
+}
+
 std::string check_inputs(const Graph& graph, std::span<const Tensor> args) {
   std::vector<char> used = used_values(graph);
   for (const Input& in : graph.inputs) {
@@ -63,7 +83,7 @@ std::string check_inputs(const Graph& graph, std::span<const Tensor> args) {
   return {};
 }
 
-ExecResult execute(const Graph& graph, std::span<const Tensor> args) {
+ExecResult execute(const Graph& graph, std::span<const Tensor> args, const PlannedProgram* planned) {
   ExecResult result;
   std::vector<Tensor> env(graph.values.size());
   GeneratorState key = default_generator().state();
@@ -97,12 +117,25 @@ ExecResult execute(const Graph& graph, std::span<const Tensor> args) {
     operands.clear();
     for (int v : node.inputs) operands.push_back(env[v]);
     if (node.def != nullptr) {
-      env[node.outputs[0]] = ops::call(*node.def, std::span<const Tensor>(operands), node.attrs, node.site);
+      const int out = node.outputs[0];
+      ops::KernelFn kernel = node.def->kernels[ops::kCpu];
+      if (planned && planned->slot(out).defined() && kernel != nullptr) {
+        Tensor& o = env[out] = planned->slot(out);
+        if (o.numel() > 0) kernel(std::span<const Tensor>(operands), o, node.attrs);
+      } else if (planned && node.def->view != nullptr) {
+        env[out] = node.def->view(operands[0], node.attrs, node.site);
+      } else {
+        env[out] = ops::call(*node.def, std::span<const Tensor>(operands), node.attrs, node.site);
+      }
     } else if (node.op == kFused) {
-      const Value& v = graph.values[node.outputs[0]];
-      Tensor out = ops::empty_tensor(v.shape, v.dtype, kCPU);
-      node.kernel->run(std::span<const Tensor>(operands), out);
-      env[node.outputs[0]] = out;
+      const int out = node.outputs[0];
+      if (planned && planned->slot(out).defined()) {
+        env[out] = planned->slot(out);
+      } else {
+        const Value& v = graph.values[out];
+        env[out] = ops::empty_tensor(v.shape, v.dtype, kCPU);
+      }
+      node.kernel->run(std::span<const Tensor>(operands), env[out]);
     } else if (node.op == kConstant) {
       env[node.outputs[0]] = node.constant;
     } else if (node.op == kRandom) {

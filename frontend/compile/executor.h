@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "frontend/compile/graph.h"
+#include "frontend/compile/memory_plan.h"
 
 namespace tl::trace {
 
@@ -17,11 +18,29 @@ struct ExecResult {
   std::vector<Tensor> outputs;
 };
 
+// A graph prepared for repeated calls without autograd: its memory plan, the arena, and a
+// tensor per planned value in it. Kernels then write straight into the arena (no allocation,
+// no shape inference, no dispatch checks per node).
+class PlannedProgram {
+ public:
+  explicit PlannedProgram(const Graph& graph);
+  const MemoryPlan& plan() const { return plan_; }
+  // The arena slot of value v (undefined when v is not planned).
+  const Tensor& slot(int v) const { return slots_[v]; }
+
+ private:
+  MemoryPlan plan_;
+  Tensor arena_;
+  std::vector<Tensor> slots_;
+};
+
 // Binds the graph's inputs (arguments from `args`, captures and .grad slots from the
 // tensors they name, the generator's key), runs every node, then applies the writebacks and
 // advances the generator. Leftover assign nodes (a graph that skipped functionalization)
 // are applied as writebacks too; a grad node that was not expanded is an error.
-ExecResult execute(const Graph& graph, std::span<const Tensor> args);
+// With `planned` (which must come from the same graph), planned values are computed into the
+// arena; the caller runs it with grad mode off.
+ExecResult execute(const Graph& graph, std::span<const Tensor> args, const PlannedProgram* planned = nullptr);
 
 // Why `graph`'s inputs do not fit these arguments and captured tensors (empty when they do).
 std::string check_inputs(const Graph& graph, std::span<const Tensor> args);

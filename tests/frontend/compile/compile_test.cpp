@@ -123,3 +123,39 @@ TEST_CASE("compile: TL_COMPILE=0 runs every call eagerly", "[compile]") {
   CHECK(f.stats().traces == 0);
   CHECK(f.stats().eager_calls == 4);
 }
+
+TEST_CASE("compile: intermediates share one arena planned by liveness", "[compile]") {
+  // A chain of ten elementwise ops: each intermediate dies at the next op, so the arena holds
+  // about two values at a time instead of ten.
+  auto body = [](Tensor x) {
+    Tensor y = x;
+    for (int i = 0; i < 10; ++i) y = (y * 1.5 + 0.25).tanh();
+    return y.sum();
+  };
+  auto f = compile(body, raw());
+  Tensor x = randn({64, 64});
+  for (int i = 0; i < 4; ++i) CHECK(allclose(f(x), body(x), 1e-6, 1e-6));
+  std::string report = explain(f, x);
+  INFO(report);
+  CHECK_THAT(report, Catch::Contains("memory: arena"));
+  // Parse "arena A bytes for K intermediates (U bytes without reuse)".
+  auto at = report.find("memory: arena ");
+  long long arena = std::stoll(report.substr(at + 14));
+  auto open = report.find("(", at);
+  long long unplanned = std::stoll(report.substr(open + 1));
+  CHECK(arena > 0);
+  CHECK(arena * 5 < unplanned);
+}
+
+TEST_CASE("compile: a forward called under grad mode stays differentiable", "[compile]") {
+  Tensor w = randn({3});
+  w.requires_grad_();
+  auto f = compile([&](Tensor x) { return (x * w).exp().sum(); }, raw());
+  for (int i = 0; i < 3; ++i) {
+    w.set_grad(Tensor());
+    Tensor loss = f(ones({3}));
+    loss.backward();
+    CHECK(allclose(w.grad(), w.detach().exp()));
+  }
+  CHECK(f.stats().compiled_calls == 1);
+}

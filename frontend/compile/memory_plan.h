@@ -1,0 +1,34 @@
+// Memory planning for compiled programs: every intermediate value gets an offset in one
+// arena, assigned by liveness so values whose lifetimes do not overlap share bytes. A
+// planned program allocates its arena once and then runs calls without allocating for
+// intermediates. Values that outlive a call (returned outputs, new .grad tensors) are not
+// planned: they get fresh memory each call.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "frontend/compile/graph.h"
+
+namespace tl::trace {
+
+struct MemoryPlan {
+  static constexpr int64_t kAlignment = 64;
+  static constexpr int64_t kNotPlanned = -1;
+  // Per value: byte offset in the arena, or kNotPlanned (inputs, constants, views, escaping
+  // values, values produced by nodes that allocate for themselves).
+  std::vector<int64_t> offset;
+  // Per value: the value whose memory it aliases (itself unless produced by a view op).
+  std::vector<int> root;
+  int64_t arena_bytes = 0;      // the arena's size
+  int64_t unplanned_bytes = 0;  // what the planned values would take without sharing
+  int64_t escaping_bytes = 0;   // allocated fresh per call (outputs, gradients)
+  int planned_values = 0;
+  std::string str() const;
+};
+
+// Plans `graph` (a functionalized graph: no assign or grad nodes).
+MemoryPlan plan_memory(const Graph& graph);
+
+}  // namespace tl::trace
