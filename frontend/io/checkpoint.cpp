@@ -12,6 +12,7 @@
 #include <atomic>
 #include <bit>
 #include <cerrno>
+#include <cmath>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
@@ -21,6 +22,7 @@
 
 #include "frontend/io/crc32c.h"
 #include "frontend/io/file_io.h"
+#include "runtime/logging.h"
 #include "tl/ops.h"
 #include "tl/random.h"
 
@@ -558,15 +560,70 @@ std::string join(const std::vector<std::string>& items) {
   return s;
 }
 
+// "[1, 0, 2]": the multi-index of element `flat` of a C-order tensor of `shape`.
+std::string index_of(int64_t flat, const Shape& shape) {
+  std::vector<int64_t> index(static_cast<size_t>(shape.size()));
+  for (int64_t d = shape.size() - 1; d >= 0; --d) {
+    index[static_cast<size_t>(d)] = flat % shape[d];
+    flat /= shape[d];
+  }
+  std::string s = "[";
+  for (size_t i = 0; i < index.size(); ++i) s += (i ? ", " : "") + std::to_string(index[i]);
+  return s + "]";
+}
+
+// For LoadOptions::check_finite: "'model.fc.weight' has 2 of 6 non-finite values, the first nan
+// at [0, 1]", or "" when every value of `t` is finite (integer and bool tensors always are).
+template <typename T>
+std::string non_finite_in(const std::string& name, const Tensor& t) {
+  const T* p = static_cast<const T*>(t.data_ptr());
+  int64_t n = t.numel(), count = 0, first = -1;
+  for (int64_t i = 0; i < n; ++i) {
+    if (!std::isfinite(p[i])) {
+      if (first < 0) first = i;
+      ++count;
+    }
+  }
+  if (count == 0) return "";
+  double v = static_cast<double>(p[first]);
+  return "'" + name + "' has " + std::to_string(count) + " of " + std::to_string(n) + " non-finite values, the first " +
+         (std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf") + " at " + index_of(first, t.shape());
+}
+std::string non_finite_in(const std::string& name, const Tensor& t) {
+  if (t.dtype() == kFloat64) return non_finite_in<double>(name, t);
+  if (!is_floating(t.dtype())) return "";
+  NoGradGuard no_grad;
+  // float16 and bfloat16 widen to float32 exactly, NaN and infinities included.
+  return non_finite_in<float>(name, t.dtype() == kFloat32 ? t : t.to(kFloat32));
+}
+
+constexpr char kWarnHint[] = " (LoadOptions{.missing_state = MissingState::kWarn} loads without it)";
+
 }  // namespace
 
-void load(const std::string& path, nn::Module& model, optim::Optimizer* optimizer, CheckpointExtra* extra,
-          Site site) {
+LoadReport load(const std::string& path, nn::Module& model, optim::Optimizer* optimizer, CheckpointExtra* extra,
+                const LoadOptions& options, Site site) {
   CheckpointFile file(path, site);
   Staged staged = read_checkpoint(file);
   auto refuse = [&](const std::string& what) {
     throw ValueError("tl::load: '" + path + "': " + what + "; nothing was loaded (at " + site.str() + ")");
   };
+  const bool warn_missing = options.missing_state == MissingState::kWarn;
+  LoadReport report;
+
+  if (options.check_finite) {
+    std::vector<std::string> bad;
+    for (const auto& [name, t] : staged.tensors) {
+      std::string what = non_finite_in(name, t);
+      if (!what.empty()) bad.push_back(what);
+    }
+    if (!bad.empty()) {
+      std::string what = "check_finite: " + std::to_string(bad.size()) + (bad.size() == 1 ? " tensor holds" : " tensors hold") +
+                         " NaN or Inf: ";
+      for (size_t i = 0; i < bad.size(); ++i) what += (i ? "; " : "") + bad[i];
+      refuse(what);
+    }
+  }
 
   // ---- the plain metadata: step, epoch, user metadata, RNG, Stateful states
   int64_t step = parse_int(file, staged.meta, "step");
@@ -577,9 +634,15 @@ void load(const std::string& path, nn::Module& model, optim::Optimizer* optimize
     if (!v.is_string()) file.fail("user metadata '" + k + "' is not a string");
     user_metadata[k] = v.get<std::string>();
   }
-  json rng = parse_meta_json(file, staged.meta, "rng");
+  const bool has_rng = staged.meta.count("rng") > 0;
+  if (!has_rng) {
+    if (!warn_missing) file.fail(std::string("the metadata has no 'rng' (the random generator's state)") + kWarnHint);
+    report.warnings.push_back("the checkpoint holds no random generator state ('rng'); the default generator keeps "
+                              "its current state, so random draws (dropout, shuffles) differ from the saved run's");
+  }
+  json rng = has_rng ? parse_meta_json(file, staged.meta, "rng") : json::object();
   GeneratorState cpu_rng;
-  {
+  if (has_rng) {
     const json& r = rng.contains("cpu") ? rng["cpu"] : json();
     if (!r.is_object() || !r.contains("seed") || !r.contains("offset") || !r["seed"].is_number_unsigned() ||
         !r["offset"].is_number_unsigned()) {
@@ -587,7 +650,9 @@ void load(const std::string& path, nn::Module& model, optim::Optimizer* optimize
     }
     cpu_rng = {r["seed"].get<uint64_t>(), r["offset"].get<uint64_t>()};
   }
-  json stateful = parse_meta_json(file, staged.meta, "stateful");
+  // A missing 'stateful' entry is a missing state for every Stateful object passed in.
+  json stateful = parse_meta_json(file, staged.meta, "stateful", /*required=*/!warn_missing);
+  if (stateful.is_null()) stateful = json::object();
   for (const auto& [k, v] : stateful.items()) {
     if (!v.is_string()) file.fail("the state of Stateful '" + k + "' is not a string");
   }
@@ -674,8 +739,11 @@ void load(const std::string& path, nn::Module& model, optim::Optimizer* optimize
       if (!stateful.contains(key)) {
         std::vector<std::string> keys;
         for (const auto& [k, v] : stateful.items()) keys.push_back("'" + k + "'");
-        refuse("the checkpoint holds no state for Stateful '" + key + "' (it holds " +
-               (keys.empty() ? std::string("none") : join(keys)) + ")");
+        std::string what = "the checkpoint holds no state for Stateful '" + key + "' (it holds " +
+                           (keys.empty() ? std::string("none") : join(keys)) + ")";
+        if (!warn_missing) refuse(what + kWarnHint);
+        report.warnings.push_back(what + "; '" + key + "' keeps its current state");
+        continue;
       }
       restore.emplace_back(s, stateful[key].get<std::string>());
     }
@@ -711,12 +779,14 @@ void load(const std::string& path, nn::Module& model, optim::Optimizer* optimize
       groups[i].weight_decay = opt_meta["groups"][i]["weight_decay"].get<double>();
     }
   }
-  default_generator().set_state(cpu_rng);
+  if (has_rng) default_generator().set_state(cpu_rng);
   if (extra) {
     extra->step = step;
     extra->epoch = epoch;
     extra->metadata = std::move(user_metadata);
   }
+  for (const auto& w : report.warnings) rt::logger("tl.checkpoint")->warn("tl::load: '{}': {} (at {})", path, w, site.str());
+  return report;
 }
 
 }  // namespace tl

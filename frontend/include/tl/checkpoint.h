@@ -26,6 +26,30 @@ struct CheckpointExtra {
   std::vector<Stateful*> stateful{};
 };
 
+// What tl::load does when the file lacks a piece of training state that the caller asked to
+// restore: the default generator's state ("rng"), or the state of a Stateful object passed in
+// `extra` (a data loader's position, which a checkpoint saved without that loader lacks).
+enum class MissingState {
+  kRefuse,  // throw before anything is changed (the default): resuming without it is not exact
+  kWarn,    // load everything else; the generator or those objects keep their current state; a
+            // warning names each missing piece (logger "tl.checkpoint" and LoadReport::warnings)
+};
+
+struct LoadOptions {
+  MissingState missing_state = MissingState::kRefuse;
+  // Refuse a checkpoint whose floating-point tensors (model or optimizer state) hold NaN or
+  // infinities: ValueError naming every such tensor, its count of non-finite values and the
+  // index and value of the first one; nothing is changed. Off by default: the format stores
+  // any value, and checking reads every element once more.
+  bool check_finite = false;
+};
+
+// What tl::load reports besides the restored objects.
+struct LoadReport {
+  // One line per piece of state that was missing and skipped (MissingState::kWarn).
+  std::vector<std::string> warnings;
+};
+
 // Writes `model`'s parameters and buffers, `optimizer`'s state tensors, type and
 // hyper-parameters (when given), the default generator's state, and `extra` to `path`.
 // The file is a safetensors container; tl's own fields (format version, per-tensor CRC32C,
@@ -47,9 +71,11 @@ void save(const std::string& path, const nn::Module& model, const optim::Optimiz
 // and shape mismatches are listed together), the optimizer (type and parameter count) and the
 // Stateful keys; nothing is changed unless all pass, and a Stateful or optimizer that refuses
 // its state rolls back what was already restored. Throws IoError for a bad or unreadable file
-// and ValueError for a checkpoint that does not fit; both name the file.
-void load(const std::string& path, nn::Module& model, optim::Optimizer* optimizer = nullptr,
-          CheckpointExtra* extra = nullptr, Site site = Site::here());
+// and ValueError for a checkpoint that does not fit; both name the file. A missing RNG or
+// Stateful state is refused unless `options.missing_state` is kWarn; `options.check_finite`
+// also refuses NaN/Inf values (see LoadOptions).
+LoadReport load(const std::string& path, nn::Module& model, optim::Optimizer* optimizer = nullptr,
+                CheckpointExtra* extra = nullptr, const LoadOptions& options = {}, Site site = Site::here());
 
 // The version of the checkpoint format this build writes and reads.
 inline constexpr int kCheckpointFormatVersion = 1;

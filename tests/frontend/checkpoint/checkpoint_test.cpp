@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -128,6 +129,26 @@ void craft(const std::string& path, json header, const std::string& data) {
   std::string bytes(8, '\0');
   for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>(static_cast<uint64_t>(text.size()) >> (8 * i));
   write_bytes(path, bytes + text + data);
+}
+
+// Rewrites the checkpoint at `path` with its "__metadata__" changed by `edit`, a fresh header
+// checksum and the same tensor data: a file tl::save would not write, but a sound one.
+void edit_metadata(const std::string& path, const std::function<void(json&)>& edit) {
+  std::string bytes = read_bytes(path);
+  uint64_t n = 0;
+  for (int i = 0; i < 8; ++i) n |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[i])) << (8 * i);
+  json header = json::parse(bytes.substr(8, n));
+  edit(header["__metadata__"]);
+  header["__metadata__"].erase("header_crc32c");
+  std::string canonical = header.dump();
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%08x", detail::crc32c(canonical.data(), canonical.size()));
+  header["__metadata__"]["header_crc32c"] = buf;
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');
+  std::string length(8, '\0');
+  for (int i = 0; i < 8; ++i) length[i] = static_cast<char>(static_cast<uint64_t>(text.size()) >> (8 * i));
+  write_bytes(path, length + text + bytes.substr(8 + n));
 }
 
 std::string load_error(const std::string& path, nn::Module& model, optim::Optimizer* opt = nullptr) {
@@ -746,4 +767,136 @@ TEST_CASE("a shuffling DataLoader saved mid-epoch resumes in a new process with 
   load(path, other, &other_opt);
   auto other_steps = resume::train_from(other, other_opt, other_loader, M);
   CHECK(other_steps[0].batch != straight_steps[N].batch);
+}
+
+TEST_CASE("a checkpoint without RNG state is refused unless the caller opts in to a warning",
+          "[checkpoint][reliability]") {
+  ScratchDir dir;
+  std::string path = dir.file("no_rng.tlckpt");
+  manual_seed(3);
+  Tiny saved;
+  save(path, saved, nullptr, {.step = 7});
+  edit_metadata(path, [](json& meta) { meta.erase("rng"); });
+
+  manual_seed(4);
+  Tiny model;
+  auto before = snapshot(model.state_dict());
+  GeneratorState rng = default_generator().state();
+  std::string error = load_error(path, model);
+  CHECK_THAT(error, Catch::Contains("the metadata has no 'rng'"));
+  CHECK_THAT(error, Catch::Contains("MissingState::kWarn"));
+  CHECK_THAT(error, Catch::Contains("checkpoint_test.cpp:"));
+  CHECK(snapshot(model.state_dict()) == before);
+
+  CheckpointExtra extra;
+  LoadReport report = load(path, model, nullptr, &extra, {.missing_state = MissingState::kWarn});
+  REQUIRE(report.warnings.size() == 1);
+  CHECK_THAT(report.warnings[0], Catch::Contains("no random generator state"));
+  CHECK(snapshot(model.state_dict()) == snapshot(saved.state_dict()));
+  CHECK(extra.step == 7);
+  // The generator keeps the state it had.
+  CHECK(default_generator().state().seed == rng.seed);
+  CHECK(default_generator().state().offset == rng.offset);
+  // A complete checkpoint loads without warnings under the same option.
+  save(path, saved);
+  CHECK(load(path, model, nullptr, nullptr, {.missing_state = MissingState::kWarn}).warnings.empty());
+}
+
+TEST_CASE("a checkpoint without a data loader's state loads with a warning only when the caller opts in",
+          "[checkpoint][reliability][data]") {
+  ScratchDir dir;
+  std::string path = dir.file("no_loader.tlckpt");
+  manual_seed(8);
+  Tiny saved;
+  Counter counter;
+  counter.position = 12;
+  save(path, saved, nullptr, {.step = 3, .stateful = {&counter}});  // saved without the loader
+
+  auto table = std::make_shared<data::TensorDataset>(randn({20, 3}), randn({20, 2}));
+  data::DataLoader loader(table, {.batch_size = 4, .shuffle = true, .name = "train_loader"});
+  for (auto [x, y] : loader) break;  // position 1 of epoch 0
+  std::string loader_state = loader.save_state();
+  Tiny model;
+  auto before = snapshot(model.state_dict());
+  Counter restored;
+  CheckpointExtra extra{.stateful = {&restored, &loader}};
+  try {
+    load(path, model, nullptr, &extra);
+    FAIL("a missing loader state must be refused by default");
+  } catch (const ValueError& e) {
+    std::string what = e.what();
+    CHECK_THAT(what, Catch::Contains("no state for Stateful 'train_loader' (it holds 'counter')"));
+    CHECK_THAT(what, Catch::Contains("MissingState::kWarn"));
+    CHECK_THAT(what, Catch::Contains("nothing was loaded"));
+  }
+  CHECK(snapshot(model.state_dict()) == before);
+  CHECK(restored.position == 0);
+
+  LoadReport report = load(path, model, nullptr, &extra, {.missing_state = MissingState::kWarn});
+  REQUIRE(report.warnings.size() == 1);
+  CHECK_THAT(report.warnings[0], Catch::Contains("'train_loader' keeps its current state"));
+  CHECK(loader.save_state() == loader_state);
+  CHECK(restored.position == 12);  // the states that are there are restored
+  CHECK(extra.step == 3);
+  CHECK(snapshot(model.state_dict()) == snapshot(saved.state_dict()));
+
+  // No 'stateful' entry at all: refused as a damaged file by default, a warning when opted in.
+  edit_metadata(path, [](json& meta) { meta.erase("stateful"); });
+  CHECK_THAT(load_error(path, model), Catch::Contains("the metadata has no 'stateful'"));
+  CheckpointExtra only_loader{.stateful = {&loader}};
+  report = load(path, model, nullptr, &only_loader, {.missing_state = MissingState::kWarn});
+  REQUIRE(report.warnings.size() == 1);
+  CHECK_THAT(report.warnings[0], Catch::Contains("(it holds none)"));
+}
+
+// Tiny plus a float16 buffer, for check_finite on a half-precision tensor.
+struct TinyHalf : Tiny {
+  Tensor scale;
+  TinyHalf() { scale = register_buffer("scale", from_vector<float>({1, 2, 3, 4}).to(kFloat16)); }
+};
+
+TEST_CASE("check_finite refuses NaN and Inf values naming each tensor and the first bad index",
+          "[checkpoint][reliability]") {
+  ScratchDir dir;
+  std::string path = dir.file("non_finite.tlckpt");
+  manual_seed(9);
+  TinyHalf saved;
+  optim::Adam opt(saved.parameters(), {.lr = 1e-2});
+  train_a_little(saved, opt, 2);
+  {
+    NoGradGuard no_grad;
+    static_cast<float*>(saved.fc.weight.data_ptr())[5] = std::nanf("");   // [1, 2] of [2, 3]
+    static_cast<float*>(saved.fc.weight.data_ptr())[1] = INFINITY;        // [0, 1]
+    static_cast<float*>(saved.fc.bias.data_ptr())[0] = -INFINITY;
+    saved.scale.copy_(from_vector<float>({1, INFINITY, 3, 4}).to(kFloat16));
+  }
+  save(path, saved, &opt);
+
+  // The format stores any value: without the option the file loads as saved.
+  TinyHalf plain;
+  optim::Adam plain_opt(plain.parameters(), {.lr = 1e-2});
+  load(path, plain, &plain_opt);
+  CHECK(std::isnan(plain.fc.weight.to_vector<float>()[5]));
+
+  TinyHalf model;
+  optim::Adam model_opt(model.parameters(), {.lr = 1e-2});
+  auto before = snapshot(model.state_dict());
+  try {
+    load(path, model, &model_opt, nullptr, {.check_finite = true});
+    FAIL("non-finite values must be refused with check_finite");
+  } catch (const ValueError& e) {
+    std::string what = e.what();
+    CHECK_THAT(what, Catch::Contains("check_finite: 3 tensors hold NaN or Inf"));
+    CHECK_THAT(what, Catch::Contains("'model.fc.bias' has 1 of 2 non-finite values, the first -inf at [0]"));
+    CHECK_THAT(what, Catch::Contains("'model.fc.weight' has 2 of 6 non-finite values, the first inf at [0, 1]"));
+    CHECK_THAT(what, Catch::Contains("'model.scale' has 1 of 4 non-finite values, the first inf at [1]"));
+    CHECK_THAT(what, Catch::Contains("nothing was loaded"));
+    CHECK_THAT(what, Catch::Contains("checkpoint_test.cpp:"));
+  }
+  CHECK(snapshot(model.state_dict()) == before);
+  // Finite values pass the check (integer buffers are not checked).
+  TinyHalf finite;
+  save(path, finite);
+  CHECK_NOTHROW(load(path, model, nullptr, nullptr, {.check_finite = true}));
+  CHECK(snapshot(model.state_dict()) == snapshot(finite.state_dict()));
 }
