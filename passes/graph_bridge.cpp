@@ -243,7 +243,7 @@ trace::Node node_of(mlir::Operation* op) {
   return node;
 }
 
-trace::Graph export_graph(mlir::func::FuncOp func) {
+trace::Graph export_graph(mlir::func::FuncOp func, const FusedKernels& kernels) {
   trace::Graph graph;
   graph.name = func.getName().str();
   const std::string where = "function '" + graph.name + "'";
@@ -287,6 +287,20 @@ trace::Graph export_graph(mlir::func::FuncOp func) {
           graph.outputs.push_back(v);
         }
       }
+      continue;
+    }
+    if (auto call = llvm::dyn_cast<mlir::func::CallOp>(op)) {
+      auto it = kernels.find(call.getCallee().str());
+      if (it == kernels.end() || !it->second || call.getNumResults() != 1) {
+        throw ValueError(where + ": call of '" + call.getCallee().str() + "' is not a compiled fused group");
+      }
+      trace::Node node;
+      node.op = trace::kFused;
+      node.site = ir::site_of(call.getLoc());
+      node.kernel = it->second;
+      for (mlir::Value operand : call.getOperands()) node.inputs.push_back(id_of(operand));
+      node.outputs.push_back(define(call.getResult(0)));
+      graph.nodes.push_back(std::move(node));
       continue;
     }
     if (op.getNumRegions() != 0) {

@@ -13,7 +13,14 @@
 //   grad                 -> tl.grad(loss, seed, wrt...) with one result per wrt
 //   assign               -> tl.assign(target, value) {flag}
 //   guard                -> tl.guard(x) {scalar : f64, always present}
+//   fused                -> func.call @<name>_fusedN(inputs) of a private func.func holding the
+//                           group's tl ops, marked {fused = "mul+add+gelu"} (tl-fuse-elementwise);
+//                           exported with the CompiledKernel code generation made for it
 #pragma once
+
+#include <map>
+#include <memory>
+#include <string>
 
 #include <mlir/Dialect/Func/IR/FuncOps.h>
 #include <mlir/IR/Builders.h>
@@ -38,6 +45,12 @@ inline constexpr const char* kArgIndexAttr = "tl.arg_index";
 inline constexpr const char* kWritebackAttr = "tl.writeback";
 inline constexpr const char* kToGradAttr = "tl.to_grad";
 inline constexpr const char* kRngAdvanceAttr = "tl.rng_advance";
+// On the private functions tl-fuse-elementwise outlines. Not `tl.`-prefixed: the dialect
+// verifies every attribute in its namespace and knows only the ones above.
+inline constexpr const char* kFusedAttr = "fused";
+
+// Compiled kernels of fused groups, by function name.
+using FusedKernels = std::map<std::string, std::shared_ptr<const trace::CompiledKernel>>;
 
 // Builds a module holding one func.func equivalent to `graph`. Requires the `tl` and func
 // dialects to be loaded in `ctx` (ir::register_dialects). Throws tl::ValueError naming the
@@ -64,8 +77,10 @@ Tensor tensor_of(mlir::DenseElementsAttr attr);
 
 // The inverse of import_graph for one function. Values are renumbered: block arguments first,
 // then op results in order. Inputs' `source` tensors are not in the IR and stay empty (the
-// pipeline copies them from the input graph by position). Throws tl::ValueError naming the
-// op when the function holds an op that has no graph form or more than one block.
-trace::Graph export_graph(mlir::func::FuncOp func);
+// pipeline copies them from the input graph by position). A call of a fused group becomes a
+// kFused node running `kernels[callee]`. Throws tl::ValueError naming the op when the
+// function holds an op that has no graph form (a fused call without a kernel included) or
+// more than one block.
+trace::Graph export_graph(mlir::func::FuncOp func, const FusedKernels& kernels = {});
 
 }  // namespace tl::passes

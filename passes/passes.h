@@ -6,6 +6,7 @@
 #include <memory>
 
 namespace mlir {
+class Operation;
 class Pass;
 }
 
@@ -27,6 +28,20 @@ inline constexpr int64_t kFoldElementLimit = 1 << 20;
 
 // tl-autodiff: expands every tl.grad into the ops of its derivative (passes/autodiff.cpp).
 std::unique_ptr<mlir::Pass> create_autodiff_pass();
+
+// tl-fuse-elementwise (on the module): outlines each maximal group of elementwise ops that
+// code generation can lower (codegen::cpu::is_elementwise: f32/f64, static shapes) into a
+// private func.func carrying `fused = "mul+add+gelu"` (its ops in order), called by a
+// func.call at the group's last op. A group has one result: every member but that last op
+// has the result's shape (group inputs may broadcast to it) and users only in the group.
+// Splat tl.constant inputs are copied into the group. Groups of fewer than `min-ops` ops
+// (default 2) stay as they are.
+std::unique_ptr<mlir::Pass> create_fuse_elementwise_pass();
+
+// Undoes the fusion of one group: replaces `call` (a func.call of a `fused` function) by the
+// group's ops, and erases the function when nothing else calls it. Returns false, changing
+// nothing, when `call` is not such a call.
+bool unfuse(mlir::Operation* call);
 
 // Registers the passes above and MLIR's generic transforms (canonicalize, cse, symbol-dce,
 // ...) with MLIR's pass registry. Idempotent and thread-safe.

@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <mutex>
@@ -11,12 +12,14 @@
 #include <llvm/Support/FileSystem.h>
 #include <llvm/Support/Path.h>
 #include <mlir/IR/Diagnostics.h>
+#include <mlir/IR/SymbolTable.h>
 #include <mlir/IR/Verifier.h>
 #include <mlir/Pass/PassInstrumentation.h>
 #include <mlir/Pass/PassManager.h>
 #include <mlir/Pass/PassRegistry.h>
 #include <mlir/Transforms/Passes.h>
 
+#include "codegen/cpu/elementwise.h"
 #include "ir/attrs.h"
 #include "ir/dialect.h"
 #include "passes/graph_bridge.h"
@@ -31,6 +34,7 @@ void register_passes() {
     mlir::registerPass(create_functionalize_pass);
     mlir::registerPass(create_fold_pass);
     mlir::registerPass(create_autodiff_pass);
+    mlir::registerPass(create_fuse_elementwise_pass);
   });
 }
 
@@ -110,6 +114,43 @@ class PassObserver : public mlir::PassInstrumentation {
   std::string dump_error_;
 };
 
+// TL_CODEGEN=0 keeps every op on its eager kernel (for bisecting a suspected codegen bug).
+bool is_codegen_enabled() {
+  const char* env = std::getenv("TL_CODEGEN");
+  return env == nullptr || std::strcmp(env, "0") != 0;
+}
+
+// Compiles the groups tl-fuse-elementwise outlined in `module` into `kernels`; the groups that
+// fail to compile (or all of them, when the outputs must stay differentiable) go back to
+// their ops. Returns one line per group left unfused, saying why.
+std::string compile_fused_groups(mlir::ModuleOp module, bool unfuse_all, FusedKernels& kernels) {
+  llvm::SmallVector<mlir::func::FuncOp> groups;
+  for (auto func : module.getOps<mlir::func::FuncOp>())
+    if (func->hasAttr(kFusedAttr)) groups.push_back(func);
+  if (groups.empty()) return {};
+  std::vector<codegen::cpu::KernelResult> compiled;
+  if (!unfuse_all) compiled = codegen::cpu::compile_groups(groups);
+  std::string notes;
+  llvm::SmallVector<mlir::Operation*> calls_to_undo;
+  for (size_t i = 0; i < groups.size(); ++i) {
+    const std::string name = groups[i].getName().str();
+    if (!unfuse_all && compiled[i].kernel) {
+      kernels[name] = compiled[i].kernel;
+      continue;
+    }
+    if (!unfuse_all) {
+      auto description = groups[i]->getAttrOfType<mlir::StringAttr>(kFusedAttr);
+      notes += "tl-fuse-elementwise: group @" + name + " (" + (description ? description.getValue().str() : "") +
+               ") runs unfused: " + compiled[i].error + "\n";
+    }
+    if (auto uses = mlir::SymbolTable::getSymbolUses(groups[i], module)) {
+      for (const mlir::SymbolTable::SymbolUse& use : *uses) calls_to_undo.push_back(use.getUser());
+    }
+  }
+  for (mlir::Operation* call : calls_to_undo) unfuse(call);
+  return notes;
+}
+
 }  // namespace
 
 void run_pipeline(const trace::Graph& in, const compiler::PipelineOptions& options, compiler::PipelineResult& out) {
@@ -144,7 +185,11 @@ void run_pipeline(const trace::Graph& in, const compiler::PipelineOptions& optio
   if (mlir::failed(mlir::verify(*module))) return fail("the traced graph '" + name + "' gives IR that does not verify");
   out.ir_before = print(*module);
 
-  const std::string pipeline = options.pipeline.empty() ? compiler::kDefaultPipeline : options.pipeline;
+  std::string pipeline = options.pipeline.empty() ? compiler::kDefaultPipeline : options.pipeline;
+  // Code generation follows the default pipeline; an explicit pipeline runs what it names.
+  if (options.pipeline.empty() && !options.needs_autograd && is_codegen_enabled()) {
+    pipeline += std::string(",") + compiler::kCodegenPipeline;
+  }
   // Implicit nesting: a func.func pass listed at the top level runs on each function, so the
   // pipeline is spelled as a plain comma-separated list, as in tl-opt.
   mlir::PassManager pm(&ctx, mlir::OpPassManager::Nesting::Implicit);
@@ -166,15 +211,27 @@ void run_pipeline(const trace::Graph& in, const compiler::PipelineOptions& optio
     return fail((pass.empty() ? std::string("the pass pipeline") : "pass '" + pass + "'") + " failed on '" + name + "'");
   }
   if (!observed->dump_error().empty()) return fail(observed->dump_error());
+  FusedKernels kernels;
+  const std::string notes = compile_fused_groups(*module, options.needs_autograd || !is_codegen_enabled(), kernels);
   out.ir_after = print(*module);
+  // Groups left unfused are reported where tl::explain shows the IR.
+  if (!notes.empty()) {
+    std::string commented;
+    size_t start = 0;
+    for (size_t end; (end = notes.find('\n', start)) != std::string::npos; start = end + 1)
+      commented += "// " + notes.substr(start, end - start) + "\n";
+    out.ir_after = commented + out.ir_after;
+  }
 
-  auto funcs = module->getOps<mlir::func::FuncOp>();
-  if (std::distance(funcs.begin(), funcs.end()) != 1) {
-    return fail("the pipeline left " + std::to_string(std::distance(funcs.begin(), funcs.end())) +
-                " functions in the module of '" + name + "' (expected exactly one)");
+  llvm::SmallVector<mlir::func::FuncOp> funcs;
+  for (auto func : module->getOps<mlir::func::FuncOp>())
+    if (!func->hasAttr(kFusedAttr)) funcs.push_back(func);
+  if (funcs.size() != 1) {
+    return fail("the pipeline left " + std::to_string(funcs.size()) + " functions in the module of '" + name +
+                "' (expected exactly one besides fused groups)");
   }
   try {
-    out.graph = export_graph(*funcs.begin());
+    out.graph = export_graph(funcs.front(), kernels);
   } catch (const Error& e) {
     return fail(std::string("cannot export the optimized IR: ") + e.what());
   }

@@ -6,8 +6,11 @@
 
 namespace tl::passes {
 
-// Imports `in`, runs `options.pipeline` (kDefaultPipeline when empty) and exports the result
-// into `out`. On failure `out.ok` is false and `out.error` says what failed (the import, the
+// Imports `in`, runs `options.pipeline` (kDefaultPipeline when empty, followed by
+// kCodegenPipeline unless `options.needs_autograd` or TL_CODEGEN=0) and exports the result
+// into `out`. Groups that tl-fuse-elementwise outlined are JIT-compiled (codegen/cpu) and
+// exported as kFused nodes; a group that fails to compile goes back to its ops, and a comment
+// at the top of `out.ir_after` says why. On failure `out.ok` is false and `out.error` says what failed (the import, the
 // pipeline's text, a named pass, the dump folder, the export) followed by the diagnostics
 // MLIR reported, each with the user's file and line when the op has one. Writes the IR
 // before and after each pass under `options.dump_dir` when it is set. Throws only what it

@@ -1,0 +1,43 @@
+// CPU code generation for fused elementwise groups: which tl ops have a scalar lowering, and
+// the JIT compilation of the groups tl-fuse-elementwise outlines (private func.func carrying
+// a `fused` attribute) into CompiledKernels. Compiler-side only (MLIR types).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <llvm/ADT/ArrayRef.h>
+#include <mlir/Dialect/Func/IR/FuncOps.h>
+
+#include "frontend/compile/graph.h"
+
+namespace tl::codegen::cpu {
+
+// Whether `op` is a tl registry op this generator lowers to scalar code: an elementwise op in
+// its table (add, mul, gelu, ...) whose operands and result are f32 or f64 tensors of static
+// shape, with attributes it supports.
+bool is_elementwise(mlir::Operation* op);
+
+struct KernelResult {
+  std::shared_ptr<const trace::CompiledKernel> kernel;  // null when compilation failed
+  std::string error;                                   // why, when kernel is null
+  bool from_cache = false;
+};
+
+// Compiles each group (a func.func of tl ops returning one tensor, every op elementwise or a
+// splat tl.constant) to a kernel: linalg.generic on memrefs -> loops -> LLVM, optimized at
+// -O3 for the host CPU, f32 transcendentals by polynomial approximation. Groups whose IR
+// (ignoring names and locations) was compiled before in this process reuse that kernel; the
+// others are compiled in one LLVM module. Never throws for a group it cannot compile.
+std::vector<KernelResult> compile_groups(llvm::ArrayRef<mlir::func::FuncOp> groups);
+
+// Kernels compiled and cache hits in this process, for tests and logs.
+struct CacheStats {
+  int64_t compiled = 0;
+  int64_t hits = 0;
+};
+CacheStats cache_stats();
+
+}  // namespace tl::codegen::cpu

@@ -1,0 +1,59 @@
+// The CompiledKernel of a fused elementwise group: calls the JIT-compiled loop nest
+// (codegen/cpu/elementwise.cpp) over chunks of output rows, in parallel for large outputs.
+// No MLIR or LLVM type appears here; the JIT engine is held as an opaque owner.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "frontend/compile/graph.h"
+
+namespace tl::codegen::cpu {
+
+// How the generated function sees its operands. The iteration space is the output shape with
+// its size-1 dims dropped and its adjacent dims merged wherever every input either spans both
+// or is broadcast along both (so a contiguous [B, T, C] plus a bias [C] runs as [B*T, C] with
+// the bias broadcast along dim 0). Every operand is a contiguous memref of rank `dims.size()`.
+struct FusedLayout {
+  Shape out_shape;  // the node's shape, as traced
+  DType out_dtype = kFloat32;
+  Shape dims;  // the collapsed iteration space; rank >= 1
+  struct Operand {
+    Shape shape;  // as traced
+    DType dtype = kFloat32;
+    std::vector<bool> broadcast;  // per collapsed dim: the operand has size 1 there
+  };
+  std::vector<Operand> inputs;
+};
+
+// Computes the collapsed layout of a group whose inputs have `input_shapes` and whose output
+// has `out_shape` (inputs broadcast to it by NumPy rules).
+FusedLayout collapse_layout(const Shape& out_shape, DType out_dtype, const std::vector<Shape>& input_shapes,
+                            const std::vector<DType>& input_dtypes);
+
+// `entry` is the packed entry point of the generated function (ExecutionEngine::lookupPacked):
+// entry(args) with args[i] pointing at a pointer to operand i's memref descriptor, inputs then
+// the output. `owner` keeps the code alive (the ExecutionEngine).
+class FusedKernel : public trace::CompiledKernel {
+ public:
+  using Entry = void (*)(void**);
+  FusedKernel(FusedLayout layout, Entry entry, std::shared_ptr<const void> owner, std::string description)
+      : layout_(std::move(layout)), entry_(entry), owner_(std::move(owner)), description_(std::move(description)) {}
+
+  // Inputs that are not contiguous are copied first. Outputs of more than
+  // rt::kElementwiseGrain elements are computed in chunks of whole rows of that size, in
+  // parallel; chunk boundaries depend only on the shape, so results do not depend on the
+  // thread count.
+  void run(std::span<const Tensor> inputs, Tensor& out) const override;
+  std::string describe() const override { return description_; }
+  const FusedLayout& layout() const { return layout_; }
+
+ private:
+  FusedLayout layout_;
+  Entry entry_;
+  std::shared_ptr<const void> owner_;
+  std::string description_;
+};
+
+}  // namespace tl::codegen::cpu

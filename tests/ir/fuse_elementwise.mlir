@@ -1,0 +1,85 @@
+// RUN: tl-opt %s -split-input-file -tl-fuse-elementwise | FileCheck %s
+// RUN: tl-opt %s -split-input-file -tl-fuse-elementwise=min-ops=1 | FileCheck %s --check-prefix=ONE
+
+// A chain of elementwise ops becomes one call of a private function holding the chain; the
+// bias broadcasts into it, and the scalar constant is copied in rather than passed.
+// CHECK-LABEL: func.func @chain
+// CHECK-NEXT: %[[R:.*]] = call @chain_fused0(%arg0, %arg1, %arg2) : (tensor<4x8xf32>, tensor<4x8xf32>, tensor<8xf32>) -> tensor<4x8xf32>
+// CHECK-NEXT: return %[[R]]
+// CHECK-LABEL: func.func private @chain_fused0
+// CHECK-SAME: attributes {fused = "mul+add+mul+gelu"}
+// CHECK-NEXT: tl.constant dense<5.000000e-01> : tensor<f32>
+// CHECK-NEXT: tl.mul %arg0, %arg1
+// CHECK-NEXT: tl.add {{.*}}, %arg2
+// CHECK-NEXT: tl.mul
+// CHECK-NEXT: tl.gelu
+// CHECK-NEXT: return
+func.func @chain(%x: tensor<4x8xf32>, %a: tensor<4x8xf32>, %b: tensor<8xf32>) -> tensor<4x8xf32> {
+  %h = tl.constant dense<0.5> : tensor<f32>
+  %0 = tl.mul %x, %a : (tensor<4x8xf32>, tensor<4x8xf32>) -> tensor<4x8xf32>
+  %1 = tl.add %0, %b : (tensor<4x8xf32>, tensor<8xf32>) -> tensor<4x8xf32>
+  %2 = tl.mul %1, %h : (tensor<4x8xf32>, tensor<f32>) -> tensor<4x8xf32>
+  %3 = tl.gelu %2 : (tensor<4x8xf32>) -> tensor<4x8xf32>
+  return %3 : tensor<4x8xf32>
+}
+
+// -----
+
+// A value read outside the group ends a group: %0 is returned, so it is the root of its own
+// group and the input of the next one. Shared operands inside a group (a diamond) are fine.
+// CHECK-LABEL: func.func @escaping
+// CHECK-NEXT: %[[A:.*]] = call @escaping_fused1(%arg0) {{.*}} -> tensor<16xf64>
+// CHECK-NEXT: %[[B:.*]] = call @escaping_fused0(%[[A]]) {{.*}} -> tensor<16xf64>
+// CHECK-NEXT: return %[[B]], %[[A]]
+// CHECK: func.func private @escaping_fused0{{.*}}fused = "tanh+sigmoid+mul"
+// CHECK: func.func private @escaping_fused1{{.*}}fused = "exp+neg"
+func.func @escaping(%x: tensor<16xf64>) -> (tensor<16xf64>, tensor<16xf64>) {
+  %e = tl.exp %x : (tensor<16xf64>) -> tensor<16xf64>
+  %0 = tl.neg %e : (tensor<16xf64>) -> tensor<16xf64>
+  %1 = tl.tanh %0 : (tensor<16xf64>) -> tensor<16xf64>
+  %2 = tl.sigmoid %0 : (tensor<16xf64>) -> tensor<16xf64>
+  %3 = tl.mul %1, %2 : (tensor<16xf64>, tensor<16xf64>) -> tensor<16xf64>
+  return %3, %0 : tensor<16xf64>, tensor<16xf64>
+}
+
+// -----
+
+// Groups stop at ops without an elementwise lowering (matmul, sum) and at integer tensors;
+// a single op is not worth a kernel unless min-ops=1.
+// CHECK-LABEL: func.func @boundaries
+// CHECK-NEXT: tl.matmul
+// CHECK-NEXT: %[[G:.*]] = call @boundaries_fused0
+// CHECK-NEXT: tl.sum %[[G]]
+// CHECK-NEXT: tl.exp
+// CHECK-NEXT: tl.add %arg2, %arg2
+// CHECK: func.func private @boundaries_fused0{{.*}}fused = "relu+sqrt"
+// ONE-LABEL: func.func @boundaries
+// ONE: call @boundaries_fused1
+// ONE: tl.sum
+// ONE: call @boundaries_fused0
+// ONE: tl.add %arg2, %arg2
+// ONE: func.func private @boundaries_fused0{{.*}}fused = "exp"
+func.func @boundaries(%x: tensor<4x4xf32>, %w: tensor<4x4xf32>, %i: tensor<3xi64>) -> (tensor<f32>, tensor<3xi64>) {
+  %0 = tl.matmul %x, %w : (tensor<4x4xf32>, tensor<4x4xf32>) -> tensor<4x4xf32>
+  %1 = tl.relu %0 : (tensor<4x4xf32>) -> tensor<4x4xf32>
+  %2 = tl.sqrt %1 : (tensor<4x4xf32>) -> tensor<4x4xf32>
+  %3 = tl.sum %2 {dims = [:i64 0, 1]} : (tensor<4x4xf32>) -> tensor<f32>
+  %4 = tl.exp %3 : (tensor<f32>) -> tensor<f32>
+  %5 = tl.add %i, %i : (tensor<3xi64>, tensor<3xi64>) -> tensor<3xi64>
+  return %4, %5 : tensor<f32>, tensor<3xi64>
+}
+
+// -----
+
+// An intermediate smaller than the group's output would have to be recomputed per output
+// element, so it is an input instead: exp(%x) over [4] feeds the [3, 4] group.
+// CHECK-LABEL: func.func @broadcast_intermediate
+// CHECK-NEXT: %[[E:.*]] = tl.exp %arg0
+// CHECK-NEXT: call @broadcast_intermediate_fused0(%arg1, %[[E]])
+// CHECK: fused = "add+log"
+func.func @broadcast_intermediate(%x: tensor<4xf32>, %y: tensor<3x4xf32>) -> tensor<3x4xf32> {
+  %e = tl.exp %x : (tensor<4xf32>) -> tensor<4xf32>
+  %0 = tl.add %y, %e : (tensor<3x4xf32>, tensor<4xf32>) -> tensor<3x4xf32>
+  %1 = tl.log %0 : (tensor<3x4xf32>) -> tensor<3x4xf32>
+  return %1 : tensor<3x4xf32>
+}
