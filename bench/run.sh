@@ -17,7 +17,7 @@ jobs=${TL_BENCH_JOBS:-2}
 torch_python=/usr/bin/python3  # the interpreter with torch (plain python3 may lack it)
 
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTL_BUILD_TESTS=OFF >/dev/null
-ninja -C "$build" -j"$jobs" eager_bench bench_tiny_program bench_iter_example csv_bench >/dev/null
+ninja -C "$build" -j"$jobs" eager_bench bench_tiny_program bench_iter_example csv_bench bench_compile_gelu >/dev/null
 
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
@@ -52,3 +52,8 @@ echo
 # CSV parsing against pandas (docs/benchmarks.md, "CSV parsing"); not part of the table above.
 echo
 "$build/bench/csv_bench" --python "$torch_python"
+
+# Generated code against eager and the memory bandwidth (docs/benchmarks.md, "Compiled
+# elementwise code"); not part of the table above.
+echo
+"$build/bench/bench_compile_gelu" --python "$torch_python"
