@@ -1,6 +1,8 @@
 // tl::Run: creates and resumes run folders, buffers metric records and writes them from a
 // background thread, and writes the closing plot and summary.
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -26,9 +28,11 @@
 #include <thread>
 #include <unordered_map>
 
+#include "frontend/io/file_io.h"
 #include "frontend/track/plot.h"
 #include "frontend/track/run_files.h"
 #include "runtime/logging.h"
+#include "tl/checkpoint.h"
 #include "tl/error.h"
 #include "tl/random.h"
 #include "tl/threading.h"
@@ -505,6 +509,124 @@ const Config& Run::config() const { return state_->config; }
 
 fs::path Run::checkpoint_path(int64_t step) const {
   return state_->path / "checkpoints" / fmt::format("step_{:08d}.tlckpt", step);
+}
+
+int64_t Run::step() const {
+  int64_t step = 0;
+  for (const auto& [name, m] : state_->metrics) step = std::max(step, m.next_step);
+  return step;
+}
+
+namespace {
+
+// The step of a checkpoint file name written by Run::save ("step_00000042.tlckpt" -> 42;
+// wider numbers past 8 digits too), or -1 for any other name.
+int64_t checkpoint_step(const std::string& name) {
+  constexpr std::string_view prefix = "step_", suffix = ".tlckpt";
+  if (name.size() <= prefix.size() + suffix.size() || name.compare(0, prefix.size(), prefix) != 0 ||
+      name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+    return -1;
+  std::string digits = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+  if (digits.empty() || digits.size() > 18 || digits.find_first_not_of("0123456789") != std::string::npos) return -1;
+  return std::stoll(digits);
+}
+
+// (step, path) of every checkpoint in `dir`, lowest step first.
+std::vector<std::pair<int64_t, fs::path>> list_checkpoints(const fs::path& dir) {
+  std::vector<std::pair<int64_t, fs::path>> out;
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(dir, ec)) {
+    int64_t step = checkpoint_step(e.path().filename().string());
+    if (step >= 0 && e.is_regular_file(ec)) out.emplace_back(step, e.path());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Temporaries of saves into `dir` (".step_00000042.tlckpt.tmp.<pid>.<n>.<random>", see
+// tl::save) whose process no longer exists: a crash mid-save. Live ones may be mid-save.
+std::vector<fs::path> orphan_temporaries(const fs::path& dir) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(dir, ec)) {
+    std::string name = e.path().filename().string();
+    size_t tmp = name.find(".tlckpt.tmp.");
+    if (name.rfind(".step_", 0) != 0 || tmp == std::string::npos) continue;
+    long pid = std::strtol(name.c_str() + tmp + 12, nullptr, 10);
+    if (pid > 0 && pid != ::getpid() && ::kill(pid_t(pid), 0) != 0 && errno == ESRCH) out.push_back(e.path());
+  }
+  return out;
+}
+
+}  // namespace
+
+fs::path Run::save(const nn::Module& model, const optim::Optimizer& optimizer, Site site) {
+  return save(model, &optimizer, CheckpointExtra{}, site);
+}
+
+fs::path Run::save(const nn::Module& model, const optim::Optimizer* optimizer, const CheckpointExtra& extra, Site site) {
+  State& s = *state_;
+  fs::path dir = s.path / "checkpoints";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  for (const fs::path& orphan : orphan_temporaries(dir)) detail::file_unlink(orphan.string());
+  CheckpointExtra stored = extra;
+  if (stored.step == 0) stored.step = step();
+  fs::path target = checkpoint_path(stored.step);
+  tl::save(target.string(), model, optimizer, stored, site);  // durable when it returns
+
+  if (s.options.keep_last > 0) {
+    auto all = list_checkpoints(dir);
+    // Keep the keep_last highest steps and the file just written; delete the rest oldest
+    // first, so a crash part-way leaves extra old checkpoints, never missing new ones.
+    size_t keep_from = all.size() > size_t(s.options.keep_last) ? all.size() - size_t(s.options.keep_last) : 0;
+    bool deleted = false;
+    for (size_t i = 0; i < keep_from; ++i) {
+      if (all[i].second == target) continue;
+      if (detail::file_unlink(all[i].second.string()) == 0 || errno == ENOENT) {
+        deleted = true;
+      } else {
+        s.warn(fmt::format("run {}: keep_last={}: cannot delete the old checkpoint {}: {}; it is retried at the "
+                           "next save",
+                           s.id, s.options.keep_last, all[i].second.string(), std::strerror(errno)));
+      }
+    }
+    if (deleted) {
+      // Make the deletions durable too; a failure here only means an old file may reappear.
+      int fd = detail::file_open(dir.string(), O_RDONLY | O_DIRECTORY);
+      if (fd >= 0) {
+        detail::file_fsync(fd);
+        ::close(fd);
+      }
+    }
+  }
+  s.file_log->info("checkpoint step {} saved to {}", stored.step, target.string());
+  return target;
+}
+
+std::vector<fs::path> Run::checkpoints() const {
+  std::vector<fs::path> out;
+  for (auto& [step, path] : list_checkpoints(state_->path / "checkpoints")) out.push_back(path);
+  return out;
+}
+
+fs::path Run::load_latest(nn::Module& model, optim::Optimizer* optimizer, CheckpointExtra* extra,
+                          const LoadOptions& options, Site site) {
+  auto all = list_checkpoints(state_->path / "checkpoints");
+  std::optional<IoError> newest_error;
+  for (auto it = all.rbegin(); it != all.rend(); ++it) {
+    try {
+      tl::load(it->second.string(), model, optimizer, extra, options, site);
+      state_->file_log->info("resumed from checkpoint {}", it->second.string());
+      return it->second;
+    } catch (const IoError& e) {
+      state_->warn(fmt::format("run {}: skipping the unreadable checkpoint {}: {}", state_->id, it->second.string(),
+                               e.what()));
+      if (!newest_error) newest_error = e;
+    }
+  }
+  if (newest_error) throw *newest_error;
+  return {};
 }
 
 int64_t Run::next_step(std::string_view name) const {

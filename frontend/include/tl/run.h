@@ -13,6 +13,7 @@
 #include <variant>
 #include <vector>
 
+#include "tl/checkpoint.h"
 #include "tl/progress.h"
 #include "tl/tensor.h"
 
@@ -53,6 +54,9 @@ struct RunOptions {
   // (when `print_summary` and the metric was logged).
   std::string chart_metric = "loss";
   bool print_summary = true;
+  // Run::save keeps the checkpoints of the `keep_last` highest steps (and the one it just
+  // wrote) and deletes older ones after the new one is durably in place; 0 keeps all.
+  int64_t keep_last = 0;
 };
 
 // One metric record as stored in metrics.jsonl.
@@ -69,10 +73,6 @@ struct MetricRecord {
 // meta.json (through a temporary file and a rename), an empty metrics.jsonl, run.log and
 // checkpoints/. Throws IoError naming the path when the folder cannot be created.
 // Not thread-safe: log from one thread at a time.
-namespace nn {
-class Module;
-}
-
 class Run {
  public:
   Run(std::string name, Config config = {}, RunOptions options = {});
@@ -121,6 +121,30 @@ class Run {
   const Config& config() const;
   // <run>/checkpoints/step_00000042.tlckpt: where a checkpoint for `step` belongs.
   std::filesystem::path checkpoint_path(int64_t step) const;
+  // The run's progress: one past the highest step logged for any metric (0 before any log),
+  // i.e. the number of steps done when "loss" is logged once per step.
+  int64_t step() const;
+
+  // Saves a resumable checkpoint (tl::save: model, optimizer, RNG state and `extra`'s epoch,
+  // metadata and Stateful objects) to checkpoint_path(step) and returns that path. The step is
+  // `extra.step` when it is nonzero, else step(). The write is atomic (temporary, fsync,
+  // rename, fsync of the folder); only then, with RunOptions::keep_last = k > 0, are the
+  // checkpoints beyond the k highest steps deleted, oldest first, never the one just written.
+  // Temporaries of crashed saves into the folder are removed first. A failed save throws
+  // IoError (as tl::save) and deletes nothing; a failed deletion is a warning in run.log.
+  std::filesystem::path save(const nn::Module& model, const optim::Optimizer& optimizer, Site site = Site::here());
+  std::filesystem::path save(const nn::Module& model, const optim::Optimizer* optimizer = nullptr,
+                             const CheckpointExtra& extra = {}, Site site = Site::here());
+  // The checkpoints in <run>/checkpoints/ (files named like checkpoint_path's), lowest step first.
+  std::vector<std::filesystem::path> checkpoints() const;
+  // Loads the checkpoint with the highest step into `model`, `optimizer` and `extra` (tl::load
+  // with `options`) and returns its path; returns an empty path, changing nothing, when there
+  // is none (a fresh run). A newest file that cannot be read (IoError: damaged or truncated)
+  // is skipped with a warning in run.log for the next older one; if none can be read, the
+  // newest one's error is thrown. A checkpoint that does not fit (ValueError) is thrown at once.
+  std::filesystem::path load_latest(nn::Module& model, optim::Optimizer* optimizer = nullptr,
+                                    CheckpointExtra* extra = nullptr, const LoadOptions& options = {},
+                                    Site site = Site::here());
   // The step the next auto-stepped log of `name` gets.
   int64_t next_step(std::string_view name) const;
   // The most recent value logged for `name` (reads a Tensor value), if any.
