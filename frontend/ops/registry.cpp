@@ -86,6 +86,74 @@ void require_floating(const Tensor& t, const char* op, const char* what, Site si
   }
 }
 
+void check_arity(std::span<const Tensor> inputs, size_t n, const char* op, Site site) {
+  if (inputs.size() != n) {
+    throw ValueError(std::string("tl::") + op + ": expected " + std::to_string(n) + " operand(s), got " +
+                     std::to_string(inputs.size()) + " at " + site.str());
+  }
+  for (size_t i = 0; i < n; ++i)
+    if (!inputs[i].defined())
+      throw ValueError(std::string("tl::") + op + ": operand " + std::to_string(i) + " is undefined at " + site.str());
+}
+
+void check_axis(int64_t axis, int64_t rank, const char* op, Site site) {
+  if (axis >= 0 && axis < rank) return;
+  if (rank == 0) {
+    throw ShapeError(std::string("tl::") + op + ": axis " + std::to_string(axis) +
+                     " names no dim of a 0-d tensor at " + site.str());
+  }
+  throw ShapeError(std::string("tl::") + op + ": axis " + std::to_string(axis) + " is out of range for a tensor of rank " +
+                   std::to_string(rank) + " (expected in [0, " + std::to_string(rank - 1) + "]) at " + site.str());
+}
+
+void check_dims(const Shape& dims, int64_t rank, const char* op, Site site) {
+  for (int64_t i = 0; i < dims.size(); ++i) {
+    if (dims[i] < 0 || dims[i] >= rank) {
+      throw ShapeError(std::string("tl::") + op + ": dim " + std::to_string(dims[i]) + " in dims " + dims.str() +
+                       " is out of range for a tensor of rank " + std::to_string(rank) +
+                       (rank > 0 ? " (expected in [0, " + std::to_string(rank - 1) + "])" : std::string()) + " at " +
+                       site.str());
+    }
+    for (int64_t j = 0; j < i; ++j)
+      if (dims[j] == dims[i]) {
+        throw ShapeError(std::string("tl::") + op + ": dim " + std::to_string(dims[i]) + " appears twice in dims " +
+                         dims.str() + " at " + site.str());
+      }
+  }
+}
+
+void check_sizes(const Shape& sizes, const char* op, const char* what, Site site) {
+  try {
+    (void)sizes.numel();  // throws on a negative size or overflow
+  } catch (const ShapeError&) {
+    throw ShapeError(std::string("tl::") + op + ": " + what + " " + sizes.str() +
+                     " is not a shape (sizes must be >= 0 and their product must fit in int64) at " + site.str());
+  }
+}
+
+void require_same_dtype(std::span<const Tensor> inputs, const char* op, Site site) {
+  for (const Tensor& t : inputs) {
+    if (t.dtype() != inputs[0].dtype()) {
+      throw DTypeError(std::string("tl::") + op + ": operands must share one dtype: " + describe(inputs) + " at " +
+                       site.str() + " (the public function casts them to the promoted dtype first)");
+    }
+  }
+}
+
+void require_numeric(const Tensor& t, const char* op, const char* what, Site site) {
+  if (t.dtype() == kBool) {
+    throw DTypeError(std::string("tl::") + op + ": " + what + " must be a numeric tensor, got bool " +
+                     t.shape().str() + " at " + site.str());
+  }
+}
+
+void require_index_dtype(const Tensor& t, const char* op, const char* what, Site site) {
+  if (t.dtype() != kInt32 && t.dtype() != kInt64) {
+    throw DTypeError(std::string("tl::") + op + ": " + what + " must be int32 or int64, got " +
+                     dtype_name(t.dtype()) + " " + t.shape().str() + " at " + site.str());
+  }
+}
+
 bool compute_contiguous(const Shape& shape, const Shape& strides) {
   int64_t expected = 1;
   for (int64_t i = shape.size() - 1; i >= 0; --i) {

@@ -95,6 +95,27 @@ int64_t normalize_dim(int64_t dim, int64_t rank, const char* op, Site site);
 Shape normalize_dims(const Shape& dims, int64_t rank, const char* op, Site site);
 // Throws DTypeError unless `t` is floating point.
 void require_floating(const Tensor& t, const char* op, const char* what, Site site);
+
+// ---- checks for shape rules ----
+// A rule sees its operands and attributes exactly as the IR carries them (the verifier of
+// every tl.<op> runs it on the operand types), so it checks whatever the public function
+// validated or normalized before `call`; kernels then trust the attributes. Each check
+// throws naming the op, the bad value and `site`.
+
+// ValueError unless there are exactly `n` operands, all defined.
+void check_arity(std::span<const Tensor> inputs, size_t n, const char* op, Site site);
+// ShapeError unless `axis` lies in [0, rank) (normalized, as the public functions pass it).
+void check_axis(int64_t axis, int64_t rank, const char* op, Site site);
+// ShapeError unless every dim lies in [0, rank) and none repeats.
+void check_dims(const Shape& dims, int64_t rank, const char* op, Site site);
+// ShapeError unless every size in `sizes` (attribute `what`) is >= 0 and their product fits.
+void check_sizes(const Shape& sizes, const char* op, const char* what, Site site);
+// DTypeError unless all operands share one dtype.
+void require_same_dtype(std::span<const Tensor> inputs, const char* op, Site site);
+// DTypeError for bool operands (the numeric kernels have no bool arithmetic).
+void require_numeric(const Tensor& t, const char* op, const char* what, Site site);
+// DTypeError unless `t` is an int32 or int64 index tensor.
+void require_index_dtype(const Tensor& t, const char* op, const char* what, Site site);
 // Fresh contiguous tensor on `device`; does not initialize memory.
 Tensor empty_tensor(const Shape& shape, DType dtype, Device device);
 // A tensor sharing x's storage with new geometry (for view ops).

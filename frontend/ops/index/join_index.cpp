@@ -1,7 +1,7 @@
 // Joining (cat, stack), splitting (split, chunk: narrow views) and integer indexing
 // (index_select, gather, embedding, one_hot), with the scatter-style ops their derivatives
-// need (index_add, scatter_add). Index values are validated in the public functions, where
-// the caller's site is known; kernels trust them. Accumulating kernels give each output
+// need (index_add, scatter_add). The shape rules check shapes, dtypes and axes; index values
+// are data, validated in the public functions, and kernels trust them. Accumulating kernels give each output
 // element to one job and add contributions in index order, so results are deterministic.
 #include "frontend/ops/pointwise/pointwise.h"
 
@@ -44,10 +44,24 @@ void cat_kernel(std::span<const Tensor> in, Tensor& out, const Attrs& a) {
   }
 }
 
-OutputMeta infer_cat(std::span<const Tensor> in, const Attrs& a, Site) {
+OutputMeta infer_cat(std::span<const Tensor> in, const Attrs& a, Site site) {
+  if (in.empty()) throw ValueError("tl::cat: expected at least one operand, got none at " + site.str());
+  check_arity(in, in.size(), "cat", site);
+  check_axis(a.axis, in[0].dim(), "cat", site);
+  require_same_dtype(in, "cat", site);
   Shape shape = in[0].shape();
   shape[a.axis] = 0;
-  for (const Tensor& t : in) shape[a.axis] += t.shape()[a.axis];
+  for (size_t i = 0; i < in.size(); ++i) {
+    const Tensor& t = in[i];
+    bool same = t.dim() == shape.size();
+    for (int64_t k = 0; same && k < t.dim(); ++k) same = k == a.axis || t.shape()[k] == shape[k];
+    if (!same) {
+      throw ShapeError("tl::cat: sizes must match except in dim " + std::to_string(a.axis) + ": " + describe(in) +
+                       " at " + site.str());
+    }
+    if (__builtin_add_overflow(shape[a.axis], t.shape()[a.axis], &shape[a.axis]))
+      throw ShapeError("tl::cat: the joined size overflows int64: " + describe(in) + " at " + site.str());
+  }
   return {shape, in[0].dtype()};
 }
 
@@ -180,7 +194,24 @@ void one_hot_kernel(std::span<const Tensor> in, Tensor& out, const Attrs& a) {
   });
 }
 
-OutputMeta infer_to_dims(std::span<const Tensor> in, const Attrs& a, Site) { return {a.dims, in[0].dtype()}; }
+// Checks the (x, index) operands of index_select/gather along attrs.axis.
+void check_indexed(std::span<const Tensor> in, const Attrs& a, const char* op, Site site) {
+  check_arity(in, 2, op, site);
+  check_axis(a.axis, in[0].dim(), op, site);
+  require_index_dtype(in[1], op, "index", site);
+}
+
+// Shape rule of index_add/scatter_add: zeros of shape attrs.dims (src's dtype) into which
+// src (input 0) is added at index (input 1) along attrs.axis.
+OutputMeta infer_scatter(std::span<const Tensor> in, const Attrs& a, const char* op, Site site) {
+  check_arity(in, 2, op, site);
+  check_sizes(a.dims, op, "dims", site);
+  check_axis(a.axis, a.dims.size(), op, site);
+  require_numeric(in[0], op, "src", site);
+  require_index_dtype(in[1], op, "index", site);
+  return {a.dims, in[0].dtype()};
+}
+
 
 Attrs axis_attrs(int64_t axis, Shape dims = {}) {
   Attrs a;
@@ -215,7 +246,11 @@ extern const OpDef& op_index_add;
 
 const OpDef& op_index_select = define_op("index_select", [](OpDef& op) {
   op.doc = "rows of input 0 along attrs.axis picked by the 1-D integer input 1";
-  op.infer = [](std::span<const Tensor> in, const Attrs& a, Site) {
+  op.infer = [](std::span<const Tensor> in, const Attrs& a, Site site) {
+    check_indexed(in, a, "index_select", site);
+    if (in[1].dim() != 1) {
+      throw ShapeError("tl::index_select: index must be 1-D, got " + in[1].shape().str() + " at " + site.str());
+    }
     Shape shape = in[0].shape();
     shape[a.axis] = in[1].numel();
     return OutputMeta{shape, in[0].dtype()};
@@ -235,7 +270,17 @@ const OpDef& op_index_select = define_op("index_select", [](OpDef& op) {
 
 const OpDef& op_index_add = define_op("index_add", [](OpDef& op) {
   op.doc = "zeros of shape attrs.dims with rows of input 0 added at the rows input 1 names along attrs.axis";
-  op.infer = infer_to_dims;
+  op.infer = [](std::span<const Tensor> in, const Attrs& a, Site site) {
+    OutputMeta out = infer_scatter(in, a, "index_add", site);
+    Shape expected = a.dims;
+    expected[a.axis] = in[1].numel();
+    if (in[1].dim() != 1 || in[0].shape() != expected) {
+      throw ShapeError("tl::index_add: src must be dims " + a.dims.str() + " with dim " + std::to_string(a.axis) +
+                       " replaced by the length of the 1-D index: " + describe(in, {"src", "index"}) + " at " +
+                       site.str());
+    }
+    return out;
+  };
   op.kernels[kCpu] = index_add_kernel;
   op.grad = [](const GradContext& g) {
     return std::vector<Tensor>{call(op_index_select, {g.dout, g.input(1)}, g.attrs, g.site), Tensor()};
@@ -252,7 +297,18 @@ extern const OpDef& op_scatter_add;
 
 const OpDef& op_gather = define_op("gather", [](OpDef& op) {
   op.doc = "values of input 0 at the integer input 1 along attrs.axis (output has the index's shape)";
-  op.infer = [](std::span<const Tensor> in, const Attrs&, Site) { return OutputMeta{in[1].shape(), in[0].dtype()}; };
+  op.infer = [](std::span<const Tensor> in, const Attrs& a, Site site) {
+    check_indexed(in, a, "gather", site);
+    const Tensor& x = in[0];
+    const Tensor& index = in[1];
+    bool fits = index.dim() == x.dim();
+    for (int64_t k = 0; fits && k < x.dim(); ++k) fits = k == a.axis || index.shape()[k] <= x.shape()[k];
+    if (!fits) {
+      throw ShapeError("tl::gather: index needs the same rank and no larger size than x in every dim except " +
+                       std::to_string(a.axis) + ": " + describe(in, {"x", "index"}) + " at " + site.str());
+    }
+    return OutputMeta{index.shape(), x.dtype()};
+  };
   op.kernels[kCpu] = gather_kernel;
   op.grad = [](const GradContext& g) {
     return std::vector<Tensor>{
@@ -266,7 +322,18 @@ const OpDef& op_gather = define_op("gather", [](OpDef& op) {
 
 const OpDef& op_scatter_add = define_op("scatter_add", [](OpDef& op) {
   op.doc = "zeros of shape attrs.dims plus input 0 added at the integer input 1 along attrs.axis (gather's adjoint)";
-  op.infer = infer_to_dims;
+  op.infer = [](std::span<const Tensor> in, const Attrs& a, Site site) {
+    OutputMeta out = infer_scatter(in, a, "scatter_add", site);
+    const Tensor& src = in[0];
+    bool fits = in[1].shape() == src.shape() && src.dim() == a.dims.size();
+    for (int64_t k = 0; fits && k < src.dim(); ++k) fits = k == a.axis || src.shape()[k] <= a.dims[k];
+    if (!fits) {
+      throw ShapeError("tl::scatter_add: src and index need one shape, of the rank of dims " + a.dims.str() +
+                       " and no larger in any dim except " + std::to_string(a.axis) + ": " +
+                       describe(in, {"src", "index"}) + " at " + site.str());
+    }
+    return out;
+  };
   op.kernels[kCpu] = scatter_add_kernel;
   op.grad = [](const GradContext& g) {
     return std::vector<Tensor>{call(op_gather, {g.dout, g.input(1)}, g.attrs, g.site), Tensor()};
@@ -278,9 +345,16 @@ const OpDef& op_scatter_add = define_op("scatter_add", [](OpDef& op) {
 
 const OpDef& op_one_hot = define_op("one_hot", [](OpDef& op) {
   op.doc = "float32 one-hot vectors of length attrs.count in a new last dim";
-  op.infer = [](std::span<const Tensor> in, const Attrs& a, Site) {
+  op.infer = [](std::span<const Tensor> in, const Attrs& a, Site site) {
+    check_arity(in, 1, "one_hot", site);
+    require_index_dtype(in[0], "one_hot", "indices", site);
+    if (a.count < 1) {
+      throw ValueError("tl::one_hot: count (num_classes) must be at least 1, got " + std::to_string(a.count) + " at " +
+                       site.str());
+    }
     Shape shape = in[0].shape();
     shape.push_back(a.count);
+    check_sizes(shape, "one_hot", "the result shape", site);
     return OutputMeta{shape, kFloat32};
   };
   op.kernels[kCpu] = one_hot_kernel;

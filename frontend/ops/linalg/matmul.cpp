@@ -115,8 +115,15 @@ bool is_transposed(const Tensor& t) {
 }
 
 OutputMeta infer_matmul(std::span<const Tensor> in, const Attrs&, Site site) {
+  check_arity(in, 2, "matmul", site);
   const Tensor& a = in[0];
   const Tensor& b = in[1];
+  if (a.dim() < 2 || b.dim() < 2) {
+    throw ShapeError("tl::matmul: the op takes operands of rank >= 2 (the public function unsqueezes 1-D ones): " +
+                     describe(in, {"a", "b"}) + " at " + site.str());
+  }
+  require_same_dtype(in, "matmul", site);
+  require_floating(a, "matmul", "the operands", site);
   if (a.shape()[a.dim() - 1] != b.shape()[b.dim() - 2]) {
     throw ShapeError("tl::matmul: inner dimensions differ: " + describe(in, {"a", "b"}) +
                      " (a's last dim must equal b's second-to-last) at " + site.str());
@@ -167,7 +174,7 @@ Tensor matmul(const Tensor& a, const Tensor& b, Site site) {
   }
   Tensor x = a, y = b;
   promote_operands(x, y, site);
-  require_floating(x, "matmul", "the operands", site);
+  require_floating(x, "matmul", "the operands", site);  // before unsqueezing, so the message shows the user's shapes
   bool squeeze_first = x.dim() == 1, squeeze_last = y.dim() == 1;
   if (squeeze_first) x = x.unsqueeze(0, site);
   if (squeeze_last) y = y.unsqueeze(1, site);

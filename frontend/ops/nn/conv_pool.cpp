@@ -312,14 +312,165 @@ void pool2d_backward_kernel(std::span<const Tensor> in, Tensor& out, const Attrs
   })
 }
 
-OutputMeta infer_conv2d(std::span<const Tensor> in, const Attrs& a, Site) {
-  Conv2dGeometry g = conv_geometry(in[0].shape(), in[1].shape(), a);
+// ---------- shape rules ----------
+// The rules check everything the geometry functions and the loops above assume, for IR
+// written by hand as much as for the public functions' calls.
+
+void require_nchw(const Tensor& x, const char* op, const char* what, Site site) {
+  if (!x.defined()) throw ShapeError(std::string("tl::") + op + ": " + what + " is undefined at " + site.str());
+  if (x.dim() != 4) {
+    throw ShapeError(std::string("tl::") + op + ": expected " + what + " as a 4-D (N, C, H, W) tensor, got " +
+                     x.shape().str() + " " + dtype_name(x.dtype()) + " at " + site.str());
+  }
+  require_floating(x, op, what, site);
+}
+
+// Throws unless attribute `what` holds exactly (height, width), each >= `min`.
+void check_pair(const Shape& s, int64_t min, const char* op, const char* what, Site site) {
+  if (s.size() != 2 || s[0] < min || s[1] < min) {
+    throw ShapeError(std::string("tl::") + op + ": " + what + " must hold 2 values (height, width), each >= " +
+                     std::to_string(min) + ", got " + s.str() + " at " + site.str());
+  }
+}
+
+// a + b and a * b, throwing instead of overflowing: sizes and attributes may come from IR.
+int64_t checked_add(int64_t a, int64_t b, const char* op, Site site) {
+  int64_t r;
+  if (__builtin_add_overflow(a, b, &r))
+    throw ShapeError(std::string("tl::") + op + ": the window geometry overflows int64 at " + site.str());
+  return r;
+}
+int64_t checked_mul(int64_t a, int64_t b, const char* op, Site site) {
+  int64_t r;
+  if (__builtin_mul_overflow(a, b, &r))
+    throw ShapeError(std::string("tl::") + op + ": the window geometry overflows int64 at " + site.str());
+  return r;
+}
+
+// The conv geometry of input `x` and weight `w` (NCHW shapes) under attrs `a`, after checking
+// that they fit together; `operands()` describes the operands for the messages.
+template <class Describe>
+Conv2dGeometry checked_conv_geometry(const Shape& x, const Shape& w, const Attrs& a, const char* op,
+                                     const Describe& operands, Site site) {
+  check_pair(a.stride, 1, op, "stride", site);
+  check_pair(a.padding, 0, op, "padding", site);
+  check_pair(a.dilation, 1, op, "dilation", site);
+  int64_t groups = a.count, C = x[1], O = w[0];
+  if (groups < 1 || C % groups != 0 || O % groups != 0) {
+    throw ShapeError(std::string("tl::") + op + ": groups = " + std::to_string(groups) +
+                     " must be positive and divide both the " + std::to_string(C) + " input channels and the " +
+                     std::to_string(O) + " output channels: " + operands() + " at " + site.str());
+  }
+  if (w[1] != C / groups) {
+    throw ShapeError(std::string("tl::") + op + ": weight expects " +
+                     std::to_string(checked_mul(w[1], groups, op, site)) + " input channels (weight dim 1 = " +
+                     std::to_string(w[1]) + " times groups = " + std::to_string(groups) + "), but x has " +
+                     std::to_string(C) + ": " + operands() + " at " + site.str());
+  }
+  for (int i = 0; i < 2; ++i) {
+    int64_t extent = checked_add(checked_mul(a.dilation[i], w[2 + i] - 1, op, site), 1, op, site);
+    int64_t padded = checked_add(x[2 + i], checked_mul(2, a.padding[i], op, site), op, site);
+    if (padded < extent) {
+      throw ShapeError(std::string("tl::") + op + ": the dilated kernel (" + std::to_string(extent) + " wide in dim " +
+                       std::to_string(2 + i) + ") is larger than the padded input (" + std::to_string(padded) +
+                       "): " + operands() + ", padding " + a.padding.str() + ", dilation " + a.dilation.str() + " at " +
+                       site.str());
+    }
+  }
+  return conv_geometry(x, w, a);
+}
+
+// The pool geometry of input `x` under attrs `a`, after checking the window.
+Pool2dGeometry checked_pool_geometry(const Shape& x, const Attrs& a, const char* op, Site site) {
+  check_pair(a.dims, 1, op, "kernel (dims)", site);
+  check_pair(a.stride, 1, op, "stride", site);
+  check_pair(a.padding, 0, op, "padding", site);
+  for (int i = 0; i < 2; ++i) {
+    // Otherwise a window could cover padding alone and have no element to pick.
+    if (a.padding[i] > a.dims[i] / 2) {
+      throw ShapeError(std::string("tl::") + op + ": padding " + a.padding.str() +
+                       " must be at most half the kernel " + a.dims.str() + " at " + site.str());
+    }
+    if (checked_add(x[2 + i], 2 * a.padding[i], op, site) < a.dims[i]) {  // 2 * padding <= kernel
+      throw ShapeError(std::string("tl::") + op + ": kernel " + a.dims.str() +
+                       " is larger than the padded input (x is " + x.str() + ", padding " + a.padding.str() +
+                       ") at " + site.str());
+    }
+  }
+  return pool_geometry(x, a);
+}
+
+OutputMeta infer_conv2d(std::span<const Tensor> in, const Attrs& a, Site site) {
+  if (in.size() != 2 && in.size() != 3) {
+    throw ValueError("tl::conv2d: expected 2 or 3 operands (x, weight, optional bias), got " +
+                     std::to_string(in.size()) + " at " + site.str());
+  }
+  auto operands = [&] { return describe(in, {"x", "weight", "bias"}); };
+  require_nchw(in[0], "conv2d", "x", site);
+  require_nchw(in[1], "conv2d", "weight", site);
+  for (const Tensor& t : in) {
+    if (!t.defined() || t.dtype() != in[0].dtype()) {
+      throw DTypeError("tl::conv2d: operands must share one dtype: " + operands() + " at " + site.str() +
+                       " (cast them with .to(dtype))");
+    }
+  }
+  Conv2dGeometry g = checked_conv_geometry(in[0].shape(), in[1].shape(), a, "conv2d", operands, site);
+  if (in.size() == 3 && (in[2].dim() != 1 || in[2].shape()[0] != g.O)) {
+    throw ShapeError("tl::conv2d: bias must be 1-D with one value per output channel (" + std::to_string(g.O) +
+                     "): " + operands() + " at " + site.str());
+  }
   return {Shape{g.N, g.O, g.OH, g.OW}, in[0].dtype()};
 }
 
-OutputMeta infer_pool2d(std::span<const Tensor> in, const Attrs& a, Site) {
-  Pool2dGeometry g = pool_geometry(in[0].shape(), a);
+// conv2d_backward_input (`input_grad`) and conv2d_backward_weight: the result has shape
+// attrs.dims, and conv2d of the (x, weight) pair under the same attrs gives dout's shape.
+OutputMeta infer_conv2d_backward(std::span<const Tensor> in, const Attrs& a, bool input_grad, Site site) {
+  const char* op = input_grad ? "conv2d_backward_input" : "conv2d_backward_weight";
+  check_arity(in, 2, op, site);
+  const Tensor& dout = in[input_grad ? 0 : 1];
+  const Tensor& other = in[input_grad ? 1 : 0];  // the weight or x
+  require_nchw(dout, op, "dout", site);
+  require_nchw(other, op, input_grad ? "weight" : "x", site);
+  require_same_dtype(in, op, site);
+  if (a.dims.size() != 4) {
+    throw ShapeError(std::string("tl::") + op + ": dims (the result's shape) must be 4-D, got " + a.dims.str() +
+                     " at " + site.str());
+  }
+  check_sizes(a.dims, op, "dims", site);
+  const Shape& x = input_grad ? a.dims : other.shape();
+  const Shape& w = input_grad ? other.shape() : a.dims;
+  auto operands = [&] {
+    return (input_grad ? describe(in, {"dout", "weight"}) : describe(in, {"x", "dout"})) + ", dims " + a.dims.str();
+  };
+  Conv2dGeometry g = checked_conv_geometry(x, w, a, op, operands, site);
+  Shape expected{g.N, g.O, g.OH, g.OW};
+  if (dout.shape() != expected) {
+    throw ShapeError(std::string("tl::") + op + ": dout must have conv2d's output shape " + expected.str() + ": " +
+                     operands() + " at " + site.str());
+  }
+  return {a.dims, in[0].dtype()};
+}
+
+OutputMeta infer_pool2d(std::span<const Tensor> in, const Attrs& a, const char* op, Site site) {
+  check_arity(in, 1, op, site);
+  require_nchw(in[0], op, "x", site);
+  Pool2dGeometry g = checked_pool_geometry(in[0].shape(), a, op, site);
   return {Shape{g.N, g.C, g.OH, g.OW}, in[0].dtype()};
+}
+
+// max_pool2d_backward and avg_pool2d_backward: (dout, x) -> dx of x's shape.
+OutputMeta infer_pool2d_backward(std::span<const Tensor> in, const Attrs& a, const char* op, Site site) {
+  check_arity(in, 2, op, site);
+  require_nchw(in[0], op, "dout", site);
+  require_nchw(in[1], op, "x", site);
+  require_same_dtype(in, op, site);
+  Pool2dGeometry g = checked_pool_geometry(in[1].shape(), a, op, site);
+  Shape expected{g.N, g.C, g.OH, g.OW};
+  if (in[0].shape() != expected) {
+    throw ShapeError(std::string("tl::") + op + ": dout must have the pooled shape " + expected.str() + ": " +
+                     describe(in, {"dout", "x"}) + " at " + site.str());
+  }
+  return {in[1].shape(), in[0].dtype()};
 }
 
 Attrs conv_attrs(Shape stride, Shape padding, Shape dilation, int64_t groups) {
@@ -373,7 +524,9 @@ const OpDef& op_conv2d = define_op("conv2d", [](OpDef& op) {
 
 const OpDef& op_conv2d_backward_input = define_op("conv2d_backward_input", [](OpDef& op) {
   op.doc = "gradient of conv2d w.r.t. its input (shape attrs.dims) from (dout, weight)";
-  op.infer = [](std::span<const Tensor> in, const Attrs& a, Site) { return OutputMeta{a.dims, in[0].dtype()}; };
+  op.infer = [](std::span<const Tensor> in, const Attrs& a, Site site) {
+    return infer_conv2d_backward(in, a, true, site);
+  };
   op.kernels[kCpu] = conv2d_backward_input_kernel;
   // The op is bilinear in (dout, weight): <conv2d(x, w), dout> = <x, this(dout, w)>.
   op.grad = [](const GradContext& g) {
@@ -399,7 +552,9 @@ const OpDef& op_conv2d_backward_input = define_op("conv2d_backward_input", [](Op
 
 const OpDef& op_conv2d_backward_weight = define_op("conv2d_backward_weight", [](OpDef& op) {
   op.doc = "gradient of conv2d w.r.t. its weight (shape attrs.dims) from (input, dout)";
-  op.infer = [](std::span<const Tensor> in, const Attrs& a, Site) { return OutputMeta{a.dims, in[0].dtype()}; };
+  op.infer = [](std::span<const Tensor> in, const Attrs& a, Site site) {
+    return infer_conv2d_backward(in, a, false, site);
+  };
   op.kernels[kCpu] = conv2d_backward_weight_kernel;
   // Bilinear in (x, dout): <conv2d(x, w), dout> = <w, this(x, dout)>.
   op.grad = [](const GradContext& g) {
@@ -423,14 +578,16 @@ const OpDef& op_conv2d_backward_weight = define_op("conv2d_backward_weight", [](
 
 const OpDef& op_max_pool2d_backward = define_op("max_pool2d_backward", [](OpDef& op) {
   op.doc = "gradient of max_pool2d: dout (input 0) routed to the first max of each window of x (input 1)";
-  op.infer = [](std::span<const Tensor> in, const Attrs&, Site) { return OutputMeta{in[1].shape(), in[0].dtype()}; };
+  op.infer = [](std::span<const Tensor> in, const Attrs& a, Site site) {
+    return infer_pool2d_backward(in, a, "max_pool2d_backward", site);
+  };
   op.kernels[kCpu] = pool2d_backward_kernel<true>;
   op.not_differentiable = "second derivatives of max pooling are not implemented (the routing is piecewise constant in x)";
 });
 
 const OpDef& op_max_pool2d = define_op("max_pool2d", [](OpDef& op) {
   op.doc = "max over KH x KW windows (attrs.dims) of (N, C, H, W); padding never wins";
-  op.infer = infer_pool2d;
+  op.infer = [](std::span<const Tensor> in, const Attrs& a, Site site) { return infer_pool2d(in, a, "max_pool2d", site); };
   op.kernels[kCpu] = pool2d_kernel<true>;
   op.grad = [](const GradContext& g) {
     return std::vector<Tensor>{call(op_max_pool2d_backward, {g.dout, g.input(0)}, g.attrs, g.site)};
@@ -444,7 +601,9 @@ extern const OpDef& op_avg_pool2d;
 
 const OpDef& op_avg_pool2d_backward = define_op("avg_pool2d_backward", [](OpDef& op) {
   op.doc = "gradient of avg_pool2d: dout (input 0) spread evenly over each window; x (input 1) gives the shape";
-  op.infer = [](std::span<const Tensor> in, const Attrs&, Site) { return OutputMeta{in[1].shape(), in[0].dtype()}; };
+  op.infer = [](std::span<const Tensor> in, const Attrs& a, Site site) {
+    return infer_pool2d_backward(in, a, "avg_pool2d_backward", site);
+  };
   op.kernels[kCpu] = pool2d_backward_kernel<false>;
   // Linear in dout, and its adjoint is avg_pool2d itself; x only supplies the shape.
   op.grad = [](const GradContext& g) {
@@ -458,7 +617,7 @@ const OpDef& op_avg_pool2d_backward = define_op("avg_pool2d_backward", [](OpDef&
 
 const OpDef& op_avg_pool2d = define_op("avg_pool2d", [](OpDef& op) {
   op.doc = "mean over KH x KW windows (attrs.dims) of (N, C, H, W); padding counts as zeros";
-  op.infer = infer_pool2d;
+  op.infer = [](std::span<const Tensor> in, const Attrs& a, Site site) { return infer_pool2d(in, a, "avg_pool2d", site); };
   op.kernels[kCpu] = pool2d_kernel<false>;
   op.grad = [](const GradContext& g) {
     return std::vector<Tensor>{call(op_avg_pool2d_backward, {g.dout, g.input(0)}, g.attrs, g.site)};
@@ -489,77 +648,24 @@ Shape spatial_pair(const Shape& s, int64_t min, const char* op, const char* what
   return out;
 }
 
-void require_nchw(const Tensor& x, const char* op, const char* what, Site site) {
-  if (!x.defined()) throw ShapeError(std::string("tl::") + op + ": " + what + " is undefined at " + site.str());
-  if (x.dim() != 4) {
-    throw ShapeError(std::string("tl::") + op + ": expected " + what + " as a 4-D (N, C, H, W) tensor, got " +
-                     x.shape().str() + " " + dtype_name(x.dtype()) + " at " + site.str());
-  }
-  require_floating(x, op, what, site);
-}
-
 Tensor pool2d(const OpDef& op, const char* name, const Tensor& x, Shape kernel, Shape stride, Shape padding,
               Site site) {
-  require_nchw(x, name, "x", site);
   kernel = spatial_pair(kernel, 1, name, "kernel", site);
   stride = stride.empty() ? kernel : spatial_pair(stride, 1, name, "stride", site);
   padding = spatial_pair(padding, 0, name, "padding", site);
-  for (int i = 0; i < 2; ++i) {
-    if (padding[i] * 2 > kernel[i]) {
-      throw ShapeError(std::string("tl::") + name + ": padding " + padding.str() +
-                       " must be at most half the kernel " + kernel.str() + " at " + site.str());
-    }
-    if (x.shape()[2 + i] + 2 * padding[i] < kernel[i]) {
-      throw ShapeError(std::string("tl::") + name + ": kernel " + kernel.str() + " is larger than the padded input (x is " +
-                       x.shape().str() + ", padding " + padding.str() + ") at " + site.str());
-    }
-  }
   return call(op, {x}, pool_attrs(kernel, stride, padding), site);
 }
 
 }  // namespace
 
+// The op's shape rule checks the operands (shapes, dtypes, groups, bias, window size).
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Shape stride, Shape padding, Shape dilation,
               int64_t groups, Site site) {
-  require_nchw(x, "conv2d", "x", site);
-  require_nchw(weight, "conv2d", "weight", site);
-  std::vector<Tensor> operands{x, weight};
-  if (bias.defined()) operands.push_back(bias);
-  auto operand_text = [&] { return describe(operands, {"x", "weight", "bias"}); };
-  for (const Tensor& t : operands) {
-    if (t.dtype() != x.dtype()) {
-      throw DTypeError("tl::conv2d: operands must share one dtype: " + operand_text() + " at " + site.str() +
-                       " (cast them with .to(dtype))");
-    }
-  }
   stride = spatial_pair(stride, 1, "conv2d", "stride", site);
   padding = spatial_pair(padding, 0, "conv2d", "padding", site);
   dilation = spatial_pair(dilation, 1, "conv2d", "dilation", site);
-  int64_t C = x.shape()[1], O = weight.shape()[0];
-  if (groups < 1 || C % groups != 0 || O % groups != 0) {
-    throw ShapeError("tl::conv2d: groups = " + std::to_string(groups) + " must be positive and divide both the " +
-                     std::to_string(C) + " input channels and the " + std::to_string(O) + " output channels: " +
-                     operand_text() + " at " + site.str());
-  }
-  if (weight.shape()[1] * groups != C) {
-    throw ShapeError("tl::conv2d: weight expects " + std::to_string(weight.shape()[1] * groups) +
-                     " input channels (weight dim 1 = " + std::to_string(weight.shape()[1]) + " times groups = " +
-                     std::to_string(groups) + "), but x has " + std::to_string(C) + ": " + operand_text() + " at " +
-                     site.str());
-  }
-  if (bias.defined() && (bias.dim() != 1 || bias.shape()[0] != O)) {
-    throw ShapeError("tl::conv2d: bias must be 1-D with one value per output channel (" + std::to_string(O) +
-                     "): " + operand_text() + " at " + site.str());
-  }
-  for (int i = 0; i < 2; ++i) {
-    int64_t extent = dilation[i] * (weight.shape()[2 + i] - 1) + 1;
-    if (x.shape()[2 + i] + 2 * padding[i] < extent) {
-      throw ShapeError("tl::conv2d: the dilated kernel (" + std::to_string(extent) + " wide in dim " +
-                       std::to_string(2 + i) + ") is larger than the padded input (" +
-                       std::to_string(x.shape()[2 + i] + 2 * padding[i]) + "): " + operand_text() + ", padding " +
-                       padding.str() + ", dilation " + dilation.str() + " at " + site.str());
-    }
-  }
+  std::vector<Tensor> operands{x, weight};
+  if (bias.defined()) operands.push_back(bias);
   return call(op_conv2d, std::span<const Tensor>(operands), conv_attrs(stride, padding, dilation, groups), site);
 }
 

@@ -8,12 +8,21 @@ namespace tl {
 namespace ops {
 namespace {
 
-OutputMeta infer_same(std::span<const Tensor> in, const Attrs&, Site site) {
-  return infer_broadcast(in, "binary op", site);
+// Which dtypes an op's kernel takes (its TL_DISPATCH_* below); the public functions
+// promote both operands to one dtype, and to float for the float-only ops.
+enum class Accepts { kFloating, kNumeric, kAll };
+
+OutputMeta infer_binary(std::span<const Tensor> in, const char* op, Accepts accepts, Site site) {
+  check_arity(in, 2, op, site);
+  require_same_dtype(in, op, site);
+  if (accepts == Accepts::kFloating) require_floating(in[0], op, "the operands", site);
+  if (accepts == Accepts::kNumeric) require_numeric(in[0], op, "the operands", site);
+  return infer_broadcast(in, op, site);
 }
-OutputMeta infer_bool(std::span<const Tensor> in, const Attrs&, Site site) {
-  return {infer_broadcast(in, "comparison", site).shape, kBool};
-}
+
+// A captureless shape rule for op `name` (a string literal) that calls infer_binary.
+#define TL_BINARY_INFER(name, accepts) \
+  [](std::span<const Tensor> in, const Attrs&, Site site) { return infer_binary(in, name, accepts, site); }
 
 // Defines `<name>_kernel`: out[i] = EXPR over compute-type values x and y.
 #define TL_BINARY_KERNEL(name, DISPATCH, EXPR)                                             \
@@ -75,21 +84,21 @@ std::vector<Sample> binary_samples(Tensor (*fn)(const Tensor&, const Tensor&, Si
 
 const OpDef& op_add = define_op("add", [](OpDef& op) {
   op.doc = "a + b";
-  op.infer = infer_same;
+  op.infer = TL_BINARY_INFER("add", Accepts::kNumeric);
   op.kernels[kCpu] = add_kernel;
   op.grad = [](const GradContext& g) { return std::vector<Tensor>{g.dout, g.dout}; };
   op.samples = binary_samples(add, -2, 2);
 });
 const OpDef& op_sub = define_op("sub", [](OpDef& op) {
   op.doc = "a - b";
-  op.infer = infer_same;
+  op.infer = TL_BINARY_INFER("sub", Accepts::kNumeric);
   op.kernels[kCpu] = sub_kernel;
   op.grad = [](const GradContext& g) { return std::vector<Tensor>{g.dout, neg(g.dout)}; };
   op.samples = binary_samples(sub, -2, 2);
 });
 const OpDef& op_mul = define_op("mul", [](OpDef& op) {
   op.doc = "a * b";
-  op.infer = infer_same;
+  op.infer = TL_BINARY_INFER("mul", Accepts::kNumeric);
   op.kernels[kCpu] = mul_kernel;
   op.grad = [](const GradContext& g) {
     return std::vector<Tensor>{g.needs_input_grad(0) ? mul(g.dout, g.input(1)) : Tensor(),
@@ -99,7 +108,7 @@ const OpDef& op_mul = define_op("mul", [](OpDef& op) {
 });
 const OpDef& op_div = define_op("div", [](OpDef& op) {
   op.doc = "a / b (true division: integer operands give float32)";
-  op.infer = infer_same;
+  op.infer = TL_BINARY_INFER("div", Accepts::kFloating);
   op.kernels[kCpu] = div_kernel;
   op.grad = [](const GradContext& g) {
     Tensor da = div(g.dout, g.input(1));
@@ -109,7 +118,7 @@ const OpDef& op_div = define_op("div", [](OpDef& op) {
 });
 const OpDef& op_pow = define_op("pow", [](OpDef& op) {
   op.doc = "a ** b";
-  op.infer = infer_same;
+  op.infer = TL_BINARY_INFER("pow", Accepts::kFloating);
   op.kernels[kCpu] = pow_kernel;
   op.grad = [](const GradContext& g) {
     const Tensor& a = g.input(0);
@@ -122,7 +131,7 @@ const OpDef& op_pow = define_op("pow", [](OpDef& op) {
 });
 const OpDef& op_maximum = define_op("maximum", [](OpDef& op) {
   op.doc = "elementwise max(a, b); ties send the gradient to a";
-  op.infer = infer_same;
+  op.infer = TL_BINARY_INFER("maximum", Accepts::kNumeric);
   op.kernels[kCpu] = maximum_kernel;
   op.grad = [](const GradContext& g) {
     Tensor take_a = ge(g.input(0), g.input(1));
@@ -133,7 +142,7 @@ const OpDef& op_maximum = define_op("maximum", [](OpDef& op) {
 });
 const OpDef& op_minimum = define_op("minimum", [](OpDef& op) {
   op.doc = "elementwise min(a, b); ties send the gradient to a";
-  op.infer = infer_same;
+  op.infer = TL_BINARY_INFER("minimum", Accepts::kNumeric);
   op.kernels[kCpu] = minimum_kernel;
   op.grad = [](const GradContext& g) {
     Tensor take_a = le(g.input(0), g.input(1));
@@ -145,19 +154,21 @@ const OpDef& op_minimum = define_op("minimum", [](OpDef& op) {
 
 const OpDef& op_relu_backward = define_op("relu_backward", [](OpDef& op) {
   op.doc = "dy * (y > 0): relu's derivative given its output y";
-  op.infer = infer_same;
+  op.infer = TL_BINARY_INFER("relu_backward", Accepts::kNumeric);
   op.kernels[kCpu] = relu_backward_kernel;
   op.grad = [](const GradContext& g) {
     return std::vector<Tensor>{relu_backward(g.dout, g.input(1)), zeros_like(g.input(1))};
   };
 });
 
-#define TL_DEFINE_COMPARE(name, text)                        \
-  const OpDef& op_##name = define_op(#name, [](OpDef& op) {  \
-    op.doc = text;                                           \
-    op.infer = infer_bool;                                   \
-    op.kernels[kCpu] = name##_kernel;                           \
-    op.not_differentiable = "boolean result";                \
+#define TL_DEFINE_COMPARE(name, text)                                                  \
+  const OpDef& op_##name = define_op(#name, [](OpDef& op) {                            \
+    op.doc = text;                                                                     \
+    op.infer = [](std::span<const Tensor> in, const Attrs&, Site site) {               \
+      return OutputMeta{infer_binary(in, #name, Accepts::kAll, site).shape, kBool};    \
+    };                                                                                 \
+    op.kernels[kCpu] = name##_kernel;                                                  \
+    op.not_differentiable = "boolean result";                                          \
   });
 TL_DEFINE_COMPARE(eq, "a == b")
 TL_DEFINE_COMPARE(ne, "a != b")
@@ -171,6 +182,12 @@ TL_DEFINE_COMPARE(logical_or, "a || b (nonzero is true)")
 const OpDef& op_where = define_op("where", [](OpDef& op) {
   op.doc = "cond ? a : b";
   op.infer = [](std::span<const Tensor> in, const Attrs&, Site site) {
+    check_arity(in, 3, "where", site);
+    if (in[0].dtype() != kBool) {
+      throw DTypeError("tl::where: the condition must be bool, got " + std::string(dtype_name(in[0].dtype())) +
+                       " " + in[0].shape().str() + " at " + site.str() + " (compare first, e.g. x > 0)");
+    }
+    require_same_dtype(in.subspan(1), "where", site);
     return OutputMeta{infer_broadcast(in, "where", site).shape, in[1].dtype()};
   };
   op.kernels[kCpu] = where_kernel;
@@ -213,7 +230,6 @@ Tensor div(const Tensor& a, const Tensor& b, Site site) {
 Tensor pow(const Tensor& a, const Tensor& b, Site site) {
   Tensor x = a, y = b;
   promote_operands(x, y, site);
-  require_floating(x, "pow", "the base", site);
   return call(op_pow, {x, y}, {}, site);
 }
 Tensor maximum(const Tensor& a, const Tensor& b, Site site) { return binary(op_maximum, a, b, site); }
@@ -229,10 +245,6 @@ Tensor logical_and(const Tensor& a, const Tensor& b, Site site) { return compare
 Tensor logical_or(const Tensor& a, const Tensor& b, Site site) { return compare(op_logical_or, a, b, site); }
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b, Site site) {
-  if (cond.dtype() != kBool) {
-    throw DTypeError("tl::where: the condition must be bool, got " + std::string(dtype_name(cond.dtype())) +
-                     " " + cond.shape().str() + " at " + site.str() + " (compare first, e.g. x > 0)");
-  }
   Tensor x = a, y = b;
   promote_operands(x, y, site);
   return call(op_where, {cond, x, y}, {}, site);

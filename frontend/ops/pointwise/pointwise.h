@@ -154,7 +154,8 @@ Tensor relu_backward(const Tensor& dy, const Tensor& y, Site site = Site::here()
 // strided) `dst`. No autograd; defined in frontend/ops/shape/views.cpp.
 void strided_copy(const Tensor& src, const Tensor& dst);
 
-// Shape rule for two broadcast operands of the same dtype; names the op and the user's line.
+// The broadcast shape of `inputs` (with inputs[0]'s dtype); names the op and the user's line.
+// Callers check the operands' dtypes.
 OutputMeta infer_broadcast(std::span<const Tensor> inputs, const char* op, Site site);
 // Casts `a` and `b` to their promoted dtype (no-op when they already match).
 void promote_operands(Tensor& a, Tensor& b, Site site);

@@ -8,9 +8,20 @@ namespace tl {
 namespace ops {
 namespace {
 
-OutputMeta infer_same(std::span<const Tensor> in, const Attrs&, Site) {
+// Which input dtypes an op's kernel takes; the public functions cast to float first where
+// the op is float-only.
+enum class Accepts { kFloating, kNumeric, kAll };
+
+OutputMeta infer_unary(std::span<const Tensor> in, const char* op, Accepts accepts, Site site) {
+  check_arity(in, 1, op, site);
+  if (accepts == Accepts::kFloating) require_floating(in[0], op, "the input", site);
+  if (accepts == Accepts::kNumeric) require_numeric(in[0], op, "the input", site);
   return {in[0].shape(), in[0].dtype()};
 }
+
+// A captureless shape rule for op `name` (a string literal) that calls infer_unary.
+#define TL_UNARY_INFER(name, accepts) \
+  [](std::span<const Tensor> in, const Attrs&, Site site) { return infer_unary(in, name, accepts, site); }
 
 // Defines `<name>_kernel`: out[i] = EXPR of the compute-type value x (attributes in `a`).
 #define TL_UNARY_KERNEL(name, DISPATCH, EXPR)                                  \
@@ -84,10 +95,10 @@ std::vector<Sample> unary_samples(Tensor (*fn)(const Tensor&, Site), double low,
           Sample{{Shape{2, 3, 4}}, call, low, high}};
 }
 
-#define TL_DEFINE_UNARY(name, text, low, high, GRAD)                       \
+#define TL_DEFINE_UNARY(name, text, accepts, low, high, GRAD)              \
   const OpDef& op_##name = define_op(#name, [](OpDef& op) {                \
     op.doc = text;                                                         \
-    op.infer = infer_same;                                                 \
+    op.infer = TL_UNARY_INFER(#name, accepts);                             \
     op.kernels[kCpu] = name##_kernel;                                      \
     op.grad = [](const GradContext& g) -> std::vector<Tensor> {            \
       const Tensor& x = g.input(0);                                        \
@@ -102,44 +113,46 @@ std::vector<Sample> unary_samples(Tensor (*fn)(const Tensor&, Site), double low,
 
 }  // namespace
 
-TL_DEFINE_UNARY(neg, "-x", -2, 2, neg(dy))
-TL_DEFINE_UNARY(abs, "|x|", 0.1, 2, mul(dy, sign(x)))
-TL_DEFINE_UNARY(exp, "e^x", -2, 2, mul(dy, y))
-TL_DEFINE_UNARY(log, "natural logarithm", 0.1, 3, div(dy, x))
-TL_DEFINE_UNARY(sqrt, "square root", 0.1, 3, div(dy, mul(y, two(y))))
-TL_DEFINE_UNARY(rsqrt, "1 / sqrt(x)", 0.1, 3, mul(dy, mul(scalar_like(-0.5, y), mul(y, mul(y, y)))))
-TL_DEFINE_UNARY(sin, "sine", -3, 3, mul(dy, cos(x)))
-TL_DEFINE_UNARY(cos, "cosine", -3, 3, neg(mul(dy, sin(x))))
-TL_DEFINE_UNARY(tanh, "hyperbolic tangent", -2, 2, mul(dy, sub(one(y), mul(y, y))))
-TL_DEFINE_UNARY(sigmoid, "1 / (1 + e^-x)", -3, 3, mul(dy, mul(y, sub(one(y), y))))
-TL_DEFINE_UNARY(relu, "max(x, 0)", 0.1, 2, relu_backward(dy, y))
-TL_DEFINE_UNARY(gelu, "x * Phi(x), the exact (erf) form", -3, 3,
+TL_DEFINE_UNARY(neg, "-x", Accepts::kNumeric, -2, 2, neg(dy))
+TL_DEFINE_UNARY(abs, "|x|", Accepts::kNumeric, 0.1, 2, mul(dy, sign(x)))
+TL_DEFINE_UNARY(exp, "e^x", Accepts::kFloating, -2, 2, mul(dy, y))
+TL_DEFINE_UNARY(log, "natural logarithm", Accepts::kFloating, 0.1, 3, div(dy, x))
+TL_DEFINE_UNARY(sqrt, "square root", Accepts::kFloating, 0.1, 3, div(dy, mul(y, two(y))))
+TL_DEFINE_UNARY(rsqrt, "1 / sqrt(x)", Accepts::kFloating, 0.1, 3, mul(dy, mul(scalar_like(-0.5, y), mul(y, mul(y, y)))))
+TL_DEFINE_UNARY(sin, "sine", Accepts::kFloating, -3, 3, mul(dy, cos(x)))
+TL_DEFINE_UNARY(cos, "cosine", Accepts::kFloating, -3, 3, neg(mul(dy, sin(x))))
+TL_DEFINE_UNARY(tanh, "hyperbolic tangent", Accepts::kFloating, -2, 2, mul(dy, sub(one(y), mul(y, y))))
+TL_DEFINE_UNARY(sigmoid, "1 / (1 + e^-x)", Accepts::kFloating, -3, 3, mul(dy, mul(y, sub(one(y), y))))
+TL_DEFINE_UNARY(relu, "max(x, 0)", Accepts::kNumeric, 0.1, 2, relu_backward(dy, y))
+TL_DEFINE_UNARY(gelu, "x * Phi(x), the exact (erf) form", Accepts::kFloating, -3, 3,
                 mul(dy, add(mul(scalar_like(0.5, x), add(one(x), erf(mul(x, scalar_like(0.70710678118654752440, x))))),
                             mul(x, mul(scalar_like(0.39894228040143267794, x),
                                        exp(mul(scalar_like(-0.5, x), mul(x, x))))))))
-TL_DEFINE_UNARY(silu, "x * sigmoid(x)", -3, 3,
+TL_DEFINE_UNARY(silu, "x * sigmoid(x)", Accepts::kFloating, -3, 3,
                 [&] {
                   Tensor s = sigmoid(x);
                   return mul(dy, add(s, mul(x, mul(s, sub(one(s), s)))));
                 }())
-TL_DEFINE_UNARY(erf, "the error function", -2, 2,
+TL_DEFINE_UNARY(erf, "the error function", Accepts::kFloating, -2, 2,
                 mul(dy, mul(scalar_like(1.12837916709551257390, x), exp(neg(mul(x, x))))))
 
 const OpDef& op_sign = define_op("sign", [](OpDef& op) {
   op.doc = "-1, 0 or 1";
-  op.infer = infer_same;
+  op.infer = TL_UNARY_INFER("sign", Accepts::kNumeric);
   op.kernels[kCpu] = sign_kernel;
   op.not_differentiable = "piecewise constant (zero gradient almost everywhere)";
 });
 const OpDef& op_logical_not = define_op("logical_not", [](OpDef& op) {
   op.doc = "!x (nonzero is true)";
-  op.infer = [](std::span<const Tensor> in, const Attrs&, Site) { return OutputMeta{in[0].shape(), kBool}; };
+  op.infer = [](std::span<const Tensor> in, const Attrs&, Site site) {
+    return OutputMeta{infer_unary(in, "logical_not", Accepts::kAll, site).shape, kBool};
+  };
   op.kernels[kCpu] = logical_not_kernel;
   op.not_differentiable = "boolean result";
 });
 const OpDef& op_pow_scalar = define_op("pow_scalar", [](OpDef& op) {
   op.doc = "x ** scalar";
-  op.infer = infer_same;
+  op.infer = TL_UNARY_INFER("pow_scalar", Accepts::kFloating);
   op.kernels[kCpu] = pow_scalar_kernel;
   op.grad = [](const GradContext& g) {
     double p = g.attrs.scalar;
@@ -150,7 +163,13 @@ const OpDef& op_pow_scalar = define_op("pow_scalar", [](OpDef& op) {
 });
 const OpDef& op_clamp = define_op("clamp", [](OpDef& op) {
   op.doc = "min(max(x, lo), hi); the gradient passes where x is inside [lo, hi]";
-  op.infer = infer_same;
+  op.infer = [](std::span<const Tensor> in, const Attrs& a, Site site) {
+    if (a.flag && a.flag2 && a.scalar > a.scalar2) {
+      throw ValueError("tl::clamp: min " + std::to_string(a.scalar) + " is greater than max " +
+                       std::to_string(a.scalar2) + " at " + site.str());
+    }
+    return infer_unary(in, "clamp", Accepts::kNumeric, site);
+  };
   op.kernels[kCpu] = clamp_kernel;
   op.grad = [](const GradContext& g) {
     const Tensor& x = g.input(0);
@@ -164,7 +183,9 @@ const OpDef& op_clamp = define_op("clamp", [](OpDef& op) {
 });
 const OpDef& op_cast = define_op("cast", [](OpDef& op) {
   op.doc = "conversion to attrs.dtype";
-  op.infer = [](std::span<const Tensor> in, const Attrs& a, Site) { return OutputMeta{in[0].shape(), a.dtype}; };
+  op.infer = [](std::span<const Tensor> in, const Attrs& a, Site site) {
+    return OutputMeta{infer_unary(in, "cast", Accepts::kAll, site).shape, a.dtype};
+  };
   op.kernels[kCpu] = cast_kernel;
   // The engine casts every gradient back to its input's dtype, so the rule is the identity.
   op.grad = [](const GradContext& g) { return std::vector<Tensor>{g.dout}; };
@@ -212,10 +233,6 @@ Tensor pow(const Tensor& x, double exponent, Site site) {
 }
 
 Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max, Site site) {
-  if (min && max && *min > *max) {
-    throw ValueError("tl::clamp: min " + std::to_string(*min) + " is greater than max " +
-                     std::to_string(*max) + " at " + site.str());
-  }
   Attrs a;
   a.flag = min.has_value();
   a.scalar = min.value_or(0);

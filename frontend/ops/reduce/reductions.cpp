@@ -210,7 +210,25 @@ void softmax_kernel(std::span<const Tensor> in, Tensor& out, const Attrs& a) {
   })
 }
 
-OutputMeta infer_reduce(std::span<const Tensor> in, const Attrs& a, Site) {
+// Checks the operand and attrs.dims of the reduction `op`; `nonempty`: the op has no
+// identity, so no reduced dim may have size 0.
+void check_reduce(std::span<const Tensor> in, const Attrs& a, const char* op, bool nonempty, Site site) {
+  check_arity(in, 1, op, site);
+  const Tensor& x = in[0];
+  check_dims(a.dims, x.dim(), op, site);
+  if (!nonempty) return;
+  for (int64_t d : a.dims) {
+    if (x.shape()[d] == 0) {
+      throw ShapeError(std::string("tl::") + op + ": cannot reduce over dim " + std::to_string(d) + " of size 0 in " +
+                       x.shape().str() + " (no identity) at " + site.str());
+    }
+  }
+}
+
+OutputMeta infer_reduce(std::span<const Tensor> in, const Attrs& a, Site site) {
+  const char* op = a.flag ? "mean" : "sum";
+  check_reduce(in, a, op, false, site);
+  if (a.flag) require_floating(in[0], op, "the input", site);
   DType dtype = in[0].dtype();
   if (!is_floating(dtype)) dtype = kInt64;
   return {reduced_shape(in[0].shape(), a.dims, a.keepdim), dtype};
@@ -250,7 +268,10 @@ const OpDef& op_sum = define_op("sum", [](OpDef& op) {
 
 const OpDef& op_amax = define_op("amax", [](OpDef& op) {
   op.doc = "max over attrs.dims (attrs.flag2: min); ties share the gradient evenly";
-  op.infer = [](std::span<const Tensor> in, const Attrs& a, Site) {
+  op.infer = [](std::span<const Tensor> in, const Attrs& a, Site site) {
+    const char* name = a.flag2 ? "amin" : "amax";
+    check_reduce(in, a, name, true, site);
+    require_numeric(in[0], name, "the input", site);
     return OutputMeta{reduced_shape(in[0].shape(), a.dims, a.keepdim), in[0].dtype()};
   };
   op.kernels[kCpu] = extremum_kernel<false>;
@@ -267,7 +288,13 @@ const OpDef& op_amax = define_op("amax", [](OpDef& op) {
 
 const OpDef& op_argmax = define_op("argmax", [](OpDef& op) {
   op.doc = "index of the max along attrs.dims[0] (attrs.flag2: min); first one on ties";
-  op.infer = [](std::span<const Tensor> in, const Attrs& a, Site) {
+  op.infer = [](std::span<const Tensor> in, const Attrs& a, Site site) {
+    const char* name = a.flag2 ? "argmin" : "argmax";
+    check_reduce(in, a, name, true, site);
+    require_numeric(in[0], name, "the input", site);
+    if (a.dims.size() > 1) {
+      throw ShapeError(std::string("tl::") + name + ": reduces one dim, got dims " + a.dims.str() + " at " + site.str());
+    }
     return OutputMeta{reduced_shape(in[0].shape(), a.dims, a.keepdim), kInt64};
   };
   op.kernels[kCpu] = extremum_kernel<true>;
@@ -276,7 +303,13 @@ const OpDef& op_argmax = define_op("argmax", [](OpDef& op) {
 
 const OpDef& op_softmax = define_op("softmax", [](OpDef& op) {
   op.doc = "exp(x - logsumexp(x)) along attrs.axis (attrs.flag: log_softmax)";
-  op.infer = [](std::span<const Tensor> in, const Attrs&, Site) { return OutputMeta{in[0].shape(), in[0].dtype()}; };
+  op.infer = [](std::span<const Tensor> in, const Attrs& a, Site site) {
+    const char* name = a.flag ? "log_softmax" : "softmax";
+    check_arity(in, 1, name, site);
+    require_floating(in[0], name, "the input", site);
+    check_axis(a.axis, in[0].dim(), name, site);  // 0-d inputs are reshaped to [1] before the op
+    return OutputMeta{in[0].shape(), in[0].dtype()};
+  };
   op.kernels[kCpu] = softmax_kernel;
   op.grad = [](const GradContext& g) {
     const Tensor& y = g.output;
@@ -299,24 +332,17 @@ Tensor reduce(const OpDef& op, const Tensor& x, const Shape& dims, bool keepdim,
               const char* name, Site site) {
   Attrs a;
   a.dims = dims.empty() ? Shape() : normalize_dims(dims, x.dim(), name, site);
-  if (dims.empty())
+  // Empty dims reduce over all dims; dim 0 (or -1) of a 0-d tensor names the tensor itself.
+  if (dims.empty() || x.dim() == 0) {
+    a.dims = Shape();
     for (int64_t i = 0; i < x.dim(); ++i) a.dims.push_back(i);
+  }
   a.keepdim = keepdim;
   a.flag = flag;
   a.flag2 = flag2;
   return call(op, {x}, a, site);
 }
 
-void require_nonempty(const Tensor& x, const Shape& dims, const char* name, Site site) {
-  for (int64_t i = 0; i < x.dim(); ++i) {
-    bool reduced = dims.empty() || std::find(dims.begin(), dims.end(), i) != dims.end() ||
-                   std::find(dims.begin(), dims.end(), i - x.dim()) != dims.end();
-    if (reduced && x.shape()[i] == 0) {
-      throw ShapeError(std::string("tl::") + name + ": cannot reduce over dim " + std::to_string(i) +
-                       " of size 0 in " + x.shape().str() + " (no identity) at " + site.str());
-    }
-  }
-}
 }  // namespace
 
 Tensor sum(const Tensor& x, Shape dims, bool keepdim, Site site) {
@@ -324,27 +350,22 @@ Tensor sum(const Tensor& x, Shape dims, bool keepdim, Site site) {
 }
 
 Tensor mean(const Tensor& x, Shape dims, bool keepdim, Site site) {
-  require_floating(x, "mean", "the input", site);
   return reduce(op_sum, x, dims, keepdim, true, false, "mean", site);
 }
 
 Tensor amax(const Tensor& x, Shape dims, bool keepdim, Site site) {
-  require_nonempty(x, dims, "amax", site);
   return reduce(op_amax, x, dims, keepdim, false, false, "amax", site);
 }
 
 Tensor amin(const Tensor& x, Shape dims, bool keepdim, Site site) {
-  require_nonempty(x, dims, "amin", site);
   return reduce(op_amax, x, dims, keepdim, false, true, "amin", site);
 }
 
 Tensor argmax(const Tensor& x, int64_t dim, bool keepdim, Site site) {
-  require_nonempty(x, {dim}, "argmax", site);
   return reduce(op_argmax, x, {dim}, keepdim, false, false, "argmax", site);
 }
 
 Tensor argmin(const Tensor& x, int64_t dim, bool keepdim, Site site) {
-  require_nonempty(x, {dim}, "argmin", site);
   return reduce(op_argmax, x, {dim}, keepdim, false, true, "argmin", site);
 }
 
@@ -383,7 +404,6 @@ Tensor logsumexp(const Tensor& x, Shape dims, bool keepdim, Site site) {
 }
 
 Tensor softmax(const Tensor& x, int64_t dim, Site site) {
-  require_floating(x, "softmax", "the input", site);
   Attrs a;
   a.axis = normalize_dim(dim, x.dim(), "softmax", site);
   if (x.dim() == 0) return call(op_softmax, {x.reshape({1}, site)}, a, site).reshape({}, site);
@@ -391,7 +411,6 @@ Tensor softmax(const Tensor& x, int64_t dim, Site site) {
 }
 
 Tensor log_softmax(const Tensor& x, int64_t dim, Site site) {
-  require_floating(x, "log_softmax", "the input", site);
   Attrs a;
   a.axis = normalize_dim(dim, x.dim(), "log_softmax", site);
   a.flag = true;

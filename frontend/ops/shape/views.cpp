@@ -7,13 +7,29 @@ namespace tl {
 namespace ops {
 namespace {
 
-// reshape to attrs.dims (already resolved, same numel); only valid on contiguous input.
-Tensor reshape_view(const Tensor& x, const Attrs& a, Site) {
+// reshape to attrs.dims (resolved sizes with x's element count); only valid on contiguous
+// input, which the public reshape makes first.
+Tensor reshape_view(const Tensor& x, const Attrs& a, Site site) {
+  check_sizes(a.dims, "reshape", "dims", site);
+  if (a.dims.numel() != x.numel()) {
+    throw ShapeError("tl::reshape: cannot view " + x.shape().str() + " (" + std::to_string(x.numel()) +
+                     " elements) as " + a.dims.str() + " (" + std::to_string(a.dims.numel()) + " elements) at " +
+                     site.str());
+  }
+  if (!x.is_contiguous()) {
+    throw ShapeError("tl::reshape: the input " + x.shape().str() + " is not contiguous (strides " + x.strides().str() +
+                     ") at " + site.str());
+  }
   return make_view(x, a.dims, contiguous_strides(a.dims), x.storage_offset());
 }
 
 // permute by attrs.dims (a permutation of [0, rank)).
-Tensor permute_view(const Tensor& x, const Attrs& a, Site) {
+Tensor permute_view(const Tensor& x, const Attrs& a, Site site) {
+  if (a.dims.size() != x.dim()) {
+    throw ShapeError("tl::permute: dims " + a.dims.str() + " is not a permutation of the " + std::to_string(x.dim()) +
+                     " dims of " + x.shape().str() + " at " + site.str());
+  }
+  check_dims(a.dims, x.dim(), "permute", site);
   Shape shape, strides;
   for (int64_t d : a.dims) {
     shape.push_back(x.shape()[d]);
@@ -22,22 +38,55 @@ Tensor permute_view(const Tensor& x, const Attrs& a, Site) {
   return make_view(x, shape, strides, x.storage_offset());
 }
 
-// expand to attrs.dims (already resolved; new leading dims and size-1 dims broadcast).
-Tensor expand_view(const Tensor& x, const Attrs& a, Site) {
+// expand to attrs.dims (resolved: no -1; new leading dims and size-1 dims broadcast).
+Tensor expand_view(const Tensor& x, const Attrs& a, Site site) {
+  check_sizes(a.dims, "expand", "dims", site);
+  int64_t off = a.dims.size() - x.dim();
+  bool fits = off >= 0;
+  for (int64_t i = 0; fits && i < x.dim(); ++i) fits = x.shape()[i] == a.dims[off + i] || x.shape()[i] == 1;
+  if (!fits) {
+    throw ShapeError("tl::expand: cannot expand " + x.shape().str() + " to " + a.dims.str() +
+                     " (only size-1 dims grow, and new dims go in front) at " + site.str());
+  }
   Shape strides = broadcast_strides(x, a.dims);
   return make_view(x, a.dims, strides, x.storage_offset());
 }
 
-// slice along attrs.axis: start = attrs.count, end = attrs.scalar, step = attrs.stride[0].
-Tensor slice_view(const Tensor& x, const Attrs& a, Site) {
+// Slice attributes: axis, start = count, end = scalar, step = stride[0]; the public slice
+// clamps them to 0 <= start <= end <= size(axis). Returns the sliced shape of `shape`.
+Shape check_slice(const Shape& shape, const Attrs& a, const char* op, Site site) {
+  check_axis(a.axis, shape.size(), op, site);
+  if (a.stride.size() != 1 || a.stride[0] < 1) {
+    throw ShapeError(std::string("tl::") + op + ": stride must hold one step >= 1, got " + a.stride.str() + " at " +
+                     site.str());
+  }
+  int64_t n = shape[a.axis];
+  // end travels as a double: require an integer in [start, n] before converting it (n as
+  // a double may round up to 2^63, which no int64 holds).
+  bool in_range = a.count >= 0 && a.count <= n && a.scalar >= static_cast<double>(a.count) &&
+                  a.scalar <= static_cast<double>(n) && a.scalar < 0x1p63;
+  if (!in_range || a.scalar != static_cast<double>(static_cast<int64_t>(a.scalar))) {
+    throw ShapeError(std::string("tl::") + op + ": the range [" + std::to_string(a.count) + ", " +
+                     std::to_string(a.scalar) + ") (count, scalar) must have integer bounds with 0 <= start <= end <= " +
+                     std::to_string(n) + ", the size of dim " + std::to_string(a.axis) + " of " + shape.str() + ", at " +
+                     site.str());
+  }
+  int64_t start = a.count, end = static_cast<int64_t>(a.scalar), step = a.stride[0];
+  Shape out = shape;
+  out[a.axis] = end > start ? (end - start - 1) / step + 1 : 0;
+  return out;
+}
+
+// x[start:end:step] along attrs.axis, for attributes check_slice accepted.
+Tensor slice_geometry(const Tensor& x, const Attrs& a, const Shape& shape) {
   int64_t start = a.count;
-  int64_t end = static_cast<int64_t>(a.scalar);
-  int64_t step = a.stride[0];
-  Shape shape = x.shape();
   Shape strides = x.strides();
-  shape[a.axis] = end > start ? (end - start + step - 1) / step : 0;
-  strides[a.axis] = x.strides()[a.axis] * step;
+  strides[a.axis] = x.strides()[a.axis] * a.stride[0];
   return make_view(x, shape, strides, x.storage_offset() + start * x.strides()[a.axis]);
+}
+
+Tensor slice_view(const Tensor& x, const Attrs& a, Site site) {
+  return slice_geometry(x, a, check_slice(x.shape(), a, "slice", site));
 }
 
 // Strided copy of `src` (broadcast to dst's shape) into `dst`, converting dtypes.
@@ -83,7 +132,7 @@ void copy_kernel(std::span<const Tensor> in, Tensor& out, const Attrs&) { stride
 // out = zeros(input shape attrs.dims); out.slice(...) = dout.
 void slice_backward_kernel(std::span<const Tensor> in, Tensor& out, const Attrs& a) {
   std::memset(out.data_ptr(), 0, out.nbytes());
-  strided_copy(in[0], slice_view(out, a, Site{}));
+  strided_copy(in[0], slice_geometry(out, a, in[0].shape()));
 }
 }  // namespace
 
@@ -112,7 +161,16 @@ const OpDef& op_expand = define_op("expand", [](OpDef& op) {
 });
 const OpDef& op_slice_backward = define_op("slice_backward", [](OpDef& op) {
   op.doc = "zeros of the sliced input's shape (attrs.dims) with the gradient scattered into the slice";
-  op.infer = [](std::span<const Tensor> in, const Attrs& a, Site) { return OutputMeta{a.dims, in[0].dtype()}; };
+  op.infer = [](std::span<const Tensor> in, const Attrs& a, Site site) {
+    check_arity(in, 1, "slice_backward", site);
+    check_sizes(a.dims, "slice_backward", "dims", site);
+    Shape sliced = check_slice(a.dims, a, "slice_backward", site);
+    if (sliced != in[0].shape()) {
+      throw ShapeError("tl::slice_backward: the gradient is " + in[0].shape().str() + " but slicing dims " +
+                       a.dims.str() + " gives " + sliced.str() + " at " + site.str());
+    }
+    return OutputMeta{a.dims, in[0].dtype()};
+  };
   op.kernels[kCpu] = slice_backward_kernel;
   op.grad = [](const GradContext& g) {
     const Attrs& a = g.attrs;
@@ -132,7 +190,10 @@ const OpDef& op_slice = define_op("slice", [](OpDef& op) {
 });
 const OpDef& op_copy = define_op("copy", [](OpDef& op) {
   op.doc = "a contiguous copy";
-  op.infer = [](std::span<const Tensor> in, const Attrs&, Site) { return OutputMeta{in[0].shape(), in[0].dtype()}; };
+  op.infer = [](std::span<const Tensor> in, const Attrs&, Site site) {
+    check_arity(in, 1, "copy", site);
+    return OutputMeta{in[0].shape(), in[0].dtype()};
+  };
   op.kernels[kCpu] = copy_kernel;
   op.grad = [](const GradContext& g) { return std::vector<Tensor>{g.dout}; };
   op.samples = {Sample{{Shape{3, 4}}, [](const std::vector<Tensor>& in) { return in[0].t().contiguous(); }}};
