@@ -97,12 +97,9 @@ mlir::LogicalResult verify_registry_op(mlir::Operation* op, int arity) {
   // The shape rules read only shapes, dtypes and attributes, never data (reading a symbolic
   // tensor's data throws), so they run unchanged on the operand types. View ops have no
   // separate rule: their view function builds the aliasing result, which for a symbolic
-  // input is again symbolic and has the result's shape.
-  // TODO: several rules trust attributes that the public functions validated and normalized
-  // before ops::call (reduction dims, softmax/cat axis, permute dims, reshape sizes; conv,
-  // pool and slice strides): out-of-range values pass here whenever the result type matches
-  // what the rule computes from them, and a missing stride divides by zero. Moving those
-  // checks from the public functions into the rules (frontend/ops) makes them reach the IR.
+  // input is again symbolic and has the result's shape. The rules check their operand
+  // count, operand dtypes and attributes themselves instead of trusting the public functions'
+  // normalization, so a malformed op fails here rather than in a kernel.
   ops::Attrs attrs;
   try {
     attrs = attrs_of(op);

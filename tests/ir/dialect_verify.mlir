@@ -215,3 +215,397 @@ func.func @writeback_type(%x: tensor<2xf32>, %y: tensor<3xf32>) -> (tensor<3xf32
 func.func @rng_advance() attributes {tl.rng_advance = -1 : i64} {
   return
 }
+
+// -----
+
+// The shape rules check the attributes the public functions validate and normalize, so
+// hand-written IR with nonsense attributes fails here instead of in a kernel. Reduction
+// dims must be normalized (in [0, rank)): the rule used to skip an unknown dim and infer the
+// result below.
+func.func @reduce_dim_out_of_range(%a: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  // expected-error @+1 {{tl::sum: dim 2 in dims [2] is out of range for a tensor of rank 2 (expected in [0, 1])}}
+  %0 = tl.sum %a {dims = [:i64 2]} : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  return %0 : tensor<2x3xf32>
+}
+
+// -----
+
+func.func @reduce_dim_negative(%a: tensor<2x3xf32>) -> tensor<2xf32> {
+  // expected-error @+1 {{tl::sum: dim -1 in dims [-1] is out of range}}
+  %0 = tl.sum %a {dims = [:i64 -1]} : (tensor<2x3xf32>) -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+// A repeated dim made the kernel read past the input.
+func.func @reduce_dim_repeated(%a: tensor<2x3xf32>) -> tensor<2xf32> {
+  // expected-error @+1 {{tl::amax: dim 1 appears twice in dims [1, 1]}}
+  %0 = tl.amax %a {dims = [:i64 1, 1]} : (tensor<2x3xf32>) -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+// max and argmax have no identity: the kernel would read the first of zero elements.
+func.func @reduce_empty_dim(%a: tensor<0x3xf32>) -> tensor<3xi64> {
+  // expected-error @+1 {{tl::argmin: cannot reduce over dim 0 of size 0 in [0, 3] (no identity)}}
+  %0 = tl.argmax %a {dims = [:i64 0], flag2} : (tensor<0x3xf32>) -> tensor<3xi64>
+  return %0 : tensor<3xi64>
+}
+
+// -----
+
+func.func @argmax_two_dims(%a: tensor<2x3xf32>) -> tensor<i64> {
+  // expected-error @+1 {{tl::argmax: reduces one dim, got dims [0, 1]}}
+  %0 = tl.argmax %a {dims = [:i64 0, 1]} : (tensor<2x3xf32>) -> tensor<i64>
+  return %0 : tensor<i64>
+}
+
+// -----
+
+// flag turns sum into mean, which the public function allows on floating tensors only.
+func.func @mean_of_integers(%a: tensor<3xi64>) -> tensor<i64> {
+  // expected-error @+1 {{tl::mean: the input must be a floating-point tensor, got int64 [3]}}
+  %0 = tl.sum %a {dims = [:i64 0], flag} : (tensor<3xi64>) -> tensor<i64>
+  return %0 : tensor<i64>
+}
+
+// -----
+
+// softmax's axis is normalized too; an out-of-range one used to verify and be read by the kernel.
+func.func @softmax_axis(%a: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  // expected-error @+1 {{tl::softmax: axis 2 is out of range for a tensor of rank 2 (expected in [0, 1])}}
+  %0 = tl.softmax %a {axis = 2 : i64} : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  return %0 : tensor<2x3xf32>
+}
+
+// -----
+
+// The public functions reshape a 0-d input to [1] first.
+func.func @log_softmax_scalar(%a: tensor<f32>) -> tensor<f32> {
+  // expected-error @+1 {{tl::log_softmax: axis 0 names no dim of a 0-d tensor}}
+  %0 = tl.softmax %a {flag} : (tensor<f32>) -> tensor<f32>
+  return %0 : tensor<f32>
+}
+
+// -----
+
+func.func @softmax_of_integers(%a: tensor<3xi32>) -> tensor<3xi32> {
+  // expected-error @+1 {{tl::softmax: the input must be a floating-point tensor, got int32 [3]}}
+  %0 = tl.softmax %a : (tensor<3xi32>) -> tensor<3xi32>
+  return %0 : tensor<3xi32>
+}
+
+// -----
+
+// cat's axis: the rule used to write past the shape's rank and infer the operand's shape.
+func.func @cat_axis(%a: tensor<2x3xf32>, %b: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  // expected-error @+1 {{tl::cat: axis 2 is out of range for a tensor of rank 2 (expected in [0, 1])}}
+  %0 = tl.cat %a, %b {axis = 2 : i64} : (tensor<2x3xf32>, tensor<2x3xf32>) -> tensor<2x3xf32>
+  return %0 : tensor<2x3xf32>
+}
+
+// -----
+
+func.func @cat_sizes(%a: tensor<2x3xf32>, %b: tensor<2x4xf32>) -> tensor<4x3xf32> {
+  // expected-error @+1 {{tl::cat: sizes must match except in dim 0: input 0 is [2, 3] float32, input 1 is [2, 4] float32}}
+  %0 = tl.cat %a, %b : (tensor<2x3xf32>, tensor<2x4xf32>) -> tensor<4x3xf32>
+  return %0 : tensor<4x3xf32>
+}
+
+// -----
+
+func.func @cat_dtypes(%a: tensor<2xf32>, %b: tensor<2xf64>) -> tensor<4xf32> {
+  // expected-error @+1 {{tl::cat: operands must share one dtype}}
+  %0 = tl.cat %a, %b : (tensor<2xf32>, tensor<2xf64>) -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @gather_axis(%x: tensor<3x4xf32>, %i: tensor<3x2xi64>) -> tensor<3x2xf32> {
+  // expected-error @+1 {{tl::gather: axis -1 is out of range for a tensor of rank 2}}
+  %0 = tl.gather %x, %i {axis = -1 : i64} : (tensor<3x4xf32>, tensor<3x2xi64>) -> tensor<3x2xf32>
+  return %0 : tensor<3x2xf32>
+}
+
+// -----
+
+// An index larger than x outside the gathered dim would make the kernel read past x.
+func.func @gather_index_shape(%x: tensor<3x4xf32>, %i: tensor<5x2xi64>) -> tensor<5x2xf32> {
+  // expected-error @+1 {{tl::gather: index needs the same rank and no larger size than x in every dim except 1}}
+  %0 = tl.gather %x, %i {axis = 1 : i64} : (tensor<3x4xf32>, tensor<5x2xi64>) -> tensor<5x2xf32>
+  return %0 : tensor<5x2xf32>
+}
+
+// -----
+
+func.func @index_select_axis(%x: tensor<3x4xf32>, %i: tensor<2xi64>) -> tensor<3x4xf32> {
+  // expected-error @+1 {{tl::index_select: axis 2 is out of range for a tensor of rank 2}}
+  %0 = tl.index_select %x, %i {axis = 2 : i64} : (tensor<3x4xf32>, tensor<2xi64>) -> tensor<3x4xf32>
+  return %0 : tensor<3x4xf32>
+}
+
+// -----
+
+func.func @index_select_index_dtype(%x: tensor<3x4xf32>, %i: tensor<2xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{tl::index_select: index must be int32 or int64, got float32 [2]}}
+  %0 = tl.index_select %x, %i : (tensor<3x4xf32>, tensor<2xf32>) -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @scatter_add_shape(%s: tensor<3x4xf32>, %i: tensor<3x4xi64>) -> tensor<2x5xf32> {
+  // expected-error @+1 {{tl::scatter_add: src and index need one shape, of the rank of dims [2, 5] and no larger in any dim except 1}}
+  %0 = tl.scatter_add %s, %i {axis = 1 : i64, dims = [:i64 2, 5]} : (tensor<3x4xf32>, tensor<3x4xi64>) -> tensor<2x5xf32>
+  return %0 : tensor<2x5xf32>
+}
+
+// -----
+
+func.func @one_hot_count(%i: tensor<5xi64>) -> tensor<5xf32> {
+  // expected-error @+1 {{tl::one_hot: count (num_classes) must be at least 1, got 0}}
+  %0 = tl.one_hot %i : (tensor<5xi64>) -> tensor<5xf32>
+  return %0 : tensor<5xf32>
+}
+
+// -----
+
+// permute's dims must be a permutation of the operand's dims.
+func.func @permute_repeated(%a: tensor<2x3xf32>) -> tensor<2x2xf32> {
+  // expected-error @+1 {{tl::permute: dim 0 appears twice in dims [0, 0]}}
+  %0 = tl.permute %a {dims = [:i64 0, 0]} : (tensor<2x3xf32>) -> tensor<2x2xf32>
+  return %0 : tensor<2x2xf32>
+}
+
+// -----
+
+func.func @permute_out_of_range(%a: tensor<2x3xf32>) -> tensor<3x2xf32> {
+  // expected-error @+1 {{tl::permute: dim 5 in dims [1, 5] is out of range for a tensor of rank 2}}
+  %0 = tl.permute %a {dims = [:i64 1, 5]} : (tensor<2x3xf32>) -> tensor<3x2xf32>
+  return %0 : tensor<3x2xf32>
+}
+
+// -----
+
+func.func @permute_rank(%a: tensor<2x3xf32>) -> tensor<2xf32> {
+  // expected-error @+1 {{tl::permute: dims [0] is not a permutation of the 2 dims of [2, 3]}}
+  %0 = tl.permute %a {dims = [:i64 0]} : (tensor<2x3xf32>) -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+// reshape's sizes are resolved (no -1) and keep the element count.
+func.func @reshape_count(%a: tensor<2x3xf32>) -> tensor<4x2xf32> {
+  // expected-error @+1 {{tl::reshape: cannot view [2, 3] (6 elements) as [4, 2] (8 elements)}}
+  %0 = tl.reshape %a {dims = [:i64 4, 2]} : (tensor<2x3xf32>) -> tensor<4x2xf32>
+  return %0 : tensor<4x2xf32>
+}
+
+// -----
+
+// A negative size used to reach the result type as a dynamic dim.
+func.func @reshape_negative(%a: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  // expected-error @+1 {{tl::reshape: dims [-1, 3] is not a shape (sizes must be >= 0}}
+  %0 = tl.reshape %a {dims = [:i64 -1, 3]} : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  return %0 : tensor<2x3xf32>
+}
+
+// -----
+
+func.func @expand_size(%a: tensor<2x3xf32>) -> tensor<4x3xf32> {
+  // expected-error @+1 {{tl::expand: cannot expand [2, 3] to [4, 3] (only size-1 dims grow, and new dims go in front)}}
+  %0 = tl.expand %a {dims = [:i64 4, 3]} : (tensor<2x3xf32>) -> tensor<4x3xf32>
+  return %0 : tensor<4x3xf32>
+}
+
+// -----
+
+// A slice without a step (or with step 0) divided by zero in the shape rule and crashed tl-opt.
+func.func @slice_missing_step(%a: tensor<2x3xf32>) -> tensor<2x2xf32> {
+  // expected-error @+1 {{tl::slice: stride must hold one step >= 1, got []}}
+  %0 = tl.slice %a {axis = 1 : i64, scalar = 2.0 : f64} : (tensor<2x3xf32>) -> tensor<2x2xf32>
+  return %0 : tensor<2x2xf32>
+}
+
+// -----
+
+func.func @slice_zero_step(%a: tensor<2x3xf32>) -> tensor<2x2xf32> {
+  // expected-error @+1 {{tl::slice: stride must hold one step >= 1, got [0]}}
+  %0 = tl.slice %a {axis = 1 : i64, scalar = 2.0 : f64, stride = [:i64 0]} : (tensor<2x3xf32>) -> tensor<2x2xf32>
+  return %0 : tensor<2x2xf32>
+}
+
+// -----
+
+// The bounds are clamped by the public function: a view past the end would read past the storage.
+func.func @slice_range(%a: tensor<2x3xf32>) -> tensor<2x8xf32> {
+  // expected-error @+1 {{tl::slice: the range [1, 9.000000) (count, scalar) must have integer bounds with 0 <= start <= end <= 3}}
+  %0 = tl.slice %a {axis = 1 : i64, count = 1 : i64, scalar = 9.0 : f64, stride = [:i64 1]} : (tensor<2x3xf32>) -> tensor<2x8xf32>
+  return %0 : tensor<2x8xf32>
+}
+
+// -----
+
+func.func @slice_axis(%a: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  // expected-error @+1 {{tl::slice: axis 3 is out of range for a tensor of rank 2}}
+  %0 = tl.slice %a {axis = 3 : i64, scalar = 1.0 : f64, stride = [:i64 1]} : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  return %0 : tensor<2x3xf32>
+}
+
+// -----
+
+func.func @slice_backward_shape(%d: tensor<2x2xf32>) -> tensor<2x3xf32> {
+  // expected-error @+1 {{tl::slice_backward: the gradient is [2, 2] but slicing dims [2, 3] gives [2, 1]}}
+  %0 = tl.slice_backward %d {axis = 1 : i64, count = 1 : i64, scalar = 2.0 : f64, stride = [:i64 1], dims = [:i64 2, 3]} : (tensor<2x2xf32>) -> tensor<2x3xf32>
+  return %0 : tensor<2x3xf32>
+}
+
+// -----
+
+// conv2d without a stride divided by zero in the shape rule and crashed tl-opt.
+func.func @conv_missing_stride(%x: tensor<1x3x5x5xf32>, %w: tensor<4x3x3x3xf32>) -> tensor<1x4x3x3xf32> {
+  // expected-error @+1 {{tl::conv2d: stride must hold 2 values (height, width), each >= 1, got []}}
+  %0 = tl.conv2d %x, %w {padding = [:i64 0, 0], dilation = [:i64 1, 1], count = 1 : i64} : (tensor<1x3x5x5xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x3x3xf32>
+  return %0 : tensor<1x4x3x3xf32>
+}
+
+// -----
+
+func.func @conv_negative_padding(%x: tensor<1x3x5x5xf32>, %w: tensor<4x3x3x3xf32>) -> tensor<1x4x1x3xf32> {
+  // expected-error @+1 {{tl::conv2d: padding must hold 2 values (height, width), each >= 0, got [-1, 0]}}
+  %0 = tl.conv2d %x, %w {stride = [:i64 1, 1], padding = [:i64 -1, 0], dilation = [:i64 1, 1], count = 1 : i64} : (tensor<1x3x5x5xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x1x3xf32>
+  return %0 : tensor<1x4x1x3xf32>
+}
+
+// -----
+
+func.func @conv_zero_dilation(%x: tensor<1x3x5x5xf32>, %w: tensor<4x3x3x3xf32>) -> tensor<1x4x5x3xf32> {
+  // expected-error @+1 {{tl::conv2d: dilation must hold 2 values (height, width), each >= 1, got [0, 1]}}
+  %0 = tl.conv2d %x, %w {stride = [:i64 1, 1], padding = [:i64 0, 0], dilation = [:i64 0, 1], count = 1 : i64} : (tensor<1x3x5x5xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x5x3xf32>
+  return %0 : tensor<1x4x5x3xf32>
+}
+
+// -----
+
+// groups (count) left out is 0; the kernels divide by it.
+func.func @conv_groups(%x: tensor<1x3x5x5xf32>, %w: tensor<4x3x3x3xf32>) -> tensor<1x4x3x3xf32> {
+  // expected-error @+1 {{tl::conv2d: groups = 0 must be positive and divide both the 3 input channels and the 4 output channels}}
+  %0 = tl.conv2d %x, %w {stride = [:i64 1, 1], padding = [:i64 0, 0], dilation = [:i64 1, 1]} : (tensor<1x3x5x5xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x3x3xf32>
+  return %0 : tensor<1x4x3x3xf32>
+}
+
+// -----
+
+func.func @conv_backward_input_shape(%dy: tensor<1x4x2x2xf32>, %w: tensor<4x3x3x3xf32>) -> tensor<1x3x5x5xf32> {
+  // expected-error @+1 {{tl::conv2d_backward_input: dout must have conv2d's output shape [1, 4, 3, 3]}}
+  %0 = tl.conv2d_backward_input %dy, %w {stride = [:i64 1, 1], padding = [:i64 0, 0], dilation = [:i64 1, 1], count = 1 : i64, dims = [:i64 1, 3, 5, 5]} : (tensor<1x4x2x2xf32>, tensor<4x3x3x3xf32>) -> tensor<1x3x5x5xf32>
+  return %0 : tensor<1x3x5x5xf32>
+}
+
+// -----
+
+// A zero stride divided by zero in the shape rule and crashed tl-opt.
+func.func @pool_zero_stride(%x: tensor<1x2x6x6xf32>) -> tensor<1x2x3x3xf32> {
+  // expected-error @+1 {{tl::max_pool2d: stride must hold 2 values (height, width), each >= 1, got [0, 2]}}
+  %0 = tl.max_pool2d %x {dims = [:i64 2, 2], stride = [:i64 0, 2]} : (tensor<1x2x6x6xf32>) -> tensor<1x2x3x3xf32>
+  return %0 : tensor<1x2x3x3xf32>
+}
+
+// -----
+
+// A window of padding alone has no maximum: the kernel would read before the input.
+func.func @pool_padding(%x: tensor<1x2x6x6xf32>) -> tensor<1x2x4x4xf32> {
+  // expected-error @+1 {{tl::max_pool2d: padding [2, 2] must be at most half the kernel [2, 2]}}
+  %0 = tl.max_pool2d %x {dims = [:i64 2, 2], stride = [:i64 2, 2], padding = [:i64 2, 2]} : (tensor<1x2x6x6xf32>) -> tensor<1x2x4x4xf32>
+  return %0 : tensor<1x2x4x4xf32>
+}
+
+// -----
+
+func.func @pool_backward_shape(%dy: tensor<1x2x2x2xf32>, %x: tensor<1x2x6x6xf32>) -> tensor<1x2x6x6xf32> {
+  // expected-error @+1 {{tl::avg_pool2d_backward: dout must have the pooled shape [1, 2, 3, 3]}}
+  %0 = tl.avg_pool2d_backward %dy, %x {dims = [:i64 2, 2], stride = [:i64 2, 2], padding = [:i64 0, 0]} : (tensor<1x2x2x2xf32>, tensor<1x2x6x6xf32>) -> tensor<1x2x6x6xf32>
+  return %0 : tensor<1x2x6x6xf32>
+}
+
+// -----
+
+// Binary ops take operands of one dtype (the public functions cast first): the kernel
+// would read the f32 operand as f64.
+func.func @binary_dtypes(%a: tensor<3xf32>, %b: tensor<3xf64>) -> tensor<3xf32> {
+  // expected-error @+1 {{tl::add: operands must share one dtype: input 0 is [3] float32, input 1 is [3] float64}}
+  %0 = tl.add %a, %b : (tensor<3xf32>, tensor<3xf64>) -> tensor<3xf32>
+  return %0 : tensor<3xf32>
+}
+
+// -----
+
+func.func @compare_dtypes(%a: tensor<3xi32>, %b: tensor<3xi64>) -> tensor<3xi1> {
+  // expected-error @+1 {{tl::lt: operands must share one dtype}}
+  %0 = tl.lt %a, %b : (tensor<3xi32>, tensor<3xi64>) -> tensor<3xi1>
+  return %0 : tensor<3xi1>
+}
+
+// -----
+
+func.func @matmul_dtypes(%a: tensor<2x3xf32>, %b: tensor<3x4xf64>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{tl::matmul: operands must share one dtype}}
+  %0 = tl.matmul %a, %b : (tensor<2x3xf32>, tensor<3x4xf64>) -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+// 1-D operands are unsqueezed by the public function; the op's rule read a missing dim.
+func.func @matmul_rank(%a: tensor<3xf32>, %b: tensor<3x4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{tl::matmul: the op takes operands of rank >= 2}}
+  %0 = tl.matmul %a, %b : (tensor<3xf32>, tensor<3x4xf32>) -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @where_condition(%c: tensor<3xf32>, %a: tensor<3xf32>) -> tensor<3xf32> {
+  // expected-error @+1 {{tl::where: the condition must be bool, got float32 [3]}}
+  %0 = tl.where %c, %a, %a : (tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>
+  return %0 : tensor<3xf32>
+}
+
+// -----
+
+// Float-only ops: the public functions cast integer inputs to float32 first.
+func.func @div_integers(%a: tensor<3xi64>) -> tensor<3xi64> {
+  // expected-error @+1 {{tl::div: the operands must be a floating-point tensor, got int64 [3]}}
+  %0 = tl.div %a, %a : (tensor<3xi64>, tensor<3xi64>) -> tensor<3xi64>
+  return %0 : tensor<3xi64>
+}
+
+// -----
+
+func.func @exp_integers(%a: tensor<3xi64>) -> tensor<3xi64> {
+  // expected-error @+1 {{tl::exp: the input must be a floating-point tensor, got int64 [3]}}
+  %0 = tl.exp %a : (tensor<3xi64>) -> tensor<3xi64>
+  return %0 : tensor<3xi64>
+}
+
+// -----
+
+// Ops without a fixed arity in the table (no samples) count their operands in the rule; a
+// comparison with one operand used to read a second one that was not there.
+func.func @compare_arity(%a: tensor<3xf32>) -> tensor<3xi1> {
+  // expected-error @+1 {{tl::eq: expected 2 operand(s), got 1}}
+  %0 = tl.eq %a : (tensor<3xf32>) -> tensor<3xi1>
+  return %0 : tensor<3xi1>
+}
+
+// -----
+
+func.func @clamp_bounds(%a: tensor<3xf32>) -> tensor<3xf32> {
+  // expected-error @+1 {{tl::clamp: min 2.000000 is greater than max 1.000000}}
+  %0 = tl.clamp %a {flag, flag2, scalar = 2.0 : f64, scalar2 = 1.0 : f64} : (tensor<3xf32>) -> tensor<3xf32>
+  return %0 : tensor<3xf32>
+}
