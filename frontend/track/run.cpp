@@ -491,6 +491,8 @@ void Run::close() {
   std::vector<track::Series> series;
   for (auto& [n, ser] : by_name) series.push_back(std::move(ser));
   write_file_atomic(s.path / "plot.svg", track::svg_plot(series, s.name + "/" + s.id, "step", "value"));
+  std::error_code ec;
+  if (fs::exists(s.path / "histograms.jsonl", ec)) write_histogram_plots(s.path);
   s.file_log->info("run {}/{} finished: {} records", s.name, s.id, file.records.size());
   s.file_log->flush();
 

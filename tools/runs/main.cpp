@@ -1,6 +1,7 @@
 // tl-runs: lists and compares the run folders that tl::Run writes (docs/runs.md).
 //   tl-runs list [root]
 //   tl-runs compare [root] --metric loss [--sort final|best] [--maximize] [--plot out.svg]
+//   tl-runs histograms <run> [name] [--last] [--steps N] [--svg]
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -27,6 +28,18 @@ int main(int argc, char** argv) {
   compare->add_flag("--maximize", options.maximize, "Larger values are better");
   compare->add_option("--plot", options.plot, "Write an SVG of the metric across runs");
 
+  std::string histograms_run;
+  tl::HistogramViewOptions view;
+  bool svg = false;
+  auto* histograms = app.add_subcommand(
+      "histograms", "Show a run's histograms (Run::log_histogram): one line per logged step, or the last one's bins");
+  histograms->add_option("run", histograms_run, "Run folder")->required();
+  histograms->add_option("name", view.name, "Only this histogram (default: all)");
+  histograms->add_flag("--last", view.last_only, "Only the last step, one bar per bin");
+  histograms->add_option("--steps", view.max_steps, "At most this many latest steps per histogram (default: all)")
+      ->check(CLI::NonNegativeNumber);
+  histograms->add_flag("--svg", svg, "Also write <run>/histograms/<name>.svg of each last histogram");
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (*list) {
@@ -40,6 +53,10 @@ int main(int argc, char** argv) {
     } else if (*compare) {
       std::cout << tl::compare_runs(compare_root, options);
       if (!options.plot.empty()) std::cout << "plot: " << options.plot.string() << "\n";
+    } else if (*histograms) {
+      std::cout << tl::show_histograms(histograms_run, view);
+      if (svg)
+        for (const auto& path : tl::write_histogram_plots(histograms_run)) std::cout << "plot: " << path.string() << "\n";
     }
   } catch (const std::exception& e) {
     std::cerr << "tl-runs: " << e.what() << "\n";

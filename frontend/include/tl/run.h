@@ -182,6 +182,41 @@ struct RunInfo {
 // path. `root` may also be a single run folder.
 std::vector<RunInfo> list_runs(const std::filesystem::path& root);
 
+// One record of histograms.jsonl, as Run::log_histogram writes it.
+struct HistogramRecord {
+  int64_t step = 0;
+  std::string name;
+  double min = 0, max = 0;      // the finite values' range; bins split it equally
+  std::vector<int64_t> counts;  // one per bin
+  int64_t non_finite = 0;       // NaN and infinities, not in any bin
+};
+// The records of a histograms.jsonl file, in file order. A torn last line (a crash mid-write)
+// is skipped with a warning and flagged in `torn_tail`; other unreadable lines are skipped
+// with a warning and counted in `corrupt`. Throws IoError when the file cannot be opened.
+struct HistogramsFile {
+  std::vector<HistogramRecord> records;
+  bool torn_tail = false;
+  int64_t corrupt = 0;
+};
+HistogramsFile read_histograms(const std::filesystem::path& file);
+
+struct HistogramViewOptions {
+  std::string name = {};   // only this histogram name; empty: every name
+  bool last_only = false;  // false: one compact line per logged step; true: the last step's bins as bars
+  int max_steps = 0;       // with !last_only, at most this many latest steps per name (0: all)
+  int width = 40;          // characters of the longest bar (last_only)
+};
+// The histograms of the run folder `run` as text, per name in name order: one line per
+// logged step with its range, a one-character-per-bin sparkline and the value count, or
+// (last_only) one bar per bin of the last step. Throws IoError when the run has no
+// histograms.jsonl and ValueError naming the logged names when `options.name` is not one.
+std::string show_histograms(const std::filesystem::path& run, const HistogramViewOptions& options = {});
+// Writes <run>/histograms/<name>.svg, a bar outline of the last histogram of each name
+// (names made file-safe: characters other than letters, digits, '.', '-' and '_' become
+// '_'), through a temporary file and a rename. Returns the paths written, in name order.
+// Run::close calls it when the run logged histograms.
+std::vector<std::filesystem::path> write_histogram_plots(const std::filesystem::path& run);
+
 struct CompareOptions {
   std::string metric = "loss";
   std::string sort = "final";  // "final" or "best": the column rows are sorted by
