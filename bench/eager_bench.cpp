@@ -1,7 +1,8 @@
 // Eager-mode benchmarks, run side by side with bench/torch_peer.py by bench/run.sh.
 // Each workload prints one JSON line with the median over timed repetitions (after warm-up).
 //
-//   eager_bench --workload add|mlp_tiny|mlp_784|sgemm [--threads N] [--reps N] [--budget-s S]
+//   eager_bench --workload add|mlp_tiny|mlp_784|sgemm|cnn|<mlp_tiny|mlp_784|cnn>_compiled|compile_time
+//               [--threads N] [--reps N] [--budget-s S]
 //
 // --threads N calls tl::set_num_threads(N) before the workload; without it tl uses its default.
 #include <algorithm>
@@ -89,37 +90,94 @@ void bench_add(int reps) {
 }
 
 // Forward, cross-entropy, zero_grad, backward, optimizer step (as in torch_peer.py).
-void train_step(tl::nn::Sequential& model, tl::optim::Optimizer& opt, const tl::Tensor& x,
-                const tl::Tensor& y) {
+tl::Tensor train_step(tl::nn::Sequential& model, tl::optim::Optimizer& opt, const tl::Tensor& x,
+                      const tl::Tensor& y) {
   tl::Tensor loss = tl::nn::cross_entropy(model(x), y);
   opt.zero_grad();
   loss.backward();
   opt.step();
+  return loss;
 }
 
+// The same train step, eager or under tl::compile (the `_compiled` workloads).
+struct Step {
+  tl::nn::Sequential& model;
+  tl::optim::Optimizer& opt;
+  bool compiled;
+  std::function<tl::Tensor(tl::Tensor, tl::Tensor)> fn;
+  Step(tl::nn::Sequential& m, tl::optim::Optimizer& o, bool c) : model(m), opt(o), compiled(c) {
+    if (compiled) {
+      auto step = tl::compile([this](tl::Tensor x, tl::Tensor y) { return train_step(model, opt, x, y); });
+      fn = [step](tl::Tensor x, tl::Tensor y) mutable { return step(x, y); };
+    } else {
+      fn = [this](tl::Tensor x, tl::Tensor y) { return train_step(model, opt, x, y); };
+    }
+  }
+};
+
 // (b) 4-16-3 tanh MLP, batch 32, cross-entropy, Adam: one full train step.
-void bench_mlp_tiny(int reps, double budget_s) {
+void bench_mlp_tiny(int reps, double budget_s, bool compiled) {
   tl::manual_seed(0);
   tl::nn::Sequential model(tl::nn::Linear(4, 16), tl::nn::Tanh(), tl::nn::Linear(16, 3));
   tl::optim::Adam opt(model.parameters(), {.lr = 1e-3});
   auto x = tl::randn({32, 4});
   auto y = tl::randint(0, 3, {32});
+  Step step(model, opt, compiled);
   int done = 0;
-  double s = time_per_call(50, reps, budget_s, [&] { train_step(model, opt, x, y); }, done);
-  report("mlp_tiny", "us_per_step", s * 1e6, done, "tl::nn + tl::optim::Adam");
+  double s = time_per_call(50, reps, budget_s, [&] { step.fn(x, y); }, done);
+  report(compiled ? "mlp_tiny_compiled" : "mlp_tiny", "us_per_step", s * 1e6, done,
+         compiled ? "tl::compile, reference executor + generated elementwise code" : "tl::nn + tl::optim::Adam");
 }
 
 // (c) 784-512-512-10 ReLU MLP, batch 128, cross-entropy, SGD momentum 0.9: one train step.
-void bench_mlp_784(int reps, double budget_s) {
+void bench_mlp_784(int reps, double budget_s, bool compiled) {
   tl::manual_seed(0);
   tl::nn::Sequential model(tl::nn::Linear(784, 512), tl::nn::ReLU(), tl::nn::Linear(512, 512),
                            tl::nn::ReLU(), tl::nn::Linear(512, 10));
   tl::optim::SGD opt(model.parameters(), {.lr = 1e-2, .momentum = 0.9});
   auto x = tl::randn({128, 784});
   auto y = tl::randint(0, 10, {128});
+  Step step(model, opt, compiled);
   int done = 0;
-  double s = time_per_call(5, reps, budget_s, [&] { train_step(model, opt, x, y); }, done);
-  report("mlp_784", "ms_per_step", s * 1e3, done, "tl::nn + tl::optim::SGD");
+  double s = time_per_call(5, reps, budget_s, [&] { step.fn(x, y); }, done);
+  report(compiled ? "mlp_784_compiled" : "mlp_784", "ms_per_step", s * 1e3, done,
+         compiled ? "tl::compile" : "tl::nn + tl::optim::SGD");
+}
+
+// Small CNN on 1x28x28, batch 64: conv32-relu-pool-conv64-relu-pool-linear10, SGD momentum.
+void bench_cnn(int reps, double budget_s, bool compiled) {
+  tl::manual_seed(0);
+  namespace nn = tl::nn;
+  nn::Sequential model(nn::Conv2d(1, 32, 3, {.padding = 1}), nn::ReLU(), nn::MaxPool2d(2),
+                       nn::Conv2d(32, 64, 3, {.padding = 1}), nn::ReLU(), nn::MaxPool2d(2), nn::Flatten(),
+                       nn::Linear(64 * 7 * 7, 10));
+  tl::optim::SGD opt(model.parameters(), {.lr = 1e-2, .momentum = 0.9});
+  auto x = tl::randn({64, 1, 28, 28});
+  auto y = tl::randint(0, 10, {64});
+  Step step(model, opt, compiled);
+  int done = 0;
+  double s = time_per_call(3, reps, budget_s, [&] { step.fn(x, y); }, done);
+  report(compiled ? "cnn_compiled" : "cnn", "ms_per_step", s * 1e3, done, compiled ? "tl::compile" : "");
+}
+
+// Seconds from the call that traces the 784-512-512-10 step to its return (trace, IR
+// pipeline, code generation, first run), in a fresh process: nothing is cached on disk yet.
+void bench_compile_time() {
+  tl::manual_seed(0);
+  tl::nn::Sequential model(tl::nn::Linear(784, 512), tl::nn::ReLU(), tl::nn::Linear(512, 512),
+                           tl::nn::ReLU(), tl::nn::Linear(512, 10));
+  tl::optim::SGD opt(model.parameters(), {.lr = 1e-2, .momentum = 0.9});
+  auto x = tl::randn({128, 784});
+  auto y = tl::randint(0, 10, {128});
+  auto step = tl::compile([&](tl::Tensor a, tl::Tensor b) { return train_step(model, opt, a, b); });
+  step(x, y);  // warm-up call, eager
+  auto t0 = Clock::now();
+  step(x, y);  // traces and compiles
+  double traced = std::chrono::duration<double>(Clock::now() - t0).count();
+  t0 = Clock::now();
+  step(x, y);  // first compiled call
+  double first = std::chrono::duration<double>(Clock::now() - t0).count();
+  report("compile_time", "s", traced + first, 1, "cold: trace + pipeline + codegen + first compiled call");
 }
 
 // (d) float32 matmul 1024 x 1024 x 1024, out of place.
@@ -147,13 +205,18 @@ int main(int argc, char** argv) {
     else if (arg == "--threads" && i + 1 < argc) tl::set_num_threads(std::atoi(argv[++i]));
     else if (arg == "--budget-s" && i + 1 < argc) budget_s = std::atof(argv[++i]);
     else {
-      std::fprintf(stderr, "usage: eager_bench --workload add|mlp_tiny|mlp_784|sgemm [--threads N] [--reps N] [--budget-s S]\n");
+      std::fprintf(stderr, "usage: eager_bench --workload add|mlp_tiny|mlp_784|sgemm|cnn|mlp_tiny_compiled|mlp_784_compiled|cnn_compiled|compile_time [--threads N] [--reps N] [--budget-s S]\n");
       return 2;
     }
   }
   if (workload == "add") bench_add(reps);
-  else if (workload == "mlp_tiny") bench_mlp_tiny(reps, budget_s);
-  else if (workload == "mlp_784") bench_mlp_784(reps, budget_s);
+  else if (workload == "mlp_tiny") bench_mlp_tiny(reps, budget_s, false);
+  else if (workload == "mlp_tiny_compiled") bench_mlp_tiny(reps, budget_s, true);
+  else if (workload == "mlp_784") bench_mlp_784(reps, budget_s, false);
+  else if (workload == "mlp_784_compiled") bench_mlp_784(reps, budget_s, true);
+  else if (workload == "cnn") bench_cnn(reps, budget_s, false);
+  else if (workload == "cnn_compiled") bench_cnn(reps, budget_s, true);
+  else if (workload == "compile_time") bench_compile_time();
   else if (workload == "sgemm") bench_sgemm(reps, budget_s);
   else {
     std::fprintf(stderr, "eager_bench: unknown workload '%s'\n", workload.c_str());

@@ -5,8 +5,9 @@ median counts."""
 import json
 import sys
 
-# workload -> (label, unit, higher is better, target kind, target value)
-#   "ratio": tl/PyTorch of the median must be <= value (>= when higher is better)
+# workload -> (label, unit, higher is better, target kind, target value[, PyTorch workload])
+#   "ratio": tl/PyTorch of the median must be <= value (>= when higher is better); compiled
+#            workloads compare with PyTorch's eager run of the same workload
 #   "abs": tl's median must be <= value
 ROWS = [
     ("add", "(a) add, 2 x 8 float32", "us/op", False, "ratio", 0.5),
@@ -16,6 +17,12 @@ ROWS = [
     ("rebuild_run", "(e) one-line edit: rebuild + relink + run", "s", False, "abs", 2.0),
     ("startup_time", "(f) tiny program, start to exit", "s", False, "abs", 0.1),
     ("startup_rss", "(f) tiny program, peak RSS", "MB", False, "abs", 30.0),
+    # Compiled training steps (tl::compile), targets of the CPU code generation work.
+    ("mlp_784_compiled", "compiled: MLP 784-512-512-10, SGD-m, train step", "ms/step", False, "ratio", 0.6, "mlp_784"),
+    ("mlp_tiny_compiled", "compiled: MLP 4-16-3, Adam, train step", "us/step", False, "ratio", 0.1, "mlp_tiny"),
+    ("cnn", "small CNN 1x28x28, B=64, SGD-m, train step (eager)", "ms/step", False, "ratio", 1.0),
+    ("cnn_compiled", "compiled: small CNN, train step", "ms/step", False, "ratio", 0.8, "cnn"),
+    ("compile_time", "compiled: MLP 784 step, trace to first run (cold)", "s", False, "abs", 3.0),
 ]
 
 
@@ -32,9 +39,10 @@ def main():
     results = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
     header = ["workload", "unit", "tl (threads)", "PyTorch (threads)", "tl/PyTorch", "target", "met?"]
     table = []
-    for key, label, unit, higher, kind, target in ROWS:
+    for key, label, unit, higher, kind, target, *peer in ROWS:
         tl = best([r for r in results if r["workload"] == key and r["side"] == "tl"], higher)
-        pt = best([r for r in results if r["workload"] == key and r["side"] == "torch"], higher)
+        peer_key = peer[0] if peer else key
+        pt = best([r for r in results if r["workload"] == peer_key and r["side"] == "torch"], higher)
         if tl is None:
             continue
         ratio = tl["median"] / pt["median"] if pt else None
@@ -44,7 +52,7 @@ def main():
         else:
             target_text = f"<= {target} {unit}"
             met = tl["median"] <= target
-        threaded = key in ("add", "mlp_tiny", "mlp_784", "sgemm")
+        threaded = kind == "ratio"
         tl_text = fmt(tl["median"]) + (f" ({tl['threads']})" if threaded else "")
         pt_text = "-" if pt is None else fmt(pt["median"]) + (f" ({pt['threads']})" if threaded else "")
         table.append([label, unit, tl_text, pt_text, fmt(ratio), target_text, "yes" if met else "NO"])

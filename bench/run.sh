@@ -28,7 +28,7 @@ echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 # PyTorch at its best: glibc keeps freed memory instead of unmapping it.
 torch_env=(env MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=1000000000000)
 
-for workload in add mlp_tiny mlp_784 sgemm; do
+for workload in add mlp_tiny mlp_784 sgemm cnn; do
   for t in $threads; do
     "$build/bench/eager_bench" --workload "$workload" --threads "$t" --budget-s "$budget" | tee -a "$results"
   done
@@ -36,6 +36,14 @@ for workload in add mlp_tiny mlp_784 sgemm; do
   "${torch_env[@]}" "$torch_python" "$root/bench/torch_peer.py" --workload "$workload" \
     --threads $threads --budget-s "$budget" | tee -a "$results"
 done
+
+# The same train steps under tl::compile (compared with PyTorch's eager runs above).
+for workload in mlp_tiny_compiled mlp_784_compiled cnn_compiled; do
+  for t in $threads; do
+    "$build/bench/eager_bench" --workload "$workload" --threads "$t" --budget-s "$budget" | tee -a "$results"
+  done
+done
+"$build/bench/eager_bench" --workload compile_time | tee -a "$results"
 
 "$torch_python" "$root/bench/process_bench.py" startup --side tl --runs 20 -- \
   "$build/bench/bench_tiny_program" | tee -a "$results"

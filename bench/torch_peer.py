@@ -6,7 +6,7 @@ the fastest variant is printed as one JSON line in eager_bench's format. Run und
 /usr/bin/python3 with MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=1000000000000 (bench/run.sh
 does this): glibc returning large blocks to the OS costs PyTorch a lot here.
 
-    torch_peer.py --workload add|mlp_tiny|mlp_784|sgemm [--reps N] [--budget-s S]
+    torch_peer.py --workload add|mlp_tiny|mlp_784|sgemm|cnn [--reps N] [--budget-s S]
 """
 import argparse
 import json
@@ -94,6 +94,26 @@ def bench_mlp_784(reps, budget_s, foreach):
     return s * 1e3, done
 
 
+def cnn():
+    # conv32-relu-pool-conv64-relu-pool-linear10 on 1x28x28 (as eager_bench's cnn).
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(1, 32, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(32, 64, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(), torch.nn.Linear(64 * 7 * 7, 10))
+
+
+def bench_cnn(reps, budget_s, channels_last):
+    torch.manual_seed(0)
+    model = cnn()
+    x, y = torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,))
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-2, momentum=0.9)
+    s, done = time_per_call(3, reps, budget_s, lambda: train_step(model, opt, x, y))
+    return s * 1e3, done
+
+
 def bench_sgemm(reps, budget_s):
     n = 1024
     a, b = torch.randn(n, n), torch.randn(n, n)
@@ -114,6 +134,10 @@ WORKLOADS = {
         ("foreach=True", lambda r, b: bench_mlp_784(r, b, True)),
     ]),
     "sgemm": ("gflops", True, [("", bench_sgemm)]),
+    "cnn": ("ms_per_step", False, [
+        ("", lambda r, b: bench_cnn(r, b, False)),
+        ("channels_last", lambda r, b: bench_cnn(r, b, True)),
+    ]),
 }
 
 
