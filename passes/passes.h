@@ -38,6 +38,11 @@ std::unique_ptr<mlir::Pass> create_autodiff_pass();
 // (default 2) stay as they are.
 std::unique_ptr<mlir::Pass> create_fuse_elementwise_pass();
 
+// tl-transpose-matmul (on func.func): permute(matmul(a, b), [1, 0]) of 2-D operands becomes
+// matmul(permute(b), permute(a)), so a transposed product (a Linear weight's gradient) is
+// computed in the layout it is used in instead of being copied there.
+std::unique_ptr<mlir::Pass> create_transpose_matmul_pass();
+
 // Undoes the fusion of one group: replaces `call` (a func.call of a `fused` function) by the
 // group's ops, and erases the function when nothing else calls it. Returns false, changing
 // nothing, when `call` is not such a call.

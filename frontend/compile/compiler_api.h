@@ -50,7 +50,7 @@ using RunPipelineFn = void (*)(const trace::Graph& in, const PipelineOptions& op
 // the program need not stay differentiable, the driver appends the fusion and code
 // generation passes (kCodegenPipeline) and exports their groups as kFused nodes.
 inline constexpr const char* kDefaultPipeline =
-    "tl-functionalize,tl-autodiff,canonicalize,tl-fold,cse,canonicalize";
+    "tl-functionalize,tl-autodiff,canonicalize,tl-fold,tl-transpose-matmul,cse,canonicalize";
 inline constexpr const char* kCodegenPipeline = "tl-fuse-elementwise";
 
 }  // namespace tl::compiler
