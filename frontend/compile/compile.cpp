@@ -144,18 +144,19 @@ bool CompiledFunction::Impl::try_entry(Entry& e, std::span<const Tensor> args, s
     out = run_eager(args);
     return true;
   }
-  why = trace::check_inputs(e.graph, args);
-  if (!why.empty()) return false;
-  for (auto& replay : e.replays) replay();
+  // The executor checks the inputs, then replays the host-side work, then runs the nodes.
+  auto replay = [&e] {
+    for (auto& action : e.replays) action();
+  };
   trace::ExecResult r;
   if (!e.needs_autograd && !is_anomaly_enabled()) {
     // Nothing records autograd: kernels write into the program's arena.
     NoGradGuard no_grad;
     if (!e.planned) e.planned = std::make_unique<trace::PlannedProgram>(e.graph);
-    r = trace::execute(e.graph, args, e.planned.get());
+    r = trace::execute(e.graph, args, e.planned.get(), replay);
   } else {
     // Outputs must stay differentiable (or be checked for NaN): every op through ops::call.
-    r = trace::execute(e.graph, args);
+    r = trace::execute(e.graph, args, nullptr, replay);
   }
   if (!r.ok) {
     why = r.failed_guard;

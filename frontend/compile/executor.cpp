@@ -83,7 +83,8 @@ std::string check_inputs(const Graph& graph, std::span<const Tensor> args) {
   return {};
 }
 
-ExecResult execute(const Graph& graph, std::span<const Tensor> args, const PlannedProgram* planned) {
+ExecResult execute(const Graph& graph, std::span<const Tensor> args, const PlannedProgram* planned,
+                   const std::function<void()>& before_nodes) {
   ExecResult result;
   std::vector<Tensor> env(graph.values.size());
   GeneratorState key = default_generator().state();
@@ -111,6 +112,8 @@ ExecResult execute(const Graph& graph, std::span<const Tensor> args, const Plann
   for (const Writeback& w : graph.writebacks) writebacks.push_back({w.input, w.to_grad, w.value});
   std::vector<int> input_of_value(graph.values.size(), -1);
   for (size_t i = 0; i < graph.inputs.size(); ++i) input_of_value[graph.inputs[i].value] = static_cast<int>(i);
+
+  if (before_nodes) before_nodes();
 
   std::vector<Tensor> operands;
   for (const Node& node : graph.nodes) {

@@ -3,6 +3,7 @@
 // code generation exists, and it stays the oracle generated code is tested against.
 #pragma once
 
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -39,8 +40,10 @@ class PlannedProgram {
 // advances the generator. Leftover assign nodes (a graph that skipped functionalization)
 // are applied as writebacks too; a grad node that was not expanded is an error.
 // With `planned` (which must come from the same graph), planned values are computed into the
-// arena; the caller runs it with grad mode off.
-ExecResult execute(const Graph& graph, std::span<const Tensor> args, const PlannedProgram* planned = nullptr);
+// arena; the caller runs it with grad mode off. `before_nodes` runs once the inputs are bound
+// and checked, before the first node (host-side work of the call, e.g. refilling step values).
+ExecResult execute(const Graph& graph, std::span<const Tensor> args, const PlannedProgram* planned = nullptr,
+                   const std::function<void()>& before_nodes = nullptr);
 
 // Why `graph`'s inputs do not fit these arguments and captured tensors (empty when they do).
 std::string check_inputs(const Graph& graph, std::span<const Tensor> args);

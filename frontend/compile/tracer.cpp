@@ -165,14 +165,13 @@ void Tracer::record_item(const Tensor& t, double value, Site site) {
 }
 
 void Tracer::record_random(const Tensor& out, RandomKind kind, double a, double b, uint64_t counter_offset,
-                           const Tensor* p, Site site) {
+                           Site site) {
   if (rng_input_ < 0) {
     rng_input_ = add_input(InputKind::kRng, Tensor(), "rng", Shape{2}, kInt64);
   }
   Node node;
   node.op = kRandom;
   node.inputs = {graph_.inputs[rng_input_].value};
-  if (p) node.inputs.push_back(value_of(*p, site));
   node.attrs.count = static_cast<int64_t>(kind);
   node.attrs.dims = out.shape();
   node.attrs.dtype = out.dtype();
@@ -194,27 +193,25 @@ void Tracer::record_grad_read(const Tensor& leaf, const Tensor& grad) {
   b.input = input;
 }
 
-void Tracer::record_set_grad(const Tensor& leaf, const Tensor& grad) {
-  if (!find(leaf)) value_of(leaf, Site{});
-  Binding& lb = *find(leaf);
+void Tracer::assign_grad(const Tensor& leaf, int value, Site site) {
+  if (!find(leaf)) value_of(leaf, site);
+  const Binding& lb = *find(leaf);
+  const int target = lb.input >= 0 ? graph_.inputs[lb.input].value : -1;
   // A later write to the slot replaces earlier ones.
-  std::erase_if(graph_.nodes, [&](const Node& n) {
-    return n.op == kAssign && n.attrs.flag && n.inputs[0] == graph_.inputs[lb.input].value;
-  });
+  std::erase_if(graph_.nodes, [&](const Node& n) { return n.op == kAssign && n.attrs.flag && n.inputs[0] == target; });
   std::erase_if(grad_slots_, [&](const auto& slot) { return slot.first.is_same(leaf); });
-  if (!grad.defined()) {
-    grad_slots_.push_back({leaf, false});
-    return;
-  }
-  int v = value_of(grad, Site{});
-  if (lb.input >= 0) {
-    Node node;
-    node.op = kAssign;
-    node.inputs = {graph_.inputs[lb.input].value, v};
-    node.attrs.flag = true;
-    add_node(std::move(node));
-  }
-  grad_slots_.push_back({leaf, true});
+  grad_slots_.push_back({leaf, value >= 0});
+  if (value < 0 || target < 0) return;
+  Node node;
+  node.op = kAssign;
+  node.inputs = {target, value};
+  node.attrs.flag = true;
+  node.site = site;
+  add_node(std::move(node));
+}
+
+void Tracer::record_set_grad(const Tensor& leaf, const Tensor& grad) {
+  assign_grad(leaf, grad.defined() ? value_of(grad, Site{}) : -1, Site{});
 }
 
 std::vector<Tensor> Tracer::cleared_grads() const {
@@ -283,18 +280,7 @@ void Tracer::record_backward(const Tensor& loss, const Tensor& seed, const std::
       PauseScope pause;
       bind_impl(leaf->tensor.grad(), v);
     }
-    Binding& lb = *find(leaf->tensor);
-    std::erase_if(graph_.nodes, [&](const Node& n) {
-      return n.op == kAssign && n.attrs.flag && n.inputs[0] == graph_.inputs[lb.input].value;
-    });
-    Node assign;
-    assign.op = kAssign;
-    assign.inputs = {graph_.inputs[lb.input].value, v};
-    assign.attrs.flag = true;
-    assign.site = site;
-    add_node(std::move(assign));
-    std::erase_if(grad_slots_, [&](const auto& slot) { return slot.first.is_same(leaf->tensor); });
-    grad_slots_.push_back({leaf->tensor, true});
+    assign_grad(leaf->tensor, v, site);
   }
 }
 

@@ -60,8 +60,7 @@ class Tracer {
   void record_alloc(const Tensor& t);
   void record_inplace(const Tensor& target, const Tensor& value, Site site);
   void record_item(const Tensor& t, double value, Site site);
-  void record_random(const Tensor& out, RandomKind kind, double a, double b, uint64_t counter_offset,
-                     const Tensor* p, Site site);
+  void record_random(const Tensor& out, RandomKind kind, double a, double b, uint64_t counter_offset, Site site);
   void record_backward(const Tensor& loss, const Tensor& seed, const std::function<void()>& run_eager, Site site);
   void record_grad_read(const Tensor& leaf, const Tensor& grad);
   void record_set_grad(const Tensor& leaf, const Tensor& grad);
@@ -87,6 +86,8 @@ class Tracer {
   };
   Binding* find(const Tensor& t);
   Binding& bind_impl(const Tensor& t, int value);
+  // Records that `leaf`'s .grad now holds `value` (-1: cleared), replacing earlier writes.
+  void assign_grad(const Tensor& leaf, int value, Site site);
 
   Mode mode_;
   Graph graph_;
