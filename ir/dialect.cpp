@@ -62,6 +62,14 @@ void register_dialects(mlir::DialectRegistry& registry) {
   registry.insert<TlDialect, mlir::func::FuncDialect, mlir::arith::ArithmeticDialect>();
 }
 
+std::unique_ptr<mlir::MLIRContext> make_context() {
+  mlir::DialectRegistry registry;
+  register_dialects(registry);
+  auto ctx = std::make_unique<mlir::MLIRContext>(registry, mlir::MLIRContext::Threading::DISABLED);
+  ctx->loadAllAvailableDialects();
+  return ctx;
+}
+
 const ops::OpDef* op_def(mlir::Operation* op) {
   // Built once from the op table, which is complete after static initialization.
   static const llvm::StringMap<const ops::OpDef*> table = [] {

@@ -4,6 +4,8 @@
 // registry_ops.h; most code handles them generically through op_def. Compiler-side only.
 #pragma once
 
+#include <memory>
+
 #include <mlir/Dialect/Func/IR/FuncOps.h>
 #include <mlir/IR/BuiltinTypes.h>
 #include <mlir/IR/Dialect.h>
@@ -17,6 +19,10 @@ namespace tl::ir {
 
 // Registers the tl, func and arith dialects.
 void register_dialects(mlir::DialectRegistry& registry);
+
+// A context with those dialects loaded, single-threaded: the functions tl compiles are small
+// (a thread pool costs more than it saves), and IR dumps need passes to run in order.
+std::unique_ptr<mlir::MLIRContext> make_context();
 
 // The op-table entry of a registry op (`tl.<name>`); null for every other op, the
 // structural tl ops included.

@@ -53,7 +53,7 @@ inline constexpr const char* kFusedAttr = "fused";
 using FusedKernels = std::map<std::string, std::shared_ptr<const trace::CompiledKernel>>;
 
 // Builds a module holding one func.func equivalent to `graph`. Requires the `tl` and func
-// dialects to be loaded in `ctx` (ir::register_dialects). Throws tl::ValueError naming the
+// dialects to be loaded in `ctx` (ir::make_context). Throws tl::ValueError naming the
 // graph and the node when the graph is malformed (a value read before it is defined, an
 // unknown op, a registry node whose `def` does not match its name, ...).
 mlir::OwningOpRef<mlir::ModuleOp> import_graph(mlir::MLIRContext& ctx, const trace::Graph& graph);

@@ -158,12 +158,8 @@ void run_pipeline(const trace::Graph& in, const compiler::PipelineOptions& optio
   out = compiler::PipelineResult{};
   const std::string name = in.name.empty() ? "traced" : in.name;
   register_passes();
-  mlir::DialectRegistry registry;
-  ir::register_dialects(registry);
-  // One small function per compile: a thread pool would cost more than it saves, and IR
-  // dumps of the whole module need single-threaded pass execution.
-  mlir::MLIRContext ctx(registry, mlir::MLIRContext::Threading::DISABLED);
-  ctx.loadAllAvailableDialects();
+  std::unique_ptr<mlir::MLIRContext> owned_ctx = ir::make_context();
+  mlir::MLIRContext& ctx = *owned_ctx;
 
   std::string diagnostics;
   mlir::ScopedDiagnosticHandler handler(&ctx, [&](mlir::Diagnostic& diag) {

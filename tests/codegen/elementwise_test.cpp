@@ -45,10 +45,8 @@ Compiled compile_chain(const std::vector<Step>& steps, const std::vector<Tensor>
     values.push_back(ops::call(*ops::find_op(s.op), std::span<const Tensor>(operands), s.attrs, Site::here()));
   }
 
-  mlir::DialectRegistry registry;
-  ir::register_dialects(registry);
-  mlir::MLIRContext ctx(registry, mlir::MLIRContext::Threading::DISABLED);
-  ctx.loadAllAvailableDialects();
+  std::unique_ptr<mlir::MLIRContext> owned_ctx = ir::make_context();
+  mlir::MLIRContext& ctx = *owned_ctx;
   mlir::OpBuilder builder(&ctx);
   auto module = mlir::ModuleOp::create(builder.getUnknownLoc());
   builder.setInsertionPointToEnd(module.getBody());

@@ -17,13 +17,8 @@ namespace tl {
 namespace {
 
 struct Context {
-  mlir::MLIRContext ctx;
-  Context() {
-    mlir::DialectRegistry registry;
-    ir::register_dialects(registry);
-    ctx.appendDialectRegistry(registry);
-    ctx.loadAllAvailableDialects();
-  }
+  std::unique_ptr<mlir::MLIRContext> owned = ir::make_context();
+  mlir::MLIRContext& ctx = *owned;
 };
 
 // Inputs as the op-table sweeps build them: float32 uniform in [low, high], integer inputs

@@ -19,13 +19,8 @@ using tl::test::test_site;
 namespace {
 
 struct Context {
-  mlir::MLIRContext ctx;
-  Context() {
-    mlir::DialectRegistry registry;
-    ir::register_dialects(registry);
-    ctx.appendDialectRegistry(registry);
-    ctx.loadAllAvailableDialects();
-  }
+  std::unique_ptr<mlir::MLIRContext> owned = ir::make_context();
+  mlir::MLIRContext& ctx = *owned;
 };
 
 mlir::func::FuncOp only_func(mlir::ModuleOp module) { return *module.getOps<mlir::func::FuncOp>().begin(); }
