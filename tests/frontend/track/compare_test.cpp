@@ -10,19 +10,9 @@
 namespace fs = std::filesystem;
 using tl::test::count;
 using tl::test::ScratchDir;
+using tl::test::run_command;
 
 namespace {
-
-std::string run_command(const std::string& command, int* status) {
-  std::FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE(pipe);
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
-  *status = ::pclose(pipe);
-  return out;
-}
 
 // Three runs: lr and width differ, opt does not. Final losses 0.5, 0.25, 0.75; bests 0.5,
 // 0.25, 0.125.

@@ -12,26 +12,10 @@ namespace fs = std::filesystem;
 using tl::test::count;
 using tl::test::read_text;
 using tl::test::ScratchDir;
+using tl::test::quiet;
+using tl::test::run_command;
 
 namespace {
-
-tl::RunOptions quiet(const fs::path& root) {
-  tl::RunOptions options;
-  options.root = root;
-  options.print_summary = false;
-  return options;
-}
-
-std::string run_command(const std::string& command, int* status) {
-  std::FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE(pipe);
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
-  *status = ::pclose(pipe);
-  return out;
-}
 
 // A run with histograms "act/fc1" at steps 0, 10, 20 (0..9 plus 10*step, 5 bins) and
 // "grad" at step 20 (one NaN among 1, 1, 1, 4).

@@ -19,16 +19,9 @@
 
 namespace fs = std::filesystem;
 using tl::test::ScratchDir;
+using tl::test::quiet;
 
 namespace {
-
-tl::RunOptions quiet(const fs::path& root, int64_t keep_last = 0) {
-  tl::RunOptions options;
-  options.root = root;
-  options.print_summary = false;
-  options.keep_last = keep_last;
-  return options;
-}
 
 // The steps of a run's checkpoints, lowest first.
 std::vector<int64_t> steps(const tl::Run& run) {

@@ -22,15 +22,9 @@ namespace fs = std::filesystem;
 using tl::test::count;
 using tl::test::read_text;
 using tl::test::ScratchDir;
+using tl::test::quiet;
 
 namespace {
-
-tl::RunOptions quiet(const fs::path& root) {
-  tl::RunOptions options;
-  options.root = root;
-  options.print_summary = false;
-  return options;
-}
 
 std::vector<int64_t> steps_of(const tl::MetricsFile& file, const std::string& name) {
   std::vector<int64_t> out;

@@ -1,12 +1,19 @@
-// Helpers shared by the run-folder tests: scratch folders and small file readers.
+// Helpers shared by the run-folder tests: scratch folders, small file readers, quiet run
+// options and running the command-line tool.
 #pragma once
 
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
+
 #include <atomic>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
+
+#include "tl/run.h"
 
 namespace tl::test {
 
@@ -48,6 +55,28 @@ inline std::vector<std::filesystem::path> run_dirs(const std::filesystem::path& 
   std::error_code ec;
   for (auto& e : std::filesystem::directory_iterator(experiment, ec))
     if (e.is_directory()) out.push_back(e.path());
+  return out;
+}
+
+// Options for a run under `root` that prints no summary (and keeps the last `keep_last`
+// checkpoints when nonzero).
+inline RunOptions quiet(const std::filesystem::path& root, int64_t keep_last = 0) {
+  RunOptions options;
+  options.root = root;
+  options.print_summary = false;
+  options.keep_last = keep_last;
+  return options;
+}
+
+// Runs a shell command; returns its standard output and stores its wait status.
+inline std::string run_command(const std::string& command, int* status) {
+  std::FILE* pipe = ::popen(command.c_str(), "r");
+  REQUIRE(pipe);
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
+  *status = ::pclose(pipe);
   return out;
 }
 
