@@ -119,7 +119,8 @@ struct OpCase {
 };
 
 // Rational ops (and sqrt) round exactly as the eager kernels; transcendentals use MLIR's
-// polynomial approximations in f32 (eager: glibc's libmvec), libm in f64.
+// polynomial approximations in f32 (erf: a rational fit with absolute error 4.2e-7; eager:
+// glibc's libmvec), libm in f64.
 const std::vector<OpCase>& op_cases() {
   static const std::vector<OpCase> cases = {
       {"add", 2, -3, 3, 1e-6},   {"sub", 2, -3, 3, 1e-6},     {"mul", 2, -3, 3, 1e-6},
@@ -130,8 +131,8 @@ const std::vector<OpCase>& op_cases() {
       {"exp", 1, -20, 20, 5e-6}, {"log", 1, 1e-3, 1e3, 5e-7}, {"tanh", 1, -8, 8, 5e-7},
       {"sigmoid", 1, -20, 20, 5e-6}, {"silu", 1, -20, 20, 5e-6}, {"erf", 1, -4, 4, 5e-7},
       // gelu's 1 + erf(x / sqrt(2)) cancels for x << 0 in both versions: its error is
-      // measured relative to max(|gelu(x)|, 1).
-      {"gelu", 1, -6, 6, 5e-7, {}, 1.0},
+      // measured relative to max(|gelu(x)|, 1), where erf's absolute error times x / 2 shows.
+      {"gelu", 1, -6, 6, 1e-6, {}, 1.0},
       {"pow_scalar", 1, 0.1, 3, 1e-6, {.scalar = 2.5}},
       {"clamp", 1, -3, 3, 1e-6, {.scalar = -0.5, .scalar2 = 0.7, .flag = true, .flag2 = true}},
       {"clamp", 1, -3, 3, 1e-6, {.scalar2 = 0.7, .flag2 = true}},
