@@ -41,15 +41,4 @@ void conv2d_backward_data_f32(const Conv2dGeometry& g, const float* dy, const fl
 // dw: (O, C/groups, KH, KW) = gradient of the convolution w.r.t. w, given x and dy.
 void conv2d_backward_weights_f32(const Conv2dGeometry& g, const float* x, const float* dy, float* dw);
 
-// Geometry of 2-D pooling over NCHW planes; padding is symmetric.
-struct Pool2dGeometry {
-  int64_t N, C, H, W;
-  int64_t OH, OW;
-  int64_t KH, KW, stride_h, stride_w, pad_h, pad_w;
-};
-
-// y: (N, C, OH, OW) = window max (padding never wins) or window mean (padding counts as
-// zeros in a divisor of KH*KW) of x: (N, C, H, W).
-void pool2d_forward_f32(const Pool2dGeometry& g, bool is_max, const float* x, float* y);
-
 }  // namespace tl::rt::cpu

@@ -1,5 +1,4 @@
-// oneDNN convolution (forward, backward-data, backward-weights) and pooling (forward) for
-// float32 on the CPU. Tensors stay in plain NCHW/OIHW layouts, so no reorders are needed;
+// oneDNN convolution (forward, backward-data, backward-weights) for float32 on the CPU. Tensors stay in plain NCHW/OIHW layouts, so no reorders are needed;
 // primitives are created once per geometry and cached for the life of the process.
 #include <algorithm>
 #include <array>
@@ -133,25 +132,6 @@ void conv2d_backward_weights_f32_chunk(const Conv2dGeometry& g, const float* x, 
   stream().wait();
 }
 
-void pool2d_forward_f32_chunk(const Pool2dGeometry& g, bool is_max, const float* x, float* y) {
-  static std::mutex mutex;
-  static std::map<ConvKey, dnnl::pooling_forward> cache;
-  ConvKey key{g.N, g.C, g.H, g.W, g.OH, g.OW, g.KH, g.KW, g.stride_h, g.stride_w, g.pad_h, g.pad_w, is_max ? 1 : 0};
-  memory::desc x_md({g.N, g.C, g.H, g.W}, kF32, memory::format_tag::nchw);
-  memory::desc y_md({g.N, g.C, g.OH, g.OW}, kF32, memory::format_tag::nchw);
-  auto& prim = cached(cache, mutex, key, [&] {
-    auto algo = is_max ? dnnl::algorithm::pooling_max : dnnl::algorithm::pooling_avg_include_padding;
-    // Inference: max pooling then needs no workspace; our backward recomputes the argmax.
-    dnnl::pooling_forward::desc desc(dnnl::prop_kind::forward_inference, algo, x_md, y_md, {g.stride_h, g.stride_w},
-                                     {g.KH, g.KW}, {g.pad_h, g.pad_w}, {g.pad_h, g.pad_w});
-    return dnnl::pooling_forward(dnnl::pooling_forward::primitive_desc(desc, scratchpad_attr(), engine()));
-  });
-  prim.execute(stream(), {{DNNL_ARG_SRC, wrap(x_md, x)},
-                          {DNNL_ARG_DST, wrap(y_md, y)},
-                          {DNNL_ARG_SCRATCHPAD, scratchpad_for(prim)}});
-  stream().wait();
-}
-
 void conv2d_forward_f32(const Conv2dGeometry& g, const float* x, const float* w, const float* bias, float* y) {
   int64_t jobs = (g.N + kImagesPerJob - 1) / kImagesPerJob;
   run_jobs_single_threaded(jobs, [&](int64_t j) {
@@ -194,16 +174,6 @@ void conv2d_backward_weights_f32(const Conv2dGeometry& g, const float* x, const 
       for (int64_t j = 1; j < jobs; ++j) s += partial[j * wsize + i];
       dw[i] = s;
     }
-  });
-}
-
-void pool2d_forward_f32(const Pool2dGeometry& g, bool is_max, const float* x, float* y) {
-  int64_t jobs = (g.N + kImagesPerJob - 1) / kImagesPerJob;
-  run_jobs_single_threaded(jobs, [&](int64_t j) {
-    Pool2dGeometry c = g;
-    int64_t n0 = j * kImagesPerJob;
-    c.N = std::min(kImagesPerJob, g.N - n0);
-    pool2d_forward_f32_chunk(c, is_max, x + n0 * g.C * g.H * g.W, y + n0 * g.C * g.OH * g.OW);
   });
 }
 

@@ -1,6 +1,7 @@
 // 2-D convolution and pooling over NCHW tensors, with their backward ops. float32 runs on
-// oneDNN (runtime/cpu/onednn_conv.cpp); other float dtypes run the reference loops below,
-// which are also what float32 is tested against. Every loop gives each output element to
+// oneDNN (convolution, runtime/cpu/onednn_conv.cpp) and on hand-written loops (pooling,
+// runtime/cpu/pool.cpp); other float dtypes run the reference loops below, which are also
+// what float32 is tested against. Every loop gives each output element to
 // exactly one job and sums in a fixed order, so results do not depend on the thread count.
 //
 // Dimension letters: N batch, C input channels, O output channels, G groups,
@@ -10,6 +11,7 @@
 
 #include "frontend/ops/pointwise/pointwise.h"
 #include "runtime/cpu/onednn.h"
+#include "runtime/cpu/pool.h"
 
 namespace tl {
 namespace ops {
@@ -293,7 +295,7 @@ template <bool kMax>
 void pool2d_kernel(std::span<const Tensor> in, Tensor& out, const Attrs& a) {
   Tensor x = in[0].contiguous();
   Pool2dGeometry g = pool_geometry(x.shape(), a);
-  if (use_onednn(out.dtype(), {&x})) {
+  if (out.dtype() == kFloat32) {
     rt::cpu::pool2d_forward_f32(g, kMax, x.data<float>(), out.data<float>());
     return;
   }
@@ -307,6 +309,10 @@ template <bool kMax>
 void pool2d_backward_kernel(std::span<const Tensor> in, Tensor& out, const Attrs& a) {
   Tensor dy = in[0].contiguous(), x = in[1].contiguous();
   Pool2dGeometry g = pool_geometry(x.shape(), a);
+  if (out.dtype() == kFloat32 && g.KH * g.KW <= std::numeric_limits<int32_t>::max()) {
+    rt::cpu::pool2d_backward_f32(g, kMax, dy.data<float>(), x.data<float>(), out.data<float>());
+    return;
+  }
   TL_DISPATCH_FLOATING(out.dtype(), kMax ? "max_pool2d_backward" : "avg_pool2d_backward", {
     pool2d_backward_reference<T>(g, kMax, dy.data<T>(), x.data<T>(), out.data<T>());
   })

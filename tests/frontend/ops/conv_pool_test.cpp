@@ -1,5 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include <cmath>
+#include <limits>
+#include <tuple>
+
 #include "tests/frontend/ops/op_test_util.h"
 
 using namespace tl;
@@ -156,13 +160,98 @@ TEST_CASE("max_pool2d and avg_pool2d on a hand-checked 4x4 input", "[ops][pool]"
   }
 }
 
-TEST_CASE("float32 pooling on oneDNN matches the float64 reference loops", "[ops][pool]") {
+TEST_CASE("float32 pooling matches the float64 reference loops on random values", "[ops][pool]") {
   Tensor x = rand64({2, 3, 9, 8});
   for (auto [k, s, p] : {std::tuple<Shape, Shape, Shape>{{2, 2}, {}, {0, 0}}, {{3, 3}, {2, 2}, {1, 1}},
                          {{3, 2}, {1, 2}, {1, 0}}}) {
     CHECK(max_abs_diff(max_pool2d(x.to(kFloat32), k, s, p), max_pool2d(x, k, s, p)) < 1e-6);
     CHECK(max_abs_diff(avg_pool2d(x.to(kFloat32), k, s, p), avg_pool2d(x, k, s, p)) < 1e-6);
   }
+}
+
+namespace {
+
+// Pooling geometries for the float32 kernels: stride 1, 2 and 3, overlapping and disjoint
+// windows, padding, non-square kernels and a 1x1 window.
+const std::vector<std::tuple<Shape, Shape, Shape>> kPoolCases = {
+    {{2, 2}, {}, {0, 0}},     {{3, 3}, {2, 2}, {1, 1}}, {{3, 2}, {1, 2}, {1, 0}}, {{2, 2}, {1, 1}, {0, 0}},
+    {{3, 3}, {3, 3}, {1, 1}}, {{1, 1}, {1, 1}, {0, 0}}, {{4, 3}, {3, 1}, {2, 1}}, {{2, 3}, {2, 3}, {1, 1}},
+};
+
+// Element-wise equality in float64 that counts NaN as equal to NaN.
+bool same_values(const Tensor& a, const Tensor& b) {
+  REQUIRE(a.shape() == b.shape());
+  std::vector<double> x = a.to_vector<double>(), y = b.to_vector<double>();
+  for (size_t i = 0; i < x.size(); ++i)
+    if (!(x[i] == y[i] || (std::isnan(x[i]) && std::isnan(y[i])))) return false;
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("float32 pooling kernels match the float64 reference loops on tied values, forward and backward",
+          "[ops][pool][grad]") {
+  // Small integers: many ties inside windows (the first maximum must win), and every sum
+  // and maximum is exact in both dtypes, so max pooling must agree bitwise.
+  for (Shape shape : {Shape{2, 3, 9, 8}, Shape{1, 2, 7, 11}}) {
+    Tensor x64 = randint(0, 4, shape).to(kFloat64);
+    for (size_t k = 0; k < kPoolCases.size(); ++k) {
+      auto [kernel, stride, padding] = kPoolCases[k];
+      INFO("case " << k << " on " << shape.str());
+      for (bool is_max : {true, false}) {
+        INFO((is_max ? "max" : "avg"));
+        auto pool = [&](const Tensor& t) {
+          return is_max ? max_pool2d(t, kernel, stride, padding) : avg_pool2d(t, kernel, stride, padding);
+        };
+        Tensor a = x64.clone().requires_grad_(), b = x64.to(kFloat32).requires_grad_();
+        Tensor y64 = pool(a), y32 = pool(b);
+        Tensor dout = randint(-3, 4, y64.shape()).to(kFloat64);
+        Tensor dx64 = grad(y64, {a}, dout)[0], dx32 = grad(y32, {b}, dout.to(kFloat32))[0];
+        REQUIRE(dx32.dtype() == kFloat32);
+        if (is_max) {
+          CHECK(max_abs_diff(y32, y64) == 0);
+          CHECK(max_abs_diff(dx32, dx64) == 0);
+        } else {
+          CHECK(max_abs_diff(y32, y64) < 1e-6);
+          CHECK(max_abs_diff(dx32, dx64) < 1e-6);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("float32 max pooling lets the first NaN of a window win and handles all -inf windows",
+          "[ops][pool][grad]") {
+  const double nan = std::nan(""), inf = std::numeric_limits<double>::infinity();
+  // 4x6 image; windows 2x2 stride 2 and 3x3 stride 1 padding 1 see NaN, -inf only, and mixes.
+  std::vector<double> v{1,    nan, 2,    3,    -inf, -inf,  //
+                        nan,  0,   5,    nan,  -inf, -inf,  //
+                        -inf, 4,   -inf, -inf, 7,    7,     //
+                        2,    2,   -inf, -inf, 7,    1};
+  Tensor x64 = from_vector<double>(v, {1, 1, 4, 6});
+  for (auto [kernel, stride, padding] : {std::tuple<Shape, Shape, Shape>{{2, 2}, {}, {0, 0}},
+                                         {{3, 3}, {1, 1}, {1, 1}}}) {
+    Tensor a = x64.clone().requires_grad_(), b = x64.to(kFloat32).requires_grad_();
+    Tensor y64 = max_pool2d(a, kernel, stride, padding), y32 = max_pool2d(b, kernel, stride, padding);
+    CHECK(same_values(y32, y64));
+    Tensor dout = randint(1, 5, y64.shape()).to(kFloat64);
+    CHECK(same_values(grad(y32, {b}, dout.to(kFloat32))[0], grad(y64, {a}, dout)[0]));
+  }
+  // Checked by hand for 2x2 windows: the first NaN wins (index 1 of the first window), a
+  // window of -inf alone gives -inf and routes to its first element.
+  Tensor x = x64.to(kFloat32).requires_grad_();
+  Tensor y = max_pool2d(x, {2, 2});
+  std::vector<double> yv = y.to_vector<double>();
+  CHECK(std::isnan(yv[0]));
+  CHECK(std::isnan(yv[1]));
+  CHECK(yv[2] == -inf);
+  CHECK(yv[3] == 4);
+  CHECK(yv[4] == -inf);
+  CHECK(yv[5] == 7);
+  std::vector<double> dx = grad(y, {x}, ones({1, 1, 2, 3}))[0].to_vector<double>();
+  std::vector<double> expected(24, 0.0);
+  for (int i : {1, 9, 4, 13, 14, 16}) expected[i] = 1;
+  CHECK(dx == expected);
 }
 
 TEST_CASE("max_pool2d sends each window's gradient to its max, accumulating overlaps", "[ops][pool][grad]") {
