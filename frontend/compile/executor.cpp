@@ -113,6 +113,23 @@ ExecResult execute(const Graph& graph, std::span<const Tensor> args, const Plann
   std::vector<int> input_of_value(graph.values.size(), -1);
   for (size_t i = 0; i < graph.inputs.size(); ++i) input_of_value[graph.inputs[i].value] = static_cast<int>(i);
 
+  // Updates computed straight into captured tensors (MemoryPlan::in_place_input): the target
+  // per value, when its tensor allows it this call.
+  std::vector<Tensor> in_place(planned ? graph.values.size() : 0);
+  if (planned && planned->plan().in_place_values > 0) {
+    const std::vector<int>& target_of = planned->plan().in_place_input;
+    for (size_t v = 0; v < target_of.size(); ++v) {
+      if (target_of[v] < 0) continue;
+      const Tensor& target = env[graph.inputs[target_of[v]].value];
+      bool usable = target.defined() && target.is_contiguous();
+      for (size_t i = 0; i < graph.inputs.size() && usable; ++i) {
+        const int other = graph.inputs[i].value;
+        if (static_cast<int>(i) != target_of[v] && env[other].defined()) usable = !shares_memory(target, env[other]);
+      }
+      if (usable) in_place[v] = target;
+    }
+  }
+
   if (before_nodes) before_nodes();
 
   std::vector<Tensor> operands;
@@ -122,8 +139,9 @@ ExecResult execute(const Graph& graph, std::span<const Tensor> args, const Plann
     if (node.def != nullptr) {
       const int out = node.outputs[0];
       ops::KernelFn kernel = node.def->kernels[ops::kCpu];
-      if (planned && planned->slot(out).defined() && kernel != nullptr) {
-        Tensor& o = env[out] = planned->slot(out);
+      const Tensor& memory = !planned ? Tensor() : in_place[out].defined() ? in_place[out] : planned->slot(out);
+      if (memory.defined() && kernel != nullptr) {
+        Tensor& o = env[out] = memory;
         if (o.numel() > 0) kernel(std::span<const Tensor>(operands), o, node.attrs);
       } else if (planned && node.def->view != nullptr) {
         env[out] = node.def->view(operands[0], node.attrs, node.site);
@@ -132,7 +150,9 @@ ExecResult execute(const Graph& graph, std::span<const Tensor> args, const Plann
       }
     } else if (node.op == kFused) {
       const int out = node.outputs[0];
-      if (planned && planned->slot(out).defined()) {
+      if (planned && in_place[out].defined()) {
+        env[out] = in_place[out];
+      } else if (planned && planned->slot(out).defined()) {
         env[out] = planned->slot(out);
       } else {
         const Value& v = graph.values[out];
