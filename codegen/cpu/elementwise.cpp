@@ -5,13 +5,29 @@
 // MLIR's polynomial approximations first, so their loops vectorize too (f64 ones call libm).
 #include "codegen/cpu/elementwise.h"
 
+#include <dlfcn.h>
+#include <elf.h>
+#include <link.h>
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
+#include <llvm/Config/llvm-config.h>
+#include <llvm/ExecutionEngine/Orc/CompileUtils.h>
+#include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
+#include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/Module.h>
+#include <llvm/Support/Host.h>
+#include <llvm/Support/MemoryBuffer.h>
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Target/TargetMachine.h>
 #include <mlir/Conversion/AffineToStandard/AffineToStandard.h>
@@ -33,17 +49,20 @@
 #include <mlir/Dialect/Math/Transforms/Passes.h>
 #include <mlir/Dialect/MemRef/IR/MemRef.h>
 #include <mlir/Dialect/SCF/IR/SCF.h>
-#include <mlir/ExecutionEngine/ExecutionEngine.h>
 #include <mlir/ExecutionEngine/OptUtils.h>
 #include <mlir/IR/Diagnostics.h>
 #include <mlir/IR/Verifier.h>
 #include <mlir/Pass/PassManager.h>
 #include <mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h>
+#include <mlir/Target/LLVMIR/Export.h>
 #include <mlir/Transforms/GreedyPatternRewriteDriver.h>
 
+#include "codegen/cpu/disk_cache.h"
 #include "codegen/cpu/fused_kernel.h"
+#include "frontend/compile/compiler_api.h"
 #include "ir/attrs.h"
 #include "ir/dialect.h"
+#include "runtime/logging.h"
 
 namespace tl::codegen::cpu {
 namespace {
@@ -187,13 +206,9 @@ bool is_splat_constant(mlir::Operation* op) {
   return value && value.isSplat() && is_float_tensor(value.getType());
 }
 
-// Builds `@name(inputs..., out) attributes {llvm.emit_c_interface}` computing `group` with one
-// linalg.generic, and returns the layout its caller must pass. Returns an error message when
-// the group holds something this generator cannot lower.
-std::string build_kernel(mlir::OpBuilder& builder, mlir::func::FuncOp group, const std::string& name,
-                         FusedLayout& layout) {
-  mlir::MLIRContext* ctx = builder.getContext();
-  mlir::Location loc = group.getLoc();
+// Checks that every op of `group` has a lowering and computes the layout its kernel's caller
+// passes. Returns why the group cannot be compiled, or an empty string.
+std::string group_layout(mlir::func::FuncOp group, FusedLayout& layout) {
   mlir::FunctionType type = group.getFunctionType();
   if (type.getNumResults() != 1 || !is_float_tensor(type.getResult(0))) return "the group must return one f32/f64 tensor";
   auto out_type = type.getResult(0).cast<mlir::RankedTensorType>();
@@ -215,6 +230,19 @@ std::string build_kernel(mlir::OpBuilder& builder, mlir::func::FuncOp group, con
     }
   }
   layout = collapse_layout(ir::shape_of(out_type), ir::dtype_of(out_type.getElementType()), in_shapes, in_dtypes);
+  return {};
+}
+
+// Builds `@name(inputs..., out) attributes {llvm.emit_c_interface}` computing `group` with one
+// linalg.generic, and returns the layout its caller must pass. Returns an error message when
+// the group holds something this generator cannot lower.
+std::string build_kernel(mlir::OpBuilder& builder, mlir::func::FuncOp group, const std::string& name,
+                         FusedLayout& layout) {
+  if (std::string error = group_layout(group, layout); !error.empty()) return error;
+  mlir::MLIRContext* ctx = builder.getContext();
+  mlir::Location loc = group.getLoc();
+  mlir::FunctionType type = group.getFunctionType();
+  auto out_type = type.getResult(0).cast<mlir::RankedTensorType>();
 
   const int64_t rank = layout.dims.size();
   const int64_t dynamic = mlir::ShapedType::kDynamicSize;
@@ -313,6 +341,167 @@ std::string cache_key(mlir::func::FuncOp group) {
   return os.str();
 }
 
+// ---- native code: one LLVM module per batch of groups, compiled to an object file for the
+// host CPU and linked in process by an ORC LLJIT. The object is what the disk cache keeps.
+
+// The build id (ELF NT_GNU_BUILD_ID note) of the loaded binary holding `address`, in hex; for
+// a binary linked without one, its path, size and modification time.
+std::string build_id_of(const void* address) {
+  Dl_info info{};
+  if (dladdr(address, &info) == 0 || info.dli_fbase == nullptr) return "unknown";
+  struct Search {
+    const void* base;
+    std::string id;
+  } search{info.dli_fbase, {}};
+  dl_iterate_phdr(
+      [](dl_phdr_info* phdr, size_t, void* data) {
+        auto* s = static_cast<Search*>(data);
+        // The binary whose first loadable segment starts at dli_fbase.
+        bool mine = false;
+        for (int i = 0; i < phdr->dlpi_phnum && !mine; ++i) {
+          const ElfW(Phdr)& ph = phdr->dlpi_phdr[i];
+          mine = ph.p_type == PT_LOAD && reinterpret_cast<const void*>(phdr->dlpi_addr + ph.p_vaddr) == s->base;
+        }
+        if (!mine) return 0;
+        for (int i = 0; i < phdr->dlpi_phnum; ++i) {
+          const ElfW(Phdr)& ph = phdr->dlpi_phdr[i];
+          if (ph.p_type != PT_NOTE) continue;
+          const char* p = reinterpret_cast<const char*>(phdr->dlpi_addr + ph.p_vaddr);
+          const char* end = p + ph.p_memsz;
+          while (p + sizeof(ElfW(Nhdr)) <= end) {
+            const auto* note = reinterpret_cast<const ElfW(Nhdr)*>(p);
+            const char* name = p + sizeof(ElfW(Nhdr));
+            const char* desc = name + ((note->n_namesz + 3) & ~3u);
+            if (note->n_type == NT_GNU_BUILD_ID && note->n_namesz == 4 && std::memcmp(name, "GNU", 4) == 0 &&
+                desc + note->n_descsz <= end) {
+              static const char* digits = "0123456789abcdef";
+              for (unsigned k = 0; k < note->n_descsz; ++k) {
+                s->id += digits[static_cast<uint8_t>(desc[k]) >> 4];
+                s->id += digits[static_cast<uint8_t>(desc[k]) & 15];
+              }
+              return 1;
+            }
+            p = desc + ((note->n_descsz + 3) & ~3u);
+          }
+        }
+        return 1;
+      },
+      &search);
+  if (!search.id.empty()) return search.id;
+  struct stat st {};
+  if (info.dli_fname == nullptr || ::stat(info.dli_fname, &st) != 0) return "unknown";
+  return std::string(info.dli_fname) + " " + std::to_string(st.st_size) + " " + std::to_string(st.st_mtim.tv_sec) + "." +
+         std::to_string(st.st_mtim.tv_nsec);
+}
+
+// Everything besides the groups' IR that decides the code compiled for them: this build of the
+// code generator (tl's version, the compiler ABI stamp, the build ids of the binaries holding
+// this lowering, MLIR and LLVM), LLVM's version, and the CPU and features the code targets
+// (compile_batch always optimizes at -O3).
+std::string code_stamp(const llvm::orc::JITTargetMachineBuilder& host) {
+  static const std::string build = [] {
+    std::string s = "tl " TL_VERSION_STRING " abi " + std::to_string(compiler::kAbiStamp) + "\nllvm " LLVM_VERSION_STRING;
+    s += "\ncodegen " + build_id_of(reinterpret_cast<const void*>(&compile_groups));
+    s += "\nlibMLIR " + build_id_of(reinterpret_cast<const void*>(&mlir::createConvertSCFToCFPass));
+    s += "\nlibLLVM " + build_id_of(reinterpret_cast<const void*>(&llvm::sys::getHostCPUName));
+    return s;
+  }();
+  // Sorted: the feature list comes out of a hash map.
+  std::vector<std::string> features = host.getFeatures().getFeatures();
+  std::sort(features.begin(), features.end());
+  std::string feature_list;
+  for (const std::string& f : features) feature_list += (feature_list.empty() ? "" : ",") + f;
+  return build + "\ntarget " + host.getTargetTriple().str() + " cpu " + host.getCPU() + " features " + feature_list +
+         " -O3";
+}
+
+// Adds `void tl_packed_fused<i>(void** args)` for each group's C interface function: args[k]
+// points at argument k (a pointer to a memref descriptor), as FusedKernel::Entry expects.
+void add_packed_entries(llvm::Module& module, size_t count) {
+  llvm::LLVMContext& ctx = module.getContext();
+  llvm::IRBuilder<> b(ctx);
+  llvm::Type* ptr = b.getInt8PtrTy();
+  auto* packed_type = llvm::FunctionType::get(b.getVoidTy(), {ptr->getPointerTo()}, false);
+  for (size_t i = 0; i < count; ++i) {
+    llvm::Function* callee = module.getFunction("_mlir_ciface_fused" + std::to_string(i));
+    TL_ASSERT(callee != nullptr, "the lowered module lacks the C interface of group " + std::to_string(i));
+    auto* packed = llvm::Function::Create(packed_type, llvm::GlobalValue::ExternalLinkage,
+                                          "tl_packed_fused" + std::to_string(i), module);
+    b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", packed));
+    llvm::SmallVector<llvm::Value*> args;
+    for (llvm::Argument& param : callee->args()) {
+      llvm::Value* slot = b.CreateGEP(ptr, packed->getArg(0), b.getInt64(param.getArgNo()));
+      llvm::Value* arg_ptr = b.CreateBitCast(b.CreateLoad(ptr, slot), param.getType()->getPointerTo());
+      args.push_back(b.CreateLoad(param.getType(), arg_ptr));
+    }
+    b.CreateCall(callee, args);
+    b.CreateRetVoid();
+  }
+}
+
+// Builds `groups` (with `layouts` already checked) into one module, lowers it to LLVM IR,
+// optimizes it at -O3 for `host` and compiles it to an object file. Sets `error` on failure.
+std::string emit_object(mlir::MLIRContext* ctx, llvm::ArrayRef<mlir::func::FuncOp> groups,
+                        std::vector<FusedLayout>& layouts, llvm::orc::JITTargetMachineBuilder& host,
+                        std::string& error) {
+  mlir::OpBuilder builder(ctx);
+  mlir::OwningOpRef<mlir::ModuleOp> module = mlir::ModuleOp::create(builder.getUnknownLoc());
+  builder.setInsertionPointToEnd(module->getBody());
+  for (size_t i = 0; i < groups.size(); ++i) {
+    error = build_kernel(builder, groups[i], "fused" + std::to_string(i), layouts[i]);
+    if (!error.empty()) return {};
+  }
+  if (mlir::failed(mlir::verify(*module))) return error = "the generated loops do not verify", "";
+  if (mlir::failed(lower_to_llvm(*module))) return error = "lowering to the LLVM dialect failed", "";
+
+  auto machine = host.createTargetMachine();
+  if (!machine) return error = "no LLVM target for the host CPU: " + llvm::toString(machine.takeError()), "";
+  llvm::LLVMContext llvm_ctx;
+  std::unique_ptr<llvm::Module> llvm_module = mlir::translateModuleToLLVMIR(*module, llvm_ctx, "tl_kernels");
+  if (!llvm_module) return error = "translation to LLVM IR failed", "";
+  llvm_module->setDataLayout((*machine)->createDataLayout());
+  llvm_module->setTargetTriple((*machine)->getTargetTriple().str());
+  add_packed_entries(*llvm_module, groups.size());
+  // With the host's target machine, the -O3 pipeline knows the vector width (TTI).
+  if (llvm::Error e = mlir::makeOptimizingTransformer(3, 0, machine->get())(llvm_module.get())) {
+    return error = "LLVM optimization failed: " + llvm::toString(std::move(e)), "";
+  }
+  auto object = llvm::orc::SimpleCompiler(**machine)(*llvm_module);
+  if (!object) return error = "LLVM code generation failed: " + llvm::toString(object.takeError()), "";
+  return (*object)->getBuffer().str();
+}
+
+// The code of a batch linked into this process: `owner` keeps it alive.
+struct LinkedBatch {
+  std::shared_ptr<const void> owner;
+  std::vector<FusedKernel::Entry> entries;
+};
+
+// Links `object` (from emit_object, possibly read back from the disk cache) into a new LLJIT
+// and looks up the packed entry of each of its `count` groups. Calls into libm and the
+// process resolve against the symbols already loaded.
+llvm::Expected<LinkedBatch> link_object(const llvm::orc::JITTargetMachineBuilder& host, std::string_view object,
+                                        size_t count) {
+  auto jit = llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(host).create();
+  if (!jit) return jit.takeError();
+  // A link error reaches the caller through lookup(); ORC would also print it to stderr.
+  (*jit)->getExecutionSession().setErrorReporter([](llvm::Error e) { llvm::consumeError(std::move(e)); });
+  auto process = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
+      (*jit)->getDataLayout().getGlobalPrefix());
+  if (!process) return process.takeError();
+  (*jit)->getMainJITDylib().addGenerator(std::move(*process));
+  auto buffer = llvm::MemoryBuffer::getMemBufferCopy(llvm::StringRef(object.data(), object.size()), "tl_kernels.o");
+  if (llvm::Error e = (*jit)->addObjectFile(std::move(buffer))) return e;
+  LinkedBatch linked;
+  for (size_t i = 0; i < count; ++i) {
+    auto address = (*jit)->lookup("tl_packed_fused" + std::to_string(i));
+    if (!address) return address.takeError();
+    linked.entries.push_back(address->toPtr<FusedKernel::Entry>());
+  }
+  linked.owner = std::shared_ptr<const void>(std::move(*jit));
+  return linked;
+}
+
 struct Cache {
   std::mutex mutex;
   std::unordered_map<std::string, std::shared_ptr<const FusedKernel>> kernels;
@@ -323,8 +512,10 @@ Cache& cache() {
   return *c;
 }
 
-// JIT-compiles `groups` into one LLVM module. On failure every result carries the error.
-std::vector<KernelResult> compile_batch(llvm::ArrayRef<mlir::func::FuncOp> groups) {
+// JIT-compiles `groups`, whose in-process cache keys are `keys`, into one LLVM module, or
+// links the object a previous process compiled for the same groups from the disk cache. On
+// failure every result carries the error.
+std::vector<KernelResult> compile_batch(llvm::ArrayRef<mlir::func::FuncOp> groups, llvm::ArrayRef<std::string> keys) {
   std::vector<KernelResult> results(groups.size());
   if (groups.empty()) return results;
   mlir::MLIRContext* ctx = groups.front()->getContext();
@@ -339,46 +530,53 @@ std::vector<KernelResult> compile_batch(llvm::ArrayRef<mlir::func::FuncOp> group
     return results;
   };
 
-  mlir::OpBuilder builder(ctx);
-  mlir::OwningOpRef<mlir::ModuleOp> module = mlir::ModuleOp::create(builder.getUnknownLoc());
-  builder.setInsertionPointToEnd(module->getBody());
   std::vector<FusedLayout> layouts(groups.size());
   for (size_t i = 0; i < groups.size(); ++i) {
-    std::string error = build_kernel(builder, groups[i], "fused" + std::to_string(i), layouts[i]);
+    std::string error = group_layout(groups[i], layouts[i]);
     if (!error.empty()) return fail_all(error);
   }
-  if (mlir::failed(mlir::verify(*module))) return fail_all("the generated loops do not verify");
-  if (mlir::failed(lower_to_llvm(*module))) return fail_all("lowering to the LLVM dialect failed");
-
   static std::once_flag native;
   std::call_once(native, [] {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
   });
-  auto machine_builder = llvm::orc::JITTargetMachineBuilder::detectHost();
-  if (!machine_builder) return fail_all("cannot detect the host CPU: " + llvm::toString(machine_builder.takeError()));
-  auto machine = machine_builder->createTargetMachine();
-  if (!machine) return fail_all("no LLVM target for the host CPU: " + llvm::toString(machine.takeError()));
-  // With the host's target machine, the -O3 pipeline knows the vector width (TTI).
-  auto transformer = mlir::makeOptimizingTransformer(3, 0, machine->get());
-  mlir::ExecutionEngineOptions options;
-  options.transformer = transformer;
-  options.jitCodeGenOptLevel = llvm::CodeGenOpt::Aggressive;
-  options.enableGDBNotificationListener = false;
-  options.enablePerfNotificationListener = false;
-  auto engine = mlir::ExecutionEngine::create(*module, options);
-  if (!engine) return fail_all("JIT compilation failed: " + llvm::toString(engine.takeError()));
-  std::shared_ptr<const void> owner(std::move(*engine));
-  auto* jit = static_cast<const mlir::ExecutionEngine*>(owner.get());
-  for (size_t i = 0; i < groups.size(); ++i) {
-    auto entry = jit->lookupPacked("_mlir_ciface_fused" + std::to_string(i));
-    if (!entry) {
-      results[i].error = "the JIT has no entry point for the group: " + llvm::toString(entry.takeError());
-      continue;
+  auto host = llvm::orc::JITTargetMachineBuilder::detectHost();
+  if (!host) return fail_all("cannot detect the host CPU: " + llvm::toString(host.takeError()));
+  host->setCodeGenOptLevel(llvm::CodeGenOpt::Aggressive);
+
+  std::shared_ptr<DiskCache> disk = kernel_disk_cache();
+  std::string disk_key;
+  std::optional<LinkedBatch> linked;
+  bool from_disk = false;
+  if (disk) {
+    disk_key = "tl fused elementwise kernels\n" + code_stamp(*host);
+    for (size_t i = 0; i < keys.size(); ++i) disk_key += "\ngroup " + std::to_string(i) + "\n" + keys[i];
+    if (std::optional<std::string> object = disk->load(disk_key)) {
+      auto loaded = link_object(*host, *object, groups.size());
+      if (loaded) {
+        linked = std::move(*loaded);
+        from_disk = true;
+      } else {
+        rt::logger("tl.compile")->debug("ignoring the compile cache entry {}: it does not link: {}",
+                                        disk->path_for(disk_key), llvm::toString(loaded.takeError()));
+      }
     }
+  }
+  if (!linked) {
+    std::string error;
+    const std::string object = emit_object(ctx, groups, layouts, *host, error);
+    if (!error.empty()) return fail_all(error);
+    auto compiled = link_object(*host, object, groups.size());
+    if (!compiled) return fail_all("linking the compiled kernels failed: " + llvm::toString(compiled.takeError()));
+    linked = std::move(*compiled);
+    // A failed store is logged once by the cache; the kernels work without it.
+    if (disk) disk->store(disk_key, object);
+  }
+  for (size_t i = 0; i < groups.size(); ++i) {
     std::string description;
     if (auto attr = groups[i]->getAttrOfType<mlir::StringAttr>("fused")) description = attr.getValue().str();
-    results[i].kernel = std::make_shared<FusedKernel>(std::move(layouts[i]), *entry, owner, description);
+    results[i].kernel = std::make_shared<FusedKernel>(std::move(layouts[i]), linked->entries[i], linked->owner, description);
+    results[i].from_disk = from_disk;
   }
   return results;
 }
@@ -421,19 +619,23 @@ std::vector<KernelResult> compile_groups(llvm::ArrayRef<mlir::func::FuncOp> grou
     }
   }
   llvm::SmallVector<mlir::func::FuncOp> batch;
-  for (size_t i : todo) batch.push_back(groups[i]);
-  std::vector<KernelResult> compiled = compile_batch(batch);
+  std::vector<std::string> batch_keys;
+  for (size_t i : todo) {
+    batch.push_back(groups[i]);
+    batch_keys.push_back(keys[i]);
+  }
+  std::vector<KernelResult> compiled = compile_batch(batch, batch_keys);
   // One bad group must not cost the others their code: retry each alone.
   bool any_failed = false;
   for (const auto& r : compiled) any_failed = any_failed || !r.kernel;
   if (any_failed && batch.size() > 1) {
-    for (size_t j = 0; j < batch.size(); ++j) compiled[j] = compile_batch({batch[j]}).front();
+    for (size_t j = 0; j < batch.size(); ++j) compiled[j] = compile_batch({batch[j]}, {batch_keys[j]}).front();
   }
   std::lock_guard<std::mutex> lock(c.mutex);
   for (size_t j = 0; j < todo.size(); ++j) {
     if (compiled[j].kernel) {
       c.kernels[keys[todo[j]]] = std::static_pointer_cast<const FusedKernel>(compiled[j].kernel);
-      ++c.stats.compiled;
+      ++(compiled[j].from_disk ? c.stats.loaded : c.stats.compiled);
     }
     results[todo[j]] = compiled[j];
   }
@@ -453,6 +655,11 @@ std::vector<KernelResult> compile_groups(llvm::ArrayRef<mlir::func::FuncOp> grou
 CacheStats cache_stats() {
   std::lock_guard<std::mutex> lock(cache().mutex);
   return cache().stats;
+}
+
+void clear_cache() {
+  std::lock_guard<std::mutex> lock(cache().mutex);
+  cache().kernels.clear();
 }
 
 }  // namespace tl::codegen::cpu

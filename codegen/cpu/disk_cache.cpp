@@ -1,0 +1,333 @@
+// The on-disk cache of compiled code (see disk_cache.h): entry files verified before use,
+// written through tl's file I/O layer (frontend/io/file_io.h) by temp file + fsync + rename.
+#include "codegen/cpu/disk_cache.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <set>
+#include <vector>
+
+#include <llvm/ADT/ArrayRef.h>
+#include <llvm/ADT/StringRef.h>
+#include <llvm/Support/SHA256.h>
+
+#include "frontend/io/file_io.h"
+#include "runtime/logging.h"
+
+namespace tl::codegen::cpu {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr char kMagic[8] = {'T', 'L', 'C', 'A', 'C', 'H', 'E', '\0'};
+constexpr const char* kEntrySuffix = ".tlc";
+constexpr const char* kTempMarker = ".tmp.";
+// Entries larger than this are refused before anything is allocated for them.
+constexpr uint64_t kMaxEntryBytes = uint64_t{1} << 30;
+// A temporary file this old belongs to a writer that died before its rename.
+constexpr auto kOrphanAge = std::chrono::hours(1);
+
+std::string errno_text(int err) { return std::string(std::strerror(err)) + " (errno " + std::to_string(err) + ")"; }
+
+std::string hex(llvm::ArrayRef<uint8_t> bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (uint8_t b : bytes) {
+    out += digits[b >> 4];
+    out += digits[b & 15];
+  }
+  return out;
+}
+
+std::array<uint8_t, 32> checksum(std::string_view key, std::string_view payload) {
+  llvm::SHA256 sha;
+  sha.update(llvm::StringRef(key.data(), key.size()));
+  sha.update(llvm::StringRef(payload.data(), payload.size()));
+  return sha.final();
+}
+
+void put_u32(char* p, uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (8 * i));
+}
+void put_u64(char* p, uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<char>(v >> (8 * i));
+}
+uint32_t get_u32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v |= uint32_t{static_cast<uint8_t>(p[i])} << (8 * i);
+  return v;
+}
+uint64_t get_u64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= uint64_t{static_cast<uint8_t>(p[i])} << (8 * i);
+  return v;
+}
+
+// Closes `fd` when it goes out of scope.
+struct Fd {
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) detail::file_close(fd);
+  }
+};
+
+}  // namespace
+
+std::string cache_root_from_env() {
+  if (const char* dir = std::getenv("TL_CACHE_DIR")) {
+    std::string value = dir;
+    return value == "off" ? std::string() : value;
+  }
+  // The XDG base directory spec ignores relative paths.
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && xdg[0] == '/') return std::string(xdg) + "/tracelight";
+  if (const char* home = std::getenv("HOME"); home && *home) return std::string(home) + "/.cache/tracelight";
+  return {};
+}
+
+DiskCache::DiskCache(std::string dir, uint64_t limit_bytes) : dir_(std::move(dir)), limit_bytes_(limit_bytes) {}
+
+std::string DiskCache::path_for(std::string_view key) const {
+  auto digest = llvm::SHA256::hash(llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t*>(key.data()), key.size()));
+  return dir_ + "/" + hex(digest) + kEntrySuffix;
+}
+
+DiskCache::Stats DiskCache::stats() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return stats_;
+}
+
+std::string DiskCache::last_rejection() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return last_rejection_;
+}
+
+std::optional<std::string> DiskCache::load(std::string_view key) {
+  const std::string path = path_for(key);
+  auto reject = [&](const std::string& why) -> std::optional<std::string> {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++stats_.rejected;
+    last_rejection_ = path + ": " + why;
+    rt::logger("tl.compile")->debug("ignoring the compile cache entry {}", last_rejection_);
+    return std::nullopt;
+  };
+  Fd file;
+  file.fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (file.fd < 0) {
+    const int err = errno;
+    if (err == ENOENT) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      ++stats_.misses;
+      return std::nullopt;
+    }
+    return reject("cannot open: " + errno_text(err));
+  }
+  struct stat st {};
+  if (::fstat(file.fd, &st) != 0) return reject("cannot stat: " + errno_text(errno));
+  if (!S_ISREG(st.st_mode)) return reject("not a regular file");
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (size < kHeaderBytes) {
+    return reject("truncated: " + std::to_string(size) + " bytes, the header alone is " + std::to_string(kHeaderBytes));
+  }
+  char header[kHeaderBytes];
+  uint64_t got = 0;
+  if (detail::file_pread_all(file.fd, header, kHeaderBytes, 0, &got) != 0) return reject("read failed: " + errno_text(errno));
+  if (got != kHeaderBytes) return reject("truncated while reading the header");
+  if (std::memcmp(header, kMagic, sizeof kMagic) != 0) return reject("not a tl cache entry (bad magic)");
+  const uint32_t version = get_u32(header + 8);
+  if (version != kFormatVersion) {
+    return reject("format version " + std::to_string(version) + ", this tl reads " + std::to_string(kFormatVersion));
+  }
+  if (get_u32(header + 12) != kHeaderBytes) return reject("header size " + std::to_string(get_u32(header + 12)));
+  const uint64_t key_bytes = get_u64(header + 16), payload_bytes = get_u64(header + 24);
+  if (key_bytes != key.size()) {
+    return reject("another key: " + std::to_string(key_bytes) + " key bytes, expected " + std::to_string(key.size()));
+  }
+  // Both sizes are bounded before they are added, so the sum cannot wrap.
+  if (payload_bytes > kMaxEntryBytes || key_bytes > kMaxEntryBytes) {
+    return reject("payload of " + std::to_string(payload_bytes) + " bytes exceeds the limit of " +
+                  std::to_string(kMaxEntryBytes));
+  }
+  const uint64_t expected = kHeaderBytes + key_bytes + payload_bytes;
+  if (size != expected) {
+    return reject((size < expected ? "truncated: " : "trailing bytes: ") + std::string("the header describes ") +
+                  std::to_string(expected) + " bytes, the file has " + std::to_string(size));
+  }
+  std::string stored_key(key_bytes, '\0');
+  std::string payload(payload_bytes, '\0');
+  if (detail::file_pread_all(file.fd, stored_key.data(), key_bytes, kHeaderBytes, &got) != 0 || got != key_bytes ||
+      detail::file_pread_all(file.fd, payload.data(), payload_bytes, kHeaderBytes + key_bytes, &got) != 0 ||
+      got != payload_bytes) {
+    return reject("short read of " + std::to_string(expected) + " bytes");
+  }
+  if (stored_key != key) return reject("another key (a hash collision or a renamed file)");
+  const auto sum = checksum(stored_key, payload);
+  if (std::memcmp(sum.data(), header + 32, sum.size()) != 0) return reject("checksum mismatch (corrupt)");
+  // Recently used entries survive eviction longest; a read-only folder just keeps the old time.
+  ::futimens(file.fd, nullptr);
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++stats_.hits;
+  return payload;
+}
+
+std::string DiskCache::store(std::string_view key, std::string_view payload) {
+  const std::string path = path_for(key);
+  auto fail = [&](const std::string& why) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++stats_.store_failures;
+    const std::string message = "cannot write the compile cache entry " + path + ": " + why;
+    if (!warned_store_failure_) {
+      rt::logger("tl.compile")
+          ->warn("{}; compiled code is not cached (set TL_CACHE_DIR to a writable folder, or TL_CACHE_DIR=off)",
+                 message);
+      warned_store_failure_ = true;
+    }
+    return message;
+  };
+  if (payload.size() > kMaxEntryBytes || key.size() > kMaxEntryBytes) {
+    return fail("the entry exceeds " + std::to_string(kMaxEntryBytes) + " bytes");
+  }
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  if (ec) return fail("cannot create the folder: " + ec.message());
+
+  // Unique per writer, so concurrent stores of one entry never share a temporary file.
+  static std::atomic<uint64_t> counter{0};
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  const std::string temp = path + kTempMarker + std::to_string(::getpid()) + "." + std::to_string(++counter) + "." +
+                           std::to_string(random() % 1000000007);
+  const int fd = detail::file_open(temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
+  if (fd < 0) return fail("open of " + temp + " failed: " + errno_text(errno));
+  char header[kHeaderBytes] = {};
+  std::memcpy(header, kMagic, sizeof kMagic);
+  put_u32(header + 8, kFormatVersion);
+  put_u32(header + 12, kHeaderBytes);
+  put_u64(header + 16, key.size());
+  put_u64(header + 24, payload.size());
+  const auto sum = checksum(key, payload);
+  std::memcpy(header + 32, sum.data(), sum.size());
+  std::string failed;
+  uint64_t written = 0;
+  if (detail::file_write_all(fd, header, kHeaderBytes, &written) != 0 ||
+      detail::file_write_all(fd, key.data(), key.size(), &written) != 0 ||
+      detail::file_write_all(fd, payload.data(), payload.size(), &written) != 0) {
+    failed = "write of " + std::to_string(kHeaderBytes + key.size() + payload.size()) + " bytes failed: " + errno_text(errno);
+  } else if (detail::file_fsync(fd) != 0) {
+    failed = "fsync failed: " + errno_text(errno);
+  }
+  if (detail::file_close(fd) != 0 && failed.empty()) failed = "close failed: " + errno_text(errno);
+  // rename() replaces the entry atomically: a reader sees the old file or the new one, and of
+  // two writers of one entry the last rename wins with a whole file.
+  if (failed.empty() && detail::file_rename(temp, path) != 0) failed = "rename failed: " + errno_text(errno);
+  if (!failed.empty()) {
+    detail::file_unlink(temp);
+    return fail(failed);
+  }
+  // A cache entry lost to a power failure is only recompiled, but the rename is made durable
+  // anyway so a crash never leaves a name pointing at unwritten data.
+  if (int dir_fd = detail::file_open(dir_, O_RDONLY | O_DIRECTORY); dir_fd >= 0) {
+    detail::file_fsync(dir_fd);
+    detail::file_close(dir_fd);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++stats_.stores;
+  }
+  evict();
+  return {};
+}
+
+void DiskCache::evict() {
+  struct Entry {
+    fs::file_time_type mtime;
+    uint64_t bytes;
+    fs::path path;
+  };
+  std::vector<Entry> entries;
+  uint64_t total = 0;
+  const auto now = fs::file_time_type::clock::now();
+  std::error_code ec;
+  for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code entry_ec;
+    if (!it->is_regular_file(entry_ec)) continue;
+    const std::string name = it->path().filename().string();
+    const auto mtime = it->last_write_time(entry_ec);
+    if (entry_ec) continue;
+    if (name.find(kTempMarker) != std::string::npos) {
+      if (now - mtime > kOrphanAge) fs::remove(it->path(), entry_ec);
+      continue;
+    }
+    if (name.size() < 4 || name.compare(name.size() - 4, 4, kEntrySuffix) != 0) continue;
+    const uint64_t bytes = it->file_size(entry_ec);
+    if (entry_ec) continue;
+    entries.push_back({mtime, bytes, it->path()});
+    total += bytes;
+  }
+  if (total <= limit_bytes_) return;
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.mtime < b.mtime; });
+  int64_t removed = 0;
+  uint64_t removed_bytes = 0;
+  for (const Entry& e : entries) {
+    if (total <= limit_bytes_ / 4 * 3) break;
+    std::error_code remove_ec;
+    if (fs::remove(e.path, remove_ec)) {
+      total -= e.bytes;
+      removed_bytes += e.bytes;
+      ++removed;
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stats_.evicted += removed;
+  }
+  rt::logger("tl.compile")
+      ->info("compile cache {}: evicted the {} least recently used entries ({} bytes) to stay under {} bytes", dir_,
+             removed, removed_bytes, limit_bytes_);
+}
+
+std::shared_ptr<DiskCache> kernel_disk_cache() {
+  static std::mutex mutex;
+  static std::string configured_root;
+  static bool configured = false;
+  static std::shared_ptr<DiskCache> cache;
+  static std::set<std::string> logged;
+  const std::string root = cache_root_from_env();
+  std::lock_guard<std::mutex> lock(mutex);
+  if (configured && root == configured_root) return cache;
+  configured = true;
+  configured_root = root;
+  cache.reset();
+  auto log = rt::logger("tl.compile");
+  if (root.empty()) {
+    if (logged.insert(root).second) {
+      log->info("the compile cache is off (TL_CACHE_DIR={}); compiled code is not kept between processes",
+                std::getenv("TL_CACHE_DIR") ? std::getenv("TL_CACHE_DIR") : "unset, and no HOME");
+    }
+    return cache;
+  }
+  const std::string dir = root + "/kernels";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) {
+    if (logged.insert(root).second) {
+      log->warn("the compile cache is off: cannot create {}: {} (set TL_CACHE_DIR to a writable folder, or "
+                "TL_CACHE_DIR=off)",
+                dir, ec.message());
+    }
+    return cache;
+  }
+  cache = std::make_shared<DiskCache>(dir, DiskCache::kDefaultLimitBytes);
+  return cache;
+}
+
+}  // namespace tl::codegen::cpu
