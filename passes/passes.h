@@ -43,6 +43,11 @@ std::unique_ptr<mlir::Pass> create_fuse_elementwise_pass();
 // computed in the layout it is used in instead of being copied there.
 std::unique_ptr<mlir::Pass> create_transpose_matmul_pass();
 
+// tl-matmul-epilogue (on func.func): add(matmul(a, b), bias) with a rank-1 bias over the
+// product's columns, the matmul used only there, becomes matmul_bias(a, b, bias); a relu that
+// is the add's only user is folded too (flag). oneDNN applies both as post-ops.
+std::unique_ptr<mlir::Pass> create_matmul_epilogue_pass();
+
 // Undoes the fusion of one group: replaces `call` (a func.call of a `fused` function) by the
 // group's ops, and erases the function when nothing else calls it. Returns false, changing
 // nothing, when `call` is not such a call.

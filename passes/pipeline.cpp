@@ -36,6 +36,7 @@ void register_passes() {
     mlir::registerPass(create_autodiff_pass);
     mlir::registerPass(create_fuse_elementwise_pass);
     mlir::registerPass(create_transpose_matmul_pass);
+    mlir::registerPass(create_matmul_epilogue_pass);
   });
 }
 

@@ -51,6 +51,6 @@ using RunPipelineFn = void (*)(const trace::Graph& in, const PipelineOptions& op
 // generation passes (kCodegenPipeline) and exports their groups as kFused nodes.
 inline constexpr const char* kDefaultPipeline =
     "tl-functionalize,tl-autodiff,canonicalize,tl-fold,tl-transpose-matmul,cse,canonicalize";
-inline constexpr const char* kCodegenPipeline = "tl-fuse-elementwise";
+inline constexpr const char* kCodegenPipeline = "tl-matmul-epilogue,tl-fuse-elementwise";
 
 }  // namespace tl::compiler

@@ -15,9 +15,17 @@ struct MatrixArg {
   int64_t col_stride;
 };
 
-// C[b] (M x N, contiguous) = A[b] (M x K) * B[b] (K x N), for b in [0, batch). A batch_stride
-// of 0 repeats one matrix over the batch.
-void matmul_f32(MatrixArg a, MatrixArg b, float* c, int64_t batch, int64_t M, int64_t N, int64_t K);
+// What oneDNN applies to a product before storing it (post-ops): C = act(A * B + bias), with
+// bias (N floats, contiguous) added to every row when not null.
+struct MatmulEpilogue {
+  const float* bias = nullptr;
+  bool relu = false;
+};
+
+// C[b] (M x N, contiguous) = A[b] (M x K) * B[b] (K x N), for b in [0, batch), then the
+// epilogue. A batch_stride of 0 repeats one matrix over the batch.
+void matmul_f32(MatrixArg a, MatrixArg b, float* c, int64_t batch, int64_t M, int64_t N, int64_t K,
+                MatmulEpilogue epilogue = {});
 
 }  // namespace tl::rt::cpu
 

@@ -11,16 +11,16 @@ namespace tl::rt::cpu {
 namespace {
 
 struct MatmulKey {
-  int64_t batch, M, N, K, a_bs, a_rs, a_cs, b_bs, b_rs, b_cs;
+  int64_t batch, M, N, K, a_bs, a_rs, a_cs, b_bs, b_rs, b_cs, bias, relu;
   bool operator==(const MatmulKey& o) const {
-    return std::tie(batch, M, N, K, a_bs, a_rs, a_cs, b_bs, b_rs, b_cs) ==
-           std::tie(o.batch, o.M, o.N, o.K, o.a_bs, o.a_rs, o.a_cs, o.b_bs, o.b_rs, o.b_cs);
+    return std::tie(batch, M, N, K, a_bs, a_rs, a_cs, b_bs, b_rs, b_cs, bias, relu) ==
+           std::tie(o.batch, o.M, o.N, o.K, o.a_bs, o.a_rs, o.a_cs, o.b_bs, o.b_rs, o.b_cs, o.bias, o.relu);
   }
 };
 struct MatmulKeyHash {
   size_t operator()(const MatmulKey& k) const {
     size_t h = 0;
-    for (int64_t v : {k.batch, k.M, k.N, k.K, k.a_bs, k.a_rs, k.a_cs, k.b_bs, k.b_rs, k.b_cs})
+    for (int64_t v : {k.batch, k.M, k.N, k.K, k.a_bs, k.a_rs, k.a_cs, k.b_bs, k.b_rs, k.b_cs, k.bias, k.relu})
       h = h * 1000003u ^ static_cast<size_t>(v);
     return h;
   }
@@ -28,18 +28,21 @@ struct MatmulKeyHash {
 
 struct MatmulEntry {
   dnnl::matmul primitive;
-  dnnl::memory::desc a, b, c;
+  dnnl::memory::desc a, b, c, bias;
 };
 
 }  // namespace
 
 namespace {
 
-// Runs one cached 2-D primitive: C (M x N, row stride ldc) = A (M x K) * B (K x N). Always
-// 2-D: a size-1 batch dim with stride 0 makes oneDNN 2.6 fall back to its reference kernel.
-void run_matmul(MatrixArg a, MatrixArg b, float* c, int64_t ldc, int64_t M, int64_t N, int64_t K) {
+// Runs one cached 2-D primitive: C (M x N, row stride ldc) = act(A (M x K) * B (K x N) + bias).
+// Always 2-D: a size-1 batch dim with stride 0 makes oneDNN 2.6 fall back to its reference
+// kernel.
+void run_matmul(MatrixArg a, MatrixArg b, float* c, int64_t ldc, int64_t M, int64_t N, int64_t K,
+                MatmulEpilogue epilogue) {
   using dnnl::memory;
-  MatmulKey key{ldc, M, N, K, 0, a.row_stride, a.col_stride, 0, b.row_stride, b.col_stride};
+  const bool has_bias = epilogue.bias != nullptr;
+  MatmulKey key{ldc, M, N, K, 0, a.row_stride, a.col_stride, 0, b.row_stride, b.col_stride, has_bias, epilogue.relu};
   static std::mutex mutex;
   static std::unordered_map<MatmulKey, MatmulEntry, MatmulKeyHash> cache;
   MatmulEntry* entry;
@@ -52,8 +55,16 @@ void run_matmul(MatrixArg a, MatrixArg b, float* c, int64_t ldc, int64_t M, int6
       memory::desc b_md({K, N}, f32, {b.row_stride, b.col_stride});
       memory::desc c_md({M, N}, f32, {ldc, 1});
 
-      dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, c_md), scratchpad_attr(), engine());
-      it = cache.emplace(key, MatmulEntry{dnnl::matmul(pd), a_md, b_md, c_md}).first;
+      memory::desc bias_md({1, N}, f32, {N, 1});
+      dnnl::primitive_attr attr = scratchpad_attr();
+      if (epilogue.relu) {
+        dnnl::post_ops ops;
+        ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+        attr.set_post_ops(ops);
+      }
+      auto desc = has_bias ? dnnl::matmul::desc(a_md, b_md, bias_md, c_md) : dnnl::matmul::desc(a_md, b_md, c_md);
+      dnnl::matmul::primitive_desc pd(desc, attr, engine());
+      it = cache.emplace(key, MatmulEntry{dnnl::matmul(pd), a_md, b_md, c_md, bias_md}).first;
     }
     entry = &it->second;
   }
@@ -61,16 +72,19 @@ void run_matmul(MatrixArg a, MatrixArg b, float* c, int64_t ldc, int64_t M, int6
   memory bm(entry->b, engine(), const_cast<float*>(b.data));
   memory cm(entry->c, engine(), c);
   static thread_local dnnl::stream s(engine());
-  entry->primitive.execute(s, {{DNNL_ARG_SRC, am},
-                               {DNNL_ARG_WEIGHTS, bm},
-                               {DNNL_ARG_DST, cm},
-                               {DNNL_ARG_SCRATCHPAD, scratchpad_for(entry->primitive)}});
+  std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, am},
+                                          {DNNL_ARG_WEIGHTS, bm},
+                                          {DNNL_ARG_DST, cm},
+                                          {DNNL_ARG_SCRATCHPAD, scratchpad_for(entry->primitive)}};
+  if (has_bias) args.emplace(DNNL_ARG_BIAS, memory(entry->bias, engine(), const_cast<float*>(epilogue.bias)));
+  entry->primitive.execute(s, args);
   s.wait();
 }
 
 }  // namespace
 
-void matmul_f32(MatrixArg a, MatrixArg b, float* c, int64_t batch, int64_t M, int64_t N, int64_t K) {
+void matmul_f32(MatrixArg a, MatrixArg b, float* c, int64_t batch, int64_t M, int64_t N, int64_t K,
+                MatmulEpilogue epilogue) {
   // The output is cut into tiles by its shape alone; each tile is one single-threaded GEMM
   // over the full K, so every element is reduced the same way at any thread count. oneDNN's
   // AVX2 sgemm runs about twice as fast per thread with 512 or more rows than with fewer, so
@@ -85,7 +99,9 @@ void matmul_f32(MatrixArg a, MatrixArg b, float* c, int64_t batch, int64_t M, in
     int64_t m = std::min(tm, M - m0), n = std::min(tn, N - n0);
     MatrixArg at{a.data + bi * a.batch_stride + m0 * a.row_stride, 0, a.row_stride, a.col_stride};
     MatrixArg bt{b.data + bi * b.batch_stride + n0 * b.col_stride, 0, b.row_stride, b.col_stride};
-    run_matmul(at, bt, c + bi * M * N + m0 * N + n0, N, m, n, K);
+    MatmulEpilogue tile = epilogue;
+    if (tile.bias != nullptr) tile.bias += n0;
+    run_matmul(at, bt, c + bi * M * N + m0 * N + n0, N, m, n, K, tile);
   });
 }
 

@@ -5,6 +5,9 @@
 
 namespace tl {
 namespace ops {
+
+Tensor matmul_bias(const Tensor& a, const Tensor& b, const Tensor& bias, bool relu, Site site = Site::here());
+
 namespace {
 
 // Describes the last two dims of `t` as a matrix operand, or returns false when neither
@@ -50,6 +53,25 @@ bool uniform_batch(const Tensor& t, const Shape& batch, int64_t& stride) {
   return stride != 0;
 }
 
+// out (contiguous, last dim N) += bias (N contiguous elements, when defined), then relu.
+void apply_epilogue(Tensor& out, const Tensor& bias, bool relu) {
+  const int64_t N = out.shape()[out.dim() - 1];
+  const int64_t rows = N == 0 ? 0 : out.numel() / N;
+  TL_DISPATCH_FLOATING(out.dtype(), "matmul_bias", {
+    T* o = out.data<T>();
+    const T* bv = bias.defined() ? bias.data<T>() : nullptr;
+    rt::parallel_for(rows, std::max<int64_t>(1, rt::kElementwiseGrain / std::max<int64_t>(N, 1)), [&](int64_t s, int64_t e) {
+      for (int64_t r = s; r < e; ++r) {
+        T* row = o + r * N;
+        for (int64_t n = 0; n < N; ++n) {
+          T v = bv ? static_cast<T>(row[n] + bv[n]) : row[n];
+          row[n] = relu && !(v > T(0)) ? T(0) : v;
+        }
+      }
+    });
+  })
+}
+
 template <class T>
 void reference_matmul(const T* a, const T* b, T* c, int64_t batch, int64_t M, int64_t N, int64_t K,
                       const int64_t as[3], const int64_t bs[3]) {
@@ -70,13 +92,14 @@ void reference_matmul(const T* a, const T* b, T* c, int64_t batch, int64_t M, in
   });
 }
 
-void matmul_kernel(std::span<const Tensor> in, Tensor& out, const Attrs&) {
-  Tensor a = in[0], b = in[1];
+// out = a @ b, then + bias (along the last dim, when defined) and relu (when `relu`).
+void matmul_into(Tensor a, Tensor b, Tensor& out, const Tensor& bias, bool relu) {
   int64_t M = a.shape()[a.dim() - 2], K = a.shape()[a.dim() - 1], N = b.shape()[b.dim() - 1];
   Shape batch(out.shape().begin(), out.shape().end() - 2);
   int64_t nbatch = batch.numel();
   if (K == 0) {
     std::memset(out.data_ptr(), 0, out.nbytes());
+    if (bias.defined() || relu) apply_epilogue(out, bias, relu);
     return;
   }
   int64_t ars, acs, brs, bcs, abs_, bbs;
@@ -99,15 +122,19 @@ void matmul_kernel(std::span<const Tensor> in, Tensor& out, const Attrs&) {
   }
   if (nbatch <= 1) abs_ = bbs = 0;
   if (out.dtype() == kFloat32) {
+    rt::cpu::MatmulEpilogue epilogue{bias.defined() ? bias.data<float>() : nullptr, relu};
     rt::cpu::matmul_f32({a.data<float>(), abs_, ars, acs}, {b.data<float>(), bbs, brs, bcs}, out.data<float>(),
-                        std::max<int64_t>(nbatch, 1), M, N, K);
+                        std::max<int64_t>(nbatch, 1), M, N, K, epilogue);
     return;
   }
   int64_t as[3] = {abs_, ars, acs}, bs[3] = {bbs, brs, bcs};
   TL_DISPATCH_FLOATING(out.dtype(), "matmul", {
     reference_matmul<T>(a.data<T>(), b.data<T>(), out.data<T>(), std::max<int64_t>(nbatch, 1), M, N, K, as, bs);
   })
+  if (bias.defined() || relu) apply_epilogue(out, bias, relu);
 }
+
+void matmul_kernel(std::span<const Tensor> in, Tensor& out, const Attrs&) { matmul_into(in[0], in[1], out, {}, false); }
 
 // True for a matrix whose last two dims are a transposed view of contiguous memory.
 bool is_transposed(const Tensor& t) {
@@ -162,6 +189,67 @@ const OpDef& op_matmul = define_op("matmul", [](OpDef& op) {
                 Sample{{Shape{4}, Shape{4, 3}}, [](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); }},
                 Sample{{Shape{2, 4}, Shape{4}}, [](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); }}};
 });
+
+namespace {
+
+OutputMeta infer_matmul_bias(std::span<const Tensor> in, const Attrs& attrs, Site site) {
+  check_arity(in, 3, "matmul_bias", site);
+  const Tensor &b = in[1], &bias = in[2];
+  if (b.dim() != 2 || bias.dim() != 1) {
+    throw ShapeError("tl::matmul_bias: takes a [..., M, K], b [K, N] and bias [N]: " +
+                     describe(in, {"a", "b", "bias"}) + " at " + site.str());
+  }
+  require_same_dtype(in, "matmul_bias", site);
+  OutputMeta meta = infer_matmul(in.first(2), attrs, site);
+  if (bias.shape()[0] != meta.shape[meta.shape.size() - 1]) {
+    throw ShapeError("tl::matmul_bias: bias has " + std::to_string(bias.shape()[0]) + " elements for " +
+                     std::to_string(meta.shape[meta.shape.size() - 1]) + " columns: " +
+                     describe(in, {"a", "b", "bias"}) + " at " + site.str());
+  }
+  return meta;
+}
+
+void matmul_bias_kernel(std::span<const Tensor> in, Tensor& out, const Attrs& attrs) {
+  Tensor bias = in[2].is_contiguous() ? in[2] : in[2].contiguous();
+  matmul_into(in[0], in[1], out, bias, attrs.flag);
+}
+
+}  // namespace
+
+// Built by the compiler's tl-matmul-epilogue pass from matmul + bias add (+ relu), so oneDNN
+// applies the epilogue as post-ops while the product is in registers.
+const OpDef& op_matmul_bias = define_op("matmul_bias", [](OpDef& op) {
+  op.doc = "a @ b + bias, then relu when flag is set (a matmul with its epilogue folded)";
+  op.infer = infer_matmul_bias;
+  op.kernels[kCpu] = matmul_bias_kernel;
+  op.grad = [](const GradContext& g) {
+    const bool relu = g.attrs.flag;
+    Tensor dz = relu ? relu_backward(g.dout, g.output) : g.dout;
+    const Tensor& a = g.input(0);
+    const Tensor& b = g.input(1);
+    Tensor da, db, dbias;
+    if (g.needs_input_grad(0)) da = matmul(dz, b.mT());
+    if (g.needs_input_grad(1)) {
+      db = is_transposed(b) ? matmul(dz.reshape({-1, dz.shape()[dz.dim() - 1]}).mT(),
+                                     a.reshape({-1, a.shape()[a.dim() - 1]})).mT()
+                            : matmul(a.reshape({-1, a.shape()[a.dim() - 1]}).mT(), dz.reshape({-1, dz.shape()[dz.dim() - 1]}));
+    }
+    if (g.needs_input_grad(2)) dbias = dz.reshape({-1, dz.shape()[dz.dim() - 1]}).sum(Shape{0});
+    return std::vector<Tensor>{da, db, dbias};
+  };
+  auto call = [](bool relu) {
+    return [relu](const std::vector<Tensor>& in) { return matmul_bias(in[0], in[1], in[2], relu); };
+  };
+  op.samples = {Sample{{Shape{3, 4}, Shape{4, 5}, Shape{5}}, call(false)},
+                Sample{{Shape{3, 4}, Shape{4, 5}, Shape{5}}, call(true)},
+                Sample{{Shape{2, 3, 4}, Shape{4, 2}, Shape{2}}, call(true)}};
+});
+
+Tensor matmul_bias(const Tensor& a, const Tensor& b, const Tensor& bias, bool relu, Site site) {
+  Attrs attrs;
+  attrs.flag = relu;
+  return call(op_matmul_bias, {a, b, bias}, attrs, site);
+}
 
 }  // namespace ops
 

@@ -241,3 +241,22 @@ TEST_CASE("compile: an update followed by a host read is not applied before the 
   }
   CHECK(f.stats().compiled_calls >= 2);
 }
+
+TEST_CASE("compile: a Linear layer's bias add and relu run as the matmul's oneDNN post-ops", "[compile]") {
+  manual_seed(5);
+  nn::Sequential model(nn::Linear(12, 32), nn::ReLU(), nn::Linear(32, 5));
+  NoGradGuard no_grad;
+  auto f = compile([&](Tensor x) { return model(x); });
+  for (DType dtype : {kFloat32, kFloat64}) {
+    if (dtype == kFloat64) model.to(kFloat64);
+    for (int i = 0; i < 4; ++i) {
+      Tensor x = randn({7, 12}, {.dtype = dtype});
+      CHECK(allclose(f(x), model(x), 1e-5, 1e-6));
+    }
+    std::string report = explain(f, randn({7, 12}, {.dtype = dtype}));
+    INFO(report);
+    // The first layer's bias and relu, and the second layer's bias.
+    CHECK_THAT(report, Catch::Contains("tl.matmul_bias") && Catch::Contains("{flag}"));
+    CHECK_THAT(report, !Catch::Contains("tl.relu") && !Catch::Contains("tl.add"));
+  }
+}
