@@ -34,6 +34,22 @@ inline dnnl::memory scratchpad_for(const dnnl::primitive& primitive) {
   return dnnl::memory(desc, engine(), buffer.data());
 }
 
+// Limits oneDNN to the calling thread for the life of the scope (omp_set_num_threads sets
+// this thread's value only). oneDNN fixes a primitive's split of work among threads when it
+// creates the primitive, from the thread count at that moment, and expects the same count
+// when it executes: a primitive created with 2 threads and run with 1 skips half its work
+// (or waits forever at a barrier). Create and run every primitive inside such a scope.
+class SingleThreadedScope {
+ public:
+  SingleThreadedScope() : previous_(omp_get_max_threads()) { omp_set_num_threads(1); }
+  ~SingleThreadedScope() { omp_set_num_threads(previous_); }
+  SingleThreadedScope(const SingleThreadedScope&) = delete;
+  SingleThreadedScope& operator=(const SingleThreadedScope&) = delete;
+
+ private:
+  int previous_;
+};
+
 // Runs `jobs` independent oneDNN calls job(i), each on one thread, spread over the OpenMP
 // pool. oneDNN's own threading may split a reduction differently for each thread count; a
 // primitive run on one thread always computes the same way. Callers cut work into jobs by
@@ -41,10 +57,8 @@ inline dnnl::memory scratchpad_for(const dnnl::primitive& primitive) {
 template <class Job>
 void run_jobs_single_threaded(int64_t jobs, const Job& job) {
   parallel_for(jobs, 1, [&](int64_t begin, int64_t end) {
-    int previous = omp_get_max_threads();
-    omp_set_num_threads(1);  // this thread's setting only: oneDNN reads it per call
+    SingleThreadedScope single_threaded;
     for (int64_t i = begin; i < end; ++i) job(i);
-    omp_set_num_threads(previous);
   });
 }
 

@@ -516,7 +516,11 @@ const OpDef& op_conv2d = define_op("conv2d", [](OpDef& op) {
       a.dims = g.input(1).shape();
       grads[1] = call(op_conv2d_backward_weight, {g.input(0), g.dout}, a, g.site);
     }
-    if (g.inputs.size() > 2 && g.needs_input_grad(2)) grads[2] = sum(g.dout, {0, 2, 3}, false, g.site);
+    // Two reductions that read dout in place (trailing dims, then the leading one); one sum
+    // over {0, 2, 3} would first copy dout into (O, N*OH*OW) order.
+    if (g.inputs.size() > 2 && g.needs_input_grad(2)) {
+      grads[2] = sum(sum(g.dout, {2, 3}, false, g.site), {0}, false, g.site);
+    }
     return grads;
   };
   op.samples = {

@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "tests/frontend/ops/op_test_util.h"
+#include "tl/threading.h"
 
 using namespace tl;
 using tl::test::max_abs_diff;
@@ -28,6 +29,14 @@ const std::vector<ConvCase> kConvCases = {
     {{2, 4, 6, 6}, {6, 2, 3, 3}, true, {2, 1}, {1, 0}, {1, 1}, 2},
     {{1, 3, 7, 8}, {3, 1, 3, 3}, false, {3, 2}, {1, 1}, {2, 1}, 3},
     {{3, 2, 5, 5}, {4, 2, 1, 1}, true, {1, 1}, {0, 0}, {1, 1}, 1},
+    // 8 or more input channels per group: float32 runs oneDNN's blocked kernels in both
+    // directions. Batches of 5, 6 and 9 leave a last job of fewer than 4 images.
+    {{6, 16, 9, 9}, {8, 16, 3, 3}, true, {1, 1}, {1, 1}, {1, 1}, 1},
+    {{9, 8, 7, 8}, {16, 8, 3, 3}, false, {2, 2}, {1, 1}, {1, 1}, 1},
+    {{5, 16, 10, 10}, {8, 8, 3, 3}, true, {1, 1}, {2, 2}, {2, 2}, 2},
+    {{2, 8, 11, 9}, {8, 8, 3, 2}, false, {2, 1}, {1, 0}, {1, 2}, 1},
+    {{5, 12, 5, 5}, {20, 12, 1, 1}, true, {1, 1}, {0, 0}, {1, 1}, 1},  // channels not a multiple of 8
+    {{4, 8, 6, 6}, {8, 1, 3, 3}, false, {1, 1}, {1, 1}, {1, 1}, 8},    // depthwise
 };
 
 // Direct convolution from the definition, in float64: the test's own reference.
@@ -141,6 +150,30 @@ TEST_CASE("float32 conv2d gradients on oneDNN match the float64 reference path",
   }
 }
 
+TEST_CASE("float32 conv2d and its gradients are bitwise equal at 1 and 2 threads", "[ops][conv2d][grad]") {
+  int previous = get_num_threads();
+  for (size_t k : {size_t{6}, size_t{7}, size_t{8}, size_t{11}}) {
+    const ConvCase& c = kConvCases[k];
+    INFO("case " << k);
+    std::vector<Tensor> in{rand64(c.x).to(kFloat32), rand64(c.w).to(kFloat32)};
+    if (c.bias) in.push_back(rand64({c.w[0]}).to(kFloat32));
+    Tensor dout;
+    std::vector<std::vector<double>> results[2];
+    for (int threads : {1, 2}) {
+      set_num_threads(threads);
+      std::vector<Tensor> leaves;
+      for (const Tensor& t : in) leaves.push_back(t.clone().requires_grad_());
+      Tensor y = run_conv(c, leaves[0], leaves[1], c.bias ? leaves[2] : Tensor());
+      if (!dout.defined()) dout = rand64(y.shape()).to(kFloat32);
+      auto& r = results[threads - 1];
+      r.push_back(y.to_vector<double>());
+      for (const Tensor& g : grad(y, leaves, dout)) r.push_back(g.to_vector<double>());
+    }
+    CHECK(results[0] == results[1]);
+  }
+  set_num_threads(previous);
+}
+
 TEST_CASE("max_pool2d and avg_pool2d on a hand-checked 4x4 input", "[ops][pool]") {
   for (DType dtype : {kFloat32, kFloat64}) {
     INFO(dtype_name(dtype));
@@ -193,7 +226,9 @@ TEST_CASE("float32 pooling kernels match the float64 reference loops on tied val
           "[ops][pool][grad]") {
   // Small integers: many ties inside windows (the first maximum must win), and every sum
   // and maximum is exact in both dtypes, so max pooling must agree bitwise.
-  for (Shape shape : {Shape{2, 3, 9, 8}, Shape{1, 2, 7, 11}}) {
+  // The wide shapes give rows of 8 and more outputs (the vectorized 2x2 path), a width
+  // and height that leave a column and a row out of every 2x2 window, and an exact 16.
+  for (Shape shape : {Shape{2, 3, 9, 8}, Shape{1, 2, 7, 11}, Shape{1, 2, 21, 35}, Shape{2, 1, 4, 32}}) {
     Tensor x64 = randint(0, 4, shape).to(kFloat64);
     for (size_t k = 0; k < kPoolCases.size(); ++k) {
       auto [kernel, stride, padding] = kPoolCases[k];
@@ -232,6 +267,18 @@ TEST_CASE("float32 max pooling lets the first NaN of a window win and handles al
   for (auto [kernel, stride, padding] : {std::tuple<Shape, Shape, Shape>{{2, 2}, {}, {0, 0}},
                                          {{3, 3}, {1, 1}, {1, 1}}}) {
     Tensor a = x64.clone().requires_grad_(), b = x64.to(kFloat32).requires_grad_();
+    Tensor y64 = max_pool2d(a, kernel, stride, padding), y32 = max_pool2d(b, kernel, stride, padding);
+    CHECK(same_values(y32, y64));
+    Tensor dout = randint(1, 5, y64.shape()).to(kFloat64);
+    CHECK(same_values(grad(y32, {b}, dout.to(kFloat32))[0], grad(y64, {a}, dout)[0]));
+  }
+  // Wide rows with NaN and -inf scattered among tied values.
+  Tensor wide = randint(0, 3, {2, 2, 11, 37}).to(kFloat64);
+  Tensor u = uniform(wide.shape(), 0, 1, {.dtype = kFloat64});
+  wide = where(u < 0.1, full_like(wide, nan), where(u > 0.9, full_like(wide, -inf), wide));
+  for (auto [kernel, stride, padding] : {std::tuple<Shape, Shape, Shape>{{2, 2}, {}, {0, 0}},
+                                         {{3, 2}, {2, 1}, {1, 1}}}) {
+    Tensor a = wide.clone().requires_grad_(), b = wide.to(kFloat32).requires_grad_();
     Tensor y64 = max_pool2d(a, kernel, stride, padding), y32 = max_pool2d(b, kernel, stride, padding);
     CHECK(same_values(y32, y64));
     Tensor dout = randint(1, 5, y64.shape()).to(kFloat64);
