@@ -56,10 +56,21 @@ class SingleThreadedScope {
 // problem size only, so results are bitwise identical at any thread count.
 template <class Job>
 void run_jobs_single_threaded(int64_t jobs, const Job& job) {
-  parallel_for(jobs, 1, [&](int64_t begin, int64_t end) {
+  if (jobs <= 0) return;
+  if (jobs == 1 || omp_get_max_threads() == 1 || omp_in_parallel()) {
     SingleThreadedScope single_threaded;
-    for (int64_t i = begin; i < end; ++i) job(i);
-  });
+    for (int64_t i = 0; i < jobs; ++i) job(i);
+    return;
+  }
+  // Jobs are handed out one at a time: when the OS deschedules one thread (other work on
+  // the cores), the others take its share instead of waiting at the end. Which thread runs
+  // a job never changes what the job computes.
+#pragma omp parallel
+  {
+    SingleThreadedScope single_threaded;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t i = 0; i < jobs; ++i) job(i);
+  }
 }
 
 }  // namespace tl::rt::cpu
