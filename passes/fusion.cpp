@@ -39,18 +39,21 @@ bool is_splat_constant(mlir::Operation* op) {
 }
 
 // Groups in `block`, each listed root first. A group is a maximal set of elementwise ops with
-// one result leaving it (the root's): every other member has the root's shape and only users
-// inside the group, so the group is convex and its intermediates need no memory.
+// one result leaving it (the root's): every other member has the root's shape (or, when the
+// root is a reduction, the shape it reduces) and only users inside the group, so the group is
+// convex and its intermediates need no memory.
 std::vector<std::vector<mlir::Operation*>> find_groups(mlir::Block& block) {
   llvm::DenseMap<mlir::Operation*, int> group_of;
   std::vector<std::vector<mlir::Operation*>> groups;
   // Consumers first: a root is an elementwise op no later group absorbed.
   for (mlir::Operation& op : llvm::reverse(block)) {
-    if (group_of.count(&op) || !codegen::cpu::is_elementwise(&op)) continue;
+    const bool reduction = codegen::cpu::is_fusible_reduction(&op);
+    if (group_of.count(&op) || !(reduction || codegen::cpu::is_elementwise(&op))) continue;
     const int g = static_cast<int>(groups.size());
     groups.push_back({&op});
     group_of[&op] = g;
-    const auto shape = tensor_type_of(op.getResult(0)).getShape();
+    // A reduction's producers have the shape it reduces (its result is smaller).
+    const auto shape = tensor_type_of(reduction ? op.getOperand(0) : op.getResult(0)).getShape();
     auto in_group = [&](mlir::Operation* user) {
       auto it = group_of.find(user);
       return it != group_of.end() && it->second == g;

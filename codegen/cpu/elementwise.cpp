@@ -198,7 +198,30 @@ bool is_elementwise(mlir::Operation* op) {
   return true;
 }
 
+bool is_fusible_reduction(mlir::Operation* op) {
+  const ops::OpDef* def = ir::op_def(op);
+  if (def == nullptr || def->name != "sum" || op->getNumOperands() != 1 || op->getNumResults() != 1) return false;
+  if (!is_float_tensor(op->getOperand(0).getType()) || !is_float_tensor(op->getResult(0).getType())) return false;
+  auto in = op->getOperand(0).getType().cast<mlir::RankedTensorType>();
+  if (in.getElementType() != op->getResult(0).getType().cast<mlir::RankedTensorType>().getElementType()) return false;
+  const ops::Attrs attrs = ir::attrs_of(op);
+  if (attrs.dims.empty()) return false;
+  int64_t per_output = 1;
+  for (int64_t d : attrs.dims) {
+    const int64_t axis = d < 0 ? d + in.getRank() : d;
+    if (axis < 0 || axis >= in.getRank()) return false;
+    per_output *= in.getDimSize(axis);
+  }
+  return per_output <= kMaxFusedReduction;
+}
+
 namespace {
+
+// The reduction a group ends in (its returned value's producer), or null.
+mlir::Operation* group_reduction(mlir::func::FuncOp group) {
+  mlir::Operation* root = group.getBody().front().getTerminator()->getOperand(0).getDefiningOp();
+  return root != nullptr && is_fusible_reduction(root) ? root : nullptr;
+}
 
 bool is_splat_constant(mlir::Operation* op) {
   if (op->getName().getStringRef() != "tl.constant") return false;
@@ -212,6 +235,10 @@ std::string group_layout(mlir::func::FuncOp group, FusedLayout& layout) {
   mlir::FunctionType type = group.getFunctionType();
   if (type.getNumResults() != 1 || !is_float_tensor(type.getResult(0))) return "the group must return one f32/f64 tensor";
   auto out_type = type.getResult(0).cast<mlir::RankedTensorType>();
+  // The iteration space: the output's shape, or for a group ending in a reduction the shape
+  // it reduces.
+  mlir::Operation* reduction = group_reduction(group);
+  auto space_type = reduction ? reduction->getOperand(0).getType().cast<mlir::RankedTensorType>() : out_type;
   std::vector<Shape> in_shapes;
   std::vector<DType> in_dtypes;
   for (mlir::Type t : type.getInputs()) {
@@ -221,15 +248,36 @@ std::string group_layout(mlir::func::FuncOp group, FusedLayout& layout) {
     in_dtypes.push_back(ir::dtype_of(rt.getElementType()));
   }
   for (mlir::Operation& op : group.getBody().front().without_terminator()) {
+    if (&op == reduction) continue;
     if (!is_splat_constant(&op) && !is_elementwise(&op)) {
       return "op '" + op.getName().getStringRef().str() + "' has no elementwise lowering";
     }
     if (!is_splat_constant(&op) && op.getResult(0).getType().cast<mlir::RankedTensorType>().getShape() !=
-                                       out_type.getShape()) {
+                                       space_type.getShape()) {
       return "an intermediate of the group does not have the group's shape";
     }
   }
-  layout = collapse_layout(ir::shape_of(out_type), ir::dtype_of(out_type.getElementType()), in_shapes, in_dtypes);
+  if (!reduction) {
+    layout = collapse_layout(ir::shape_of(out_type), ir::dtype_of(out_type.getElementType()), in_shapes, in_dtypes);
+    return {};
+  }
+  // The output, seen with the reduced dims kept (size 1), is collapsed like one more input
+  // broadcast along them: dims merge only where it agrees too.
+  const Shape space = ir::shape_of(space_type);
+  Shape kept = space;
+  int64_t count = 1;
+  for (int64_t d : ir::attrs_of(reduction).dims) {
+    const int64_t axis = d < 0 ? d + space.size() : d;
+    count *= space[axis];
+    kept[axis] = 1;
+  }
+  in_shapes.push_back(kept);
+  in_dtypes.push_back(ir::dtype_of(out_type.getElementType()));
+  layout = collapse_layout(space, ir::dtype_of(out_type.getElementType()), in_shapes, in_dtypes);
+  layout.reduced = layout.inputs.back().broadcast;
+  layout.inputs.pop_back();
+  layout.out_shape = ir::shape_of(out_type);
+  if (ir::attrs_of(reduction).flag) layout.scale = 1.0 / static_cast<double>(std::max<int64_t>(count, 1));
   return {};
 }
 
@@ -259,10 +307,20 @@ std::string build_kernel(mlir::OpBuilder& builder, mlir::func::FuncOp group, con
     arg_types.push_back(mlir::MemRefType::get(shape, type.getInput(k).cast<mlir::RankedTensorType>().getElementType()));
     maps.push_back(mlir::AffineMap::get(rank, 0, exprs, ctx));
   }
-  llvm::SmallVector<int64_t> out_shape(layout.dims.begin(), layout.dims.end());
-  out_shape[0] = dynamic;
-  arg_types.push_back(mlir::MemRefType::get(out_shape, out_type.getElementType()));
-  maps.push_back(mlir::AffineMap::getMultiDimIdentityMap(rank, ctx));
+  // The output: reduced dims have size 1 and are read and written at index 0.
+  mlir::Operation* reduction = group_reduction(group);
+  auto is_reduced = [&](int64_t d) { return !layout.reduced.empty() && layout.reduced[d]; };
+  llvm::SmallVector<int64_t> out_shape;
+  llvm::SmallVector<mlir::AffineExpr> out_exprs;
+  llvm::SmallVector<llvm::StringRef> iterators;
+  for (int64_t d = 0; d < rank; ++d) {
+    out_shape.push_back(is_reduced(d) ? 1 : (d == 0 ? dynamic : layout.dims[d]));
+    out_exprs.push_back(is_reduced(d) ? mlir::getAffineConstantExpr(0, ctx) : mlir::getAffineDimExpr(d, ctx));
+    iterators.push_back(is_reduced(d) ? mlir::getReductionIteratorTypeName() : mlir::getParallelIteratorTypeName());
+  }
+  auto out_memref = mlir::MemRefType::get(out_shape, out_type.getElementType());
+  arg_types.push_back(out_memref);
+  maps.push_back(mlir::AffineMap::get(rank, 0, out_exprs, ctx));
 
   auto func = builder.create<mlir::func::FuncOp>(loc, name, builder.getFunctionType(arg_types, {}));
   func->setAttr("llvm.emit_c_interface", builder.getUnitAttr());
@@ -270,7 +328,11 @@ std::string build_kernel(mlir::OpBuilder& builder, mlir::func::FuncOp group, con
   mlir::OpBuilder body(ctx);
   body.setInsertionPointToStart(entry);
   llvm::SmallVector<Value> inputs(entry->getArguments().begin(), entry->getArguments().end() - 1);
-  llvm::SmallVector<llvm::StringRef> iterators(rank, mlir::getParallelIteratorTypeName());
+  Value out = entry->getArguments().back();
+  if (reduction) {
+    Value zero = body.create<mlir::arith::ConstantOp>(loc, body.getFloatAttr(out_type.getElementType(), 0.0));
+    body.create<mlir::linalg::FillOp>(loc, mlir::ValueRange{zero}, mlir::ValueRange{out});
+  }
   std::string error;
   body.create<mlir::linalg::GenericOp>(
       loc, inputs, mlir::ValueRange{entry->getArguments().back()}, maps, iterators,
@@ -279,6 +341,10 @@ std::string build_kernel(mlir::OpBuilder& builder, mlir::func::FuncOp group, con
         mlir::Block& block = group.getBody().front();
         for (unsigned k = 0; k < block.getNumArguments(); ++k) scalar[block.getArgument(k)] = args[k];
         for (mlir::Operation& op : block.without_terminator()) {
+          if (&op == reduction) {  // accumulated below
+            scalar[op.getResult(0)] = scalar.lookup(op.getOperand(0));
+            continue;
+          }
           mlir::Type elem = op.getResult(0).getType().cast<mlir::RankedTensorType>().getElementType();
           Scalar s{b, l, elem};
           if (is_splat_constant(&op)) {
@@ -293,8 +359,20 @@ std::string build_kernel(mlir::OpBuilder& builder, mlir::func::FuncOp group, con
           scalar[op.getResult(0)] = lowering.emit(s, operands, ir::attrs_of(&op));
         }
         Value result = scalar.lookup(block.getTerminator()->getOperand(0));
+        if (reduction) result = b.create<mlir::arith::AddFOp>(l, args.back(), result);
         b.create<mlir::linalg::YieldOp>(l, result);
       });
+  if (reduction && layout.scale != 1) {
+    // A mean: the sum times 1/count in the output's type, as the eager kernel scales it.
+    auto identity = mlir::AffineMap::getMultiDimIdentityMap(rank, ctx);
+    llvm::SmallVector<llvm::StringRef> parallel(rank, mlir::getParallelIteratorTypeName());
+    body.create<mlir::linalg::GenericOp>(
+        loc, mlir::TypeRange{}, mlir::ValueRange{}, mlir::ValueRange{out}, llvm::ArrayRef<mlir::AffineMap>{identity},
+        parallel, [&](mlir::OpBuilder& b, mlir::Location l, mlir::ValueRange args) {
+          Value scale = b.create<mlir::arith::ConstantOp>(l, b.getFloatAttr(out_type.getElementType(), layout.scale));
+          b.create<mlir::linalg::YieldOp>(l, mlir::ValueRange{b.create<mlir::arith::MulFOp>(l, args[0], scale)});
+        });
+  }
   body.create<mlir::func::ReturnOp>(loc);
   return error;
 }

@@ -20,6 +20,12 @@ namespace tl::codegen::cpu {
 // shape, with attributes it supports.
 bool is_elementwise(mlir::Operation* op);
 
+// Whether `op` is a reduction a group may end in: tl.sum (or mean: its flag) of an f32/f64
+// tensor of static shape over at least one dim, reducing at most kMaxFusedReduction elements
+// into each output element (the generated loop accumulates in order, in the input's type).
+bool is_fusible_reduction(mlir::Operation* op);
+inline constexpr int64_t kMaxFusedReduction = 1 << 16;
+
 struct KernelResult {
   std::shared_ptr<const trace::CompiledKernel> kernel;  // null when compilation failed
   std::string error;                                   // why, when kernel is null

@@ -88,10 +88,13 @@ void FusedKernel::run(std::span<const Tensor> inputs, Tensor& out) const {
 
   const int64_t rank = l.dims.size();
   const size_t n = in.size() + 1;
+  auto reduced = [&](int64_t d) { return !l.reduced.empty() && l.reduced[d]; };
   int64_t row_elems = 1;
   for (int64_t d = 1; d < rank; ++d) row_elems *= l.dims[d];
   const int64_t rows = l.dims[0];
-  const int64_t grain_rows = std::max<int64_t>(1, rt::kElementwiseGrain / std::max<int64_t>(1, row_elems));
+  // A reduction over dim 0 accumulates every row into the same outputs: one chunk.
+  const int64_t grain_rows = reduced(0) ? rows
+                                        : std::max<int64_t>(1, rt::kElementwiseGrain / std::max<int64_t>(1, row_elems));
 
   // Per operand: its sizes along the collapsed dims (1 where broadcast) and its elements per row.
   std::vector<int64_t> sizes(n * rank);
@@ -102,11 +105,11 @@ void FusedKernel::run(std::span<const Tensor> inputs, Tensor& out) const {
     const bool is_out = k + 1 == n;
     int64_t step = 1;
     for (int64_t d = 0; d < rank; ++d) {
-      const bool bc = !is_out && l.inputs[k].broadcast[d];
+      const bool bc = is_out ? reduced(d) : l.inputs[k].broadcast[d];
       sizes[k * rank + d] = bc ? 1 : l.dims[d];
       if (d > 0) step *= sizes[k * rank + d];
     }
-    const bool rows_broadcast = !is_out && l.inputs[k].broadcast[0];
+    const bool rows_broadcast = is_out ? reduced(0) : l.inputs[k].broadcast[0];
     row_step[k] = rows_broadcast ? 0 : step;
     const Tensor& t = is_out ? out : in[k];
     base[k] = static_cast<char*>(t.data_ptr());

@@ -25,6 +25,10 @@ struct FusedLayout {
     std::vector<bool> broadcast;  // per collapsed dim: the operand has size 1 there
   };
   std::vector<Operand> inputs;
+  // Groups ending in a reduction: per collapsed dim, whether it is reduced (the output has
+  // size 1 there, and the kernel accumulates into it). Empty for elementwise groups.
+  std::vector<bool> reduced;
+  double scale = 1;  // the reduction's result is multiplied by it (a mean's 1/count)
 };
 
 // Computes the collapsed layout of a group whose inputs have `input_shapes` and whose output
@@ -47,6 +51,11 @@ class FusedKernel : public trace::CompiledKernel {
   // thread count.
   void run(std::span<const Tensor> inputs, Tensor& out) const override;
   std::string describe() const override { return description_; }
+  bool is_elementwise() const override {
+    for (bool r : layout_.reduced)
+      if (r) return false;
+    return true;
+  }
   const FusedLayout& layout() const { return layout_; }
 
  private:

@@ -51,6 +51,10 @@ class CompiledKernel {
   virtual void run(std::span<const Tensor> inputs, Tensor& out) const = 0;
   // For dumps and tl::explain: the group's ops, e.g. "mul+add+gelu".
   virtual std::string describe() const = 0;
+  // Whether each output element is computed from the input elements at its own index (or
+  // broadcast ones) and nothing else: false for a group ending in a reduction. Only then may
+  // the output overwrite an input of its shape (MemoryPlan::in_place_input).
+  virtual bool is_elementwise() const { return true; }
 };
 
 enum class RandomKind : int64_t { kUniform = 0, kNormal = 1, kBernoulli = 2, kRandint = 3 };

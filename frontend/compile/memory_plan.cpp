@@ -42,7 +42,7 @@ std::vector<int> in_place_inputs(const Graph& graph, const std::vector<int>& def
     for (int i = def[v]; i < static_cast<int>(graph.nodes.size()) && safe; ++i) {
       for (int in : graph.nodes[i].inputs) {
         if (root[in] != old) continue;
-        safe = safe && i == def[v] && node.op == kFused && in == old;
+        safe = safe && i == def[v] && node.op == kFused && node.kernel && node.kernel->is_elementwise() && in == old;
       }
     }
     if (safe) result[v] = w.input;

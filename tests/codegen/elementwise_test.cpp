@@ -245,3 +245,48 @@ TEST_CASE("identical groups compile once per process", "[codegen][cache]") {
   CHECK(after.hits == before.hits + 1);
   CHECK(after.compiled == before.compiled);
 }
+
+TEST_CASE("a chain ending in a sum or mean accumulates into the reduced output", "[codegen][elementwise][reduce]") {
+  manual_seed(11);
+  struct Case {
+    Shape shape;
+    Shape dims;
+    bool keepdim, mean;
+  };
+  // Trailing, leading, middle and all dims; keepdim both ways; a shape of more than one chunk
+  // of rows (threaded) with the reduction inside each row and across rows.
+  const std::vector<Case> cases = {
+      {{8, 10}, {1}, false, false},       {{8, 10}, {1}, true, true},        {{8, 10}, {0}, false, true},
+      {{4, 5, 6}, {1}, true, false},      {{4, 5, 6}, {0, 2}, false, true},  {{4, 5, 6}, {0, 1, 2}, false, false},
+      {{3, 1, 7}, {2}, true, false},      {{4096, 33}, {1}, false, true},    {{300, 257}, {0}, false, false},
+  };
+  for (const Case& c : cases) {
+    for (DType dtype : {kFloat32, kFloat64}) {
+      const int64_t last = c.shape[c.shape.size() - 1];
+      std::vector<Tensor> in = {uniform(c.shape, dtype, -2, 2), uniform({last}, dtype, -1, 1)};
+      ops::Attrs reduce;
+      reduce.dims = c.dims;
+      reduce.keepdim = c.keepdim;
+      reduce.flag = c.mean;
+      // sum((exp(x) * bias)) over dims: softmax's denominator with a broadcast factor
+      Compiled compiled = compile_chain({{"exp", {0}}, {"mul", {2, 1}}, {"sum", {3}, reduce}}, in);
+      INFO(c.shape.str() << " dims " << c.dims.str() << " keepdim " << c.keepdim << " mean " << c.mean << " "
+                         << dtype_name(dtype) << ": " << compiled.error);
+      REQUIRE(compiled.kernel);
+      CHECK_FALSE(compiled.kernel->is_elementwise());
+      Tensor got = run(compiled, in);
+      REQUIRE(got.shape() == compiled.expected.shape());
+      // Accumulated in order here, with 16 lanes in the eager kernel: rounding differs.
+      CHECK(max_rel_error(got, compiled.expected, 1.0) <= (dtype == kFloat32 ? 2e-5 : 1e-12));
+    }
+  }
+}
+
+TEST_CASE("a reduction over more elements per output than the limit is not fused", "[codegen][elementwise][reduce]") {
+  Tensor x = uniform({2, codegen::cpu::kMaxFusedReduction + 1}, kFloat32, -1, 1);
+  ops::Attrs reduce;
+  reduce.dims = {1};
+  Compiled compiled = compile_chain({{"exp", {0}}, {"sum", {1}, reduce}}, {x});
+  CHECK_FALSE(compiled.kernel);
+  CHECK_FALSE(compiled.error.empty());
+}

@@ -1,4 +1,5 @@
-// Random programs of elementwise and broadcasting ops, with reductions and matmuls (Linear
+// Random programs of elementwise and broadcasting ops, with reductions (fused with their
+// producers when small enough) and matmuls (Linear
 // layers: bias and relu, folded into oneDNN post-ops by tl-matmul-epilogue) between them,
 // compiled through tl::compile (fusion + generated code) and compared with eager execution:
 // outputs, and the gradients the autodiff pass builds when the program calls loss.backward().
@@ -205,6 +206,7 @@ TEST_CASE("random elementwise programs compile to the eager results", "[codegen]
   const int cases = 300;
   int fused_programs = 0;
   int epilogue_programs = 0;
+  int reduction_programs = 0;
   std::ostringstream failures;
   for (int c = 0; c < cases; ++c) {
     Program p = random_program(rng, c % 50 == 49);
@@ -263,6 +265,7 @@ TEST_CASE("random elementwise programs compile to the eager results", "[codegen]
     const std::string report = explain(compiled, x);
     if (report.find("fused = ") != std::string::npos) ++fused_programs;
     if (report.find("tl.matmul_bias") != std::string::npos) ++epilogue_programs;
+    if (report.find("+sum\"") != std::string::npos) ++reduction_programs;
   }
   INFO(failures.str());
   CHECK(failures.str().empty());
@@ -271,6 +274,8 @@ TEST_CASE("random elementwise programs compile to the eager results", "[codegen]
   CHECK(fused_programs > cases / 4);
   // And some run a Linear layer's bias or relu as oneDNN post-ops.
   CHECK(epilogue_programs > cases / 20);
+  // And some a group ending in a sum or mean (their own, or autodiff's for a broadcast).
+  CHECK(reduction_programs > cases / 20);
   WARN(fused_programs << " of " << cases << " programs ran generated code, " << epilogue_programs
-                      << " a matmul with a folded epilogue");
+                      << " a matmul with a folded epilogue, " << reduction_programs << " a fused reduction");
 }
