@@ -301,6 +301,16 @@ TEST_CASE("float32 max pooling lets the first NaN of a window win and handles al
   CHECK(dx == expected);
 }
 
+TEST_CASE("float32 pooling of an empty input gives windows over padding alone -inf or 0 and no gradient",
+          "[ops][pool][grad]") {
+  Tensor x = zeros({1, 1, 0, 0}).requires_grad_();
+  Tensor y = max_pool2d(x, {2, 2}, {}, {1, 1});
+  REQUIRE(y.shape() == Shape{1, 1, 1, 1});
+  CHECK(y.to_vector<double>()[0] == -std::numeric_limits<double>::infinity());
+  CHECK(grad(y, {x}, ones(y.shape()))[0].shape() == x.shape());
+  CHECK(avg_pool2d(x, {2, 2}, {}, {1, 1}).to_vector<double>() == std::vector<double>{0});
+}
+
 TEST_CASE("max_pool2d sends each window's gradient to its max, accumulating overlaps", "[ops][pool][grad]") {
   for (DType dtype : {kFloat32, kFloat64}) {
     Tensor x = arange_image(4, 4, dtype).requires_grad_();
