@@ -202,8 +202,14 @@ ExecResult execute(const Graph& graph, std::span<const Tensor> args, const Plann
     }
     Tensor target = input_tensor(in, args);
     if (!target.defined()) continue;
+    if (value.is_same(target)) {  // computed in place
+      ++target.impl()->storage->version;
+      continue;
+    }
+    // A value read from memory another write-back overwrites is copied first. (A .grad
+    // write-back only rebinds the leaf's gradient: it overwrites no memory.)
     for (const Pending& other : writebacks) {
-      if (&other == &w) continue;
+      if (&other == &w || other.to_grad) continue;
       if (shares_memory(value, input_tensor(graph.inputs[other.input], args))) {
         value = value.clone();
         break;
