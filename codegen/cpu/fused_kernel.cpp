@@ -3,6 +3,8 @@
 
 #include <cstring>
 
+#include <llvm/ADT/SmallVector.h>
+
 #include "runtime/cpu/parallel.h"
 #include "tl/autograd.h"
 
@@ -75,15 +77,21 @@ void FusedKernel::run(std::span<const Tensor> inputs, Tensor& out) const {
   TL_ASSERT(out.is_contiguous() && out.shape() == l.out_shape && out.dtype() == l.out_dtype,
             "a fused kernel's output does not match the compiled group");
   if (out.numel() == 0) return;
-  std::vector<Tensor> in(inputs.begin(), inputs.end());
-  {
-    NoGradGuard no_grad;
-    for (size_t k = 0; k < in.size(); ++k) {
-      TL_ASSERT(in[k].shape() == l.inputs[k].shape && in[k].dtype() == l.inputs[k].dtype &&
-                    in[k].device().type == DeviceType::kCPU,
-                "a fused kernel's input does not match the compiled group");
-      if (!in[k].is_contiguous()) in[k] = in[k].contiguous();
+  // Small buffers on the stack: for tiny tensors the call overhead is the cost.
+  llvm::SmallVector<Tensor, 8> contiguous_copies;  // keeps copies of strided inputs alive
+  llvm::SmallVector<const Tensor*, 8> in;
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    const Tensor& t = inputs[k];
+    TL_ASSERT(t.shape() == l.inputs[k].shape && t.dtype() == l.inputs[k].dtype && t.device().type == DeviceType::kCPU,
+              "a fused kernel's input does not match the compiled group");
+    if (t.is_contiguous()) {
+      in.push_back(&t);
+      continue;
     }
+    NoGradGuard no_grad;
+    contiguous_copies.reserve(inputs.size());  // no reallocation: `in` points into it
+    contiguous_copies.push_back(t.contiguous());
+    in.push_back(&contiguous_copies.back());
   }
 
   const int64_t rank = l.dims.size();
@@ -97,10 +105,10 @@ void FusedKernel::run(std::span<const Tensor> inputs, Tensor& out) const {
                                         : std::max<int64_t>(1, rt::kElementwiseGrain / std::max<int64_t>(1, row_elems));
 
   // Per operand: its sizes along the collapsed dims (1 where broadcast) and its elements per row.
-  std::vector<int64_t> sizes(n * rank);
-  std::vector<int64_t> row_step(n);
-  std::vector<char*> base(n);
-  std::vector<size_t> elem(n);
+  llvm::SmallVector<int64_t, 32> sizes(n * rank);
+  llvm::SmallVector<int64_t, 8> row_step(n);
+  llvm::SmallVector<char*, 8> base(n);
+  llvm::SmallVector<size_t, 8> elem(n);
   for (size_t k = 0; k < n; ++k) {
     const bool is_out = k + 1 == n;
     int64_t step = 1;
@@ -111,17 +119,17 @@ void FusedKernel::run(std::span<const Tensor> inputs, Tensor& out) const {
     }
     const bool rows_broadcast = is_out ? reduced(0) : l.inputs[k].broadcast[0];
     row_step[k] = rows_broadcast ? 0 : step;
-    const Tensor& t = is_out ? out : in[k];
+    const Tensor& t = is_out ? out : *in[k];
     base[k] = static_cast<char*>(t.data_ptr());
     elem[k] = dtype_size(t.dtype());
   }
 
   const int64_t words_per = 3 + 2 * rank;
   rt::parallel_for(rows, grain_rows, [&](int64_t begin, int64_t end) {
-    std::vector<int64_t> words(n * words_per);
-    std::vector<int64_t> chunk_sizes(sizes);
-    std::vector<void*> descriptors(n);
-    std::vector<void*> args(n);
+    llvm::SmallVector<int64_t, 64> words(n * words_per);
+    llvm::SmallVector<int64_t, 32> chunk_sizes(sizes.begin(), sizes.end());
+    llvm::SmallVector<void*, 8> descriptors(n);
+    llvm::SmallVector<void*, 8> args(n);
     for (size_t k = 0; k < n; ++k) {
       if (row_step[k] != 0) chunk_sizes[k * rank] = end - begin;
       void* data = base[k] + static_cast<size_t>(begin * row_step[k]) * elem[k];

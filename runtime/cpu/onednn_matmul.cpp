@@ -3,6 +3,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 #include <tuple>
 #include <unordered_map>
+#include <vector>
 
 #include "runtime/cpu/onednn.h"
 #include "runtime/cpu/onednn_common.h"
@@ -30,6 +31,38 @@ struct MatmulEntry {
   dnnl::matmul primitive;
   dnnl::memory::desc a, b, c, bias;
 };
+
+// This thread's oneDNN memory objects for an entry's operands and its argument map, created
+// once and pointed at each call's data: creating them per call allocated several times per
+// matmul, which showed in small train steps.
+struct ThreadArgs {
+  dnnl::memory a, b, c, bias, scratchpad;
+  size_t scratchpad_bytes = 0;
+  std::unordered_map<int, dnnl::memory> args;
+};
+
+ThreadArgs& thread_args(const MatmulEntry& entry, bool has_bias) {
+  // Entries are never erased from their cache, so their addresses identify them.
+  thread_local std::unordered_map<const MatmulEntry*, ThreadArgs> bound;
+  auto [it, fresh] = bound.try_emplace(&entry);
+  ThreadArgs& t = it->second;
+  if (fresh) {
+    const dnnl_memory_desc_t* md =
+        dnnl_primitive_desc_query_md(entry.primitive.get_primitive_desc(), dnnl_query_scratchpad_md, 0);
+    dnnl::memory::desc scratchpad_md = md ? dnnl::memory::desc(*md) : dnnl::memory::desc();
+    t.scratchpad_bytes = scratchpad_md.get_size();
+    t.a = dnnl::memory(entry.a, engine(), nullptr);
+    t.b = dnnl::memory(entry.b, engine(), nullptr);
+    t.c = dnnl::memory(entry.c, engine(), nullptr);
+    t.scratchpad = dnnl::memory(scratchpad_md, engine(), nullptr);
+    t.args = {{DNNL_ARG_SRC, t.a}, {DNNL_ARG_WEIGHTS, t.b}, {DNNL_ARG_DST, t.c}, {DNNL_ARG_SCRATCHPAD, t.scratchpad}};
+    if (has_bias) {
+      t.bias = dnnl::memory(entry.bias, engine(), nullptr);
+      t.args.emplace(DNNL_ARG_BIAS, t.bias);
+    }
+  }
+  return t;
+}
 
 }  // namespace
 
@@ -68,16 +101,16 @@ void run_matmul(MatrixArg a, MatrixArg b, float* c, int64_t ldc, int64_t M, int6
     }
     entry = &it->second;
   }
-  memory am(entry->a, engine(), const_cast<float*>(a.data));
-  memory bm(entry->b, engine(), const_cast<float*>(b.data));
-  memory cm(entry->c, engine(), c);
+  ThreadArgs& bound = thread_args(*entry, has_bias);
+  bound.a.set_data_handle(const_cast<float*>(a.data));
+  bound.b.set_data_handle(const_cast<float*>(b.data));
+  bound.c.set_data_handle(c);
+  if (has_bias) bound.bias.set_data_handle(const_cast<float*>(epilogue.bias));
+  thread_local std::vector<char> scratchpad;
+  if (scratchpad.size() < bound.scratchpad_bytes) scratchpad.resize(bound.scratchpad_bytes);
+  bound.scratchpad.set_data_handle(scratchpad.data());
   static thread_local dnnl::stream s(engine());
-  std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, am},
-                                          {DNNL_ARG_WEIGHTS, bm},
-                                          {DNNL_ARG_DST, cm},
-                                          {DNNL_ARG_SCRATCHPAD, scratchpad_for(entry->primitive)}};
-  if (has_bias) args.emplace(DNNL_ARG_BIAS, memory(entry->bias, engine(), const_cast<float*>(epilogue.bias)));
-  entry->primitive.execute(s, args);
+  entry->primitive.execute(s, bound.args);
   s.wait();
 }
 
