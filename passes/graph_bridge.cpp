@@ -7,6 +7,7 @@
 #include <llvm/ADT/DenseMap.h>
 
 #include "ir/attrs.h"
+#include "ir/dialect.h"
 #include "tl/ops.h"
 
 namespace tl::passes {
@@ -220,6 +221,11 @@ mlir::OwningOpRef<mlir::ModuleOp> import_graph(mlir::MLIRContext& ctx, const tra
     if (w.to_grad) func.setResultAttr(index, kToGradAttr, builder.getUnitAttr());
   }
   return module;
+}
+
+bool is_registry_op(mlir::Operation* op, std::string_view name) {
+  const ops::OpDef* def = op ? ir::op_def(op) : nullptr;
+  return def != nullptr && def->name == name;
 }
 
 trace::Node node_of(mlir::Operation* op) {

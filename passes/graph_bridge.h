@@ -18,6 +18,8 @@
 //                           exported with the CompiledKernel code generation made for it
 #pragma once
 
+#include <string_view>
+
 #include <map>
 #include <memory>
 #include <string>
@@ -64,6 +66,9 @@ mlir::OwningOpRef<mlir::ModuleOp> import_graph(mlir::MLIRContext& ctx, const tra
 // new op; throws tl::ValueError for an unknown op name.
 mlir::Operation* emit_node(mlir::OpBuilder& builder, const trace::Node& node, mlir::ValueRange operands,
                            mlir::TypeRange result_types);
+
+// Whether `op` (possibly null) is the tl registry op called `name` (e.g. "matmul").
+bool is_registry_op(mlir::Operation* op, std::string_view name);
 
 // The node an op stands for, without inputs and outputs (op, def, attrs, site and, for
 // tl.constant, the constant's data in a new host tensor). Throws tl::ValueError for an op

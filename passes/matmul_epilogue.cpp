@@ -25,21 +25,16 @@ struct MatmulEpiloguePass : mlir::PassWrapper<MatmulEpiloguePass, mlir::Operatio
   void runOnOperation() override;
 };
 
-bool is_op(mlir::Operation* op, const char* name) {
-  const ops::OpDef* def = op ? ir::op_def(op) : nullptr;
-  return def != nullptr && def->name == name;
-}
-
 mlir::RankedTensorType type_of(mlir::Value v) { return v.getType().dyn_cast<mlir::RankedTensorType>(); }
 
 // The matmul feeding `add` (one of its operands, used by nothing else) and the bias (the other
 // operand: a vector of the product's column count, so it broadcasts along rows), or nulls.
 std::pair<mlir::Operation*, mlir::Value> match_bias_add(mlir::Operation* add) {
-  if (!is_op(add, "add") || add->getNumOperands() != 2) return {};
+  if (!is_registry_op(add, "add") || add->getNumOperands() != 2) return {};
   for (int side = 0; side < 2; ++side) {
     mlir::Operation* mm = add->getOperand(side).getDefiningOp();
     mlir::Value bias = add->getOperand(1 - side);
-    if (!is_op(mm, "matmul") || !mm->getResult(0).hasOneUse()) continue;
+    if (!is_registry_op(mm, "matmul") || !mm->getResult(0).hasOneUse()) continue;
     auto product = type_of(mm->getResult(0)), b = type_of(mm->getOperand(1)), bias_type = type_of(bias);
     if (!product || !b || !bias_type || !product.hasStaticShape() || b.getRank() != 2) continue;
     if (bias_type.getRank() != 1 || bias_type.getDimSize(0) != product.getShape().back()) continue;
@@ -60,7 +55,7 @@ void MatmulEpiloguePass::runOnOperation() {
     mlir::Operation* relu = nullptr;
     if (add->getResult(0).hasOneUse()) {
       mlir::Operation* user = *add->getResult(0).getUsers().begin();
-      if (is_op(user, "relu") && user->getNumOperands() == 1) relu = user;
+      if (is_registry_op(user, "relu") && user->getNumOperands() == 1) relu = user;
     }
     mlir::Operation* last = relu ? relu : add;
     mlir::OpBuilder builder(last);

@@ -24,20 +24,15 @@ struct TransposeMatmulPass : mlir::PassWrapper<TransposeMatmulPass, mlir::Operat
   void runOnOperation() override;
 };
 
-bool is_op(mlir::Operation* op, const char* name) {
-  const ops::OpDef* def = op ? ir::op_def(op) : nullptr;
-  return def != nullptr && def->name == name;
-}
-
 int64_t rank_of(mlir::Value v) { return v.getType().cast<mlir::RankedTensorType>().getRank(); }
 
 void TransposeMatmulPass::runOnOperation() {
   llvm::SmallVector<mlir::Operation*> candidates;
   getOperation().walk([&](mlir::Operation* op) {
-    if (!is_op(op, "permute") || op->getNumOperands() != 1) return;
+    if (!is_registry_op(op, "permute") || op->getNumOperands() != 1) return;
     if (ir::attrs_of(op).dims != Shape{1, 0}) return;
     mlir::Operation* mm = op->getOperand(0).getDefiningOp();
-    if (!is_op(mm, "matmul") || mm->getNumOperands() != 2 || !mm->getResult(0).hasOneUse()) return;
+    if (!is_registry_op(mm, "matmul") || mm->getNumOperands() != 2 || !mm->getResult(0).hasOneUse()) return;
     if (rank_of(mm->getOperand(0)) != 2 || rank_of(mm->getOperand(1)) != 2) return;
     candidates.push_back(op);
   });
@@ -47,7 +42,7 @@ void TransposeMatmulPass::runOnOperation() {
     auto transposed = [&](mlir::Value v) -> mlir::Value {
       // The transpose of a transpose is the original value.
       mlir::Operation* def = v.getDefiningOp();
-      if (is_op(def, "permute") && ir::attrs_of(def).dims == Shape{1, 0}) return def->getOperand(0);
+      if (is_registry_op(def, "permute") && ir::attrs_of(def).dims == Shape{1, 0}) return def->getOperand(0);
       trace::Node node;
       node.op = "permute";
       node.def = ops::find_op("permute");

@@ -19,8 +19,8 @@
 #include "tl/optim.h"
 #include "tl/random.h"
 #include "tl/tl.h"
+#include "tests/support/spawn_self.h"
 
-extern char** environ;
 
 using namespace tl;
 namespace fs = std::filesystem;
@@ -36,19 +36,7 @@ std::string read_file(const fs::path& path) {
 
 // Runs this binary's hidden test below in a new process with `env` added; returns its status.
 int run_child(const std::vector<std::string>& env) {
-  std::vector<std::string> args = {"/proc/self/exe", "child: run a compiled training step and report"};
-  std::vector<std::string> vars = env;
-  for (char** e = environ; *e; ++e) vars.emplace_back(*e);  // the earlier entries win
-  std::vector<char*> argv, envp;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  for (auto& v : vars) envp.push_back(v.data());
-  envp.push_back(nullptr);
-  pid_t pid = 0;
-  REQUIRE(::posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv.data(), envp.data()) == 0);
-  int status = 0;
-  REQUIRE(::waitpid(pid, &status, 0) == pid);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return testing::wait_for_child(testing::spawn_self("child: run a compiled training step and report", env));
 }
 
 struct EntryFile {

@@ -30,8 +30,8 @@
 #include "ir/dialect.h"
 #include "tl/ops.h"
 #include "tl/random.h"
+#include "tests/support/spawn_self.h"
 
-extern char** environ;
 
 using namespace tl;
 using codegen::cpu::DiskCache;
@@ -141,26 +141,8 @@ Outcome compile_and_run(double c) {
 
 std::vector<fs::path> entries_in(const fs::path& cache_root) { return files_in(cache_root / "kernels"); }
 
-// Runs this test binary again with `test_name` (a hidden test below) and `env` added to the
-// environment; returns its exit status.
-pid_t spawn_self(const std::string& test_name, const std::vector<std::string>& env) {
-  std::vector<std::string> args = {"/proc/self/exe", test_name};
-  std::vector<std::string> vars = env;
-  for (char** e = environ; *e; ++e) vars.emplace_back(*e);  // the earlier entries win
-  std::vector<char*> argv, envp;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  for (auto& v : vars) envp.push_back(v.data());
-  envp.push_back(nullptr);
-  pid_t pid = 0;
-  REQUIRE(::posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv.data(), envp.data()) == 0);
-  return pid;
-}
-int wait_for(pid_t pid) {
-  int status = 0;
-  REQUIRE(::waitpid(pid, &status, 0) == pid);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
+using testing::spawn_self;
+int wait_for(pid_t pid) { return testing::wait_for_child(pid); }
 
 // What a child run of "child: compile a group and report" found.
 struct ChildReport {
