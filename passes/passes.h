@@ -34,9 +34,9 @@ std::unique_ptr<mlir::Pass> create_autodiff_pass();
 // private func.func carrying `fused = "mul+add+gelu"` (its ops in order), called by a
 // func.call at the group's last op. A group has one result: every member but that last op
 // has the result's shape (group inputs may broadcast to it) and users only in the group. The
-// last op may also be a sum or mean (codegen::cpu::is_fusible_reduction) of the group's
-// values: the others then have the shape it reduces, and the group is one loop nest
-// accumulating into the reduced output (softmax's exp+sum, a loss's square+mean).
+// last op may also be a sum or mean over outer dims (codegen::cpu::is_fusible_reduction) of
+// the group's values: the others then have the shape it reduces, and the group is one loop
+// nest accumulating into the reduced output (a bias gradient's sum over the batch).
 // Splat tl.constant inputs are copied into the group. Groups of fewer than `min-ops` ops
 // (default 2) stay as they are.
 std::unique_ptr<mlir::Pass> create_fuse_elementwise_pass();

@@ -207,12 +207,14 @@ bool is_fusible_reduction(mlir::Operation* op) {
   const ops::Attrs attrs = ir::attrs_of(op);
   if (attrs.dims.empty()) return false;
   int64_t per_output = 1;
+  bool innermost = false;  // the last dim (of size > 1) is reduced
   for (int64_t d : attrs.dims) {
     const int64_t axis = d < 0 ? d + in.getRank() : d;
     if (axis < 0 || axis >= in.getRank()) return false;
     per_output *= in.getDimSize(axis);
+    innermost = innermost || (axis == in.getRank() - 1 && in.getDimSize(axis) > 1);
   }
-  return per_output <= kMaxFusedReduction;
+  return !innermost && per_output <= kMaxFusedReduction;
 }
 
 namespace {
@@ -495,6 +497,28 @@ std::string code_stamp(const llvm::orc::JITTargetMachineBuilder& host) {
 
 // Adds `void tl_packed_fused<i>(void** args)` for each group's C interface function: args[k]
 // points at argument k (a pointer to a memref descriptor), as FusedKernel::Entry expects.
+// A reduction's output is never memory an input reads: the memory plan gives it its own
+// slot or fresh memory and never computes it in place (FusedKernel::is_elementwise). Saying so
+// (noalias on its pointers) lets LLVM keep the accumulator in a register across the reduced
+// loop instead of storing and reloading it per element. Elementwise groups may write over an
+// input they read at the same index, so they get no such promise. MLIR 15 drops
+// `llvm.noalias` on memref arguments, hence the attribute is added to the LLVM function.
+void mark_reduction_outputs_noalias(llvm::Module& module, const std::vector<FusedLayout>& layouts) {
+  for (size_t i = 0; i < layouts.size(); ++i) {
+    const FusedLayout& l = layouts[i];
+    if (std::none_of(l.reduced.begin(), l.reduced.end(), [](bool r) { return r; })) continue;
+    llvm::Function* fn = module.getFunction("fused" + std::to_string(i));
+    if (fn == nullptr) continue;
+    // Each memref operand is expanded into (allocated ptr, aligned ptr, offset, sizes[rank],
+    // strides[rank]); the output comes after the inputs.
+    const unsigned per_memref = 3 + 2 * static_cast<unsigned>(l.dims.size());
+    const unsigned out_first = per_memref * static_cast<unsigned>(l.inputs.size());
+    if (fn->arg_size() != out_first + per_memref) continue;
+    // Only the aligned pointer is used to access memory.
+    if (fn->getArg(out_first + 1)->getType()->isPointerTy()) fn->addParamAttr(out_first + 1, llvm::Attribute::NoAlias);
+  }
+}
+
 void add_packed_entries(llvm::Module& module, size_t count) {
   llvm::LLVMContext& ctx = module.getContext();
   llvm::IRBuilder<> b(ctx);
@@ -540,6 +564,7 @@ std::string emit_object(mlir::MLIRContext* ctx, llvm::ArrayRef<mlir::func::FuncO
   llvm_module->setDataLayout((*machine)->createDataLayout());
   llvm_module->setTargetTriple((*machine)->getTargetTriple().str());
   add_packed_entries(*llvm_module, groups.size());
+  mark_reduction_outputs_noalias(*llvm_module, layouts);
   // With the host's target machine, the -O3 pipeline knows the vector width (TTI).
   if (llvm::Error e = mlir::makeOptimizingTransformer(3, 0, machine->get())(llvm_module.get())) {
     return error = "LLVM optimization failed: " + llvm::toString(std::move(e)), "";

@@ -253,12 +253,12 @@ TEST_CASE("a chain ending in a sum or mean accumulates into the reduced output",
     Shape dims;
     bool keepdim, mean;
   };
-  // Trailing, leading, middle and all dims; keepdim both ways; a shape of more than one chunk
-  // of rows (threaded) with the reduction inside each row and across rows.
+  // Leading and middle dims; keepdim both ways; shapes of more than one chunk of rows
+  // (threaded) reducing across rows or within each chunk.
   const std::vector<Case> cases = {
-      {{8, 10}, {1}, false, false},       {{8, 10}, {1}, true, true},        {{8, 10}, {0}, false, true},
-      {{4, 5, 6}, {1}, true, false},      {{4, 5, 6}, {0, 2}, false, true},  {{4, 5, 6}, {0, 1, 2}, false, false},
-      {{3, 1, 7}, {2}, true, false},      {{4096, 33}, {1}, false, true},    {{300, 257}, {0}, false, false},
+      {{8, 10}, {0}, false, false},      {{8, 10}, {0}, true, true},        {{4, 5, 6}, {1}, true, false},
+      {{4, 5, 6}, {0, 1}, false, true},  {{4, 5, 6}, {0}, false, false},    {{3, 1, 7}, {1}, true, false},
+      {{4096, 33}, {0}, false, true},    {{300, 257}, {0}, false, false},   {{64, 700, 3}, {1}, false, false},
   };
   for (const Case& c : cases) {
     for (DType dtype : {kFloat32, kFloat64}) {
@@ -273,7 +273,10 @@ TEST_CASE("a chain ending in a sum or mean accumulates into the reduced output",
       INFO(c.shape.str() << " dims " << c.dims.str() << " keepdim " << c.keepdim << " mean " << c.mean << " "
                          << dtype_name(dtype) << ": " << compiled.error);
       REQUIRE(compiled.kernel);
-      CHECK_FALSE(compiled.kernel->is_elementwise());
+      int64_t per_output = 1;
+      for (int64_t d : c.dims) per_output *= c.shape[d];
+      // Summing size-1 dims is elementwise: each output element reads one input element.
+      CHECK(compiled.kernel->is_elementwise() == (per_output == 1));
       Tensor got = run(compiled, in);
       REQUIRE(got.shape() == compiled.expected.shape());
       // Accumulated in order here, with 16 lanes in the eager kernel: rounding differs.
@@ -282,10 +285,19 @@ TEST_CASE("a chain ending in a sum or mean accumulates into the reduced output",
   }
 }
 
-TEST_CASE("a reduction over more elements per output than the limit is not fused", "[codegen][elementwise][reduce]") {
-  Tensor x = uniform({2, codegen::cpu::kMaxFusedReduction + 1}, kFloat32, -1, 1);
+TEST_CASE("reductions along rows or over too many elements are not fused", "[codegen][elementwise][reduce]") {
+  // Over the innermost dim: an in-order scalar chain, slower than the eager ops.
+  for (Shape dims : {Shape{1}, Shape{0, 1}}) {
+    Tensor x = uniform({8, 10}, kFloat32, -1, 1);
+    ops::Attrs reduce;
+    reduce.dims = dims;
+    Compiled compiled = compile_chain({{"exp", {0}}, {"sum", {1}, reduce}}, {x});
+    CHECK_FALSE(compiled.kernel);
+  }
+  // More than kMaxFusedReduction elements into each output.
+  Tensor x = uniform({codegen::cpu::kMaxFusedReduction + 1, 2}, kFloat32, -1, 1);
   ops::Attrs reduce;
-  reduce.dims = {1};
+  reduce.dims = {0};
   Compiled compiled = compile_chain({{"exp", {0}}, {"sum", {1}, reduce}}, {x});
   CHECK_FALSE(compiled.kernel);
   CHECK_FALSE(compiled.error.empty());

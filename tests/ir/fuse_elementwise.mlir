@@ -44,16 +44,19 @@ func.func @escaping(%x: tensor<16xf64>) -> (tensor<16xf64>, tensor<16xf64>) {
 
 // -----
 
-// Groups stop at ops without an elementwise lowering (matmul), after a reduction (sum) and
-// at integer tensors; a single op is not worth a kernel unless min-ops=1.
+// Groups stop at ops without an elementwise lowering (matmul), at a reduction along rows
+// (sum over every dim, the innermost included) and at integer tensors; a single op is not
+// worth a kernel unless min-ops=1.
 // CHECK-LABEL: func.func @boundaries
 // CHECK-NEXT: tl.matmul
 // CHECK-NEXT: %[[G:.*]] = call @boundaries_fused0
-// CHECK-NEXT: tl.exp %[[G]]
+// CHECK-NEXT: tl.sum %[[G]]
+// CHECK-NEXT: tl.exp
 // CHECK-NEXT: tl.add %arg2, %arg2
-// CHECK: func.func private @boundaries_fused0{{.*}}fused = "relu+sqrt+sum"
+// CHECK: func.func private @boundaries_fused0{{.*}}fused = "relu+sqrt"
 // ONE-LABEL: func.func @boundaries
 // ONE: call @boundaries_fused1
+// ONE: tl.sum
 // ONE: call @boundaries_fused0
 // ONE: tl.add %arg2, %arg2
 // ONE: func.func private @boundaries_fused0{{.*}}fused = "exp"
@@ -84,22 +87,36 @@ func.func @broadcast_intermediate(%x: tensor<4xf32>, %y: tensor<3x4xf32>) -> ten
 
 // -----
 
-// A sum or mean of a chain ends the chain's group: one loop nest accumulating into the
-// reduced output. Ops after the reduction (on the smaller shape) start another group.
+// A sum or mean of a chain over outer dims ends the chain's group: one loop nest
+// accumulating into the reduced output (a bias gradient's sum over the batch). Ops after the
+// reduction (on the smaller shape) start another group.
 // CHECK-LABEL: func.func @reduction
-// CHECK-NEXT: %[[S:.*]] = call @reduction_fused1(%arg0, %arg1) : (tensor<4x8xf32>, tensor<8xf32>) -> tensor<4x1xf32>
-// CHECK-NEXT: %[[R:.*]] = call @reduction_fused0(%[[S]]) : (tensor<4x1xf32>) -> tensor<4x1xf32>
+// CHECK-NEXT: %[[S:.*]] = call @reduction_fused1(%arg0, %arg1) : (tensor<4x8xf32>, tensor<8xf32>) -> tensor<1x8xf32>
+// CHECK-NEXT: %[[R:.*]] = call @reduction_fused0(%[[S]]) : (tensor<1x8xf32>) -> tensor<1x8xf32>
 // CHECK-NEXT: return %[[R]]
 // CHECK-LABEL: func.func private @reduction_fused0
 // CHECK-SAME: attributes {fused = "log+neg"}
 // CHECK-LABEL: func.func private @reduction_fused1
 // CHECK-SAME: attributes {fused = "sub+exp+sum"}
-// CHECK: tl.sum {{.*}} {dims = [:i64 1], flag, keepdim}
-func.func @reduction(%x: tensor<4x8xf32>, %m: tensor<8xf32>) -> tensor<4x1xf32> {
+// CHECK: tl.sum {{.*}} {dims = [:i64 0], flag, keepdim}
+func.func @reduction(%x: tensor<4x8xf32>, %m: tensor<8xf32>) -> tensor<1x8xf32> {
   %0 = tl.sub %x, %m : (tensor<4x8xf32>, tensor<8xf32>) -> tensor<4x8xf32>
   %1 = tl.exp %0 : (tensor<4x8xf32>) -> tensor<4x8xf32>
-  %2 = tl.sum %1 {dims = [:i64 1], flag, keepdim} : (tensor<4x8xf32>) -> tensor<4x1xf32>
-  %3 = tl.log %2 : (tensor<4x1xf32>) -> tensor<4x1xf32>
-  %4 = tl.neg %3 : (tensor<4x1xf32>) -> tensor<4x1xf32>
-  return %4 : tensor<4x1xf32>
+  %2 = tl.sum %1 {dims = [:i64 0], flag, keepdim} : (tensor<4x8xf32>) -> tensor<1x8xf32>
+  %3 = tl.log %2 : (tensor<1x8xf32>) -> tensor<1x8xf32>
+  %4 = tl.neg %3 : (tensor<1x8xf32>) -> tensor<1x8xf32>
+  return %4 : tensor<1x8xf32>
+}
+
+// -----
+
+// A sum along rows stays the eager kernel: fused, it would be one scalar chain per row.
+// CHECK-LABEL: func.func @row_sum
+// CHECK-NEXT: %[[E:.*]] = call @row_sum_fused0
+// CHECK-NEXT: tl.sum %[[E]] {dims = [:i64 1]}
+func.func @row_sum(%x: tensor<4x8xf32>, %m: tensor<8xf32>) -> tensor<4xf32> {
+  %0 = tl.sub %x, %m : (tensor<4x8xf32>, tensor<8xf32>) -> tensor<4x8xf32>
+  %1 = tl.exp %0 : (tensor<4x8xf32>) -> tensor<4x8xf32>
+  %2 = tl.sum %1 {dims = [:i64 1]} : (tensor<4x8xf32>) -> tensor<4xf32>
+  return %2 : tensor<4xf32>
 }
