@@ -115,8 +115,9 @@ ExecResult execute(const Graph& graph, std::span<const Tensor> args, const Plann
 
   // Updates computed straight into captured tensors (MemoryPlan::in_place_input): the target
   // per value, when its tensor allows it this call.
-  std::vector<Tensor> in_place(planned ? graph.values.size() : 0);
+  std::vector<Tensor> in_place;
   if (planned && planned->plan().in_place_values > 0) {
+    in_place.resize(graph.values.size());
     const std::vector<int>& target_of = planned->plan().in_place_input;
     for (size_t v = 0; v < target_of.size(); ++v) {
       if (target_of[v] < 0) continue;
@@ -129,6 +130,9 @@ ExecResult execute(const Graph& graph, std::span<const Tensor> args, const Plann
       if (usable) in_place[v] = target;
     }
   }
+  auto computed_in_place = [&](int v) -> const Tensor* {
+    return !in_place.empty() && in_place[v].defined() ? &in_place[v] : nullptr;
+  };
 
   if (before_nodes) before_nodes();
 
@@ -139,9 +143,10 @@ ExecResult execute(const Graph& graph, std::span<const Tensor> args, const Plann
     if (node.def != nullptr) {
       const int out = node.outputs[0];
       ops::KernelFn kernel = node.def->kernels[ops::kCpu];
-      const Tensor& memory = !planned ? Tensor() : in_place[out].defined() ? in_place[out] : planned->slot(out);
-      if (memory.defined() && kernel != nullptr) {
-        Tensor& o = env[out] = memory;
+      const Tensor* target = computed_in_place(out);
+      const Tensor* memory = target ? target : planned ? &planned->slot(out) : nullptr;
+      if (memory && memory->defined() && kernel != nullptr) {
+        Tensor& o = env[out] = *memory;
         if (o.numel() > 0) kernel(std::span<const Tensor>(operands), o, node.attrs);
       } else if (planned && node.def->view != nullptr) {
         env[out] = node.def->view(operands[0], node.attrs, node.site);
@@ -150,8 +155,8 @@ ExecResult execute(const Graph& graph, std::span<const Tensor> args, const Plann
       }
     } else if (node.op == kFused) {
       const int out = node.outputs[0];
-      if (planned && in_place[out].defined()) {
-        env[out] = in_place[out];
+      if (const Tensor* target = computed_in_place(out)) {
+        env[out] = *target;
       } else if (planned && planned->slot(out).defined()) {
         env[out] = planned->slot(out);
       } else {

@@ -24,14 +24,25 @@ inline dnnl::primitive_attr scratchpad_attr() {
   return attr;
 }
 
-// This thread's scratchpad for executing `primitive` (a thread runs one primitive at a time).
-inline dnnl::memory scratchpad_for(const dnnl::primitive& primitive) {
+// This thread's scratchpad buffer, grown to at least `bytes` (a thread runs one primitive at
+// a time, so every primitive it runs shares it). Growing moves it: take the pointer per call.
+inline void* thread_scratchpad(size_t bytes) {
+  thread_local std::vector<char> buffer;
+  if (buffer.size() < bytes) buffer.resize(bytes);
+  return buffer.data();
+}
+
+// The scratchpad `primitive` needs (empty when none).
+inline dnnl::memory::desc scratchpad_desc(const dnnl::primitive& primitive) {
   const dnnl_memory_desc_t* md =
       dnnl_primitive_desc_query_md(primitive.get_primitive_desc(), dnnl_query_scratchpad_md, 0);
-  dnnl::memory::desc desc = md ? dnnl::memory::desc(*md) : dnnl::memory::desc();
-  thread_local std::vector<char> buffer;
-  if (buffer.size() < desc.get_size()) buffer.resize(desc.get_size());
-  return dnnl::memory(desc, engine(), buffer.data());
+  return md ? dnnl::memory::desc(*md) : dnnl::memory::desc();
+}
+
+// This thread's scratchpad for executing `primitive`.
+inline dnnl::memory scratchpad_for(const dnnl::primitive& primitive) {
+  dnnl::memory::desc desc = scratchpad_desc(primitive);
+  return dnnl::memory(desc, engine(), thread_scratchpad(desc.get_size()));
 }
 
 // Limits oneDNN to the calling thread for the life of the scope (omp_set_num_threads sets

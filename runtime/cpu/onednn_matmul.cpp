@@ -47,9 +47,7 @@ ThreadArgs& thread_args(const MatmulEntry& entry, bool has_bias) {
   auto [it, fresh] = bound.try_emplace(&entry);
   ThreadArgs& t = it->second;
   if (fresh) {
-    const dnnl_memory_desc_t* md =
-        dnnl_primitive_desc_query_md(entry.primitive.get_primitive_desc(), dnnl_query_scratchpad_md, 0);
-    dnnl::memory::desc scratchpad_md = md ? dnnl::memory::desc(*md) : dnnl::memory::desc();
+    dnnl::memory::desc scratchpad_md = scratchpad_desc(entry.primitive);
     t.scratchpad_bytes = scratchpad_md.get_size();
     t.a = dnnl::memory(entry.a, engine(), nullptr);
     t.b = dnnl::memory(entry.b, engine(), nullptr);
@@ -106,9 +104,7 @@ void run_matmul(MatrixArg a, MatrixArg b, float* c, int64_t ldc, int64_t M, int6
   bound.b.set_data_handle(const_cast<float*>(b.data));
   bound.c.set_data_handle(c);
   if (has_bias) bound.bias.set_data_handle(const_cast<float*>(epilogue.bias));
-  thread_local std::vector<char> scratchpad;
-  if (scratchpad.size() < bound.scratchpad_bytes) scratchpad.resize(bound.scratchpad_bytes);
-  bound.scratchpad.set_data_handle(scratchpad.data());
+  bound.scratchpad.set_data_handle(thread_scratchpad(bound.scratchpad_bytes));
   static thread_local dnnl::stream s(engine());
   entry->primitive.execute(s, bound.args);
   s.wait();
