@@ -121,6 +121,18 @@ struct Step {
   }
 };
 
+// Times the train step of `model` on (x, y), eager or compiled, and reports it as `workload`
+// (with "_compiled" appended when compiled), scaled to `metric`'s unit (1e6: us, 1e3: ms).
+void time_train_step(const std::string& workload, const char* metric, double scale, int warmup,
+                     tl::nn::Sequential& model, tl::optim::Optimizer& opt, const tl::Tensor& x, const tl::Tensor& y,
+                     int reps, double budget_s, bool compiled, const char* eager_note) {
+  Step step(model, opt, compiled);
+  int done = 0;
+  double s = time_per_call(warmup, reps, budget_s, [&] { step.fn(x, y); }, done);
+  const std::string name = compiled ? workload + "_compiled" : workload;
+  report(name.c_str(), metric, s * scale, done, compiled ? "tl::compile" : eager_note);
+}
+
 // (b) 4-16-3 tanh MLP, batch 32, cross-entropy, Adam: one full train step.
 void bench_mlp_tiny(int reps, double budget_s, bool compiled) {
   tl::manual_seed(0);
@@ -128,11 +140,8 @@ void bench_mlp_tiny(int reps, double budget_s, bool compiled) {
   tl::optim::Adam opt(model.parameters(), {.lr = 1e-3});
   auto x = tl::randn({32, 4});
   auto y = tl::randint(0, 3, {32});
-  Step step(model, opt, compiled);
-  int done = 0;
-  double s = time_per_call(50, reps, budget_s, [&] { step.fn(x, y); }, done);
-  report(compiled ? "mlp_tiny_compiled" : "mlp_tiny", "us_per_step", s * 1e6, done,
-         compiled ? "tl::compile, reference executor + generated elementwise code" : "tl::nn + tl::optim::Adam");
+  time_train_step("mlp_tiny", "us_per_step", 1e6, 50, model, opt, x, y, reps, budget_s, compiled,
+                  "tl::nn + tl::optim::Adam");
 }
 
 // (c) 784-512-512-10 ReLU MLP, batch 128, cross-entropy, SGD momentum 0.9: one train step.
@@ -143,11 +152,8 @@ void bench_mlp_784(int reps, double budget_s, bool compiled) {
   tl::optim::SGD opt(model.parameters(), {.lr = 1e-2, .momentum = 0.9});
   auto x = tl::randn({128, 784});
   auto y = tl::randint(0, 10, {128});
-  Step step(model, opt, compiled);
-  int done = 0;
-  double s = time_per_call(5, reps, budget_s, [&] { step.fn(x, y); }, done);
-  report(compiled ? "mlp_784_compiled" : "mlp_784", "ms_per_step", s * 1e3, done,
-         compiled ? "tl::compile" : "tl::nn + tl::optim::SGD");
+  time_train_step("mlp_784", "ms_per_step", 1e3, 5, model, opt, x, y, reps, budget_s, compiled,
+                  "tl::nn + tl::optim::SGD");
 }
 
 // Small CNN on 1x28x28, batch 64: conv32-relu-pool-conv64-relu-pool-linear10, SGD momentum.
@@ -160,10 +166,7 @@ void bench_cnn(int reps, double budget_s, bool compiled) {
   tl::optim::SGD opt(model.parameters(), {.lr = 1e-2, .momentum = 0.9});
   auto x = tl::randn({64, 1, 28, 28});
   auto y = tl::randint(0, 10, {64});
-  Step step(model, opt, compiled);
-  int done = 0;
-  double s = time_per_call(3, reps, budget_s, [&] { step.fn(x, y); }, done);
-  report(compiled ? "cnn_compiled" : "cnn", "ms_per_step", s * 1e3, done, compiled ? "tl::compile" : "");
+  time_train_step("cnn", "ms_per_step", 1e3, 3, model, opt, x, y, reps, budget_s, compiled, "");
 }
 
 // Seconds from the call that traces the 784-512-512-10 step to its return (trace, IR
