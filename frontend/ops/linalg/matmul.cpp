@@ -222,20 +222,15 @@ const OpDef& op_matmul_bias = define_op("matmul_bias", [](OpDef& op) {
   op.doc = "a @ b + bias, then relu when flag is set (a matmul with its epilogue folded)";
   op.infer = infer_matmul_bias;
   op.kernels[kCpu] = matmul_bias_kernel;
+  // The matmul's own rule for a and b, given the gradient before the epilogue; the bias
+  // gradient sums it over every row.
   op.grad = [](const GradContext& g) {
-    const bool relu = g.attrs.flag;
-    Tensor dz = relu ? relu_backward(g.dout, g.output) : g.dout;
-    const Tensor& a = g.input(0);
-    const Tensor& b = g.input(1);
-    Tensor da, db, dbias;
-    if (g.needs_input_grad(0)) da = matmul(dz, b.mT());
-    if (g.needs_input_grad(1)) {
-      db = is_transposed(b) ? matmul(dz.reshape({-1, dz.shape()[dz.dim() - 1]}).mT(),
-                                     a.reshape({-1, a.shape()[a.dim() - 1]})).mT()
-                            : matmul(a.reshape({-1, a.shape()[a.dim() - 1]}).mT(), dz.reshape({-1, dz.shape()[dz.dim() - 1]}));
-    }
-    if (g.needs_input_grad(2)) dbias = dz.reshape({-1, dz.shape()[dz.dim() - 1]}).sum(Shape{0});
-    return std::vector<Tensor>{da, db, dbias};
+    Tensor dz = g.attrs.flag ? relu_backward(g.dout, g.output) : g.dout;
+    std::vector<Tensor> d =
+        op_matmul.grad(GradContext{g.inputs.first(2), g.output, dz, g.attrs, g.needs_grad.first(2), g.site});
+    if (g.needs_input_grad(2)) d.push_back(dz.reshape({-1, dz.shape()[dz.dim() - 1]}).sum(Shape{0}));
+    d.resize(3);
+    return d;
   };
   auto call = [](bool relu) {
     return [relu](const std::vector<Tensor>& in) { return matmul_bias(in[0], in[1], in[2], relu); };
