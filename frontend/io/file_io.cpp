@@ -1,12 +1,18 @@
 // Thin wrappers over POSIX file calls with a fault-injection counter for tests.
 #include "frontend/io/file_io.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <vector>
 
 namespace tl::detail {
 namespace {
@@ -74,6 +80,25 @@ int file_pread_all(int fd, void* data, uint64_t n, uint64_t offset, uint64_t* go
   return 0;
 }
 
+int file_pwrite_all(int fd, const void* data, uint64_t n, uint64_t offset, uint64_t* written) {
+  if (written) *written = 0;
+  if (injected_failure()) return -1;
+  const char* p = static_cast<const char*>(data);
+  uint64_t done = 0;
+  while (done < n) {
+    ssize_t put = ::pwrite(fd, p + done, std::min<uint64_t>(n - done, uint64_t{1} << 30), static_cast<off_t>(offset + done));
+    if (put < 0 && errno == EINTR) continue;
+    if (put <= 0) {
+      if (put == 0) errno = EIO;
+      if (written) *written = done;
+      return -1;
+    }
+    done += static_cast<uint64_t>(put);
+  }
+  if (written) *written = done;
+  return 0;
+}
+
 int file_fsync(int fd) {
   if (injected_failure()) return -1;
   return ::fsync(fd);
@@ -99,6 +124,97 @@ int file_rename(const std::string& from, const std::string& to) {
 int file_unlink(const std::string& path) {
   if (injected_failure()) return -1;
   return ::unlink(path.c_str());
+}
+
+namespace {
+
+const char* file_kind(mode_t mode) {
+  if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
+}
+
+}  // namespace
+
+int open_regular_file_for_read(const std::string& path, const std::string& what, Site site, uint64_t* size) {
+  auto fail = [&](const std::string& reason) {
+    throw IoError(what + ": '" + path + "': " + reason + " (at " + site.str() + ")");
+  };
+  auto errno_text = [](int err) { return std::string(std::strerror(err)) + " (errno " + std::to_string(err) + ")"; };
+  int fd;
+  do {
+    fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) {
+    int err = errno;
+    fail("cannot open: " + errno_text(err));
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    fail("cannot stat: " + errno_text(err));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    fail(std::string("it is ") + file_kind(st.st_mode) + ", not a regular file");
+  }
+  int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+    int err = errno;
+    ::close(fd);
+    fail("cannot clear O_NONBLOCK: " + errno_text(err));
+  }
+  if (size) *size = static_cast<uint64_t>(st.st_size);
+  return fd;
+}
+
+bool lock_temporary(int fd, const std::string& path) {
+  int rc;
+  do {
+    rc = ::flock(fd, LOCK_EX);
+  } while (rc != 0 && errno == EINTR);
+  // Without flock support the temporary stays unlocked; cleanup cannot lock it either, so it
+  // is never removed from under this writer.
+  if (rc != 0) return true;
+  struct stat by_fd, by_path;
+  return ::fstat(fd, &by_fd) == 0 && ::lstat(path.c_str(), &by_path) == 0 && by_fd.st_dev == by_path.st_dev &&
+         by_fd.st_ino == by_path.st_ino;
+}
+
+size_t remove_orphan_temporaries(const std::string& dir, const std::string& prefix, int64_t min_age_seconds) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return 0;
+  std::vector<std::string> candidates;
+  while (dirent* e = ::readdir(d)) {
+    if (std::strncmp(e->d_name, prefix.c_str(), prefix.size()) == 0) candidates.emplace_back(e->d_name);
+  }
+  ::closedir(d);
+  size_t removed = 0;
+  const time_t now = ::time(nullptr);
+  for (const auto& name : candidates) {
+    std::string path = dir + "/" + name;
+    int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+    if (fd < 0) continue;
+    struct stat st;
+    // A writer holds the lock from creation to rename: a lock we cannot take means a live save.
+    bool is_orphan = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && now - st.st_mtime > min_age_seconds &&
+                     ::flock(fd, LOCK_EX | LOCK_NB) == 0;
+    if (is_orphan) {
+      // Unlink while holding the lock, and only the file that was locked (the name could
+      // have been reused in between).
+      struct stat now_st;
+      if (::lstat(path.c_str(), &now_st) == 0 && now_st.st_dev == st.st_dev && now_st.st_ino == st.st_ino &&
+          file_unlink(path) == 0) {
+        ++removed;
+      }
+    }
+    ::close(fd);
+  }
+  return removed;
 }
 
 void file_io_fail_at(uint64_t call, int error) {

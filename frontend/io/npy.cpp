@@ -68,22 +68,8 @@ class Reader {
                   site_.str() + ")");
   }
 
-  void open() {
-    fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_ < 0) {
-      int err = errno;
-      throw IoError("tl::load_npy: cannot open '" + path_ + "': " + errno_text(err) + " (at " + site_.str() + ")");
-    }
-    struct stat st;
-    if (::fstat(fd_, &st) != 0) {
-      int err = errno;
-      throw IoError("tl::load_npy: cannot stat '" + path_ + "': " + errno_text(err) + " (at " + site_.str() + ")");
-    }
-    if (!S_ISREG(st.st_mode)) {
-      throw IoError("tl::load_npy: '" + path_ + "' is not a regular file (at " + site_.str() + ")");
-    }
-    size_ = static_cast<uint64_t>(st.st_size);
-  }
+  // Refuses a FIFO, directory, device or socket without blocking on it.
+  void open() { fd_ = detail::open_regular_file_for_read(path_, "tl::load_npy", site_, &size_); }
 
   uint64_t size() const { return size_; }
 

@@ -20,6 +20,8 @@ namespace tl {
 void save_npy(const std::string& path, const Tensor& t, Site site = Site::here());
 
 // Reads a NumPy .npy file (format 1.0, 2.0 or 3.0) into a new contiguous CPU tensor.
+// A path that is not a regular file (a FIFO, a directory, a device, a socket) is refused with
+// IoError without blocking on it.
 // Accepts the dtypes save_npy writes, in C or Fortran order (Fortran order is converted to
 // C order). Throws IoError naming the path, the byte offset, what was expected and what was
 // found when the file is truncated, has a bad magic string or version, a header length

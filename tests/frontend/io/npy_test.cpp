@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "tests/support/spawn_self.h"
 #include "tl/io.h"
 #include "tl/ops.h"
 
@@ -371,4 +373,22 @@ TEST_CASE("npy files written by NumPy load here and files written here load in N
       "same('tl_b1.npy', np.array([False, True]))\n";
   std::ofstream(dir.file("check.py")) << check;
   CHECK(std::system(("/usr/bin/python3 " + dir.file("check.py") + " " + d).c_str()) == 0);
+}
+
+TEST_CASE("child: load_npy refuses a FIFO without blocking", "[.][npy_fifo_child]") {
+  ::alarm(20);  // a blocking open ends the child with SIGALRM instead of hanging the suite
+  ScratchDir dir;
+  std::string fifo = dir.file("pipe.npy");
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  CHECK_THROWS_WITH(load_npy(fifo), Catch::Contains("tl::load_npy: '" + fifo + "': it is a FIFO (named pipe), not a "
+                                                    "regular file"));
+  CHECK_THROWS_WITH(load_npy(dir.path.string()), Catch::Contains("it is a directory, not a regular file"));
+  CHECK_THROWS_WITH(load_npy("/dev/zero"), Catch::Contains("'/dev/zero': it is a character device"));
+}
+
+TEST_CASE("load_npy refuses a FIFO, a directory and a device at once, naming the path", "[io][npy]") {
+  pid_t pid = testing::spawn_self("child: load_npy refuses a FIFO without blocking", {});
+  int status = testing::wait_for_child(pid);
+  INFO("exit status " << status << (status == 128 + SIGALRM ? " (SIGALRM: the open blocked)" : ""));
+  CHECK(status == 0);
 }
