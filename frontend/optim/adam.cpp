@@ -72,6 +72,15 @@ void adam_composite(Tensor& p, const Tensor& grad, Tensor& m, Tensor& v, Tensor&
   p.sub_(m / denom * k.step_size, site);
 }
 
+// The rules the constructor and tl::load (through check_group) apply to Adam's and AdamW's
+// options.
+void check_options(const std::string& name, const AdamOptions& options, Site site) {
+  detail::check_group_options(name, options.lr, options.weight_decay, site);
+  detail::check_option(options.beta1 >= 0 && options.beta1 < 1, name, "beta1", "in [0, 1)", options.beta1, site);
+  detail::check_option(options.beta2 >= 0 && options.beta2 < 1, name, "beta2", "in [0, 1)", options.beta2, site);
+  detail::check_option(options.eps >= 0, name, "eps", ">= 0", options.eps, site);
+}
+
 }  // namespace
 
 Adam::Adam(std::vector<Tensor> params, AdamOptions options, Site site) : Adam(std::move(params), options, false, site) {}
@@ -79,9 +88,14 @@ Adam::Adam(std::vector<Tensor> params, AdamOptions options, Site site) : Adam(st
 Adam::Adam(std::vector<Tensor> params, AdamOptions options, bool decoupled, Site site)
     : options_(options), decoupled_(decoupled) {
   groups_ = detail::make_groups(name(), std::move(params), options.lr, options.weight_decay, site);
-  detail::check_option(options.beta1 >= 0 && options.beta1 < 1, name(), "beta1", "in [0, 1)", options.beta1, site);
-  detail::check_option(options.beta2 >= 0 && options.beta2 < 1, name(), "beta2", "in [0, 1)", options.beta2, site);
-  detail::check_option(options.eps >= 0, name(), "eps", ">= 0", options.eps, site);
+  check_options(name(), options, site);
+}
+
+void Adam::check_group(double lr, double weight_decay, Site site) const {
+  AdamOptions options = options_;
+  options.lr = lr;
+  options.weight_decay = weight_decay;
+  check_options(name(), options, site);
 }
 
 AdamW::AdamW(std::vector<Tensor> params, AdamOptions options, Site site) : Adam(std::move(params), options, true, site) {}
@@ -138,18 +152,18 @@ void Adam::step(Site site) {
   }
 }
 
-std::map<std::string, Tensor> Adam::state() const {
+std::map<std::string, Tensor> Adam::state_view() const {
   return detail::save_state(name(), detail::flat_params(groups_).size(),
                             {{"exp_avg", &exp_avg_}, {"exp_avg_sq", &exp_avg_sq_}, {"max_exp_avg_sq", &max_exp_avg_sq_}},
                             &steps_);
 }
 
-void Adam::load_state(const std::map<std::string, Tensor>& state, Site site) {
+void Adam::restore_state(const std::map<std::string, Tensor>& state, bool adopt, Site site) {
   std::vector<Tensor> params = detail::flat_params(groups_);
   detail::load_state(state, name(), params,
                      {{"exp_avg", &exp_avg_}, {"exp_avg_sq", &exp_avg_sq_},
                       {"max_exp_avg_sq", &max_exp_avg_sq_, options_.amsgrad}},
-                     &steps_, site);
+                     &steps_, adopt, site);
 }
 
 }  // namespace tl::optim

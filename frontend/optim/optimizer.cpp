@@ -1,4 +1,4 @@
-// The Optimizer base (zero_grad, lr) and clip_grad_norm_.
+// The Optimizer base (zero_grad, lr, state copies) and clip_grad_norm_.
 #include <cmath>
 #include <vector>
 
@@ -29,6 +29,21 @@ void Optimizer::zero_grad(bool set_to_none) {
 
 void Optimizer::set_lr(double lr) {
   for (auto& group : groups_) group.lr = lr;
+}
+
+std::map<std::string, Tensor> Optimizer::state() const {
+  NoGradGuard no_grad;
+  std::map<std::string, Tensor> copy = state_view();
+  for (auto& [key, t] : copy) t = t.clone();
+  return copy;
+}
+
+void Optimizer::load_state(const std::map<std::string, Tensor>& state, Site site) {
+  restore_state(state, /*adopt=*/false, site);
+}
+
+void Optimizer::adopt_state(const std::map<std::string, Tensor>& state, Site site) {
+  restore_state(state, /*adopt=*/true, site);
 }
 
 namespace {

@@ -79,13 +79,26 @@ void rmsprop_dispatch(T* p, const T* g, T* sq, T* ga, T* buf, int64_t n, const R
   }
 }
 
+// The rules the constructor and tl::load (through check_group) apply to RMSprop's options.
+void check_options(const std::string& name, const RMSpropOptions& options, Site site) {
+  detail::check_group_options(name, options.lr, options.weight_decay, site);
+  detail::check_option(options.alpha >= 0, name, "alpha", ">= 0", options.alpha, site);
+  detail::check_option(options.eps >= 0, name, "eps", ">= 0", options.eps, site);
+  detail::check_option(options.momentum >= 0, name, "momentum", ">= 0", options.momentum, site);
+}
+
 }  // namespace
 
 RMSprop::RMSprop(std::vector<Tensor> params, RMSpropOptions options, Site site) : options_(options) {
   groups_ = detail::make_groups(name(), std::move(params), options.lr, options.weight_decay, site);
-  detail::check_option(options.alpha >= 0, name(), "alpha", ">= 0", options.alpha, site);
-  detail::check_option(options.eps >= 0, name(), "eps", ">= 0", options.eps, site);
-  detail::check_option(options.momentum >= 0, name(), "momentum", ">= 0", options.momentum, site);
+  check_options(name(), options, site);
+}
+
+void RMSprop::check_group(double lr, double weight_decay, Site site) const {
+  RMSpropOptions options = options_;
+  options.lr = lr;
+  options.weight_decay = weight_decay;
+  check_options(name(), options, site);
 }
 
 void RMSprop::step(Site site) {
@@ -122,19 +135,19 @@ void RMSprop::step(Site site) {
   }
 }
 
-std::map<std::string, Tensor> RMSprop::state() const {
+std::map<std::string, Tensor> RMSprop::state_view() const {
   return detail::save_state(name(), detail::flat_params(groups_).size(),
                             {{"square_avg", &square_avg_}, {"momentum_buffer", &momentum_}, {"grad_avg", &grad_avg_}},
                             nullptr);
 }
 
-void RMSprop::load_state(const std::map<std::string, Tensor>& state, Site site) {
+void RMSprop::restore_state(const std::map<std::string, Tensor>& state, bool adopt, Site site) {
   std::vector<Tensor> params = detail::flat_params(groups_);
   detail::load_state(state, name(), params,
                      {{"square_avg", &square_avg_},
                       {"momentum_buffer", &momentum_, options_.momentum > 0},
                       {"grad_avg", &grad_avg_, options_.centered}},
-                     nullptr, site);
+                     nullptr, adopt, site);
 }
 
 }  // namespace tl::optim

@@ -55,15 +55,28 @@ void sgd_composite(Tensor& p, const Tensor& g, Tensor& buf, const SGDStep& s, co
   p.sub_(d * lr, site);
 }
 
+// The rules the constructor and tl::load (through check_group) apply to SGD's options.
+void check_options(const std::string& name, const SGDOptions& options, Site site) {
+  detail::check_group_options(name, options.lr, options.weight_decay, site);
+  detail::check_option(options.momentum >= 0, name, "momentum", ">= 0", options.momentum, site);
+  if (options.nesterov) {
+    detail::check_option(options.momentum > 0, name, "momentum", "> 0 with nesterov", options.momentum, site);
+    detail::check_option(options.dampening == 0, name, "dampening", "0 with nesterov", options.dampening, site);
+  }
+}
+
 }  // namespace
 
 SGD::SGD(std::vector<Tensor> params, SGDOptions options, Site site) : options_(options) {
   groups_ = detail::make_groups(name(), std::move(params), options.lr, options.weight_decay, site);
-  detail::check_option(options.momentum >= 0, name(), "momentum", ">= 0", options.momentum, site);
-  if (options.nesterov) {
-    detail::check_option(options.momentum > 0, name(), "momentum", "> 0 with nesterov", options.momentum, site);
-    detail::check_option(options.dampening == 0, name(), "dampening", "0 with nesterov", options.dampening, site);
-  }
+  check_options(name(), options, site);
+}
+
+void SGD::check_group(double lr, double weight_decay, Site site) const {
+  SGDOptions options = options_;
+  options.lr = lr;
+  options.weight_decay = weight_decay;
+  check_options(name(), options, site);
 }
 
 void SGD::step(Site site) {
@@ -94,15 +107,15 @@ void SGD::step(Site site) {
   }
 }
 
-std::map<std::string, Tensor> SGD::state() const {
+std::map<std::string, Tensor> SGD::state_view() const {
   return detail::save_state(name(), detail::flat_params(groups_).size(),
                             {{"momentum_buffer", &momentum_}}, nullptr);
 }
 
-void SGD::load_state(const std::map<std::string, Tensor>& state, Site site) {
+void SGD::restore_state(const std::map<std::string, Tensor>& state, bool adopt, Site site) {
   std::vector<Tensor> params = detail::flat_params(groups_);
   detail::load_state(state, name(), params, {{"momentum_buffer", &momentum_, options_.momentum != 0}},
-                     nullptr, site);
+                     nullptr, adopt, site);
   momentum_.resize(params.size());
 }
 

@@ -51,7 +51,7 @@ std::map<std::string, Tensor> save_state(const std::string& optimizer, size_t nu
   for (const auto& slot : slots) {
     for (size_t i = 0; i < slot.buffers->size(); ++i) {
       const Tensor& b = (*slot.buffers)[i];
-      if (b.defined()) state[std::to_string(i) + "." + slot.name] = b.clone();
+      if (b.defined()) state[std::to_string(i) + "." + slot.name] = b;
     }
   }
   if (steps) {
@@ -67,7 +67,7 @@ std::map<std::string, Tensor> save_state(const std::string& optimizer, size_t nu
 
 void load_state(const std::map<std::string, Tensor>& state, const std::string& optimizer,
                 const std::vector<Tensor>& params, const std::vector<StateSlot>& slots,
-                std::vector<int64_t>* steps, Site site) {
+                std::vector<int64_t>* steps, bool adopt, Site site) {
   NoGradGuard no_grad;
   // Which optimizer wrote this, and for how many parameters.
   auto tag = state.find(kOptimizerPrefix + optimizer);
@@ -126,7 +126,7 @@ void load_state(const std::map<std::string, Tensor>& state, const std::string& o
       refuse(optimizer, "entry '" + key + "' is " + dtype_name(value.dtype()) + ", expected a floating dtype", site);
     }
     Tensor copy = value.to(p.device(), p.dtype()).contiguous();
-    staged[s][index] = copy.is_same(value) ? copy.clone() : copy;
+    staged[s][index] = copy.is_same(value) && !adopt ? copy.clone() : copy;
   }
 
   // A parameter's kept buffers (and step) come together or not at all.
@@ -171,9 +171,12 @@ std::vector<ParamGroup> make_groups(const std::string& optimizer, std::vector<Te
                        "'); optimize the tensor it came from, or detach() it, at " + site.str());
     }
   }
+  return {ParamGroup{std::move(params), lr, weight_decay}};
+}
+
+void check_group_options(const std::string& optimizer, double lr, double weight_decay, Site site) {
   check_option(lr >= 0, optimizer, "lr", ">= 0", lr, site);
   check_option(weight_decay >= 0, optimizer, "weight_decay", ">= 0", weight_decay, site);
-  return {ParamGroup{std::move(params), lr, weight_decay}};
 }
 
 void check_option(bool ok, const std::string& optimizer, const char* what, const char* rule,

@@ -26,23 +26,28 @@ using ConstStateSlot = BasicStateSlot<const std::vector<Tensor>>;
 // All parameters of all groups, in state-index order.
 std::vector<Tensor> flat_params(const std::vector<ParamGroup>& groups);
 
-// Builds the map documented in optim.h; `steps` (per parameter, may be null) are written as
-// "<i>.step" for parameters that have taken a step.
+// Builds the map documented in optim.h from the buffers themselves (no copies); `steps` (per
+// parameter, may be null) are written as "<i>.step" for parameters that have taken a step.
 std::map<std::string, Tensor> save_state(const std::string& optimizer, size_t num_params,
                                          const std::vector<ConstStateSlot>& slots,
                                          const std::vector<int64_t>* steps);
 
 // Validates `state` against this optimizer and its parameters, then replaces the buffers
-// (and steps) with copies in each parameter's dtype and device. Per parameter, the kept
-// buffers (and the step, when `steps` is given) must be all present or all absent.
+// (and steps) with copies in each parameter's dtype and device; with `adopt`, a tensor that
+// needs no conversion is taken as it is. Per parameter, the kept buffers (and the step, when
+// `steps` is given) must be all present or all absent.
 void load_state(const std::map<std::string, Tensor>& state, const std::string& optimizer,
                 const std::vector<Tensor>& params, const std::vector<StateSlot>& slots,
-                std::vector<int64_t>* steps, Site site);
+                std::vector<int64_t>* steps, bool adopt, Site site);
 
 // Throws ValueError naming `optimizer` for an empty parameter list or a non-leaf or
-// non-floating parameter; returns the parameters as one group.
+// non-floating parameter; returns the parameters as one group. The hyper-parameters are
+// checked by each optimizer's own rules (check_group_options and its own).
 std::vector<ParamGroup> make_groups(const std::string& optimizer, std::vector<Tensor> params,
                                     double lr, double weight_decay, Site site);
+
+// The rules every optimizer applies to a group: lr >= 0 and weight_decay >= 0.
+void check_group_options(const std::string& optimizer, double lr, double weight_decay, Site site);
 
 // Throws ValueError "tl::optim::<optimizer>: <what> must be <rule>, got <value>" unless `ok`.
 void check_option(bool ok, const std::string& optimizer, const char* what, const char* rule,

@@ -41,14 +41,28 @@ class Optimizer {
   // A copy of the state for checkpoints: "optimizer.<name>" (int64 scalar: the number of
   // parameters), per-parameter buffers "<param index>.<buffer>" (e.g. "3.exp_avg"), and
   // per-parameter int64 scalar counters ("3.step"). Buffers not created yet are absent.
-  virtual std::map<std::string, Tensor> state() const = 0;
+  // Copies every buffer; later steps do not change the result.
+  std::map<std::string, Tensor> state() const;
+  // The same map without copying: the buffers themselves, which step() updates in place.
+  // tl::save streams a checkpoint from it without a second copy of the state.
+  virtual std::map<std::string, Tensor> state_view() const = 0;
   // Copies `state` in (converted to each parameter's dtype and device). Throws ValueError,
   // before changing anything, when it is for another optimizer, another number of
   // parameters, a buffer of the wrong shape, or buffers this configuration does not keep.
-  virtual void load_state(const std::map<std::string, Tensor>& state, Site site = Site::here()) = 0;
+  void load_state(const std::map<std::string, Tensor>& state, Site site = Site::here());
+  // As load_state, but a tensor of `state` that already has its parameter's dtype and device
+  // and is contiguous becomes the buffer itself, without a copy: the caller hands it over and
+  // must not write to it afterwards (tl::load passes the tensors it has just read).
+  void adopt_state(const std::map<std::string, Tensor>& state, Site site = Site::here());
+  // Throws ValueError, with the message the constructor gives, unless a parameter group with
+  // this `lr` and `weight_decay` (and this optimizer's other options) is valid: construction
+  // and tl::load, for the groups a checkpoint holds, apply the same rules.
+  virtual void check_group(double lr, double weight_decay, Site site = Site::here()) const = 0;
   virtual std::string name() const = 0;
 
  protected:
+  // load_state and adopt_state: `adopt` says whether tensors may be taken without a copy.
+  virtual void restore_state(const std::map<std::string, Tensor>& state, bool adopt, Site site) = 0;
   std::vector<ParamGroup> groups_;
 };
 
@@ -63,11 +77,12 @@ class SGD : public Optimizer {
  public:
   SGD(std::vector<Tensor> params, SGDOptions options = {}, Site site = Site::here());
   void step(Site site = Site::here()) override;
-  std::map<std::string, Tensor> state() const override;
-  void load_state(const std::map<std::string, Tensor>& state, Site site = Site::here()) override;
+  std::map<std::string, Tensor> state_view() const override;
+  void check_group(double lr, double weight_decay, Site site = Site::here()) const override;
   std::string name() const override { return "SGD"; }
 
  private:
+  void restore_state(const std::map<std::string, Tensor>& state, bool adopt, Site site) override;
   SGDOptions options_;
   std::vector<Tensor> momentum_;  // per parameter, undefined until first step
 };
@@ -84,12 +99,13 @@ class Adam : public Optimizer {
  public:
   Adam(std::vector<Tensor> params, AdamOptions options = {}, Site site = Site::here());
   void step(Site site = Site::here()) override;
-  std::map<std::string, Tensor> state() const override;
-  void load_state(const std::map<std::string, Tensor>& state, Site site = Site::here()) override;
+  std::map<std::string, Tensor> state_view() const override;
+  void check_group(double lr, double weight_decay, Site site = Site::here()) const override;
   std::string name() const override { return decoupled_ ? "AdamW" : "Adam"; }
 
  protected:
   Adam(std::vector<Tensor> params, AdamOptions options, bool decoupled, Site site);
+  void restore_state(const std::map<std::string, Tensor>& state, bool adopt, Site site) override;
   AdamOptions options_;
   bool decoupled_ = false;
   // Per parameter, as in PyTorch: a parameter without a grad skips the step and its bias
@@ -115,11 +131,12 @@ class RMSprop : public Optimizer {
  public:
   RMSprop(std::vector<Tensor> params, RMSpropOptions options = {}, Site site = Site::here());
   void step(Site site = Site::here()) override;
-  std::map<std::string, Tensor> state() const override;
-  void load_state(const std::map<std::string, Tensor>& state, Site site = Site::here()) override;
+  std::map<std::string, Tensor> state_view() const override;
+  void check_group(double lr, double weight_decay, Site site = Site::here()) const override;
   std::string name() const override { return "RMSprop"; }
 
  private:
+  void restore_state(const std::map<std::string, Tensor>& state, bool adopt, Site site) override;
   RMSpropOptions options_;
   std::vector<Tensor> square_avg_, momentum_, grad_avg_;
 };

@@ -1,3 +1,4 @@
+#include <functional>
 #include <memory>
 
 #include "optim_test_util.h"
@@ -169,4 +170,52 @@ TEST_CASE("load_state converts buffers to the parameter's dtype", "[optim][state
   // buf = 0.5 * [2, 4]; p -= 0.1 * buf.
   check_values(p, {0.9, 1.8}, 1e-6);
   CHECK(opt.state().at("0.momentum_buffer").dtype() == kFloat32);
+}
+
+TEST_CASE("state_view and adopt_state share buffers; state and load_state copy them", "[optim][state]") {
+  Trained x;
+  optim::Adam opt({x.a, x.b}, {.lr = 0.1});
+  feed(x, 0);
+  opt.step();
+  auto view = opt.state_view();
+  auto copy = opt.state();
+  REQUIRE(view.size() == copy.size());
+  Tensor m = view.at("0.exp_avg");
+  CHECK_FALSE(copy.at("0.exp_avg").data_ptr() == m.data_ptr());
+  CHECK(opt.state_view().at("0.exp_avg").data_ptr() == m.data_ptr());  // the buffer itself
+
+  std::map<std::string, Tensor> fresh = opt.state();
+  opt.load_state(fresh);
+  CHECK_FALSE(opt.state_view().at("0.exp_avg").data_ptr() == fresh.at("0.exp_avg").data_ptr());
+  opt.adopt_state(fresh);
+  CHECK(opt.state_view().at("0.exp_avg").data_ptr() == fresh.at("0.exp_avg").data_ptr());
+  CHECK(opt.state_view().at("1.exp_avg_sq").data_ptr() == fresh.at("1.exp_avg_sq").data_ptr());
+}
+
+TEST_CASE("check_group applies the constructor's rules to a group's lr and weight_decay", "[optim][errors]") {
+  Trained x;
+  auto message = [](const std::function<void()>& f) -> std::string {
+    try {
+      f();
+    } catch (const ValueError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  optim::SGD sgd({x.a}, {.lr = 0.1, .momentum = 0.9});
+  optim::Adam adam({x.a}, {.lr = 0.1});
+  optim::AdamW adamw({x.a});
+  optim::RMSprop rmsprop({x.a});
+  for (optim::Optimizer* opt : std::vector<optim::Optimizer*>{&sgd, &adam, &adamw, &rmsprop}) {
+    INFO(opt->name());
+    CHECK_NOTHROW(opt->check_group(0.5, 0.01));
+    CHECK_NOTHROW(opt->check_group(0, 0));
+    CHECK_THAT(message([&] { opt->check_group(-1000, 0); }),
+               Catch::Contains("tl::optim::" + opt->name() + ": lr must be >= 0, got -1000"));
+    CHECK_THAT(message([&] { opt->check_group(0.1, -0.5); }),
+               Catch::Contains("tl::optim::" + opt->name() + ": weight_decay must be >= 0, got -0.5"));
+  }
+  // The same text as the constructor's.
+  CHECK(message([&] { optim::Adam({x.a}, {.lr = -1000}); }).find("tl::optim::Adam: lr must be >= 0, got -1000") !=
+        std::string::npos);
 }
