@@ -3,7 +3,6 @@
 // fit with the model and optimizer, before changing anything. Layout: docs/checkpoints.md.
 #include "tl/checkpoint.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,15 +12,16 @@
 #include <bit>
 #include <cerrno>
 #include <cmath>
-#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
+#include <unordered_set>
 
 #include "frontend/io/crc32c.h"
 #include "frontend/io/file_io.h"
+#include "frontend/io/json_limits.h"
 #include "runtime/logging.h"
 #include "tl/ops.h"
 #include "tl/random.h"
@@ -60,23 +60,52 @@ Tensor host_bytes(const Tensor& t) {
   return t.detach().to(kCPU).contiguous();
 }
 
-// Parses JSON, refusing duplicate keys at any depth (nlohmann would keep the last one).
+// Parses JSON, refusing duplicate keys at any depth (nlohmann would keep the last one). A SAX
+// handler around nlohmann's own DOM builder: its callback parser rescans an object's members
+// each time a nested object ends, which makes a header of n tensor entries cost O(n^2).
+// Callers check the nesting depth first: copying, comparing and dumping a json value recurse
+// once per level.
 struct DuplicateKey {
   std::string key;
 };
+class StrictDomBuilder {
+ public:
+  explicit StrictDomBuilder(json& root) : dom_(root) {}
+  bool null() { return dom_.null(); }
+  bool boolean(bool v) { return dom_.boolean(v); }
+  bool number_integer(json::number_integer_t v) { return dom_.number_integer(v); }
+  bool number_unsigned(json::number_unsigned_t v) { return dom_.number_unsigned(v); }
+  bool number_float(json::number_float_t v, const json::string_t& s) { return dom_.number_float(v, s); }
+  bool string(json::string_t& v) { return dom_.string(v); }
+  bool binary(json::binary_t& v) { return dom_.binary(v); }
+  bool start_object(std::size_t n) {
+    keys_.emplace_back();
+    return dom_.start_object(n);
+  }
+  bool key(json::string_t& k) {
+    if (!keys_.back().insert(k).second) throw DuplicateKey{k};
+    return dom_.key(k);
+  }
+  bool end_object() {
+    keys_.pop_back();
+    return dom_.end_object();
+  }
+  bool start_array(std::size_t n) { return dom_.start_array(n); }
+  bool end_array() { return dom_.end_array(); }
+  template <class Exception>
+  bool parse_error(std::size_t position, const std::string& token, const Exception& e) {
+    return dom_.parse_error(position, token, e);
+  }
+
+ private:
+  nlohmann::detail::json_sax_dom_parser<json> dom_;
+  std::vector<std::unordered_set<std::string>> keys_;
+};
 json parse_strict(const std::string& text) {
-  std::vector<std::set<std::string>> keys;
-  return json::parse(text, [&](int, json::parse_event_t event, json& parsed) {
-    switch (event) {
-      case json::parse_event_t::object_start: keys.emplace_back(); break;
-      case json::parse_event_t::object_end: keys.pop_back(); break;
-      case json::parse_event_t::key:
-        if (!keys.back().insert(parsed.get<std::string>()).second) throw DuplicateKey{parsed.get<std::string>()};
-        break;
-      default: break;
-    }
-    return true;
-  });
+  json root;
+  StrictDomBuilder builder(root);
+  json::sax_parse(text, &builder);
+  return root;
 }
 
 // ---------------------------------------------------------------- saving
@@ -87,25 +116,55 @@ struct SaveEntry {
   const char* dtype = nullptr;
   uint64_t begin = 0, end = 0;
   uint32_t crc = 0;
+  uint64_t version = 0;  // the storage version when the save began
 };
 
+// Bytes copied per step while streaming a tensor: the checksum and the write both read this
+// private copy, so the file always matches its checksums even if the tensor changes meanwhile.
+constexpr uint64_t kSaveChunkBytes = 4ull << 20;
+// Temporaries of other saves are removed only when unlocked and at least this old: a margin
+// for writers that hold no lock (older versions of tl, filesystems without flock).
+constexpr int64_t kOrphanMinAgeSeconds = 60;
+
+std::string temporary_prefix(const std::string& target) {
+  return "." + std::filesystem::path(target).filename().string() + ".tmp.";
+}
+
+// The temporary a save writes, locked (detail::lock_temporary) from creation until it is
+// renamed into place or removed, so a concurrent save's cleanup never takes it for an orphan.
 class TempFile {
  public:
   TempFile(const std::string& target, const std::string& dir, Site site) : target_(target), dir_(dir), site_(site) {
     static std::atomic<uint64_t> counter{0};
     std::random_device rd;
     for (int attempt = 0; attempt < 100; ++attempt) {
+      // The pid and counter only make names unlikely to collide; O_EXCL makes them unique.
       char suffix[64];
-      std::snprintf(suffix, sizeof suffix, ".tmp.%d.%llu.%08x", static_cast<int>(::getpid()),
+      std::snprintf(suffix, sizeof suffix, "%d.%llu.%08x", static_cast<int>(::getpid()),
                     static_cast<unsigned long long>(counter++), rd());
-      path_ = (std::filesystem::path(dir_) / ("." + std::filesystem::path(target).filename().string() + suffix)).string();
+      path_ = (std::filesystem::path(dir_) / (temporary_prefix(target) + suffix)).string();
       fd_ = detail::file_open(path_, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
-      if (fd_ >= 0) return;
-      if (errno != EEXIST) {
+      if (fd_ < 0 && errno == EEXIST) continue;
+      if (fd_ < 0) {
         int err = errno;
         path_.clear();
         fail("cannot create a temporary file in '" + dir_ + "': " + errno_text(err));
       }
+      if (detail::lock_temporary(fd_, path_)) {
+        // The lock belongs to the open file description: this duplicate keeps it held after
+        // fd_ is closed, until the rename is done.
+        lock_fd_ = ::fcntl(fd_, F_DUPFD_CLOEXEC, 0);
+        if (lock_fd_ >= 0) return;
+        int err = errno;
+        ::close(fd_);
+        fd_ = -1;
+        detail::file_unlink(path_);
+        path_.clear();
+        fail("cannot duplicate the temporary's descriptor: " + errno_text(err));
+      }
+      // Another save's cleanup removed it before the lock was taken: make another.
+      ::close(fd_);
+      fd_ = -1;
     }
     path_.clear();
     fail("cannot create a unique temporary file in '" + dir_ + "' after 100 attempts");
@@ -113,6 +172,7 @@ class TempFile {
   ~TempFile() {
     if (fd_ >= 0) ::close(fd_);
     if (!committed_ && !path_.empty()) detail::file_unlink(path_);
+    if (lock_fd_ >= 0) ::close(lock_fd_);
   }
 
   [[noreturn]] void fail(const std::string& what) const {
@@ -128,6 +188,16 @@ class TempFile {
            " bytes needed: " + errno_text(err));
     }
     written_ += n;
+  }
+
+  // Overwrites bytes already written (the header, once the checksums are known).
+  void rewrite(uint64_t offset, const void* data, uint64_t n, uint64_t total) {
+    uint64_t put = 0;
+    if (detail::file_pwrite_all(fd_, data, n, offset, &put) != 0) {
+      int err = errno;
+      fail("rewriting bytes [" + std::to_string(offset) + ", " + std::to_string(offset + n) + ") failed after " +
+           std::to_string(put) + " of them, " + std::to_string(total) + " bytes needed in all: " + errno_text(err));
+    }
   }
 
   // fsync, close, rename over the target, then fsync the directory so the rename is durable.
@@ -147,6 +217,8 @@ class TempFile {
       fail("renaming the temporary file into place failed: " + errno_text(err));
     }
     committed_ = true;
+    ::close(lock_fd_);
+    lock_fd_ = -1;
     int dir_fd = detail::file_open(dir_, O_RDONLY | O_DIRECTORY);
     int err = dir_fd < 0 ? errno : 0;
     if (dir_fd >= 0 && detail::file_fsync(dir_fd) != 0) err = errno;
@@ -163,27 +235,15 @@ class TempFile {
   Site site_;
   std::string path_;
   int fd_ = -1;
+  int lock_fd_ = -1;
   uint64_t written_ = 0;
   bool committed_ = false;
 };
 
-// Removes temporaries left by saves to `target` whose process no longer exists (a crash or
-// kill -9). Live processes' temporaries are left alone: they may be mid-save.
-void remove_orphans(const std::string& dir, const std::string& target) {
-  std::string prefix = "." + std::filesystem::path(target).filename().string() + ".tmp.";
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return;
-  std::vector<std::string> orphans;
-  while (dirent* e = ::readdir(d)) {
-    std::string name = e->d_name;
-    if (name.compare(0, prefix.size(), prefix) != 0) continue;
-    long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
-    if (pid <= 0 || pid == ::getpid()) continue;
-    if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) orphans.push_back(name);
-  }
-  ::closedir(d);
-  // Best effort: a temporary that cannot be removed is ignored by load and retried next time.
-  for (const auto& name : orphans) detail::file_unlink((std::filesystem::path(dir) / name).string());
+// The storage version of `t`, which every in-place write bumps. Read atomically: a save may
+// race with another thread's in-place update, which is exactly what it checks for.
+uint64_t storage_version(const Tensor& t) {
+  return std::atomic_ref<uint64_t>(t.impl()->storage->version).load(std::memory_order_acquire);
 }
 
 }  // namespace
@@ -191,8 +251,11 @@ void remove_orphans(const std::string& dir, const std::string& target) {
 void save(const std::string& path, const nn::Module& model, const optim::Optimizer* optimizer,
           const CheckpointExtra& extra, Site site) {
   auto refuse = [&](const std::string& what) -> void {
-    throw IoError("tl::save: cannot write '" + path + "': " + what + " (at " + site.str() + ")");
+    throw IoError("tl::save: cannot write '" + path + "': " + what + "; nothing was written (at " + site.str() + ")");
   };
+  // The destination is checked before anything is serialized or written.
+  if (path.empty()) refuse("the path is empty");
+  if (path.back() == '/') refuse("the path ends with '/', so it names a directory, not a file");
   struct stat st;
   if (::lstat(path.c_str(), &st) == 0) {
     if (S_ISDIR(st.st_mode)) refuse("it is a directory");
@@ -202,15 +265,34 @@ void save(const std::string& path, const nn::Module& model, const optim::Optimiz
     }
     if (!S_ISREG(st.st_mode)) refuse("it is not a regular file");
   }
+  std::filesystem::path p(path);
+  std::string dir = p.parent_path().empty() ? std::string(".") : p.parent_path().string();
+  if (::stat(dir.c_str(), &st) != 0) {
+    int err = errno;
+    refuse("its folder '" + dir + "' " + (err == ENOENT ? std::string("does not exist") : "cannot be read: " + errno_text(err)));
+  }
+  if (!S_ISDIR(st.st_mode)) refuse("'" + dir + "' is not a directory");
+
+  // Every string that goes into the JSON header must be UTF-8 (JSON text is); checked before
+  // anything is written. `printable` keeps names with NUL or control bytes whole in messages.
+  auto require_utf8 = [&](const std::string& text, const std::string& what) {
+    if (auto bad = detail::first_invalid_utf8(text)) {
+      throw ValueError("tl::save: cannot write '" + path + "': " + what + " is not valid UTF-8 (byte " +
+                       std::to_string(*bad) + " of " + std::to_string(text.size()) +
+                       "); checkpoint names and metadata are JSON text, which must be UTF-8; nothing was written (at " +
+                       site.str() + ")");
+    }
+  };
 
   // Collect the tensors, sorted by name; offsets follow that order so the data has no holes.
+  // Neither the state dict nor the optimizer's state view copies a tensor.
   std::map<std::string, Tensor> tensors;
   for (const auto& [name, t] : model.state_dict())
     if (t.defined()) tensors[kModelPrefix + name] = t;
   json meta_optimizer;
   if (optimizer) {
     std::string tag = std::string(kOptimizerPrefix) + optimizer->name();
-    for (const auto& [name, t] : optimizer->state())
+    for (const auto& [name, t] : optimizer->state_view())
       if (name != tag && t.defined()) tensors[kOptimizerPrefix + name] = t;
     json groups = json::array();
     size_t num_params = 0;
@@ -220,23 +302,21 @@ void save(const std::string& path, const nn::Module& model, const optim::Optimiz
     }
     meta_optimizer = {{"type", optimizer->name()}, {"num_params", num_params}, {"groups", groups}};
   }
+  for (const auto& [name, t] : tensors) require_utf8(name, "the tensor name '" + detail::printable(name) + "'");
+  for (const auto& [key, value] : extra.metadata) {
+    require_utf8(key, "the user metadata key '" + detail::printable(key) + "'");
+    require_utf8(value, "the value of user metadata '" + detail::printable(key) + "'");
+  }
 
   std::vector<SaveEntry> entries;
-  json crcs = json::object();
-  json header = json::object();
   uint64_t offset = 0;
   for (const auto& [name, t] : tensors) {
     SaveEntry e{name, t};
     for (const auto& d : kDTypes)
       if (d.dtype == t.dtype()) e.dtype = d.name;
     TL_ASSERT(e.dtype, "every tl dtype has a safetensors name");
-    Tensor bytes = host_bytes(t);
-    e.crc = detail::crc32c(bytes.data_ptr(), bytes.nbytes());
     e.begin = offset;
-    e.end = offset += bytes.nbytes();
-    std::vector<int64_t> shape(t.shape().begin(), t.shape().end());
-    header[name] = {{"dtype", e.dtype}, {"shape", shape}, {"data_offsets", {e.begin, e.end}}};
-    crcs[name] = hex32(e.crc);
+    e.end = offset += static_cast<uint64_t>(t.numel()) * dtype_size(t.dtype());
     entries.push_back(std::move(e));
   }
 
@@ -244,44 +324,90 @@ void save(const std::string& path, const nn::Module& model, const optim::Optimiz
   for (const Stateful* s : extra.stateful) {
     if (!s) throw ValueError("tl::save: '" + path + "': extra.stateful holds a null pointer (at " + site.str() + ")");
     std::string key = s->state_key();
+    require_utf8(key, "the Stateful key '" + detail::printable(key) + "'");
     if (stateful.contains(key)) {
-      throw ValueError("tl::save: '" + path + "': two Stateful objects share the key '" + key + "' (at " +
-                       site.str() + ")");
+      throw ValueError("tl::save: '" + path + "': two Stateful objects share the key '" + detail::printable(key) +
+                       "' (at " + site.str() + ")");
     }
-    stateful[key] = s->save_state();
+    std::string state = s->save_state();
+    require_utf8(state, "the state of Stateful '" + detail::printable(key) + "'");
+    stateful[key] = std::move(state);
   }
   GeneratorState rng = default_generator().state();
   json meta = {{"format", kFormatName},
                {"format_version", std::to_string(kCheckpointFormatVersion)},
-               {"crc32c", crcs.dump()},
                {"rng", json{{"cpu", {{"seed", rng.seed}, {"offset", rng.offset}}}}.dump()},
                {"step", std::to_string(extra.step)},
                {"epoch", std::to_string(extra.epoch)},
                {"user_metadata", json(extra.metadata).dump()},
                {"stateful", stateful.dump()}};
   if (optimizer) meta["optimizer"] = meta_optimizer.dump();
-  header["__metadata__"] = meta;
-  // The header checksum covers the header as serialized without it.
-  header["__metadata__"]["header_crc32c"] = hex32([&] {
-    std::string canonical = header.dump();
-    return detail::crc32c(canonical.data(), canonical.size());
-  }());
-  std::string text = header.dump();
-  text.append((8 - text.size() % 8) % 8, ' ');  // data starts 8-byte aligned, as safetensors pads
+
+  // The header as it stands with the entries' current CRCs. Every CRC is 8 hex digits, so the
+  // header written before the data (with zero CRCs) and the final one have the same length.
+  auto header_text = [&] {
+    json crcs = json::object();
+    json header = json::object();
+    for (const auto& e : entries) {
+      std::vector<int64_t> shape(e.tensor.shape().begin(), e.tensor.shape().end());
+      header[e.name] = {{"dtype", e.dtype}, {"shape", shape}, {"data_offsets", {e.begin, e.end}}};
+      crcs[e.name] = hex32(e.crc);
+    }
+    header["__metadata__"] = meta;
+    header["__metadata__"]["crc32c"] = crcs.dump();
+    // The header checksum covers the header as serialized without it.
+    header["__metadata__"]["header_crc32c"] = hex32([&] {
+      std::string canonical = header.dump();
+      return detail::crc32c(canonical.data(), canonical.size());
+    }());
+    std::string text = header.dump();
+    text.append((8 - text.size() % 8) % 8, ' ');  // data starts 8-byte aligned, as safetensors pads
+    return text;
+  };
+  std::string text = header_text();
   uint64_t total = 8 + text.size() + offset;
 
-  std::filesystem::path p(path);
-  std::string dir = p.parent_path().empty() ? std::string(".") : p.parent_path().string();
-  remove_orphans(dir, path);
+  detail::remove_orphan_temporaries(dir, temporary_prefix(path), kOrphanMinAgeSeconds);
   TempFile tmp(path, dir, site);
   unsigned char len[8];
   for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(static_cast<uint64_t>(text.size()) >> (8 * i));
   tmp.write(len, 8, total);
   tmp.write(text.data(), text.size(), total);
-  for (const auto& e : entries) {
-    Tensor bytes = host_bytes(e.tensor);
-    if (bytes.nbytes() > 0) tmp.write(bytes.data_ptr(), bytes.nbytes(), total);
+
+  // One pass per tensor: copy a chunk, checksum the copy, write the copy. A tensor written to
+  // in place meanwhile (another thread's optimizer step) would give a mix of old and new
+  // values, and tensors from different steps; storage versions tell, and such a save is
+  // refused rather than renamed into place.
+  for (auto& e : entries) e.version = storage_version(e.tensor);
+  auto check_unchanged = [&](const SaveEntry& e) {
+    uint64_t now = storage_version(e.tensor);
+    if (now != e.version) {
+      tmp.fail("tensor '" + detail::printable(e.name) + "' was modified while saving (its storage version went from " +
+               std::to_string(e.version) + " to " + std::to_string(now) +
+               "); run in-place updates such as optimizer steps before or after tl::save, not during it");
+    }
+  };
+  std::vector<unsigned char> chunk;
+  for (auto& e : entries) {
+    uint64_t nbytes = e.end - e.begin;
+    if (nbytes == 0) continue;
+    Tensor bytes = host_bytes(e.tensor);  // a copy only for non-contiguous or device tensors
+    const auto* src = static_cast<const unsigned char*>(bytes.data_ptr());
+    chunk.resize(std::min(kSaveChunkBytes, std::max<uint64_t>(chunk.size(), nbytes)));
+    uint32_t crc = 0;
+    for (uint64_t at = 0; at < nbytes; at += chunk.size()) {
+      uint64_t n = std::min<uint64_t>(chunk.size(), nbytes - at);
+      std::memcpy(chunk.data(), src + at, n);
+      crc = detail::crc32c(chunk.data(), n, crc);
+      tmp.write(chunk.data(), n, total);
+    }
+    check_unchanged(e);
+    e.crc = crc;
   }
+  for (const auto& e : entries) check_unchanged(e);  // the earlier ones too: one consistent snapshot
+  std::string final_text = header_text();
+  TL_ASSERT(final_text.size() == text.size(), "the checkpoint header keeps its length when the CRCs are filled in");
+  tmp.rewrite(8, final_text.data(), final_text.size(), total);
   tmp.commit();
 }
 
@@ -300,19 +426,18 @@ class CheckpointFile {
     throw IoError("tl::load: '" + path_ + "': " + what + " (at " + site_.str() + ")");
   }
 
-  void open() {
-    fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_ < 0) {
-      int err = errno;
-      fail("cannot open: " + errno_text(err));
+  // Refuses a FIFO, directory, device or socket without blocking on it.
+  void open() { fd_ = detail::open_regular_file_for_read(path_, "tl::load", site_, &size_); }
+
+  // Parses `text` (the header, or a metadata value named by `what`), refusing nesting deeper
+  // than the parser's recursion can take; duplicate keys throw DuplicateKey.
+  json parse(const std::string& text, const std::string& what) const {
+    try {
+      detail::check_json_nesting(text, what);
+    } catch (const IoError& e) {
+      fail(e.what());
     }
-    struct stat st;
-    if (::fstat(fd_, &st) != 0) {
-      int err = errno;
-      fail("cannot stat: " + errno_text(err));
-    }
-    if (!S_ISREG(st.st_mode)) fail("not a regular file");
-    size_ = static_cast<uint64_t>(st.st_size);
+    return parse_strict(text);
   }
 
   uint64_t size() const { return size_; }
@@ -381,9 +506,9 @@ Staged read_checkpoint(CheckpointFile& file) {
   }
   json header;
   try {
-    header = parse_strict(text);
+    header = file.parse(text, "the header");
   } catch (const DuplicateKey& d) {
-    file.fail("the header JSON has the key '" + d.key + "' twice");
+    file.fail("the header JSON has the key '" + detail::printable(d.key) + "' twice");
   } catch (const json::exception& e) {
     file.fail("the header is not valid JSON: " + std::string(e.what()));
   }
@@ -395,7 +520,7 @@ Staged read_checkpoint(CheckpointFile& file) {
   const json& meta = header["__metadata__"];
   if (!meta.is_object()) file.fail("'__metadata__' is not an object");
   for (const auto& [key, value] : meta.items()) {
-    if (!value.is_string()) file.fail("metadata '" + key + "' is " + value.type_name() + ", expected a string");
+    if (!value.is_string()) file.fail("metadata '" + detail::printable(key) + "' is " + value.type_name() + ", expected a string");
     staged.meta[key] = value.get<std::string>();
   }
   auto& m = staged.meta;
@@ -424,7 +549,9 @@ Staged read_checkpoint(CheckpointFile& file) {
   }
   json crcs;
   try {
-    crcs = parse_strict(m["crc32c"]);
+    crcs = file.parse(m["crc32c"], "metadata 'crc32c'");
+  } catch (const IoError&) {
+    throw;
   } catch (...) {
     file.fail("metadata 'crc32c' is not a valid JSON object");
   }
@@ -434,10 +561,10 @@ Staged read_checkpoint(CheckpointFile& file) {
   std::vector<LoadEntry> entries;
   for (const auto& [name, value] : header.items()) {
     if (name == "__metadata__") continue;
-    auto bad = [&](const std::string& what) { file.fail("tensor '" + name + "': " + what); };
+    auto bad = [&](const std::string& what) { file.fail("tensor '" + detail::printable(name) + "': " + what); };
     if (!value.is_object()) bad("its entry is not an object");
     for (const auto& [key, unused] : value.items()) {
-      if (key != "dtype" && key != "shape" && key != "data_offsets") bad("unexpected field '" + key + "'");
+      if (key != "dtype" && key != "shape" && key != "data_offsets") bad("unexpected field '" + detail::printable(key) + "'");
     }
     if (!value.contains("dtype") || !value["dtype"].is_string()) bad("no 'dtype' string");
     LoadEntry e;
@@ -487,11 +614,11 @@ Staged read_checkpoint(CheckpointFile& file) {
   const std::string* previous = nullptr;
   for (const auto& e : entries) {
     if (e.begin < expected) {
-      file.fail("tensor '" + e.name + "' at data bytes [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
-                ") overlaps tensor '" + *previous + "', which ends at " + std::to_string(expected));
+      file.fail("tensor '" + detail::printable(e.name) + "' at data bytes [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
+                ") overlaps tensor '" + detail::printable(*previous) + "', which ends at " + std::to_string(expected));
     }
     if (e.begin > expected) {
-      file.fail("tensor '" + e.name + "' begins at data byte " + std::to_string(e.begin) + ", leaving a hole after byte " +
+      file.fail("tensor '" + detail::printable(e.name) + "' begins at data byte " + std::to_string(e.begin) + ", leaving a hole after byte " +
                 std::to_string(expected));
     }
     expected = e.end;
@@ -516,7 +643,7 @@ Staged read_checkpoint(CheckpointFile& file) {
     if (nbytes > 0) file.read(base + e.begin, t.data_ptr(), nbytes);
     std::string crc = hex32(detail::crc32c(t.data_ptr(), nbytes));
     if (crc != crcs[e.name].get<std::string>()) {
-      file.fail("checksum mismatch in tensor '" + e.name + "' (bytes [" + std::to_string(base + e.begin) + ", " +
+      file.fail("checksum mismatch in tensor '" + detail::printable(e.name) + "' (bytes [" + std::to_string(base + e.begin) + ", " +
                 std::to_string(base + e.end) + ")): stored CRC32C " + crcs[e.name].get<std::string>() + ", computed " +
                 crc);
     }
@@ -545,10 +672,10 @@ json parse_meta_json(const CheckpointFile& file, const std::map<std::string, std
     return json();
   }
   try {
-    json j = parse_strict(it->second);
+    json j = file.parse(it->second, std::string("metadata '") + key + "'");
     if (j.is_object()) return j;
   } catch (const DuplicateKey& d) {
-    file.fail(std::string("metadata '") + key + "' has the key '" + d.key + "' twice");
+    file.fail(std::string("metadata '") + key + "' has the key '" + detail::printable(d.key) + "' twice");
   } catch (const json::exception&) {
   }
   file.fail(std::string("metadata '") + key + "' is not a JSON object");
@@ -556,7 +683,7 @@ json parse_meta_json(const CheckpointFile& file, const std::map<std::string, std
 
 std::string join(const std::vector<std::string>& items) {
   std::string s;
-  for (const auto& item : items) s += (s.empty() ? "" : ", ") + item;
+  for (const auto& item : items) s += (s.empty() ? "" : ", ") + detail::printable(item);
   return s;
 }
 
@@ -586,7 +713,7 @@ std::string non_finite_in(const std::string& name, const Tensor& t) {
   }
   if (count == 0) return "";
   double v = static_cast<double>(p[first]);
-  return "'" + name + "' has " + std::to_string(count) + " of " + std::to_string(n) + " non-finite values, the first " +
+  return "'" + detail::printable(name) + "' has " + std::to_string(count) + " of " + std::to_string(n) + " non-finite values, the first " +
          (std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf") + " at " + index_of(first, t.shape());
 }
 std::string non_finite_in(const std::string& name, const Tensor& t) {
@@ -631,7 +758,7 @@ LoadReport load(const std::string& path, nn::Module& model, optim::Optimizer* op
   json user = parse_meta_json(file, staged.meta, "user_metadata");
   std::map<std::string, std::string> user_metadata;
   for (const auto& [k, v] : user.items()) {
-    if (!v.is_string()) file.fail("user metadata '" + k + "' is not a string");
+    if (!v.is_string()) file.fail("user metadata '" + detail::printable(k) + "' is not a string");
     user_metadata[k] = v.get<std::string>();
   }
   const bool has_rng = staged.meta.count("rng") > 0;
@@ -654,7 +781,7 @@ LoadReport load(const std::string& path, nn::Module& model, optim::Optimizer* op
   json stateful = parse_meta_json(file, staged.meta, "stateful", /*required=*/!warn_missing);
   if (stateful.is_null()) stateful = json::object();
   for (const auto& [k, v] : stateful.items()) {
-    if (!v.is_string()) file.fail("the state of Stateful '" + k + "' is not a string");
+    if (!v.is_string()) file.fail("the state of Stateful '" + detail::printable(k) + "' is not a string");
   }
 
   // ---- the model: every problem listed at once
@@ -665,7 +792,7 @@ LoadReport load(const std::string& path, nn::Module& model, optim::Optimizer* op
     } else if (name.rfind(kOptimizerPrefix, 0) == 0) {
       optimizer_state[name.substr(std::strlen(kOptimizerPrefix))] = t;
     } else {
-      file.fail("tensor '" + name + "' is neither 'model.*' nor 'optimizer.*'");
+      file.fail("tensor '" + detail::printable(name) + "' is neither 'model.*' nor 'optimizer.*'");
     }
   }
   {
@@ -676,7 +803,7 @@ LoadReport load(const std::string& path, nn::Module& model, optim::Optimizer* op
       if (it == model_state.end()) {
         missing.push_back(name);
       } else if (it->second.shape() != t.shape()) {
-        mismatched.push_back(name + " (checkpoint " + it->second.shape().str() + ", model " + t.shape().str() + ")");
+        mismatched.push_back(detail::printable(name) + " (checkpoint " + it->second.shape().str() + ", model " + t.shape().str() + ")");
       }
     }
     for (const auto& [name, t] : model_state)
@@ -724,6 +851,12 @@ LoadReport load(const std::string& path, nn::Module& model, optim::Optimizer* op
         refuse("optimizer group " + std::to_string(i) + " holds " + std::to_string(g["num_params"].get<uint64_t>()) +
                " parameters in the checkpoint and " + std::to_string(groups[i].params.size()) + " here");
       }
+      // The saved hyper-parameters pass the rules the optimizer's constructor applies.
+      try {
+        optimizer->check_group(g["lr"].get<double>(), g["weight_decay"].get<double>(), site);
+      } catch (const ValueError& e) {
+        refuse("optimizer group " + std::to_string(i) + " in the checkpoint has invalid hyper-parameters: " + e.what());
+      }
     }
     optimizer_state[std::string(kOptimizerPrefix) + type] = scalar_tensor(static_cast<double>(count), {.dtype = kInt64});
   }
@@ -751,11 +884,13 @@ LoadReport load(const std::string& path, nn::Module& model, optim::Optimizer* op
 
   // ---- apply. Optimizer and Stateful objects may still refuse their state; keep what they
   // held so a refusal rolls everything back.
+  // The optimizer takes the staged tensors as its buffers (no copy); its old buffers are kept,
+  // not copied, for a rollback: loading replaces buffers rather than writing into them.
   std::map<std::string, Tensor> old_optimizer_state;
   if (optimizer) {
-    old_optimizer_state = optimizer->state();
+    old_optimizer_state = optimizer->state_view();
     try {
-      optimizer->load_state(optimizer_state, site);
+      optimizer->adopt_state(optimizer_state, site);
     } catch (const Error& e) {
       refuse(std::string("the optimizer refused its state: ") + e.what());
     }
@@ -767,7 +902,7 @@ LoadReport load(const std::string& path, nn::Module& model, optim::Optimizer* op
       restore[i].first->load_state(restore[i].second);
     } catch (const Error& e) {
       for (size_t j = 0; j < i; ++j) old_states[j].first->load_state(old_states[j].second);
-      if (optimizer) optimizer->load_state(old_optimizer_state, site);
+      if (optimizer) optimizer->adopt_state(old_optimizer_state, site);
       refuse("Stateful '" + restore[i].first->state_key() + "' refused its state: " + e.what());
     }
   }

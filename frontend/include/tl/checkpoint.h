@@ -54,13 +54,19 @@ struct LoadReport {
 // hyper-parameters (when given), the default generator's state, and `extra` to `path`.
 // The file is a safetensors container; tl's own fields (format version, per-tensor CRC32C,
 // optimizer, RNG, step, Stateful states) are strings in its "__metadata__". Tensors are
-// streamed one at a time (peak extra memory: one tensor, for non-contiguous or device
-// tensors). The write is atomic: a temporary in the same directory is written, fsynced and
-// renamed over `path`, then the directory is fsynced, so `path` holds either the previous
-// file or the complete new one. Leftover temporaries of crashed saves to `path` are removed.
-// Throws IoError naming the path and the bytes written and needed when the disk is full or
-// any call fails (the previous file is intact and the temporary removed), and when `path` is
-// a directory or a symbolic link; ValueError for a duplicate Stateful key.
+// streamed in 4 MiB chunks, each checksummed and written from one buffer (peak extra memory:
+// that buffer, plus one tensor for non-contiguous or device tensors; no copy of the
+// optimizer state). The write is atomic: a temporary in the same directory, locked with
+// flock while it is written, is fsynced and renamed over `path`, then the directory is
+// fsynced, so `path` holds either the previous file or the complete new one. Unlocked
+// temporaries of crashed saves to `path` older than a minute are removed.
+// Throws IoError, before writing anything, when `path` is empty, ends with '/', is a
+// directory or a symbolic link, or its folder does not exist; IoError naming the path and
+// the bytes written and needed when the disk is full or any call fails (the previous file is
+// intact and the temporary removed); IoError naming the tensor when another thread wrote to
+// one of the tensors in place during the save (nothing is renamed); ValueError for a
+// duplicate Stateful key, or a tensor name, metadata or Stateful key or state that is not
+// valid UTF-8 (before writing anything).
 void save(const std::string& path, const nn::Module& model, const optim::Optimizer* optimizer = nullptr,
           const CheckpointExtra& extra = {}, Site site = Site::here());
 
@@ -70,10 +76,13 @@ void save(const std::string& path, const nn::Module& model, const optim::Optimiz
 // CRC32C of every tensor, format version), then the model (all missing keys, unexpected keys
 // and shape mismatches are listed together), the optimizer (type and parameter count) and the
 // Stateful keys; nothing is changed unless all pass, and a Stateful or optimizer that refuses
-// its state rolls back what was already restored. Throws IoError for a bad or unreadable file
-// and ValueError for a checkpoint that does not fit; both name the file. A missing RNG or
-// Stateful state is refused unless `options.missing_state` is kWarn; `options.check_finite`
-// also refuses NaN/Inf values (see LoadOptions).
+// its state rolls back what was already restored. The optimizer's saved lr and weight_decay
+// must pass its constructor's rules (Optimizer::check_group). A path that is not a regular
+// file (a FIFO, a directory, a device) is refused without blocking. Peak extra memory: the
+// checkpoint's tensors, staged before anything is changed. Throws IoError for a bad or
+// unreadable file and ValueError for a checkpoint that does not fit; both name the file. A
+// missing RNG or Stateful state is refused unless `options.missing_state` is kWarn;
+// `options.check_finite` also refuses NaN/Inf values (see LoadOptions).
 LoadReport load(const std::string& path, nn::Module& model, optim::Optimizer* optimizer = nullptr,
                 CheckpointExtra* extra = nullptr, const LoadOptions& options = {}, Site site = Site::here());
 
