@@ -19,6 +19,8 @@ packages=(
   libfast-float-dev libxxhash-dev libzstd-dev
   # tests
   catch2
+  # fuzzing and sanitizers (scripts/fuzz.sh: clang-15 with libFuzzer and its OpenMP runtime)
+  clang-15 libfuzzer-15-dev libomp-15-dev
   # peer for benches and interop tests (never a runtime dependency)
   python3-torch python3-torchvision python3-numpy python3-pandas libopenblas0-pthread
 )
