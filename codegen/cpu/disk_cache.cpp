@@ -123,7 +123,9 @@ std::optional<std::string> DiskCache::load(std::string_view key) {
     return std::nullopt;
   };
   Fd file;
-  file.fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO planted under an entry's name would otherwise wait forever for
+  // a writer. It changes nothing for a regular file, and anything else is rejected below.
+  file.fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
   if (file.fd < 0) {
     const int err = errno;
     if (err == ENOENT) {
@@ -135,7 +137,7 @@ std::optional<std::string> DiskCache::load(std::string_view key) {
   }
   struct stat st {};
   if (::fstat(file.fd, &st) != 0) return reject("cannot stat: " + errno_text(errno));
-  if (!S_ISREG(st.st_mode)) return reject("not a regular file");
+  if (!S_ISREG(st.st_mode)) return reject("not a regular file (a FIFO, device or folder); ignored");
   const uint64_t size = static_cast<uint64_t>(st.st_size);
   if (size < kHeaderBytes) {
     return reject("truncated: " + std::to_string(size) + " bytes, the header alone is " + std::to_string(kHeaderBytes));

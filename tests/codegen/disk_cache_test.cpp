@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <future>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -223,6 +225,38 @@ TEST_CASE("every truncation, flipped byte and appended byte of an entry is rejec
   // The next store replaces the damaged entry.
   REQUIRE(cache.store(key, payload).empty());
   CHECK(cache.load(key) == std::optional<std::string>(payload));
+}
+
+// Runs `fn` on another thread; if it has not returned after `seconds`, opens `fifo` for
+// writing so that a reader blocked in open() wakes up, and returns false (it hung).
+template <class F>
+bool returns_without_a_writer(const fs::path& fifo, F fn, int seconds = 10) {
+  auto done = std::async(std::launch::async, fn);
+  if (done.wait_for(std::chrono::seconds(seconds)) == std::future_status::ready) return true;
+  int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd >= 0) ::close(fd);
+  done.wait();
+  return false;
+}
+
+TEST_CASE("a FIFO under an entry's name is ignored without blocking, and a store replaces it",
+          "[codegen][disk_cache]") {
+  TempDir tmp;
+  DiskCache cache(tmp.path.string(), DiskCache::kDefaultLimitBytes);
+  const fs::path entry = cache.path_for("key");
+  REQUIRE(::mkfifo(entry.c_str(), 0644) == 0);
+  std::optional<std::string> got = std::string("not loaded");
+  REQUIRE(returns_without_a_writer(entry, [&] { got = cache.load("key"); }));
+  CHECK_FALSE(got);
+  CHECK(cache.stats().rejected == 1);
+  CHECK_THAT(cache.last_rejection(), Catch::Contains(entry.string()) && Catch::Contains("not a regular file"));
+  // A store replaces the FIFO with a real entry.
+  CHECK(cache.store("key", "payload").empty());
+  CHECK(fs::is_regular_file(entry));
+  CHECK(cache.load("key") == std::optional<std::string>("payload"));
+  // Eviction walks past a FIFO too.
+  REQUIRE(::mkfifo((tmp.path / "other.tlc").c_str(), 0644) == 0);
+  CHECK(cache.store("key 2", "payload 2").empty());
 }
 
 TEST_CASE("an entry under another key's file name, or of another format version, is ignored",
