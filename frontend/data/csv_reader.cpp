@@ -1,6 +1,9 @@
 // tl::data::read_csv: one pass over the file held in memory, splitting RFC 4180 records into
 // fields and converting numeric cells with fast_float as they are found.
 #include <fast_float/fast_float.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -9,6 +12,8 @@
 #include <deque>
 #include <fstream>
 #include <limits>
+#include <memory>
+#include <new>
 #include <string_view>
 #include <unordered_map>
 
@@ -137,23 +142,35 @@ class Splitter {
     delimiter_bytes_ = kOnes * static_cast<unsigned char>(delimiter);
   }
 
-  // Reads the next non-blank record into `fields`; false at the end of the file.
-  bool next(std::vector<Field>& fields, size_t& record_line) {
+  // Reads the next non-blank record into `fields`, at most `max_fields` of them; false at
+  // the end of the file. `count` is the record's number of fields. Past `max_fields` the
+  // rest of the record is only counted (with `count_all`) or not read at all, so a runaway
+  // row costs no memory.
+  bool next(std::vector<Field>& fields, size_t& record_line, size_t max_fields, size_t& count,
+            bool count_all = true) {
     fields.clear();
     used_ = 0;
+    count = 0;
     // Blank lines (anywhere) are skipped.
     while (p_ < end_ && (*p_ == '\n' || *p_ == '\r')) end_line();
     if (p_ >= end_) return false;
     record_line = line_;
+    auto add = [&](const Field& f) {
+      if (count++ < max_fields) fields.push_back(f);
+    };
     for (;;) {
-      fields.push_back(read_field());
+      if (count == max_fields && !count_all) {
+        ++count;
+        return true;
+      }
+      add(read_field());
       if (p_ >= end_) return true;
       char c = *p_;
       if (c == delimiter_) {
         ++p_;
         if (p_ >= end_ || *p_ == '\n' || *p_ == '\r') {
           // A delimiter ending the line opens one more (empty) field.
-          fields.push_back({std::string_view(), line_, column()});
+          add({std::string_view(), line_, column()});
         } else {
           continue;
         }
@@ -315,17 +332,52 @@ struct Labels {
   }
 };
 
+// Bytes as a person reads them: "41.3 GB".
+std::string human_bytes(uint64_t n) {
+  char buf[32];
+  if (n >= (uint64_t{1} << 30)) std::snprintf(buf, sizeof buf, "%.1f GB", double(n) / double(uint64_t{1} << 30));
+  else std::snprintf(buf, sizeof buf, "%.1f MB", double(n) / double(1 << 20));
+  return buf;
+}
+
+// Reads the whole file. The open does not block (a FIFO would wait for a writer forever) and
+// anything but a regular file is refused by name, as is a file larger than physical memory
+// (with overcommit its allocation could succeed and the reads then end in the OOM killer).
 std::string read_file(const std::string& path, const std::string& where) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError(path + ": cannot open for reading: " + std::strerror(errno) + where);
-  in.seekg(0, std::ios::end);
-  std::streamoff n = in.tellg();
-  if (n < 0) throw IoError(path + ": cannot determine the file size (not a regular file?)" + where);
-  in.seekg(0);
-  std::string data(static_cast<size_t>(n), '\0');
-  if (n > 0 && !in.read(data.data(), n))
-    throw IoError(path + ": read failed after " + std::to_string(in.gcount()) + " of " + std::to_string(n) +
-                  " bytes" + where);
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) throw IoError(path + ": cannot open for reading: " + std::strerror(errno) + where);
+  std::unique_ptr<int, void (*)(int*)> closer(&fd, [](int* f) { ::close(*f); });
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw IoError(path + ": cannot stat: " + std::strerror(errno) + where);
+  if (S_ISDIR(st.st_mode)) throw IoError(path + ": is a directory, expected a CSV file" + where);
+  if (!S_ISREG(st.st_mode))
+    throw IoError(path + ": is " + (S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISSOCK(st.st_mode) ? "a socket" : "a device") +
+                  ", expected a regular CSV file" + where);
+  const auto n = static_cast<uint64_t>(st.st_size);
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+  const uint64_t memory = pages > 0 && page > 0 ? uint64_t(pages) * uint64_t(page) : 0;
+  if (memory > 0 && n > memory)
+    throw IoError(path + ": the file holds " + std::to_string(n) + " bytes (" + human_bytes(n) +
+                  "), more than this machine's memory (" + human_bytes(memory) +
+                  "); read_csv reads the whole file into memory, so split the file" + where);
+  std::string data;
+  try {
+    data.resize(static_cast<size_t>(n));
+  } catch (const std::bad_alloc&) {
+    throw IoError(path + ": cannot allocate " + std::to_string(n) + " bytes (" + human_bytes(n) +
+                  ") to read the file into memory" + where);
+  }
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t got = ::read(fd, data.data() + done, data.size() - done);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0)
+      throw IoError(path + ": read failed after " + std::to_string(done) + " of " + std::to_string(n) +
+                    " bytes: " + std::strerror(errno) + where);
+    if (got == 0) break;  // the file shrank while being read: parse what is there
+    done += static_cast<size_t>(got);
+  }
+  data.resize(done);
   return data;
 }
 
@@ -345,7 +397,7 @@ struct Parsed {
   std::vector<float> target_values;
   std::vector<int64_t> target_ids;
   Labels target_labels;
-  std::vector<Labels> categories;  // per feature
+  std::vector<std::unique_ptr<Labels>> categories;  // per feature; null unless categorical
   std::vector<std::string> feature_names;
   int64_t rows = 0;
 };
@@ -355,33 +407,45 @@ Parsed parse(const std::string& path, const std::string& data, size_t body_offse
   Splitter split(path, data.data() + body_offset, data.data() + data.size(), options.delimiter,
                  options.max_field_bytes, where);
   std::vector<Field> fields;
-  size_t header_line = 0;
-  if (!split.next(fields, header_line))
+  size_t header_line = 0, nfields = 0;
+  if (!split.next(fields, header_line, options.max_columns, nfields, /*count_all=*/false))
     throw IoError(path + ": empty file, expected a header row" + where);
+  if (nfields > options.max_columns)
+    throw IoError(path + ":" + std::to_string(header_line) + ": header has more than max_columns (" +
+                  std::to_string(options.max_columns) +
+                  ") columns; raise CsvOptions::max_columns if this is intended" + where);
 
   // ----- header -----
+  // Names are looked up through a sorted index (8 bytes a column) rather than a hash map
+  // (about 64), so a wide header stays cheap.
   std::vector<std::string> header;
-  std::unordered_map<std::string, size_t> column_of;
+  header.reserve(fields.size());
   for (size_t i = 0; i < fields.size(); ++i) {
-    std::string name(fields[i].text);
-    if (name.empty())
+    if (fields[i].text.empty())
       split.fail(fields[i].line, fields[i].column,
                  "header: column " + std::to_string(i + 1) + " has an empty name, expected a column name");
-    if (!column_of.emplace(name, i).second)
-      split.fail(fields[i].line, fields[i].column, "header: duplicate column name " + shown(name));
-    header.push_back(std::move(name));
+    header.emplace_back(fields[i].text);
   }
   const size_t ncols = header.size();
+  std::vector<size_t> by_name(ncols);
+  for (size_t i = 0; i < ncols; ++i) by_name[i] = i;
+  std::stable_sort(by_name.begin(), by_name.end(), [&](size_t a, size_t b) { return header[a] < header[b]; });
+  size_t duplicate = ncols;  // the first column, in file order, whose name came before
+  for (size_t k = 1; k < ncols; ++k)
+    if (header[by_name[k]] == header[by_name[k - 1]]) duplicate = std::min(duplicate, by_name[k]);
+  if (duplicate < ncols)
+    split.fail(fields[duplicate].line, fields[duplicate].column, "header: duplicate column name " + shown(header[duplicate]));
   auto find_column = [&](const std::string& name, const char* what) {
-    auto it = column_of.find(name);
-    if (it == column_of.end()) {
+    auto it = std::lower_bound(by_name.begin(), by_name.end(), name,
+                               [&](size_t c, const std::string& n) { return header[c] < n; });
+    if (it == by_name.end() || header[*it] != name) {
       std::string known;
       for (size_t i = 0; i < header.size() && i < 20; ++i) known += (i ? ", " : "") + shown(header[i]);
       throw IoError(path + ":" + std::to_string(header_line) + ": " + what + " " + shown(name) +
                     " is not in the header (columns: " + known + (header.size() > 20 ? ", ..." : "") + ")" +
                     where);
     }
-    return it->second;
+    return *it;
   };
 
   std::vector<Role> role(ncols, Role::kSkip);
@@ -413,14 +477,15 @@ Parsed parse(const std::string& path, const std::string& data, size_t body_offse
     out.feature_names.push_back(header[feature_cols[k]]);
   }
   const size_t nfeat = feature_cols.size();
+  out.categories.resize(nfeat);  // null for a numeric column
   std::vector<bool> is_categorical(ncols, false);
   for (const std::string& name : options.categorical) {
     size_t c = find_column(name, "categorical column");
     if (role[c] != Role::kFeature)
       throw IoError(path + ": categorical column " + shown(name) + " is not a selected feature column" + where);
     is_categorical[c] = true;
+    out.categories[static_cast<size_t>(feature_slot[c])] = std::make_unique<Labels>();
   }
-  out.categories.resize(nfeat);
 
   // A guess at the row count from the first data line keeps reallocation rare.
   out.features.reserve(std::min<size_t>(data.size() / 2, nfeat * (data.size() / std::max<size_t>(ncols * 2, 1) + 1)));
@@ -429,10 +494,10 @@ Parsed parse(const std::string& path, const std::string& data, size_t body_offse
   const float kNaN = std::numeric_limits<float>::quiet_NaN();
   std::vector<float> row(nfeat);
   size_t record_line = 0;
-  while (split.next(fields, record_line)) {
-    if (fields.size() != ncols)
+  while (split.next(fields, record_line, ncols, nfields)) {
+    if (nfields != ncols)
       throw IoError(path + ":" + std::to_string(record_line) + ": expected " + std::to_string(ncols) +
-                    " fields, saw " + std::to_string(fields.size()) + where);
+                    " fields, saw " + std::to_string(nfields) + where);
     for (size_t c = 0; c < ncols; ++c) {
       const Field& f = fields[c];
       if (role[c] == Role::kSkip) continue;
@@ -441,7 +506,7 @@ Parsed parse(const std::string& path, const std::string& data, size_t body_offse
         if (is_categorical[c]) {
           if (f.text.empty())
             split.fail(f.line, f.column, "column " + shown(header[c]) + ": empty cell, expected a category");
-          row[k] = static_cast<float>(out.categories[k].intern(f.text));
+          row[k] = static_cast<float>(out.categories[k]->intern(f.text));
           continue;
         }
         float v;
@@ -517,6 +582,7 @@ std::shared_ptr<CsvDataset> CsvBuilder::build(std::string data, const std::strin
     throw ValueError("tl::data::read_csv: the delimiter cannot be a quote or a line break" + where);
   if (options.max_field_bytes == 0)
     throw ValueError("tl::data::read_csv: max_field_bytes must be at least 1" + where);
+  if (options.max_columns == 0) throw ValueError("tl::data::read_csv: max_columns must be at least 1" + where);
 
   std::string why;
   size_t bad = find_bad_byte(reinterpret_cast<const unsigned char*>(data.data()), data.size(), why);
@@ -538,7 +604,8 @@ std::shared_ptr<CsvDataset> CsvBuilder::build(std::string data, const std::strin
   auto ds = std::shared_ptr<CsvDataset>(new CsvDataset());
   const int64_t n = p.rows, f = static_cast<int64_t>(p.feature_names.size());
   for (size_t k = 0; k < p.categories.size(); ++k) {
-    Labels& labels = p.categories[k];
+    if (!p.categories[k]) continue;
+    Labels& labels = *p.categories[k];
     if (labels.names.empty() || options.label_order != LabelOrder::kSorted) continue;
     std::vector<int64_t> remap = labels.sorted_remap();
     for (int64_t r = 0; r < n; ++r) {
@@ -549,7 +616,9 @@ std::shared_ptr<CsvDataset> CsvBuilder::build(std::string data, const std::strin
   ds->features_ = empty({n, f}, {.dtype = kFloat32});
   if (n * f > 0) std::memcpy(ds->features_.data<float>(), p.features.data(), p.features.size() * sizeof(float));
   ds->feature_names_ = std::move(p.feature_names);
-  for (Labels& labels : p.categories) ds->feature_categories_.push_back(std::move(labels.names));
+  ds->feature_categories_.resize(p.categories.size());
+  for (size_t k = 0; k < p.categories.size(); ++k)
+    if (p.categories[k]) ds->feature_categories_[k] = std::move(p.categories[k]->names);
   ds->target_name_ = options.target;
   if (options.target.empty()) return ds;
   if (kind == TargetKind::kClasses) {
@@ -565,14 +634,32 @@ std::shared_ptr<CsvDataset> CsvBuilder::build(std::string data, const std::strin
   return ds;
 }
 
+namespace {
+
+// Builds the dataset; an allocation that fails part-way becomes an IoError naming the file
+// and its size instead of a bare std::bad_alloc.
+std::shared_ptr<CsvDataset> build_or_explain(std::string data, const std::string& path, const CsvOptions& options,
+                                             const std::string& where) {
+  const uint64_t bytes = data.size();
+  try {
+    return CsvBuilder::build(std::move(data), path, options, where);
+  } catch (const std::bad_alloc&) {
+    throw IoError(path + ": out of memory parsing the file (" + std::to_string(bytes) + " bytes, " +
+                  human_bytes(bytes) + "): the table of float32 values and the file must both fit in memory" +
+                  where);
+  }
+}
+
+}  // namespace
+
 std::shared_ptr<CsvDataset> read_csv(const std::string& path, const CsvOptions& options, Site site) {
   const std::string where = " (tl::data::read_csv at " + site.str() + ")";
-  return CsvBuilder::build(read_file(path, where), path, options, where);
+  return build_or_explain(read_file(path, where), path, options, where);
 }
 
 std::shared_ptr<CsvDataset> parse_csv(std::string text, const CsvOptions& options, const std::string& name,
                                       Site site) {
-  return CsvBuilder::build(std::move(text), name, options, " (tl::data::parse_csv at " + site.str() + ")");
+  return build_or_explain(std::move(text), name, options, " (tl::data::parse_csv at " + site.str() + ")");
 }
 
 }  // namespace tl::data

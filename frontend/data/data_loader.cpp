@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "frontend/io/json_limits.h"
 #include "runtime/cpu/philox.h"
 #include "tl/data.h"
 
@@ -201,6 +202,8 @@ void DataLoader::load_state(const std::string& text) {
   int64_t epoch, position, dataset_size, batch_size;
   uint64_t seed;
   bool shuffle, drop_last;
+  // Refused before the JSON library sees it: a deeply nested document overflows its stack.
+  detail::check_json_nesting(text, who + "the saved state");
   try {
     nlohmann::json j = nlohmann::json::parse(text);
     epoch = j.at("epoch").get<int64_t>();

@@ -115,6 +115,10 @@ struct CsvOptions {
   char delimiter = ',';
   // A field longer than this (after unquoting) is an error: this bounds memory per field.
   size_t max_field_bytes = size_t{1} << 20;
+  // A header with more columns than this is an error: the per-column bookkeeping (names,
+  // roles, about 200 bytes a column) stays bounded. Data rows are checked against the
+  // header's count as they are split, so a runaway row costs no memory.
+  size_t max_columns = 1'000'000;
   MissingPolicy missing = MissingPolicy::kError;
   TargetKind target_kind = TargetKind::kAuto;
   LabelOrder label_order = LabelOrder::kSorted;
@@ -160,7 +164,10 @@ class CsvDataset : public Dataset {
 // empty or header-only file; a row with the wrong number of fields; a non-number, an empty
 // cell (unless MissingPolicy::kNaN) or a value that overflows float32; an unterminated quote
 // (naming the line it opened on); invalid UTF-8 or a NUL byte; a field longer than
-// `options.max_field_bytes`. Reads the whole file into memory, then parses it in one pass.
+// `options.max_field_bytes`; a header over `options.max_columns`; a folder, FIFO or device
+// instead of a file; a file larger than this machine's memory or an allocation that fails
+// (naming the path and the bytes). Reads the whole file into memory, then parses it in one
+// pass; peak memory is about the file size plus the float32 table.
 std::shared_ptr<CsvDataset> read_csv(const std::string& path, const CsvOptions& options = {},
                                      Site site = Site::here());
 // The same for CSV text already in memory; messages name the file `name`.

@@ -7,9 +7,15 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <future>
+
 #include "tests/frontend/data/data_test_util.h"
+#include "tests/support/spawn_self.h"
 
 using tl::data::CsvOptions;
 using tl::data::read_csv;
@@ -244,4 +250,145 @@ TEST_CASE("the bundled data sets load with the documented shapes", "[data][csv]"
   CHECK(diabetes->features().shape() == tl::Shape{442, 10});
   CHECK(diabetes->targets().dtype() == tl::kFloat32);  // a numeric target: regression
   CHECK(diabetes->targets().shape() == tl::Shape{442});
+}
+
+// ---- what is not a CSV file, and files too big for memory
+
+namespace {
+
+// Peak resident memory of this process so far (VmHWM), in bytes.
+int64_t peak_rss_bytes() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6)) * 1024;
+  return -1;
+}
+
+// The IoError message of read_csv(path, options) in a child process with its peak memory
+// growth, as "<growth bytes>\n<message>" written to `report`.
+void csv_child_report() {
+  const char* path = std::getenv("TL_CSV_PATH");
+  const char* report = std::getenv("TL_CSV_REPORT");
+  REQUIRE(path);
+  REQUIRE(report);
+  // Reset the high-water mark where the kernel allows it, so only this read counts.
+  { std::ofstream("/proc/self/clear_refs") << "5"; }
+  int64_t before = peak_rss_bytes();
+  std::string message = "(no error)";
+  try {
+    read_csv(path);
+  } catch (const tl::IoError& e) {
+    message = e.what();
+  }
+  std::ofstream(report) << peak_rss_bytes() - before << "\n" << message;
+}
+
+struct ChildRead {
+  int64_t growth = -1;
+  std::string message;
+};
+
+// Reads `path` with read_csv in a child process; returns its peak memory growth and error.
+ChildRead read_in_child(const std::string& path) {
+  std::string report = path + ".report";
+  pid_t child = tl::testing::spawn_self("child: read a CSV file and report memory",
+                                        {"TL_CSV_PATH=" + path, "TL_CSV_REPORT=" + report});
+  REQUIRE(tl::testing::wait_for_child(child) == 0);
+  std::ifstream in(report);
+  ChildRead out;
+  in >> out.growth;
+  in.get();
+  std::getline(in, out.message, '\0');
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("child: read a CSV file and report memory", "[.][data_child_csv]") { csv_child_report(); }
+
+TEST_CASE("read_csv on a directory, FIFO or device is an IoError naming the path, without blocking",
+          "[data][csv]") {
+  auto dir = std::filesystem::temp_directory_path() / ("tl_data_test_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir / "a_folder.csv");
+  CHECK_THROWS_WITH(read_csv((dir / "a_folder.csv").string()),
+                    Catch::Contains((dir / "a_folder.csv").string() + ": is a directory, expected a CSV file"));
+  CHECK_THROWS_WITH(read_csv("/dev/null"), Catch::Contains("/dev/null: is a device"));
+  // A FIFO nobody writes: open() would wait for a writer forever. If read_csv blocks, the
+  // test opens the writing end after 10 s so that it returns, and fails.
+  std::string fifo = (dir / "pipe.csv").string();
+  std::filesystem::remove(fifo);
+  REQUIRE(::mkfifo(fifo.c_str(), 0644) == 0);
+  auto done = std::async(std::launch::async, [&]() -> std::string {
+    try {
+      read_csv(fifo);
+    } catch (const tl::IoError& e) {
+      return e.what();
+    }
+    return "(no error)";
+  });
+  bool blocked = done.wait_for(std::chrono::seconds(10)) != std::future_status::ready;
+  if (blocked) {
+    int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+    if (fd >= 0) ::close(fd);
+  }
+  std::string message = done.get();
+  CHECK_FALSE(blocked);
+  CHECK_THAT(message, Catch::Contains(fifo + ": is a FIFO, expected a regular CSV file"));
+}
+
+TEST_CASE("a file larger than memory is refused naming its path and size, not std::bad_alloc", "[data][csv]") {
+  // A sparse file: as large as memory plus 1 GiB, holding no disk blocks.
+  const uint64_t memory = uint64_t(::sysconf(_SC_PHYS_PAGES)) * uint64_t(::sysconf(_SC_PAGE_SIZE));
+  const uint64_t size = memory + (uint64_t{1} << 30);
+  std::string path = csv_file("huge.csv", "a,b\n1,2\n");
+  REQUIRE(::truncate(path.c_str(), off_t(size)) == 0);
+  std::string message;
+  try {
+    read_csv(path);
+  } catch (const tl::IoError& e) {
+    message = e.what();
+  }
+  std::filesystem::remove(path);
+  CHECK_THAT(message, Catch::Contains(path + ": the file holds " + std::to_string(size) + " bytes") &&
+                          Catch::Contains("more than this machine's memory"));
+}
+
+TEST_CASE("a row or header with millions of fields is refused with peak memory bounded by the file size",
+          "[data][csv][memory]") {
+  // A header of three columns and one row of 10 million one-digit fields (20 MB): kept as
+  // 32-byte field records it took 16 times the file; checked against the header's count as
+  // it is split, it costs nothing beyond the file itself.
+  const size_t kFields = 10'000'000;
+  std::string row;
+  row.reserve(kFields * 2 + 8);
+  for (size_t i = 0; i < kFields; ++i) row += i ? ",1" : "1";
+  std::string path = csv_file("wide_row.csv", "a,b,c\n" + row + "\n");
+  const auto bytes = int64_t(std::filesystem::file_size(path));
+  ChildRead got = read_in_child(path);
+  CHECK_THAT(got.message, Catch::Contains("wide_row.csv:2: expected 3 fields, saw " + std::to_string(kFields)));
+  CHECK(got.growth >= 0);
+  CHECK(got.growth < 3 * bytes);
+  WARN("row of " << kFields << " fields: file " << bytes << " bytes, peak memory growth " << got.growth << " bytes");
+
+  // A header of 3 million names: refused at CsvOptions::max_columns (1,000,000).
+  std::string header;
+  header.reserve(3'000'000 * 22);
+  for (size_t i = 0; i < 3'000'000; ++i) header += (i ? ",feature_" : "feature_") + std::to_string(i) + "_value";
+  std::filesystem::remove(path);
+  path = csv_file("wide_header.csv", header + "\n" + "1\n");
+  const auto header_bytes = int64_t(std::filesystem::file_size(path));
+  got = read_in_child(path);
+  CHECK_THAT(got.message, Catch::Contains("wide_header.csv:1: header has more than max_columns (1000000) columns"));
+  CHECK(got.growth < 3 * header_bytes);
+  WARN("header of 3000000 names: file " << header_bytes << " bytes, peak memory growth " << got.growth << " bytes");
+  std::filesystem::remove(path);
+
+  // Within max_columns, a wide table still reads.
+  CsvOptions narrow;
+  narrow.max_columns = 2;
+  CHECK_THROWS_WITH(read_csv(csv_file("three.csv", "a,b,c\n1,2,3\n"), narrow),
+                    Catch::Contains("header has more than max_columns (2) columns"));
+  narrow.max_columns = 3;
+  CHECK(read_csv(csv_file("three.csv", "a,b,c\n1,2,3\n"), narrow)->features().shape() == tl::Shape{1, 3});
 }

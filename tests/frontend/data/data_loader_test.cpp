@@ -4,6 +4,8 @@
 
 #include <set>
 
+#include "tests/support/spawn_self.h"
+
 using namespace tl::data;
 
 namespace {
@@ -127,6 +129,22 @@ TEST_CASE("DataLoader load_state rejects a state that does not fit and changes n
   CHECK(other_batch.seed() == 2);
   CHECK_THROWS_WITH(a.load_state("{not json"), Catch::Contains("not a data loader state"));
   CHECK_THROWS_AS(a.load_state("{\"epoch\": 1}"), tl::Error);
+}
+
+TEST_CASE("child: load a deeply nested loader state", "[.][data_child_nested]") {
+  DataLoader a(numbered(20), {.batch_size = 5, .shuffle = true, .seed = 1, .name = "train"});
+  const size_t depth = 1'000'000;
+  std::string nested = "{\"epoch\": " + std::string(depth, '[') + std::string(depth, ']') + "}";
+  CHECK_THROWS_WITH(a.load_state(nested), Catch::Contains("DataLoader::load_state ('train')") &&
+                                              Catch::Contains("nested deeper than 64 levels"));
+  CHECK(a.seed() == 1);
+}
+
+TEST_CASE("a deeply nested loader state is refused with a named error, not a stack overflow",
+          "[data][loader][stateful]") {
+  // In a child process: a stack overflow there fails this test instead of ending the runner.
+  pid_t child = tl::testing::spawn_self("child: load a deeply nested loader state", {});
+  CHECK(tl::testing::wait_for_child(child) == 0);
 }
 
 TEST_CASE("background prefetch gives the same batches in the same order", "[data][loader][prefetch]") {
