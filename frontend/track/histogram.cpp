@@ -1,6 +1,7 @@
 // Run::log_histogram: value distributions (activations, gradients) as line-framed JSON; the
 // reader of histograms.jsonl, its text views (tl-runs histograms) and its SVG plots.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -8,6 +9,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -21,6 +23,7 @@ namespace tl {
 
 void Run::log_histogram(std::string_view name, const Tensor& values, int64_t step, int bins, Site site) {
   if (bins < 1) throw ValueError("tl::Run::log_histogram: bins must be >= 1, got " + std::to_string(bins) + " at " + site.str());
+  track::check_name_utf8(name, "histogram", "tl::Run::log_histogram at " + site.str());
   std::vector<double> v;
   {
     NoGradGuard no_grad;
@@ -52,8 +55,15 @@ void Run::log_histogram(std::string_view name, const Tensor& values, int64_t ste
   std::string line = record.dump() + "\n";
   std::string file = (path() / "histograms.jsonl").string();
   // One write of a whole line with O_APPEND: a crash leaves at most a torn last line.
-  int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) throw IoError("tl::Run::log_histogram: cannot open " + file + " at " + site.str());
+  // O_NONBLOCK and the fstat: a FIFO under the name is refused instead of blocking the open.
+  int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NONBLOCK | O_CLOEXEC, 0644);
+  if (fd < 0)
+    throw IoError("tl::Run::log_histogram: cannot open " + file + ": " + std::strerror(errno) + " at " + site.str());
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw IoError("tl::Run::log_histogram: " + file + " is not a regular file at " + site.str());
+  }
   ssize_t written = ::write(fd, line.data(), line.size());
   ::close(fd);
   if (written != static_cast<ssize_t>(line.size())) {
@@ -64,6 +74,7 @@ void Run::log_histogram(std::string_view name, const Tensor& values, int64_t ste
 namespace {
 
 bool parse_histogram(std::string_view line, HistogramRecord& r) {
+  if (track::record_nested_too_deep(line)) return false;
   auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (!j.is_object()) return false;
   auto step = j.find("step"), name = j.find("name"), lo = j.find("min"), hi = j.find("max"), counts = j.find("counts"),
@@ -146,9 +157,7 @@ std::string file_safe(const std::string& name) {
 }  // namespace
 
 HistogramsFile read_histograms(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw IoError("tl::read_histograms: cannot open " + file.string());
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string text = track::read_run_file(file, track::kMaxRecordFileBytes);
   HistogramsFile out;
   size_t pos = 0;
   int64_t line_no = 0;

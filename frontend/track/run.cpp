@@ -168,6 +168,20 @@ std::pair<std::string, fs::path> create_run_folder(const fs::path& experiment) {
   throw IoError("tl::Run: no free run id under " + experiment.string() + " after 100 attempts");
 }
 
+// Opens a run file for appending, creating it. Without O_NONBLOCK a FIFO under the name would
+// block the open until some reader appeared; anything but a regular file is refused.
+int open_for_append(const fs::path& file) {
+  int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NONBLOCK | O_CLOEXEC, 0644);
+  if (fd < 0 && errno == ENXIO) throw IoError("tl::Run: " + file.string() + " is a FIFO, expected a regular file");
+  if (fd < 0) throw IoError("tl::Run: cannot open " + file.string() + ": " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw IoError("tl::Run: " + file.string() + " is not a regular file (a FIFO, device or folder?)");
+  }
+  return fd;
+}
+
 struct TransparentHash {
   using is_transparent = void;
   size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
@@ -182,6 +196,7 @@ struct Run::State {
   RunOptions options;
   double created = 0;
   int metrics_fd = -1;
+  track::RunLock lock;  // held from creation (or resume) to close
   std::shared_ptr<spdlog::logger> file_log;
   bool closed = false;
 
@@ -220,9 +235,9 @@ struct Run::State {
   }
 
   void start() {
-    metrics_fd = ::open((path / "metrics.jsonl").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (metrics_fd < 0)
-      throw IoError("tl::Run: cannot open " + (path / "metrics.jsonl").string() + ": " + std::strerror(errno));
+    metrics_fd = open_for_append(path / "metrics.jsonl");
+    // spdlog opens run.log by name; checking it first keeps a FIFO there from blocking.
+    ::close(open_for_append(path / "run.log"));
     auto sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>((path / "run.log").string(), false);
     file_log = std::make_shared<spdlog::logger>("tl.run", sink);
     file_log->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l: %v");
@@ -240,7 +255,9 @@ struct Run::State {
     meta["status"] = status;
     meta["created"] = iso_time(created);
     meta["updated"] = iso_time(unix_seconds());
-    write_file_atomic(path / "meta.json", meta.dump(2) + "\n");
+    // The name and id were checked (or read from JSON); replacing keeps an odd folder name
+    // from making the status unwritable.
+    write_file_atomic(path / "meta.json", meta.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   }
 
   void write_loop() {
@@ -315,6 +332,7 @@ struct Run::State {
   Metric* admit(std::string_view metric, std::optional<int64_t> step, int64_t& out_step) {
     auto it = metrics.find(metric);
     if (it == metrics.end()) {
+      track::check_name_utf8(metric, "metric", "tl::Run::log");
       it = metrics.emplace(std::string(metric), Metric{}).first;
       it->second.json_name = track::json_string(metric);
     }
@@ -404,10 +422,17 @@ Run::Run(std::string name, Config config, RunOptions options) : state_(std::make
   s.config = std::move(config);
   s.options = std::move(options);
   s.created = unix_seconds();
+  // Checked before the folder exists, so a bad config leaves nothing behind.
+  track::check_name_utf8(s.name, "run", "tl::Run");
+  track::check_config_utf8(s.config, "tl::Run");
   std::tie(s.id, s.path) = create_run_folder(s.options.root / s.name);
+  s.lock = track::RunLock::acquire(s.path, "tl::Run");
   fs::create_directory(s.path / "checkpoints");
   write_file_atomic(s.path / "config.json", track::config_to_json(s.config).dump(2) + "\n");
-  write_file_atomic(s.path / "env.json", environment().dump(2) + "\n");
+  // The command line, folder and host name are not ours to refuse: invalid UTF-8 in them
+  // becomes U+FFFD.
+  write_file_atomic(s.path / "env.json",
+                    environment().dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   s.write_meta("running");
   s.start();
   s.file_log->info("run {}/{} started in {}", s.name, s.id, s.path.string());
@@ -415,10 +440,16 @@ Run::Run(std::string name, Config config, RunOptions options) : state_(std::make
 
 Run Run::resume(const fs::path& path, RunOptions options) {
   auto s = std::make_unique<State>();
+  // Locked before anything is read or changed: a second writer would duplicate steps.
+  s->lock = track::RunLock::acquire(path, "tl::Run::resume");
   nlohmann::json meta = track::read_json(path / "meta.json");
   s->path = path;
-  s->name = meta.value("name", path.parent_path().filename().string());
-  s->id = meta.value("id", path.filename().string());
+  auto text = [&](const char* key, std::string fallback) {
+    auto it = meta.find(key);
+    return meta.is_object() && it != meta.end() && it->is_string() ? it->get<std::string>() : fallback;
+  };
+  s->name = text("name", path.parent_path().filename().string());
+  s->id = text("id", path.filename().string());
   s->config = track::config_from_json(track::read_json(path / "config.json"));
   s->options = std::move(options);
   s->created = unix_seconds();
@@ -439,8 +470,9 @@ Run Run::resume(const fs::path& path, RunOptions options) {
       m.last = r.value;
     }
   }
-  s->write_meta("running");
+  // Files opened first: a run.log or metrics.jsonl that cannot be opened leaves meta.json as it was.
   s->start();
+  s->write_meta("running");
   s->file_log->info("run {}/{} resumed", s->name, s->id);
   return Run(std::move(s));
 }
@@ -495,6 +527,8 @@ void Run::close() {
   if (fs::exists(s.path / "histograms.jsonl", ec)) write_histogram_plots(s.path);
   s.file_log->info("run {}/{} finished: {} records", s.name, s.id, file.records.size());
   s.file_log->flush();
+
+  s.lock.release();
 
   if (s.options.print_summary) {
     auto it = by_name.find(s.options.chart_metric);

@@ -3,6 +3,8 @@
 #include "frontend/track/run_files.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -12,8 +14,11 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <new>
 #include <sstream>
+#include <thread>
 
+#include "frontend/io/json_limits.h"
 #include "runtime/logging.h"
 #include "tl/error.h"
 
@@ -65,14 +70,142 @@ void write_file_atomic(const fs::path& path, const std::string& text) {
   }
 }
 
-nlohmann::json read_json(const fs::path& path) {
-  std::ifstream in(path);
-  if (!in) throw IoError("tl::Run: cannot open " + path.string());
+namespace {
+
+// What fstat says a non-regular file is, for messages.
+const char* file_kind(mode_t mode) {
+  if (S_ISDIR(mode)) return "a folder";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device";
+  return "not a regular file";
+}
+
+}  // namespace
+
+std::string read_run_file(const fs::path& path, uint64_t max_bytes) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) throw IoError("tl::Run: cannot open " + path.string() + ": " + std::strerror(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw IoError("tl::Run: cannot stat " + path.string() + ": " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode))
+    throw IoError("tl::Run: " + path.string() + " is " + file_kind(st.st_mode) + ", expected a regular file");
+  const auto size = static_cast<uint64_t>(st.st_size);
+  if (size > max_bytes)
+    throw IoError("tl::Run: " + path.string() + " holds " + std::to_string(size) + " bytes, more than the " +
+                  std::to_string(max_bytes) + " a run file may hold");
+  std::string text;
   try {
-    return nlohmann::json::parse(in);
+    text.resize(size_t(size));
+  } catch (const std::bad_alloc&) {
+    throw IoError("tl::Run: cannot allocate " + std::to_string(size) + " bytes to read " + path.string());
+  }
+  size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = ::read(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw IoError("tl::Run: cannot read " + path.string() + ": " + std::strerror(errno));
+    if (n == 0) break;  // shrank while being read: keep what is there
+    done += size_t(n);
+  }
+  text.resize(done);
+  return text;
+}
+
+nlohmann::json read_json(const fs::path& path) {
+  std::string text = read_run_file(path, kMaxJsonFileBytes);
+  detail::check_json_nesting(text, "tl::Run: " + path.string());
+  try {
+    return nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
     throw IoError("tl::Run: " + path.string() + " is not valid JSON: " + e.what());
   }
+}
+
+void check_config_utf8(const Config& config, std::string_view who) {
+  for (const auto& [key, value] : config) {
+    if (auto bad = detail::first_invalid_utf8(key))
+      throw ValueError(fmt::format("{}: config key '{}' is not valid UTF-8 (byte {}); config.json holds UTF-8 "
+                                   "text only",
+                                   who, detail::printable(key), *bad));
+    if (auto* text = std::get_if<std::string>(&value.value()))
+      if (auto bad = detail::first_invalid_utf8(*text))
+        throw ValueError(fmt::format("{}: the value of config key '{}' ('{}') is not valid UTF-8 (byte {}); "
+                                     "config.json holds UTF-8 text only",
+                                     who, detail::printable(key), detail::printable(*text), *bad));
+  }
+}
+
+void check_name_utf8(std::string_view name, std::string_view what, std::string_view who) {
+  if (auto bad = detail::first_invalid_utf8(name))
+    throw ValueError(fmt::format("{}: {} name '{}' is not valid UTF-8 (byte {}); run files hold UTF-8 text only",
+                                 who, what, detail::printable(name), *bad));
+}
+
+RunLock RunLock::acquire(const fs::path& run, std::string_view who) {
+  const fs::path file = run / "run.lock";
+  RunLock lock;
+  lock.fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (lock.fd_ < 0) throw IoError(fmt::format("{}: cannot open {}: {}", who, file.string(), std::strerror(errno)));
+  struct stat st {};
+  if (::fstat(lock.fd_, &st) != 0 || !S_ISREG(st.st_mode))
+    throw IoError(fmt::format("{}: {} is {}, expected a regular file", who, file.string(), file_kind(st.st_mode)));
+  // A listing probes the lock with a brief shared lock; a few retries ride over that.
+  for (int attempt = 0;; ++attempt) {
+    if (::flock(lock.fd_, LOCK_EX | LOCK_NB) == 0) break;
+    if (errno == EINTR) continue;
+    if (errno != EWOULDBLOCK)
+      throw IoError(fmt::format("{}: cannot lock {}: {}", who, file.string(), std::strerror(errno)));
+    if (attempt < 20) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      continue;
+    }
+    char holder[256] = {};
+    ssize_t n = ::pread(lock.fd_, holder, sizeof holder - 1, 0);
+    std::string text(holder, size_t(std::max<ssize_t>(n, 0)));
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\0')) text.pop_back();
+    throw IoError(fmt::format("{}: the run folder {} is in use by another Run ({}); two writers would "
+                              "duplicate its steps, so close that run (or let it finish) first",
+                              who, run.string(),
+                              text.empty() ? std::string("holder unknown") : "held by " + detail::printable(text)));
+  }
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  std::string holder = fmt::format("pid {} host {}\n", ::getpid(), host);
+  // Only informative: a failure to record the holder does not affect the lock.
+  if (::ftruncate(lock.fd_, 0) == 0) (void)!::pwrite(lock.fd_, holder.data(), holder.size(), 0);
+  return lock;
+}
+
+RunLock& RunLock::operator=(RunLock&& other) noexcept {
+  if (this != &other) {
+    release();
+    fd_ = std::exchange(other.fd_, -1);
+  }
+  return *this;
+}
+
+void RunLock::release() {
+  if (fd_ >= 0) ::close(fd_);  // closing the last descriptor releases the flock
+  fd_ = -1;
+}
+
+RunLockState probe_run_lock(const fs::path& run) {
+  int fd = ::open((run / "run.lock").c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return RunLockState::kAbsent;
+  struct stat st {};
+  RunLockState state = RunLockState::kAbsent;
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+    int rc;
+    while ((rc = ::flock(fd, LOCK_SH | LOCK_NB)) != 0 && errno == EINTR) {}
+    state = rc == 0 ? RunLockState::kFree : errno == EWOULDBLOCK ? RunLockState::kHeld : RunLockState::kAbsent;
+  }
+  ::close(fd);  // also drops the shared lock
+  return state;
 }
 
 nlohmann::ordered_json config_to_json(const Config& config) {
@@ -106,9 +239,29 @@ void append_record(std::string& out, int64_t step, std::string_view json_name, d
     fmt::format_to(it, "{{\"step\":{},\"name\":{},\"value\":null,\"time\":{:.6f}}}\n", step, json_name, time);
 }
 
+bool record_nested_too_deep(std::string_view line) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if ((c == '[' || c == '{') && ++depth > 4) {
+      return true;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
+}
+
 namespace {
 
 bool parse_record(std::string_view line, MetricRecord& r) {
+  if (record_nested_too_deep(line)) return false;
   auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (!j.is_object()) return false;
   auto step = j.find("step"), name = j.find("name"), value = j.find("value"), time = j.find("time");
@@ -127,9 +280,7 @@ bool parse_record(std::string_view line, MetricRecord& r) {
 }  // namespace track
 
 MetricsFile read_metrics(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw IoError("tl::read_metrics: cannot open " + file.string());
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string text = track::read_run_file(file, track::kMaxRecordFileBytes);
   MetricsFile out;
   size_t pos = 0;
   int64_t line_no = 0;
@@ -178,14 +329,22 @@ std::vector<RunInfo> list_runs(const std::filesystem::path& root) {
       info.config = track::config_from_json(track::read_json(dir / "config.json"));
       if (fs::exists(dir / "meta.json", ec)) {
         auto meta = track::read_json(dir / "meta.json");
-        info.name = meta.value("name", info.name);
-        info.id = meta.value("id", info.id);
-        info.status = meta.value("status", info.status);
+        auto text = [&](const char* key, const std::string& fallback) {
+          auto it = meta.find(key);
+          return meta.is_object() && it != meta.end() && it->is_string() ? it->get<std::string>() : fallback;
+        };
+        info.name = text("name", info.name);
+        info.id = text("id", info.id);
+        info.status = text("status", info.status);
       }
     } catch (const IoError& e) {
       rt::logger("tl.run")->warn("skipping {}: {}", dir.string(), e.what());
       return true;
     }
+    // A Run holds run.lock while it lives and the kernel drops the lock when its process
+    // dies, so "running" without a holder is a run killed before it could say otherwise.
+    if (info.status == "running" && track::probe_run_lock(dir) == track::RunLockState::kFree)
+      info.status = "crashed";
     runs.push_back(std::move(info));
     return true;
   };

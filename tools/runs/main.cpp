@@ -1,5 +1,5 @@
 // tl-runs: lists and compares the run folders that tl::Run writes (docs/runs.md).
-//   tl-runs list [root]
+//   tl-runs list [root]          status: running, finished, or crashed (killed while running)
 //   tl-runs compare [root] --metric loss [--sort final|best] [--maximize] [--plot out.svg]
 //   tl-runs histograms <run> [name] [--last] [--steps N] [--svg]
 #include <CLI/CLI.hpp>
@@ -14,7 +14,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   std::string list_root = "runs";
-  auto* list = app.add_subcommand("list", "List the runs under a folder");
+  auto* list = app.add_subcommand(
+      "list", "List the runs under a folder: name/id, status (running, finished, crashed) and config");
   list->add_option("root", list_root, "Runs folder (default: runs)");
 
   std::string compare_root = "runs";

@@ -71,13 +71,18 @@ struct MetricRecord {
 // ("20261125-140931-3fa9c2": UTC time and a random suffix, created exclusively, so runs
 // started at once by many processes get distinct ids) and writes config.json, env.json and
 // meta.json (through a temporary file and a rename), an empty metrics.jsonl, run.log and
-// checkpoints/. Throws IoError naming the path when the folder cannot be created.
-// Not thread-safe: log from one thread at a time.
+// checkpoints/. Throws IoError naming the path when the folder cannot be created, and
+// ValueError naming the key, before anything is created, when the name, a config key or a
+// string value is not valid UTF-8. A Run holds an advisory lock on <run>/run.lock until it
+// is closed: one writer per run folder. Not thread-safe: log from one thread at a time.
 class Run {
  public:
   Run(std::string name, Config config = {}, RunOptions options = {});
   // Reopens an existing run folder with the same id. A torn last metrics record (a crash
   // mid-write) is cut off; steps continue after the last step recorded for each metric.
+  // Throws IoError naming the folder and the holder (pid, host) when another Run, in this
+  // process or another, has it open, and IoError naming the file when config.json,
+  // meta.json, metrics.jsonl or run.log is not a regular file or not readable JSON.
   static Run resume(const std::filesystem::path& path, RunOptions options = {});
   Run(Run&&) noexcept;
   Run& operator=(Run&&) noexcept;
@@ -88,7 +93,7 @@ class Run {
   // for `name` is dropped with a warning, so a metric's steps are strictly increasing.
   // Cheap (a buffer append; no I/O, no device synchronization): a Tensor value is kept,
   // detached, and read when the buffer is written. A Tensor `value` must hold one element
-  // (ShapeError otherwise).
+  // (ShapeError otherwise). A `name` that is not valid UTF-8 throws ValueError naming it.
   void log(std::string_view name, double value);
   void log(std::string_view name, double value, int64_t step);
   void log(std::string_view name, const Tensor& value, Site site = Site::here());
@@ -175,11 +180,14 @@ MetricsFile read_metrics(const std::filesystem::path& file);
 
 struct RunInfo {
   std::filesystem::path path;
-  std::string name, id, status;  // status: "running" or "finished"
+  // status: "running", "finished", or "crashed" (meta.json says running but no process
+  // holds the run's lock: it was killed before it could close).
+  std::string name, id, status;
   Config config;
 };
 // Every run folder (holding config.json) at `root`, one or two levels below it, sorted by
-// path. `root` may also be a single run folder.
+// path. `root` may also be a single run folder. A folder whose config.json or meta.json
+// cannot be read (not a regular file, not JSON, nested too deep) is skipped with a warning.
 std::vector<RunInfo> list_runs(const std::filesystem::path& root);
 
 // One record of histograms.jsonl, as Run::log_histogram writes it.

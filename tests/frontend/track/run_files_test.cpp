@@ -1,12 +1,61 @@
 // read_metrics: complete records are read, a torn last record is skipped, a corrupt line in
-// the middle is skipped and counted.
+// the middle is skipped and counted. Hostile run folders: deeply nested JSON and FIFOs in
+// place of the run's files are refused by name, without a stack overflow or a hang.
+#include <sys/stat.h>
+
 #include <catch2/catch.hpp>
 #include <tl/tl.h>
 
+#include <cstdlib>
+
 #include "tests/frontend/track/track_test_util.h"
+#include "tests/support/spawn_self.h"
 
 namespace fs = std::filesystem;
+using Catch::Contains;
+using tl::test::quiet;
 using tl::test::ScratchDir;
+using tl::test::write_text;
+
+namespace {
+
+// The message of the IoError `fn` throws, or "(no error)".
+template <class F>
+std::string io_error_of(F fn) {
+  try {
+    fn();
+  } catch (const tl::IoError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+// Two closed runs under `root` (the first with a metric and a histogram); returns their folders.
+std::pair<fs::path, fs::path> two_runs(const fs::path& root) {
+  fs::path a, b;
+  {
+    tl::Run run("hostile", {{"lr", 0.1}}, quiet(root));
+    run.log("loss", 1.0);
+    run.log_histogram("w", tl::ones({4}), 0);
+    a = run.path();
+  }
+  {
+    tl::Run run("hostile", {{"lr", 0.2}}, quiet(root));
+    b = run.path();
+  }
+  return {a, b};
+}
+
+// Runs the hidden test case `name` in a child process with TL_TEST_ROOT=`root`; a stack
+// overflow or a hang there fails this test instead of ending the test runner.
+void run_child(const std::string& name, const fs::path& root) {
+  pid_t child = tl::testing::spawn_self(name, {"TL_TEST_ROOT=" + root.string()});
+  int status = tl::test::wait_or_kill(child, 120);
+  INFO("child status " << status << " (-1: hung and killed; 128 + n: killed by signal n)");
+  CHECK(status == 0);
+}
+
+}  // namespace
 
 TEST_CASE("read_metrics reads every complete record of every truncated metrics file", "[track]") {
   ScratchDir dir;
@@ -49,4 +98,106 @@ TEST_CASE("read_metrics skips a corrupt line in the middle and counts it", "[tra
   CHECK(!metrics.torn_tail);
   CHECK(std::isnan(metrics.records[1].value));
   CHECK_THROWS_AS(tl::read_metrics(dir.path / "missing.jsonl"), tl::IoError);
+}
+
+// ---- deeply nested JSON
+
+TEST_CASE("child: deeply nested run files", "[.][track_child_nested]") {
+  fs::path root = std::getenv("TL_TEST_ROOT");
+  auto [a, b] = two_runs(root);
+  const std::string deep = tl::test::nested_json(1'000'000);
+
+  write_text(a / "config.json", deep);
+  auto runs = tl::list_runs(root);  // the damaged run is skipped with a warning
+  REQUIRE(runs.size() == 1);
+  CHECK(runs[0].path == b);
+  CHECK_THAT(io_error_of([&] { tl::Run::resume(a, quiet(root)); }),
+             Contains((a / "config.json").string()) && Contains("nested deeper than 64 levels"));
+  tl::test::write_text(a / "config.json", "{\"lr\": {\"nested\": [1, 2]}}\n");  // a shallow nesting reads
+  CHECK(tl::list_runs(root).size() == 2);
+
+  std::string meta = tl::test::read_text(a / "meta.json");
+  write_text(a / "meta.json", deep);
+  CHECK_THAT(io_error_of([&] { tl::Run::resume(a, quiet(root)); }), Contains((a / "meta.json").string()));
+  write_text(a / "meta.json", meta);
+
+  // A nested record line is one unreadable record; the others are read.
+  std::string record = "{\"step\":0,\"name\":\"loss\",\"value\":1.0,\"time\":1.0}\n";
+  write_text(a / "metrics.jsonl", record + "{\"step\":1,\"name\":\"loss\",\"value\":" +
+                                      std::string(1'000'000, '[') + std::string(1'000'000, ']') + ",\"time\":1}\n" +
+                                      record);
+  auto metrics = tl::read_metrics(a / "metrics.jsonl");
+  CHECK(metrics.records.size() == 2);
+  CHECK(metrics.corrupt == 1);
+  write_text(a / "histograms.jsonl", "{\"step\":0,\"name\":\"w\",\"min\":0,\"max\":1,\"counts\":" +
+                                         std::string(1'000'000, '[') + std::string(1'000'000, ']') +
+                                         ",\"non_finite\":0}\n");
+  CHECK(tl::read_histograms(a / "histograms.jsonl").corrupt == 1);
+}
+
+TEST_CASE("deeply nested config, meta and record files are refused by name, not a stack overflow",
+          "[track][reliability]") {
+  ScratchDir dir;
+  run_child("child: deeply nested run files", dir.path);
+  // The command-line tool (another process) lists the healthy run next to a nested config.json.
+  auto runs = tl::test::run_dirs(dir.path / "hostile");
+  REQUIRE(runs.size() == 2);
+  write_text(runs[0] / "config.json", tl::test::nested_json(1'000'000));
+  int status = 0;
+  std::string out = tl::test::run_command(std::string(TL_RUNS_PATH) + " list " + dir.path.string() + " 2>&1", &status);
+  INFO(out);
+  CHECK(status == 0);
+  CHECK(out.find(runs[1].filename().string()) != std::string::npos);
+  CHECK(out.find("nested deeper than") != std::string::npos);  // the warning naming the skipped run
+}
+
+// ---- FIFOs in place of run files
+
+TEST_CASE("child: FIFOs in a run folder", "[.][track_child_fifo]") {
+  fs::path root = std::getenv("TL_TEST_ROOT");
+  auto [a, b] = two_runs(root);
+  // Replaces `file` with a FIFO (nobody ever writes it) for the scope of `check`.
+  auto with_fifo = [&](const fs::path& file, auto check) {
+    std::string saved = tl::test::read_text(file);
+    fs::remove(file);
+    REQUIRE(::mkfifo(file.c_str(), 0644) == 0);
+    check();
+    fs::remove(file);
+    write_text(file, saved);
+  };
+  with_fifo(a / "config.json", [&] {
+    auto runs = tl::list_runs(root);
+    REQUIRE(runs.size() == 1);
+    CHECK(runs[0].path == b);
+    CHECK_THAT(io_error_of([&] { tl::Run::resume(a, quiet(root)); }),
+               Contains((a / "config.json").string()) && Contains("is a FIFO, expected a regular file"));
+  });
+  with_fifo(a / "meta.json", [&] {
+    CHECK(tl::list_runs(root).size() == 1);
+    CHECK_THAT(io_error_of([&] { tl::Run::resume(a, quiet(root)); }), Contains((a / "meta.json").string()));
+  });
+  with_fifo(a / "metrics.jsonl", [&] {
+    CHECK_THAT(io_error_of([&] { tl::read_metrics(a / "metrics.jsonl"); }),
+               Contains((a / "metrics.jsonl").string()) && Contains("FIFO"));
+    CHECK_THAT(io_error_of([&] { tl::Run::resume(a, quiet(root)); }), Contains((a / "metrics.jsonl").string()));
+    CHECK_THAT(io_error_of([&] { tl::compare_runs(root); }), Contains((a / "metrics.jsonl").string()));
+  });
+  with_fifo(a / "histograms.jsonl", [&] {
+    CHECK_THAT(io_error_of([&] { tl::read_histograms(a / "histograms.jsonl"); }), Contains("FIFO"));
+  });
+  with_fifo(a / "run.log", [&] {
+    CHECK_THAT(io_error_of([&] { tl::Run::resume(a, quiet(root)); }), Contains((a / "run.log").string()));
+  });
+  with_fifo(a / "run.lock", [&] {
+    CHECK(tl::list_runs(root).size() == 2);
+    CHECK_THAT(io_error_of([&] { tl::Run::resume(a, quiet(root)); }), Contains((a / "run.lock").string()));
+  });
+  // With every file restored, the run resumes.
+  tl::Run run = tl::Run::resume(a, quiet(root));
+  CHECK(run.next_step("loss") == 1);
+}
+
+TEST_CASE("FIFOs in place of a run's files are refused by name instead of blocking", "[track][reliability]") {
+  ScratchDir dir;
+  run_child("child: FIFOs in a run folder", dir.path);
 }

@@ -1,5 +1,6 @@
 // tl::Run: folder layout and contents, log() cost, concurrent starts, kill -9 while logging,
-// resume, plot.svg and the progress bar.
+// resume, the run lock (one writer per folder; a killed run lists as crashed), names that are
+// not UTF-8, plot.svg and the progress bar.
 #include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -17,6 +18,7 @@
 #include <thread>
 
 #include "tests/frontend/track/track_test_util.h"
+#include "tests/support/spawn_self.h"
 
 namespace fs = std::filesystem;
 using tl::test::count;
@@ -318,4 +320,114 @@ TEST_CASE("the progress bar prints plain periodic lines when stdout is not a ter
   CHECK(text.find("100/100 100%") != std::string::npos);
   CHECK(text.find("loss 0.01") != std::string::npos);
   CHECK(text.find("ETA") != std::string::npos);
+}
+
+// ---- one writer per run folder, and crashed runs
+
+TEST_CASE("child: hold a run folder open", "[.][track_child_hold]") {
+  const char* run_path = std::getenv("TL_TEST_RUN");
+  REQUIRE(run_path);
+  fs::path path = run_path;
+  fs::path root = path.parent_path().parent_path();
+  tl::Run run = tl::Run::resume(path, quiet(root));
+  for (int i = 0; i < 5; ++i) run.log("loss", double(i));
+  run.flush();
+  tl::test::write_text(root / "ready", "1");
+  std::this_thread::sleep_for(std::chrono::seconds(120));  // the parent kills it long before
+}
+
+TEST_CASE("a run folder held by another process is refused, and a killed run lists as crashed", "[track]") {
+  ScratchDir dir;
+  fs::path path;
+  {
+    tl::Run run("held", {{"lr", 0.5}}, quiet(dir.path));
+    path = run.path();
+  }
+  pid_t child = tl::testing::spawn_self("child: hold a run folder open", {"TL_TEST_RUN=" + path.string()});
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!fs::exists(dir.path / "ready") && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  bool ready = fs::exists(dir.path / "ready");
+  if (!ready) ::kill(child, SIGKILL);
+  REQUIRE(ready);
+
+  // A second writer is refused with the folder and the holder in the message, and changes nothing.
+  std::string meta_before = read_text(path / "meta.json");
+  try {
+    tl::Run second = tl::Run::resume(path, quiet(dir.path));
+    FAIL("a second Run opened a folder another process holds");
+  } catch (const tl::IoError& e) {
+    CHECK_THAT(e.what(), Catch::Contains(path.string()) && Catch::Contains("in use by another Run") &&
+                             Catch::Contains("pid " + std::to_string(child)));
+  }
+  CHECK(read_text(path / "meta.json") == meta_before);
+  auto runs = tl::list_runs(dir.path);
+  REQUIRE(runs.size() == 1);
+  CHECK(runs[0].status == "running");
+
+  ::kill(child, SIGKILL);
+  CHECK(tl::testing::wait_for_child(child) == 128 + SIGKILL);
+  runs = tl::list_runs(dir.path);
+  REQUIRE(runs.size() == 1);
+  CHECK(runs[0].status == "crashed");
+  int status = 0;
+  std::string out = tl::test::run_command(std::string(TL_RUNS_PATH) + " list " + dir.path.string(), &status);
+  INFO(out);
+  CHECK(status == 0);
+  CHECK(out.find("crashed") != std::string::npos);
+
+  // The crashed run resumes after its last step; while open it lists as running, and a
+  // second Run in this same process is refused too.
+  {
+    tl::Run resumed = tl::Run::resume(path, quiet(dir.path));
+    CHECK(resumed.next_step("loss") == 5);
+    CHECK(tl::list_runs(dir.path)[0].status == "running");
+    CHECK_THROWS_AS(tl::Run::resume(path, quiet(dir.path)), tl::IoError);
+    resumed.log("loss", 5.0);
+  }
+  CHECK(tl::list_runs(dir.path)[0].status == "finished");
+  CHECK(steps_of(tl::read_metrics(path / "metrics.jsonl"), "loss") == iota(6));
+}
+
+// ---- names that are not UTF-8
+
+TEST_CASE("a config, run or metric name that is not UTF-8 is refused by name before anything is written",
+          "[track]") {
+  ScratchDir dir;
+  auto refused = [&](const std::string& name, const tl::Config& config) -> std::string {
+    try {
+      tl::Run run(name, config, quiet(dir.path));
+    } catch (const tl::ValueError& e) {
+      return e.what();
+    }
+    return "(accepted)";
+  };
+  CHECK_THAT(refused("utf8", {{"lr", 0.1}, {std::string("wid\xFFth"), 16}}),
+             Catch::Contains("config key 'wid\\xFFth'") && Catch::Contains("not valid UTF-8 (byte 3)"));
+  CHECK_THAT(refused("utf8", {{"optimizer", std::string("ad\xC3")}}),
+             Catch::Contains("config key 'optimizer'") && Catch::Contains("'ad\\xC3'"));
+  CHECK_THAT(refused(std::string("ru\xC0\x80n"), {}), Catch::Contains("run name 'ru\\xC0\\x80n'"));
+  CHECK(!fs::exists(dir.path / "utf8"));  // nothing was created
+
+  fs::path path;
+  {
+    tl::Run run("utf8", {{"name", "caf\xC3\xA9"}}, quiet(dir.path));  // valid UTF-8 is kept as is
+    path = run.path();
+    run.log("loss", 1.0);
+    CHECK_THROWS_WITH(run.log(std::string("lo\xFFss"), 2.0),
+                      Catch::Contains("metric name 'lo\\xFFss'") && Catch::Contains("not valid UTF-8"));
+    CHECK_THROWS_AS(run.log(std::string("acc\xED\xA0\x80"), tl::full({}, 1.0f)), tl::ValueError);
+    CHECK_THROWS_WITH(run.log_histogram(std::string("w\xFE"), tl::ones({4}), 0),
+                      Catch::Contains("histogram name 'w\\xFE'"));
+    run.log("loss", 3.0);
+  }
+  auto metrics = tl::read_metrics(path / "metrics.jsonl");
+  CHECK(metrics.corrupt == 0);
+  CHECK(steps_of(metrics, "loss") == iota(2));
+  CHECK(metrics.records.size() == 2);
+  CHECK(!fs::exists(path / "histograms.jsonl"));
+  auto runs = tl::list_runs(dir.path);
+  REQUIRE(runs.size() == 1);
+  CHECK(runs[0].status == "finished");
+  CHECK(runs[0].config[0].second.str() == "caf\xC3\xA9");
 }

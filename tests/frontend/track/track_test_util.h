@@ -2,15 +2,19 @@
 // options and running the command-line tool.
 #pragma once
 
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tl/run.h"
@@ -78,6 +82,29 @@ inline std::string run_command(const std::string& command, int* status) {
   while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
   *status = ::pclose(pipe);
   return out;
+}
+
+// Waits up to `seconds` for the child `pid`; returns its exit status (128 + signal when a
+// signal ended it), or -1 after killing it when it was still running (it hung).
+inline int wait_or_kill(pid_t pid, int seconds) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  int status = 0;
+  for (;;) {
+    pid_t done = ::waitpid(pid, &status, WNOHANG);
+    REQUIRE(done >= 0);
+    if (done == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+// A document nested `depth` levels deep, as an object member: {"a":[[[...]]]}.
+inline std::string nested_json(size_t depth) {
+  return "{\"a\":" + std::string(depth, '[') + std::string(depth, ']') + "}\n";
 }
 
 }  // namespace tl::test
