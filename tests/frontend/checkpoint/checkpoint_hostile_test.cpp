@@ -116,7 +116,7 @@ void reset_peak_rss() {
 
 // ---------------------------------------------------------------- saves racing updates
 
-TEST_CASE("a save racing in-place updates is refused naming the tensor, or writes a file that loads",
+TEST_CASE("a save racing in-place updates is refused naming the tensor or writes a file that loads",
           "[checkpoint][reliability]") {
   ScratchDir dir;
   std::string path = dir.file("ckpt.safetensors");
@@ -195,7 +195,7 @@ TEST_CASE("with keep_last a save refused for a concurrent update deletes no chec
 
 // ---------------------------------------------------------------- size
 
-TEST_CASE("a checkpoint of 100,000 one-element tensors saves and loads in about linear time", "[checkpoint][slow]") {
+TEST_CASE("a checkpoint of one hundred thousand one-element tensors saves and loads in about linear time", "[checkpoint][slow]") {
   ScratchDir dir;
   std::string path = dir.file("ckpt.safetensors");
   Forest model(250, 400, /*zero=*/false);
@@ -276,7 +276,7 @@ TEST_CASE("saving adds a fixed buffer to peak memory and loading at most the che
 
 // ---------------------------------------------------------------- names and metadata
 
-TEST_CASE("save refuses names and metadata that are not UTF-8, naming the file and the key, and writes nothing",
+TEST_CASE("save refuses names and metadata that are not UTF-8 naming the file and the key and writes nothing",
           "[checkpoint]") {
   ScratchDir dir;
   std::string path = dir.file("ckpt.safetensors");
@@ -372,7 +372,7 @@ TEST_CASE("a checkpoint whose optimizer hyper-parameters break the constructor's
 
 // ---------------------------------------------------------------- destinations and temporaries
 
-TEST_CASE("save refuses an empty path, a folder path and a missing folder before writing anything", "[checkpoint]") {
+TEST_CASE("save refuses empty and folder paths and missing folders before writing anything", "[checkpoint]") {
   ScratchDir dir;
   Tiny model;
   write_bytes(dir.file("plain"), "x");
@@ -393,7 +393,7 @@ TEST_CASE("save refuses an empty path, a folder path and a missing folder before
   CHECK(dir.entries() == std::vector<std::string>{"plain"});
 }
 
-TEST_CASE("a temporary locked by a live save in another process survives cleanup, whatever its pid",
+TEST_CASE("a temporary locked by a live save in another process survives cleanup whatever its pid",
           "[checkpoint][reliability]") {
   ScratchDir dir;
   std::string path = dir.file("ckpt.safetensors");
@@ -484,7 +484,7 @@ TEST_CASE("child: load refuses a FIFO without blocking", "[.][checkpoint_fifo_ch
   CHECK_THROWS_WITH(load("/dev/null", model), Catch::Contains("'/dev/null': it is a character device"));
 }
 
-TEST_CASE("load refuses a FIFO, a directory and a device at once, naming the path", "[checkpoint][reliability]") {
+TEST_CASE("load refuses FIFOs and other files that are not regular at once naming the path", "[checkpoint][reliability]") {
   int status = run_in_child("child: load refuses a FIFO without blocking");
   INFO("exit status " << status << (status == 128 + SIGALRM ? " (SIGALRM: the open blocked)" : ""));
   CHECK(status == 0);

@@ -386,7 +386,7 @@ TEST_CASE("child: load_npy refuses a FIFO without blocking", "[.][npy_fifo_child
   CHECK_THROWS_WITH(load_npy("/dev/zero"), Catch::Contains("'/dev/zero': it is a character device"));
 }
 
-TEST_CASE("load_npy refuses a FIFO, a directory and a device at once, naming the path", "[io][npy]") {
+TEST_CASE("load_npy refuses FIFOs and other files that are not regular at once naming the path", "[io][npy]") {
   pid_t pid = testing::spawn_self("child: load_npy refuses a FIFO without blocking", {});
   int status = testing::wait_for_child(pid);
   INFO("exit status " << status << (status == 128 + SIGALRM ? " (SIGALRM: the open blocked)" : ""));
