@@ -241,6 +241,7 @@ void run_pipeline(const trace::Graph& in, const compiler::PipelineOptions& optio
   for (size_t i = 0; i < in.inputs.size(); ++i) {
     out.graph.inputs[i].source = in.inputs[i].source;
     out.graph.inputs[i].arg_index = in.inputs[i].arg_index;
+    out.graph.inputs[i].site = in.inputs[i].site;
   }
   out.graph.name = in.name;
   out.ok = true;

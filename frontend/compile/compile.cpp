@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <sstream>
+#include <unordered_map>
 
 #include "frontend/compile/compiler_loader.h"
 #include "frontend/compile/executor.h"
@@ -112,7 +113,38 @@ struct CompiledFunction::Impl {
   bool warned_thrashing = false;
   std::string last_retrace_reason;
 
+  // How many references the cached programs themselves hold to each captured tensor. A
+  // capture referenced by nothing else is unreachable from the function's code: the variable
+  // that held it was reassigned or destroyed (a lambda capturing a tensor by reference), so
+  // the traced program would read a stale tensor. Recounted whenever `entries` changes.
+  std::unordered_map<const TensorImpl*, long> internal_refs;
+
   std::string name() const { return options.name.empty() ? site.str() : options.name; }
+
+  void count_internal_refs() {
+    internal_refs.clear();
+    for (const auto& e : entries) {
+      for (const auto& in : e->graph.inputs)
+        if (in.source.defined()) ++internal_refs[in.source.impl()];
+      for (const Tensor& t : e->cleared_grads)
+        if (t.defined()) ++internal_refs[t.impl()];
+    }
+  }
+
+  // Why `e` reads a tensor the function can no longer reach (empty when it reads none).
+  std::string stale_capture(const Entry& e) const {
+    if (e.eager_only) return {};  // runs the function itself, which reads the current tensors
+    for (const auto& in : e.graph.inputs) {
+      if (in.kind != trace::InputKind::kCapture && in.kind != trace::InputKind::kGradOf) continue;
+      auto it = internal_refs.find(in.source.impl());
+      if (it == internal_refs.end() || in.source.impl_ptr().use_count() > it->second) continue;
+      return "the tensor " + in.name + " (" + in.source.shape().str() + " " + dtype_name(in.source.dtype()) +
+             (in.site.line ? ", read at " + in.site.str() : std::string()) +
+             ") is no longer referenced outside the compiled function: the variable that held it was "
+             "reassigned or destroyed, so the function now reads another tensor";
+    }
+    return {};
+  }
 
   std::vector<Tensor> run_eager(std::span<const Tensor> args) {
     ++stats.eager_calls;
@@ -181,7 +213,16 @@ std::vector<Tensor> CompiledFunction::call(std::span<const Tensor> args) {
   std::vector<Entry*> order;
   for (auto& e : s.entries) order.push_back(e.get());
   std::sort(order.begin(), order.end(), [](Entry* a, Entry* b) { return a->last_use > b->last_use; });
+  bool dropped = false;
   for (Entry* e : order) {
+    if (std::string stale = s.stale_capture(*e); !stale.empty()) {
+      // It can never apply again: drop it (freeing its captures) instead of keeping it cached.
+      ++s.stats.guard_failures;
+      if (why.empty()) why = stale;
+      std::erase_if(s.entries, [e](const auto& owned) { return owned.get() == e; });
+      dropped = true;
+      continue;
+    }
     std::string reason = signature_mismatch(e->signature, sig);
     if (reason.empty()) reason = e->host_mismatch();
     std::vector<Tensor> out;
@@ -193,6 +234,7 @@ std::vector<Tensor> CompiledFunction::call(std::span<const Tensor> args) {
     if (!reason.empty()) ++s.stats.guard_failures;
     if (why.empty()) why = reason;
   }
+  if (dropped) s.count_internal_refs();
   return s.trace_and_compile(args, sig, why);
 }
 
@@ -280,6 +322,7 @@ std::vector<Tensor> CompiledFunction::Impl::trace_and_compile(std::span<const Te
   }
   entry->last_use = ++clock;
   entries.push_back(std::move(entry));
+  count_internal_refs();
   return out;
 }
 
@@ -312,7 +355,13 @@ std::string CompiledFunction::explain(std::span<const Tensor> args) const {
     if (e->planned) o << "  memory: " << e->planned->plan().str() << "\n";
     o << "  inputs: " << e->signature.args.size() << " arguments, " << captures << " captured tensors; "
       << writebacks << " written back after each call\n";
-    std::string reason = signature_mismatch(e->signature, sig);
+    for (const auto& in : e->graph.inputs) {
+      if (in.kind != trace::InputKind::kCapture) continue;
+      o << "    captured " << in.name << ": " << in.source.shape().str() << " " << dtype_name(in.source.dtype())
+        << (in.site.line ? " read at " + in.site.str() : std::string()) << " (the same tensor on every call)\n";
+    }
+    std::string reason = s.stale_capture(*e);
+    if (reason.empty()) reason = signature_mismatch(e->signature, sig);
     if (reason.empty()) reason = e->host_mismatch();
     if (reason.empty() && !e->eager_only) reason = trace::check_inputs(e->graph, args);
     o << "  for these arguments: " << (reason.empty() ? "applies" : "would re-trace: " + reason) << "\n";

@@ -88,6 +88,7 @@ struct Input {
   int arg_index = -1;  // kArgument
   Tensor source;       // kCapture: the captured tensor; kGradOf: the leaf whose grad is read
   std::string name;    // for dumps and error messages ("arg0", "capture3", ...)
+  Site site;           // kCapture: where the function first read it
 };
 
 // After a call: the tensor of inputs[input] (or its .grad when to_grad) receives `value`.

@@ -106,6 +106,7 @@ int Tracer::value_of(const Tensor& t, Site site) {
   }
   std::string name = t.impl()->name.empty() ? "capture" + std::to_string(graph_.inputs.size()) : t.impl()->name;
   int input = add_input(InputKind::kCapture, t, name, t.shape(), t.dtype());
+  graph_.inputs[input].site = site;
   Binding& b = bind_impl(t, graph_.inputs[input].value);
   b.input = input;
   return b.value;

@@ -260,3 +260,53 @@ TEST_CASE("compile: a Linear layer's bias add and relu run as the matmul's oneDN
     CHECK_THAT(report, !Catch::Contains("tl.relu") && !Catch::Contains("tl.add"));
   }
 }
+
+TEST_CASE("compile: a tensor captured by reference and then reassigned is read anew", "[compile][captures]") {
+  for (std::string pipeline : {"none", ""}) {
+    INFO("pipeline '" << pipeline << "'");
+    Tensor w = full({1}, 3.0);
+    auto eager = [&](Tensor x) { return x * w; };
+    auto f = compile(eager, {.pipeline = pipeline});
+    Tensor x = ones({1});
+    for (int i = 0; i < 3; ++i) CHECK(f(x).item<float>() == 3.0f);
+    REQUIRE(f.stats().compiled_calls == 1);
+    w = full({1}, 15.0);  // the variable now holds another tensor; the old one is gone
+    std::string report = explain(f, x);
+    CHECK_THAT(report, Catch::Contains("no longer referenced outside the compiled function"));
+    CHECK_THAT(report, Catch::Contains("compile_test.cpp"));  // where the function read it
+    CHECK(f(x).item<float>() == 15.0f);
+    CHECK(f.stats().traces == 2);
+    CHECK(f(x).item<float>() == 15.0f);  // compiled again, reading the new tensor
+    CHECK(f.stats().compiled_calls == 2);
+    w = full({1}, -1.0);
+    CHECK(f(x).item<float>() == -1.0f);
+    CHECK(f(x).item<float>() == -1.0f);
+    // Changed in place (same tensor): read at every call without re-tracing.
+    int64_t traces = f.stats().traces;
+    w.fill_(4.0);
+    CHECK(f(x).item<float>() == 4.0f);
+    CHECK(f.stats().traces == traces);
+  }
+}
+
+TEST_CASE("compile: a reassigned module parameter is read anew by a compiled training step", "[compile][captures]") {
+  manual_seed(0);
+  nn::Linear model(3, 1);
+  optim::SGD opt(model.parameters(), {.lr = 0.1});
+  auto step = compile([&](Tensor x, Tensor y) {
+    auto loss = nn::mse_loss(model(x), y);
+    opt.zero_grad();
+    loss.backward();
+    opt.step();
+    return loss;
+  });
+  Tensor x = randn({8, 3}), y = randn({8, 1});
+  for (int i = 0; i < 4; ++i) step(x, y);
+  // A tensor captured through a by-reference lambda, replaced by a fresh one.
+  Tensor scale = full({}, 2.0);
+  auto scaled = compile([&](Tensor v) { return model(v) * scale; });
+  for (int i = 0; i < 3; ++i) scaled(x);
+  Tensor before = scaled(x);
+  scale = full({}, 4.0);
+  CHECK(allclose(scaled(x), before * 2.0));
+}
