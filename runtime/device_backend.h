@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "tl/device.h"
 
@@ -28,6 +29,13 @@ class DeviceBackend {
                     size_t nbytes) = 0;
   virtual void synchronize(int index) = 0;
 };
+
+// Test hook: the `call`-th CPU allocation from now (1-based) fails as if the system were out
+// of memory; 0 disables injection. allocation_calls() counts CPU allocations since the last
+// allocation_fail_at (or process start), so a test can fail each allocation of a workload in
+// turn (RELIABILITY.md H1).
+void allocation_fail_at(uint64_t call);
+uint64_t allocation_calls();
 
 void register_backend(DeviceBackend* backend);
 // The backend for `device`; throws DeviceError naming `op` when it is not available.

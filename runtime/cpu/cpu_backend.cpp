@@ -1,5 +1,6 @@
 // The CPU device: a caching allocator (freed blocks are kept by size class and reused, so
 // steady-state training never calls malloc/munmap for tensors) and memcpy copies.
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -14,6 +15,9 @@ namespace tl::rt {
 namespace {
 
 constexpr size_t kAlignment = 64;
+
+std::atomic<uint64_t> g_allocation_calls{0};
+std::atomic<uint64_t> g_allocation_fail_at{0};
 // Blocks above this are returned to the system instead of cached.
 constexpr size_t kMaxCachedBlock = size_t{1} << 30;
 constexpr size_t kMaxCachedTotal = size_t{2} << 30;
@@ -31,6 +35,10 @@ class CachingCpuAllocator final : public Allocator {
  public:
   void* allocate(size_t nbytes) override {
     size_t cls = size_class(nbytes == 0 ? 1 : nbytes);
+    uint64_t call = g_allocation_calls.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (uint64_t fail = g_allocation_fail_at.load(std::memory_order_relaxed); fail != 0 && call == fail) [[unlikely]] {
+      throw Error("tl: CPU out of memory: failed to allocate " + std::to_string(nbytes) + " bytes (injected)");
+    }
     {
       std::lock_guard<std::mutex> lock(mutex_);
       auto it = free_.find(cls);
@@ -106,4 +114,11 @@ struct Registrar {
 } registrar;
 
 }  // namespace
+
+void allocation_fail_at(uint64_t call) {
+  g_allocation_calls.store(0);
+  g_allocation_fail_at.store(call);
+}
+uint64_t allocation_calls() { return g_allocation_calls.load(); }
+
 }  // namespace tl::rt
