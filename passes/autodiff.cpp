@@ -147,7 +147,8 @@ mlir::LogicalResult expand(mlir::Operation* grad) {
       Tensor dout = adj->second;
       std::unique_ptr<bool[]> needs_grad(new bool[needs.size()]);
       for (size_t i = 0; i < needs.size(); ++i) needs_grad[i] = needs[i];
-      ops::GradContext ctx{inputs, output, dout, attrs, std::span<const bool>(needs_grad.get(), needs.size()), site};
+      ops::GradContext ctx{inputs, output, dout, attrs, std::span<const bool>(needs_grad.get(), needs.size()), site,
+                           /*on_output_read=*/nullptr, /*on_output_read_arg=*/nullptr};
       std::vector<Tensor> grads;
       try {
         grads = def->grad(ctx);

@@ -279,7 +279,8 @@ std::string group_layout(mlir::func::FuncOp group, FusedLayout& layout) {
   layout.reduced = layout.inputs.back().broadcast;
   layout.inputs.pop_back();
   layout.out_shape = ir::shape_of(out_type);
-  if (ir::attrs_of(reduction).flag) layout.scale = 1.0 / static_cast<double>(std::max<int64_t>(count, 1));
+  // The mean of no values is NaN (0 * inf), matching the eager kernel and PyTorch.
+  if (ir::attrs_of(reduction).flag) layout.scale = 1.0 / static_cast<double>(count);
   return {};
 }
 

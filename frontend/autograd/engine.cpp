@@ -34,6 +34,20 @@ struct BackwardScope {
 
 bool in_backward() { return g_backward_depth > 0; }
 
+Node::~Node() {
+  // Take over the producers this node owns last, so none of them is destroyed from inside
+  // another node's destructor: each leaves this loop with an empty `next`.
+  std::vector<std::shared_ptr<Node>> pending = std::move(next);
+  while (!pending.empty()) {
+    std::shared_ptr<Node> n = std::move(pending.back());
+    pending.pop_back();
+    if (n && n.use_count() == 1) {
+      for (auto& producer : n->next) pending.push_back(std::move(producer));
+      n->next.clear();
+    }
+  }
+}
+
 AutogradMeta& meta_of(const Tensor& t) {
   auto& m = t.impl()->autograd;
   if (!m) m = std::make_shared<AutogradMeta>();
@@ -101,6 +115,18 @@ Tensor apply_hooks(const std::vector<std::pair<int, GradHook>>& hooks, Tensor gr
   return grad;
 }
 
+// "by mul_ at train.cpp:12", or a generic phrase when the writer did not record itself.
+std::string written_by(const Storage& storage) {
+  if (storage.last_write_op == nullptr) return "by an optimizer step or a compiled function's write-back";
+  return std::string("by ") + storage.last_write_op + " at " + storage.last_write_site.str();
+}
+
+std::string tensor_desc(const Tensor& t) {
+  std::string s = t.shape().str() + " " + dtype_name(t.dtype());
+  if (!t.name().empty()) s = "'" + t.name() + "' " + s;
+  return s;
+}
+
 void check_saved(const Node& node, Site site) {
   if (node.released) {
     throw AutogradError("tl: backward through the graph a second time (op " + node.name +
@@ -111,11 +137,32 @@ void check_saved(const Node& node, Site site) {
   for (size_t i = 0; i < node.saved_inputs.size(); ++i) {
     const Tensor& t = node.saved_inputs[i];
     if (t.defined() && t.impl()->storage->version != node.saved_versions[i]) {
-      throw AutogradError("tl: input " + std::to_string(i) + " of " + node.name + " (recorded at " +
-                          node.site.str() + ") was modified in place after it was used; its "
-                          "gradient would be wrong. Use an out-of-place op or clone() first");
+      throw AutogradError("tl::backward: input " + std::to_string(i) + " of " + node.name + " (" +
+                          tensor_desc(t) + ", recorded at " + node.site.str() + ") was modified in place " +
+                          written_by(*t.impl()->storage) + " after " + node.name +
+                          " saved it for its gradient, which would be wrong. Use an out-of-place op, or "
+                          "clone() before the in-place update (backward called at " + site.str() + ")");
     }
   }
+}
+
+// Derivatives that read their op's result (exp, sigmoid, tanh, sqrt, softmax, ...) would
+// silently use values written later by an in-place op on the result or any alias of it (a
+// view, a detach()): the shared storage's version tells.
+struct SavedOutputCheck {
+  const Node* node;
+  Site site;
+};
+void check_saved_output(const void* arg) {
+  const auto& check = *static_cast<const SavedOutputCheck*>(arg);
+  const Node& node = *check.node;
+  const Tensor& y = node.saved_output;
+  if (!y.defined() || y.impl()->storage->version == node.saved_output_version) return;
+  throw AutogradError("tl::backward: the output of " + node.name + " (" + tensor_desc(y) + ", recorded at " +
+                      node.site.str() + ") was modified in place " + written_by(*y.impl()->storage) +
+                      " after " + node.name + " saved it for its gradient, which would be wrong. Use an "
+                      "out-of-place op, or clone() before the in-place update (backward called at " +
+                      check.site.str() + ")");
 }
 
 }  // namespace
@@ -202,14 +249,18 @@ std::vector<Tensor> run_backward(const std::vector<Tensor>& roots, const std::ve
 
     check_saved(*n, site);
     std::vector<Tensor> input_grads;
+    SavedOutputCheck output_check{n, site};
     if (n->custom) {
+      // A custom backward receives the result whether or not it reads it.
+      check_saved_output(&output_check);
       input_grads = n->custom(n->saved_inputs, n->saved_output, dout);
     } else {
       size_t count = n->next.size();
       std::unique_ptr<bool[]> needs(new bool[count]);
       for (size_t i = 0; i < count; ++i) needs[i] = n->next[i] != nullptr;
       ops::GradContext ctx{n->saved_inputs, n->saved_output, dout, n->attrs,
-                           std::span<const bool>(needs.get(), count), n->site};
+                           std::span<const bool>(needs.get(), count), n->site,
+                           check_saved_output, &output_check};
       input_grads = n->op->grad(ctx);
     }
     if (is_anomaly_enabled()) {
@@ -269,6 +320,7 @@ std::vector<Tensor> run_backward(const std::vector<Tensor>& roots, const std::ve
 bool Tensor::requires_grad() const { return autograd::needs_grad(*this); }
 
 Tensor& Tensor::requires_grad_(bool requires_grad, Site site) {
+  ops::require_defined(*this, "requires_grad_", "the tensor", site);
   if (requires_grad && !is_floating(dtype())) {
     throw DTypeError(std::string("tl::requires_grad_: only floating-point tensors can require "
                                  "gradients, got ") + dtype_name(dtype()) + " at " + site.str());
@@ -283,12 +335,12 @@ Tensor& Tensor::requires_grad_(bool requires_grad, Site site) {
 }
 
 bool Tensor::is_leaf() const {
-  const auto& m = impl_->autograd;
+  const auto& m = impl()->autograd;
   return !m || !m->grad_fn;
 }
 
 Tensor Tensor::grad() const {
-  const auto& m = impl_->autograd;
+  const auto& m = impl()->autograd;
   if (!m) return Tensor();
   if (m->grad.defined()) {
     if (trace::Tracer* tracer = trace::active()) tracer->record_grad_read(*this, m->grad);
@@ -304,11 +356,12 @@ void Tensor::set_grad(const Tensor& grad) {
 void Tensor::retain_grad() { autograd::meta_of(*this).retains_grad = true; }
 
 std::string Tensor::grad_fn_name() const {
-  const auto& m = impl_->autograd;
+  const auto& m = impl()->autograd;
   return m && m->grad_fn ? m->grad_fn->name : std::string();
 }
 
 void Tensor::backward(const Tensor& gradient, bool retain_graph, Site site) const {
+  ops::require_defined(*this, "backward", "the tensor", site);
   Tensor g = gradient;
   if (!g.defined()) {
     if (numel() != 1) {
@@ -333,6 +386,7 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph, Site site) cons
 }
 
 int Tensor::register_hook(GradHook hook, Site site) {
+  ops::require_defined(*this, "register_hook", "the tensor", site);
   static int next_id = 1;
   auto& m = autograd::meta_of(*this);
   if (!m.requires_grad && !m.grad_fn) {

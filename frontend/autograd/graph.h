@@ -46,6 +46,13 @@ struct Node {
   bool released = false;
 
   bool is_accumulator() const { return leaf != nullptr; }
+
+  Node() = default;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  // Releases the chain of producers iteratively: a graph 200,000 ops deep (a loss summed
+  // over a long loop) would overflow the stack if each node's destructor freed the next.
+  ~Node();
 };
 
 // True on a thread while it runs a backward pass (anomaly checks then name forward ops).

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include "frontend/ops/registry.h"
 
 #include <unordered_map>
@@ -52,6 +53,12 @@ std::string describe(std::span<const Tensor> inputs, std::initializer_list<const
     if (inputs[i].device().type != DeviceType::kCPU) s += " on " + inputs[i].device().str();
   }
   return s;
+}
+
+void require_defined(const Tensor& t, const char* op, const char* what, Site site) {
+  if (t.defined()) [[likely]] return;
+  throw ValueError(std::string("tl::") + op + ": " + what + " is an undefined tensor (default-constructed or "
+                   "moved-from); assign it a value before using it, at " + site.str());
 }
 
 int64_t normalize_dim(int64_t dim, int64_t rank, const char* op, Site site) {
@@ -164,20 +171,31 @@ bool compute_contiguous(const Shape& shape, const Shape& strides) {
   return true;
 }
 
-Tensor empty_tensor(const Shape& shape, DType dtype, Device device) {
-  int64_t n = shape.numel();
+Tensor empty_tensor(const Shape& shape, DType dtype, Device device, const char* op, Site site) {
+  // "tl::zeros: ... at train.cpp:7" when the caller named itself, else "tl: ...".
+  auto where = [&](const std::string& what) {
+    if (op == nullptr) return "tl: " + what;
+    return std::string("tl::") + op + ": " + what + (site.line != 0 ? " at " + site.str() : std::string());
+  };
+  int64_t n;
+  try {
+    n = shape.numel();
+  } catch (const ShapeError& e) {
+    if (op == nullptr) throw;
+    std::string what = e.what();
+    throw ShapeError(where(what.rfind("tl: ", 0) == 0 ? what.substr(4) : what));
+  }
   size_t bytes;
   if (__builtin_mul_overflow(static_cast<size_t>(n), dtype_size(dtype), &bytes)) {
-    throw ShapeError("tl: tensor of shape " + shape.str() + " " + dtype_name(dtype) +
-                     " is too large to allocate");
+    throw ShapeError(where("a tensor of shape " + shape.str() + " " + dtype_name(dtype) + " is too large to allocate"));
   }
   auto& allocator = rt::backend_for(device, "empty").allocator(device.index);
   auto storage = std::make_shared<Storage>();
   try {
     storage->data = allocator.allocate(bytes);
   } catch (const Error& e) {
-    throw Error(std::string(e.what()) + " for a tensor of shape " + shape.str() + " " + dtype_name(dtype) +
-                " on " + device.str());
+    throw Error(where(std::string(e.what()) + " for a tensor of shape " + shape.str() + " " + dtype_name(dtype) +
+                      " on " + device.str()));
   }
   storage->nbytes = bytes;
   storage->device = device;
@@ -220,6 +238,20 @@ void check_output(const OpDef& op, std::span<const Tensor> inputs, const Tensor&
 }
 }  // namespace
 
+namespace {
+// A shape rule's errors from shared code (a rank above the cap, a size overflow) say only
+// "tl: ..."; name the op and the user's line, as the rule's own errors do.
+OutputMeta infer_with_context(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs, Site site) {
+  try {
+    return op.infer(inputs, attrs, site);
+  } catch (const ShapeError& e) {
+    std::string what = e.what();
+    if (what.rfind("tl: ", 0) != 0) throw;
+    throw ShapeError("tl::" + op.name + ": " + what.substr(4) + " at " + site.str());
+  }
+}
+}  // namespace
+
 Tensor call(const OpDef& op, std::initializer_list<Tensor> inputs, const Attrs& attrs, Site site) {
   return call(op, std::span<const Tensor>(inputs.begin(), inputs.size()), attrs, site);
 }
@@ -227,8 +259,14 @@ Tensor call(const OpDef& op, std::initializer_list<Tensor> inputs, const Attrs& 
 Tensor call(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs, Site site) {
   Device device = kCPU;
   bool first = true;
-  for (const Tensor& t : inputs) {
-    if (!t.defined()) continue;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& t = inputs[i];
+    if (!t.defined()) {
+      if (std::find(op.optional_inputs.begin(), op.optional_inputs.end(), static_cast<int>(i)) != op.optional_inputs.end())
+        continue;
+      std::string what = "operand " + std::to_string(i);
+      require_defined(t, op.name.c_str(), what.c_str(), site);
+    }
     if (first) {
       device = t.device();
       first = false;
@@ -244,7 +282,7 @@ Tensor call(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs,
     NoGradGuard no_grad;
     trace::PauseScope pause;
     out = op.view != nullptr ? op.view(inputs[0], attrs, site) : [&] {
-      OutputMeta meta = op.infer(inputs, attrs, site);
+      OutputMeta meta = infer_with_context(op, inputs, attrs, site);
       return trace::meta_tensor(meta.shape, meta.dtype);
     }();
     tracer->record_op(op, inputs, attrs, site, out);
@@ -254,8 +292,8 @@ Tensor call(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs,
     NoGradGuard no_grad;
     out = op.view(inputs[0], attrs, site);
   } else {
-    OutputMeta meta = op.infer(inputs, attrs, site);
-    out = empty_tensor(meta.shape, meta.dtype, device);
+    OutputMeta meta = infer_with_context(op, inputs, attrs, site);
+    out = empty_tensor(meta.shape, meta.dtype, device, op.name.c_str(), site);
     KernelFn kernel = op.kernels[static_cast<int>(device.type)];
     if (kernel == nullptr) {
       throw DeviceError("tl::" + op.name + ": no kernel for device " + device.str() + " at " +

@@ -37,12 +37,22 @@ struct OutputMeta {
 
 struct GradContext {
   std::span<const Tensor> inputs;  // as saved at forward time (detached)
-  const Tensor& output;            // forward result (detached)
+  const Tensor& saved_output;      // forward result (detached); read it through output()
   const Tensor& dout;              // gradient w.r.t. output
   const Attrs& attrs;
   std::span<const bool> needs_grad;  // per input
   Site site;
+  // Called when the derivative reads the forward result: eager autograd checks there that
+  // the result was not modified in place since it was saved. Only derivatives that read it
+  // can be wrong because of such a write, so only they refuse it.
+  void (*on_output_read)(const void* arg) = nullptr;
+  const void* on_output_read_arg = nullptr;
+
   const Tensor& input(int i) const { return inputs[i]; }
+  const Tensor& output() const {
+    if (on_output_read) on_output_read(on_output_read_arg);
+    return saved_output;
+  }
   bool needs_input_grad(int i) const { return needs_grad[i]; }
 };
 
@@ -75,6 +85,8 @@ struct OpDef {
   ViewFn view = nullptr;
   GradFn grad = nullptr;
   std::string not_differentiable;  // reason, when grad is null on purpose
+  // Inputs that may be undefined tensors (an absent bias); call() refuses any other.
+  std::vector<int> optional_inputs;
   std::vector<Sample> samples;
 };
 
@@ -110,14 +122,18 @@ void check_axis(int64_t axis, int64_t rank, const char* op, Site site);
 void check_dims(const Shape& dims, int64_t rank, const char* op, Site site);
 // ShapeError unless every size in `sizes` (attribute `what`) is >= 0 and their product fits.
 void check_sizes(const Shape& sizes, const char* op, const char* what, Site site);
+// ValueError("tl::<op>: <what> is an undefined tensor ... at <site>") when `t` is undefined
+// (default-constructed or moved-from). Ops call it on their operands before touching them.
+void require_defined(const Tensor& t, const char* op, const char* what, Site site);
 // DTypeError unless all operands share one dtype.
 void require_same_dtype(std::span<const Tensor> inputs, const char* op, Site site);
 // DTypeError for bool operands (the numeric kernels have no bool arithmetic).
 void require_numeric(const Tensor& t, const char* op, const char* what, Site site);
 // DTypeError unless `t` is an int32 or int64 index tensor.
 void require_index_dtype(const Tensor& t, const char* op, const char* what, Site site);
-// Fresh contiguous tensor on `device`; does not initialize memory.
-Tensor empty_tensor(const Shape& shape, DType dtype, Device device);
+// Fresh contiguous tensor on `device`; does not initialize memory. Errors (a shape too large,
+// out of memory) name `op` and `site` when given.
+Tensor empty_tensor(const Shape& shape, DType dtype, Device device, const char* op = nullptr, Site site = Site{});
 // A tensor sharing x's storage with new geometry (for view ops).
 Tensor make_view(const Tensor& x, const Shape& shape, const Shape& strides, int64_t offset);
 // Computes whether shape/strides describe a row-major dense layout.

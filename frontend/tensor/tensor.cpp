@@ -14,6 +14,11 @@ Storage::~Storage() {
   if (allocator != nullptr && data != nullptr) allocator->deallocate(data, nbytes);
 }
 
+void Tensor::throw_undefined(const char* member) {
+  throw ValueError(std::string("tl::Tensor::") + member + ": the tensor is undefined (default-constructed "
+                   "or moved-from); assign it a value before using it");
+}
+
 int64_t Tensor::size(int64_t d) const {
   return shape()[ops::normalize_dim(d, dim(), "size", Site{})];
 }
@@ -25,6 +30,7 @@ int64_t Tensor::numel() const {
 }
 
 void* Tensor::data_ptr() const {
+  checked_impl("data_ptr");
   if (impl_->storage->data == nullptr && impl_->storage->nbytes > 0) [[unlikely]] {
     throw ValueError("tl: this tensor " + shape().str() + " " + dtype_name(dtype()) +
                      " is symbolic (shape only, no data): it stands for a value inside a compiled "
@@ -102,7 +108,7 @@ TL_INSTANTIATE(bool)
 #undef TL_INSTANTIATE
 
 Tensor Tensor::detach() const {
-  auto impl = std::make_shared<TensorImpl>(*impl_);
+  auto impl = std::make_shared<TensorImpl>(checked_impl("detach"));
   impl->autograd.reset();
   Tensor out(std::move(impl));
   if (trace::Tracer* tracer = trace::active()) tracer->bind(out, tracer->value_of(*this, Site{}));
@@ -132,6 +138,7 @@ Tensor Tensor::to(Device device, DType dtype, Site site) const { return to(devic
 // ---------------- in-place ----------------
 namespace {
 void check_inplace(const Tensor& t, const char* op, Site site) {
+  ops::require_defined(t, op, "the in-place target", site);
   if (is_grad_enabled() && t.requires_grad()) {
     throw AutogradError(std::string("tl::") + op + ": in-place update of a tensor that requires grad " +
                         t.shape().str() + " while grad mode is on; wrap the update in tl::NoGradGuard "
@@ -149,7 +156,7 @@ Tensor& assign(Tensor& self, const Tensor& result, const char* op, Site site) {
     trace::PauseScope pause;
     ops::strided_copy(result, self);
   }
-  ++self.impl()->storage->version;
+  self.impl()->storage->mark_written(op, site);
   trace::on_inplace(self, result, site);
   return self;
 }
@@ -157,6 +164,7 @@ Tensor& assign(Tensor& self, const Tensor& result, const char* op, Site site) {
 
 Tensor& Tensor::copy_(const Tensor& src, Site site) {
   check_inplace(*this, "copy_", site);
+  ops::require_defined(src, "copy_", "the source", site);
   Shape out;
   if (!broadcast_shapes(shape(), src.shape(), out) || out != shape()) {
     throw ShapeError("tl::copy_: source " + src.shape().str() + " cannot be broadcast to " + shape().str() + " at " + site.str());
@@ -169,12 +177,12 @@ Tensor& Tensor::copy_(const Tensor& src, Site site) {
     if (v.dtype() != dtype()) v = v.to(dtype(), site);
     trace::PauseScope pause;
     ops::strided_copy(s, *this);
-    ++impl_->storage->version;
+    impl_->storage->mark_written("copy_", site);
     tracer->record_inplace(*this, v, site);
     return *this;
   }
   ops::strided_copy(s, *this);
-  ++impl_->storage->version;
+  impl_->storage->mark_written("copy_", site);
   return *this;
 }
 
@@ -182,7 +190,7 @@ Tensor& Tensor::fill_(double value, Site site) {
   check_inplace(*this, "fill_", site);
   if (trace::active()) return copy_(ops::scalar_like(value, *this), site);
   ops::strided_copy(ops::scalar_like(value, *this).to(dtype(), site), *this);
-  ++impl_->storage->version;
+  impl_->storage->mark_written("fill_", site);
   return *this;
 }
 
@@ -190,7 +198,7 @@ Tensor& Tensor::zero_(Site site) {
   if (is_contiguous() && !trace::active()) {
     check_inplace(*this, "zero_", site);
     std::memset(data_ptr(), 0, nbytes());
-    ++impl_->storage->version;
+    impl_->storage->mark_written("zero_", site);
     return *this;
   }
   return fill_(0.0, site);
@@ -212,7 +220,10 @@ Tensor& Tensor::mul_(const Tensor& other, Site site) {
   NoGradGuard no_grad;
   return assign(*this, mul(*this, other, site).to(dtype(), site), "mul_", site);
 }
-Tensor& Tensor::mul_(double value, Site site) { return mul_(ops::scalar_like(value, *this), site); }
+Tensor& Tensor::mul_(double value, Site site) {
+  check_inplace(*this, "mul_", site);
+  return mul_(ops::scalar_like(value, *this), site);
+}
 Tensor& Tensor::div_(const Tensor& other, Site site) {
   check_inplace(*this, "div_", site);
   NoGradGuard no_grad;

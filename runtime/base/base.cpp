@@ -125,7 +125,11 @@ std::string Device::str() const {
   return "cuda:" + std::to_string(index);
 }
 
-Shape::Shape(std::initializer_list<int64_t> dims) {
+Shape::Shape(std::initializer_list<int64_t> dims, Site site) {
+  if (dims.size() > static_cast<size_t>(kMaxRank)) {
+    throw ShapeError("tl: tensors have at most " + std::to_string(kMaxRank) + " dimensions; got a shape of rank " +
+                     std::to_string(dims.size()) + " at " + site.str());
+  }
   for (int64_t d : dims) push_back(d);
 }
 Shape::Shape(const std::vector<int64_t>& dims) {

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "tl/error.h"
+
 namespace tl {
 
 inline constexpr int kMaxRank = 8;
@@ -16,7 +18,8 @@ inline constexpr int kMaxRank = 8;
 class Shape {
  public:
   Shape() = default;
-  Shape(std::initializer_list<int64_t> dims);
+  // `site` is where the braced list was written: a rank above kMaxRank names that line.
+  Shape(std::initializer_list<int64_t> dims, Site site = Site::here());
   explicit Shape(const std::vector<int64_t>& dims);
   template <class It> Shape(It first, It last) {
     for (; first != last; ++first) push_back(static_cast<int64_t>(*first));

@@ -31,6 +31,15 @@ struct Storage {
   Device device = kCPU;
   rt::Allocator* allocator = nullptr;  // null: memory owned by the caller (from_blob)
   uint64_t version = 0;  // bumped by in-place writes; autograd checks saved tensors with it
+  // The in-place write that last bumped `version`, named in autograd's stale-tensor errors
+  // (null when the writer did not say: an optimizer step, a compiled write-back).
+  const char* last_write_op = nullptr;
+  Site last_write_site;
+  void mark_written(const char* op, Site site) {
+    ++version;
+    last_write_op = op;
+    last_write_site = site;
+  }
   ~Storage();
 };
 
@@ -53,16 +62,18 @@ class Tensor {
   Tensor() = default;
   explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
 
+  // False for a default-constructed or moved-from tensor. Every other member throws
+  // ValueError on such a tensor (naming the member; ops name themselves and the call site).
   bool defined() const { return impl_ != nullptr; }
-  const Shape& shape() const { return impl_->shape; }
-  const Shape& strides() const { return impl_->strides; }
-  int64_t dim() const { return impl_->shape.size(); }
+  const Shape& shape() const { return checked_impl("shape").shape; }
+  const Shape& strides() const { return checked_impl("strides").strides; }
+  int64_t dim() const { return checked_impl("dim").shape.size(); }
   int64_t size(int64_t dim) const;  // negative dims count from the end
   int64_t numel() const;
-  int64_t storage_offset() const { return impl_->offset; }
-  DType dtype() const { return impl_->dtype; }
-  Device device() const { return impl_->device; }
-  bool is_contiguous() const { return impl_->is_contiguous; }
+  int64_t storage_offset() const { return checked_impl("storage_offset").offset; }
+  DType dtype() const { return checked_impl("dtype").dtype; }
+  Device device() const { return checked_impl("device").device; }
+  bool is_contiguous() const { return checked_impl("is_contiguous").is_contiguous; }
   bool is_floating_point() const { return is_floating(dtype()); }
   size_t nbytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype()); }
 
@@ -148,17 +159,29 @@ class Tensor {
   std::string grad_fn_name() const;
 
   // Debug name, shown when printing and in anomaly reports.
-  const std::string& name() const { return impl_->name; }
-  Tensor& set_name(std::string name) { impl_->name = std::move(name); return *this; }
+  const std::string& name() const { return checked_impl("name").name; }
+  Tensor& set_name(std::string name) {
+    checked_impl("set_name");
+    impl_->name = std::move(name);
+    return *this;
+  }
 
   // Same underlying impl (identity, not value equality).
   bool is_same(const Tensor& other) const { return impl_ == other.impl_; }
-  TensorImpl* impl() const { return impl_.get(); }
+  // Throws ValueError when the tensor is undefined, like every accessor above.
+  TensorImpl* impl() const { return const_cast<TensorImpl*>(&checked_impl("impl")); }
   const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
 
  private:
+  const TensorImpl& checked_impl(const char* member) const {
+    if (impl_ == nullptr) [[unlikely]] throw_undefined(member);
+    return *impl_;
+  }
+  [[noreturn]] static void throw_undefined(const char* member);
+
   std::shared_ptr<TensorImpl> impl_;
 };
+
 
 // Operators cannot take a trailing Site; their left operand converts through Operand,
 // which records where the expression was written.

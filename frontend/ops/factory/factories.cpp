@@ -35,14 +35,14 @@ void check_shape(const Shape& shape, const char* op, Site site) {
 
 Tensor empty(Shape shape, TensorOptions options, Site site) {
   check_shape(shape, "empty", site);
-  Tensor t = empty_tensor(shape, options.dtype, options.device);
+  Tensor t = empty_tensor(shape, options.dtype, options.device, "empty", site);
   if (options.requires_grad) t.requires_grad_(true, site);
   return t;
 }
 
 Tensor full(Shape shape, double value, TensorOptions options, Site site) {
   check_shape(shape, "full", site);
-  Tensor t = empty_tensor(shape, options.dtype, kCPU);
+  Tensor t = empty_tensor(shape, options.dtype, kCPU, "full", site);
   int64_t n = t.numel();
   TL_DISPATCH_ALL(options.dtype, "full", {
     T v = static_cast<T>(value);
@@ -54,7 +54,7 @@ Tensor full(Shape shape, double value, TensorOptions options, Site site) {
 
 Tensor zeros(Shape shape, TensorOptions options, Site site) {
   check_shape(shape, "zeros", site);
-  Tensor t = empty_tensor(shape, options.dtype, kCPU);
+  Tensor t = empty_tensor(shape, options.dtype, kCPU, "zeros", site);
   std::memset(t.data_ptr(), 0, t.nbytes());
   return finish(t, options, site);
 }
@@ -74,8 +74,14 @@ Tensor arange(double start, double end, double step, TensorOptions options, Site
                      ", end " + std::to_string(end) + ", step " + std::to_string(step) + " at " + site.str());
   }
   double count = std::ceil((end - start) / step);
+  // Converting a count past int64's range is undefined behaviour: refuse it first.
+  if (!(count < 0x1p62)) {
+    throw ShapeError("tl::arange: [" + std::to_string(start) + ", " + std::to_string(end) + ") in steps of " +
+                     std::to_string(step) + " has " + std::to_string(count) +
+                     " elements, more than a tensor can hold, at " + site.str());
+  }
   int64_t n = count > 0 ? static_cast<int64_t>(count) : 0;
-  Tensor t = empty_tensor({n}, options.dtype, kCPU);
+  Tensor t = empty_tensor({n}, options.dtype, kCPU, "arange", site);
   TL_DISPATCH_NUMERIC(options.dtype, "arange", {
     T* p = t.data<T>();
     for (int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(start + static_cast<double>(i) * step);
@@ -85,7 +91,7 @@ Tensor arange(double start, double end, double step, TensorOptions options, Site
 
 Tensor linspace(double start, double end, int64_t steps, TensorOptions options, Site site) {
   if (steps < 0) throw ValueError("tl::linspace: steps must be >= 0, got " + std::to_string(steps) + " at " + site.str());
-  Tensor t = empty_tensor({steps}, options.dtype, kCPU);
+  Tensor t = empty_tensor({steps}, options.dtype, kCPU, "linspace", site);
   double delta = steps > 1 ? (end - start) / static_cast<double>(steps - 1) : 0;
   TL_DISPATCH_NUMERIC(options.dtype, "linspace", {
     T* p = t.data<T>();
@@ -115,7 +121,7 @@ Tensor from_vector(const std::vector<T>& values, Shape shape, TensorOptions opti
     throw ShapeError("tl::from_vector: " + std::to_string(values.size()) + " values do not fill shape " +
                      shape.str() + " (" + std::to_string(shape.numel()) + " elements) at " + site.str());
   }
-  Tensor t = empty_tensor(shape, dtype_of<T>(), kCPU);
+  Tensor t = empty_tensor(shape, dtype_of<T>(), kCPU, "from_vector", site);
   if constexpr (std::is_same_v<T, bool>) {
     bool* p = t.data<bool>();
     for (size_t i = 0; i < values.size(); ++i) p[i] = values[i];

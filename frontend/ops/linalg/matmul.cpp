@@ -225,9 +225,10 @@ const OpDef& op_matmul_bias = define_op("matmul_bias", [](OpDef& op) {
   // The matmul's own rule for a and b, given the gradient before the epilogue; the bias
   // gradient sums it over every row.
   op.grad = [](const GradContext& g) {
-    Tensor dz = g.attrs.flag ? relu_backward(g.dout, g.output) : g.dout;
+    Tensor dz = g.attrs.flag ? relu_backward(g.dout, g.output()) : g.dout;
     std::vector<Tensor> d =
-        op_matmul.grad(GradContext{g.inputs.first(2), g.output, dz, g.attrs, g.needs_grad.first(2), g.site});
+        op_matmul.grad(GradContext{g.inputs.first(2), g.saved_output, dz, g.attrs, g.needs_grad.first(2), g.site,
+                                   g.on_output_read, g.on_output_read_arg});
     if (g.needs_input_grad(2)) d.push_back(dz.reshape({-1, dz.shape()[dz.dim() - 1]}).sum(Shape{0}));
     d.resize(3);
     return d;
@@ -235,6 +236,7 @@ const OpDef& op_matmul_bias = define_op("matmul_bias", [](OpDef& op) {
   auto call = [](bool relu) {
     return [relu](const std::vector<Tensor>& in) { return matmul_bias(in[0], in[1], in[2], relu); };
   };
+  op.optional_inputs = {2};  // no bias: a matmul with only the relu epilogue
   op.samples = {Sample{{Shape{3, 4}, Shape{4, 5}, Shape{5}}, call(false)},
                 Sample{{Shape{3, 4}, Shape{4, 5}, Shape{5}}, call(true)},
                 Sample{{Shape{2, 3, 4}, Shape{4, 2}, Shape{2}}, call(true)}};
@@ -251,6 +253,8 @@ Tensor matmul_bias(const Tensor& a, const Tensor& b, const Tensor& bias, bool re
 using namespace ops;
 
 Tensor matmul(const Tensor& a, const Tensor& b, Site site) {
+  require_defined(a, "matmul", "a", site);
+  require_defined(b, "matmul", "b", site);
   if (a.dim() == 0 || b.dim() == 0) {
     throw ShapeError("tl::matmul: both operands need at least 1 dim: " +
                      describe(std::vector<Tensor>{a, b}, {"a", "b"}) + " at " + site.str());

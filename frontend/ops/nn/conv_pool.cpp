@@ -505,6 +505,7 @@ const OpDef& op_conv2d = define_op("conv2d", [](OpDef& op) {
   op.doc = "2-D cross-correlation of (N, C, H, W) with (O, C/groups, KH, KW) plus optional bias (O)";
   op.infer = infer_conv2d;
   op.kernels[kCpu] = conv2d_kernel;
+  op.optional_inputs = {2};  // the bias
   op.grad = [](const GradContext& g) {
     std::vector<Tensor> grads(g.inputs.size());
     Attrs a = g.attrs;

@@ -112,7 +112,7 @@ const OpDef& op_div = define_op("div", [](OpDef& op) {
   op.kernels[kCpu] = div_kernel;
   op.grad = [](const GradContext& g) {
     Tensor da = div(g.dout, g.input(1));
-    return std::vector<Tensor>{da, g.needs_input_grad(1) ? neg(mul(da, g.output)) : Tensor()};
+    return std::vector<Tensor>{da, g.needs_input_grad(1) ? neg(mul(da, g.output())) : Tensor()};
   };
   op.samples = binary_samples(div, 0.5, 2);
 });
@@ -125,7 +125,7 @@ const OpDef& op_pow = define_op("pow", [](OpDef& op) {
     const Tensor& b = g.input(1);
     return std::vector<Tensor>{
         g.needs_input_grad(0) ? mul(g.dout, mul(b, pow(a, sub(b, scalar_like(1.0, b))))) : Tensor(),
-        g.needs_input_grad(1) ? mul(g.dout, mul(g.output, log(a))) : Tensor()};
+        g.needs_input_grad(1) ? mul(g.dout, mul(g.output(), log(a))) : Tensor()};
   };
   op.samples = binary_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&, Site)>(pow), 0.5, 2);
 });
@@ -206,10 +206,14 @@ using namespace ops;
 
 namespace {
 Tensor binary(const OpDef& op, Tensor a, Tensor b, Site site) {
+  require_defined(a, op.name.c_str(), "the left operand", site);
+  require_defined(b, op.name.c_str(), "the right operand", site);
   promote_operands(a, b, site);
   return call(op, {a, b}, {}, site);
 }
 Tensor compare(const OpDef& op, Tensor a, Tensor b, Site site) {
+  require_defined(a, op.name.c_str(), "the left operand", site);
+  require_defined(b, op.name.c_str(), "the right operand", site);
   promote_operands(a, b, site);
   return call(op, {a, b}, {}, site);
 }

@@ -1,6 +1,7 @@
 // Unary elementwise ops: each states its math once as a scalar expression (the kernel is
 // compiled from it) and its derivative with Tensor ops.
 #include <cmath>
+#include <string_view>
 
 #include "frontend/ops/pointwise/pointwise.h"
 
@@ -95,14 +96,28 @@ std::vector<Sample> unary_samples(Tensor (*fn)(const Tensor&, Site), double low,
           Sample{{Shape{2, 3, 4}}, call, low, high}};
 }
 
+// True when `token` appears in `text` as a whole identifier ("y" in "mul(dy, y)", not in "dy").
+constexpr bool mentions_identifier(std::string_view text, std::string_view token) {
+  auto is_ident = [](char c) { return c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+  for (size_t at = text.find(token); at != std::string_view::npos; at = text.find(token, at + 1)) {
+    bool starts = at == 0 || !is_ident(text[at - 1]);
+    bool ends = at + token.size() == text.size() || !is_ident(text[at + token.size()]);
+    if (starts && ends) return true;
+  }
+  return false;
+}
+
+// A derivative that reads the result `y` goes through g.output(), which refuses a result
+// modified in place since the forward; one that does not read it must not be refused.
 #define TL_DEFINE_UNARY(name, text, accepts, low, high, GRAD)              \
   const OpDef& op_##name = define_op(#name, [](OpDef& op) {                \
     op.doc = text;                                                         \
     op.infer = TL_UNARY_INFER(#name, accepts);                             \
     op.kernels[kCpu] = name##_kernel;                                      \
     op.grad = [](const GradContext& g) -> std::vector<Tensor> {            \
+      constexpr bool reads_output = mentions_identifier(#GRAD, "y");       \
       const Tensor& x = g.input(0);                                        \
-      const Tensor& y = g.output;                                          \
+      const Tensor& y = reads_output ? g.output() : g.saved_output;        \
       const Tensor& dy = g.dout;                                           \
       (void)x;                                                             \
       (void)y;                                                             \
@@ -207,6 +222,7 @@ Tensor as_floating(const Tensor& x, Site site) {
 
 #define TL_PUBLIC_UNARY(name, floating)                                        \
   Tensor name(const Tensor& x, Site site) {                                   \
+    require_defined(x, #name, "the input", site);                             \
     return call(op_##name, {floating ? as_floating(x, site) : x}, {}, site);   \
   }
 TL_PUBLIC_UNARY(neg, false)
@@ -229,6 +245,7 @@ TL_PUBLIC_UNARY(logical_not, false)
 Tensor pow(const Tensor& x, double exponent, Site site) {
   Attrs a;
   a.scalar = exponent;
+  require_defined(x, "pow", "the input", site);
   return call(op_pow_scalar, {as_floating(x, site)}, a, site);
 }
 

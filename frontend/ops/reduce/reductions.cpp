@@ -4,8 +4,11 @@
 // order, so results are bitwise identical at any thread count.
 #include <cmath>
 #include <limits>
+#include <mutex>
+#include <set>
 
 #include "frontend/ops/pointwise/pointwise.h"
+#include "runtime/logging.h"
 
 namespace tl {
 namespace ops {
@@ -122,10 +125,10 @@ bool is_outer_reduction(const Tensor& x, const Shape& dims) {
 
 void sum_kernel(std::span<const Tensor> in, Tensor& out, const Attrs& a) {
   if (is_outer_reduction(in[0], a.dims) && is_floating(in[0].dtype())) {
-    int64_t outer = 1;
-    for (int64_t i = 0; i < a.dims.size(); ++i) outer *= in[0].shape()[i];
-    int64_t inner = in[0].numel() / std::max<int64_t>(outer, 1);
-    double scale = a.flag ? 1.0 / static_cast<double>(std::max<int64_t>(outer, 1)) : 1.0;
+    int64_t outer = 1, inner = 1;
+    for (int64_t i = 0; i < in[0].dim(); ++i) (i < a.dims.size() ? outer : inner) *= in[0].shape()[i];
+    // The mean of no values is 0 / 0 = NaN, as in PyTorch (1 / 0 = inf times a zero sum).
+    double scale = a.flag ? 1.0 / static_cast<double>(outer) : 1.0;
     TL_DISPATCH_FLOATING(in[0].dtype(), "sum", {
       sum_outer<T, typename SumAcc<T>::type, T>(in[0].data<T>(), out.data<T>(), outer, inner, scale);
     })
@@ -133,7 +136,7 @@ void sum_kernel(std::span<const Tensor> in, Tensor& out, const Attrs& a) {
   }
   int64_t rows, cols;
   Tensor x = rows_view(in[0], a.dims, rows, cols);
-  double scale = a.flag ? 1.0 / static_cast<double>(std::max<int64_t>(cols, 1)) : 1.0;  // flag: mean
+  double scale = a.flag ? 1.0 / static_cast<double>(cols) : 1.0;  // flag: mean; NaN over no values
   TL_DISPATCH_ALL(x.dtype(), "sum", {
     using Acc = typename SumAcc<T>::type;
     if (out.dtype() == kInt64) {
@@ -256,7 +259,7 @@ const OpDef& op_sum = define_op("sum", [](OpDef& op) {
   op.grad = [](const GradContext& g) {
     Tensor d = expand_grad(g.dout, g.input(0), g.attrs);
     if (g.attrs.flag) {
-      int64_t n = g.input(0).numel() / std::max<int64_t>(g.output.numel(), 1);
+      int64_t n = g.input(0).numel() / std::max<int64_t>(g.saved_output.numel(), 1);
       d = mul(d, scalar_like(1.0 / static_cast<double>(std::max<int64_t>(n, 1)), d));
     }
     return std::vector<Tensor>{d};
@@ -277,7 +280,7 @@ const OpDef& op_amax = define_op("amax", [](OpDef& op) {
   op.kernels[kCpu] = extremum_kernel<false>;
   op.grad = [](const GradContext& g) {
     const Tensor& x = g.input(0);
-    Tensor hit = cast(eq(x, expand_grad(g.output, x, g.attrs)), x.dtype());
+    Tensor hit = cast(eq(x, expand_grad(g.output(), x, g.attrs)), x.dtype());
     Tensor count = sum(hit, g.attrs.dims, true);
     return std::vector<Tensor>{div(mul(hit, expand_grad(g.dout, x, g.attrs)), count)};
   };
@@ -312,7 +315,7 @@ const OpDef& op_softmax = define_op("softmax", [](OpDef& op) {
   };
   op.kernels[kCpu] = softmax_kernel;
   op.grad = [](const GradContext& g) {
-    const Tensor& y = g.output;
+    const Tensor& y = g.output();
     Shape dim{g.attrs.axis};
     if (g.attrs.flag) return std::vector<Tensor>{sub(g.dout, mul(exp(y), sum(g.dout, dim, true)))};
     return std::vector<Tensor>{mul(y, sub(g.dout, sum(mul(g.dout, y), dim, true)))};
@@ -330,6 +333,7 @@ using namespace ops;
 namespace {
 Tensor reduce(const OpDef& op, const Tensor& x, const Shape& dims, bool keepdim, bool flag, bool flag2,
               const char* name, Site site) {
+  require_defined(x, name, "the input", site);
   Attrs a;
   a.dims = dims.empty() ? Shape() : normalize_dims(dims, x.dim(), name, site);
   // Empty dims reduce over all dims; dim 0 (or -1) of a 0-d tensor names the tensor itself.
@@ -375,6 +379,17 @@ Tensor var(const Tensor& x, Shape dims, int64_t correction, bool keepdim, Site s
   Tensor d = sub(x, m, site);
   Tensor ss = sum(mul(d, d, site), dims, keepdim, site);
   int64_t n = x.numel() / std::max<int64_t>(m.numel(), 1);
+  // As in PyTorch: no degrees of freedom left divides by zero (inf, or NaN for a zero sum of
+  // squares), and says so once per call site rather than silently.
+  if (n - correction <= 0) {
+    static std::mutex warned_mutex;
+    static std::set<std::pair<std::string, uint32_t>> warned;
+    std::lock_guard<std::mutex> lock(warned_mutex);
+    if (warned.emplace(site.file, site.line).second) {
+      rt::logger("tl.ops")->warn("tl::var: {} values per result with correction {} leave no degrees of freedom; "
+                                 "the result is inf or NaN, at {}", n, correction, site.str());
+    }
+  }
   double denom = static_cast<double>(std::max<int64_t>(n - correction, 0));
   return div(ss, scalar_like(denom, ss), site);
 }

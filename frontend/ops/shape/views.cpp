@@ -357,6 +357,10 @@ Tensor Tensor::squeeze(int64_t dim, Site site) const {
 
 Tensor Tensor::unsqueeze(int64_t dim, Site site) const {
   int64_t d = normalize_dim(dim, this->dim() + 1, "unsqueeze", site);
+  if (this->dim() >= kMaxRank) {
+    throw ShapeError("tl::unsqueeze: tensors have at most " + std::to_string(kMaxRank) + " dimensions; " +
+                     shape().str() + " already has " + std::to_string(this->dim()) + ", at " + site.str());
+  }
   Shape s = shape();
   s.insert(d, 1);
   if (is_contiguous()) return reshape(s, site);

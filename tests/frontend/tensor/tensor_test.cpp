@@ -74,3 +74,26 @@ TEST_CASE("manual_seed makes random draws reproducible", "[random]") {
   for (float v : a) mean += v;
   CHECK(std::abs(mean / 1000) < 0.1);
 }
+
+TEST_CASE("shape and size errors name the op and the caller's line", "[tensor][errors]") {
+  // A count past int64's range (converting it was undefined behaviour, seen as a negative dim).
+  int line = __LINE__; CHECK_THROWS_WITH(arange(0, 1e19), Catch::Contains("tl::arange") &&
+                                                        Catch::Contains("tensor_test.cpp:" + std::to_string(line)) &&
+                                                        Catch::Contains("more than a tensor can hold"));
+  CHECK_THROWS_AS(arange(0, 1e19), ShapeError);
+  CHECK(arange(0, 3).numel() == 3);
+  // A literal shape of rank 9.
+  line = __LINE__; CHECK_THROWS_WITH(zeros({1, 1, 1, 1, 1, 1, 1, 1, 1}),
+                                     Catch::Contains("at most 8") && Catch::Contains("tensor_test.cpp:" + std::to_string(line)));
+  // Rank 9 reached inside an op.
+  Tensor r8 = zeros({1, 1, 1, 1, 1, 1, 1, 1});
+  line = __LINE__; CHECK_THROWS_WITH(r8.unsqueeze(0), Catch::Contains("at most 8") &&
+                                                        Catch::Contains("tensor_test.cpp:" + std::to_string(line)));
+  // An allocation that cannot succeed names the op, the shape and the line.
+  line = __LINE__; CHECK_THROWS_WITH(zeros({int64_t{1} << 40, int64_t{1} << 20}),
+                                     Catch::Contains("tl::zeros") && Catch::Contains("tensor_test.cpp:" + std::to_string(line)));
+  Tensor huge_rows = ones({int64_t{1} << 20, 1}).expand({int64_t{1} << 20, int64_t{1} << 30});
+  line = __LINE__; CHECK_THROWS_WITH(huge_rows.contiguous(),
+                                     Catch::Contains("tensor_test.cpp:" + std::to_string(line)) &&
+                                         Catch::Contains("[1048576, 1073741824] float32"));
+}
