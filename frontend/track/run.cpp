@@ -579,20 +579,11 @@ std::vector<std::pair<int64_t, fs::path>> list_checkpoints(const fs::path& dir) 
   return out;
 }
 
-// Temporaries of saves into `dir` (".step_00000042.tlckpt.tmp.<pid>.<n>.<random>", see
-// tl::save) whose process no longer exists: a crash mid-save. Live ones may be mid-save.
-std::vector<fs::path> orphan_temporaries(const fs::path& dir) {
-  std::vector<fs::path> out;
-  std::error_code ec;
-  for (auto& e : fs::directory_iterator(dir, ec)) {
-    std::string name = e.path().filename().string();
-    size_t tmp = name.find(".tlckpt.tmp.");
-    if (name.rfind(".step_", 0) != 0 || tmp == std::string::npos) continue;
-    long pid = std::strtol(name.c_str() + tmp + 12, nullptr, 10);
-    if (pid > 0 && pid != ::getpid() && ::kill(pid_t(pid), 0) != 0 && errno == ESRCH) out.push_back(e.path());
-  }
-  return out;
-}
+// Temporaries of saves into the checkpoint folder (".step_00000042.tlckpt.tmp...", see
+// tl::save) that no live save holds locked and that are over a minute old: left by a crash
+// mid-save. A save in another process, container or PID namespace holds its lock until the
+// rename, so its temporary survives whatever its process id means here.
+constexpr int64_t kOrphanMinAgeSeconds = 60;
 
 }  // namespace
 
@@ -605,7 +596,7 @@ fs::path Run::save(const nn::Module& model, const optim::Optimizer* optimizer, c
   fs::path dir = s.path / "checkpoints";
   std::error_code ec;
   fs::create_directories(dir, ec);
-  for (const fs::path& orphan : orphan_temporaries(dir)) detail::file_unlink(orphan.string());
+  detail::remove_orphan_temporaries(dir.string(), ".step_", kOrphanMinAgeSeconds);
   CheckpointExtra stored = extra;
   if (stored.step == 0) stored.step = step();
   fs::path target = checkpoint_path(stored.step);

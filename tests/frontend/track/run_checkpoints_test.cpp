@@ -1,6 +1,7 @@
 // Run::save, Run::load_latest and keep_last rotation: naming by step, restoring the newest,
 // rotation under injected I/O faults and kill -9, and concurrent saves into one run folder
 // from processes and threads.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -256,7 +257,10 @@ TEST_CASE("kill -9 during rotating saves never loses the newest checkpoints", "[
     CHECK(run.load_latest(newest) == run.checkpoint_path(latest));
     CHECK(weights(newest) == weights(model));
   }
-  // The next save removes the dead children's temporaries and the leftover old checkpoint.
+  // The next save removes the dead children's temporaries (unlocked, once over a minute old)
+  // and the leftover old checkpoint.
+  for (const std::string& name : temporaries(path / "checkpoints"))
+    fs::last_write_time(path / "checkpoints" / name, fs::file_time_type::clock::now() - std::chrono::minutes(2));
   tl::Run run = tl::Run::resume(path, quiet(dir.path, kKeep));
   run.save(model, nullptr, {.step = latest + 1});
   CHECK(temporaries(path / "checkpoints").empty());
@@ -370,4 +374,43 @@ TEST_CASE("threads saving into one folder at once leave only complete, loadable 
     ++files;
   }
   CHECK(files == kThreads * kSaves + 1);
+}
+
+TEST_CASE("run.save leaves a temporary another process holds locked, whatever its pid, and removes it once released",
+          "[track][checkpoint]") {
+  ScratchDir dir;
+  tl::nn::Linear model(3, 2);
+  tl::Run run("shared", {}, quiet(dir.path));
+  fs::path folder = run.path() / "checkpoints";
+  fs::create_directories(folder);
+  // A save in another container: its pid names no process here, and it is old enough.
+  fs::path temp = folder / ".step_00000007.tlckpt.tmp.4194302.0.0badf00d";
+  int ready[2], release[2];
+  REQUIRE(::pipe(ready) == 0);
+  REQUIRE(::pipe(release) == 0);
+  pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    int fd = ::open(temp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+    bool locked = fd >= 0 && tl::detail::lock_temporary(fd, temp.string());
+    char byte = locked ? 1 : 0;
+    (void)!::write(ready[1], &byte, 1);
+    (void)!::read(release[0], &byte, 1);  // hold the lock until the parent is done
+    ::_exit(locked ? 0 : 1);
+  }
+  char byte = 0;
+  REQUIRE(::read(ready[0], &byte, 1) == 1);
+  REQUIRE(byte == 1);
+  fs::last_write_time(temp, fs::file_time_type::clock::now() - std::chrono::minutes(5));
+  run.save(model, nullptr, {.step = 1});
+  CHECK(fs::exists(temp));  // a live save's temporary
+  REQUIRE(::write(release[1], &byte, 1) == 1);
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  fs::last_write_time(temp, fs::file_time_type::clock::now() - std::chrono::minutes(5));
+  run.save(model, nullptr, {.step = 2});
+  CHECK_FALSE(fs::exists(temp));  // no one holds it any more: a crash's leftover
+  for (int fd : {ready[0], ready[1], release[0], release[1]}) ::close(fd);
 }
