@@ -43,23 +43,32 @@ int file_open(const std::string& path, int flags, mode_t mode) {
   return fd;
 }
 
-int file_write_all(int fd, const void* data, uint64_t n, uint64_t* written) {
-  if (written) *written = 0;
-  if (injected_failure()) return -1;
+namespace {
+// Calls `put(p, len, done)` (a write(2) or pwrite(2) of `len` bytes at `p`, `done` bytes in)
+// until all `n` bytes are written, retrying short writes and EINTR.
+template <class Put>
+int write_fully(const void* data, uint64_t n, uint64_t* written, Put put) {
   const char* p = static_cast<const char*>(data);
   uint64_t done = 0;
   while (done < n) {
-    ssize_t put = ::write(fd, p + done, std::min<uint64_t>(n - done, uint64_t{1} << 30));
-    if (put < 0 && errno == EINTR) continue;
-    if (put <= 0) {
-      if (put == 0) errno = EIO;
+    ssize_t r = put(p + done, std::min<uint64_t>(n - done, uint64_t{1} << 30), done);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      if (r == 0) errno = EIO;
       if (written) *written = done;
       return -1;
     }
-    done += static_cast<uint64_t>(put);
+    done += static_cast<uint64_t>(r);
   }
   if (written) *written = done;
   return 0;
+}
+}  // namespace
+
+int file_write_all(int fd, const void* data, uint64_t n, uint64_t* written) {
+  if (written) *written = 0;
+  if (injected_failure()) return -1;
+  return write_fully(data, n, written, [fd](const char* p, uint64_t len, uint64_t) { return ::write(fd, p, len); });
 }
 
 int file_pread_all(int fd, void* data, uint64_t n, uint64_t offset, uint64_t* got) {
@@ -83,20 +92,9 @@ int file_pread_all(int fd, void* data, uint64_t n, uint64_t offset, uint64_t* go
 int file_pwrite_all(int fd, const void* data, uint64_t n, uint64_t offset, uint64_t* written) {
   if (written) *written = 0;
   if (injected_failure()) return -1;
-  const char* p = static_cast<const char*>(data);
-  uint64_t done = 0;
-  while (done < n) {
-    ssize_t put = ::pwrite(fd, p + done, std::min<uint64_t>(n - done, uint64_t{1} << 30), static_cast<off_t>(offset + done));
-    if (put < 0 && errno == EINTR) continue;
-    if (put <= 0) {
-      if (put == 0) errno = EIO;
-      if (written) *written = done;
-      return -1;
-    }
-    done += static_cast<uint64_t>(put);
-  }
-  if (written) *written = done;
-  return 0;
+  return write_fully(data, n, written, [fd, offset](const char* p, uint64_t len, uint64_t done) {
+    return ::pwrite(fd, p, len, static_cast<off_t>(offset + done));
+  });
 }
 
 int file_fsync(int fd) {

@@ -19,6 +19,7 @@
 #include "checkpoint_test_util.h"
 #include "frontend/io/file_io.h"
 #include "runtime/device_backend.h"
+#include "tests/support/locked_temporary.h"
 #include "tests/support/spawn_self.h"
 #include "tl/run.h"
 
@@ -401,34 +402,13 @@ TEST_CASE("a temporary locked by a live save in another process survives cleanup
   save(path, model);
   // The pid in the name means nothing here: as for a save running in another PID namespace.
   std::string temp = dir.file(".ckpt.safetensors.tmp.2147483646.0.deadbeef");
-  int ready[2], release[2];
-  REQUIRE(::pipe(ready) == 0);
-  REQUIRE(::pipe(release) == 0);
-  pid_t child = ::fork();
-  REQUIRE(child >= 0);
-  if (child == 0) {
-    // A writer, as tl::save's: create, lock, write, and hold the lock until told.
-    int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    char ok = fd >= 0 && detail::lock_temporary(fd, temp) && ::write(fd, "partial", 7) == 7;
-    if (::write(ready[1], &ok, 1) != 1) ::_exit(2);
-    char c;
-    if (::read(release[0], &c, 1) != 1) ::_exit(3);
-    ::_exit(0);
-  }
-  char ok = 0;
-  REQUIRE(::read(ready[0], &ok, 1) == 1);
-  REQUIRE(ok == 1);
+  testing::TemporaryHeldByChild writer(temp);  // a save in progress, as tl::save writes it
   dir.age_files();  // old enough to be an orphan: only the lock protects it
   save(path, model);
   CHECK(read_bytes(temp) == "partial");
   Tiny loaded;
   load(path, loaded);
-  REQUIRE(::write(release[1], "x", 1) == 1);
-  CHECK(testing::wait_for_child(child) == 0);
-  ::close(ready[0]);
-  ::close(ready[1]);
-  ::close(release[0]);
-  ::close(release[1]);
+  CHECK(writer.release());
   // The writer is gone and its lock with it: the next save removes the temporary.
   save(path, model);
   CHECK(dir.entries() == std::vector<std::string>{"ckpt.safetensors"});

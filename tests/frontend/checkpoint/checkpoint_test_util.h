@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "frontend/io/crc32c.h"
+#include "tests/support/scratch_dir.h"
 #include "tl/checkpoint.h"
 #include "tl/tl.h"
 
@@ -27,33 +28,9 @@ using namespace tl;
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-// A fresh directory under the system temp dir, removed with everything in it at scope exit.
-struct ScratchDir {
-  fs::path path;
-  ScratchDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() / ("tl_checkpoint_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-  // Sets the modification time of every file in the folder an hour back: a temporary left by
-  // a crashed save is removed by the next save only once it is that old (and unlocked).
-  void age_files() const {
-    for (const auto& e : fs::directory_iterator(path)) {
-      fs::last_write_time(e.path(), fs::file_time_type::clock::now() - std::chrono::hours(1));
-    }
-  }
-  std::vector<std::string> entries() const {
-    std::vector<std::string> names;
-    for (const auto& e : fs::directory_iterator(path)) names.push_back(e.path().filename().string());
-    std::sort(names.begin(), names.end());
-    return names;
-  }
+// A scratch folder named for these tests.
+struct ScratchDir : tl::testing::ScratchDir {
+  ScratchDir() : tl::testing::ScratchDir("tl_checkpoint_test") {}
 };
 
 inline std::string read_bytes(const std::string& path) {

@@ -12,6 +12,7 @@
 #include <iterator>
 
 #include "tests/support/spawn_self.h"
+#include "tests/support/scratch_dir.h"
 #include "tl/io.h"
 #include "tl/ops.h"
 
@@ -20,22 +21,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A fresh directory under the system temp dir, removed with everything in it at scope exit.
-struct ScratchDir {
-  fs::path path;
-  ScratchDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("tl_npy_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-  size_t entries() const { return static_cast<size_t>(std::distance(fs::directory_iterator(path), fs::directory_iterator())); }
+struct ScratchDir : tl::testing::ScratchDir {
+  ScratchDir() : tl::testing::ScratchDir("tl_npy_test") {}
 };
 
 std::string read_bytes(const std::string& path) {
@@ -105,7 +92,7 @@ TEST_CASE("npy round trips every supported dtype bit for bit", "[io][npy]") {
     CHECK(back.is_contiguous());
     CHECK(equal(back, tensors[i]));
   }
-  CHECK(dir.entries() == tensors.size());  // no temporaries left behind
+  CHECK(dir.entries().size() == tensors.size());  // no temporaries left behind
 }
 
 TEST_CASE("npy saves a non-contiguous view as its logical C-order values", "[io][npy]") {
@@ -144,7 +131,7 @@ TEST_CASE("npy refuses bfloat16 and undefined tensors without creating a file", 
   CHECK_THROWS_WITH(save_npy(dir.file("b.npy"), zeros({2}, {.dtype = kBFloat16})),
                     Catch::Contains("bfloat16") && Catch::Contains("b.npy"));
   CHECK_THROWS_AS(save_npy(dir.file("u.npy"), Tensor()), ValueError);
-  CHECK(dir.entries() == 0);
+  CHECK(dir.entries().size() == 0);
 }
 
 TEST_CASE("npy reads format versions 2.0 and 3.0 and Fortran order", "[io][npy]") {
@@ -273,7 +260,7 @@ TEST_CASE("npy save replaces a file atomically and leaves it intact on failure",
   save_npy(p, from_vector<float>({1, 2}));
   save_npy(p, from_vector<int64_t>({7, 8, 9}));
   CHECK(load_npy(p).to_vector<int64_t>() == std::vector<int64_t>{7, 8, 9});
-  CHECK(dir.entries() == 1);
+  CHECK(dir.entries().size() == 1);
 
   CHECK_THROWS_WITH(save_npy(dir.file("no/such/dir/x.npy"), zeros({2})),
                     Catch::Contains("x.npy") && Catch::Contains("No such file or directory"));
@@ -282,7 +269,7 @@ TEST_CASE("npy save replaces a file atomically and leaves it intact on failure",
   fs::create_symlink(p, dir.path / "link.npy");
   CHECK_THROWS_WITH(save_npy(dir.file("link.npy"), zeros({2})), Catch::Contains("symbolic link"));
   CHECK(load_npy(p).to_vector<int64_t>() == std::vector<int64_t>{7, 8, 9});
-  CHECK(dir.entries() == 3);  // w.npy, sub, link.npy: no temporaries
+  CHECK(dir.entries().size() == 3);  // w.npy, sub, link.npy: no temporaries
 
   // A write that fails midway (file size limit, like a full disk) in a child process.
   std::string before = read_bytes(p);
@@ -308,7 +295,7 @@ TEST_CASE("npy save replaces a file atomically and leaves it intact on failure",
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
   CHECK(read_bytes(p) == before);
-  CHECK(dir.entries() == 3);
+  CHECK(dir.entries().size() == 3);
 }
 
 TEST_CASE("npy files written by NumPy load here and files written here load in NumPy", "[io][npy][interop]") {

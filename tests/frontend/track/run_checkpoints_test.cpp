@@ -18,6 +18,7 @@
 
 #include "frontend/io/file_io.h"
 #include "tests/frontend/track/track_test_util.h"
+#include "tests/support/locked_temporary.h"
 
 namespace fs = std::filesystem;
 using tl::test::ScratchDir;
@@ -385,32 +386,12 @@ TEST_CASE("run.save leaves a temporary another process holds locked, whatever it
   fs::create_directories(folder);
   // A save in another container: its pid names no process here, and it is old enough.
   fs::path temp = folder / ".step_00000007.tlckpt.tmp.4194302.0.0badf00d";
-  int ready[2], release[2];
-  REQUIRE(::pipe(ready) == 0);
-  REQUIRE(::pipe(release) == 0);
-  pid_t child = ::fork();
-  REQUIRE(child >= 0);
-  if (child == 0) {
-    int fd = ::open(temp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
-    bool locked = fd >= 0 && tl::detail::lock_temporary(fd, temp.string());
-    char byte = locked ? 1 : 0;
-    (void)!::write(ready[1], &byte, 1);
-    (void)!::read(release[0], &byte, 1);  // hold the lock until the parent is done
-    ::_exit(locked ? 0 : 1);
-  }
-  char byte = 0;
-  REQUIRE(::read(ready[0], &byte, 1) == 1);
-  REQUIRE(byte == 1);
+  tl::testing::TemporaryHeldByChild writer(temp.string());
   fs::last_write_time(temp, fs::file_time_type::clock::now() - std::chrono::minutes(5));
   run.save(model, nullptr, {.step = 1});
   CHECK(fs::exists(temp));  // a live save's temporary
-  REQUIRE(::write(release[1], &byte, 1) == 1);
-  int status = 0;
-  REQUIRE(::waitpid(child, &status, 0) == child);
-  CHECK(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(writer.release());
   fs::last_write_time(temp, fs::file_time_type::clock::now() - std::chrono::minutes(5));
   run.save(model, nullptr, {.step = 2});
   CHECK_FALSE(fs::exists(temp));  // no one holds it any more: a crash's leftover
-  for (int fd : {ready[0], ready[1], release[0], release[1]}) ::close(fd);
 }

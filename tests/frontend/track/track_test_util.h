@@ -17,24 +17,14 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/scratch_dir.h"
 #include "tl/run.h"
 
 namespace tl::test {
 
-// A fresh folder under the system temp folder, removed when the object goes away.
-struct ScratchDir {
-  std::filesystem::path path;
-  ScratchDir() {
-    static std::atomic<int> counter{0};
-    path = std::filesystem::temp_directory_path() /
-           ("tl_track_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    std::filesystem::remove_all(path);
-    std::filesystem::create_directories(path);
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
+// A scratch folder named for these tests.
+struct ScratchDir : tl::testing::ScratchDir {
+  ScratchDir() : tl::testing::ScratchDir("tl_track_test") {}
 };
 
 inline std::string read_text(const std::filesystem::path& p) {
