@@ -165,29 +165,13 @@ void check_saved_output(const void* arg) {
                       check.site.str() + ")");
 }
 
-}  // namespace
-
-std::vector<Tensor> run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads,
-                                 bool retain_graph, const std::vector<std::shared_ptr<Node>>& capture,
-                                 Site site) {
+// How many edges lead into each node reachable from `roots`.
+std::unordered_map<Node*, int> count_dependencies(const std::vector<std::shared_ptr<Node>>& roots) {
   std::unordered_map<Node*, int> dependencies;
-  std::unordered_map<Node*, Tensor> buffers;
-  std::vector<Node*> stack;
   std::unordered_set<Node*> seen;
-
-  std::vector<std::shared_ptr<Node>> root_nodes;
-  for (size_t i = 0; i < roots.size(); ++i) {
-    auto node = gradient_edge(roots[i]);
-    if (!node) {
-      throw AutogradError("tl::backward: the tensor " + roots[i].shape().str() +
-                          " does not require grad and has no grad_fn (no input of the "
-                          "computation requires grad, or it ran under NoGradGuard) at " +
-                          site.str());
-    }
-    root_nodes.push_back(node);
-    if (seen.insert(node.get()).second) stack.push_back(node.get());
-  }
-  // Count how many edges lead into each node.
+  std::vector<Node*> stack;
+  for (const auto& root : roots)
+    if (seen.insert(root.get()).second) stack.push_back(root.get());
   while (!stack.empty()) {
     Node* n = stack.back();
     stack.pop_back();
@@ -197,6 +181,77 @@ std::vector<Tensor> run_backward(const std::vector<Tensor>& roots, const std::ve
       if (seen.insert(next.get()).second) stack.push_back(next.get());
     }
   }
+  return dependencies;
+}
+
+// Adds `dout` to the leaf's .grad, after the leaf's hooks.
+void accumulate_into_leaf(AutogradMeta& leaf, Tensor dout, Site site) {
+  dout = apply_hooks(leaf.hooks, dout);
+  if (leaf.grad.defined()) {
+    leaf.grad = add(leaf.grad, dout, site);
+    return;
+  }
+  Tensor g = dout.is_contiguous() ? std::move(dout) : dout.contiguous();
+  // Steal a fresh buffer; copy one that something else may still see (a user's tensor
+  // returned by a hook, a view of another gradient).
+  bool owned = g.impl_ptr().use_count() == 1 && g.impl()->storage.use_count() == 1 && !g.impl()->autograd;
+  leaf.grad = owned ? std::move(g) : g.detach().clone();
+}
+
+// Runs node `n`'s derivative for the gradient `dout` of its output: one gradient per input
+// (undefined where none flows). Frees the saved tensors unless `retain_graph`.
+std::vector<Tensor> run_derivative(Node& n, const Tensor& dout, bool retain_graph, Site site) {
+  check_saved(n, site);
+  std::vector<Tensor> input_grads;
+  SavedOutputCheck output_check{&n, site};
+  if (n.custom) {
+    // A custom backward receives the result whether or not it reads it.
+    check_saved_output(&output_check);
+    input_grads = n.custom(n.saved_inputs, n.saved_output, dout);
+  } else {
+    size_t count = n.next.size();
+    std::unique_ptr<bool[]> needs(new bool[count]);
+    for (size_t i = 0; i < count; ++i) needs[i] = n.next[i] != nullptr;
+    ops::GradContext ctx{n.saved_inputs, n.saved_output, dout, n.attrs, std::span<const bool>(needs.get(), count),
+                         n.site, check_saved_output, &output_check};
+    input_grads = n.op->grad(ctx);
+  }
+  if (is_anomaly_enabled()) {
+    for (size_t i = 0; i < input_grads.size(); ++i) {
+      auto bad = find_non_finite(input_grads[i]);
+      if (!bad) continue;
+      throw NumericsError("tl::detect_anomaly: the backward of " + n.name + " produced " + bad->what +
+                          " at index " + index_str(input_grads[i].shape(), bad->index) +
+                          " of the gradient for its input " + std::to_string(i) + " (" +
+                          input_grads[i].shape().str() + " " + dtype_name(input_grads[i].dtype()) +
+                          "); the forward " + n.name + " was called at " + n.site.str());
+    }
+  }
+  if (!retain_graph) {
+    n.released = true;
+    n.saved_inputs.clear();
+    n.saved_output = Tensor();
+  }
+  return input_grads;
+}
+
+}  // namespace
+
+std::vector<Tensor> run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads,
+                                 bool retain_graph, const std::vector<std::shared_ptr<Node>>& capture,
+                                 Site site) {
+  std::vector<std::shared_ptr<Node>> root_nodes;
+  for (const Tensor& root : roots) {
+    auto node = gradient_edge(root);
+    if (!node) {
+      throw AutogradError("tl::backward: the tensor " + root.shape().str() +
+                          " does not require grad and has no grad_fn (no input of the "
+                          "computation requires grad, or it ran under NoGradGuard) at " +
+                          site.str());
+    }
+    root_nodes.push_back(node);
+  }
+  std::unordered_map<Node*, int> dependencies = count_dependencies(root_nodes);
 
   std::unordered_map<Node*, size_t> capture_index;
   for (size_t i = 0; i < capture.size(); ++i)
@@ -206,18 +261,31 @@ std::vector<Tensor> run_backward(const std::vector<Tensor>& roots, const std::ve
 
   NoGradGuard no_grad;
   BackwardScope backward_scope;
+  std::unordered_map<Node*, Tensor> buffers;  // gradients summed so far per node
   auto accumulate = [&](Node* n, const Tensor& g) {
     Tensor& buf = buffers[n];
     buf = buf.defined() ? add(buf, g, site) : g;
   };
   std::vector<Node*> ready;
-  for (size_t i = 0; i < roots.size(); ++i) {
-    accumulate(root_nodes[i].get(), grads[i]);
-  }
+  for (size_t i = 0; i < roots.size(); ++i) accumulate(root_nodes[i].get(), grads[i]);
   for (auto& n : root_nodes)
-    if (dependencies[n.get()] == 0 &&
-        std::find(ready.begin(), ready.end(), n.get()) == ready.end())
+    if (dependencies[n.get()] == 0 && std::find(ready.begin(), ready.end(), n.get()) == ready.end())
       ready.push_back(n.get());
+  // `next` lost its last pending edge: run it when a gradient reached it; otherwise (every
+  // contribution was undefined) count down its own inputs so their other producers proceed.
+  auto release_edge = [&](Node* next) {
+    std::vector<Node*> skip{next};
+    while (!skip.empty()) {
+      Node* s = skip.back();
+      skip.pop_back();
+      if (buffers.count(s)) {
+        ready.push_back(s);
+        continue;
+      }
+      for (auto& producer : s->next)
+        if (producer && --dependencies[producer.get()] == 0) skip.push_back(producer.get());
+    }
+  };
 
   while (!ready.empty()) {
     Node* n = ready.back();
@@ -231,83 +299,21 @@ std::vector<Tensor> run_backward(const std::vector<Tensor>& roots, const std::ve
     if (auto it = capture_index.find(n); it != capture_index.end()) captured[it->second] = dout;
 
     if (n->is_accumulator()) {
-      if (capturing) continue;
-      AutogradMeta& leaf = *n->leaf;
-      dout = apply_hooks(leaf.hooks, dout);
-      if (!leaf.grad.defined()) {
-        Tensor g = dout.is_contiguous() ? std::move(dout) : dout.contiguous();
-        // Steal a fresh buffer; copy one that something else may still see (a user's
-        // tensor returned by a hook, a view of another gradient).
-        bool owned = g.impl_ptr().use_count() == 1 && g.impl()->storage.use_count() == 1 &&
-                     !g.impl()->autograd;
-        leaf.grad = owned ? std::move(g) : g.detach().clone();
-      } else {
-        leaf.grad = add(leaf.grad, dout, site);
-      }
+      if (!capturing) accumulate_into_leaf(*n->leaf, std::move(dout), site);
       continue;
     }
-
-    check_saved(*n, site);
-    std::vector<Tensor> input_grads;
-    SavedOutputCheck output_check{n, site};
-    if (n->custom) {
-      // A custom backward receives the result whether or not it reads it.
-      check_saved_output(&output_check);
-      input_grads = n->custom(n->saved_inputs, n->saved_output, dout);
-    } else {
-      size_t count = n->next.size();
-      std::unique_ptr<bool[]> needs(new bool[count]);
-      for (size_t i = 0; i < count; ++i) needs[i] = n->next[i] != nullptr;
-      ops::GradContext ctx{n->saved_inputs, n->saved_output, dout, n->attrs,
-                           std::span<const bool>(needs.get(), count), n->site,
-                           check_saved_output, &output_check};
-      input_grads = n->op->grad(ctx);
-    }
-    if (is_anomaly_enabled()) {
-      for (size_t i = 0; i < input_grads.size(); ++i) {
-        auto bad = find_non_finite(input_grads[i]);
-        if (!bad) continue;
-        throw NumericsError("tl::detect_anomaly: the backward of " + n->name + " produced " + bad->what +
-                            " at index " + index_str(input_grads[i].shape(), bad->index) +
-                            " of the gradient for its input " + std::to_string(i) + " (" +
-                            input_grads[i].shape().str() + " " + dtype_name(input_grads[i].dtype()) +
-                            "); the forward " + n->name + " was called at " + n->site.str());
-      }
-    }
-    if (!retain_graph) {
-      n->released = true;
-      n->saved_inputs.clear();
-      n->saved_output = Tensor();
-    }
+    std::vector<Tensor> input_grads = run_derivative(*n, dout, retain_graph, site);
     for (size_t i = 0; i < n->next.size(); ++i) {
       Node* next = n->next[i].get();
       if (!next) continue;
       if (i < input_grads.size() && input_grads[i].defined()) {
         Tensor g = input_grads[i];
+        // Derivative rules ignore broadcasting and dtype: sum back to the input's shape.
         if (g.shape() != n->input_shapes[i]) g = sum_to(g, n->input_shapes[i], site);
         if (g.dtype() != n->input_dtypes[i]) g = cast(g, n->input_dtypes[i], site);
         accumulate(next, g);
       }
-      if (--dependencies[next] == 0) {
-        if (buffers.count(next)) {
-          ready.push_back(next);
-        } else {
-          // No gradient reached this node (all contributions were zero/undefined): its
-          // inputs still count down so that their other producers can proceed.
-          std::vector<Node*> skip{next};
-          while (!skip.empty()) {
-            Node* s = skip.back();
-            skip.pop_back();
-            for (auto& nn : s->next) {
-              if (!nn) continue;
-              if (--dependencies[nn.get()] == 0) {
-                if (buffers.count(nn.get())) ready.push_back(nn.get());
-                else skip.push_back(nn.get());
-              }
-            }
-          }
-        }
-      }
+      if (--dependencies[next] == 0) release_edge(next);
     }
   }
   return captured;

@@ -7,22 +7,21 @@ namespace tl {
 
 void Run::log_norms(const nn::Module& model, bool per_parameter, Site site) {
   NoGradGuard no_grad;
+  // Sums of squares in float64, so the norm of a large model loses no precision.
   Tensor grad_sq, param_sq;
-  auto accumulate = [&](Tensor& total, const Tensor& sq) { total = total.defined() ? add(total, sq, site) : sq; };
+  auto add_squares = [&](Tensor& total, const Tensor& t, const std::string& metric) {
+    Tensor t64 = cast(t, kFloat64, site);
+    Tensor sq = sum(mul(t64, t64, site), {}, false, site);
+    total = total.defined() ? add(total, sq, site) : sq;
+    if (per_parameter) log(metric, sqrt(sq, site), site);
+  };
   for (const auto& [name, p] : model.named_parameters()) {
-    Tensor p64 = cast(p, kFloat64, site);
-    Tensor p_sq = sum(mul(p64, p64, site), {}, false, site);
-    accumulate(param_sq, p_sq);
-    if (per_parameter) log("param_norm/" + name, sqrt(p_sq, site), site);
-    Tensor g = p.grad();
-    if (!g.defined()) continue;
-    Tensor g64 = cast(g, kFloat64, site);
-    Tensor g_sq = sum(mul(g64, g64, site), {}, false, site);
-    accumulate(grad_sq, g_sq);
-    if (per_parameter) log("grad_norm/" + name, sqrt(g_sq, site), site);
+    add_squares(param_sq, p, "param_norm/" + name);
+    if (Tensor g = p.grad(); g.defined()) add_squares(grad_sq, g, "grad_norm/" + name);
   }
-  log("param_norm", param_sq.defined() ? sqrt(param_sq, site) : scalar_tensor(0.0, {.dtype = kFloat64}), site);
-  log("grad_norm", grad_sq.defined() ? sqrt(grad_sq, site) : scalar_tensor(0.0, {.dtype = kFloat64}), site);
+  auto norm = [&](const Tensor& sq) { return sq.defined() ? sqrt(sq, site) : scalar_tensor(0.0, {.dtype = kFloat64}); };
+  log("param_norm", norm(param_sq), site);
+  log("grad_norm", norm(grad_sq), site);
 }
 
 }  // namespace tl
