@@ -1,5 +1,5 @@
 // The on-disk cache of compiled code (see disk_cache.h): entry files verified before use,
-// written through tl's file I/O layer (frontend/io/file_io.h) by temp file + fsync + rename.
+// written through tl's file I/O layer (runtime/base/file_io.h) by temp file + fsync + rename.
 #include "codegen/cpu/disk_cache.h"
 
 #include <fcntl.h>
@@ -22,7 +22,7 @@
 #include <llvm/ADT/StringRef.h>
 #include <llvm/Support/SHA256.h>
 
-#include "frontend/io/file_io.h"
+#include "runtime/base/file_io.h"
 #include "runtime/logging.h"
 
 namespace tl::codegen::cpu {

@@ -20,7 +20,7 @@
 #include <unordered_set>
 
 #include "frontend/io/crc32c.h"
-#include "frontend/io/file_io.h"
+#include "runtime/base/file_io.h"
 #include "frontend/io/json_limits.h"
 #include "runtime/logging.h"
 #include "tl/ops.h"

@@ -13,7 +13,7 @@
 #include <filesystem>
 #include <random>
 
-#include "frontend/io/file_io.h"
+#include "runtime/base/file_io.h"
 #include "tl/io.h"
 #include "tl/ops.h"
 

@@ -28,7 +28,7 @@
 #include <thread>
 #include <unordered_map>
 
-#include "frontend/io/file_io.h"
+#include "runtime/base/file_io.h"
 #include "frontend/track/plot.h"
 #include "frontend/track/run_files.h"
 #include "runtime/logging.h"

@@ -28,7 +28,7 @@
 #include "codegen/cpu/disk_cache.h"
 #include "codegen/cpu/elementwise.h"
 #include "codegen/cpu/fused_kernel.h"
-#include "frontend/io/file_io.h"
+#include "runtime/base/file_io.h"
 #include "ir/dialect.h"
 #include "tl/ops.h"
 #include "tl/random.h"

@@ -12,7 +12,7 @@
 
 #include <string>
 
-#include "frontend/io/file_io.h"
+#include "runtime/base/file_io.h"
 
 namespace tl::testing {
 

@@ -17,7 +17,7 @@
 #include <thread>
 
 #include "checkpoint_test_util.h"
-#include "frontend/io/file_io.h"
+#include "runtime/base/file_io.h"
 #include "runtime/device_backend.h"
 #include "tests/support/locked_temporary.h"
 #include "tests/support/spawn_self.h"

@@ -17,7 +17,7 @@
 #include <thread>
 
 #include "frontend/io/crc32c.h"
-#include "frontend/io/file_io.h"
+#include "runtime/base/file_io.h"
 #include "checkpoint_test_util.h"
 #include "resume_mlp.h"
 #include "tl/checkpoint.h"

@@ -16,7 +16,7 @@
 #include <random>
 #include <thread>
 
-#include "frontend/io/file_io.h"
+#include "runtime/base/file_io.h"
 #include "tests/frontend/track/track_test_util.h"
 #include "tests/support/locked_temporary.h"
 

@@ -1,5 +1,5 @@
 // Thin wrappers over POSIX file calls with a fault-injection counter for tests.
-#include "frontend/io/file_io.h"
+#include "runtime/base/file_io.h"
 
 #include <dirent.h>
 #include <fcntl.h>
