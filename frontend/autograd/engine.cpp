@@ -117,8 +117,9 @@ Tensor apply_hooks(const std::vector<std::pair<int, GradHook>>& hooks, Tensor gr
 
 // "by mul_ at train.cpp:12", or a generic phrase when the writer did not record itself.
 std::string written_by(const Storage& storage) {
-  if (storage.last_write_op == nullptr) return "by an optimizer step or a compiled function's write-back";
-  return std::string("by ") + storage.last_write_op + " at " + storage.last_write_site.str();
+  if (storage.last_write_op == nullptr) return "by an in-place write";
+  std::string by = std::string("by ") + storage.last_write_op;
+  return storage.last_write_site.line != 0 ? by + " at " + storage.last_write_site.str() : by;
 }
 
 std::string tensor_desc(const Tensor& t) {

@@ -83,147 +83,189 @@ std::string check_inputs(const Graph& graph, std::span<const Tensor> args) {
   return {};
 }
 
-ExecResult execute(const Graph& graph, std::span<const Tensor> args, const PlannedProgram* planned,
-                   const std::function<void()>& before_nodes) {
-  ExecResult result;
-  std::vector<Tensor> env(graph.values.size());
-  GeneratorState key = default_generator().state();
-  std::vector<char> used = used_values(graph);
-  for (const Input& in : graph.inputs) {
-    if (!used[in.value]) continue;
-    if (in.kind == InputKind::kRng) {
-      env[in.value] = from_vector<int64_t>({static_cast<int64_t>(key.seed), static_cast<int64_t>(key.offset)}, {2});
-      continue;
-    }
-    Tensor t = input_tensor(in, args);
-    if (std::string why = mismatch(in, graph.values[in.value], t); !why.empty()) {
-      result.failed_guard = why;
-      return result;
-    }
-    env[in.value] = t;
+namespace {
+
+// One call of a compiled program: the values computed so far (`env`) and the write-backs
+// pending until every node ran and every guard held.
+class Execution {
+ public:
+  Execution(const Graph& graph, std::span<const Tensor> args, const PlannedProgram* planned)
+      : graph_(graph), args_(args), planned_(planned), env_(graph.values.size()),
+        input_of_value_(graph.values.size(), -1) {
+    for (size_t i = 0; i < graph.inputs.size(); ++i) input_of_value_[graph.inputs[i].value] = static_cast<int>(i);
+    for (const Writeback& w : graph.writebacks) writebacks_.push_back({w.input, w.to_grad, w.value});
   }
 
-  struct Pending {
-    int input;
-    bool to_grad;
-    int value;
-  };
-  std::vector<Pending> writebacks;
-  for (const Writeback& w : graph.writebacks) writebacks.push_back({w.input, w.to_grad, w.value});
-  std::vector<int> input_of_value(graph.values.size(), -1);
-  for (size_t i = 0; i < graph.inputs.size(); ++i) input_of_value[graph.inputs[i].value] = static_cast<int>(i);
+  // Binds each input the program uses; returns why one does not fit (empty when all do).
+  std::string bind_inputs() {
+    GeneratorState key = default_generator().state();
+    std::vector<char> used = used_values(graph_);
+    for (const Input& in : graph_.inputs) {
+      if (!used[in.value]) continue;
+      if (in.kind == InputKind::kRng) {
+        env_[in.value] = from_vector<int64_t>({static_cast<int64_t>(key.seed), static_cast<int64_t>(key.offset)}, {2});
+        continue;
+      }
+      Tensor t = input_tensor(in, args_);
+      if (std::string why = mismatch(in, graph_.values[in.value], t); !why.empty()) return why;
+      env_[in.value] = t;
+    }
+    return {};
+  }
 
   // Updates computed straight into captured tensors (MemoryPlan::in_place_input): the target
-  // per value, when its tensor allows it this call.
-  std::vector<Tensor> in_place;
-  if (planned && planned->plan().in_place_values > 0) {
-    in_place.resize(graph.values.size());
-    const std::vector<int>& target_of = planned->plan().in_place_input;
+  // per value, when its tensor allows it this call (contiguous, sharing no other input's memory).
+  void choose_in_place_targets() {
+    if (!planned_ || planned_->plan().in_place_values == 0) return;
+    in_place_.resize(graph_.values.size());
+    const std::vector<int>& target_of = planned_->plan().in_place_input;
     for (size_t v = 0; v < target_of.size(); ++v) {
       if (target_of[v] < 0) continue;
-      const Tensor& target = env[graph.inputs[target_of[v]].value];
+      const Tensor& target = env_[graph_.inputs[target_of[v]].value];
       bool usable = target.defined() && target.is_contiguous();
-      for (size_t i = 0; i < graph.inputs.size() && usable; ++i) {
-        const int other = graph.inputs[i].value;
-        if (static_cast<int>(i) != target_of[v] && env[other].defined()) usable = !shares_memory(target, env[other]);
+      for (size_t i = 0; i < graph_.inputs.size() && usable; ++i) {
+        const int other = graph_.inputs[i].value;
+        if (static_cast<int>(i) != target_of[v] && env_[other].defined()) usable = !shares_memory(target, env_[other]);
       }
-      if (usable) in_place[v] = target;
+      if (usable) in_place_[v] = target;
     }
   }
-  auto computed_in_place = [&](int v) -> const Tensor* {
-    return !in_place.empty() && in_place[v].defined() ? &in_place[v] : nullptr;
-  };
 
-  if (before_nodes) before_nodes();
-
-  std::vector<Tensor> operands;
-  for (const Node& node : graph.nodes) {
-    operands.clear();
-    for (int v : node.inputs) operands.push_back(env[v]);
+  // Runs one node; returns why a guard failed (empty when it held or the node has none).
+  std::string run(const Node& node) {
+    operands_.clear();
+    for (int v : node.inputs) operands_.push_back(env_[v]);
     if (node.def != nullptr) {
-      const int out = node.outputs[0];
-      ops::KernelFn kernel = node.def->kernels[ops::kCpu];
-      const Tensor* target = computed_in_place(out);
-      const Tensor* memory = target ? target : planned ? &planned->slot(out) : nullptr;
-      if (memory && memory->defined() && kernel != nullptr) {
-        Tensor& o = env[out] = *memory;
-        if (o.numel() > 0) kernel(std::span<const Tensor>(operands), o, node.attrs);
-      } else if (planned && node.def->view != nullptr) {
-        env[out] = node.def->view(operands[0], node.attrs, node.site);
-      } else {
-        env[out] = ops::call(*node.def, std::span<const Tensor>(operands), node.attrs, node.site);
-      }
+      run_op(node);
     } else if (node.op == kFused) {
       const int out = node.outputs[0];
       if (const Tensor* target = computed_in_place(out)) {
-        env[out] = *target;
-      } else if (planned && planned->slot(out).defined()) {
-        env[out] = planned->slot(out);
+        env_[out] = *target;
+      } else if (planned_ && planned_->slot(out).defined()) {
+        env_[out] = planned_->slot(out);
       } else {
-        const Value& v = graph.values[out];
-        env[out] = ops::empty_tensor(v.shape, v.dtype, kCPU);
+        const Value& v = graph_.values[out];
+        env_[out] = ops::empty_tensor(v.shape, v.dtype, kCPU);
       }
-      node.kernel->run(std::span<const Tensor>(operands), env[out]);
+      node.kernel->run(std::span<const Tensor>(operands_), env_[out]);
     } else if (node.op == kConstant) {
-      env[node.outputs[0]] = node.constant;
+      env_[node.outputs[0]] = node.constant;
     } else if (node.op == kRandom) {
-      auto k = operands[0].to_vector<int64_t>();
-      env[node.outputs[0]] = random_from_key(static_cast<RandomKind>(node.attrs.count), node.attrs.dims,
-                                             node.attrs.dtype, node.attrs.scalar, node.attrs.scalar2,
-                                             static_cast<uint64_t>(k[0]),
-                                             static_cast<uint64_t>(k[1] + node.attrs.axis));
+      auto k = operands_[0].to_vector<int64_t>();
+      env_[node.outputs[0]] = random_from_key(static_cast<RandomKind>(node.attrs.count), node.attrs.dims,
+                                              node.attrs.dtype, node.attrs.scalar, node.attrs.scalar2,
+                                              static_cast<uint64_t>(k[0]), static_cast<uint64_t>(k[1] + node.attrs.axis));
     } else if (node.op == kGuard) {
-      double seen = operands[0].item<double>(node.site);
+      double seen = operands_[0].item<double>(node.site);
       if (seen != node.attrs.scalar && !(std::isnan(seen) && std::isnan(node.attrs.scalar))) {
-        result.failed_guard = "the value read on the host at " + node.site.str() + " is " + std::to_string(seen) +
-                              ", traced with " + std::to_string(node.attrs.scalar);
-        return result;
+        return "the value read on the host at " + node.site.str() + " is " + std::to_string(seen) + ", traced with " +
+               std::to_string(node.attrs.scalar);
       }
     } else if (node.op == kAssign) {
-      int input = input_of_value[node.inputs[0]];
-      std::erase_if(writebacks, [&](const Pending& p) { return p.input == input && p.to_grad == node.attrs.flag; });
-      writebacks.push_back({input, node.attrs.flag, node.inputs[1]});
+      int input = input_of_value_[node.inputs[0]];
+      std::erase_if(writebacks_, [&](const Pending& p) { return p.input == input && p.to_grad == node.attrs.flag; });
+      writebacks_.push_back({input, node.attrs.flag, node.inputs[1]});
     } else if (node.op == kGrad) {
       throw CompileError("tl::compile: the gradient requested at " + node.site.str() +
                          " was not expanded (the pipeline did not run the autodiff pass)");
     } else {
       throw CompileError("tl::compile: unknown node '" + node.op + "' in a compiled graph");
     }
+    return {};
   }
 
+  // The call's effects, once every node ran: new values of captured tensors and .grads.
+  void write_back() {
+    for (const Pending& w : writebacks_) {
+      const Input& in = graph_.inputs[w.input];
+      Tensor value = env_[w.value];
+      if (w.to_grad) {
+        // A fresh tensor each call, like eager backward; never alias an input.
+        if (input_of_value_[w.value] >= 0 || !value.is_contiguous()) value = value.clone();
+        Tensor leaf = input_tensor(in, args_);
+        leaf.set_grad(value);
+        continue;
+      }
+      Tensor target = input_tensor(in, args_);
+      if (!target.defined()) continue;
+      if (!value.is_same(target)) {  // not computed in place
+        // A value read from memory another write-back overwrites is copied first. (A .grad
+        // write-back only rebinds the leaf's gradient: it overwrites no memory.)
+        for (const Pending& other : writebacks_) {
+          if (&other == &w || other.to_grad) continue;
+          if (shares_memory(value, input_tensor(graph_.inputs[other.input], args_))) {
+            value = value.clone();
+            break;
+          }
+        }
+        if (!value.is_same(target)) ops::strided_copy(value, target);
+      }
+      target.impl()->storage->mark_written("the write-back of a compiled function", Site{});
+    }
+  }
+
+  std::vector<Tensor> outputs() const {
+    std::vector<Tensor> out;
+    for (int v : graph_.outputs) out.push_back(env_[v]);
+    return out;
+  }
+
+ private:
+  struct Pending {
+    int input;
+    bool to_grad;
+    int value;
+  };
+
+  const Tensor* computed_in_place(int v) const {
+    return !in_place_.empty() && in_place_[v].defined() ? &in_place_[v] : nullptr;
+  }
+
+  // A registered op: into its planned slot or in-place target when it has a kernel, else
+  // through ops::call (views, ops without a CPU kernel for this call, unplanned programs).
+  void run_op(const Node& node) {
+    const int out = node.outputs[0];
+    ops::KernelFn kernel = node.def->kernels[ops::kCpu];
+    const Tensor* target = computed_in_place(out);
+    const Tensor* memory = target ? target : planned_ ? &planned_->slot(out) : nullptr;
+    if (memory && memory->defined() && kernel != nullptr) {
+      Tensor& o = env_[out] = *memory;
+      if (o.numel() > 0) kernel(std::span<const Tensor>(operands_), o, node.attrs);
+    } else if (planned_ && node.def->view != nullptr) {
+      env_[out] = node.def->view(operands_[0], node.attrs, node.site);
+    } else {
+      env_[out] = ops::call(*node.def, std::span<const Tensor>(operands_), node.attrs, node.site);
+    }
+  }
+
+  const Graph& graph_;
+  std::span<const Tensor> args_;
+  const PlannedProgram* planned_;
+  std::vector<Tensor> env_;
+  std::vector<int> input_of_value_;
+  std::vector<Pending> writebacks_;
+  std::vector<Tensor> in_place_;
+  std::vector<Tensor> operands_;
+};
+
+}  // namespace
+
+ExecResult execute(const Graph& graph, std::span<const Tensor> args, const PlannedProgram* planned,
+                   const std::function<void()>& before_nodes) {
+  ExecResult result;
+  Execution call(graph, args, planned);
+  if (result.failed_guard = call.bind_inputs(); !result.failed_guard.empty()) return result;
+  call.choose_in_place_targets();
+  if (before_nodes) before_nodes();
+  for (const Node& node : graph.nodes) {
+    if (result.failed_guard = call.run(node); !result.failed_guard.empty()) return result;
+  }
   // Everything computed: now the call's effects, which a failed guard never reaches.
   if (graph.rng_advance > 0) default_generator().advance(static_cast<uint64_t>(graph.rng_advance));
   NoGradGuard no_grad;
   PauseScope pause;
-  for (const Pending& w : writebacks) {
-    const Input& in = graph.inputs[w.input];
-    Tensor value = env[w.value];
-    if (w.to_grad) {
-      // A fresh tensor each call, like eager backward; never alias an input.
-      if (input_of_value[w.value] >= 0 || !value.is_contiguous()) value = value.clone();
-      Tensor leaf = input_tensor(in, args);
-      leaf.set_grad(value);
-      continue;
-    }
-    Tensor target = input_tensor(in, args);
-    if (!target.defined()) continue;
-    if (value.is_same(target)) {  // computed in place
-      ++target.impl()->storage->version;
-      continue;
-    }
-    // A value read from memory another write-back overwrites is copied first. (A .grad
-    // write-back only rebinds the leaf's gradient: it overwrites no memory.)
-    for (const Pending& other : writebacks) {
-      if (&other == &w || other.to_grad) continue;
-      if (shares_memory(value, input_tensor(graph.inputs[other.input], args))) {
-        value = value.clone();
-        break;
-      }
-    }
-    if (!value.is_same(target)) ops::strided_copy(value, target);
-    ++target.impl()->storage->version;
-  }
-  for (int v : graph.outputs) result.outputs.push_back(env[v]);
+  call.write_back();
+  result.outputs = call.outputs();
   result.ok = true;
   return result;
 }

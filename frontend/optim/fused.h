@@ -67,6 +67,6 @@ inline Tensor host_value(const Tensor& like, std::function<double()> read) {
 }
 
 // Marks an in-place write so autograd notices stale saved tensors.
-inline void bump_version(const Tensor& t) { ++t.impl()->storage->version; }
+inline void bump_version(const Tensor& t) { t.impl()->storage->mark_written("an optimizer step", Site{}); }
 
 }  // namespace tl::optim::detail
