@@ -1,5 +1,5 @@
 // The on-disk cache of compiled code (see disk_cache.h): entry files verified before use,
-// written through tl's file I/O layer (runtime/base/file_io.h) by temp file + fsync + rename.
+// replaced through tl's file layer (detail::AtomicFile in runtime/base/file_io.h).
 #include "codegen/cpu/disk_cache.h"
 
 #include <fcntl.h>
@@ -8,13 +8,10 @@
 
 #include <algorithm>
 #include <array>
-#include <atomic>
 #include <cerrno>
-#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <random>
 #include <set>
 #include <vector>
 
@@ -32,13 +29,11 @@ namespace fs = std::filesystem;
 
 constexpr char kMagic[8] = {'T', 'L', 'C', 'A', 'C', 'H', 'E', '\0'};
 constexpr const char* kEntrySuffix = ".tlc";
-constexpr const char* kTempMarker = ".tmp.";
 // Entries larger than this are refused before anything is allocated for them.
 constexpr uint64_t kMaxEntryBytes = uint64_t{1} << 30;
-// A temporary file this old belongs to a writer that died before its rename.
-constexpr auto kOrphanAge = std::chrono::hours(1);
-
-std::string errno_text(int err) { return std::string(std::strerror(err)) + " (errno " + std::to_string(err) + ")"; }
+// An unlocked temporary (".<entry>.tmp.*") this old belongs to a writer that died before its
+// rename.
+constexpr int64_t kOrphanAgeSeconds = 3600;
 
 std::string hex(llvm::ArrayRef<uint8_t> bytes) {
   static const char* digits = "0123456789abcdef";
@@ -74,8 +69,7 @@ uint64_t get_u64(const char* p) {
   return v;
 }
 
-// Closes a file opened for reading when it goes out of scope (reads bypass the I/O layer's
-// fault injection, which counts writes).
+// Closes a file opened for reading when it goes out of scope.
 struct Fd {
   int fd = -1;
   ~Fd() {
@@ -122,30 +116,25 @@ std::optional<std::string> DiskCache::load(std::string_view key) {
     rt::logger("tl.compile")->debug("ignoring the compile cache entry {}", last_rejection_);
     return std::nullopt;
   };
+  // Opened without blocking (a FIFO planted under an entry's name would wait forever for a
+  // writer) and without following a symlink; anything but a regular file is rejected.
   Fd file;
-  // O_NONBLOCK: opening a FIFO planted under an entry's name would otherwise wait forever for
-  // a writer. It changes nothing for a regular file, and anything else is rejected below.
-  file.fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+  uint64_t size = 0;
+  std::string why;
+  file.fd = detail::open_regular_file(path, O_NOFOLLOW, &size, &why);
   if (file.fd < 0) {
-    const int err = errno;
-    if (err == ENOENT) {
+    if (errno == ENOENT) {
       std::lock_guard<std::mutex> lock(mutex_);
       ++stats_.misses;
       return std::nullopt;
     }
-    return reject("cannot open: " + errno_text(err));
+    return reject(why + "; ignored");
   }
-  struct stat st {};
-  if (::fstat(file.fd, &st) != 0) return reject("cannot stat: " + errno_text(errno));
-  if (!S_ISREG(st.st_mode)) return reject("not a regular file (a FIFO, device or folder); ignored");
-  const uint64_t size = static_cast<uint64_t>(st.st_size);
   if (size < kHeaderBytes) {
     return reject("truncated: " + std::to_string(size) + " bytes, the header alone is " + std::to_string(kHeaderBytes));
   }
   char header[kHeaderBytes];
-  uint64_t got = 0;
-  if (detail::file_pread_all(file.fd, header, kHeaderBytes, 0, &got) != 0) return reject("read failed: " + errno_text(errno));
-  if (got != kHeaderBytes) return reject("truncated while reading the header");
+  if (std::string why = detail::pread_exact(file.fd, header, kHeaderBytes, 0); !why.empty()) return reject(why);
   if (std::memcmp(header, kMagic, sizeof kMagic) != 0) return reject("not a tl cache entry (bad magic)");
   const uint32_t version = get_u32(header + 8);
   if (version != kFormatVersion) {
@@ -168,10 +157,12 @@ std::optional<std::string> DiskCache::load(std::string_view key) {
   }
   std::string stored_key(key_bytes, '\0');
   std::string payload(payload_bytes, '\0');
-  if (detail::file_pread_all(file.fd, stored_key.data(), key_bytes, kHeaderBytes, &got) != 0 || got != key_bytes ||
-      detail::file_pread_all(file.fd, payload.data(), payload_bytes, kHeaderBytes + key_bytes, &got) != 0 ||
-      got != payload_bytes) {
-    return reject("short read of " + std::to_string(expected) + " bytes");
+  if (std::string why = detail::pread_exact(file.fd, stored_key.data(), key_bytes, kHeaderBytes); !why.empty()) {
+    return reject(why);
+  }
+  if (std::string why = detail::pread_exact(file.fd, payload.data(), payload_bytes, kHeaderBytes + key_bytes);
+      !why.empty()) {
+    return reject(why);
   }
   if (stored_key != key) return reject("another key (a hash collision or a renamed file)");
   const auto sum = checksum(stored_key, payload);
@@ -185,10 +176,9 @@ std::optional<std::string> DiskCache::load(std::string_view key) {
 
 std::string DiskCache::store(std::string_view key, std::string_view payload) {
   const std::string path = path_for(key);
-  auto fail = [&](const std::string& why) {
+  auto fail = [&](const std::string& message) {
     std::lock_guard<std::mutex> lock(mutex_);
     ++stats_.store_failures;
-    const std::string message = "cannot write the compile cache entry " + path + ": " + why;
     if (!warned_store_failure_) {
       rt::logger("tl.compile")
           ->warn("{}; compiled code is not cached (set TL_CACHE_DIR to a writable folder, or TL_CACHE_DIR=off)",
@@ -197,20 +187,14 @@ std::string DiskCache::store(std::string_view key, std::string_view payload) {
     }
     return message;
   };
+  const std::string refused = "cannot write the compile cache entry " + path + ": ";
   if (payload.size() > kMaxEntryBytes || key.size() > kMaxEntryBytes) {
-    return fail("the entry exceeds " + std::to_string(kMaxEntryBytes) + " bytes");
+    return fail(refused + "the entry exceeds " + std::to_string(kMaxEntryBytes) + " bytes");
   }
   std::error_code ec;
   fs::create_directories(dir_, ec);
-  if (ec) return fail("cannot create the folder: " + ec.message());
+  if (ec) return fail(refused + "cannot create the folder: " + ec.message());
 
-  // Unique per writer, so concurrent stores of one entry never share a temporary file.
-  static std::atomic<uint64_t> counter{0};
-  thread_local std::mt19937_64 random{std::random_device{}()};
-  const std::string temp = path + kTempMarker + std::to_string(::getpid()) + "." + std::to_string(++counter) + "." +
-                           std::to_string(random() % 1000000007);
-  const int fd = detail::file_open(temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
-  if (fd < 0) return fail("open of " + temp + " failed: " + errno_text(errno));
   char header[kHeaderBytes] = {};
   std::memcpy(header, kMagic, sizeof kMagic);
   put_u32(header + 8, kFormatVersion);
@@ -219,28 +203,23 @@ std::string DiskCache::store(std::string_view key, std::string_view payload) {
   put_u64(header + 24, payload.size());
   const auto sum = checksum(key, payload);
   std::memcpy(header + 32, sum.data(), sum.size());
-  std::string failed;
-  uint64_t written = 0;
-  if (detail::file_write_all(fd, header, kHeaderBytes, &written) != 0 ||
-      detail::file_write_all(fd, key.data(), key.size(), &written) != 0 ||
-      detail::file_write_all(fd, payload.data(), payload.size(), &written) != 0) {
-    failed = "write of " + std::to_string(kHeaderBytes + key.size() + payload.size()) + " bytes failed: " + errno_text(errno);
-  } else if (detail::file_fsync(fd) != 0) {
-    failed = "fsync failed: " + errno_text(errno);
-  }
-  if (detail::file_close(fd) != 0 && failed.empty()) failed = "close failed: " + errno_text(errno);
-  // rename() replaces the entry atomically: a reader sees the old file or the new one, and of
-  // two writers of one entry the last rename wins with a whole file.
-  if (failed.empty() && detail::file_rename(temp, path) != 0) failed = "rename failed: " + errno_text(errno);
-  if (!failed.empty()) {
-    detail::file_unlink(temp);
-    return fail(failed);
-  }
-  // A cache entry lost to a power failure is only recompiled, but the rename is made durable
-  // anyway so a crash never leaves a name pointing at unwritten data.
-  if (int dir_fd = detail::file_open(dir_, O_RDONLY | O_DIRECTORY); dir_fd >= 0) {
-    detail::file_fsync(dir_fd);
-    detail::file_close(dir_fd);
+  // The rename replaces the entry atomically: a reader sees the old file or the new one, and
+  // of two writers of one entry the last rename wins with a whole file.
+  try {
+    detail::AtomicFile file(path, "compile cache", kHeaderBytes + key.size() + payload.size(), Site{});
+    file.write(header, kHeaderBytes);
+    file.write(key);
+    file.write(payload);
+    try {
+      file.commit();
+    } catch (const IoError& e) {
+      // Only the folder's fsync after the rename failed: the entry is in place, and one lost
+      // to a power failure is only recompiled.
+      if (!file.is_renamed()) throw;
+      rt::logger("tl.compile")->debug("{}", e.what());
+    }
+  } catch (const IoError& e) {
+    return fail(e.what());
   }
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -251,6 +230,7 @@ std::string DiskCache::store(std::string_view key, std::string_view payload) {
 }
 
 void DiskCache::evict() {
+  detail::remove_orphan_temporaries(dir_, ".", kOrphanAgeSeconds);
   struct Entry {
     fs::file_time_type mtime;
     uint64_t bytes;
@@ -258,7 +238,6 @@ void DiskCache::evict() {
   };
   std::vector<Entry> entries;
   uint64_t total = 0;
-  const auto now = fs::file_time_type::clock::now();
   std::error_code ec;
   for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
     std::error_code entry_ec;
@@ -266,10 +245,6 @@ void DiskCache::evict() {
     const std::string name = it->path().filename().string();
     const auto mtime = it->last_write_time(entry_ec);
     if (entry_ec) continue;
-    if (name.find(kTempMarker) != std::string::npos) {
-      if (now - mtime > kOrphanAge) fs::remove(it->path(), entry_ec);
-      continue;
-    }
     if (name.size() < 4 || name.compare(name.size() - 4, 4, kEntrySuffix) != 0) continue;
     const uint64_t bytes = it->file_size(entry_ec);
     if (entry_ec) continue;

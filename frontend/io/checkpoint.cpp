@@ -3,9 +3,7 @@
 // fit with the model and optimizer, before changing anything. Layout: docs/checkpoints.md.
 #include "tl/checkpoint.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -15,13 +13,13 @@
 #include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
-#include <random>
+#include <optional>
 #include <set>
 #include <unordered_set>
 
 #include "frontend/io/crc32c.h"
-#include "runtime/base/file_io.h"
 #include "frontend/io/json_limits.h"
+#include "runtime/base/file_io.h"
 #include "runtime/logging.h"
 #include "tl/ops.h"
 #include "tl/random.h"
@@ -45,8 +43,6 @@ struct DTypeName {
 };
 constexpr DTypeName kDTypes[] = {{kFloat32, "F32"}, {kFloat64, "F64"}, {kFloat16, "F16"}, {kBFloat16, "BF16"},
                                  {kInt32, "I32"},   {kInt64, "I64"},   {kBool, "BOOL"}};
-
-std::string errno_text(int err) { return std::string(std::strerror(err)) + " (errno " + std::to_string(err) + ")"; }
 
 std::string hex32(uint32_t v) {
   char buf[16];
@@ -126,120 +122,6 @@ constexpr uint64_t kSaveChunkBytes = 4ull << 20;
 // for writers that hold no lock (older versions of tl, filesystems without flock).
 constexpr int64_t kOrphanMinAgeSeconds = 60;
 
-std::string temporary_prefix(const std::string& target) {
-  return "." + std::filesystem::path(target).filename().string() + ".tmp.";
-}
-
-// The temporary a save writes, locked (detail::lock_temporary) from creation until it is
-// renamed into place or removed, so a concurrent save's cleanup never takes it for an orphan.
-class TempFile {
- public:
-  TempFile(const std::string& target, const std::string& dir, Site site) : target_(target), dir_(dir), site_(site) {
-    static std::atomic<uint64_t> counter{0};
-    std::random_device rd;
-    for (int attempt = 0; attempt < 100; ++attempt) {
-      // The pid and counter only make names unlikely to collide; O_EXCL makes them unique.
-      char suffix[64];
-      std::snprintf(suffix, sizeof suffix, "%d.%llu.%08x", static_cast<int>(::getpid()),
-                    static_cast<unsigned long long>(counter++), rd());
-      path_ = (std::filesystem::path(dir_) / (temporary_prefix(target) + suffix)).string();
-      fd_ = detail::file_open(path_, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
-      if (fd_ < 0 && errno == EEXIST) continue;
-      if (fd_ < 0) {
-        int err = errno;
-        path_.clear();
-        fail("cannot create a temporary file in '" + dir_ + "': " + errno_text(err));
-      }
-      if (detail::lock_temporary(fd_, path_)) {
-        // The lock belongs to the open file description: this duplicate keeps it held after
-        // fd_ is closed, until the rename is done.
-        lock_fd_ = ::fcntl(fd_, F_DUPFD_CLOEXEC, 0);
-        if (lock_fd_ >= 0) return;
-        int err = errno;
-        ::close(fd_);
-        fd_ = -1;
-        detail::file_unlink(path_);
-        path_.clear();
-        fail("cannot duplicate the temporary's descriptor: " + errno_text(err));
-      }
-      // Another save's cleanup removed it before the lock was taken: make another.
-      ::close(fd_);
-      fd_ = -1;
-    }
-    path_.clear();
-    fail("cannot create a unique temporary file in '" + dir_ + "' after 100 attempts");
-  }
-  ~TempFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_ && !path_.empty()) detail::file_unlink(path_);
-    if (lock_fd_ >= 0) ::close(lock_fd_);
-  }
-
-  [[noreturn]] void fail(const std::string& what) const {
-    throw IoError("tl::save: cannot write '" + target_ + "': " + what + "; the previous checkpoint is unchanged (at " +
-                  site_.str() + ")");
-  }
-
-  void write(const void* data, uint64_t n, uint64_t total) {
-    uint64_t put = 0;
-    if (detail::file_write_all(fd_, data, n, &put) != 0) {
-      int err = errno;
-      fail("write failed after " + std::to_string(written_ + put) + " of " + std::to_string(total) +
-           " bytes needed: " + errno_text(err));
-    }
-    written_ += n;
-  }
-
-  // Overwrites bytes already written (the header, once the checksums are known).
-  void rewrite(uint64_t offset, const void* data, uint64_t n, uint64_t total) {
-    uint64_t put = 0;
-    if (detail::file_pwrite_all(fd_, data, n, offset, &put) != 0) {
-      int err = errno;
-      fail("rewriting bytes [" + std::to_string(offset) + ", " + std::to_string(offset + n) + ") failed after " +
-           std::to_string(put) + " of them, " + std::to_string(total) + " bytes needed in all: " + errno_text(err));
-    }
-  }
-
-  // fsync, close, rename over the target, then fsync the directory so the rename is durable.
-  void commit() {
-    if (detail::file_fsync(fd_) != 0) {
-      int err = errno;
-      fail("fsync of the temporary file (" + std::to_string(written_) + " bytes) failed: " + errno_text(err));
-    }
-    int fd = fd_;
-    fd_ = -1;
-    if (detail::file_close(fd) != 0) {
-      int err = errno;
-      fail("close of the temporary file failed: " + errno_text(err));
-    }
-    if (detail::file_rename(path_, target_) != 0) {
-      int err = errno;
-      fail("renaming the temporary file into place failed: " + errno_text(err));
-    }
-    committed_ = true;
-    ::close(lock_fd_);
-    lock_fd_ = -1;
-    int dir_fd = detail::file_open(dir_, O_RDONLY | O_DIRECTORY);
-    int err = dir_fd < 0 ? errno : 0;
-    if (dir_fd >= 0 && detail::file_fsync(dir_fd) != 0) err = errno;
-    if (dir_fd >= 0) ::close(dir_fd);
-    if (err != 0) {
-      throw IoError("tl::save: '" + target_ + "' was written completely (" + std::to_string(written_) +
-                    " bytes), but syncing its directory '" + dir_ + "' failed, so it may not survive a power loss: " +
-                    errno_text(err) + " (at " + site_.str() + ")");
-    }
-  }
-
- private:
-  std::string target_, dir_;
-  Site site_;
-  std::string path_;
-  int fd_ = -1;
-  int lock_fd_ = -1;
-  uint64_t written_ = 0;
-  bool committed_ = false;
-};
-
 // The storage version of `t`, which every in-place write bumps. Read atomically: a save may
 // race with another thread's in-place update, which is exactly what it checks for.
 uint64_t storage_version(const Tensor& t) {
@@ -269,7 +151,7 @@ void save(const std::string& path, const nn::Module& model, const optim::Optimiz
   std::string dir = p.parent_path().empty() ? std::string(".") : p.parent_path().string();
   if (::stat(dir.c_str(), &st) != 0) {
     int err = errno;
-    refuse("its folder '" + dir + "' " + (err == ENOENT ? std::string("does not exist") : "cannot be read: " + errno_text(err)));
+    refuse("its folder '" + dir + "' " + (err == ENOENT ? std::string("does not exist") : "cannot be read: " + detail::errno_text(err)));
   }
   if (!S_ISDIR(st.st_mode)) refuse("'" + dir + "' is not a directory");
 
@@ -367,12 +249,12 @@ void save(const std::string& path, const nn::Module& model, const optim::Optimiz
   std::string text = header_text();
   uint64_t total = 8 + text.size() + offset;
 
-  detail::remove_orphan_temporaries(dir, temporary_prefix(path), kOrphanMinAgeSeconds);
-  TempFile tmp(path, dir, site);
+  detail::remove_orphan_temporaries(dir, detail::AtomicFile::temporary_prefix(path), kOrphanMinAgeSeconds);
+  detail::AtomicFile tmp(path, "tl::save", total, site);
   unsigned char len[8];
   for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(static_cast<uint64_t>(text.size()) >> (8 * i));
-  tmp.write(len, 8, total);
-  tmp.write(text.data(), text.size(), total);
+  tmp.write(len, 8);
+  tmp.write(text);
 
   // One pass per tensor: copy a chunk, checksum the copy, write the copy. A tensor written to
   // in place meanwhile (another thread's optimizer step) would give a mix of old and new
@@ -399,7 +281,7 @@ void save(const std::string& path, const nn::Module& model, const optim::Optimiz
       uint64_t n = std::min<uint64_t>(chunk.size(), nbytes - at);
       std::memcpy(chunk.data(), src + at, n);
       crc = detail::crc32c(chunk.data(), n, crc);
-      tmp.write(chunk.data(), n, total);
+      tmp.write(chunk.data(), n);
     }
     check_unchanged(e);
     e.crc = crc;
@@ -407,7 +289,7 @@ void save(const std::string& path, const nn::Module& model, const optim::Optimiz
   for (const auto& e : entries) check_unchanged(e);  // the earlier ones too: one consistent snapshot
   std::string final_text = header_text();
   TL_ASSERT(final_text.size() == text.size(), "the checkpoint header keeps its length when the CRCs are filled in");
-  tmp.rewrite(8, final_text.data(), final_text.size(), total);
+  tmp.pwrite(8, final_text.data(), final_text.size());
   tmp.commit();
 }
 
@@ -415,19 +297,18 @@ void save(const std::string& path, const nn::Module& model, const optim::Optimiz
 
 namespace {
 
+// The checkpoint being loaded: a verified reader (detail::FileReader) plus the JSON parsing
+// every part of the header goes through.
 class CheckpointFile {
  public:
   CheckpointFile(const std::string& path, Site site) : path_(path), site_(site) {}
-  ~CheckpointFile() {
-    if (fd_ >= 0) ::close(fd_);
-  }
 
   [[noreturn]] void fail(const std::string& what) const {
     throw IoError("tl::load: '" + path_ + "': " + what + " (at " + site_.str() + ")");
   }
 
   // Refuses a FIFO, directory, device or socket without blocking on it.
-  void open() { fd_ = detail::open_regular_file_for_read(path_, "tl::load", site_, &size_); }
+  void open() { reader_.emplace(path_, "tl::load", site_); }
 
   // Parses `text` (the header, or a metadata value named by `what`), refusing nesting deeper
   // than the parser's recursion can take; duplicate keys throw DuplicateKey.
@@ -440,27 +321,14 @@ class CheckpointFile {
     return parse_strict(text);
   }
 
-  uint64_t size() const { return size_; }
+  uint64_t size() const { return reader_->size(); }
 
-  void read(uint64_t offset, void* dst, uint64_t n) const {
-    char* p = static_cast<char*>(dst);
-    uint64_t done = 0;
-    if (detail::file_pread_all(fd_, p, n, offset, &done) != 0) {
-      int err = errno;
-      fail("read at byte " + std::to_string(offset + done) + " failed: " + errno_text(err));
-    }
-    if (done < n) {
-      fail("truncated: bytes [" + std::to_string(offset) + ", " + std::to_string(offset + n) +
-           ") are needed, the file ends at byte " + std::to_string(offset + done) +
-           " (was it changed while being read?)");
-    }
-  }
+  void read(uint64_t offset, void* dst, uint64_t n) const { reader_->read_at(offset, dst, n); }
 
  private:
   std::string path_;
   Site site_;
-  int fd_ = -1;
-  uint64_t size_ = 0;
+  std::optional<detail::FileReader> reader_;
 };
 
 struct LoadEntry {

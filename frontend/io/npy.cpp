@@ -1,17 +1,13 @@
 // NumPy .npy files: a magic string, a version, a Python-dict header naming dtype, layout and
 // shape, then the raw little-endian data. Reads check every size against the file before
-// allocating; writes go to a temporary in the same directory and are renamed into place.
+// allocating; writes replace the file atomically (detail::AtomicFile).
 // Format reference: numpy/lib/format.py (versions 1.0, 2.0 and 3.0).
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include <atomic>
 #include <bit>
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
-#include <random>
+#include <cstdio>
+#include <limits>
+#include <optional>
 
 #include "runtime/base/file_io.h"
 #include "tl/io.h"
@@ -37,8 +33,6 @@ constexpr NpyType kTypes[] = {{kFloat32, "<f4"}, {kFloat64, "<f8"}, {kFloat16, "
                               {kInt32, "<i4"},   {kInt64, "<i8"},   {kBool, "|b1"}};
 constexpr const char* kSupported = "'<f2', '<f4', '<f8', '<i4', '<i8', '|b1'";
 
-std::string errno_text(int err) { return std::string(std::strerror(err)) + " (errno " + std::to_string(err) + ")"; }
-
 // Printable form of raw bytes for error messages: "\x93NUMPX".
 std::string escape(const std::string& bytes) {
   std::string s;
@@ -56,12 +50,11 @@ std::string escape(const std::string& bytes) {
 
 // ---------------------------------------------------------------- reading
 
+// The file being loaded: a verified reader (detail::FileReader) plus the checks that name the
+// byte offset of what is wrong.
 class Reader {
  public:
   Reader(const std::string& path, Site site) : path_(path), site_(site) {}
-  ~Reader() {
-    if (fd_ >= 0) ::close(fd_);
-  }
 
   [[noreturn]] void fail(uint64_t offset, const std::string& what) const {
     throw IoError("tl::load_npy: '" + path_ + "', byte " + std::to_string(offset) + ": " + what + " (at " +
@@ -69,36 +62,24 @@ class Reader {
   }
 
   // Refuses a FIFO, directory, device or socket without blocking on it.
-  void open() { fd_ = detail::open_regular_file_for_read(path_, "tl::load_npy", site_, &size_); }
+  void open() { file_.emplace(path_, "tl::load_npy", site_); }
 
-  uint64_t size() const { return size_; }
+  uint64_t size() const { return file_->size(); }
 
   // Requires bytes [offset, offset + n) to exist; `what` names them for the error.
   void require(uint64_t offset, uint64_t n, const std::string& what) const {
-    if (offset + n > size_) {
+    if (offset + n > size()) {
       fail(offset, "truncated: expected " + what + " in bytes [" + std::to_string(offset) + ", " +
-                       std::to_string(offset + n) + "), but the file ends at byte " + std::to_string(size_));
+                       std::to_string(offset + n) + "), but the file ends at byte " + std::to_string(size()));
     }
   }
 
-  void read(uint64_t offset, void* dst, uint64_t n) const {
-    char* p = static_cast<char*>(dst);
-    uint64_t done = 0;
-    if (detail::file_pread_all(fd_, p, n, offset, &done) != 0) {
-      int err = errno;
-      fail(offset + done, "read failed: " + errno_text(err));
-    }
-    if (done < n) {
-      fail(offset + done, "the file ended early (expected " + std::to_string(size_) +
-                              " bytes; was it changed while being read?)");
-    }
-  }
+  void read(uint64_t offset, void* dst, uint64_t n) const { file_->read_at(offset, dst, n); }
 
  private:
   std::string path_;
   Site site_;
-  int fd_ = -1;
-  uint64_t size_ = 0;
+  std::optional<detail::FileReader> file_;
 };
 
 struct Header {
@@ -305,92 +286,6 @@ std::string npy_preamble(const char* descr, const Shape& shape) {
   return {};  // unreachable: a version 2.0 length field holds 4 GB
 }
 
-// A temporary file that is removed unless committed.
-class TempFile {
- public:
-  TempFile(const std::string& target, Site site) : target_(target), site_(site) {
-    std::filesystem::path p(target);
-    dir_ = p.parent_path().empty() ? std::string(".") : p.parent_path().string();
-    static std::atomic<uint64_t> counter{0};
-    std::random_device rd;
-    for (int attempt = 0; attempt < 100; ++attempt) {
-      char suffix[64];
-      std::snprintf(suffix, sizeof suffix, ".tmp.%d.%llu.%08x", static_cast<int>(::getpid()),
-                    static_cast<unsigned long long>(counter++), rd());
-      path_ = (std::filesystem::path(dir_) / ("." + p.filename().string() + suffix)).string();
-      fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
-      if (fd_ >= 0) return;
-      if (errno != EEXIST) {
-        int err = errno;
-        fail("cannot create the temporary file '" + path_ + "': " + errno_text(err));
-      }
-    }
-    fail("cannot create a unique temporary file in '" + dir_ + "' after 100 attempts");
-  }
-  ~TempFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_ && !path_.empty()) ::unlink(path_.c_str());
-  }
-
-  [[noreturn]] void fail(const std::string& what) const {
-    throw IoError("tl::save_npy: cannot write '" + target_ + "': " + what + "; any previous file is unchanged (at " +
-                  site_.str() + ")");
-  }
-
-  void write(const void* data, uint64_t n, uint64_t total) {
-    const char* p = static_cast<const char*>(data);
-    uint64_t done = 0;
-    while (done < n) {
-      ssize_t put = ::write(fd_, p + done, std::min<uint64_t>(n - done, 1u << 30));
-      if (put < 0 && errno == EINTR) continue;
-      if (put <= 0) {
-        int err = put < 0 ? errno : EIO;
-        fail("write failed after " + std::to_string(written_ + done) + " of " + std::to_string(total) +
-             " bytes: " + errno_text(err));
-      }
-      done += static_cast<uint64_t>(put);
-    }
-    written_ += n;
-  }
-
-  // fsync, close, rename over the target, then fsync the directory so the rename is durable.
-  void commit() {
-    if (::fsync(fd_) != 0) {
-      int err = errno;
-      fail("fsync of the temporary file failed: " + errno_text(err));
-    }
-    int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) {
-      int err = errno;
-      fail("close of the temporary file failed: " + errno_text(err));
-    }
-    if (::rename(path_.c_str(), target_.c_str()) != 0) {
-      int err = errno;
-      fail("rename of the temporary file into place failed: " + errno_text(err));
-    }
-    committed_ = true;
-    int dir_fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int err = dir_fd < 0 ? errno : 0;
-    if (dir_fd >= 0 && ::fsync(dir_fd) != 0) err = errno;
-    if (dir_fd >= 0) ::close(dir_fd);
-    if (err != 0) {
-      throw IoError("tl::save_npy: '" + target_ + "' was written, but syncing its directory '" + dir_ +
-                    "' failed, so the new file may not survive a crash: " + errno_text(err) + " (at " +
-                    site_.str() + ")");
-    }
-  }
-
- private:
-  std::string target_;
-  Site site_;
-  std::string dir_;
-  std::string path_;
-  int fd_ = -1;
-  uint64_t written_ = 0;
-  bool committed_ = false;
-};
-
 }  // namespace
 
 void save_npy(const std::string& path, const Tensor& t, Site site) {
@@ -413,9 +308,10 @@ void save_npy(const std::string& path, const Tensor& t, Site site) {
   }
   std::string preamble = npy_preamble(descr, data.shape());
   uint64_t total = preamble.size() + data.nbytes();
-  TempFile tmp(path, site);
-  tmp.write(preamble.data(), preamble.size(), total);
-  if (data.nbytes() > 0) tmp.write(data.data_ptr(), data.nbytes(), total);
+  // 0666 as NumPy's own open() would: the umask decides.
+  detail::AtomicFile tmp(path, "tl::save_npy", total, site, 0666);
+  tmp.write(preamble);
+  if (data.nbytes() > 0) tmp.write(data.data_ptr(), data.nbytes());
   tmp.commit();
 }
 

@@ -28,9 +28,9 @@
 #include <thread>
 #include <unordered_map>
 
-#include "runtime/base/file_io.h"
 #include "frontend/track/plot.h"
 #include "frontend/track/run_files.h"
+#include "runtime/base/file_io.h"
 #include "runtime/logging.h"
 #include "tl/checkpoint.h"
 #include "tl/error.h"
@@ -168,12 +168,13 @@ std::pair<std::string, fs::path> create_run_folder(const fs::path& experiment) {
   throw IoError("tl::Run: no free run id under " + experiment.string() + " after 100 attempts");
 }
 
-// Opens a run file for appending, creating it. Without O_NONBLOCK a FIFO under the name would
-// block the open until some reader appeared; anything but a regular file is refused.
+// Opens a run file for appending, creating it, through the file layer's counted open. Without
+// O_NONBLOCK a FIFO under the name would block the open until some reader appeared; anything
+// but a regular file is refused.
 int open_for_append(const fs::path& file) {
-  int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NONBLOCK | O_CLOEXEC, 0644);
+  int fd = detail::file_open(file.string(), O_WRONLY | O_CREAT | O_APPEND | O_NONBLOCK, 0644);
   if (fd < 0 && errno == ENXIO) throw IoError("tl::Run: " + file.string() + " is a FIFO, expected a regular file");
-  if (fd < 0) throw IoError("tl::Run: cannot open " + file.string() + ": " + std::strerror(errno));
+  if (fd < 0) throw IoError("tl::Run: cannot open " + file.string() + ": " + detail::errno_text(errno));
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
@@ -289,8 +290,9 @@ struct Run::State {
     }
   }
 
-  // Formats the records (reading Tensor values now) and appends them with write(2), which
-  // with O_APPEND puts each call's bytes at the end even if another writer shares the file.
+  // Formats the records (reading Tensor values now) and appends them with one counted
+  // write_all; with O_APPEND each write(2) puts its bytes at the end even if another writer
+  // shares the file. A write cut short leaves a torn last record, which readers skip.
   std::string write_batch(const std::vector<Pending>& batch, const std::vector<Tensor>& batch_tensors) {
     std::string text;
     text.reserve(batch.size() * 72);
@@ -306,12 +308,11 @@ struct Run::State {
       }
       track::append_record(text, p.step, p.metric->second.json_name, value, p.time);
     }
-    size_t done = 0;
-    while (done < text.size()) {
-      ssize_t n = ::write(metrics_fd, text.data() + done, text.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return fmt::format("cannot write {}: {}", (path / "metrics.jsonl").string(), std::strerror(errno));
-      done += size_t(n);
+    uint64_t written = 0;
+    if (detail::file_write_all(metrics_fd, text.data(), text.size(), &written) != 0) {
+      const int err = errno;
+      return fmt::format("cannot write {}: write failed after {} of {} bytes: {}", (path / "metrics.jsonl").string(),
+                         written, text.size(), detail::errno_text(err));
     }
     return "";
   }
@@ -509,7 +510,13 @@ void Run::close() {
   s.closed = true;
   s.flush();
   s.stop_writer();
-  ::fsync(s.metrics_fd);
+  // Not "finished" unless the records are on disk: a failed fsync may have lost some.
+  if (detail::file_fsync(s.metrics_fd) != 0) {
+    const int err = errno;
+    throw IoError("tl::Run::close: fsync of " + (s.path / "metrics.jsonl").string() + " failed: " +
+                  detail::errno_text(err) + "; its last records may not survive a crash, so meta.json still says "
+                  "\"running\"");
+  }
   s.write_meta("finished");
 
   // plot.svg: every metric of the whole run (earlier sessions of a resumed run included).

@@ -1,5 +1,5 @@
-// Run-folder files: atomic writes, config JSON, metrics.jsonl records and their reader,
-// and the listing of run folders.
+// Run-folder files: atomic writes and capped reads (through runtime/base/file_io.h), config
+// JSON, metrics.jsonl records and their reader, and the listing of run folders.
 #include "frontend/track/run_files.h"
 
 #include <fcntl.h>
@@ -14,11 +14,11 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
-#include <new>
 #include <sstream>
 #include <thread>
 
 #include "frontend/io/json_limits.h"
+#include "runtime/base/file_io.h"
 #include "runtime/logging.h"
 #include "tl/error.h"
 
@@ -42,78 +42,13 @@ std::string ConfigValue::str() const {
 namespace track {
 namespace fs = std::filesystem;
 
+// Run files have no user call site to name: Site{} leaves it out of messages.
 void write_file_atomic(const fs::path& path, const std::string& text) {
-  fs::path tmp = path;
-  tmp += ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0)
-    throw IoError("tl::Run: cannot create " + tmp.string() + ": " + std::strerror(errno));
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw IoError("tl::Run: cannot write " + tmp.string() + ": " + std::strerror(err));
-    }
-    done += size_t(n);
-  }
-  ::fsync(fd);
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    throw IoError("tl::Run: cannot rename " + tmp.string() + " to " + path.string() + ": " +
-                  std::strerror(err));
-  }
+  detail::write_file_atomically(path.string(), text, "tl::Run", Site{});
 }
-
-namespace {
-
-// What fstat says a non-regular file is, for messages.
-const char* file_kind(mode_t mode) {
-  if (S_ISDIR(mode)) return "a folder";
-  if (S_ISFIFO(mode)) return "a FIFO";
-  if (S_ISSOCK(mode)) return "a socket";
-  if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device";
-  return "not a regular file";
-}
-
-}  // namespace
 
 std::string read_run_file(const fs::path& path, uint64_t max_bytes) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) throw IoError("tl::Run: cannot open " + path.string() + ": " + std::strerror(errno));
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) throw IoError("tl::Run: cannot stat " + path.string() + ": " + std::strerror(errno));
-  if (!S_ISREG(st.st_mode))
-    throw IoError("tl::Run: " + path.string() + " is " + file_kind(st.st_mode) + ", expected a regular file");
-  const auto size = static_cast<uint64_t>(st.st_size);
-  if (size > max_bytes)
-    throw IoError("tl::Run: " + path.string() + " holds " + std::to_string(size) + " bytes, more than the " +
-                  std::to_string(max_bytes) + " a run file may hold");
-  std::string text;
-  try {
-    text.resize(size_t(size));
-  } catch (const std::bad_alloc&) {
-    throw IoError("tl::Run: cannot allocate " + std::to_string(size) + " bytes to read " + path.string());
-  }
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::read(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw IoError("tl::Run: cannot read " + path.string() + ": " + std::strerror(errno));
-    if (n == 0) break;  // shrank while being read: keep what is there
-    done += size_t(n);
-  }
-  text.resize(done);
-  return text;
+  return detail::read_file_capped(path.string(), max_bytes, "tl::Run", Site{});
 }
 
 nlohmann::json read_json(const fs::path& path) {
@@ -153,7 +88,7 @@ RunLock RunLock::acquire(const fs::path& run, std::string_view who) {
   if (lock.fd_ < 0) throw IoError(fmt::format("{}: cannot open {}: {}", who, file.string(), std::strerror(errno)));
   struct stat st {};
   if (::fstat(lock.fd_, &st) != 0 || !S_ISREG(st.st_mode))
-    throw IoError(fmt::format("{}: {} is {}, expected a regular file", who, file.string(), file_kind(st.st_mode)));
+    throw IoError(fmt::format("{}: {} is {}, expected a regular file", who, file.string(), detail::file_kind(st.st_mode)));
   // A listing probes the lock with a brief shared lock; a few retries ride over that.
   for (int attempt = 0;; ++attempt) {
     if (::flock(lock.fd_, LOCK_EX | LOCK_NB) == 0) break;

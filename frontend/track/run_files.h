@@ -14,8 +14,9 @@
 
 namespace tl::track {
 
-// Writes `text` to `path` through `<path>.tmp.<pid>`, fsync and rename, so a reader (or a
-// crash) sees the old file or the new one, never a partial one. Throws IoError.
+// Replaces `path` with `text` through detail::AtomicFile (temporary, fsync, rename, fsync of
+// the folder), so a reader (or a crash) sees the old file or the new one, never a partial one.
+// Throws IoError naming the path, the failed call and the bytes written and needed.
 void write_file_atomic(const std::filesystem::path& path, const std::string& text);
 // Reads a whole file of a run folder. The open does not block (a FIFO planted under the
 // name would otherwise wait forever for a writer) and anything but a regular file is

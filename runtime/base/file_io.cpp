@@ -1,4 +1,5 @@
-// Thin wrappers over POSIX file calls with a fault-injection counter for tests.
+// The file layer (see file_io.h): counted POSIX wrappers, the verified reader, AtomicFile and
+// the cleanup of temporaries left by crashed writers.
 #include "runtime/base/file_io.h"
 
 #include <dirent.h>
@@ -10,12 +11,22 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
+#include <new>
+#include <random>
 #include <vector>
 
 namespace tl::detail {
+
+std::string errno_text(int err) { return std::string(std::strerror(err)) + " (errno " + std::to_string(err) + ")"; }
+
 namespace {
+
+// " (at train.cpp:41)", or nothing for an internal write that has no user site (line 0).
+std::string at(Site site) { return site.line == 0 ? std::string() : " (at " + site.str() + ")"; }
 
 std::atomic<uint64_t> calls{0};
 std::atomic<uint64_t> fail_call{0};
@@ -124,8 +135,6 @@ int file_unlink(const std::string& path) {
   return ::unlink(path.c_str());
 }
 
-namespace {
-
 const char* file_kind(mode_t mode) {
   if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
   if (S_ISDIR(mode)) return "a directory";
@@ -135,39 +144,99 @@ const char* file_kind(mode_t mode) {
   return "not a regular file";
 }
 
-}  // namespace
-
-int open_regular_file_for_read(const std::string& path, const std::string& what, Site site, uint64_t* size) {
-  auto fail = [&](const std::string& reason) {
-    throw IoError(what + ": '" + path + "': " + reason + " (at " + site.str() + ")");
+int open_regular_file(const std::string& path, int extra_flags, uint64_t* size, std::string* why) {
+  auto refuse = [&](int fd, int err, const std::string& reason) {
+    if (fd >= 0) ::close(fd);
+    *why = reason;
+    errno = err;
+    return -1;
   };
-  auto errno_text = [](int err) { return std::string(std::strerror(err)) + " (errno " + std::to_string(err) + ")"; };
   int fd;
   do {
-    fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY | extra_flags);
   } while (fd < 0 && errno == EINTR);
-  if (fd < 0) {
-    int err = errno;
-    fail("cannot open: " + errno_text(err));
-  }
+  if (fd < 0) return refuse(-1, errno, "cannot open: " + errno_text(errno));
   struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    int err = errno;
-    ::close(fd);
-    fail("cannot stat: " + errno_text(err));
-  }
+  if (::fstat(fd, &st) != 0) return refuse(fd, errno, "cannot stat: " + errno_text(errno));
   if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    fail(std::string("it is ") + file_kind(st.st_mode) + ", not a regular file");
+    return refuse(fd, EINVAL, std::string("it is ") + file_kind(st.st_mode) + ", not a regular file");
   }
   int flags = ::fcntl(fd, F_GETFL);
   if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
-    int err = errno;
-    ::close(fd);
-    fail("cannot clear O_NONBLOCK: " + errno_text(err));
+    return refuse(fd, errno, "cannot clear O_NONBLOCK: " + errno_text(errno));
   }
-  if (size) *size = static_cast<uint64_t>(st.st_size);
+  *size = static_cast<uint64_t>(st.st_size);
   return fd;
+}
+
+int open_regular_file_for_read(const std::string& path, const std::string& what, Site site, uint64_t* size) {
+  uint64_t bytes = 0;
+  std::string why;
+  int fd = open_regular_file(path, 0, &bytes, &why);
+  if (fd < 0) throw IoError(what + ": '" + path + "': " + why + at(site));
+  if (size) *size = bytes;
+  return fd;
+}
+
+std::string pread_exact(int fd, void* data, uint64_t n, uint64_t offset) {
+  uint64_t got = 0;
+  if (file_pread_all(fd, data, n, offset, &got) != 0) {
+    return "read at byte " + std::to_string(offset + got) + " failed: " + errno_text(errno);
+  }
+  if (got < n) {
+    return "truncated: needs bytes [" + std::to_string(offset) + ", " + std::to_string(offset + n) +
+           "), the file ends at byte " + std::to_string(offset + got);
+  }
+  return {};
+}
+
+FileReader::FileReader(std::string path, std::string what, Site site)
+    : path_(std::move(path)), what_(std::move(what)), site_(site) {
+  fd_ = open_regular_file_for_read(path_, what_, site_, &size_);
+}
+
+FileReader::~FileReader() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void FileReader::fail(const std::string& why) const {
+  throw IoError(what_ + ": '" + path_ + "': " + why + at(site_));
+}
+
+void FileReader::read_at(uint64_t offset, void* data, uint64_t n) const {
+  std::string why = pread_exact(fd_, data, n, offset);
+  if (why.empty()) return;
+  // Callers check ranges against size() first, so a short read means the file shrank.
+  if (offset + n <= size_ && why.rfind("truncated", 0) == 0) {
+    why += " (it had " + std::to_string(size_) + " bytes when opened; was it changed while being read?)";
+  }
+  fail(why);
+}
+
+uint64_t FileReader::read_up_to(uint64_t offset, void* data, uint64_t n) const {
+  uint64_t got = 0;
+  if (file_pread_all(fd_, data, n, offset, &got) != 0) {
+    fail("read at byte " + std::to_string(offset + got) + " failed: " + errno_text(errno));
+  }
+  return got;
+}
+
+std::string read_file_capped(const std::string& path, uint64_t max_bytes, const std::string& what, Site site) {
+  FileReader file(path, what, site);
+  if (file.size() > max_bytes) {
+    file.fail("it holds " + std::to_string(file.size()) + " bytes, more than the " + std::to_string(max_bytes) +
+              " such a file may hold");
+  }
+  std::string text;
+  try {
+    text.resize(file.size());
+  } catch (const std::bad_alloc&) {
+    file.fail("cannot allocate " + std::to_string(file.size()) + " bytes to read it");
+  }
+  // A file that shrank since it was opened yields what is there.
+  uint64_t got = file.read_up_to(0, text.data(), text.size());
+  text.resize(got);
+  return text;
 }
 
 bool lock_temporary(int fd, const std::string& path) {
@@ -213,6 +282,115 @@ size_t remove_orphan_temporaries(const std::string& dir, const std::string& pref
     ::close(fd);
   }
   return removed;
+}
+
+std::string AtomicFile::temporary_prefix(const std::string& target) {
+  return "." + std::filesystem::path(target).filename().string() + ".tmp.";
+}
+
+AtomicFile::AtomicFile(std::string target, std::string what, uint64_t expected_bytes, Site site, mode_t mode)
+    : target_(std::move(target)), what_(std::move(what)), expected_(expected_bytes), site_(site) {
+  std::filesystem::path p(target_);
+  dir_ = p.parent_path().empty() ? std::string(".") : p.parent_path().string();
+  static std::atomic<uint64_t> counter{0};
+  std::random_device rd;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    // The pid and counter only make names unlikely to collide; O_EXCL makes them unique.
+    char suffix[64];
+    std::snprintf(suffix, sizeof suffix, "%d.%llu.%08x", static_cast<int>(::getpid()),
+                  static_cast<unsigned long long>(counter++), rd());
+    path_ = (std::filesystem::path(dir_) / (temporary_prefix(target_) + suffix)).string();
+    fd_ = file_open(path_, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
+    if (fd_ < 0 && errno == EEXIST) continue;
+    if (fd_ < 0) {
+      int err = errno;
+      path_.clear();
+      fail("cannot create a temporary file in '" + dir_ + "': open failed: " + errno_text(err));
+    }
+    if (lock_temporary(fd_, path_)) {
+      // The lock belongs to the open file description: this duplicate keeps it held after
+      // fd_ is closed, until the rename is done.
+      lock_fd_ = ::fcntl(fd_, F_DUPFD_CLOEXEC, 0);
+      if (lock_fd_ >= 0) return;
+      // A throwing constructor runs no destructor: clean up here.
+      int err = errno;
+      ::close(fd_);
+      fd_ = -1;
+      file_unlink(path_);
+      path_.clear();
+      fail("cannot duplicate the temporary's descriptor: " + errno_text(err));
+    }
+    // Another writer's cleanup removed it before the lock was taken: make another.
+    ::close(fd_);
+    fd_ = -1;
+  }
+  path_.clear();
+  fail("cannot create a unique temporary file in '" + dir_ + "' after 100 attempts");
+}
+
+AtomicFile::~AtomicFile() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!renamed_ && !path_.empty()) file_unlink(path_);
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+void AtomicFile::fail(const std::string& why) const {
+  throw IoError(what_ + ": cannot write '" + target_ + "': " + why + "; the previous file is unchanged" + at(site_));
+}
+
+void AtomicFile::write(const void* data, uint64_t n) {
+  uint64_t put = 0;
+  if (file_write_all(fd_, data, n, &put) != 0) {
+    int err = errno;
+    fail("write failed after " + std::to_string(written_ + put) + " of " + std::to_string(expected_) +
+         " bytes needed: " + errno_text(err));
+  }
+  written_ += n;
+}
+
+void AtomicFile::pwrite(uint64_t offset, const void* data, uint64_t n) {
+  uint64_t put = 0;
+  if (file_pwrite_all(fd_, data, n, offset, &put) != 0) {
+    int err = errno;
+    fail("rewriting bytes [" + std::to_string(offset) + ", " + std::to_string(offset + n) + ") failed after " +
+         std::to_string(put) + " of them, " + std::to_string(expected_) + " bytes needed in all: " + errno_text(err));
+  }
+}
+
+void AtomicFile::commit() {
+  if (file_fsync(fd_) != 0) {
+    int err = errno;
+    fail("fsync of the temporary file (" + std::to_string(written_) + " bytes) failed: " + errno_text(err));
+  }
+  int fd = fd_;
+  fd_ = -1;
+  if (file_close(fd) != 0) {
+    int err = errno;
+    fail("close of the temporary file failed: " + errno_text(err));
+  }
+  if (file_rename(path_, target_) != 0) {
+    int err = errno;
+    fail("renaming the temporary file into place failed: " + errno_text(err));
+  }
+  renamed_ = true;
+  ::close(lock_fd_);
+  lock_fd_ = -1;
+  // The rename is durable only once the folder is synced.
+  int dir_fd = file_open(dir_, O_RDONLY | O_DIRECTORY);
+  int err = dir_fd < 0 ? errno : 0;
+  if (dir_fd >= 0 && file_fsync(dir_fd) != 0) err = errno;
+  if (dir_fd >= 0) ::close(dir_fd);
+  if (err != 0) {
+    throw IoError(what_ + ": '" + target_ + "' was written completely (" + std::to_string(written_) +
+                  " bytes), but syncing its folder '" + dir_ + "' failed, so it may not survive a power loss: " +
+                  errno_text(err) + at(site_));
+  }
+}
+
+void write_file_atomically(const std::string& target, std::string_view bytes, const std::string& what, Site site) {
+  AtomicFile file(target, what, bytes.size(), site);
+  file.write(bytes);
+  file.commit();
 }
 
 void file_io_fail_at(uint64_t call, int error) {

@@ -28,11 +28,12 @@
 #include "codegen/cpu/disk_cache.h"
 #include "codegen/cpu/elementwise.h"
 #include "codegen/cpu/fused_kernel.h"
-#include "runtime/base/file_io.h"
 #include "ir/dialect.h"
+#include "runtime/base/file_io.h"
+#include "tests/support/locked_temporary.h"
+#include "tests/support/spawn_self.h"
 #include "tl/ops.h"
 #include "tl/random.h"
-#include "tests/support/spawn_self.h"
 
 
 using namespace tl;
@@ -342,14 +343,22 @@ TEST_CASE("stores beyond the size limit evict the least recently used entries", 
   CHECK_FALSE(cache.load("e3"));
   CHECK(cache.load("e4"));
 
-  // A temporary file left by a writer that died is removed once it is old; a fresh one (a
-  // writer still at work) is kept.
-  write_file(tmp.path / "abc.tlc.tmp.1.2.3", "partial");
-  write_file(tmp.path / "abc.tlc.tmp.4.5.6", "partial");
-  fs::last_write_time(tmp.path / "abc.tlc.tmp.1.2.3", fs::file_time_type::clock::now() - std::chrono::hours(2));
+  // A temporary file left by a writer that died is removed once it is old; a fresh one, or an
+  // old one a live writer holds locked (a slow store in another process), is kept.
+  const fs::path dead = tmp.path / ".abc.tlc.tmp.1.2.3", fresh = tmp.path / ".abc.tlc.tmp.4.5.6";
+  const fs::path held = tmp.path / ".abc.tlc.tmp.7.8.9";
+  write_file(dead, "partial");
+  write_file(fresh, "partial");
+  tl::testing::TemporaryHeldByChild writer(held.string());
+  for (const fs::path& old : {dead, held})
+    fs::last_write_time(old, fs::file_time_type::clock::now() - std::chrono::hours(2));
   REQUIRE(cache.store("e5", "small").empty());
-  CHECK_FALSE(fs::exists(tmp.path / "abc.tlc.tmp.1.2.3"));
-  CHECK(fs::exists(tmp.path / "abc.tlc.tmp.4.5.6"));
+  CHECK_FALSE(fs::exists(dead));
+  CHECK(fs::exists(fresh));
+  CHECK(fs::exists(held));
+  CHECK(writer.release());
+  REQUIRE(cache.store("e6", "small").empty());
+  CHECK_FALSE(fs::exists(held));  // unlocked now
 }
 
 TEST_CASE("concurrent stores and loads of one entry never see a partial entry", "[codegen][disk_cache]") {

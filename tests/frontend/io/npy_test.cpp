@@ -5,14 +5,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 
-#include "tests/support/spawn_self.h"
+#include "runtime/base/file_io.h"
 #include "tests/support/scratch_dir.h"
+#include "tests/support/spawn_self.h"
 #include "tl/io.h"
 #include "tl/ops.h"
 
@@ -296,6 +299,53 @@ TEST_CASE("npy save replaces a file atomically and leaves it intact on failure",
   CHECK(WEXITSTATUS(status) == 0);
   CHECK(read_bytes(p) == before);
   CHECK(dir.entries().size() == 3);
+}
+
+TEST_CASE("an npy save failing with ENOSPC or EIO at any I/O call leaves the previous file and no temporary",
+          "[io][npy][reliability]") {
+  ScratchDir dir;
+  const std::string p = dir.file("w.npy");
+  save_npy(p, from_vector<float>({1, 2, 3}));
+  const std::string old_bytes = read_bytes(p);
+  const Tensor next = from_vector<int64_t>({7, 8, 9, 10});
+
+  detail::file_io_fail_at(0, 0);
+  save_npy(dir.file("probe.npy"), next);
+  const uint64_t calls = detail::file_io_calls();
+  const std::string new_bytes = read_bytes(dir.file("probe.npy"));
+  fs::remove(dir.file("probe.npy"));
+  // open, write the preamble, write the data, fsync, close, rename, open the folder, fsync it
+  REQUIRE(calls == 8);
+
+  size_t tried = 0;
+  for (int error : {ENOSPC, EIO}) {
+    for (uint64_t k = 1; k <= calls; ++k) {
+      detail::file_io_fail_at(k, error);
+      std::string err;
+      try {
+        save_npy(p, next);
+      } catch (const IoError& e) {
+        err = e.what();
+      }
+      detail::file_io_fail_at(0, 0);
+      ++tried;
+      INFO("call " << k << " of " << calls << " failing with " << std::strerror(error) << ": " << err);
+      CHECK_THAT(err, Catch::Contains("tl::save_npy") && Catch::Contains(p) && Catch::Contains(std::strerror(error)));
+      CHECK(dir.entries() == std::vector<std::string>{"w.npy"});  // no temporary
+      // The last two calls sync the folder after the rename: the new file is in place, but
+      // the save says it may not be durable.
+      if (k >= calls - 1) {
+        CHECK(read_bytes(p) == new_bytes);
+        CHECK_THAT(err, Catch::Contains("was written completely"));
+        write_bytes(p, old_bytes);
+      } else {
+        CHECK(read_bytes(p) == old_bytes);
+        CHECK(load_npy(p).to_vector<float>() == std::vector<float>{1, 2, 3});
+      }
+      if (k == 2 || k == 3) CHECK_THAT(err, Catch::Contains("bytes needed"));
+    }
+  }
+  CHECK(tried == 2 * calls);
 }
 
 TEST_CASE("npy files written by NumPy load here and files written here load in NumPy", "[io][npy][interop]") {

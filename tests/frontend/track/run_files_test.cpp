@@ -1,13 +1,18 @@
 // read_metrics: complete records are read, a torn last record is skipped, a corrupt line in
 // the middle is skipped and counted. Hostile run folders: deeply nested JSON and FIFOs in
-// place of the run's files are refused by name, without a stack overflow or a hang.
+// place of the run's files are refused by name, without a stack overflow or a hang. Writes of
+// run files survive a failure at each of their I/O calls.
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
 #include <tl/tl.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 
+#include "frontend/track/run_files.h"
+#include "runtime/base/file_io.h"
 #include "tests/frontend/track/track_test_util.h"
 #include "tests/support/spawn_self.h"
 
@@ -170,7 +175,7 @@ TEST_CASE("child: FIFOs in a run folder", "[.][track_child_fifo]") {
     REQUIRE(runs.size() == 1);
     CHECK(runs[0].path == b);
     CHECK_THAT(io_error_of([&] { tl::Run::resume(a, quiet(root)); }),
-               Contains((a / "config.json").string()) && Contains("is a FIFO, expected a regular file"));
+               Contains((a / "config.json").string()) && Contains("it is a FIFO (named pipe), not a regular file"));
   });
   with_fifo(a / "meta.json", [&] {
     CHECK(tl::list_runs(root).size() == 1);
@@ -200,4 +205,101 @@ TEST_CASE("child: FIFOs in a run folder", "[.][track_child_fifo]") {
 TEST_CASE("FIFOs in place of a run's files are refused by name instead of blocking", "[track][reliability]") {
   ScratchDir dir;
   run_child("child: FIFOs in a run folder", dir.path);
+}
+
+namespace {
+
+// Files in `folder` (and its checkpoints folder) whose names mark them as temporaries.
+std::vector<std::string> temporaries_in(const fs::path& folder) {
+  std::vector<std::string> out;
+  for (const fs::path& dir : {folder, folder / "checkpoints"}) {
+    std::error_code ec;
+    for (auto& e : fs::directory_iterator(dir, ec))
+      if (e.path().filename().string().find(".tmp.") != std::string::npos) out.push_back(e.path().string());
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a run file write failing with ENOSPC or EIO at any I/O call leaves the previous file and no temporary",
+          "[track][reliability]") {
+  ScratchDir dir;
+  const fs::path config = dir.path / "config.json";
+  const std::string old_text = "{\"lr\": 0.1}\n", new_text = "{\"lr\": 0.01, \"batch\": 32}\n";
+  tl::track::write_file_atomic(config, old_text);
+
+  tl::detail::file_io_fail_at(0, 0);
+  tl::track::write_file_atomic(dir.path / "probe.json", new_text);
+  const uint64_t calls = tl::detail::file_io_calls();
+  fs::remove(dir.path / "probe.json");
+  // open, write, fsync, close, rename, open the folder, fsync it
+  REQUIRE(calls == 7);
+
+  for (int error : {ENOSPC, EIO}) {
+    for (uint64_t k = 1; k <= calls; ++k) {
+      tl::detail::file_io_fail_at(k, error);
+      std::string err = io_error_of([&] { tl::track::write_file_atomic(config, new_text); });
+      tl::detail::file_io_fail_at(0, 0);
+      INFO("call " << k << " of " << calls << " failing with " << std::strerror(error) << ": " << err);
+      CHECK_THAT(err, Contains(config.string()) && Contains(std::strerror(error)));
+      CHECK(temporaries_in(dir.path).empty());
+      if (k >= calls - 1) {  // after the rename: in place, but perhaps not durable
+        CHECK(tl::test::read_text(config) == new_text);
+        CHECK_THAT(err, Contains("was written completely"));
+        write_text(config, old_text);
+      } else {
+        CHECK(tl::test::read_text(config) == old_text);
+      }
+      if (k == 2) CHECK_THAT(err, Contains("write failed after 0 of " + std::to_string(new_text.size()) + " bytes needed"));
+    }
+  }
+}
+
+TEST_CASE("resuming and closing a run with any I/O call failing keeps every run file whole and leaves no temporary",
+          "[track][reliability]") {
+  ScratchDir dir;
+  fs::path path;
+  {
+    tl::Run run("faults", {{"lr", 0.1}}, quiet(dir.path));
+    run.log("loss", 1.0);
+    path = run.path();
+  }
+  const std::string config = tl::test::read_text(path / "config.json");
+  const std::string metrics = tl::test::read_text(path / "metrics.jsonl");
+  auto status = [&] { return nlohmann::json::parse(tl::test::read_text(path / "meta.json")).at("status"); };
+  REQUIRE(status() == "finished");
+
+  tl::detail::file_io_fail_at(0, 0);
+  tl::Run::resume(path, quiet(dir.path)).close();
+  const uint64_t calls = tl::detail::file_io_calls();
+  // resume: open metrics.jsonl and run.log, meta.json (7 calls); close: fsync metrics.jsonl,
+  // meta.json (7), plot.svg (7)
+  REQUIRE(calls == 24);
+
+  int64_t failed = 0;
+  for (int error : {ENOSPC, EIO}) {
+    for (uint64_t k = 1; k <= calls; ++k) {
+      tl::detail::file_io_fail_at(k, error);
+      std::string err = io_error_of([&] { tl::Run::resume(path, quiet(dir.path)).close(); });
+      tl::detail::file_io_fail_at(0, 0);
+      INFO("call " << k << " of " << calls << " failing with " << std::strerror(error) << ": " << err);
+      failed += err != "(no error)";
+      CHECK_THAT(err, Contains(path.string()) && Contains(std::strerror(error)));
+      CHECK(temporaries_in(path).empty());
+      // Every file is the previous one or a whole new one.
+      CHECK(tl::test::read_text(path / "config.json") == config);
+      CHECK(tl::test::read_text(path / "metrics.jsonl") == metrics);
+      nlohmann::json meta_status;
+      REQUIRE_NOTHROW(meta_status = status());
+      CHECK((meta_status == "running" || meta_status == "finished"));
+      std::string svg = tl::test::read_text(path / "plot.svg");
+      CHECK(svg.rfind("<?xml", 0) == 0);
+      CHECK(svg.find("</svg>") != std::string::npos);
+    }
+  }
+  CHECK(failed == int64_t(2 * calls));
+  // The run still resumes, with its records.
+  tl::Run run = tl::Run::resume(path, quiet(dir.path));
+  CHECK(run.next_step("loss") == 1);
 }
