@@ -81,6 +81,47 @@ const ops::OpDef* op_def(mlir::Operation* op) {
   return it == table.end() ? nullptr : it->second;
 }
 
+bool is_splat_constant(mlir::Operation* op) {
+  if (op == nullptr || op->getName().getStringRef() != "tl.constant") return false;
+  auto value = op->getAttrOfType<mlir::DenseElementsAttr>("value");
+  return value && value.isSplat();
+}
+
+namespace {
+bool is_float_tensor(mlir::Type type) {
+  auto t = type.dyn_cast<mlir::RankedTensorType>();
+  return t && t.hasStaticShape() && (t.getElementType().isF32() || t.getElementType().isF64());
+}
+}  // namespace
+
+bool is_fusible_elementwise(mlir::Operation* op) {
+  const ops::OpDef* def = op_def(op);
+  if (def == nullptr || def->kind != ops::OpKind::kElementwise || def->pointwise.lower == nullptr) return false;
+  if (static_cast<int>(op->getNumOperands()) != def->pointwise.arity) return false;
+  if (op->getNumResults() != 1 || !is_float_tensor(op->getResult(0).getType())) return false;
+  return llvm::all_of(op->getOperandTypes(), is_float_tensor);
+}
+
+bool is_fusible_reduction(mlir::Operation* op) {
+  const ops::OpDef* def = op_def(op);
+  if (def == nullptr || def->kind != ops::OpKind::kSum || op->getNumOperands() != 1 || op->getNumResults() != 1)
+    return false;
+  if (!is_float_tensor(op->getOperand(0).getType()) || !is_float_tensor(op->getResult(0).getType())) return false;
+  auto in = op->getOperand(0).getType().cast<mlir::RankedTensorType>();
+  if (in.getElementType() != op->getResult(0).getType().cast<mlir::RankedTensorType>().getElementType()) return false;
+  const ops::Attrs attrs = attrs_of(op);
+  if (attrs.dims.empty()) return false;
+  int64_t per_output = 1;
+  bool innermost = false;  // the last dim (of size > 1) is reduced
+  for (int64_t d : attrs.dims) {
+    const int64_t axis = d < 0 ? d + in.getRank() : d;
+    if (axis < 0 || axis >= in.getRank()) return false;
+    per_output *= in.getDimSize(axis);
+    innermost = innermost || (axis == in.getRank() - 1 && in.getDimSize(axis) > 1);
+  }
+  return !innermost && per_output <= kMaxFusedReduction;
+}
+
 mlir::LogicalResult verify_registry_op(mlir::Operation* op, int arity) {
   if (arity >= 0 && op->getNumOperands() != static_cast<unsigned>(arity))
     return op->emitOpError() << "takes " << arity << " operand(s), got " << op->getNumOperands();

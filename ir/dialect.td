@@ -18,6 +18,8 @@ def Tl_Dialect : Dialect {
     tl.name, tl.writeback, tl.to_grad and tl.rng_advance attributes.
   }];
   let dependentDialects = ["::mlir::func::FuncDialect"];
+  // Ops of the op table defined outside libtl are registered at run time (registry_ops.cpp).
+  let isExtensible = 1;
   let hasConstantMaterializer = 1;
   let hasOperationAttrVerify = 1;
   let hasRegionArgAttrVerify = 1;

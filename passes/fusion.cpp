@@ -8,7 +8,7 @@
 #include <mlir/IR/SymbolTable.h>
 #include <mlir/Pass/Pass.h>
 
-#include "codegen/cpu/elementwise.h"
+#include "ir/dialect.h"
 #include "passes/graph_bridge.h"
 #include "passes/passes.h"
 
@@ -32,11 +32,6 @@ struct FuseElementwisePass
 
 mlir::RankedTensorType tensor_type_of(mlir::Value v) { return v.getType().cast<mlir::RankedTensorType>(); }
 
-bool is_splat_constant(mlir::Operation* op) {
-  if (op == nullptr || op->getName().getStringRef() != kConstantOp) return false;
-  auto value = op->getAttrOfType<mlir::DenseElementsAttr>(kConstantValueAttr);
-  return value && value.isSplat();
-}
 
 // Groups in `block`, each listed root first. A group is a maximal set of elementwise ops with
 // one result leaving it (the root's): every other member has the root's shape (or, when the
@@ -47,8 +42,8 @@ std::vector<std::vector<mlir::Operation*>> find_groups(mlir::Block& block) {
   std::vector<std::vector<mlir::Operation*>> groups;
   // Consumers first: a root is an elementwise op no later group absorbed.
   for (mlir::Operation& op : llvm::reverse(block)) {
-    const bool reduction = codegen::cpu::is_fusible_reduction(&op);
-    if (group_of.count(&op) || !(reduction || codegen::cpu::is_elementwise(&op))) continue;
+    const bool reduction = ir::is_fusible_reduction(&op);
+    if (group_of.count(&op) || !(reduction || ir::is_fusible_elementwise(&op))) continue;
     const int g = static_cast<int>(groups.size());
     groups.push_back({&op});
     group_of[&op] = g;
@@ -65,7 +60,7 @@ std::vector<std::vector<mlir::Operation*>> find_groups(mlir::Block& block) {
         for (mlir::Value operand : groups[g][i]->getOperands()) {
           mlir::Operation* producer = operand.getDefiningOp();
           if (producer == nullptr || producer->getBlock() != &block || group_of.count(producer)) continue;
-          if (!codegen::cpu::is_elementwise(producer)) continue;
+          if (!ir::is_fusible_elementwise(producer)) continue;
           if (tensor_type_of(producer->getResult(0)).getShape() != shape) continue;
           if (!llvm::all_of(producer->getUsers(), in_group)) continue;
           group_of[producer] = g;
@@ -92,7 +87,7 @@ void outline(mlir::func::FuncOp func, std::vector<mlir::Operation*> members, mli
     for (mlir::Value v : op->getOperands()) {
       mlir::Operation* def = v.getDefiningOp();
       if (def != nullptr && inside.count(def)) continue;
-      if (is_splat_constant(def)) {
+      if (ir::is_splat_constant(def)) {
         if (!llvm::is_contained(constants, def)) constants.push_back(def);
       } else if (!llvm::is_contained(inputs, v)) {
         inputs.push_back(v);

@@ -29,16 +29,15 @@ inline constexpr int64_t kFoldElementLimit = 1 << 20;
 // tl-autodiff: expands every tl.grad into the ops of its derivative (passes/autodiff.cpp).
 std::unique_ptr<mlir::Pass> create_autodiff_pass();
 
-// tl-fuse-elementwise (on the module): outlines each maximal group of elementwise ops that
-// code generation can lower (codegen::cpu::is_elementwise: f32/f64, static shapes) into a
-// private func.func carrying `fused = "mul+add+gelu"` (its ops in order), called by a
-// func.call at the group's last op. A group has one result: every member but that last op
-// has the result's shape (group inputs may broadcast to it) and users only in the group. The
-// last op may also be a sum or mean over outer dims (codegen::cpu::is_fusible_reduction) of
-// the group's values: the others then have the shape it reduces, and the group is one loop
-// nest accumulating into the reduced output (a bias gradient's sum over the batch).
-// Splat tl.constant inputs are copied into the group. Groups of fewer than `min-ops` ops
-// (default 2) stay as they are.
+// tl-fuse-elementwise (on the module): outlines each maximal group of fusible elementwise ops
+// (ir::is_fusible_elementwise) into a private func.func carrying `fused = "mul+add+gelu"` (its
+// ops in order), called by a func.call at the group's last op. A group has one result: every
+// member but that last op has the result's shape (group inputs may broadcast to it) and users
+// only in the group. The last op may also be a sum or mean over outer dims
+// (ir::is_fusible_reduction) of the group's values: the others then have the shape it reduces,
+// and the group is one loop nest accumulating into the reduced output (a bias gradient's sum
+// over the batch). Splat tl.constant inputs are copied into the group. Groups of fewer than
+// `min-ops` ops (default 2) stay as they are.
 std::unique_ptr<mlir::Pass> create_fuse_elementwise_pass();
 
 // tl-transpose-matmul (on func.func): permute(matmul(a, b), [1, 0]) of 2-D operands becomes

@@ -69,166 +69,108 @@ namespace {
 
 using mlir::Value;
 
-// ---- scalar lowerings: each op's math, as its eager kernel states it (frontend/ops/pointwise)
+// ---- the ops' scalar math (OpDef::pointwise, written once in frontend/ops/pointwise) emitted
+// as arith/math ops on f32/f64.
 
-struct Scalar {
-  mlir::OpBuilder& b;
-  mlir::Location loc;
-  mlir::Type type;  // the op's result element type
+using P = mlir::arith::CmpFPredicate;
 
-  Value cst(double v) const { return b.create<mlir::arith::ConstantOp>(loc, b.getFloatAttr(type, v)); }
-  Value add(Value x, Value y) const { return b.create<mlir::arith::AddFOp>(loc, x, y); }
-  Value sub(Value x, Value y) const { return b.create<mlir::arith::SubFOp>(loc, x, y); }
-  Value mul(Value x, Value y) const { return b.create<mlir::arith::MulFOp>(loc, x, y); }
-  Value div(Value x, Value y) const { return b.create<mlir::arith::DivFOp>(loc, x, y); }
-  Value neg(Value x) const { return b.create<mlir::arith::NegFOp>(loc, x); }
-  Value exp(Value x) const { return b.create<mlir::math::ExpOp>(loc, x); }
-  Value fma(Value x, Value y, Value z) const { return b.create<mlir::math::FmaOp>(loc, x, y, z); }
-  // x limited to [lo, hi]; NaN stays NaN (both compares are false for it).
-  Value clamp(Value x, double lo, double hi) const {
-    Value upper = select(cmp(mlir::arith::CmpFPredicate::OGT, x, cst(hi)), cst(hi), x);
-    return select(cmp(mlir::arith::CmpFPredicate::OLT, upper, cst(lo)), cst(lo), upper);
-  }
+class MlirScalar final : public ops::ScalarBuilder {
+ public:
+  // `type`: the op's result element type (f32 or f64), the type of its constants.
+  MlirScalar(mlir::OpBuilder& b, mlir::Location loc, mlir::Type type) : b_(b), loc_(loc), type_(type) {}
+
+  static ops::ScalarValue wrap(mlir::Value v) { return {v.getAsOpaquePointer()}; }
+  static mlir::Value unwrap(ops::ScalarValue v) { return mlir::Value::getFromOpaquePointer(v.handle); }
+
+  ops::ScalarValue constant(double v) const override { return wrap(cst(v)); }
+  ops::ScalarValue add(ops::ScalarValue x, ops::ScalarValue y) const override { return make<mlir::arith::AddFOp>(x, y); }
+  ops::ScalarValue sub(ops::ScalarValue x, ops::ScalarValue y) const override { return make<mlir::arith::SubFOp>(x, y); }
+  ops::ScalarValue mul(ops::ScalarValue x, ops::ScalarValue y) const override { return make<mlir::arith::MulFOp>(x, y); }
+  ops::ScalarValue div(ops::ScalarValue x, ops::ScalarValue y) const override { return make<mlir::arith::DivFOp>(x, y); }
+  ops::ScalarValue pow(ops::ScalarValue x, ops::ScalarValue y) const override { return make<mlir::math::PowFOp>(x, y); }
+  ops::ScalarValue neg(ops::ScalarValue x) const override { return make<mlir::arith::NegFOp>(x); }
+  ops::ScalarValue exp(ops::ScalarValue x) const override { return make<mlir::math::ExpOp>(x); }
+  ops::ScalarValue log(ops::ScalarValue x) const override { return make<mlir::math::LogOp>(x); }
+  ops::ScalarValue sqrt(ops::ScalarValue x) const override { return make<mlir::math::SqrtOp>(x); }
+  ops::ScalarValue tanh(ops::ScalarValue x) const override { return make<mlir::math::TanhOp>(x); }
+  ops::ScalarValue sin(ops::ScalarValue x) const override { return make<mlir::math::SinOp>(x); }
+  ops::ScalarValue cos(ops::ScalarValue x) const override { return make<mlir::math::CosOp>(x); }
   // f32: erf(x) = x P(x^2) / Q(x^2) on x clamped to [-4, 4] (erf is 1 to f32 precision
   // beyond), a rational fit with max error 4.2e-7 over the reals. One branch-free formula:
   // MLIR's own approximation picks coefficients per interval, and its selects made the
   // vector loop several times slower. f64 calls libm.
-  Value erf(Value x) const {
-    if (!type.isF32()) return b.create<mlir::math::ErfOp>(loc, x);
+  ops::ScalarValue erf(ops::ScalarValue x) const override {
+    if (!unwrap(x).getType().isF32()) return make<mlir::math::ErfOp>(x);
     static constexpr double kP[] = {-2.72614225801306e-10, 2.77068142495902e-08, -2.10102402082508e-06,
                                     -5.69250639462346e-05, -7.34990630326855e-04, -2.95459980854025e-03,
                                     -1.60960333262415e-02};
     static constexpr double kQ[] = {-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03,
                                     -7.37332916720468e-03, -1.42647390514189e-02};
-    Value xc = clamp(x, -4, 4);
-    Value x2 = mul(xc, xc);
-    Value p = cst(kP[0]);
-    for (size_t i = 1; i < std::size(kP); ++i) p = fma(p, x2, cst(kP[i]));
-    Value q = cst(kQ[0]);
-    for (size_t i = 1; i < std::size(kQ); ++i) q = fma(q, x2, cst(kQ[i]));
-    return div(mul(xc, p), q);
+    // x limited to [-4, 4]; NaN stays NaN (both compares are false for it).
+    mlir::Value upper = sel(cmp(P::OGT, unwrap(x), cst(4)), cst(4), unwrap(x));
+    mlir::Value xc = sel(cmp(P::OLT, upper, cst(-4)), cst(-4), upper);
+    mlir::Value x2 = b_.create<mlir::arith::MulFOp>(loc_, xc, xc);
+    auto fma = [&](mlir::Value p, double c) -> mlir::Value { return b_.create<mlir::math::FmaOp>(loc_, p, x2, cst(c)); };
+    mlir::Value p = cst(kP[0]);
+    for (size_t i = 1; i < std::size(kP); ++i) p = fma(p, kP[i]);
+    mlir::Value q = cst(kQ[0]);
+    for (size_t i = 1; i < std::size(kQ); ++i) q = fma(q, kQ[i]);
+    return wrap(b_.create<mlir::arith::DivFOp>(loc_, b_.create<mlir::arith::MulFOp>(loc_, xc, p), q));
   }
-  Value cmp(mlir::arith::CmpFPredicate p, Value x, Value y) const {
-    return b.create<mlir::arith::CmpFOp>(loc, p, x, y);
+  // Ordered predicates are false for NaN, as C++'s <, <=, >, >=, == are; != is unordered.
+  ops::ScalarValue less(ops::ScalarValue x, ops::ScalarValue y) const override { return wrap(cmp(P::OLT, x, y)); }
+  ops::ScalarValue less_equal(ops::ScalarValue x, ops::ScalarValue y) const override { return wrap(cmp(P::OLE, x, y)); }
+  ops::ScalarValue greater(ops::ScalarValue x, ops::ScalarValue y) const override { return wrap(cmp(P::OGT, x, y)); }
+  ops::ScalarValue greater_equal(ops::ScalarValue x, ops::ScalarValue y) const override { return wrap(cmp(P::OGE, x, y)); }
+  ops::ScalarValue equal(ops::ScalarValue x, ops::ScalarValue y) const override { return wrap(cmp(P::OEQ, x, y)); }
+  ops::ScalarValue not_equal(ops::ScalarValue x, ops::ScalarValue y) const override { return wrap(cmp(P::UNE, x, y)); }
+  ops::ScalarValue is_nan(ops::ScalarValue x) const override { return wrap(cmp(P::UNO, x, x)); }
+  ops::ScalarValue logical_and(ops::ScalarValue x, ops::ScalarValue y) const override { return make<mlir::arith::AndIOp>(x, y); }
+  ops::ScalarValue logical_or(ops::ScalarValue x, ops::ScalarValue y) const override { return make<mlir::arith::OrIOp>(x, y); }
+  ops::ScalarValue logical_not(ops::ScalarValue x) const override {
+    mlir::Value yes = b_.create<mlir::arith::ConstantOp>(loc_, b_.getBoolAttr(true));
+    return wrap(b_.create<mlir::arith::XOrIOp>(loc_, unwrap(x), yes));
   }
-  Value select(Value c, Value x, Value y) const { return b.create<mlir::arith::SelectOp>(loc, c, x, y); }
-  // 1 / (1 + e^-x)
-  Value sigmoid(Value x) const { return div(cst(1), add(cst(1), exp(neg(x)))); }
+  ops::ScalarValue select(ops::ScalarValue c, ops::ScalarValue x, ops::ScalarValue y) const override {
+    return wrap(sel(unwrap(c), unwrap(x), unwrap(y)));
+  }
+  ops::ScalarValue convert(ops::ScalarValue x) const override {
+    mlir::Value v = unwrap(x);
+    const unsigned from = v.getType().getIntOrFloatBitWidth(), to = type_.getIntOrFloatBitWidth();
+    if (from < to) return wrap(b_.create<mlir::arith::ExtFOp>(loc_, type_, v));
+    if (from > to) return wrap(b_.create<mlir::arith::TruncFOp>(loc_, type_, v));
+    return x;
+  }
+
+ private:
+  mlir::Value cst(double v) const { return b_.create<mlir::arith::ConstantOp>(loc_, b_.getFloatAttr(type_, v)); }
+  mlir::Value cmp(P p, mlir::Value x, mlir::Value y) const { return b_.create<mlir::arith::CmpFOp>(loc_, p, x, y); }
+  mlir::Value cmp(P p, ops::ScalarValue x, ops::ScalarValue y) const { return cmp(p, unwrap(x), unwrap(y)); }
+  mlir::Value sel(mlir::Value c, mlir::Value x, mlir::Value y) const { return b_.create<mlir::arith::SelectOp>(loc_, c, x, y); }
+  template <class Op, class... V>
+  ops::ScalarValue make(V... operands) const {
+    return wrap(b_.create<Op>(loc_, unwrap(operands)...));
+  }
+
+  mlir::OpBuilder& b_;
+  mlir::Location loc_;
+  mlir::Type type_;
 };
-
-using Lowering = std::function<Value(const Scalar&, llvm::ArrayRef<Value>, const ops::Attrs&)>;
-using P = mlir::arith::CmpFPredicate;
-
-struct OpLowering {
-  int arity;
-  Lowering emit;
-};
-
-const std::map<std::string, OpLowering, std::less<>>& lowerings() {
-  static const std::map<std::string, OpLowering, std::less<>> table = {
-      {"add", {2, [](const Scalar& s, auto x, auto&) { return s.add(x[0], x[1]); }}},
-      {"sub", {2, [](const Scalar& s, auto x, auto&) { return s.sub(x[0], x[1]); }}},
-      {"mul", {2, [](const Scalar& s, auto x, auto&) { return s.mul(x[0], x[1]); }}},
-      {"div", {2, [](const Scalar& s, auto x, auto&) { return s.div(x[0], x[1]); }}},
-      {"pow", {2, [](const Scalar& s, auto x, auto&) -> Value { return s.b.create<mlir::math::PowFOp>(s.loc, x[0], x[1]); }}},
-      // NaN propagates: (x != x || x > y) ? x : y
-      {"maximum", {2, [](const Scalar& s, auto x, auto&) {
-         Value take_x = s.b.create<mlir::arith::OrIOp>(s.loc, s.cmp(P::UNO, x[0], x[0]), s.cmp(P::OGT, x[0], x[1]));
-         return s.select(take_x, x[0], x[1]);
-       }}},
-      {"minimum", {2, [](const Scalar& s, auto x, auto&) {
-         Value take_x = s.b.create<mlir::arith::OrIOp>(s.loc, s.cmp(P::UNO, x[0], x[0]), s.cmp(P::OLT, x[0], x[1]));
-         return s.select(take_x, x[0], x[1]);
-       }}},
-      // relu_backward(dy, y) = y > 0 ? dy : 0
-      {"relu_backward", {2, [](const Scalar& s, auto x, auto&) { return s.select(s.cmp(P::OGT, x[1], s.cst(0)), x[0], s.cst(0)); }}},
-      {"neg", {1, [](const Scalar& s, auto x, auto&) { return s.neg(x[0]); }}},
-      // x < 0 ? -x : x (keeps -0.0 and NaN as the eager kernel does)
-      {"abs", {1, [](const Scalar& s, auto x, auto&) { return s.select(s.cmp(P::OLT, x[0], s.cst(0)), s.neg(x[0]), x[0]); }}},
-      {"exp", {1, [](const Scalar& s, auto x, auto&) { return s.exp(x[0]); }}},
-      {"log", {1, [](const Scalar& s, auto x, auto&) -> Value { return s.b.create<mlir::math::LogOp>(s.loc, x[0]); }}},
-      {"sqrt", {1, [](const Scalar& s, auto x, auto&) -> Value { return s.b.create<mlir::math::SqrtOp>(s.loc, x[0]); }}},
-      {"rsqrt", {1, [](const Scalar& s, auto x, auto&) {
-         return s.div(s.cst(1), s.b.create<mlir::math::SqrtOp>(s.loc, x[0]));
-       }}},
-      {"tanh", {1, [](const Scalar& s, auto x, auto&) -> Value { return s.b.create<mlir::math::TanhOp>(s.loc, x[0]); }}},
-      {"erf", {1, [](const Scalar& s, auto x, auto&) { return s.erf(x[0]); }}},
-      {"sigmoid", {1, [](const Scalar& s, auto x, auto&) { return s.sigmoid(x[0]); }}},
-      {"silu", {1, [](const Scalar& s, auto x, auto&) { return s.mul(x[0], s.sigmoid(x[0])); }}},
-      {"relu", {1, [](const Scalar& s, auto x, auto&) { return s.select(s.cmp(P::OGT, x[0], s.cst(0)), x[0], s.cst(0)); }}},
-      // 0.5 * x * (1 + erf(x / sqrt(2)))
-      {"gelu", {1, [](const Scalar& s, auto x, auto&) {
-         return s.mul(s.mul(s.cst(0.5), x[0]), s.add(s.cst(1), s.erf(s.mul(x[0], s.cst(0.70710678118654752440)))));
-       }}},
-      {"pow_scalar", {1, [](const Scalar& s, auto x, auto& a) -> Value {
-         return s.b.create<mlir::math::PowFOp>(s.loc, x[0], s.cst(a.scalar));
-       }}},
-      // flag: has min (scalar); flag2: has max (scalar2); NaN stays NaN.
-      {"clamp", {1, [](const Scalar& s, auto x, auto& a) {
-         Value v = x[0];
-         if (a.flag2) v = s.select(s.cmp(P::OGT, x[0], s.cst(a.scalar2)), s.cst(a.scalar2), v);
-         if (a.flag) v = s.select(s.cmp(P::OLT, x[0], s.cst(a.scalar)), s.cst(a.scalar), v);
-         return v;
-       }}},
-      {"cast", {1, [](const Scalar& s, auto x, auto&) -> Value {
-         const unsigned from = x[0].getType().getIntOrFloatBitWidth(), to = s.type.getIntOrFloatBitWidth();
-         if (from < to) return s.b.create<mlir::arith::ExtFOp>(s.loc, s.type, x[0]);
-         if (from > to) return s.b.create<mlir::arith::TruncFOp>(s.loc, s.type, x[0]);
-         return x[0];
-       }}},
-  };
-  return table;
-}
 
 bool is_float_tensor(mlir::Type type) {
   auto t = type.dyn_cast<mlir::RankedTensorType>();
   return t && t.hasStaticShape() && (t.getElementType().isF32() || t.getElementType().isF64());
 }
 
-}  // namespace
-
-bool is_elementwise(mlir::Operation* op) {
-  const ops::OpDef* def = ir::op_def(op);
-  if (def == nullptr) return false;
-  auto it = lowerings().find(def->name);
-  if (it == lowerings().end() || static_cast<int>(op->getNumOperands()) != it->second.arity) return false;
-  if (op->getNumResults() != 1 || !is_float_tensor(op->getResult(0).getType())) return false;
-  for (Value v : op->getOperands())
-    if (!is_float_tensor(v.getType())) return false;
-  return true;
-}
-
-bool is_fusible_reduction(mlir::Operation* op) {
-  const ops::OpDef* def = ir::op_def(op);
-  if (def == nullptr || def->name != "sum" || op->getNumOperands() != 1 || op->getNumResults() != 1) return false;
-  if (!is_float_tensor(op->getOperand(0).getType()) || !is_float_tensor(op->getResult(0).getType())) return false;
-  auto in = op->getOperand(0).getType().cast<mlir::RankedTensorType>();
-  if (in.getElementType() != op->getResult(0).getType().cast<mlir::RankedTensorType>().getElementType()) return false;
-  const ops::Attrs attrs = ir::attrs_of(op);
-  if (attrs.dims.empty()) return false;
-  int64_t per_output = 1;
-  bool innermost = false;  // the last dim (of size > 1) is reduced
-  for (int64_t d : attrs.dims) {
-    const int64_t axis = d < 0 ? d + in.getRank() : d;
-    if (axis < 0 || axis >= in.getRank()) return false;
-    per_output *= in.getDimSize(axis);
-    innermost = innermost || (axis == in.getRank() - 1 && in.getDimSize(axis) > 1);
-  }
-  return !innermost && per_output <= kMaxFusedReduction;
-}
-
-namespace {
-
 // The reduction a group ends in (its returned value's producer), or null.
 mlir::Operation* group_reduction(mlir::func::FuncOp group) {
   mlir::Operation* root = group.getBody().front().getTerminator()->getOperand(0).getDefiningOp();
-  return root != nullptr && is_fusible_reduction(root) ? root : nullptr;
+  return root != nullptr && ir::is_fusible_reduction(root) ? root : nullptr;
 }
 
-bool is_splat_constant(mlir::Operation* op) {
-  if (op->getName().getStringRef() != "tl.constant") return false;
-  auto value = op->getAttrOfType<mlir::DenseElementsAttr>("value");
-  return value && value.isSplat() && is_float_tensor(value.getType());
+// A splat tl.constant of a float type: lowered to one scalar constant.
+bool is_float_splat(mlir::Operation* op) {
+  return ir::is_splat_constant(op) && is_float_tensor(op->getResult(0).getType());
 }
 
 // Checks that every op of `group` has a lowering and computes the layout its kernel's caller
@@ -251,10 +193,10 @@ std::string group_layout(mlir::func::FuncOp group, FusedLayout& layout) {
   }
   for (mlir::Operation& op : group.getBody().front().without_terminator()) {
     if (&op == reduction) continue;
-    if (!is_splat_constant(&op) && !is_elementwise(&op)) {
+    if (!is_float_splat(&op) && !ir::is_fusible_elementwise(&op)) {
       return "op '" + op.getName().getStringRef().str() + "' has no elementwise lowering";
     }
-    if (!is_splat_constant(&op) && op.getResult(0).getType().cast<mlir::RankedTensorType>().getShape() !=
+    if (!is_float_splat(&op) && op.getResult(0).getType().cast<mlir::RankedTensorType>().getShape() !=
                                        space_type.getShape()) {
       return "an intermediate of the group does not have the group's shape";
     }
@@ -348,18 +290,16 @@ std::string build_kernel(mlir::OpBuilder& builder, mlir::func::FuncOp group, con
             scalar[op.getResult(0)] = scalar.lookup(op.getOperand(0));
             continue;
           }
-          mlir::Type elem = op.getResult(0).getType().cast<mlir::RankedTensorType>().getElementType();
-          Scalar s{b, l, elem};
-          if (is_splat_constant(&op)) {
+          if (is_float_splat(&op)) {
             auto value = op.getAttrOfType<mlir::DenseElementsAttr>("value");
             scalar[op.getResult(0)] =
                 b.create<mlir::arith::ConstantOp>(l, value.getSplatValue<mlir::FloatAttr>()).getResult();
             continue;
           }
-          llvm::SmallVector<Value> operands;
-          for (Value v : op.getOperands()) operands.push_back(scalar.lookup(v));
-          const OpLowering& lowering = lowerings().find(ir::op_def(&op)->name)->second;
-          scalar[op.getResult(0)] = lowering.emit(s, operands, ir::attrs_of(&op));
+          MlirScalar s(b, l, op.getResult(0).getType().cast<mlir::RankedTensorType>().getElementType());
+          llvm::SmallVector<ops::ScalarValue> operands;
+          for (Value v : op.getOperands()) operands.push_back(MlirScalar::wrap(scalar.lookup(v)));
+          scalar[op.getResult(0)] = MlirScalar::unwrap(ir::op_def(&op)->pointwise.lower(s, operands, ir::attrs_of(&op)));
         }
         Value result = scalar.lookup(block.getTerminator()->getOperand(0));
         if (reduction) result = b.create<mlir::arith::AddFOp>(l, args.back(), result);

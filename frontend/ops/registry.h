@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "frontend/ops/pointwise/scalar_builder.h"
 #include "tl/ops.h"
 
 namespace tl::ops {
@@ -77,6 +78,13 @@ struct Sample {
   std::vector<int64_t> integer_high = {};  // exclusive bound per integer input
 };
 
+// What code generation may fuse an op into (tl-fuse-elementwise reads it through ir/).
+enum class OpKind {
+  kOther,
+  kElementwise,  // out[i] depends on in[k][i] only; OpDef::pointwise holds the math
+  kSum,          // sum over attrs.dims (attrs.flag: mean); a fused group may end in one
+};
+
 struct OpDef {
   std::string name;
   std::string doc;
@@ -88,6 +96,14 @@ struct OpDef {
   // Inputs that may be undefined tensors (an absent bias); call() refuses any other.
   std::vector<int> optional_inputs;
   std::vector<Sample> samples;
+  OpKind kind = OpKind::kOther;
+  // An elementwise op's scalar math for code generation, built from the same expression as
+  // its eager kernel (pointwise/pointwise_op.h); `arity` is its operand count. Set exactly
+  // when kind is kElementwise (the registry test checks it).
+  struct {
+    int arity = 0;
+    PointwiseLowering lower = nullptr;
+  } pointwise;
 };
 
 // Registers an op at static-initialization time: `static const OpDef& op = define_op(...)`.

@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <sstream>
 
 #include <mlir/IR/MLIRContext.h>
@@ -136,6 +138,9 @@ const std::vector<OpCase>& op_cases() {
       {"pow_scalar", 1, 0.1, 3, 1e-6, {.scalar = 2.5}},
       {"clamp", 1, -3, 3, 1e-6, {.scalar = -0.5, .scalar2 = 0.7, .flag = true, .flag2 = true}},
       {"clamp", 1, -3, 3, 1e-6, {.scalar2 = 0.7, .flag2 = true}},
+      {"sign", 1, -3, 3, 1e-6},
+      // Relative to max(|y|, 1): near their zeros the approximation's absolute error shows.
+      {"sin", 1, -10, 10, 1e-6, {}, 1.0},  {"cos", 1, -10, 10, 1e-6, {}, 1.0},
   };
   return cases;
 }
@@ -295,10 +300,71 @@ TEST_CASE("reductions along rows or over too many elements are not fused", "[cod
     CHECK_FALSE(compiled.kernel);
   }
   // More than kMaxFusedReduction elements into each output.
-  Tensor x = uniform({codegen::cpu::kMaxFusedReduction + 1, 2}, kFloat32, -1, 1);
+  Tensor x = uniform({ir::kMaxFusedReduction + 1, 2}, kFloat32, -1, 1);
   ops::Attrs reduce;
   reduce.dims = {0};
   Compiled compiled = compile_chain({{"exp", {0}}, {"sum", {1}, reduce}}, {x});
   CHECK_FALSE(compiled.kernel);
   CHECK_FALSE(compiled.error.empty());
+}
+
+namespace {
+
+// Distance in units in the last place: how many representable values lie between a and b.
+template <class T>
+int64_t ulp_distance(T a, T b) {
+  using Bits = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
+  auto ordered = [](T v) {
+    Bits i;
+    std::memcpy(&i, &v, sizeof(v));
+    return i < 0 ? std::numeric_limits<Bits>::min() - i : i;
+  };
+  const int64_t d = static_cast<int64_t>(ordered(a)) - static_cast<int64_t>(ordered(b));
+  return d < 0 ? -d : d;
+}
+
+}  // namespace
+
+// The transcendental primitives differ per backend (eager: glibc's libm and libmvec; generated
+// code: MLIR's polynomial approximations and a rational erf in f32, libm in f64), while the
+// composite math around them is one expression. This measures the difference over a dense
+// sweep of [-10, 10] (docs/codegen.md quotes it). Where the result is near zero (gelu for
+// x << 0, where 1 + erf cancels; sin and cos at their zeros) the approximations' absolute
+// error dominates, so the error is relative to max(|y|, 1) and ulps are counted where
+// |y| >= 1e-3.
+TEST_CASE("a dense sweep of [-10, 10] bounds generated transcendentals against eager", "[codegen][elementwise][accuracy]") {
+  struct Bound {
+    const char* op;
+    double f32, f64;  // max |generated - eager| / max(|eager|, 1)
+  };
+  const std::vector<Bound> bounds = {{"erf", 5e-7, 1e-15},  {"gelu", 2e-6, 1e-15},    {"tanh", 5e-7, 1e-15},
+                                     {"exp", 5e-6, 1e-15},  {"sigmoid", 5e-6, 1e-15}, {"silu", 5e-6, 1e-15},
+                                     {"sin", 1e-6, 1e-15},  {"cos", 1e-6, 1e-15}};
+  constexpr int64_t n = 1 << 21;
+  std::ostringstream measured;
+  for (DType dtype : {kFloat32, kFloat64}) {
+    Tensor x = arange(0, n, 1, {.dtype = kFloat64}) * (20.0 / (n - 1)) - 10.0;
+    x = x.to(dtype);
+    for (const Bound& b : bounds) {
+      Compiled c = compile_chain({{b.op, {0}}}, {x});
+      INFO(b.op << " " << dtype_name(dtype) << ": " << c.error);
+      REQUIRE(c.kernel);
+      Tensor got = run(c, {x});
+      const double err = max_rel_error(got, c.expected, 1.0);
+      int64_t ulps = 0;
+      if (dtype == kFloat32) {
+        auto g = got.to_vector<float>(), w = c.expected.to_vector<float>();
+        for (size_t i = 0; i < g.size(); ++i)
+          if (std::abs(w[i]) >= 1e-3) ulps = std::max(ulps, ulp_distance(g[i], w[i]));
+      } else {
+        auto g = got.to_vector<double>(), w = c.expected.to_vector<double>();
+        for (size_t i = 0; i < g.size(); ++i)
+          if (std::abs(w[i]) >= 1e-3) ulps = std::max(ulps, ulp_distance(g[i], w[i]));
+      }
+      measured << b.op << " " << dtype_name(dtype) << ": max error / max(|y|, 1) " << err << ", max ulp where |y| >= 1e-3 " << ulps
+               << "\n";
+      CHECK(err <= (dtype == kFloat32 ? b.f32 : b.f64));
+    }
+  }
+  WARN(measured.str());
 }

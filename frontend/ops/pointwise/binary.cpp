@@ -1,76 +1,50 @@
-// Binary elementwise ops: arithmetic, min/max, comparisons, logical ops and where.
-// Operands broadcast by NumPy rules and are promoted to a common dtype before the kernel.
+// Binary elementwise ops: arithmetic, min/max, comparisons, logical ops and where, each
+// stating its math once as a scalar expression (pointwise_op.h) and its derivative with
+// Tensor ops. Operands broadcast by NumPy rules and are promoted to a common dtype first.
 #include <cmath>
 
-#include "frontend/ops/pointwise/pointwise.h"
+#include "frontend/ops/pointwise/pointwise_op.h"
 
 namespace tl {
 namespace ops {
 namespace {
 
-// Which dtypes an op's kernel takes (its TL_DISPATCH_* below); the public functions
-// promote both operands to one dtype, and to float for the float-only ops.
-enum class Accepts { kFloating, kNumeric, kAll };
-
-OutputMeta infer_binary(std::span<const Tensor> in, const char* op, Accepts accepts, Site site) {
-  check_arity(in, 2, op, site);
-  require_same_dtype(in, op, site);
-  if (accepts == Accepts::kFloating) require_floating(in[0], op, "the operands", site);
-  if (accepts == Accepts::kNumeric) require_numeric(in[0], op, "the operands", site);
-  return infer_broadcast(in, op, site);
-}
-
 // A captureless shape rule for op `name` (a string literal) that calls infer_binary.
 #define TL_BINARY_INFER(name, accepts) \
   [](std::span<const Tensor> in, const Attrs&, Site site) { return infer_binary(in, name, accepts, site); }
 
-// Defines `<name>_kernel`: out[i] = EXPR over compute-type values x and y.
-#define TL_BINARY_KERNEL(name, DISPATCH, EXPR)                                             \
-  void name##_kernel(std::span<const Tensor> in, Tensor& out, const Attrs&) {              \
-    DISPATCH(in[0].dtype(), #name, {                                                       \
-      using C = compute_t<T>;                                                              \
-      binary_loop<T, T, T>(in[0], in[1], out, [](T xt, T yt) -> T {                        \
-        C x = static_cast<C>(xt), y = static_cast<C>(yt);                                  \
-        return static_cast<T>(EXPR);                                                       \
-      });                                                                                  \
-    })                                                                                     \
-  }
-#define TL_COMPARE_KERNEL(name, EXPR)                                                      \
-  void name##_kernel(std::span<const Tensor> in, Tensor& out, const Attrs&) {              \
-    TL_DISPATCH_ALL(in[0].dtype(), #name, {                                                \
-      using C = compute_t<T>;                                                              \
-      binary_loop<T, T, bool>(in[0], in[1], out, [](T xt, T yt) -> bool {                  \
-        C x = static_cast<C>(xt), y = static_cast<C>(yt);                                  \
-        return EXPR;                                                                       \
-      });                                                                                  \
-    })                                                                                     \
-  }
+// ---- each op's scalar math (scalar_builder.h lists the primitives)
 
-TL_BINARY_KERNEL(add, TL_DISPATCH_NUMERIC, x + y)
-TL_BINARY_KERNEL(sub, TL_DISPATCH_NUMERIC, x - y)
-TL_BINARY_KERNEL(mul, TL_DISPATCH_NUMERIC, x * y)
-TL_BINARY_KERNEL(div, TL_DISPATCH_FLOATING, x / y)
-TL_BINARY_KERNEL(pow, TL_DISPATCH_FLOATING, std::pow(x, y))
-// NaN propagates through maximum/minimum, as in PyTorch.
-TL_BINARY_KERNEL(maximum, TL_DISPATCH_NUMERIC, (x != x || x > y) ? x : y)
-TL_BINARY_KERNEL(minimum, TL_DISPATCH_NUMERIC, (x != x || x < y) ? x : y)
-// relu's derivative in one pass: dy where the output is positive, else 0.
-TL_BINARY_KERNEL(relu_backward, TL_DISPATCH_NUMERIC, y > C(0) ? x : C(0))
-TL_COMPARE_KERNEL(eq, x == y)
-TL_COMPARE_KERNEL(ne, x != y)
-TL_COMPARE_KERNEL(lt, x < y)
-TL_COMPARE_KERNEL(le, x <= y)
-TL_COMPARE_KERNEL(gt, x > y)
-TL_COMPARE_KERNEL(ge, x >= y)
-TL_COMPARE_KERNEL(logical_and, (x != C(0)) && (y != C(0)))
-TL_COMPARE_KERNEL(logical_or, (x != C(0)) || (y != C(0)))
-
-void where_kernel(std::span<const Tensor> in, Tensor& out, const Attrs&) {
-  TL_DISPATCH_ALL(in[1].dtype(), "where", {
-    ternary_loop<bool, T, T, T>(in[0], in[1], in[2], out,
-                                [](bool c, T a, T b) -> T { return c ? a : b; });
-  })
-}
+constexpr auto add_math = [](const auto& s, auto x, auto y) { return s.add(x, y); };
+constexpr auto sub_math = [](const auto& s, auto x, auto y) { return s.sub(x, y); };
+constexpr auto mul_math = [](const auto& s, auto x, auto y) { return s.mul(x, y); };
+constexpr auto div_math = [](const auto& s, auto x, auto y) { return s.div(x, y); };
+constexpr auto pow_math = [](const auto& s, auto x, auto y) { return s.pow(x, y); };
+// NaN propagates through maximum/minimum, as in PyTorch: (x != x || x > y) ? x : y.
+constexpr auto maximum_math = [](const auto& s, auto x, auto y) {
+  return s.select(s.logical_or(s.is_nan(x), s.greater(x, y)), x, y);
+};
+constexpr auto minimum_math = [](const auto& s, auto x, auto y) {
+  return s.select(s.logical_or(s.is_nan(x), s.less(x, y)), x, y);
+};
+// relu's derivative in one pass: dy where the output y is positive, else 0.
+constexpr auto relu_backward_math = [](const auto& s, auto dy, auto y) {
+  return s.select(s.greater(y, s.constant(0)), dy, s.constant(0));
+};
+constexpr auto eq_math = [](const auto& s, auto x, auto y) { return s.equal(x, y); };
+constexpr auto ne_math = [](const auto& s, auto x, auto y) { return s.not_equal(x, y); };
+constexpr auto lt_math = [](const auto& s, auto x, auto y) { return s.less(x, y); };
+constexpr auto le_math = [](const auto& s, auto x, auto y) { return s.less_equal(x, y); };
+constexpr auto gt_math = [](const auto& s, auto x, auto y) { return s.greater(x, y); };
+constexpr auto ge_math = [](const auto& s, auto x, auto y) { return s.greater_equal(x, y); };
+// Nonzero is true.
+constexpr auto logical_and_math = [](const auto& s, auto x, auto y) {
+  return s.logical_and(s.not_equal(x, s.constant(0)), s.not_equal(y, s.constant(0)));
+};
+constexpr auto logical_or_math = [](const auto& s, auto x, auto y) {
+  return s.logical_or(s.not_equal(x, s.constant(0)), s.not_equal(y, s.constant(0)));
+};
+constexpr auto where_math = [](const auto& s, auto cond, auto x, auto y) { return s.select(cond, x, y); };
 
 std::vector<Sample> binary_samples(Tensor (*fn)(const Tensor&, const Tensor&, Site), double low,
                                    double high) {
@@ -85,21 +59,21 @@ std::vector<Sample> binary_samples(Tensor (*fn)(const Tensor&, const Tensor&, Si
 const OpDef& op_add = define_op("add", [](OpDef& op) {
   op.doc = "a + b";
   op.infer = TL_BINARY_INFER("add", Accepts::kNumeric);
-  op.kernels[kCpu] = add_kernel;
+  set_pointwise<Accepts::kNumeric>(op, add_math);
   op.grad = [](const GradContext& g) { return std::vector<Tensor>{g.dout, g.dout}; };
   op.samples = binary_samples(add, -2, 2);
 });
 const OpDef& op_sub = define_op("sub", [](OpDef& op) {
   op.doc = "a - b";
   op.infer = TL_BINARY_INFER("sub", Accepts::kNumeric);
-  op.kernels[kCpu] = sub_kernel;
+  set_pointwise<Accepts::kNumeric>(op, sub_math);
   op.grad = [](const GradContext& g) { return std::vector<Tensor>{g.dout, neg(g.dout)}; };
   op.samples = binary_samples(sub, -2, 2);
 });
 const OpDef& op_mul = define_op("mul", [](OpDef& op) {
   op.doc = "a * b";
   op.infer = TL_BINARY_INFER("mul", Accepts::kNumeric);
-  op.kernels[kCpu] = mul_kernel;
+  set_pointwise<Accepts::kNumeric>(op, mul_math);
   op.grad = [](const GradContext& g) {
     return std::vector<Tensor>{g.needs_input_grad(0) ? mul(g.dout, g.input(1)) : Tensor(),
                                g.needs_input_grad(1) ? mul(g.dout, g.input(0)) : Tensor()};
@@ -109,7 +83,7 @@ const OpDef& op_mul = define_op("mul", [](OpDef& op) {
 const OpDef& op_div = define_op("div", [](OpDef& op) {
   op.doc = "a / b (true division: integer operands give float32)";
   op.infer = TL_BINARY_INFER("div", Accepts::kFloating);
-  op.kernels[kCpu] = div_kernel;
+  set_pointwise<Accepts::kFloating>(op, div_math);
   op.grad = [](const GradContext& g) {
     Tensor da = div(g.dout, g.input(1));
     return std::vector<Tensor>{da, g.needs_input_grad(1) ? neg(mul(da, g.output())) : Tensor()};
@@ -119,7 +93,7 @@ const OpDef& op_div = define_op("div", [](OpDef& op) {
 const OpDef& op_pow = define_op("pow", [](OpDef& op) {
   op.doc = "a ** b";
   op.infer = TL_BINARY_INFER("pow", Accepts::kFloating);
-  op.kernels[kCpu] = pow_kernel;
+  set_pointwise<Accepts::kFloating>(op, pow_math);
   op.grad = [](const GradContext& g) {
     const Tensor& a = g.input(0);
     const Tensor& b = g.input(1);
@@ -132,7 +106,7 @@ const OpDef& op_pow = define_op("pow", [](OpDef& op) {
 const OpDef& op_maximum = define_op("maximum", [](OpDef& op) {
   op.doc = "elementwise max(a, b); ties send the gradient to a";
   op.infer = TL_BINARY_INFER("maximum", Accepts::kNumeric);
-  op.kernels[kCpu] = maximum_kernel;
+  set_pointwise<Accepts::kNumeric>(op, maximum_math);
   op.grad = [](const GradContext& g) {
     Tensor take_a = ge(g.input(0), g.input(1));
     Tensor zero = zeros_like(g.dout);
@@ -143,7 +117,7 @@ const OpDef& op_maximum = define_op("maximum", [](OpDef& op) {
 const OpDef& op_minimum = define_op("minimum", [](OpDef& op) {
   op.doc = "elementwise min(a, b); ties send the gradient to a";
   op.infer = TL_BINARY_INFER("minimum", Accepts::kNumeric);
-  op.kernels[kCpu] = minimum_kernel;
+  set_pointwise<Accepts::kNumeric>(op, minimum_math);
   op.grad = [](const GradContext& g) {
     Tensor take_a = le(g.input(0), g.input(1));
     Tensor zero = zeros_like(g.dout);
@@ -155,7 +129,7 @@ const OpDef& op_minimum = define_op("minimum", [](OpDef& op) {
 const OpDef& op_relu_backward = define_op("relu_backward", [](OpDef& op) {
   op.doc = "dy * (y > 0): relu's derivative given its output y";
   op.infer = TL_BINARY_INFER("relu_backward", Accepts::kNumeric);
-  op.kernels[kCpu] = relu_backward_kernel;
+  set_pointwise<Accepts::kNumeric>(op, relu_backward_math);
   op.grad = [](const GradContext& g) {
     return std::vector<Tensor>{relu_backward(g.dout, g.input(1)), zeros_like(g.input(1))};
   };
@@ -167,7 +141,7 @@ const OpDef& op_relu_backward = define_op("relu_backward", [](OpDef& op) {
     op.infer = [](std::span<const Tensor> in, const Attrs&, Site site) {               \
       return OutputMeta{infer_binary(in, #name, Accepts::kAll, site).shape, kBool};    \
     };                                                                                 \
-    op.kernels[kCpu] = name##_kernel;                                                  \
+    set_pointwise<Accepts::kAll>(op, name##_math);                                     \
     op.not_differentiable = "boolean result";                                          \
   });
 TL_DEFINE_COMPARE(eq, "a == b")
@@ -190,7 +164,7 @@ const OpDef& op_where = define_op("where", [](OpDef& op) {
     require_same_dtype(in.subspan(1), "where", site);
     return OutputMeta{infer_broadcast(in, "where", site).shape, in[1].dtype()};
   };
-  op.kernels[kCpu] = where_kernel;
+  set_pointwise<Accepts::kAll>(op, where_math);
   op.grad = [](const GradContext& g) {
     Tensor zero = zeros_like(g.dout);
     return std::vector<Tensor>{Tensor(), where(g.input(0), g.dout, zero),
@@ -205,13 +179,8 @@ const OpDef& op_where = define_op("where", [](OpDef& op) {
 using namespace ops;
 
 namespace {
+// Arithmetic and comparisons alike: both operands promoted to their common dtype.
 Tensor binary(const OpDef& op, Tensor a, Tensor b, Site site) {
-  require_defined(a, op.name.c_str(), "the left operand", site);
-  require_defined(b, op.name.c_str(), "the right operand", site);
-  promote_operands(a, b, site);
-  return call(op, {a, b}, {}, site);
-}
-Tensor compare(const OpDef& op, Tensor a, Tensor b, Site site) {
   require_defined(a, op.name.c_str(), "the left operand", site);
   require_defined(b, op.name.c_str(), "the right operand", site);
   promote_operands(a, b, site);
@@ -239,14 +208,14 @@ Tensor pow(const Tensor& a, const Tensor& b, Site site) {
 Tensor maximum(const Tensor& a, const Tensor& b, Site site) { return binary(op_maximum, a, b, site); }
 Tensor minimum(const Tensor& a, const Tensor& b, Site site) { return binary(op_minimum, a, b, site); }
 Tensor ops::relu_backward(const Tensor& dy, const Tensor& y, Site site) { return binary(op_relu_backward, dy, y, site); }
-Tensor eq(const Tensor& a, const Tensor& b, Site site) { return compare(op_eq, a, b, site); }
-Tensor ne(const Tensor& a, const Tensor& b, Site site) { return compare(op_ne, a, b, site); }
-Tensor lt(const Tensor& a, const Tensor& b, Site site) { return compare(op_lt, a, b, site); }
-Tensor le(const Tensor& a, const Tensor& b, Site site) { return compare(op_le, a, b, site); }
-Tensor gt(const Tensor& a, const Tensor& b, Site site) { return compare(op_gt, a, b, site); }
-Tensor ge(const Tensor& a, const Tensor& b, Site site) { return compare(op_ge, a, b, site); }
-Tensor logical_and(const Tensor& a, const Tensor& b, Site site) { return compare(op_logical_and, a, b, site); }
-Tensor logical_or(const Tensor& a, const Tensor& b, Site site) { return compare(op_logical_or, a, b, site); }
+Tensor eq(const Tensor& a, const Tensor& b, Site site) { return binary(op_eq, a, b, site); }
+Tensor ne(const Tensor& a, const Tensor& b, Site site) { return binary(op_ne, a, b, site); }
+Tensor lt(const Tensor& a, const Tensor& b, Site site) { return binary(op_lt, a, b, site); }
+Tensor le(const Tensor& a, const Tensor& b, Site site) { return binary(op_le, a, b, site); }
+Tensor gt(const Tensor& a, const Tensor& b, Site site) { return binary(op_gt, a, b, site); }
+Tensor ge(const Tensor& a, const Tensor& b, Site site) { return binary(op_ge, a, b, site); }
+Tensor logical_and(const Tensor& a, const Tensor& b, Site site) { return binary(op_logical_and, a, b, site); }
+Tensor logical_or(const Tensor& a, const Tensor& b, Site site) { return binary(op_logical_or, a, b, site); }
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b, Site site) {
   Tensor x = a, y = b;

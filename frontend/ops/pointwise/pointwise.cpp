@@ -1,4 +1,4 @@
-#include "frontend/ops/pointwise/pointwise.h"
+#include "frontend/ops/pointwise/pointwise_op.h"
 
 #include <cmath>
 
@@ -13,6 +13,21 @@ Shape broadcast_strides(const Tensor& t, const Shape& shape) {
     else s[i] = t.strides()[i - off];
   }
   return s;
+}
+
+OutputMeta infer_unary(std::span<const Tensor> in, const char* op, Accepts accepts, Site site) {
+  check_arity(in, 1, op, site);
+  if (accepts == Accepts::kFloating) require_floating(in[0], op, "the input", site);
+  if (accepts == Accepts::kNumeric) require_numeric(in[0], op, "the input", site);
+  return {in[0].shape(), in[0].dtype()};
+}
+
+OutputMeta infer_binary(std::span<const Tensor> in, const char* op, Accepts accepts, Site site) {
+  check_arity(in, 2, op, site);
+  require_same_dtype(in, op, site);
+  if (accepts == Accepts::kFloating) require_floating(in[0], op, "the operands", site);
+  if (accepts == Accepts::kNumeric) require_numeric(in[0], op, "the operands", site);
+  return infer_broadcast(in, op, site);
 }
 
 OutputMeta infer_broadcast(std::span<const Tensor> inputs, const char* op, Site site) {

@@ -1,75 +1,57 @@
-// Unary elementwise ops: each states its math once as a scalar expression (the kernel is
-// compiled from it) and its derivative with Tensor ops.
+// Unary elementwise ops: each states its math once as a scalar expression, from which both
+// its eager kernel and its generated code come (pointwise_op.h), and its derivative with
+// Tensor ops.
 #include <cmath>
 #include <string_view>
 
-#include "frontend/ops/pointwise/pointwise.h"
+#include "frontend/ops/pointwise/pointwise_op.h"
 
 namespace tl {
 namespace ops {
 namespace {
 
-// Which input dtypes an op's kernel takes; the public functions cast to float first where
-// the op is float-only.
-enum class Accepts { kFloating, kNumeric, kAll };
-
-OutputMeta infer_unary(std::span<const Tensor> in, const char* op, Accepts accepts, Site site) {
-  check_arity(in, 1, op, site);
-  if (accepts == Accepts::kFloating) require_floating(in[0], op, "the input", site);
-  if (accepts == Accepts::kNumeric) require_numeric(in[0], op, "the input", site);
-  return {in[0].shape(), in[0].dtype()};
-}
-
 // A captureless shape rule for op `name` (a string literal) that calls infer_unary.
 #define TL_UNARY_INFER(name, accepts) \
   [](std::span<const Tensor> in, const Attrs&, Site site) { return infer_unary(in, name, accepts, site); }
 
-// Defines `<name>_kernel`: out[i] = EXPR of the compute-type value x (attributes in `a`).
-#define TL_UNARY_KERNEL(name, DISPATCH, EXPR)                                  \
-  void name##_kernel(std::span<const Tensor> in, Tensor& out, const Attrs& a) { \
-    (void)a;                                                                   \
-    DISPATCH(in[0].dtype(), #name, {                                           \
-      using C = compute_t<T>;                                                  \
-      unary_loop<T, T>(in[0], out, [&](T xt) -> T {                            \
-        C x = static_cast<C>(xt);                                              \
-        return static_cast<T>(EXPR);                                           \
-      });                                                                      \
-    })                                                                         \
-  }
+// ---- each op's scalar math (scalar_builder.h lists the primitives)
 
-template <class C> C sigmoid_of(C x) { return C(1) / (C(1) + std::exp(-x)); }
-template <class C> C gelu_of(C x) {
-  return C(0.5) * x * (C(1) + std::erf(x * C(0.70710678118654752440)));
-}
-template <class C> C sign_of(C x) { return static_cast<C>((C(0) < x) - (x < C(0))); }
-
-TL_UNARY_KERNEL(neg, TL_DISPATCH_NUMERIC, -x)
-TL_UNARY_KERNEL(abs, TL_DISPATCH_NUMERIC, x < C(0) ? -x : x)
-TL_UNARY_KERNEL(exp, TL_DISPATCH_FLOATING, std::exp(x))
-TL_UNARY_KERNEL(log, TL_DISPATCH_FLOATING, std::log(x))
-TL_UNARY_KERNEL(sqrt, TL_DISPATCH_FLOATING, std::sqrt(x))
-TL_UNARY_KERNEL(rsqrt, TL_DISPATCH_FLOATING, C(1) / std::sqrt(x))
-TL_UNARY_KERNEL(sin, TL_DISPATCH_FLOATING, std::sin(x))
-TL_UNARY_KERNEL(cos, TL_DISPATCH_FLOATING, std::cos(x))
-TL_UNARY_KERNEL(tanh, TL_DISPATCH_FLOATING, std::tanh(x))
-TL_UNARY_KERNEL(sigmoid, TL_DISPATCH_FLOATING, sigmoid_of(x))
-TL_UNARY_KERNEL(relu, TL_DISPATCH_NUMERIC, x > C(0) ? x : C(0))
-TL_UNARY_KERNEL(gelu, TL_DISPATCH_FLOATING, gelu_of(x))
-TL_UNARY_KERNEL(silu, TL_DISPATCH_FLOATING, x * sigmoid_of(x))
-TL_UNARY_KERNEL(erf, TL_DISPATCH_FLOATING, std::erf(x))
-TL_UNARY_KERNEL(sign, TL_DISPATCH_NUMERIC, sign_of(x))
-TL_UNARY_KERNEL(pow_scalar, TL_DISPATCH_FLOATING, std::pow(x, static_cast<C>(a.scalar)))
-// clamp: flag = has min (scalar), flag2 = has max (scalar2); NaN stays NaN.
-TL_UNARY_KERNEL(clamp, TL_DISPATCH_NUMERIC,
-                (a.flag && x < static_cast<C>(a.scalar))
-                    ? static_cast<C>(a.scalar)
-                    : ((a.flag2 && x > static_cast<C>(a.scalar2)) ? static_cast<C>(a.scalar2) : x))
-
-void logical_not_kernel(std::span<const Tensor> in, Tensor& out, const Attrs&) {
-  TL_DISPATCH_ALL(in[0].dtype(), "logical_not", {
-    unary_loop<T, bool>(in[0], out, [](T x) { return !(static_cast<compute_t<T>>(x) != compute_t<T>(0)); });
-  })
-}
+constexpr auto neg_math = [](const auto& s, auto x) { return s.neg(x); };
+// x < 0 ? -x : x keeps -0.0 and NaN as they are.
+constexpr auto abs_math = [](const auto& s, auto x) { return s.select(s.less(x, s.constant(0)), s.neg(x), x); };
+constexpr auto exp_math = [](const auto& s, auto x) { return s.exp(x); };
+constexpr auto log_math = [](const auto& s, auto x) { return s.log(x); };
+constexpr auto sqrt_math = [](const auto& s, auto x) { return s.sqrt(x); };
+constexpr auto rsqrt_math = [](const auto& s, auto x) { return s.div(s.constant(1), s.sqrt(x)); };
+constexpr auto sin_math = [](const auto& s, auto x) { return s.sin(x); };
+constexpr auto cos_math = [](const auto& s, auto x) { return s.cos(x); };
+constexpr auto tanh_math = [](const auto& s, auto x) { return s.tanh(x); };
+// 1 / (1 + e^-x)
+constexpr auto sigmoid_math = [](const auto& s, auto x) {
+  return s.div(s.constant(1), s.add(s.constant(1), s.exp(s.neg(x))));
+};
+constexpr auto relu_math = [](const auto& s, auto x) { return s.select(s.greater(x, s.constant(0)), x, s.constant(0)); };
+// 0.5 * x * (1 + erf(x / sqrt(2)))
+constexpr auto gelu_math = [](const auto& s, auto x) {
+  return s.mul(s.mul(s.constant(0.5), x), s.add(s.constant(1), s.erf(s.mul(x, s.constant(0.70710678118654752440)))));
+};
+constexpr auto silu_math = [](const auto& s, auto x) { return s.mul(x, sigmoid_math(s, x)); };
+constexpr auto erf_math = [](const auto& s, auto x) { return s.erf(x); };
+// -1, 0 or 1; NaN gives 0.
+constexpr auto sign_math = [](const auto& s, auto x) {
+  return s.select(s.less(s.constant(0), x), s.constant(1), s.select(s.less(x, s.constant(0)), s.constant(-1), s.constant(0)));
+};
+// Nonzero is true.
+constexpr auto logical_not_math = [](const auto& s, auto x) { return s.logical_not(s.not_equal(x, s.constant(0))); };
+constexpr auto pow_scalar_math = [](const auto& s, auto x, const Attrs& a) { return s.pow(x, s.constant(a.scalar)); };
+// flag: has a min (scalar); flag2: has a max (scalar2). NaN stays NaN (both compares are
+// false for it); the shape rule ensures min <= max.
+constexpr auto clamp_math = [](const auto& s, auto x, const Attrs& a) {
+  auto v = x;
+  if (a.flag2) v = s.select(s.greater(x, s.constant(a.scalar2)), s.constant(a.scalar2), v);
+  if (a.flag) v = s.select(s.less(x, s.constant(a.scalar)), s.constant(a.scalar), v);
+  return v;
+};
 
 void cast_kernel(std::span<const Tensor> in, Tensor& out, const Attrs&) {
   TL_DISPATCH_ALL(in[0].dtype(), "cast", {
@@ -113,7 +95,7 @@ constexpr bool mentions_identifier(std::string_view text, std::string_view token
   const OpDef& op_##name = define_op(#name, [](OpDef& op) {                \
     op.doc = text;                                                         \
     op.infer = TL_UNARY_INFER(#name, accepts);                             \
-    op.kernels[kCpu] = name##_kernel;                                      \
+    set_pointwise<accepts>(op, name##_math);                               \
     op.grad = [](const GradContext& g) -> std::vector<Tensor> {            \
       constexpr bool reads_output = mentions_identifier(#GRAD, "y");       \
       const Tensor& x = g.input(0);                                        \
@@ -154,7 +136,7 @@ TL_DEFINE_UNARY(erf, "the error function", Accepts::kFloating, -2, 2,
 const OpDef& op_sign = define_op("sign", [](OpDef& op) {
   op.doc = "-1, 0 or 1";
   op.infer = TL_UNARY_INFER("sign", Accepts::kNumeric);
-  op.kernels[kCpu] = sign_kernel;
+  set_pointwise<Accepts::kNumeric>(op, sign_math);
   op.not_differentiable = "piecewise constant (zero gradient almost everywhere)";
 });
 const OpDef& op_logical_not = define_op("logical_not", [](OpDef& op) {
@@ -162,13 +144,13 @@ const OpDef& op_logical_not = define_op("logical_not", [](OpDef& op) {
   op.infer = [](std::span<const Tensor> in, const Attrs&, Site site) {
     return OutputMeta{infer_unary(in, "logical_not", Accepts::kAll, site).shape, kBool};
   };
-  op.kernels[kCpu] = logical_not_kernel;
+  set_pointwise<Accepts::kAll>(op, logical_not_math);
   op.not_differentiable = "boolean result";
 });
 const OpDef& op_pow_scalar = define_op("pow_scalar", [](OpDef& op) {
   op.doc = "x ** scalar";
   op.infer = TL_UNARY_INFER("pow_scalar", Accepts::kFloating);
-  op.kernels[kCpu] = pow_scalar_kernel;
+  set_pointwise<Accepts::kFloating>(op, pow_scalar_math);
   op.grad = [](const GradContext& g) {
     double p = g.attrs.scalar;
     return std::vector<Tensor>{mul(g.dout, mul(scalar_like(p, g.dout), pow(g.input(0), p - 1)))};
@@ -185,7 +167,7 @@ const OpDef& op_clamp = define_op("clamp", [](OpDef& op) {
     }
     return infer_unary(in, "clamp", Accepts::kNumeric, site);
   };
-  op.kernels[kCpu] = clamp_kernel;
+  set_pointwise<Accepts::kNumeric>(op, clamp_math);
   op.grad = [](const GradContext& g) {
     const Tensor& x = g.input(0);
     Tensor inside = ones_like(x).to(kBool);
@@ -202,6 +184,9 @@ const OpDef& op_cast = define_op("cast", [](OpDef& op) {
     return OutputMeta{infer_unary(in, "cast", Accepts::kAll, site).shape, a.dtype};
   };
   op.kernels[kCpu] = cast_kernel;
+  op.kind = OpKind::kElementwise;
+  op.pointwise.arity = 1;
+  op.pointwise.lower = [](const ScalarBuilder& s, std::span<const ScalarValue> x, const Attrs&) { return s.convert(x[0]); };
   // The engine casts every gradient back to its input's dtype, so the rule is the identity.
   op.grad = [](const GradContext& g) { return std::vector<Tensor>{g.dout}; };
   op.samples = {Sample{{Shape{2, 3}}, [](const std::vector<Tensor>& in) {

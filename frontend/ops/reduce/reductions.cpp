@@ -254,6 +254,7 @@ std::vector<Sample> reduce_samples(Tensor (*fn)(const Tensor&, Shape, bool, Site
 
 const OpDef& op_sum = define_op("sum", [](OpDef& op) {
   op.doc = "sum over attrs.dims (attrs.flag: divide by the count, i.e. mean)";
+  op.kind = OpKind::kSum;
   op.infer = infer_reduce;
   op.kernels[kCpu] = sum_kernel;
   op.grad = [](const GradContext& g) {

@@ -230,34 +230,74 @@ TEST_CASE("every op sample in float32 matches float64 within tolerance", "[autog
   report(failures, checked);
 }
 
+namespace {
+
 // The registry rule, checked for every op:
 //   - it runs somewhere: a CPU kernel (with a shape rule) or a view function;
 //   - it states its derivative: a grad rule or a not_differentiable reason, not both;
 //   - a differentiable op has samples, so the sweeps above test its derivative. Backward
 //     helpers (ops named *_backward, called only from another op's grad rule) are exempt:
 //     the sweep reaches them through the op they differentiate;
-//   - it has a doc string, and its name is unique.
+//   - an elementwise op states its scalar math (OpDef::pointwise: the lowering code generation
+//     uses), and only an elementwise op does; its samples have its operand count;
+//   - it has a doc string.
+std::vector<std::string> registry_problems(const OpDef& op) {
+  std::vector<std::string> missing;
+  const std::string& n = op.name;
+  bool has_kernel = op.kernels[ops::kCpu] != nullptr && op.infer != nullptr;
+  if (!has_kernel && op.view == nullptr) missing.push_back(n + ": no CPU kernel (with a shape rule) and no view function");
+  if (op.grad == nullptr && op.not_differentiable.empty())
+    missing.push_back(n + ": no grad rule and no not_differentiable reason");
+  if (op.grad != nullptr && !op.not_differentiable.empty())
+    missing.push_back(n + ": has both a grad rule and a not_differentiable reason");
+  bool backward_helper = n.size() > 9 && n.ends_with("_backward");
+  if (op.grad != nullptr && op.samples.empty() && !backward_helper)
+    missing.push_back(n + ": differentiable but has no samples");
+  const bool elementwise = op.kind == ops::OpKind::kElementwise;
+  if (elementwise && (op.pointwise.lower == nullptr || op.pointwise.arity <= 0))
+    missing.push_back(n + ": elementwise but states no scalar math (OpDef::pointwise), so it has no lowering");
+  if (!elementwise && op.pointwise.lower != nullptr)
+    missing.push_back(n + ": has scalar math (OpDef::pointwise) but is not marked elementwise");
+  for (const Sample& s : op.samples) {
+    if (elementwise && static_cast<int>(s.shapes.size()) != op.pointwise.arity) {
+      missing.push_back(n + ": a sample has " + std::to_string(s.shapes.size()) + " inputs, the math " +
+                        std::to_string(op.pointwise.arity));
+    }
+  }
+  if (op.doc.empty()) missing.push_back(n + ": no doc string");
+  return missing;
+}
+
+}  // namespace
+
 TEST_CASE("every registered op has a kernel, a derivative rule, samples and a doc string", "[autograd][registry]") {
   std::vector<std::string> missing;
   std::vector<std::string> names;
   for (const OpDef* op : ops::all_ops()) {
-    const std::string& n = op->name;
-    bool has_kernel = op->kernels[ops::kCpu] != nullptr && op->infer != nullptr;
-    if (!has_kernel && op->view == nullptr) missing.push_back(n + ": no CPU kernel (with a shape rule) and no view function");
-    if (op->grad == nullptr && op->not_differentiable.empty())
-      missing.push_back(n + ": no grad rule and no not_differentiable reason");
-    if (op->grad != nullptr && !op->not_differentiable.empty())
-      missing.push_back(n + ": has both a grad rule and a not_differentiable reason");
-    bool backward_helper = n.size() > 9 && n.ends_with("_backward");
-    if (op->grad != nullptr && op->samples.empty() && !backward_helper)
-      missing.push_back(n + ": differentiable but has no samples");
-    if (op->doc.empty()) missing.push_back(n + ": no doc string");
-    if (std::find(names.begin(), names.end(), n) != names.end()) missing.push_back(n + ": registered twice");
-    names.push_back(n);
+    for (std::string& m : registry_problems(*op)) missing.push_back(std::move(m));
+    if (std::find(names.begin(), names.end(), op->name) != names.end()) missing.push_back(op->name + ": registered twice");
+    names.push_back(op->name);
   }
   std::string all;
   for (const auto& m : missing) all += "\n  " + m;
   INFO(missing.size() << " problems in " << ops::all_ops().size() << " ops:" << all);
   CHECK(missing.empty());
   CHECK(ops::all_ops().size() > 0);
+}
+
+TEST_CASE("the registry rule names an elementwise op without a lowering", "[autograd][registry]") {
+  // Unregistered copies of real ops, so the table itself stays as it is.
+  OpDef gelu = *ops::find_op("gelu");
+  REQUIRE(registry_problems(gelu).empty());
+  gelu.pointwise.lower = nullptr;
+  auto problems = registry_problems(gelu);
+  REQUIRE(problems.size() == 1);
+  CHECK_THAT(problems[0], Catch::Contains("gelu: elementwise but states no scalar math"));
+
+  OpDef matmul = *ops::find_op("matmul");
+  REQUIRE(registry_problems(matmul).empty());
+  matmul.pointwise = ops::find_op("add")->pointwise;
+  problems = registry_problems(matmul);
+  REQUIRE(problems.size() == 1);
+  CHECK_THAT(problems[0], Catch::Contains("not marked elementwise"));
 }
