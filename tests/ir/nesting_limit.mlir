@@ -17,6 +17,15 @@
 // RUN: not tl-opt %t.minus.mlir 2>&1 | FileCheck %s --check-prefix=MINUS
 // MINUS: minus.mlir:1:28: error: IR nested deeper than 256 levels at '-'
 
+// A chain of 100,000 additions in an affine map (the parser recurses once per operator).
+// RUN: python3 -c "print('#map = affine_map<(d0) -> (' + ' + '.join(['d0'] * 100000) + ')>\nfunc.func private @f() attributes {m = #map}')" > %t.plus.mlir
+// RUN: not tl-opt %t.plus.mlir 2>&1 | FileCheck %s --check-prefix=PLUS
+// PLUS: plus.mlir:1:{{[0-9]+}}: error: IR nested deeper than 256 levels at '+'
+
+// Exponents in dense literals are not operators: 1,000 of them parse.
+// RUN: python3 -c "print('func.func @g() -> tensor<1000xf32> {\n  %%c = arith.constant dense<[' + ', '.join(['1.0e+00'] * 1000) + ']> : tensor<1000xf32>\n  return %%c : tensor<1000xf32>\n}')" | tl-opt | FileCheck %s --check-prefix=EXPONENTS
+// EXPONENTS: arith.constant dense<1.000000e+00> : tensor<1000xf32>
+
 // Input on stdin is named <stdin>.
 // RUN: python3 -c "print('(' * 300)" | not tl-opt 2>&1 | FileCheck %s --check-prefix=STDIN
 // STDIN: <stdin>:1:257: error: IR nested deeper than 256 levels

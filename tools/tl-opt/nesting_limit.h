@@ -16,8 +16,9 @@ inline constexpr int kMaxIrNesting = 256;
 
 // Scans `text` once, outside string literals and `//` comments, for what makes the parser
 // recurse: the brackets `{`, `(`, `[` and `<` (the `>` of `->` and `>=` closes nothing), and
-// runs of unary minus (`- - d0` in an affine expression), which count on top of the open
-// brackets. A closing bracket pops the innermost matching opener, so an unbalanced `<` (a
+// runs of unary minus (`- - d0` in an affine expression) and the binary `+` and `*` of an
+// expression inside `<...>` (`d0 + d0 + ...` in an affine map), which count on top of the
+// open brackets. A closing bracket pops the innermost matching opener, so an unbalanced `<` (a
 // comparison in an attribute) cannot accumulate. Returns nullopt when the depth stays within `max_depth`,
 // else an error "<file_name>:<line>:<column>: ..." naming the bracket that crossed the limit
 // (line and column count from 1).
