@@ -427,7 +427,11 @@ Staged read_checkpoint(CheckpointFile& file) {
 
   // Tensor entries: dtype, shape and offsets, every size overflow-checked.
   std::vector<LoadEntry> entries;
-  for (const auto& [name, value] : header.items()) {
+  for (const auto& item : header.items()) {
+    // Named references, not a structured binding: clang 15 (the fuzzing build) cannot yet
+    // capture a structured binding in a lambda, as C++20 allows.
+    const std::string& name = item.key();
+    const json& value = item.value();
     if (name == "__metadata__") continue;
     auto bad = [&](const std::string& what) { file.fail("tensor '" + detail::printable(name) + "': " + what); };
     if (!value.is_object()) bad("its entry is not an object");

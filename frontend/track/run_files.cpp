@@ -145,7 +145,7 @@ RunLockState probe_run_lock(const fs::path& run) {
 
 nlohmann::ordered_json config_to_json(const Config& config) {
   nlohmann::ordered_json j = nlohmann::ordered_json::object();
-  for (auto& [key, value] : config) std::visit([&](const auto& v) { j[key] = v; }, value.value());
+  for (const auto& entry : config) std::visit([&](const auto& v) { j[entry.first] = v; }, entry.second.value());
   return j;
 }
 

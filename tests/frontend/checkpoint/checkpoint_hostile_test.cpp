@@ -270,6 +270,12 @@ TEST_CASE("child: peak memory of a save and a load", "[.][checkpoint_memory_chil
 
 TEST_CASE("saving adds a fixed buffer to peak memory and loading at most the checkpoint's tensors",
           "[checkpoint][memory]") {
+#if defined(__SANITIZE_ADDRESS__)
+  // ASan's allocator ignores mallopt and keeps freed memory in quarantine: resident size
+  // measures the sanitizer, not the save.
+  WARN("peak memory is not measured under AddressSanitizer");
+  return;
+#endif
   ScratchDir dir;
   CHECK(run_in_child("child: peak memory of a save and a load", {"TL_CHECKPOINT_MEMORY_DIR=" + dir.path.string()}) ==
         0);
