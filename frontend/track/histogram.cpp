@@ -53,22 +53,7 @@ void Run::log_histogram(std::string_view name, const Tensor& values, int64_t ste
   nlohmann::json record = {{"step", step}, {"name", std::string(name)}, {"min", lo},
                            {"max", hi},    {"counts", counts},          {"non_finite", non_finite}};
   std::string line = record.dump() + "\n";
-  std::string file = (path() / "histograms.jsonl").string();
-  // One write of a whole line with O_APPEND: a crash leaves at most a torn last line.
-  // O_NONBLOCK and the fstat: a FIFO under the name is refused instead of blocking the open.
-  int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NONBLOCK | O_CLOEXEC, 0644);
-  if (fd < 0)
-    throw IoError("tl::Run::log_histogram: cannot open " + file + ": " + std::strerror(errno) + " at " + site.str());
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw IoError("tl::Run::log_histogram: " + file + " is not a regular file at " + site.str());
-  }
-  ssize_t written = ::write(fd, line.data(), line.size());
-  ::close(fd);
-  if (written != static_cast<ssize_t>(line.size())) {
-    throw IoError("tl::Run::log_histogram: short write to " + file + " at " + site.str());
-  }
+  track::append_line(path() / "histograms.jsonl", line, "tl::Run::log_histogram", site);
 }
 
 namespace {

@@ -168,20 +168,11 @@ std::pair<std::string, fs::path> create_run_folder(const fs::path& experiment) {
   throw IoError("tl::Run: no free run id under " + experiment.string() + " after 100 attempts");
 }
 
-// Opens a run file for appending, creating it, through the file layer's counted open. Without
-// O_NONBLOCK a FIFO under the name would block the open until some reader appeared; anything
-// but a regular file is refused.
-int open_for_append(const fs::path& file) {
-  int fd = detail::file_open(file.string(), O_WRONLY | O_CREAT | O_APPEND | O_NONBLOCK, 0644);
-  if (fd < 0 && errno == ENXIO) throw IoError("tl::Run: " + file.string() + " is a FIFO, expected a regular file");
-  if (fd < 0) throw IoError("tl::Run: cannot open " + file.string() + ": " + detail::errno_text(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw IoError("tl::Run: " + file.string() + " is not a regular file (a FIFO, device or folder?)");
-  }
-  return fd;
-}
+// A temporary (of a checkpoint save, a metadata write) that no live writer holds locked and
+// that is over a minute old was left by a crash mid-write. A writer in another process,
+// container or PID namespace holds its lock until the rename, so its temporary survives
+// whatever its process id means here.
+constexpr int64_t kOrphanMinAgeSeconds = 60;
 
 struct TransparentHash {
   using is_transparent = void;
@@ -236,9 +227,9 @@ struct Run::State {
   }
 
   void start() {
-    metrics_fd = open_for_append(path / "metrics.jsonl");
+    metrics_fd = track::open_for_append(path / "metrics.jsonl");
     // spdlog opens run.log by name; checking it first keeps a FIFO there from blocking.
-    ::close(open_for_append(path / "run.log"));
+    ::close(track::open_for_append(path / "run.log"));
     auto sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>((path / "run.log").string(), false);
     file_log = std::make_shared<spdlog::logger>("tl.run", sink);
     file_log->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l: %v");
@@ -443,6 +434,9 @@ Run Run::resume(const fs::path& path, RunOptions options) {
   auto s = std::make_unique<State>();
   // Locked before anything is read or changed: a second writer would duplicate steps.
   s->lock = track::RunLock::acquire(path, "tl::Run::resume");
+  // Temporaries of metadata writes a crash left behind (unlocked, over a minute old).
+  for (const char* file : {".meta.json.tmp.", ".config.json.tmp.", ".env.json.tmp.", ".plot.svg.tmp."})
+    detail::remove_orphan_temporaries(path.string(), file, kOrphanMinAgeSeconds);
   nlohmann::json meta = track::read_json(path / "meta.json");
   s->path = path;
   auto text = [&](const char* key, std::string fallback) {
@@ -586,11 +580,6 @@ std::vector<std::pair<int64_t, fs::path>> list_checkpoints(const fs::path& dir) 
   return out;
 }
 
-// Temporaries of saves into the checkpoint folder (".step_00000042.tlckpt.tmp...", see
-// tl::save) that no live save holds locked and that are over a minute old: left by a crash
-// mid-save. A save in another process, container or PID namespace holds its lock until the
-// rename, so its temporary survives whatever its process id means here.
-constexpr int64_t kOrphanMinAgeSeconds = 60;
 
 }  // namespace
 

@@ -47,6 +47,31 @@ void write_file_atomic(const fs::path& path, const std::string& text) {
   detail::write_file_atomically(path.string(), text, "tl::Run", Site{});
 }
 
+int open_for_append(const fs::path& file) {
+  int fd = detail::file_open(file.string(), O_WRONLY | O_CREAT | O_APPEND | O_NONBLOCK, 0644);
+  if (fd < 0 && errno == ENXIO) throw IoError("tl::Run: " + file.string() + " is a FIFO, expected a regular file");
+  if (fd < 0) throw IoError("tl::Run: cannot open " + file.string() + ": " + detail::errno_text(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw IoError("tl::Run: " + file.string() + " is not a regular file (a FIFO, device or folder?)");
+  }
+  return fd;
+}
+
+void append_line(const fs::path& file, const std::string& line, std::string_view who, Site site) {
+  int fd = open_for_append(file);
+  uint64_t written = 0;
+  int rc = detail::file_write_all(fd, line.data(), line.size(), &written);
+  int error = errno;
+  detail::file_close(fd);
+  if (rc != 0) {
+    throw IoError(std::string(who) + ": cannot append to " + file.string() + ": " + detail::errno_text(error) + " (" +
+                  std::to_string(written) + " of " + std::to_string(line.size()) + " bytes written)" +
+                  (site.line != 0 ? " at " + site.str() : std::string()));
+  }
+}
+
 std::string read_run_file(const fs::path& path, uint64_t max_bytes) {
   return detail::read_file_capped(path.string(), max_bytes, "tl::Run", Site{});
 }

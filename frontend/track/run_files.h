@@ -18,6 +18,14 @@ namespace tl::track {
 // the folder), so a reader (or a crash) sees the old file or the new one, never a partial one.
 // Throws IoError naming the path, the failed call and the bytes written and needed.
 void write_file_atomic(const std::filesystem::path& path, const std::string& text);
+// Opens a run file for appending (creating it) through the file layer's counted open. Does
+// not block on a FIFO planted under the name; anything but a regular file is refused with an
+// IoError naming the path.
+int open_for_append(const std::filesystem::path& file);
+// Appends `line` (a whole record ending in '\n') to `file` in one counted write with
+// O_APPEND, so a crash leaves at most a torn last line, which readers skip. Throws IoError
+// naming `who`, the path, the error and the bytes written.
+void append_line(const std::filesystem::path& file, const std::string& line, std::string_view who, Site site);
 // Reads a whole file of a run folder. The open does not block (a FIFO planted under the
 // name would otherwise wait forever for a writer) and anything but a regular file is
 // refused. Throws IoError naming `path` when it cannot be opened, is not a regular file or

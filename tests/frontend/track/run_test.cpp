@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "tests/frontend/track/track_test_util.h"
+#include "tests/support/locked_temporary.h"
 #include "tests/support/spawn_self.h"
 
 namespace fs = std::filesystem;
@@ -430,4 +431,29 @@ TEST_CASE("a config, run or metric name that is not UTF-8 is refused by name bef
   REQUIRE(runs.size() == 1);
   CHECK(runs[0].status == "finished");
   CHECK(runs[0].config[0].second.str() == "caf\xC3\xA9");
+}
+
+TEST_CASE("resume removes a crashed metadata write's temporary but not one a live writer holds", "[track]") {
+  ScratchDir dir;
+  fs::path path;
+  {
+    tl::Run run("orphans", {{"lr", 0.1}}, quiet(dir.path));
+    run.log("loss", 1.0);
+    path = run.path();
+  }
+  // Left by a crash (nobody holds it) and written by a live process elsewhere (locked).
+  fs::path crashed = path / ".meta.json.tmp.4194302.0.0badf00d";
+  { std::ofstream(crashed) << "{\"partial\":"; }
+  fs::path live = path / ".config.json.tmp.4194301.0.0badcafe";
+  tl::testing::TemporaryHeldByChild writer(live.string());
+  for (const fs::path& p : {crashed, live})
+    fs::last_write_time(p, fs::file_time_type::clock::now() - std::chrono::minutes(5));
+  {
+    tl::Run run = tl::Run::resume(path, quiet(dir.path));
+    CHECK_FALSE(fs::exists(crashed));
+    CHECK(fs::exists(live));
+    REQUIRE(run.config().size() == 1);
+    CHECK(run.config()[0].first == "lr");
+  }
+  CHECK(writer.release());
 }
