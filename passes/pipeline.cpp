@@ -24,6 +24,7 @@
 #include "ir/dialect.h"
 #include "passes/graph_bridge.h"
 #include "passes/passes.h"
+#include "runtime/base/env.h"
 
 namespace tl::passes {
 
@@ -118,8 +119,7 @@ class PassObserver : public mlir::PassInstrumentation {
 
 // TL_CODEGEN=0 keeps every op on its eager kernel (for bisecting a suspected codegen bug).
 bool is_codegen_enabled() {
-  const char* env = std::getenv("TL_CODEGEN");
-  return env == nullptr || std::strcmp(env, "0") != 0;
+  return !rt::env_is_zero(rt::EnvSwitch::kCodegen);
 }
 
 // Compiles the groups tl-fuse-elementwise outlined in `module` into `kernels`; the groups that

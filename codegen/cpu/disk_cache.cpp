@@ -21,6 +21,7 @@
 
 #include "runtime/base/file_io.h"
 #include "runtime/logging.h"
+#include "runtime/base/env.h"
 
 namespace tl::codegen::cpu {
 namespace {
@@ -80,7 +81,7 @@ struct Fd {
 }  // namespace
 
 std::string cache_root_from_env() {
-  if (const char* dir = std::getenv("TL_CACHE_DIR")) {
+  if (const char* dir = rt::env_raw(rt::EnvSwitch::kCacheDir)) {
     std::string value = dir;
     return value == "off" ? std::string() : value;
   }
@@ -289,7 +290,7 @@ std::shared_ptr<DiskCache> kernel_disk_cache() {
   if (root.empty()) {
     if (logged.insert(root).second) {
       log->info("the compile cache is off (TL_CACHE_DIR={}); compiled code is not kept between processes",
-                std::getenv("TL_CACHE_DIR") ? std::getenv("TL_CACHE_DIR") : "unset, and no HOME");
+                rt::env_raw(rt::EnvSwitch::kCacheDir) ? rt::env_raw(rt::EnvSwitch::kCacheDir) : "unset, and no HOME");
     }
     return cache;
   }

@@ -63,6 +63,7 @@
 #include "ir/attrs.h"
 #include "ir/dialect.h"
 #include "runtime/logging.h"
+#include "runtime/base/env.h"
 
 namespace tl::codegen::cpu {
 namespace {
@@ -628,8 +629,8 @@ std::vector<KernelResult> compile_batch(llvm::ArrayRef<mlir::func::FuncOp> group
 // A test hook: TL_CODEGEN_FAIL=<text> makes every group whose description contains <text>
 // fail to compile, to exercise the unfused fallback.
 bool forced_failure(mlir::func::FuncOp group) {
-  const char* text = std::getenv("TL_CODEGEN_FAIL");
-  if (text == nullptr || *text == '\0') return false;
+  const char* text = rt::env_value(rt::EnvSwitch::kCodegenFail);
+  if (text == nullptr) return false;
   auto attr = group->getAttrOfType<mlir::StringAttr>("fused");
   return attr && attr.getValue().contains(text);
 }

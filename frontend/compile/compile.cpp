@@ -13,6 +13,7 @@
 #include "tl/compile.h"
 #include "tl/debug.h"
 #include "tl/random.h"
+#include "runtime/base/env.h"
 
 namespace tl::detail {
 namespace {
@@ -64,8 +65,7 @@ std::string signature_mismatch(const Signature& traced, const Signature& now) {
 }
 
 bool compile_disabled() {
-  const char* env = std::getenv("TL_COMPILE");
-  return env != nullptr && std::string(env) == "0";
+  return rt::env_is_zero(rt::EnvSwitch::kCompile);
 }
 
 struct Entry {
@@ -293,7 +293,7 @@ std::vector<Tensor> CompiledFunction::Impl::trace_and_compile(std::span<const Te
     compiler::PipelineOptions popts;
     popts.pipeline = options.pipeline;
     popts.needs_autograd = entry->needs_autograd;
-    if (const char* dump = std::getenv("TL_DUMP_IR"); dump && *dump) popts.dump_dir = dump;
+    if (const char* dump = rt::env_value(rt::EnvSwitch::kDumpIr)) popts.dump_dir = dump;
     compiler::PipelineResult result;
     run(graph, popts, result);
     if (!result.ok) {

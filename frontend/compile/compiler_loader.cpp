@@ -1,4 +1,5 @@
 #include "frontend/compile/compiler_loader.h"
+#include "runtime/base/env.h"
 
 #include <dlfcn.h>
 
@@ -23,7 +24,7 @@ RunPipelineFn load(std::string& why) {
   static std::string error;
   std::call_once(once, [] {
     std::vector<std::string> candidates;
-    if (const char* env = std::getenv("TL_COMPILER_LIB"); env && *env) candidates.push_back(env);
+    if (const char* env = rt::env_value(rt::EnvSwitch::kCompilerLib)) candidates.push_back(env);
     if (std::string dir = own_folder(); !dir.empty()) candidates.push_back(dir + "/libtl_compiler.so");
 #ifdef TL_COMPILER_BUILD_PATH
     candidates.push_back(TL_COMPILER_BUILD_PATH);
