@@ -102,54 +102,43 @@ AdamW::AdamW(std::vector<Tensor> params, AdamOptions options, Site site) : Adam(
 
 void Adam::step(Site site) {
   NoGradGuard no_grad;
-  size_t index = 0;
-  for (size_t gi = 0; gi < groups_.size(); ++gi) {
-    auto& group = groups_[gi];
-    for (auto& p : group.params) {
-      size_t i = index++;
-      if (steps_.size() <= i) {
-        steps_.resize(i + 1);
-        exp_avg_.resize(i + 1);
-        exp_avg_sq_.resize(i + 1);
-        max_exp_avg_sq_.resize(i + 1);
-      }
-      Tensor g = detail::grad_of(p, i, name(), site);
-      if (!g.defined()) continue;
-      Tensor &m = exp_avg_[i], &v = exp_avg_sq_[i], &vmax = max_exp_avg_sq_[i];
-      if (!m.defined()) {
-        m = zeros(p.shape(), {.dtype = p.dtype(), .device = p.device()});
-        v = zeros(p.shape(), {.dtype = p.dtype(), .device = p.device()});
-      }
-      if (options_.amsgrad && !vmax.defined()) vmax = zeros(p.shape(), {.dtype = p.dtype(), .device = p.device()});
-      int64_t t = ++steps_[i];
-      trace::replay_on_call([this, i] { ++steps_[i]; });  // compiled steps count too
-      AdamStep s{group.lr, group.weight_decay, options_.beta1, options_.beta2, options_.eps, decoupled_,
-                 options_.amsgrad, 0.0, 0.0};
-      // Python's float ** int, as PyTorch computes it.
-      s.step_size = group.lr / (1 - std::pow(options_.beta1, static_cast<double>(t)));
-      s.bias_correction2_sqrt = std::sqrt(1 - std::pow(options_.beta2, static_cast<double>(t)));
-      if (detail::is_fusable(p, {&g, &m, &v, &vmax})) {
-        detail::dispatch_float(p, [&](auto tag) {
-          using T = decltype(tag);
-          if (options_.amsgrad) {
-            adam_fused<T, true>(p.data<T>(), g.data<T>(), m.data<T>(), v.data<T>(), vmax.data<T>(), p.numel(), s);
-          } else {
-            adam_fused<T, false>(p.data<T>(), g.data<T>(), m.data<T>(), v.data<T>(), nullptr, p.numel(), s);
-          }
-        });
-        detail::bump_version(p);
-      } else {
-        double b1 = options_.beta1, b2 = options_.beta2;
-        AdamScalars k{
-            detail::host_value(p, [this, gi] { return 1 - groups_[gi].lr * groups_[gi].weight_decay; }),
-            detail::host_value(p, [this, gi, i, b1] {
-              return groups_[gi].lr / (1 - std::pow(b1, static_cast<double>(steps_[i])));
-            }),
-            detail::host_value(p, [this, i, b2] { return std::sqrt(1 - std::pow(b2, static_cast<double>(steps_[i]))); })};
-        adam_composite(p, g, m, v, vmax, s, k, site);
-      }
+  detail::for_each_param_with_grad(groups_, {&exp_avg_, &exp_avg_sq_, &max_exp_avg_sq_}, &steps_, name(), site,
+                                 [&](size_t gi, size_t i, Tensor& p, const Tensor& g) {
+    const ParamGroup& group = groups_[gi];
+    Tensor &m = exp_avg_[i], &v = exp_avg_sq_[i], &vmax = max_exp_avg_sq_[i];
+    if (!m.defined()) {
+      m = zeros(p.shape(), {.dtype = p.dtype(), .device = p.device()});
+      v = zeros(p.shape(), {.dtype = p.dtype(), .device = p.device()});
     }
-  }
+    if (options_.amsgrad && !vmax.defined()) vmax = zeros(p.shape(), {.dtype = p.dtype(), .device = p.device()});
+    int64_t t = ++steps_[i];
+    trace::replay_on_call([this, i] { ++steps_[i]; });  // compiled steps count too
+    AdamStep s{group.lr, group.weight_decay, options_.beta1, options_.beta2, options_.eps, decoupled_,
+               options_.amsgrad, 0.0, 0.0};
+    // Python's float ** int, as PyTorch computes it.
+    s.step_size = group.lr / (1 - std::pow(options_.beta1, static_cast<double>(t)));
+    s.bias_correction2_sqrt = std::sqrt(1 - std::pow(options_.beta2, static_cast<double>(t)));
+    if (detail::is_fusable(p, {&g, &m, &v, &vmax})) {
+      detail::dispatch_float(p, [&](auto tag) {
+        using T = decltype(tag);
+        if (options_.amsgrad) {
+          adam_fused<T, true>(p.data<T>(), g.data<T>(), m.data<T>(), v.data<T>(), vmax.data<T>(), p.numel(), s);
+        } else {
+          adam_fused<T, false>(p.data<T>(), g.data<T>(), m.data<T>(), v.data<T>(), nullptr, p.numel(), s);
+        }
+      });
+      detail::bump_version(p);
+    } else {
+      double b1 = options_.beta1, b2 = options_.beta2;
+      AdamScalars k{
+          detail::host_value(p, [this, gi] { return 1 - groups_[gi].lr * groups_[gi].weight_decay; }),
+          detail::host_value(p, [this, gi, i, b1] {
+            return groups_[gi].lr / (1 - std::pow(b1, static_cast<double>(steps_[i])));
+          }),
+          detail::host_value(p, [this, i, b2] { return std::sqrt(1 - std::pow(b2, static_cast<double>(steps_[i]))); })};
+      adam_composite(p, g, m, v, vmax, s, k, site);
+    }
+  });
 }
 
 std::map<std::string, Tensor> Adam::state_view() const {

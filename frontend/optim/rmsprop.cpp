@@ -103,36 +103,26 @@ void RMSprop::check_group(double lr, double weight_decay, Site site) const {
 
 void RMSprop::step(Site site) {
   NoGradGuard no_grad;
-  size_t index = 0;
-  for (size_t gi = 0; gi < groups_.size(); ++gi) {
-    auto& group = groups_[gi];
-    for (auto& p : group.params) {
-      size_t i = index++;
-      if (square_avg_.size() <= i) {
-        square_avg_.resize(i + 1);
-        momentum_.resize(i + 1);
-        grad_avg_.resize(i + 1);
-      }
-      Tensor g = detail::grad_of(p, i, name(), site);
-      if (!g.defined()) continue;
-      Tensor &sq = square_avg_[i], &buf = momentum_[i], &ga = grad_avg_[i];
-      TensorOptions like{.dtype = p.dtype(), .device = p.device()};
-      if (!sq.defined()) sq = zeros(p.shape(), like);
-      if (options_.momentum > 0 && !buf.defined()) buf = zeros(p.shape(), like);
-      if (options_.centered && !ga.defined()) ga = zeros(p.shape(), like);
-      RMSpropStep s{group.lr, group.weight_decay, options_.alpha, options_.eps, options_.momentum};
-      if (detail::is_fusable(p, {&g, &sq, &buf, &ga})) {
-        detail::dispatch_float(p, [&](auto tag) {
-          using T = decltype(tag);
-          rmsprop_dispatch<T>(p.data<T>(), g.data<T>(), sq.data<T>(), detail::data_or_null<T>(ga),
-                              detail::data_or_null<T>(buf), p.numel(), s);
-        });
-        detail::bump_version(p);
-      } else {
-        rmsprop_composite(p, g, sq, ga, buf, s, detail::host_value(p, [this, gi] { return groups_[gi].lr; }), site);
-      }
+  detail::for_each_param_with_grad(groups_, {&square_avg_, &momentum_, &grad_avg_}, nullptr, name(), site,
+                                 [&](size_t gi, size_t i, Tensor& p, const Tensor& g) {
+    const ParamGroup& group = groups_[gi];
+    Tensor &sq = square_avg_[i], &buf = momentum_[i], &ga = grad_avg_[i];
+    TensorOptions like{.dtype = p.dtype(), .device = p.device()};
+    if (!sq.defined()) sq = zeros(p.shape(), like);
+    if (options_.momentum > 0 && !buf.defined()) buf = zeros(p.shape(), like);
+    if (options_.centered && !ga.defined()) ga = zeros(p.shape(), like);
+    RMSpropStep s{group.lr, group.weight_decay, options_.alpha, options_.eps, options_.momentum};
+    if (detail::is_fusable(p, {&g, &sq, &buf, &ga})) {
+      detail::dispatch_float(p, [&](auto tag) {
+        using T = decltype(tag);
+        rmsprop_dispatch<T>(p.data<T>(), g.data<T>(), sq.data<T>(), detail::data_or_null<T>(ga),
+                            detail::data_or_null<T>(buf), p.numel(), s);
+      });
+      detail::bump_version(p);
+    } else {
+      rmsprop_composite(p, g, sq, ga, buf, s, detail::host_value(p, [this, gi] { return groups_[gi].lr; }), site);
     }
-  }
+  });
 }
 
 std::map<std::string, Tensor> RMSprop::state_view() const {

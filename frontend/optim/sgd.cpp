@@ -81,30 +81,24 @@ void SGD::check_group(double lr, double weight_decay, Site site) const {
 
 void SGD::step(Site site) {
   NoGradGuard no_grad;
-  size_t index = 0;
-  for (size_t gi = 0; gi < groups_.size(); ++gi) {
-    auto& group = groups_[gi];
-    for (auto& p : group.params) {
-      size_t i = index++;
-      if (momentum_.size() <= i) momentum_.resize(i + 1);
-      Tensor g = detail::grad_of(p, i, name(), site);
-      if (!g.defined()) continue;
-      SGDStep s{group.lr, group.weight_decay, options_.momentum, options_.dampening, options_.nesterov};
-      Tensor& buf = momentum_[i];
-      if (detail::is_fusable(p, {&g, &buf})) {
-        bool is_first = s.momentum != 0 && !buf.defined();
-        if (is_first) buf = empty(p.shape(), {.dtype = p.dtype()});
-        detail::dispatch_float(p, [&](auto tag) {
-          using T = decltype(tag);
-          sgd_fused<T>(p.data<T>(), g.data<T>(), s.momentum != 0 ? buf.data<T>() : nullptr, is_first,
-                       p.numel(), s);
-        });
-        detail::bump_version(p);
-      } else {
-        sgd_composite(p, g, buf, s, detail::host_value(p, [this, gi] { return groups_[gi].lr; }), site);
-      }
+  detail::for_each_param_with_grad(groups_, {&momentum_}, nullptr, name(), site,
+                                   [&](size_t gi, size_t i, Tensor& p, const Tensor& g) {
+    const ParamGroup& group = groups_[gi];
+    SGDStep s{group.lr, group.weight_decay, options_.momentum, options_.dampening, options_.nesterov};
+    Tensor& buf = momentum_[i];
+    if (detail::is_fusable(p, {&g, &buf})) {
+      bool is_first = s.momentum != 0 && !buf.defined();
+      if (is_first) buf = empty(p.shape(), {.dtype = p.dtype()});
+      detail::dispatch_float(p, [&](auto tag) {
+        using T = decltype(tag);
+        sgd_fused<T>(p.data<T>(), g.data<T>(), s.momentum != 0 ? buf.data<T>() : nullptr, is_first,
+                     p.numel(), s);
+      });
+      detail::bump_version(p);
+    } else {
+      sgd_composite(p, g, buf, s, detail::host_value(p, [this, gi] { return groups_[gi].lr; }), site);
     }
-  }
+  });
 }
 
 std::map<std::string, Tensor> SGD::state_view() const {

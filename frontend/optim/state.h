@@ -3,6 +3,7 @@
 // anything is changed.
 #pragma once
 
+#include <initializer_list>
 #include <map>
 #include <string>
 #include <vector>
@@ -56,5 +57,26 @@ void check_option(bool ok, const std::string& optimizer, const char* what, const
 // The grad of params[i], checked against the parameter's shape and device (undefined when
 // the parameter has none).
 Tensor grad_of(const Tensor& param, size_t index, const std::string& optimizer, Site site);
+
+// An optimizer step's walk over its parameters: calls `update(group_index, index, param,
+// grad)` for each parameter that has a gradient, `index` numbering parameters across groups
+// as the state vectors do. First every vector in `state` (and `counters`, when given) grows to
+// hold the parameter's entry, so state stays aligned with the parameter list.
+template <class Update>
+void for_each_param_with_grad(std::vector<ParamGroup>& groups, std::initializer_list<std::vector<Tensor>*> state,
+                              std::vector<int64_t>* counters, const std::string& optimizer, Site site,
+                              Update&& update) {
+  size_t index = 0;
+  for (size_t gi = 0; gi < groups.size(); ++gi) {
+    for (Tensor& p : groups[gi].params) {
+      const size_t i = index++;
+      for (std::vector<Tensor>* v : state)
+        if (v->size() <= i) v->resize(i + 1);
+      if (counters != nullptr && counters->size() <= i) counters->resize(i + 1);
+      Tensor g = grad_of(p, i, optimizer, site);
+      if (g.defined()) update(gi, i, p, g);
+    }
+  }
+}
 
 }  // namespace tl::optim::detail
