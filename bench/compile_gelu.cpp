@@ -18,27 +18,14 @@
 
 #include "tl/autograd.h"
 #include "tl/compile.h"
+#include "bench/timing.h"
 #include "tl/ops.h"
 #include "tl/random.h"
 #include "tl/threading.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 
-// Median seconds of `reps` calls after two warm-up calls.
-double median_seconds(int reps, const std::function<void()>& body) {
-  body();
-  body();
-  std::vector<double> t;
-  for (int r = 0; r < reps; ++r) {
-    auto t0 = Clock::now();
-    body();
-    t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
 
 }  // namespace
 
@@ -64,22 +51,22 @@ int main(int argc, char** argv) {
   std::vector<float> bx(n, 1.0f), by(n, 0.0f);
   const float* px = bx.data();
   float* py = by.data();
-  double stream_s = median_seconds(reps, [&] {
+  double stream_s = tl::bench::median_seconds(reps, [&] {
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t i = 0; i < n; ++i) py[i] = px[i] * 1.3f - 0.2f;
   });
   // The faster of that loop and a plain memcpy of the same bytes counts as the bandwidth.
-  stream_s = std::min(stream_s, median_seconds(reps, [&] { std::memcpy(py, px, n * sizeof(float)); }));
+  stream_s = std::min(stream_s, tl::bench::median_seconds(reps, [&] { std::memcpy(py, px, n * sizeof(float)); }));
   const double bytes = 2.0 * n * sizeof(float);
 
   tl::Tensor y_eager;
-  double eager_s = median_seconds(reps, [&] { y_eager = tl::gelu(x * a + b); });
+  double eager_s = tl::bench::median_seconds(reps, [&] { y_eager = tl::gelu(x * a + b); });
 
   auto fn = tl::compile([](tl::Tensor x, tl::Tensor a, tl::Tensor b) { return tl::gelu(x * a + b); },
                         {.name = "compile_gelu"});
   tl::Tensor y_compiled;
   for (int i = 0; i < 3; ++i) y_compiled = fn(x, a, b);  // warm-up, trace, first compiled call
-  double compiled_s = median_seconds(reps, [&] { y_compiled = fn(x, a, b); });
+  double compiled_s = tl::bench::median_seconds(reps, [&] { y_compiled = fn(x, a, b); });
   const bool fused = tl::explain(fn, x, a, b).find("fused = ") != std::string::npos;
   const double max_diff = tl::amax(tl::abs(y_compiled - y_eager)).item<float>();
 

@@ -12,27 +12,15 @@
 #include <vector>
 
 #include "tl/autograd.h"
+#include "bench/timing.h"
 #include "tl/ops.h"
 #include "tl/random.h"
 #include "tl/threading.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 // Median milliseconds of `reps` calls after two warm-up calls.
-double median_ms(int reps, const std::function<void()>& body) {
-  body();
-  body();
-  std::vector<double> t;
-  for (int r = 0; r < reps; ++r) {
-    auto t0 = Clock::now();
-    body();
-    t.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
+double median_ms(int reps, const std::function<void()>& body) { return 1e3 * tl::bench::median_seconds(reps, body); }
 
 }  // namespace
 

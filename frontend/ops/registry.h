@@ -17,10 +17,10 @@ namespace tl::ops {
 // Op-specific attributes. Each op documents which fields it reads; the IR lowering maps
 // the same fields to MLIR attributes.
 struct Attrs {
-  Shape dims;      // axes (reductions, permute) or sizes (view, expand)
-  Shape stride;    // conv/pool/slice
-  Shape padding;   // conv/pool
-  Shape dilation;  // conv
+  Shape dims = {};      // axes (reductions, permute) or sizes (view, expand)
+  Shape stride = {};    // conv/pool/slice
+  Shape padding = {};   // conv/pool
+  Shape dilation = {};  // conv
   int64_t axis = 0;
   int64_t count = 0;  // groups, num_classes, correction, start index, ...
   double scalar = 0;

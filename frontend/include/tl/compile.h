@@ -42,12 +42,12 @@ namespace tl {
 class CompileError : public Error { using Error::Error; };
 
 struct CompileOptions {
-  std::string name;       // for logs, dumps and errors; defaults to "file:line" of the call
+  std::string name = {};  // for logs, dumps and errors; defaults to "file:line" of the call
   int warmup_calls = 1;   // eager calls before tracing
   int cache_limit = 8;    // compiled variants kept; more re-traces warn about thrashing
   // Pass pipeline (tl-opt pass names, comma-separated); empty: the default. "none" runs the
   // traced graph as recorded, without the IR compiler (no autodiff: backward() runs eagerly).
-  std::string pipeline;
+  std::string pipeline = {};
 };
 
 namespace detail {
