@@ -28,7 +28,10 @@ SUPP
 # detect_odr_violation=0: tl_ir and tl_passes are static libraries linked into
 # libtl_compiler.so and also into test binaries (passes_test, ir_test) that load it through
 # libtl, so their globals can exist twice in one process by design (passes/CMakeLists.txt).
-export ASAN_OPTIONS="detect_odr_violation=0:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=0"
+# allocator_may_return_null=1: tests ask for absurd allocations on purpose (a tensor of 2^60
+# elements must be a tl::Error naming the op and line); by default ASan aborts instead of
+# letting the allocation fail.
+export ASAN_OPTIONS="detect_odr_violation=0:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=0:allocator_may_return_null=1"
 export LSAN_OPTIONS="suppressions=$PWD/build-asan/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 
