@@ -26,8 +26,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // A fresh context per input, so that types and attributes of earlier inputs do not pile up.
   std::unique_ptr<mlir::MLIRContext> context = tl::ir::make_context();
   mlir::ScopedDiagnosticHandler quiet(context.get(), [](mlir::Diagnostic&) { return mlir::success(); });
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      mlir::parseSourceString<mlir::ModuleOp>(llvm::StringRef(text.data(), text.size()), context.get());
+  // MLIR's lexer stops at a NUL after the text, as every buffer tl-opt reads has one (LLVM's
+  // MemoryBuffer); the fuzzer's bytes have none, so they are copied into a string that does.
+  const std::string source(text);
+  mlir::OwningOpRef<mlir::ModuleOp> module = mlir::parseSourceString<mlir::ModuleOp>(source, context.get());
   if (!module || mlir::failed(mlir::verify(*module))) return 0;
   std::string printed;
   {
