@@ -17,6 +17,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "frontend/io/json_limits.h"
 #include "tl/data.h"
 #include "tl/ops.h"
 
@@ -42,61 +43,6 @@ std::string shown(std::string_view s) {
   }
   if (s.size() > 40) out += "...";
   return "'" + out + "'";
-}
-
-// Returns the offset of the first byte that is not valid UTF-8 or is NUL, or npos. Most
-// CSV files are ASCII, so 8 bytes at a time are checked for a high bit or a zero byte first.
-size_t find_bad_byte(const unsigned char* s, size_t n, std::string& why) {
-  size_t i = 0;
-  while (i < n) {
-    if (i + 8 <= n) {
-      uint64_t w;
-      std::memcpy(&w, s + i, 8);
-      constexpr uint64_t kLow = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
-      bool has_zero = ((w - kLow) & ~w & kHigh) != 0;
-      if (!has_zero && (w & kHigh) == 0) {
-        i += 8;
-        continue;
-      }
-    }
-    unsigned char c = s[i];
-    if (c == 0) {
-      why = "NUL byte";
-      return i;
-    }
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len;
-    uint32_t min;
-    if ((c & 0xE0) == 0xC0) len = 2, min = 0x80;
-    else if ((c & 0xF0) == 0xE0) len = 3, min = 0x800;
-    else if ((c & 0xF8) == 0xF0) len = 4, min = 0x10000;
-    else {
-      why = "invalid UTF-8 (byte 0x" + std::string(1, "0123456789abcdef"[c >> 4]) +
-            std::string(1, "0123456789abcdef"[c & 15]) + " cannot start a character)";
-      return i;
-    }
-    if (i + len > n) {
-      why = "invalid UTF-8 (character cut off by the end of the file)";
-      return i;
-    }
-    uint32_t cp = c & (0x7F >> len);
-    for (size_t k = 1; k < len; ++k) {
-      if ((s[i + k] & 0xC0) != 0x80) {
-        why = "invalid UTF-8 (expected a continuation byte at offset " + std::to_string(i + k) + ")";
-        return i;
-      }
-      cp = (cp << 6) | (s[i + k] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-      why = "invalid UTF-8 (overlong, surrogate or out-of-range encoding)";
-      return i;
-    }
-    i += len;
-  }
-  return std::string::npos;
 }
 
 enum class NumberStatus { kOk, kEmpty, kNotNumber, kOverflow };
@@ -585,7 +531,7 @@ std::shared_ptr<CsvDataset> CsvBuilder::build(std::string data, const std::strin
   if (options.max_columns == 0) throw ValueError("tl::data::read_csv: max_columns must be at least 1" + where);
 
   std::string why;
-  size_t bad = find_bad_byte(reinterpret_cast<const unsigned char*>(data.data()), data.size(), why);
+  size_t bad = detail::first_invalid_utf8(data, &why, /*nul_is_invalid=*/true).value_or(std::string::npos);
   if (bad != std::string::npos)
     throw IoError(path + ":" + std::to_string(line_of_offset(data, bad)) + ": " + why + " at byte offset " +
                   std::to_string(bad) + ", expected UTF-8 text" + where);
