@@ -2,7 +2,6 @@
 // its eager kernel and its generated code come (pointwise_op.h), and its derivative with
 // Tensor ops.
 #include <cmath>
-#include <string_view>
 
 #include "frontend/ops/pointwise/pointwise_op.h"
 
@@ -78,28 +77,16 @@ std::vector<Sample> unary_samples(Tensor (*fn)(const Tensor&, Site), double low,
           Sample{{Shape{2, 3, 4}}, call, low, high}};
 }
 
-// True when `token` appears in `text` as a whole identifier ("y" in "mul(dy, y)", not in "dy").
-constexpr bool mentions_identifier(std::string_view text, std::string_view token) {
-  auto is_ident = [](char c) { return c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
-  for (size_t at = text.find(token); at != std::string_view::npos; at = text.find(token, at + 1)) {
-    bool starts = at == 0 || !is_ident(text[at - 1]);
-    bool ends = at + token.size() == text.size() || !is_ident(text[at + token.size()]);
-    if (starts && ends) return true;
-  }
-  return false;
-}
-
-// A derivative that reads the result `y` goes through g.output(), which refuses a result
-// modified in place since the forward; one that does not read it must not be refused.
+// GRAD reads the result as `y()`: g.output() refuses a result modified in place since the
+// forward, so only derivatives that read it (and would be wrong) refuse such a write.
 #define TL_DEFINE_UNARY(name, text, accepts, low, high, GRAD)              \
   const OpDef& op_##name = define_op(#name, [](OpDef& op) {                \
     op.doc = text;                                                         \
     op.infer = TL_UNARY_INFER(#name, accepts);                             \
     set_pointwise<accepts>(op, name##_math);                               \
     op.grad = [](const GradContext& g) -> std::vector<Tensor> {            \
-      constexpr bool reads_output = mentions_identifier(#GRAD, "y");       \
       const Tensor& x = g.input(0);                                        \
-      const Tensor& y = reads_output ? g.output() : g.saved_output;        \
+      auto y = [&g]() -> const Tensor& { return g.output(); };             \
       const Tensor& dy = g.dout;                                           \
       (void)x;                                                             \
       (void)y;                                                             \
@@ -112,15 +99,15 @@ constexpr bool mentions_identifier(std::string_view text, std::string_view token
 
 TL_DEFINE_UNARY(neg, "-x", Accepts::kNumeric, -2, 2, neg(dy))
 TL_DEFINE_UNARY(abs, "|x|", Accepts::kNumeric, 0.1, 2, mul(dy, sign(x)))
-TL_DEFINE_UNARY(exp, "e^x", Accepts::kFloating, -2, 2, mul(dy, y))
+TL_DEFINE_UNARY(exp, "e^x", Accepts::kFloating, -2, 2, mul(dy, y()))
 TL_DEFINE_UNARY(log, "natural logarithm", Accepts::kFloating, 0.1, 3, div(dy, x))
-TL_DEFINE_UNARY(sqrt, "square root", Accepts::kFloating, 0.1, 3, div(dy, mul(y, two(y))))
-TL_DEFINE_UNARY(rsqrt, "1 / sqrt(x)", Accepts::kFloating, 0.1, 3, mul(dy, mul(scalar_like(-0.5, y), mul(y, mul(y, y)))))
+TL_DEFINE_UNARY(sqrt, "square root", Accepts::kFloating, 0.1, 3, div(dy, mul(y(), two(y()))))
+TL_DEFINE_UNARY(rsqrt, "1 / sqrt(x)", Accepts::kFloating, 0.1, 3, mul(dy, mul(scalar_like(-0.5, y()), mul(y(), mul(y(), y())))))
 TL_DEFINE_UNARY(sin, "sine", Accepts::kFloating, -3, 3, mul(dy, cos(x)))
 TL_DEFINE_UNARY(cos, "cosine", Accepts::kFloating, -3, 3, neg(mul(dy, sin(x))))
-TL_DEFINE_UNARY(tanh, "hyperbolic tangent", Accepts::kFloating, -2, 2, mul(dy, sub(one(y), mul(y, y))))
-TL_DEFINE_UNARY(sigmoid, "1 / (1 + e^-x)", Accepts::kFloating, -3, 3, mul(dy, mul(y, sub(one(y), y))))
-TL_DEFINE_UNARY(relu, "max(x, 0)", Accepts::kNumeric, 0.1, 2, relu_backward(dy, y))
+TL_DEFINE_UNARY(tanh, "hyperbolic tangent", Accepts::kFloating, -2, 2, mul(dy, sub(one(y()), mul(y(), y()))))
+TL_DEFINE_UNARY(sigmoid, "1 / (1 + e^-x)", Accepts::kFloating, -3, 3, mul(dy, mul(y(), sub(one(y()), y()))))
+TL_DEFINE_UNARY(relu, "max(x, 0)", Accepts::kNumeric, 0.1, 2, relu_backward(dy, y()))
 TL_DEFINE_UNARY(gelu, "x * Phi(x), the exact (erf) form", Accepts::kFloating, -3, 3,
                 mul(dy, add(mul(scalar_like(0.5, x), add(one(x), erf(mul(x, scalar_like(0.70710678118654752440, x))))),
                             mul(x, mul(scalar_like(0.39894228040143267794, x),
