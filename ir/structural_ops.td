@@ -1,4 +1,4 @@
-// The structural ops of a traced function (frontend/compile/graph.h): constants, random
+// The structural ops of a traced function (frontend/trace/graph.h): constants, random
 // draws, gradient requests, in-place assignments and host-value guards.
 #ifndef TL_IR_STRUCTURAL_OPS_TD
 #define TL_IR_STRUCTURAL_OPS_TD

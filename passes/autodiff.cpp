@@ -11,7 +11,7 @@
 #include <llvm/ADT/DenseMap.h>
 #include <llvm/ADT/DenseSet.h>
 
-#include "frontend/compile/tracer.h"
+#include "frontend/trace/tracer.h"
 #include "ir/attrs.h"
 #include "ir/dialect.h"
 #include "passes/graph_bridge.h"

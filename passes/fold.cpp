@@ -5,7 +5,7 @@
 
 #include <llvm/ADT/SetVector.h>
 
-#include "frontend/compile/tracer.h"
+#include "frontend/trace/tracer.h"
 #include "ir/attrs.h"
 #include "passes/graph_bridge.h"
 #include "passes/passes.h"

@@ -1,4 +1,4 @@
-// The bridge between the traced graph (frontend/compile/graph.h) and the `tl` dialect: the
+// The bridge between the traced graph (frontend/trace/graph.h) and the `tl` dialect: the
 // pipeline imports a trace::Graph as one func.func, runs passes on it, and exports the result
 // back. Passes that create ops from node descriptions (autodiff) use emit_node.
 //
@@ -30,7 +30,7 @@
 #include <mlir/IR/BuiltinOps.h>
 #include <mlir/IR/OwningOpRef.h>
 
-#include "frontend/compile/graph.h"
+#include "frontend/trace/graph.h"
 
 namespace tl::passes {
 

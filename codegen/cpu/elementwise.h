@@ -12,7 +12,7 @@
 #include <llvm/ADT/ArrayRef.h>
 #include <mlir/Dialect/Func/IR/FuncOps.h>
 
-#include "frontend/compile/graph.h"
+#include "frontend/trace/graph.h"
 
 namespace tl::codegen::cpu {
 

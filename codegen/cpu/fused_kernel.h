@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "frontend/compile/graph.h"
+#include "frontend/trace/graph.h"
 
 namespace tl::codegen::cpu {
 

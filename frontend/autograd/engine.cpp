@@ -6,7 +6,7 @@
 
 #include "frontend/autograd/anomaly.h"
 #include "frontend/autograd/graph.h"
-#include "frontend/compile/tracer.h"
+#include "frontend/trace/tracer.h"
 #include "tl/debug.h"
 #include "tl/autograd.h"
 

@@ -7,7 +7,7 @@
 
 #include "frontend/compile/compiler_loader.h"
 #include "frontend/compile/executor.h"
-#include "frontend/compile/tracer.h"
+#include "frontend/trace/tracer.h"
 #include "runtime/logging.h"
 #include "tl/autograd.h"
 #include "tl/compile.h"

@@ -8,13 +8,14 @@
 #include <string>
 #include <vector>
 
-#include "frontend/compile/graph.h"
+#include "frontend/trace/graph.h"
 
 namespace tl::compiler {
 
 struct PipelineOptions {
   // Comma-separated pass names, as tl-opt spells them (e.g.
-  // "tl-functionalize,tl-autodiff,canonicalize,cse,symbol-dce"); empty means the default.
+  // "tl-functionalize,tl-autodiff,canonicalize,cse,symbol-dce"); empty means the default
+  // (driver/pipeline.h).
   std::string pipeline;
   // When non-empty, the IR before and after every pass is written under this folder.
   std::string dump_dir;
@@ -45,12 +46,5 @@ using AbiStampFn = uint64_t (*)();
 // Exported by libtl_compiler.so with C linkage under this name.
 inline constexpr const char* kRunPipelineSymbol = "tl_compiler_run_pipeline";
 using RunPipelineFn = void (*)(const trace::Graph& in, const PipelineOptions& options, PipelineResult& out);
-
-// The default pipeline tl::compile runs. After it, when code generation is available and
-// the program need not stay differentiable, the driver appends the fusion and code
-// generation passes (kCodegenPipeline) and exports their groups as kFused nodes.
-inline constexpr const char* kDefaultPipeline =
-    "tl-functionalize,tl-autodiff,canonicalize,tl-fold,tl-transpose-matmul,cse,canonicalize";
-inline constexpr const char* kCodegenPipeline = "tl-matmul-epilogue,tl-fuse-elementwise";
 
 }  // namespace tl::compiler

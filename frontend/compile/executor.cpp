@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "frontend/compile/tracer.h"
+#include "frontend/trace/tracer.h"
 #include "frontend/ops/registry.h"
 #include "frontend/ops/factory/random_from_key.h"
 #include "frontend/ops/pointwise/pointwise.h"

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "frontend/compile/graph.h"
+#include "frontend/trace/graph.h"
 #include "frontend/compile/memory_plan.h"
 
 namespace tl::trace {

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "frontend/compile/graph.h"
+#include "frontend/trace/graph.h"
 
 namespace tl::trace {
 

@@ -8,7 +8,7 @@
 #include <sstream>
 #include <unordered_set>
 
-#include "frontend/compile/tracer.h"
+#include "frontend/trace/tracer.h"
 #include "tl/autograd.h"
 #include "tl/nn/module.h"
 #include "tl/ops.h"

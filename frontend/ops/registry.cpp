@@ -5,7 +5,7 @@
 
 #include "frontend/autograd/anomaly.h"
 #include "frontend/autograd/graph.h"
-#include "frontend/compile/tracer.h"
+#include "frontend/trace/tracer.h"
 #include "tl/debug.h"
 #include "frontend/ops/dispatch.h"
 #include "runtime/device_backend.h"

@@ -7,7 +7,7 @@
 #include <functional>
 #include <initializer_list>
 
-#include "frontend/compile/tracer.h"
+#include "frontend/trace/tracer.h"
 #include "runtime/cpu/parallel.h"
 #include "tl/ops.h"
 #include "tl/tensor.h"

@@ -3,7 +3,7 @@
 #include <cstring>
 
 #include "frontend/autograd/graph.h"
-#include "frontend/compile/tracer.h"
+#include "frontend/trace/tracer.h"
 #include "frontend/ops/pointwise/pointwise.h"
 #include "runtime/device_backend.h"
 #include "tl/autograd.h"

@@ -8,7 +8,7 @@
 #include <mlir/IR/MLIRContext.h>
 #include <mlir/IR/Verifier.h>
 
-#include "frontend/compile/tracer.h"
+#include "frontend/trace/tracer.h"
 #include "ir/attrs.h"
 #include "ir/dialect.h"
 #include "tl/ops.h"

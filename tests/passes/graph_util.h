@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "frontend/compile/graph.h"
+#include "frontend/trace/graph.h"
 #include "tl/ops.h"
 
 namespace tl::test {

@@ -9,7 +9,7 @@
 #include "frontend/ops/pointwise/pointwise.h"
 #include "runtime/cpu/philox.h"
 #include "tl/random.h"
-#include "frontend/compile/tracer.h"
+#include "frontend/trace/tracer.h"
 #include "frontend/ops/factory/random_from_key.h"
 
 namespace tl {

@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include "frontend/compile/graph.h"
+#include "frontend/trace/graph.h"
 
 namespace tl {
 Tensor random_from_key(trace::RandomKind kind, const Shape& shape, DType dtype, double a, double b, uint64_t seed,

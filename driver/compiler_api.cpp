@@ -2,12 +2,12 @@
 // escape across the dlopen boundary, so every exception becomes PipelineResult::error.
 #include <type_traits>
 
-#include "passes/pipeline.h"
+#include "driver/pipeline.h"
 
 extern "C" __attribute__((visibility("default"))) void tl_compiler_run_pipeline(
     const tl::trace::Graph& in, const tl::compiler::PipelineOptions& options, tl::compiler::PipelineResult& out) {
   try {
-    tl::passes::run_pipeline(in, options, out);
+    tl::driver::run_pipeline(in, options, out);
   } catch (const std::exception& e) {
     out.ok = false;
     out.error = std::string("tl::compile: internal compiler error: ") + e.what();

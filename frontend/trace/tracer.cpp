@@ -1,4 +1,4 @@
-#include "frontend/compile/tracer.h"
+#include "frontend/trace/tracer.h"
 
 #include <cstring>
 

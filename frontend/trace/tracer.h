@@ -17,7 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "frontend/compile/graph.h"
+#include "frontend/trace/graph.h"
 
 namespace tl::trace {
 

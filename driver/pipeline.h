@@ -1,10 +1,18 @@
-// The pipeline driver behind libtl_compiler.so: traced graph in, optimized graph out. Plain
-// C++ types only, so the C entry point (compiler_api.cpp) includes no MLIR header.
+// The compiler driver behind libtl_compiler.so: traced graph in, optimized graph out. It sits
+// above passes/ and codegen/ and decides which of them run. Plain C++ types only, so the C
+// entry point (compiler_api.cpp) includes no MLIR header.
 #pragma once
 
 #include "frontend/compile/compiler_api.h"
 
-namespace tl::passes {
+namespace tl::driver {
+
+// The default pipeline tl::compile runs. After it, when code generation is available and
+// the program need not stay differentiable, the driver appends the fusion and code
+// generation passes (kCodegenPipeline) and exports their groups as kFused nodes.
+inline constexpr const char* kDefaultPipeline =
+    "tl-functionalize,tl-autodiff,canonicalize,tl-fold,tl-transpose-matmul,cse,canonicalize";
+inline constexpr const char* kCodegenPipeline = "tl-matmul-epilogue,tl-fuse-elementwise";
 
 // Imports `in`, runs `options.pipeline` (kDefaultPipeline when empty, followed by
 // kCodegenPipeline unless `options.needs_autograd` or TL_CODEGEN=0) and exports the result
@@ -17,4 +25,4 @@ namespace tl::passes {
 // cannot classify (bad_alloc, broken internal invariants).
 void run_pipeline(const trace::Graph& in, const compiler::PipelineOptions& options, compiler::PipelineResult& out);
 
-}  // namespace tl::passes
+}  // namespace tl::driver

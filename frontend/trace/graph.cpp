@@ -1,4 +1,4 @@
-#include "frontend/compile/graph.h"
+#include "frontend/trace/graph.h"
 
 #include <mutex>
 #include <set>

@@ -1,13 +1,12 @@
-// The pipeline driver: traced graph -> `tl` IR -> passes -> traced graph, with the IR dumped
-// around every pass on request, and the registration of the tl passes by name.
-#include "passes/pipeline.h"
+// The compiler driver: traced graph -> `tl` IR -> passes -> generated code for the fused groups
+// -> traced graph, with the IR dumped around every pass on request.
+#include "driver/pipeline.h"
 
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <mutex>
 
 #include <llvm/Support/FileSystem.h>
 #include <llvm/Support/Path.h>
@@ -15,9 +14,9 @@
 #include <mlir/IR/SymbolTable.h>
 #include <mlir/IR/Verifier.h>
 #include <mlir/Pass/PassInstrumentation.h>
+#include <mlir/Pass/Pass.h>
 #include <mlir/Pass/PassManager.h>
 #include <mlir/Pass/PassRegistry.h>
-#include <mlir/Transforms/Passes.h>
 
 #include "codegen/cpu/elementwise.h"
 #include "ir/attrs.h"
@@ -26,20 +25,9 @@
 #include "passes/passes.h"
 #include "runtime/base/env.h"
 
-namespace tl::passes {
+namespace tl::driver {
 
-void register_passes() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    mlir::registerTransformsPasses();
-    mlir::registerPass(create_functionalize_pass);
-    mlir::registerPass(create_fold_pass);
-    mlir::registerPass(create_autodiff_pass);
-    mlir::registerPass(create_fuse_elementwise_pass);
-    mlir::registerPass(create_transpose_matmul_pass);
-    mlir::registerPass(create_matmul_epilogue_pass);
-  });
-}
+using namespace tl::passes;
 
 namespace {
 
@@ -183,10 +171,10 @@ void run_pipeline(const trace::Graph& in, const compiler::PipelineOptions& optio
   if (mlir::failed(mlir::verify(*module))) return fail("the traced graph '" + name + "' gives IR that does not verify");
   out.ir_before = print(*module);
 
-  std::string pipeline = options.pipeline.empty() ? compiler::kDefaultPipeline : options.pipeline;
+  std::string pipeline = options.pipeline.empty() ? kDefaultPipeline : options.pipeline;
   // Code generation follows the default pipeline; an explicit pipeline runs what it names.
   if (options.pipeline.empty() && !options.needs_autograd && is_codegen_enabled()) {
-    pipeline += std::string(",") + compiler::kCodegenPipeline;
+    pipeline += std::string(",") + kCodegenPipeline;
   }
   // Implicit nesting: a func.func pass listed at the top level runs on each function, so the
   // pipeline is spelled as a plain comma-separated list, as in tl-opt.
@@ -247,4 +235,4 @@ void run_pipeline(const trace::Graph& in, const compiler::PipelineOptions& optio
   out.ok = true;
 }
 
-}  // namespace tl::passes
+}  // namespace tl::driver
