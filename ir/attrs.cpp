@@ -114,37 +114,79 @@ Shape shape_of(mlir::RankedTensorType type) {
   return Shape(dims.begin(), dims.end());
 }
 
-void append_attrs(mlir::MLIRContext* ctx, const ops::Attrs& attrs, mlir::NamedAttrList& out) {
+const std::vector<ops::AttrSpec>* attr_specs_of(mlir::Operation* op) {
+  llvm::StringRef name = op->getName().getStringRef();
+  if (!name.consume_front("tl.")) return nullptr;
+  return trace::attr_specs(std::string_view(name.data(), name.size()));
+}
+
+void append_attrs(mlir::MLIRContext* ctx, std::string_view op_name, const ops::Attrs& attrs,
+                  mlir::NamedAttrList& out) {
+  const std::vector<ops::AttrSpec>* specs = trace::attr_specs(op_name);
+  if (specs == nullptr) throw ValueError("tl." + std::string(op_name) + " is not an op of the tl dialect");
+  if (ops::AttrField f = ops::undeclared_field(attrs, *specs); f != ops::AttrField::kNone) {
+    throw ValueError("tl." + std::string(op_name) + ": attribute field '" + ops::field_name(f) +
+                     "' is set but the op declares no attribute stored there");
+  }
   mlir::Builder b(ctx);
-  if (!attrs.dims.empty()) out.append("dims", dense_i64(ctx, attrs.dims));
-  if (!attrs.stride.empty()) out.append("stride", dense_i64(ctx, attrs.stride));
-  if (!attrs.padding.empty()) out.append("padding", dense_i64(ctx, attrs.padding));
-  if (!attrs.dilation.empty()) out.append("dilation", dense_i64(ctx, attrs.dilation));
-  if (attrs.axis != 0) out.append("axis", b.getI64IntegerAttr(attrs.axis));
-  if (attrs.count != 0) out.append("count", b.getI64IntegerAttr(attrs.count));
-  if (attrs.scalar != 0) out.append("scalar", b.getF64FloatAttr(attrs.scalar));
-  if (attrs.scalar2 != 0) out.append("scalar2", b.getF64FloatAttr(attrs.scalar2));
-  if (attrs.keepdim) out.append("keepdim", b.getUnitAttr());
-  if (attrs.flag) out.append("flag", b.getUnitAttr());
-  if (attrs.flag2) out.append("flag2", b.getUnitAttr());
-  if (attrs.dtype != kFloat32) out.append("dtype", mlir::TypeAttr::get(element_type(ctx, attrs.dtype)));
+  for (const ops::AttrSpec& spec : *specs) {
+    if (!ops::is_written(attrs, spec)) continue;
+    ops::AttrValue value = ops::get_attr(attrs, spec.field);
+    mlir::Attribute attr;
+    switch (ops::attr_type(spec.field)) {
+      case ops::AttrType::kInts: attr = dense_i64(ctx, std::get<Shape>(value)); break;
+      case ops::AttrType::kInt: attr = b.getI64IntegerAttr(std::get<int64_t>(value)); break;
+      case ops::AttrType::kFloat: attr = b.getF64FloatAttr(std::get<double>(value)); break;
+      case ops::AttrType::kBool: attr = b.getUnitAttr(); break;
+      case ops::AttrType::kDType: attr = mlir::TypeAttr::get(element_type(ctx, std::get<DType>(value))); break;
+    }
+    out.append(spec.name, attr);
+  }
 }
 
 ops::Attrs attrs_of(mlir::Operation* op) {
   ops::Attrs attrs;
-  read_shape(op, "dims", attrs.dims);
-  read_shape(op, "stride", attrs.stride);
-  read_shape(op, "padding", attrs.padding);
-  read_shape(op, "dilation", attrs.dilation);
-  read_int(op, "axis", attrs.axis);
-  read_int(op, "count", attrs.count);
-  read_float(op, "scalar", attrs.scalar);
-  read_float(op, "scalar2", attrs.scalar2);
-  read_unit(op, "keepdim", attrs.keepdim);
-  read_unit(op, "flag", attrs.flag);
-  read_unit(op, "flag2", attrs.flag2);
-  if (auto attr = lookup<mlir::TypeAttr>(op, "dtype", "a type attribute (an element type)"))
-    attrs.dtype = dtype_of(attr.getValue());
+  const std::vector<ops::AttrSpec>* specs = attr_specs_of(op);
+  if (specs == nullptr) return attrs;
+  for (const ops::AttrSpec& spec : *specs) {
+    const char* name = spec.name.c_str();
+    if (!op->getAttr(name)) {
+      if (spec.required) throw ValueError(op_name(op) + ": attribute '" + spec.name + "' is required");
+      continue;
+    }
+    switch (ops::attr_type(spec.field)) {
+      case ops::AttrType::kInts: {
+        Shape v;
+        read_shape(op, name, v);
+        ops::set_attr(attrs, spec.field, v);
+        break;
+      }
+      case ops::AttrType::kInt: {
+        int64_t v = 0;
+        read_int(op, name, v);
+        ops::set_attr(attrs, spec.field, v);
+        break;
+      }
+      case ops::AttrType::kFloat: {
+        double v = 0;
+        read_float(op, name, v);
+        ops::set_attr(attrs, spec.field, v);
+        break;
+      }
+      case ops::AttrType::kBool: {
+        bool v = false;
+        read_unit(op, name, v);
+        ops::set_attr(attrs, spec.field, v);
+        break;
+      }
+      case ops::AttrType::kDType: {
+        auto attr = lookup<mlir::TypeAttr>(op, name, "a type attribute (an element type)");
+        ops::set_attr(attrs, spec.field, dtype_of(attr.getValue()));
+        break;
+      }
+    }
+    if (spec.present != ops::AttrField::kNone) ops::set_attr(attrs, spec.present, true);
+  }
   return attrs;
 }
 

@@ -3,12 +3,12 @@
 // bridge and the passes. Compiler-side only: includes MLIR.
 //
 // Conventions (the textual IR depends on them):
-//   Attrs field  -> attribute name : MLIR attribute (absent when the field has its default)
-//   dims, stride, padding, dilation -> DenseI64ArrayAttr
-//   axis, count                     -> IntegerAttr i64
-//   scalar, scalar2                 -> FloatAttr f64
-//   keepdim, flag, flag2            -> UnitAttr
-//   dtype                           -> TypeAttr holding the element type (absent = f32)
+//   An op's attributes are the ones its declaration names (OpDef::attrs for registry ops,
+//   trace::structural_ops() for the others), spelled by their declared names, e.g.
+//   tl.clamp {min = -1.0 : f64}. Each is absent when it has its default value, unless it is
+//   `required` or has a presence field that is set. By type:
+//   i64 array -> DenseI64ArrayAttr; i64 -> IntegerAttr i64; f64 -> FloatAttr f64;
+//   unit -> UnitAttr (present = true); element type -> TypeAttr
 //   DType <-> element type: float32 f32, float64 f64, float16 f16, bfloat16 bf16,
 //                           int32 i32, int64 i64, bool i1
 //   Site <-> FileLineColLoc(file, line, 0); UnknownLoc <-> Site{}
@@ -30,10 +30,17 @@ DType dtype_of(mlir::Type element_type);
 mlir::RankedTensorType tensor_type(mlir::MLIRContext* ctx, const Shape& shape, DType dtype);
 Shape shape_of(mlir::RankedTensorType type);
 
-// Appends the non-default fields of `attrs` to `out`.
-void append_attrs(mlir::MLIRContext* ctx, const ops::Attrs& attrs, mlir::NamedAttrList& out);
-// Reads the fields back from an op's attribute dictionary (absent -> default).
+// Appends the attributes of op `op_name` (without "tl.") that `attrs` gives a value. Throws
+// ValueError for an unknown op, or when `attrs` sets a field the op does not declare (the
+// value would be lost).
+void append_attrs(mlir::MLIRContext* ctx, std::string_view op_name, const ops::Attrs& attrs,
+                  mlir::NamedAttrList& out);
+// Reads an op's declared attributes back (absent -> default). Throws ValueError for an
+// attribute of the wrong kind or a required one that is missing; undeclared attributes are
+// the verifier's to report (verify_canonical_attrs), not this function's.
 ops::Attrs attrs_of(mlir::Operation* op);
+// The declared attributes of a tl op (null for ops of other dialects or unknown names).
+const std::vector<ops::AttrSpec>* attr_specs_of(mlir::Operation* op);
 
 mlir::Location location(mlir::MLIRContext* ctx, Site site);
 Site site_of(mlir::Location loc);

@@ -27,23 +27,26 @@ namespace {
 
 const char* const kInputKinds[] = {"argument", "capture", "grad_of", "rng"};
 
-// The attribute names of the ops::Attrs convention (attrs.h).
-const char* const kAttrNames[] = {"dims", "stride", "padding", "dilation", "axis", "count",
-                                  "scalar", "scalar2", "keepdim", "flag", "flag2", "dtype"};
-
 // Checks that `op` carries exactly the attributes append_attrs writes for `attrs` (read back
-// from it), apart from other dialects' attributes.
+// from it), apart from other dialects' attributes: each is declared by the op, and none is
+// spelled out at its default value (so that equal ops compare equal).
 mlir::LogicalResult verify_canonical_attrs(mlir::Operation* op, const ops::Attrs& attrs) {
+  const std::vector<ops::AttrSpec>* specs = attr_specs_of(op);
+  if (specs == nullptr) return op->emitOpError("has no declared attributes (not an op of the tl dialect)");
   mlir::NamedAttrList expected;
-  append_attrs(op->getContext(), attrs, expected);
+  llvm::StringRef name = op->getName().getStringRef().drop_front(3);
+  append_attrs(op->getContext(), std::string_view(name.data(), name.size()), attrs, expected);
   for (mlir::NamedAttribute attr : op->getAttrs()) {
-    llvm::StringRef name = attr.getName().getValue();
-    if (name.contains('.') || expected.get(name) == attr.getValue()) continue;
-    if (!llvm::is_contained(kAttrNames, name))
-      return op->emitOpError() << "has unknown attribute '" << name
-                               << "' (tl ops take dims, stride, padding, dilation, axis, count, scalar, scalar2, "
-                                  "keepdim, flag, flag2 and dtype)";
-    return op->emitOpError() << "attribute '" << name << "' = " << attr.getValue()
+    llvm::StringRef attr_name = attr.getName().getValue();
+    if (attr_name.contains('.') || expected.get(attr_name) == attr.getValue()) continue;
+    auto declared = llvm::find_if(*specs, [&](const ops::AttrSpec& s) { return attr_name == s.name; });
+    if (declared == specs->end()) {
+      std::string names;
+      for (const ops::AttrSpec& s : *specs) names += (names.empty() ? "" : ", ") + s.name;
+      return op->emitOpError() << "has unknown attribute '" << attr_name << "' ("
+                               << (names.empty() ? std::string("it takes no attributes") : "it takes " + names) << ")";
+    }
+    return op->emitOpError() << "attribute '" << attr_name << "' = " << attr.getValue()
                              << " has its default value; leave it out so that equal ops compare equal";
   }
   return mlir::success();
@@ -97,7 +100,7 @@ bool is_float_tensor(mlir::Type type) {
 bool is_fusible_elementwise(mlir::Operation* op) {
   const ops::OpDef* def = op_def(op);
   if (def == nullptr || def->kind != ops::OpKind::kElementwise || def->pointwise.lower == nullptr) return false;
-  if (static_cast<int>(op->getNumOperands()) != def->pointwise.arity) return false;
+  if (static_cast<int>(op->getNumOperands()) != def->arity) return false;
   if (op->getNumResults() != 1 || !is_float_tensor(op->getResult(0).getType())) return false;
   return llvm::all_of(op->getOperandTypes(), is_float_tensor);
 }
@@ -122,11 +125,18 @@ bool is_fusible_reduction(mlir::Operation* op) {
   return !innermost && per_output <= kMaxFusedReduction;
 }
 
-mlir::LogicalResult verify_registry_op(mlir::Operation* op, int arity) {
-  if (arity >= 0 && op->getNumOperands() != static_cast<unsigned>(arity))
-    return op->emitOpError() << "takes " << arity << " operand(s), got " << op->getNumOperands();
+mlir::LogicalResult verify_registry_op(mlir::Operation* op) {
   const ops::OpDef* def = op_def(op);
   if (!def) return op->emitOpError("has no entry in the op table");
+  if (def->arity != ops::kVariadic) {
+    const int n = static_cast<int>(op->getNumOperands());
+    const int fewest = def->arity - static_cast<int>(def->optional_inputs.size());
+    if (n > def->arity || n < fewest) {
+      return op->emitOpError() << "takes " << (fewest == def->arity ? std::to_string(def->arity)
+                                                                   : std::to_string(fewest) + " to " + std::to_string(def->arity))
+                               << " operand(s), got " << n;
+    }
+  }
   if (op->getNumResults() != 1) return op->emitOpError("must have one result");
 
   std::vector<Tensor> inputs;
@@ -282,18 +292,19 @@ mlir::LogicalResult RandomOp::verify() {
   auto rng = getRng().getType().cast<mlir::TensorType>();
   if (!rng.hasRank() || rng.getShape() != llvm::ArrayRef<int64_t>{2})
     return emitOpError() << "rng must be tensor<2xi64> (seed, offset), got " << rng;
-  int64_t kind = getCount().value_or(0);
+  int64_t kind = getDistribution().value_or(0);
   if (kind < 0 || kind > static_cast<int64_t>(trace::RandomKind::kRandint))
-    return emitOpError() << "count " << kind << " names no random kind (0 uniform, 1 normal, 2 bernoulli, 3 randint)";
+    return emitOpError() << "distribution " << kind
+                         << " names no random kind (0 uniform, 1 normal, 2 bernoulli, 3 randint)";
   auto result = getOut().getType().cast<mlir::RankedTensorType>();
   Shape dims;
-  if (auto attr = getDimsAttr()) {
+  if (auto attr = getShapeAttr()) {
     llvm::ArrayRef<int64_t> values = attr;
     dims = Shape(values.begin(), values.end());
   }
   if (shape_of(result) != dims)
-    return emitOpError() << "result is " << result << " but dims is " << dims.str();
-  mlir::Type element = getDtype() ? *getDtype() : mlir::Type(mlir::Float32Type::get(getContext()));
+    return emitOpError() << "result is " << result << " but shape is " << dims.str();
+  mlir::Type element = getDtype();
   if (result.getElementType() != element)
     return emitOpError() << "result is " << result << " but dtype is " << element;
   return mlir::success();

@@ -47,20 +47,17 @@ bool is_fusible_elementwise(mlir::Operation* op);
 bool is_fusible_reduction(mlir::Operation* op);
 inline constexpr int64_t kMaxFusedReduction = 1 << 16;
 
-// Verifies a registry op: `arity` operands (-1: any number); only the attributes of the
-// ops::Attrs convention (attrs.h), each of its kind and none with its default value, so that
-// equal ops compare equal; and the result type the op table infers. Attributes of other
-// dialects (names with a '.') are allowed. Used by the RegistryOp trait.
-mlir::LogicalResult verify_registry_op(mlir::Operation* op, int arity);
+// Verifies a registry op against its OpDef: the declared arity (trailing optional inputs may
+// be left out); only the declared attributes (attrs.h), each of its type and none with its
+// default value, so that equal ops compare equal; and the result type the op table infers.
+// Attributes of other dialects (names with a '.') are allowed. Used by the RegistryOp trait.
+mlir::LogicalResult verify_registry_op(mlir::Operation* op);
 
 // The trait every generated registry op carries (Tl_RegistryOpTrait in dialect.td).
-template <int kArity>
-struct RegistryOp {
-  template <class ConcreteOp>
-  class Impl : public mlir::OpTrait::TraitBase<ConcreteOp, Impl> {
-   public:
-    static mlir::LogicalResult verifyTrait(mlir::Operation* op) { return verify_registry_op(op, kArity); }
-  };
+template <class ConcreteOp>
+class RegistryOp : public mlir::OpTrait::TraitBase<ConcreteOp, RegistryOp> {
+ public:
+  static mlir::LogicalResult verifyTrait(mlir::Operation* op) { return verify_registry_op(op); }
 };
 
 }  // namespace tl::ir

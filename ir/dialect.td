@@ -34,21 +34,19 @@ def Tl_Dialect : Dialect {
 
 class Tl_Op<string mnemonic, list<Trait> traits = []> : Op<Tl_Dialect, mnemonic, traits>;
 
-// Runs the op table's shape/dtype rule on the operand types and attributes and checks the
-// result type against it; `arity` is the number of operands every sample of the op has
-// (-1: it varies). Implemented once in C++ (verify.cpp).
-class Tl_RegistryOpTrait<int arity> : ParamNativeOpTrait<"RegistryOp", !cast<string>(arity)> {
+// Checks the op against its op-table entry: operand count, declared attributes, and the
+// result type its shape/dtype rule infers from the operand types. Implemented once in C++
+// (dialect.cpp).
+def Tl_RegistryOpTrait : NativeOpTrait<"RegistryOp"> {
   let cppNamespace = "::tl::ir";
 }
 
-// An op of the op table. Its attributes follow the ops::Attrs convention (ir/attrs.h:
-// dims, stride, padding, dilation, axis, count, scalar, scalar2, keepdim, flag, flag2,
-// dtype) and are checked by the shared verifier rather than declared here: declaring the
-// twelve optional attributes on every op made the generated C++ six times larger (the file
-// took 75 s to compile instead of 13 s), and generic code reads them with ir::attrs_of.
-class Tl_RegistryOp<string mnemonic, int arity>
-    : Tl_Op<mnemonic, [NoSideEffect, Tl_RegistryOpTrait<arity>]> {
-  let arguments = (ins Variadic<AnyRankedTensor>:$inputs);
+// An op of the op table. tl-gen-ods writes one per entry with the op's declared attributes
+// (OpDef::attrs) as its ODS arguments, all optional: an attribute at its default value is
+// left out. Operands stay one variadic list whose count the shared verifier checks against
+// the declared arity (one generated operand accessor per op instead of one per operand).
+class Tl_RegistryOp<string mnemonic>
+    : Tl_Op<mnemonic, [NoSideEffect, Tl_RegistryOpTrait]> {
   let results = (outs AnyRankedTensor:$out);
   let assemblyFormat = "$inputs attr-dict `:` functional-type($inputs, results)";
 }

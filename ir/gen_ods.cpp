@@ -10,12 +10,9 @@
 #include <sstream>
 #include <string>
 
-#include "frontend/ops/registry.h"
+#include "frontend/trace/graph.h"
 
 namespace {
-
-// Names the hand-written structural ops use (structural_ops.td).
-const std::set<std::string> kStructuralNames = {"constant", "random", "grad", "assign", "guard"};
 
 bool is_valid_name(const std::string& name) {
   if (name.empty() || !(name[0] >= 'a' && name[0] <= 'z')) return false;
@@ -49,13 +46,24 @@ std::string quoted(const std::string& s) {
   return out + "\"";
 }
 
-// The number of inputs of every sample, or -1 when the samples disagree or there are none.
-int fixed_arity(const tl::ops::OpDef& op) {
-  if (op.samples.empty()) return -1;
-  size_t n = op.samples[0].shapes.size();
-  for (const tl::ops::Sample& sample : op.samples)
-    if (sample.shapes.size() != n) return -1;
-  return static_cast<int>(n);
+// The ODS argument of one declared attribute: optional unless the op requires it.
+std::string ods_attr(const tl::ops::AttrSpec& spec) {
+  std::string type;
+  switch (tl::ops::attr_type(spec.field)) {
+    case tl::ops::AttrType::kInts: type = "DenseI64ArrayAttr"; break;
+    case tl::ops::AttrType::kInt: type = "I64Attr"; break;
+    case tl::ops::AttrType::kFloat: type = "F64Attr"; break;
+    case tl::ops::AttrType::kBool: return "UnitAttr:$" + spec.name;  // absent = false already
+    case tl::ops::AttrType::kDType: type = "TypeAttr"; break;
+  }
+  return (spec.required ? type : "OptionalAttr<" + type + ">") + ":$" + spec.name;
+}
+
+std::string arity_text(const tl::ops::OpDef& op) {
+  if (op.arity == tl::ops::kVariadic) return "takes a variable number of operands";
+  int fewest = op.arity - static_cast<int>(op.optional_inputs.size());
+  return "takes " + (fewest == op.arity ? std::to_string(op.arity) : std::to_string(fewest) + " to " + std::to_string(op.arity)) +
+         " operand(s)";
 }
 
 std::string generate() {
@@ -66,16 +74,20 @@ std::string generate() {
   std::set<std::string> seen;
   for (const tl::ops::OpDef* op : tl::ops::all_ops()) {
     if (!is_valid_name(op->name)) throw std::runtime_error("op name '" + op->name + "' is not snake_case");
-    if (kStructuralNames.count(op->name)) throw std::runtime_error("op name '" + op->name + "' is a structural op");
+    if (tl::trace::find_structural(op->name)) throw std::runtime_error("op name '" + op->name + "' is a structural op");
     if (!seen.insert(op->name).second) throw std::runtime_error("op '" + op->name + "' is registered twice");
-    int arity = fixed_arity(*op);
     std::string doc = op->doc.empty() ? op->name : op->doc;
-    td << "\ndef Tl_" << camel_case(op->name) << "Op : Tl_RegistryOp<\"" << op->name << "\", " << arity << "> {\n"
+    std::string description = doc + ". Generated from the op table entry `" + op->name + "`; " + arity_text(*op) +
+                              (op->view ? "; a view in eager mode, a value here." : ".");
+    std::string arguments = "Variadic<AnyRankedTensor>:$inputs";
+    for (const tl::ops::AttrSpec& spec : op->attrs) {
+      arguments += ", " + ods_attr(spec);
+      description += " `" + spec.name + "` (" + tl::ops::attr_type_name(tl::ops::attr_type(spec.field)) + "): " + spec.doc + ".";
+    }
+    td << "\ndef Tl_" << camel_case(op->name) << "Op : Tl_RegistryOp<\"" << op->name << "\"> {\n"
        << "  let summary = " << quoted(doc) << ";\n"
-       << "  let description = " << quoted(
-              doc + ". Generated from the op table entry `" + op->name + "`" +
-              (arity >= 0 ? "; takes " + std::to_string(arity) + " operand(s)" : "; takes a variable number of operands") +
-              (op->view ? "; a view in eager mode, a value here." : ".")) << ";\n"
+       << "  let description = " << quoted(description) << ";\n"
+       << "  let arguments = (ins " << arguments << ");\n"
        << "}\n";
   }
   td << "\n#endif  // TL_IR_REGISTRY_OPS_TD\n";

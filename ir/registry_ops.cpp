@@ -26,7 +26,7 @@ void TlDialect::add_registry_ops() {
   for (const ops::OpDef* def : ops::all_ops()) {
     if (mlir::RegisteredOperationName::lookup("tl." + def->name, getContext())) continue;
     registerDynamicOp(mlir::DynamicOpDefinition::get(
-        def->name, this, [](mlir::Operation* op) { return verify_registry_op(op, -1); },
+        def->name, this, [](mlir::Operation* op) { return verify_registry_op(op); },
         [](mlir::Operation*) { return mlir::success(); }));
   }
 }

@@ -23,22 +23,25 @@ def Tl_ConstantOp : Tl_Op<"constant",
 def Tl_RandomOp : Tl_Op<"random", [NoSideEffect]> {
   let summary = "a counter-based (Philox) random draw";
   let description = [{
-    Draws a tensor of shape `dims` and element type `dtype` (absent: f32; the result's type
-    must agree with both) from the generator state `rng` (tensor<2xi64>: seed, offset when
-    the call started). `count` is the kind, with a = `scalar`, b = `scalar2`: 0 uniform
-    U[a, b), 1 normal N(a, b^2), 2 bernoulli (1 with probability a), 3 randint [a, b).
-    `axis` is the Philox counter offset of this draw relative to `rng`'s offset. The numbers
-    depend only on the operand and the attributes, so the op is pure: two draws with equal
-    attributes are the same numbers, and draws at different offsets differ.
+    Draws a tensor of shape `shape` and element type `dtype` (the result's type must agree
+    with both) from the generator state `rng` (tensor<2xi64>: seed, offset when the call
+    started). `distribution`, with parameters `a` and `b`: 0 uniform U[a, b), 1 normal
+    N(a, b^2), 2 bernoulli (1 with probability a), 3 randint [a, b). `offset` is the Philox
+    counter offset of this draw relative to `rng`'s offset. The numbers depend only on the
+    operand and the attributes, so the op is pure: two draws with equal attributes are the
+    same numbers, and draws at different offsets differ. Absent attributes are 0 (an empty
+    shape).
+
+        %r = tl.random %rng {distribution = 1 : i64, shape = array<i64: 2, 3>, dtype = f32, b = 1.0 : f64} : (tensor<2xi64>) -> tensor<2x3xf32>
   }];
   let arguments = (ins
     TensorOf<[I64]>:$rng,
-    OptionalAttr<I64Attr>:$count,
-    OptionalAttr<DenseI64ArrayAttr>:$dims,
-    OptionalAttr<F64Attr>:$scalar,
-    OptionalAttr<F64Attr>:$scalar2,
-    OptionalAttr<I64Attr>:$axis,
-    OptionalAttr<TypeAttr>:$dtype
+    OptionalAttr<I64Attr>:$distribution,
+    OptionalAttr<DenseI64ArrayAttr>:$shape,
+    TypeAttr:$dtype,
+    OptionalAttr<F64Attr>:$a,
+    OptionalAttr<F64Attr>:$b,
+    OptionalAttr<I64Attr>:$offset
   );
   let results = (outs AnyRankedTensor:$out);
   let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
@@ -63,11 +66,11 @@ def Tl_GradOp : Tl_Op<"grad", [MemoryEffects<[MemRead, MemWrite]>]> {
 def Tl_AssignOp : Tl_Op<"assign", [MemoryEffects<[MemWrite]>]> {
   let summary = "an in-place update of a function input";
   let description = [{
-    From here on the function input `target` holds `value` (with `flag`: its .grad slot
+    From here on the function input `target` holds `value` (with `to_grad`: its .grad slot
     instead of its data). Removed by functionalization (tl-functionalize), which turns the
     last assignment of each target into a function result marked tl.writeback.
   }];
-  let arguments = (ins AnyRankedTensor:$target, AnyRankedTensor:$value, UnitAttr:$flag);
+  let arguments = (ins AnyRankedTensor:$target, AnyRankedTensor:$value, UnitAttr:$to_grad);
   let assemblyFormat = "operands attr-dict `:` type(operands)";
   let hasVerifier = 1;
 }
@@ -75,11 +78,11 @@ def Tl_AssignOp : Tl_Op<"assign", [MemoryEffects<[MemWrite]>]> {
 def Tl_GuardOp : Tl_Op<"guard", [MemoryEffects<[MemRead, MemWrite]>]> {
   let summary = "checks a value the host read at trace time";
   let description = [{
-    `x` has one element; `scalar` is the value the host read while tracing. When they
+    `x` has one element; `value` is the value the host read while tracing. When they
     differ at run time the call is abandoned (nothing is written back) and the function is
     traced again.
   }];
-  let arguments = (ins AnyRankedTensor:$x, OptionalAttr<F64Attr>:$scalar);
+  let arguments = (ins AnyRankedTensor:$x, F64Attr:$value);
   let assemblyFormat = "operands attr-dict `:` type(operands)";
   let hasVerifier = 1;
 }

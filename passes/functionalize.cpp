@@ -6,6 +6,7 @@
 #include <mlir/Dialect/Func/IR/FuncOps.h>
 #include <mlir/Pass/Pass.h>
 
+#include "ir/attrs.h"
 #include "passes/graph_bridge.h"
 #include "passes/passes.h"
 
@@ -73,7 +74,7 @@ void FunctionalizePass::runOnOperation() {
                      << target.getType();
       return signalPassFailure();
     }
-    const bool to_grad = op.hasAttr("flag");
+    const bool to_grad = ir::attrs_of(&op).flag;  // tl.assign {to_grad}
     updates.insert_or_assign({target.getArgNumber(), to_grad}, Update{value, op.getLoc(), order++});
     if (!to_grad) current[target] = value;
     op.erase();

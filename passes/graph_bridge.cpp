@@ -13,10 +13,7 @@
 namespace tl::passes {
 namespace {
 
-bool is_structural(const std::string& op) {
-  return op == trace::kConstant || op == trace::kRandom || op == trace::kGrad || op == trace::kAssign ||
-         op == trace::kGuard;
-}
+bool is_structural(const std::string& op) { return trace::find_structural(op) != nullptr; }
 
 const char* kind_name(trace::InputKind kind) {
   switch (kind) {
@@ -96,13 +93,10 @@ mlir::Operation* emit_node(mlir::OpBuilder& builder, const trace::Node& node, ml
   state.addOperands(operands);
   state.addTypes(result_types);
   mlir::NamedAttrList attrs;
-  ir::append_attrs(ctx, node.attrs, attrs);
+  ir::append_attrs(ctx, node.op, node.attrs, attrs);
   if (node.op == trace::kConstant) {
     if (!node.constant.defined()) throw ValueError("constant node holds no tensor");
     attrs.set(kConstantValueAttr, constant_attr(ctx, node.constant));
-  } else if (node.op == trace::kGuard) {
-    // The expected value is the guard's meaning, so it is spelled out even when it is 0.
-    attrs.set("scalar", builder.getF64FloatAttr(node.attrs.scalar));
   }
   state.addAttributes(attrs);
   return builder.create(state);

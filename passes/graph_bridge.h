@@ -7,12 +7,13 @@
 //       "grad_of"|"rng", tl.name = "arg0", tl.arg_index = i64 (arguments, when set)}, ...)
 //       -> (outputs..., writebacks... {tl.writeback = <input index> : i64, tl.to_grad})
 //       attributes {tl.rng_advance = i64 (absent when 0)}
-//   registry op `name`   -> "tl.name"(operands) {ir::append_attrs(attrs)} at ir::location(site)
+//   registry op `name`   -> "tl.name"(operands) {its declared attributes} at ir::location(site)
 //   constant             -> tl.constant {value = dense<...>} (a splat when all elements match)
-//   random               -> tl.random(rng[, p]) {count, dims, dtype, scalar, scalar2, axis}
+//   random               -> tl.random(rng) {distribution, shape, dtype, a, b, offset}
 //   grad                 -> tl.grad(loss, seed, wrt...) with one result per wrt
-//   assign               -> tl.assign(target, value) {flag}
-//   guard                -> tl.guard(x) {scalar : f64, always present}
+//   assign               -> tl.assign(target, value) {to_grad}
+//   guard                -> tl.guard(x) {value : f64, always present}
+// (attribute names and types: trace::structural_ops() and OpDef::attrs, via ir::append_attrs)
 //   fused                -> func.call @<name>_fusedN(inputs) of a private func.func holding the
 //                           group's tl ops, marked {fused = "mul+add+gelu"} (tl-fuse-elementwise);
 //                           exported with the CompiledKernel code generation made for it
@@ -34,12 +35,13 @@
 
 namespace tl::passes {
 
-// Names of the structural ops and of the attributes the bridge writes.
-inline constexpr const char* kConstantOp = "tl.constant";
-inline constexpr const char* kRandomOp = "tl.random";
-inline constexpr const char* kGradOp = "tl.grad";
-inline constexpr const char* kAssignOp = "tl.assign";
-inline constexpr const char* kGuardOp = "tl.guard";
+// The IR names of the structural ops (declared in frontend/trace/graph.h) and the names of
+// the attributes the bridge writes.
+inline const std::string kConstantOp = std::string("tl.") + trace::kConstant;
+inline const std::string kRandomOp = std::string("tl.") + trace::kRandom;
+inline const std::string kGradOp = std::string("tl.") + trace::kGrad;
+inline const std::string kAssignOp = std::string("tl.") + trace::kAssign;
+inline const std::string kGuardOp = std::string("tl.") + trace::kGuard;
 inline constexpr const char* kConstantValueAttr = "value";
 inline constexpr const char* kInputAttr = "tl.input";
 inline constexpr const char* kNameAttr = "tl.name";

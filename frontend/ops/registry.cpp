@@ -1,6 +1,6 @@
-#include <algorithm>
 #include "frontend/ops/registry.h"
 
+#include <algorithm>
 #include <unordered_map>
 
 #include "frontend/autograd/anomaly.h"
@@ -23,12 +23,160 @@ void unsupported_dtype(const char* what, DType dtype) {
                    " is not supported by this op");
 }
 
+namespace {
+
+bool is_snake_case(const std::string& name) {
+  if (name.empty() || !(name[0] >= 'a' && name[0] <= 'z')) return false;
+  for (char c : name)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  return true;
+}
+
+// The checks define_op makes; `what` is "op 'clamp'" in messages.
+void check_definition(const OpDef& op) {
+  const std::string what = "op '" + op.name + "'";
+  if (op.arity == OpDef::kUnsetArity)
+    throw ValueError(what + " declares no arity (set OpDef::arity to its operand count or kVariadic)");
+  if (op.arity < kVariadic) throw ValueError(what + " declares arity " + std::to_string(op.arity));
+  std::vector<AttrField> used;
+  for (const AttrSpec& spec : op.attrs) {
+    if (!is_snake_case(spec.name)) throw ValueError(what + ": attribute name '" + spec.name + "' is not snake_case");
+    if (spec.field == AttrField::kNone) throw ValueError(what + ": attribute '" + spec.name + "' names no field");
+    for (const AttrSpec& other : op.attrs)
+      if (&other != &spec && other.name == spec.name)
+        throw ValueError(what + " declares attribute '" + spec.name + "' twice");
+    for (AttrField f : {spec.field, spec.present}) {
+      if (f == AttrField::kNone) continue;
+      if (std::find(used.begin(), used.end(), f) != used.end())
+        throw ValueError(what + ": two attributes are stored in field '" + std::string(field_name(f)) + "'");
+      used.push_back(f);
+    }
+    if (spec.present != AttrField::kNone && attr_type(spec.present) != AttrType::kBool)
+      throw ValueError(what + ": attribute '" + spec.name + "' has a presence field that is not a bool");
+  }
+}
+
+}  // namespace
+
 const OpDef& define_op(const char* name, const std::function<void(OpDef&)>& build) {
   auto* op = new OpDef();  // lives for the whole process, like the table itself
   op->name = name;
   build(*op);
+  check_definition(*op);
   registry().push_back(op);
   return *op;
+}
+
+AttrType attr_type(AttrField field) {
+  switch (field) {
+    case AttrField::kDims:
+    case AttrField::kStride:
+    case AttrField::kPadding:
+    case AttrField::kDilation: return AttrType::kInts;
+    case AttrField::kAxis:
+    case AttrField::kCount:
+    case AttrField::kCount2:
+    case AttrField::kStep: return AttrType::kInt;
+    case AttrField::kScalar:
+    case AttrField::kScalar2: return AttrType::kFloat;
+    case AttrField::kKeepdim:
+    case AttrField::kFlag:
+    case AttrField::kFlag2: return AttrType::kBool;
+    case AttrField::kDtype: return AttrType::kDType;
+    case AttrField::kNone: break;
+  }
+  TL_ASSERT(false, "attr_type of AttrField::kNone");
+}
+
+const char* attr_type_name(AttrType type) {
+  switch (type) {
+    case AttrType::kInts: return "i64 array";
+    case AttrType::kInt: return "i64";
+    case AttrType::kFloat: return "f64";
+    case AttrType::kBool: return "unit";
+    case AttrType::kDType: return "element type";
+  }
+  return "?";
+}
+
+const char* field_name(AttrField field) {
+  switch (field) {
+    case AttrField::kNone: return "none";
+    case AttrField::kDims: return "dims";
+    case AttrField::kStride: return "stride";
+    case AttrField::kPadding: return "padding";
+    case AttrField::kDilation: return "dilation";
+    case AttrField::kAxis: return "axis";
+    case AttrField::kCount: return "count";
+    case AttrField::kCount2: return "count2";
+    case AttrField::kStep: return "step";
+    case AttrField::kScalar: return "scalar";
+    case AttrField::kScalar2: return "scalar2";
+    case AttrField::kKeepdim: return "keepdim";
+    case AttrField::kFlag: return "flag";
+    case AttrField::kFlag2: return "flag2";
+    case AttrField::kDtype: return "dtype";
+  }
+  return "?";
+}
+
+namespace {
+template <class F>
+decltype(auto) with_field(Attrs& a, AttrField field, F&& f) {
+  switch (field) {
+    case AttrField::kDims: return f(a.dims);
+    case AttrField::kStride: return f(a.stride);
+    case AttrField::kPadding: return f(a.padding);
+    case AttrField::kDilation: return f(a.dilation);
+    case AttrField::kAxis: return f(a.axis);
+    case AttrField::kCount: return f(a.count);
+    case AttrField::kCount2: return f(a.count2);
+    case AttrField::kStep: return f(a.step);
+    case AttrField::kScalar: return f(a.scalar);
+    case AttrField::kScalar2: return f(a.scalar2);
+    case AttrField::kKeepdim: return f(a.keepdim);
+    case AttrField::kFlag: return f(a.flag);
+    case AttrField::kFlag2: return f(a.flag2);
+    case AttrField::kDtype: return f(a.dtype);
+    case AttrField::kNone: break;
+  }
+  TL_ASSERT(false, "attribute access through AttrField::kNone");
+}
+}  // namespace
+
+AttrValue get_attr(const Attrs& attrs, AttrField field) {
+  return with_field(const_cast<Attrs&>(attrs), field, [](auto& v) { return AttrValue(v); });
+}
+
+void set_attr(Attrs& attrs, AttrField field, const AttrValue& value) {
+  with_field(attrs, field, [&](auto& v) {
+    using T = std::decay_t<decltype(v)>;
+    TL_ASSERT(std::holds_alternative<T>(value),
+              std::string("attribute field '") + field_name(field) + "' set with a value of another type");
+    v = std::get<T>(value);
+  });
+}
+
+bool is_default(const Attrs& attrs, AttrField field) {
+  static const Attrs defaults;
+  return get_attr(attrs, field) == get_attr(defaults, field);
+}
+
+bool is_written(const Attrs& attrs, const AttrSpec& spec) {
+  if (spec.required) return true;
+  if (spec.present != AttrField::kNone) return std::get<bool>(get_attr(attrs, spec.present));
+  return !is_default(attrs, spec.field);
+}
+
+AttrField undeclared_field(const Attrs& attrs, std::span<const AttrSpec> specs) {
+  for (int f = static_cast<int>(AttrField::kDims); f <= static_cast<int>(AttrField::kDtype); ++f) {
+    auto field = static_cast<AttrField>(f);
+    if (is_default(attrs, field)) continue;
+    bool declared = std::any_of(specs.begin(), specs.end(),
+                                [&](const AttrSpec& s) { return s.field == field || s.present == field; });
+    if (!declared) return field;
+  }
+  return AttrField::kNone;
 }
 
 const std::vector<const OpDef*>& all_ops() { return registry(); }

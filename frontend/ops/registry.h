@@ -7,6 +7,7 @@
 #include <functional>
 #include <span>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "frontend/ops/pointwise/scalar_builder.h"
@@ -14,15 +15,19 @@
 
 namespace tl::ops {
 
-// Op-specific attributes. Each op documents which fields it reads; the IR lowering maps
-// the same fields to MLIR attributes.
+// An op's attribute values as its kernels store them. The fields are storage only: what each
+// means for an op (its name, type and doc, as the IR, tl-opt, the docs and compiled
+// artifacts show it) is declared once by the op's OpDef::attrs. A field an op does not
+// declare must keep its default (the tracer checks it).
 struct Attrs {
   Shape dims = {};      // axes (reductions, permute) or sizes (view, expand)
   Shape stride = {};    // conv/pool/slice
   Shape padding = {};   // conv/pool
   Shape dilation = {};  // conv
   int64_t axis = 0;
-  int64_t count = 0;  // groups, num_classes, correction, start index, ...
+  int64_t count = 0;   // groups, num_classes, start index, ...
+  int64_t count2 = 0;  // a second integer (slice: end)
+  int64_t step = 1;    // slice
   double scalar = 0;
   double scalar2 = 0;
   bool keepdim = false;
@@ -30,6 +35,48 @@ struct Attrs {
   bool flag2 = false;
   DType dtype = kFloat32;
 };
+
+// The storage fields of Attrs, so that an attribute declaration can name one.
+enum class AttrField : uint8_t {
+  kNone,
+  kDims, kStride, kPadding, kDilation,  // Shape -> an i64 array
+  kAxis, kCount, kCount2, kStep,        // int64_t -> an i64
+  kScalar, kScalar2,                    // double -> an f64
+  kKeepdim, kFlag, kFlag2,              // bool -> a unit attribute (present = true)
+  kDtype,                               // DType -> an element type
+};
+enum class AttrType : uint8_t { kInts, kInt, kFloat, kBool, kDType };
+AttrType attr_type(AttrField field);
+// "i64 array", "i64", "f64", "unit", "element type"
+const char* attr_type_name(AttrType type);
+
+// One named, typed attribute of an op: `tl.clamp {min = 0.0 : f64}` is
+// {"min", AttrField::kScalar, "lower bound", AttrField::kFlag}.
+struct AttrSpec {
+  std::string name;                      // snake_case, as the IR spells it
+  AttrField field = AttrField::kNone;    // where Attrs stores the value (its type follows)
+  std::string doc;
+  // For a value that may be absent (clamp's bounds): the bool field that says it is given.
+  // Such a value is written whenever it is given, even when it equals the default.
+  AttrField present = AttrField::kNone;
+  // Written even when it equals the default, and required when read back (a guard's value).
+  bool required = false;
+};
+
+// A field's value, for code that handles attributes generically (the IR bridge, artifacts).
+using AttrValue = std::variant<Shape, int64_t, double, bool, DType>;
+AttrValue get_attr(const Attrs& attrs, AttrField field);
+void set_attr(Attrs& attrs, AttrField field, const AttrValue& value);  // the value's type must match
+bool is_default(const Attrs& attrs, AttrField field);
+// Whether `spec`'s value is written out for `attrs` (given, or different from the default).
+bool is_written(const Attrs& attrs, const AttrSpec& spec);
+// The first field that is set in `attrs` (not at its default) but declared by none of
+// `specs`: AttrField::kNone when there is none. Such a value would be lost in the IR.
+AttrField undeclared_field(const Attrs& attrs, std::span<const AttrSpec> specs);
+const char* field_name(AttrField field);  // "dims", "scalar2", ... (for messages)
+
+// OpDef::arity for ops that take any number of operands (cat).
+inline constexpr int kVariadic = -1;
 
 struct OutputMeta {
   Shape shape;
@@ -88,6 +135,10 @@ enum class OpKind {
 struct OpDef {
   std::string name;
   std::string doc;
+  // The number of tensor operands (kVariadic: any number), and the attributes the op reads,
+  // by name and type. define_op refuses an op that leaves arity undeclared.
+  int arity = kUnsetArity;
+  std::vector<AttrSpec> attrs;
   InferFn infer = nullptr;
   KernelFn kernels[kNumDeviceTypes] = {};
   ViewFn view = nullptr;
@@ -98,15 +149,19 @@ struct OpDef {
   std::vector<Sample> samples;
   OpKind kind = OpKind::kOther;
   // An elementwise op's scalar math for code generation, built from the same expression as
-  // its eager kernel (pointwise/pointwise_op.h); `arity` is its operand count. Set exactly
+  // its eager kernel (pointwise/pointwise_op.h); it takes `arity` operands. Set exactly
   // when kind is kElementwise (the registry test checks it).
   struct {
-    int arity = 0;
     PointwiseLowering lower = nullptr;
   } pointwise;
+
+  static constexpr int kUnsetArity = -2;
 };
 
 // Registers an op at static-initialization time: `static const OpDef& op = define_op(...)`.
+// Throws tl::ValueError for a definition that cannot be right (arity undeclared, an attribute
+// name that is not snake_case or repeats, two attributes in one field, an elementwise op
+// whose math takes another number of operands than its arity).
 const OpDef& define_op(const char* name, const std::function<void(OpDef&)>& build);
 const std::vector<const OpDef*>& all_ops();
 const OpDef* find_op(const std::string& name);

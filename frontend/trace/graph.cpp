@@ -6,6 +6,37 @@
 
 namespace tl::trace {
 
+std::span<const StructuralOp> structural_ops() {
+  using ops::AttrField;
+  static const std::vector<StructuralOp> table = {
+      {kConstant, 0, {}},  // its value is a dense attribute of its own, not an Attrs field
+      {kRandom,
+       1,
+       {{"distribution", AttrField::kCount, "0 uniform U[a, b), 1 normal N(a, b^2), 2 bernoulli(a), 3 randint [a, b)"},
+        {"shape", AttrField::kDims, "the result's shape"},
+        {"dtype", AttrField::kDtype, "the result's element type", AttrField::kNone, /*required=*/true},
+        {"a", AttrField::kScalar, "first parameter of the distribution"},
+        {"b", AttrField::kScalar2, "second parameter of the distribution"},
+        {"offset", AttrField::kAxis, "Philox counter offset of the draw from the generator state's offset"}}},
+      {kGrad, ops::kVariadic, {}},
+      {kAssign, 2, {{"to_grad", AttrField::kFlag, "the target's .grad slot instead of its data"}}},
+      {kGuard, 1, {{"value", AttrField::kScalar, "the value the host read while tracing", AttrField::kNone, true}}},
+  };
+  return table;
+}
+
+const StructuralOp* find_structural(std::string_view name) {
+  for (const StructuralOp& op : structural_ops())
+    if (name == op.name) return &op;
+  return nullptr;
+}
+
+const std::vector<ops::AttrSpec>* attr_specs(std::string_view op) {
+  if (const StructuralOp* s = find_structural(op)) return &s->attrs;
+  if (const ops::OpDef* def = ops::find_op(std::string(op))) return &def->attrs;
+  return nullptr;
+}
+
 const char* intern_file(const std::string& file) {
   static std::mutex mutex;
   static std::set<std::string> files;  // node-based: c_str() stays valid

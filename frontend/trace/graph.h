@@ -11,6 +11,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "frontend/ops/registry.h"
@@ -18,12 +19,16 @@
 
 namespace tl::trace {
 
-// Structural node kinds (everything else is a registry op).
+// Structural node kinds (everything else is a registry op). These names, with the
+// attributes each reads, are stated here once (structural_ops() below); the IR bridge, the
+// dialect's generator and its tests take them from here, and the hand-written ODS
+// (ir/structural_ops.td) is checked against this table by tests/ir.
+//
 // constant: no inputs; outputs[0] holds `constant` (a tensor created on the host).
 inline constexpr const char* kConstant = "constant";
-// random: inputs [rng]; attrs.count = RandomKind, attrs.dims = shape,
-// attrs.dtype, attrs.scalar/scalar2 = a, b (see RandomKind), attrs.axis = the Philox
-// counter offset of this draw relative to the generator's offset when the call started.
+// random: inputs [rng]; a draw (RandomKind in attrs.count) of shape attrs.dims and dtype
+// attrs.dtype with parameters attrs.scalar/scalar2 = a, b (see RandomKind), attrs.axis = the
+// Philox counter offset of this draw relative to the generator's offset when the call started.
 inline constexpr const char* kRandom = "random";
 // grad: inputs [loss, seed, wrt...]; outputs[i] = seed-weighted d loss / d wrt_i (a tensor
 // of wrt_i's shape; zeros when loss does not depend on it). Expanded by the autodiff pass.
@@ -35,6 +40,18 @@ inline constexpr const char* kAssign = "assign";
 // guard: inputs [x] (one element); attrs.scalar = the value the host read at trace time.
 // Executing it compares; a mismatch abandons the call (nothing is written back) and re-traces.
 inline constexpr const char* kGuard = "guard";
+
+struct StructuralOp {
+  const char* name;
+  int arity;  // operand count, or ops::kVariadic
+  std::vector<ops::AttrSpec> attrs;
+};
+// constant, random, grad, assign, guard.
+std::span<const StructuralOp> structural_ops();
+const StructuralOp* find_structural(std::string_view name);
+// The declared attributes of a node kind or registry op named `op` (without "tl."), or null
+// when `op` is neither.
+const std::vector<ops::AttrSpec>* attr_specs(std::string_view op);
 
 // kUniform: U[a, b); kNormal: N(a, b^2); kBernoulli: 1 with probability a; kRandint: [a, b) int64.
 // fused: inputs -> outputs[0], computed by `kernel` (generated code for a group of ops the

@@ -8,14 +8,14 @@
 // CHECK-LABEL: func.func @mlp
 // CHECK-NOT: tl.grad
 // CHECK: %[[DP:.*]] = tl.add {{.*}} : (tensor<8x1xf32>, tensor<8x1xf32>) -> tensor<8x1xf32>
-// CHECK: %[[W2T:.*]] = tl.permute %arg3 {dims = [:i64 1, 0]}
+// CHECK: %[[W2T:.*]] = tl.permute %arg3 {perm = [:i64 1, 0]}
 // CHECK: %[[DH:.*]] = tl.matmul %[[DP]], %[[W2T]] : (tensor<8x1xf32>, tensor<1x16xf32>) -> tensor<8x16xf32>
-// CHECK: %[[HT:.*]] = tl.permute %2 {dims = [:i64 1, 0]}
+// CHECK: %[[HT:.*]] = tl.permute %2 {perm = [:i64 1, 0]}
 // CHECK: %[[GW2:.*]] = tl.matmul %[[HT]], %[[DP]] : (tensor<16x8xf32>, tensor<8x1xf32>) -> tensor<16x1xf32>
 // CHECK: %[[DH1:.*]] = tl.relu_backward %[[DH]], %2
 // CHECK: %[[SB:.*]] = tl.sum %[[DH1]] {dims = [:i64 0], keepdim} : (tensor<8x16xf32>) -> tensor<1x16xf32>
-// CHECK: %[[GB1:.*]] = tl.reshape %[[SB]] {dims = [:i64 16]}
-// CHECK: %[[XT:.*]] = tl.permute %arg0 {dims = [:i64 1, 0]}
+// CHECK: %[[GB1:.*]] = tl.reshape %[[SB]] {shape = [:i64 16]}
+// CHECK: %[[XT:.*]] = tl.permute %arg0 {perm = [:i64 1, 0]}
 // CHECK: %[[GW1:.*]] = tl.matmul %[[XT]], %[[DH1]] : (tensor<4x8xf32>, tensor<8x16xf32>) -> tensor<4x16xf32>
 // CHECK: return %{{.*}}, %[[GW1]], %[[GB1]], %[[GW2]] : tensor<f32>, tensor<4x16xf32>, tensor<16xf32>, tensor<16x1xf32>
 // Cleaned up, the two identical products of the squared error merge and the unused

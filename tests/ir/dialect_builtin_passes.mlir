@@ -32,14 +32,14 @@ func.func @attributes_keep_ops_apart(%a: tensor<2x3xf32>) -> (tensor<1x3xf32>, t
 // Draws at different counter offsets are different numbers and stay apart; a draw repeated
 // at the same offset is the same numbers and merges.
 // CSE-LABEL: func.func @random_offsets
-// CSE: %[[R0:.*]] = tl.random %arg0 {dims = [:i64 4]}
-// CSE: %[[R1:.*]] = tl.random %arg0 {axis = 4 : i64, dims = [:i64 4]}
+// CSE: %[[R0:.*]] = tl.random %arg0 {dtype = f32, shape = [:i64 4]}
+// CSE: %[[R1:.*]] = tl.random %arg0 {dtype = f32, offset = 4 : i64, shape = [:i64 4]}
 // CSE-NOT: tl.random
 // CSE: return %[[R0]], %[[R1]], %[[R0]]
 func.func @random_offsets(%rng: tensor<2xi64>) -> (tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) {
-  %0 = tl.random %rng {dims = [:i64 4]} : (tensor<2xi64>) -> tensor<4xf32>
-  %1 = tl.random %rng {dims = [:i64 4], axis = 4 : i64} : (tensor<2xi64>) -> tensor<4xf32>
-  %2 = tl.random %rng {dims = [:i64 4]} : (tensor<2xi64>) -> tensor<4xf32>
+  %0 = tl.random %rng {dtype = f32, shape = [:i64 4]} : (tensor<2xi64>) -> tensor<4xf32>
+  %1 = tl.random %rng {dtype = f32, offset = 4 : i64, shape = [:i64 4]} : (tensor<2xi64>) -> tensor<4xf32>
+  %2 = tl.random %rng {dtype = f32, shape = [:i64 4]} : (tensor<2xi64>) -> tensor<4xf32>
   return %0, %1, %2 : tensor<4xf32>, tensor<4xf32>, tensor<4xf32>
 }
 
@@ -55,8 +55,8 @@ func.func @effects_do_not_merge(%x: tensor<3xf32>, %l: tensor<f32>) -> (tensor<3
   %g1 = tl.grad %l, %l, %x : (tensor<f32>, tensor<f32>, tensor<3xf32>) -> tensor<3xf32>
   tl.assign %x, %g0 : tensor<3xf32>, tensor<3xf32>
   tl.assign %x, %g0 : tensor<3xf32>, tensor<3xf32>
-  tl.guard %l {scalar = 1.0 : f64} : tensor<f32>
-  tl.guard %l {scalar = 1.0 : f64} : tensor<f32>
+  tl.guard %l {value = 1.0 : f64} : tensor<f32>
+  tl.guard %l {value = 1.0 : f64} : tensor<f32>
   return %g0, %g1 : tensor<3xf32>, tensor<3xf32>
 }
 
@@ -68,16 +68,16 @@ func.func @effects_do_not_merge(%x: tensor<3xf32>, %l: tensor<f32>) -> (tensor<3
 // CANON-NOT: tl.random
 // CANON-NOT: tl.constant
 // CANON: tl.grad
-// CANON: tl.assign %arg0, %arg0 {flag}
-// CANON: tl.guard %arg1 {scalar = 2.000000e+00 : f64}
+// CANON: tl.assign %arg0, %arg0 {to_grad}
+// CANON: tl.guard %arg1 {value = 2.000000e+00 : f64}
 // CANON: return %arg0
 func.func @dead_pure_ops_go(%x: tensor<3xf32>, %l: tensor<f32>, %rng: tensor<2xi64>) -> tensor<3xf32> {
   %unused = tl.mul %x, %x : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>
-  %noise = tl.random %rng {dims = [:i64 3]} : (tensor<2xi64>) -> tensor<3xf32>
+  %noise = tl.random %rng {dtype = f32, shape = [:i64 3]} : (tensor<2xi64>) -> tensor<3xf32>
   %c = tl.constant dense<1.0> : tensor<3xf32>
   %g = tl.grad %l, %l, %x : (tensor<f32>, tensor<f32>, tensor<3xf32>) -> tensor<3xf32>
-  tl.assign %x, %x {flag} : tensor<3xf32>, tensor<3xf32>
-  tl.guard %l {scalar = 2.0 : f64} : tensor<f32>
+  tl.assign %x, %x {to_grad} : tensor<3xf32>, tensor<3xf32>
+  tl.guard %l {value = 2.0 : f64} : tensor<f32>
   return %x : tensor<3xf32>
 }
 

@@ -8,6 +8,7 @@
 #include <mlir/IR/MLIRContext.h>
 #include <mlir/IR/Verifier.h>
 
+#include "frontend/trace/graph.h"
 #include "frontend/trace/tracer.h"
 #include "ir/attrs.h"
 #include "ir/dialect.h"
@@ -58,13 +59,62 @@ std::string verify_node(mlir::MLIRContext& ctx, const trace::Graph& graph, const
   state.addOperands(func.getArguments());
   state.addTypes(result_types);
   mlir::NamedAttrList attrs;
-  ir::append_attrs(&ctx, node.attrs, attrs);
+  ir::append_attrs(&ctx, node.op, node.attrs, attrs);
   state.addAttributes(attrs);
   mlir::Operation* op = b.create(state);
   b.create<mlir::func::ReturnOp>(loc, op->getResults());
   if (ir::op_def(op) != node.def) errors += "op_def does not find the node's op-table entry\n";
   if (mlir::failed(mlir::verify(*module))) errors += "(verification failed)\n";
   return errors;
+}
+
+// The names of the attributes the ODS definition of tl.<op> declares, sorted.
+std::vector<std::string> ods_attribute_names(mlir::MLIRContext& ctx, const std::string& op) {
+  auto name = mlir::RegisteredOperationName::lookup("tl." + op, &ctx);
+  REQUIRE(name.has_value());
+  std::vector<std::string> names;
+  for (mlir::StringAttr attr : name->getAttributeNames()) names.push_back(attr.str());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::vector<std::string> declared_names(const std::vector<ops::AttrSpec>& specs) {
+  std::vector<std::string> names;
+  for (const ops::AttrSpec& spec : specs) names.push_back(spec.name);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+TEST_CASE("each op's ODS attributes are the ones its declaration names", "[ir][registry]") {
+  Context c;
+  for (const ops::OpDef* def : ops::all_ops()) {
+    INFO("tl." << def->name);
+    CHECK(ods_attribute_names(c.ctx, def->name) == declared_names(def->attrs));
+  }
+  // The structural ops are written in ODS by hand (structural_ops.td); the table in
+  // frontend/trace/graph.h is what the bridge reads, so the two must agree.
+  for (const trace::StructuralOp& op : trace::structural_ops()) {
+    INFO("tl." << op.name);
+    std::vector<std::string> expected = declared_names(op.attrs);
+    if (std::string(op.name) == trace::kConstant) expected = {"value"};  // its dense value
+    CHECK(ods_attribute_names(c.ctx, op.name) == expected);
+  }
+}
+
+TEST_CASE("attributes are spelled by their declared names in the IR", "[ir][registry]") {
+  Context c;
+  mlir::NamedAttrList attrs;
+  ops::Attrs clamp;
+  clamp.flag = true;  // min given, and 0: still written
+  clamp.scalar = 0.0;
+  ir::append_attrs(&c.ctx, "clamp", clamp, attrs);
+  REQUIRE(attrs.getAttrs().size() == 1);
+  CHECK(attrs.get("min") != nullptr);
+  ops::Attrs stray;
+  stray.count = 3;  // clamp declares nothing in `count`
+  CHECK_THROWS_WITH(ir::append_attrs(&c.ctx, "clamp", stray, attrs),
+                    Catch::Contains("field 'count' is set but the op declares no attribute stored there"));
+  CHECK_THROWS_WITH(ir::append_attrs(&c.ctx, "no_such_op", clamp, attrs), Catch::Contains("not an op of the tl dialect"));
 }
 
 TEST_CASE("every op-table entry has a registered tl op that knows its entry", "[ir][registry]") {

@@ -38,9 +38,9 @@ func.func @shape_rule_error(%a: tensor<2x3xf32>, %b: tensor<4xf32>) -> tensor<2x
 
 // -----
 
-// An attribute of another kind than the convention (dims is an i64 array).
+// An attribute of another type than the op declares (dims is an i64 array).
 func.func @bad_attribute_kind(%a: tensor<2x3xf32>) -> tensor<2xf32> {
-  // expected-error @+1 {{'tl.sum' op tl.sum: attribute 'dims' must be an i64 array ([:i64 ...])}}
+  // expected-error @+1 {{'tl.sum' op attribute 'dims' failed to satisfy constraint: i64 dense array attribute}}
   %0 = tl.sum %a {dims = 1 : i64} : (tensor<2x3xf32>) -> tensor<2xf32>
   return %0 : tensor<2xf32>
 }
@@ -49,7 +49,7 @@ func.func @bad_attribute_kind(%a: tensor<2x3xf32>) -> tensor<2xf32> {
 
 // Integer attributes are i64.
 func.func @bad_attribute_width(%a: tensor<2x3xf32>) -> tensor<2x3xf32> {
-  // expected-error @+1 {{'tl.softmax' op tl.softmax: attribute 'axis' must be an i64 integer}}
+  // expected-error @+1 {{'tl.softmax' op attribute 'axis' failed to satisfy constraint: 64-bit signless integer attribute}}
   %0 = tl.softmax %a {axis = 1 : i32} : (tensor<2x3xf32>) -> tensor<2x3xf32>
   return %0 : tensor<2x3xf32>
 }
@@ -59,7 +59,7 @@ func.func @bad_attribute_width(%a: tensor<2x3xf32>) -> tensor<2x3xf32> {
 // Only the attributes of the convention, so that a misspelt one is not silently ignored.
 func.func @unknown_attribute(%a: tensor<2x3xf32>) -> tensor<2xf32> {
   // expected-error @+1 {{'tl.sum' op has unknown attribute 'dim'}}
-  %0 = tl.sum %a {dims = [:i64 1], dim = [:i64 1]} : (tensor<2x3xf32>) -> tensor<2xf32>
+  %0 = tl.sum %a {dim = [:i64 1], dims = [:i64 1]} : (tensor<2x3xf32>) -> tensor<2xf32>
   return %0 : tensor<2xf32>
 }
 
@@ -110,8 +110,8 @@ func.func @dynamic_shape(%a: tensor<?x3xf32>) -> tensor<?x3xf32> {
 
 // A random draw's result type follows its dims and dtype attributes.
 func.func @random_shape(%rng: tensor<2xi64>) -> tensor<3xf32> {
-  // expected-error @+1 {{'tl.random' op result is 'tensor<3xf32>' but dims is [4]}}
-  %0 = tl.random %rng {dims = [:i64 4]} : (tensor<2xi64>) -> tensor<3xf32>
+  // expected-error @+1 {{'tl.random' op result is 'tensor<3xf32>' but shape is [4]}}
+  %0 = tl.random %rng {dtype = f32, shape = [:i64 4]} : (tensor<2xi64>) -> tensor<3xf32>
   return %0 : tensor<3xf32>
 }
 
@@ -119,15 +119,15 @@ func.func @random_shape(%rng: tensor<2xi64>) -> tensor<3xf32> {
 
 func.func @random_dtype(%rng: tensor<2xi64>) -> tensor<3xf32> {
   // expected-error @+1 {{'tl.random' op result is 'tensor<3xf32>' but dtype is 'i64'}}
-  %0 = tl.random %rng {dims = [:i64 3], dtype = i64} : (tensor<2xi64>) -> tensor<3xf32>
+  %0 = tl.random %rng {dtype = i64, shape = [:i64 3]} : (tensor<2xi64>) -> tensor<3xf32>
   return %0 : tensor<3xf32>
 }
 
 // -----
 
 func.func @random_kind(%rng: tensor<2xi64>) -> tensor<3xf32> {
-  // expected-error @+1 {{'tl.random' op count 7 names no random kind}}
-  %0 = tl.random %rng {dims = [:i64 3], count = 7 : i64} : (tensor<2xi64>) -> tensor<3xf32>
+  // expected-error @+1 {{'tl.random' op distribution 7 names no random kind}}
+  %0 = tl.random %rng {distribution = 7 : i64, dtype = f32, shape = [:i64 3]} : (tensor<2xi64>) -> tensor<3xf32>
   return %0 : tensor<3xf32>
 }
 
@@ -135,7 +135,7 @@ func.func @random_kind(%rng: tensor<2xi64>) -> tensor<3xf32> {
 
 func.func @random_state(%rng: tensor<3xi64>) -> tensor<3xf32> {
   // expected-error @+1 {{'tl.random' op rng must be tensor<2xi64> (seed, offset), got 'tensor<3xi64>'}}
-  %0 = tl.random %rng {dims = [:i64 3]} : (tensor<3xi64>) -> tensor<3xf32>
+  %0 = tl.random %rng {dtype = f32, shape = [:i64 3]} : (tensor<3xi64>) -> tensor<3xf32>
   return %0 : tensor<3xf32>
 }
 
@@ -176,7 +176,7 @@ func.func @assign_type(%t: tensor<3xf32>, %v: tensor<3xf64>) {
 
 func.func @guard_size(%x: tensor<2xf32>) {
   // expected-error @+1 {{'tl.guard' op guards a single value, got 'tensor<2xf32>'}}
-  tl.guard %x {scalar = 1.0 : f64} : tensor<2xf32>
+  tl.guard %x {value = 1.0 : f64} : tensor<2xf32>
   return
 }
 
@@ -250,7 +250,7 @@ func.func @reduce_dim_repeated(%a: tensor<2x3xf32>) -> tensor<2xf32> {
 // max and argmax have no identity: the kernel would read the first of zero elements.
 func.func @reduce_empty_dim(%a: tensor<0x3xf32>) -> tensor<3xi64> {
   // expected-error @+1 {{tl::argmin: cannot reduce over dim 0 of size 0 in [0, 3] (no identity)}}
-  %0 = tl.argmax %a {dims = [:i64 0], flag2} : (tensor<0x3xf32>) -> tensor<3xi64>
+  %0 = tl.argmax %a {dims = [:i64 0], min} : (tensor<0x3xf32>) -> tensor<3xi64>
   return %0 : tensor<3xi64>
 }
 
@@ -267,7 +267,7 @@ func.func @argmax_two_dims(%a: tensor<2x3xf32>) -> tensor<i64> {
 // flag turns sum into mean, which the public function allows on floating tensors only.
 func.func @mean_of_integers(%a: tensor<3xi64>) -> tensor<i64> {
   // expected-error @+1 {{tl::mean: the input must be a floating-point tensor, got int64 [3]}}
-  %0 = tl.sum %a {dims = [:i64 0], flag} : (tensor<3xi64>) -> tensor<i64>
+  %0 = tl.sum %a {dims = [:i64 0], mean} : (tensor<3xi64>) -> tensor<i64>
   return %0 : tensor<i64>
 }
 
@@ -285,7 +285,7 @@ func.func @softmax_axis(%a: tensor<2x3xf32>) -> tensor<2x3xf32> {
 // The public functions reshape a 0-d input to [1] first.
 func.func @log_softmax_scalar(%a: tensor<f32>) -> tensor<f32> {
   // expected-error @+1 {{tl::log_softmax: axis 0 names no dim of a 0-d tensor}}
-  %0 = tl.softmax %a {flag} : (tensor<f32>) -> tensor<f32>
+  %0 = tl.softmax %a {log} : (tensor<f32>) -> tensor<f32>
   return %0 : tensor<f32>
 }
 
@@ -359,7 +359,7 @@ func.func @index_select_index_dtype(%x: tensor<3x4xf32>, %i: tensor<2xf32>) -> t
 
 func.func @scatter_add_shape(%s: tensor<3x4xf32>, %i: tensor<3x4xi64>) -> tensor<2x5xf32> {
   // expected-error @+1 {{tl::scatter_add: src and index need one shape, of the rank of dims [2, 5] and no larger in any dim except 1}}
-  %0 = tl.scatter_add %s, %i {axis = 1 : i64, dims = [:i64 2, 5]} : (tensor<3x4xf32>, tensor<3x4xi64>) -> tensor<2x5xf32>
+  %0 = tl.scatter_add %s, %i {axis = 1 : i64, shape = [:i64 2, 5]} : (tensor<3x4xf32>, tensor<3x4xi64>) -> tensor<2x5xf32>
   return %0 : tensor<2x5xf32>
 }
 
@@ -376,7 +376,7 @@ func.func @one_hot_count(%i: tensor<5xi64>) -> tensor<5xf32> {
 // permute's dims must be a permutation of the operand's dims.
 func.func @permute_repeated(%a: tensor<2x3xf32>) -> tensor<2x2xf32> {
   // expected-error @+1 {{tl::permute: dim 0 appears twice in dims [0, 0]}}
-  %0 = tl.permute %a {dims = [:i64 0, 0]} : (tensor<2x3xf32>) -> tensor<2x2xf32>
+  %0 = tl.permute %a {perm = [:i64 0, 0]} : (tensor<2x3xf32>) -> tensor<2x2xf32>
   return %0 : tensor<2x2xf32>
 }
 
@@ -384,7 +384,7 @@ func.func @permute_repeated(%a: tensor<2x3xf32>) -> tensor<2x2xf32> {
 
 func.func @permute_out_of_range(%a: tensor<2x3xf32>) -> tensor<3x2xf32> {
   // expected-error @+1 {{tl::permute: dim 5 in dims [1, 5] is out of range for a tensor of rank 2}}
-  %0 = tl.permute %a {dims = [:i64 1, 5]} : (tensor<2x3xf32>) -> tensor<3x2xf32>
+  %0 = tl.permute %a {perm = [:i64 1, 5]} : (tensor<2x3xf32>) -> tensor<3x2xf32>
   return %0 : tensor<3x2xf32>
 }
 
@@ -392,7 +392,7 @@ func.func @permute_out_of_range(%a: tensor<2x3xf32>) -> tensor<3x2xf32> {
 
 func.func @permute_rank(%a: tensor<2x3xf32>) -> tensor<2xf32> {
   // expected-error @+1 {{tl::permute: dims [0] is not a permutation of the 2 dims of [2, 3]}}
-  %0 = tl.permute %a {dims = [:i64 0]} : (tensor<2x3xf32>) -> tensor<2xf32>
+  %0 = tl.permute %a {perm = [:i64 0]} : (tensor<2x3xf32>) -> tensor<2xf32>
   return %0 : tensor<2xf32>
 }
 
@@ -401,7 +401,7 @@ func.func @permute_rank(%a: tensor<2x3xf32>) -> tensor<2xf32> {
 // reshape's sizes are resolved (no -1) and keep the element count.
 func.func @reshape_count(%a: tensor<2x3xf32>) -> tensor<4x2xf32> {
   // expected-error @+1 {{tl::reshape: cannot view [2, 3] (6 elements) as [4, 2] (8 elements)}}
-  %0 = tl.reshape %a {dims = [:i64 4, 2]} : (tensor<2x3xf32>) -> tensor<4x2xf32>
+  %0 = tl.reshape %a {shape = [:i64 4, 2]} : (tensor<2x3xf32>) -> tensor<4x2xf32>
   return %0 : tensor<4x2xf32>
 }
 
@@ -410,7 +410,7 @@ func.func @reshape_count(%a: tensor<2x3xf32>) -> tensor<4x2xf32> {
 // A negative size used to reach the result type as a dynamic dim.
 func.func @reshape_negative(%a: tensor<2x3xf32>) -> tensor<2x3xf32> {
   // expected-error @+1 {{tl::reshape: dims [-1, 3] is not a shape (sizes must be >= 0}}
-  %0 = tl.reshape %a {dims = [:i64 -1, 3]} : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  %0 = tl.reshape %a {shape = [:i64 -1, 3]} : (tensor<2x3xf32>) -> tensor<2x3xf32>
   return %0 : tensor<2x3xf32>
 }
 
@@ -418,24 +418,24 @@ func.func @reshape_negative(%a: tensor<2x3xf32>) -> tensor<2x3xf32> {
 
 func.func @expand_size(%a: tensor<2x3xf32>) -> tensor<4x3xf32> {
   // expected-error @+1 {{tl::expand: cannot expand [2, 3] to [4, 3] (only size-1 dims grow, and new dims go in front)}}
-  %0 = tl.expand %a {dims = [:i64 4, 3]} : (tensor<2x3xf32>) -> tensor<4x3xf32>
+  %0 = tl.expand %a {shape = [:i64 4, 3]} : (tensor<2x3xf32>) -> tensor<4x3xf32>
   return %0 : tensor<4x3xf32>
 }
 
 // -----
 
-// A slice without a step (or with step 0) divided by zero in the shape rule and crashed tl-opt.
+// A slice with step 0 divided by zero in the shape rule and crashed tl-opt. Without a step
+// attribute the step is 1 (its default), which is valid.
 func.func @slice_missing_step(%a: tensor<2x3xf32>) -> tensor<2x2xf32> {
-  // expected-error @+1 {{tl::slice: stride must hold one step >= 1, got []}}
-  %0 = tl.slice %a {axis = 1 : i64, scalar = 2.0 : f64} : (tensor<2x3xf32>) -> tensor<2x2xf32>
+  %0 = tl.slice %a {axis = 1 : i64, end = 2 : i64} : (tensor<2x3xf32>) -> tensor<2x2xf32>
   return %0 : tensor<2x2xf32>
 }
 
 // -----
 
 func.func @slice_zero_step(%a: tensor<2x3xf32>) -> tensor<2x2xf32> {
-  // expected-error @+1 {{tl::slice: stride must hold one step >= 1, got [0]}}
-  %0 = tl.slice %a {axis = 1 : i64, scalar = 2.0 : f64, stride = [:i64 0]} : (tensor<2x3xf32>) -> tensor<2x2xf32>
+  // expected-error @+1 {{tl::slice: step must be >= 1, got 0}}
+  %0 = tl.slice %a {axis = 1 : i64, end = 2 : i64, step = 0 : i64} : (tensor<2x3xf32>) -> tensor<2x2xf32>
   return %0 : tensor<2x2xf32>
 }
 
@@ -443,8 +443,8 @@ func.func @slice_zero_step(%a: tensor<2x3xf32>) -> tensor<2x2xf32> {
 
 // The bounds are clamped by the public function: a view past the end would read past the storage.
 func.func @slice_range(%a: tensor<2x3xf32>) -> tensor<2x8xf32> {
-  // expected-error @+1 {{tl::slice: the range [1, 9.000000) (count, scalar) must have integer bounds with 0 <= start <= end <= 3}}
-  %0 = tl.slice %a {axis = 1 : i64, count = 1 : i64, scalar = 9.0 : f64, stride = [:i64 1]} : (tensor<2x3xf32>) -> tensor<2x8xf32>
+  // expected-error @+1 {{tl::slice: the range [start, end) = [1, 9) must satisfy 0 <= start <= end <= 3}}
+  %0 = tl.slice %a {axis = 1 : i64, end = 9 : i64, start = 1 : i64} : (tensor<2x3xf32>) -> tensor<2x8xf32>
   return %0 : tensor<2x8xf32>
 }
 
@@ -452,15 +452,15 @@ func.func @slice_range(%a: tensor<2x3xf32>) -> tensor<2x8xf32> {
 
 func.func @slice_axis(%a: tensor<2x3xf32>) -> tensor<2x3xf32> {
   // expected-error @+1 {{tl::slice: axis 3 is out of range for a tensor of rank 2}}
-  %0 = tl.slice %a {axis = 3 : i64, scalar = 1.0 : f64, stride = [:i64 1]} : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  %0 = tl.slice %a {axis = 3 : i64, end = 1 : i64} : (tensor<2x3xf32>) -> tensor<2x3xf32>
   return %0 : tensor<2x3xf32>
 }
 
 // -----
 
 func.func @slice_backward_shape(%d: tensor<2x2xf32>) -> tensor<2x3xf32> {
-  // expected-error @+1 {{tl::slice_backward: the gradient is [2, 2] but slicing dims [2, 3] gives [2, 1]}}
-  %0 = tl.slice_backward %d {axis = 1 : i64, count = 1 : i64, scalar = 2.0 : f64, stride = [:i64 1], dims = [:i64 2, 3]} : (tensor<2x2xf32>) -> tensor<2x3xf32>
+  // expected-error @+1 {{tl::slice_backward: the gradient is [2, 2] but slicing shape [2, 3] gives [2, 1]}}
+  %0 = tl.slice_backward %d {axis = 1 : i64, end = 2 : i64, shape = [:i64 2, 3], start = 1 : i64} : (tensor<2x2xf32>) -> tensor<2x3xf32>
   return %0 : tensor<2x3xf32>
 }
 
@@ -469,7 +469,7 @@ func.func @slice_backward_shape(%d: tensor<2x2xf32>) -> tensor<2x3xf32> {
 // conv2d without a stride divided by zero in the shape rule and crashed tl-opt.
 func.func @conv_missing_stride(%x: tensor<1x3x5x5xf32>, %w: tensor<4x3x3x3xf32>) -> tensor<1x4x3x3xf32> {
   // expected-error @+1 {{tl::conv2d: stride must hold 2 values (height, width), each >= 1, got []}}
-  %0 = tl.conv2d %x, %w {padding = [:i64 0, 0], dilation = [:i64 1, 1], count = 1 : i64} : (tensor<1x3x5x5xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x3x3xf32>
+  %0 = tl.conv2d %x, %w {dilation = [:i64 1, 1], groups = 1 : i64, padding = [:i64 0, 0]} : (tensor<1x3x5x5xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x3x3xf32>
   return %0 : tensor<1x4x3x3xf32>
 }
 
@@ -477,7 +477,7 @@ func.func @conv_missing_stride(%x: tensor<1x3x5x5xf32>, %w: tensor<4x3x3x3xf32>)
 
 func.func @conv_negative_padding(%x: tensor<1x3x5x5xf32>, %w: tensor<4x3x3x3xf32>) -> tensor<1x4x1x3xf32> {
   // expected-error @+1 {{tl::conv2d: padding must hold 2 values (height, width), each >= 0, got [-1, 0]}}
-  %0 = tl.conv2d %x, %w {stride = [:i64 1, 1], padding = [:i64 -1, 0], dilation = [:i64 1, 1], count = 1 : i64} : (tensor<1x3x5x5xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x1x3xf32>
+  %0 = tl.conv2d %x, %w {dilation = [:i64 1, 1], groups = 1 : i64, padding = [:i64 -1, 0], stride = [:i64 1, 1]} : (tensor<1x3x5x5xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x1x3xf32>
   return %0 : tensor<1x4x1x3xf32>
 }
 
@@ -485,7 +485,7 @@ func.func @conv_negative_padding(%x: tensor<1x3x5x5xf32>, %w: tensor<4x3x3x3xf32
 
 func.func @conv_zero_dilation(%x: tensor<1x3x5x5xf32>, %w: tensor<4x3x3x3xf32>) -> tensor<1x4x5x3xf32> {
   // expected-error @+1 {{tl::conv2d: dilation must hold 2 values (height, width), each >= 1, got [0, 1]}}
-  %0 = tl.conv2d %x, %w {stride = [:i64 1, 1], padding = [:i64 0, 0], dilation = [:i64 0, 1], count = 1 : i64} : (tensor<1x3x5x5xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x5x3xf32>
+  %0 = tl.conv2d %x, %w {dilation = [:i64 0, 1], groups = 1 : i64, padding = [:i64 0, 0], stride = [:i64 1, 1]} : (tensor<1x3x5x5xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x5x3xf32>
   return %0 : tensor<1x4x5x3xf32>
 }
 
@@ -494,7 +494,7 @@ func.func @conv_zero_dilation(%x: tensor<1x3x5x5xf32>, %w: tensor<4x3x3x3xf32>) 
 // groups (count) left out is 0; the kernels divide by it.
 func.func @conv_groups(%x: tensor<1x3x5x5xf32>, %w: tensor<4x3x3x3xf32>) -> tensor<1x4x3x3xf32> {
   // expected-error @+1 {{tl::conv2d: groups = 0 must be positive and divide both the 3 input channels and the 4 output channels}}
-  %0 = tl.conv2d %x, %w {stride = [:i64 1, 1], padding = [:i64 0, 0], dilation = [:i64 1, 1]} : (tensor<1x3x5x5xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x3x3xf32>
+  %0 = tl.conv2d %x, %w {dilation = [:i64 1, 1], padding = [:i64 0, 0], stride = [:i64 1, 1]} : (tensor<1x3x5x5xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x3x3xf32>
   return %0 : tensor<1x4x3x3xf32>
 }
 
@@ -502,7 +502,7 @@ func.func @conv_groups(%x: tensor<1x3x5x5xf32>, %w: tensor<4x3x3x3xf32>) -> tens
 
 func.func @conv_backward_input_shape(%dy: tensor<1x4x2x2xf32>, %w: tensor<4x3x3x3xf32>) -> tensor<1x3x5x5xf32> {
   // expected-error @+1 {{tl::conv2d_backward_input: dout must have conv2d's output shape [1, 4, 3, 3]}}
-  %0 = tl.conv2d_backward_input %dy, %w {stride = [:i64 1, 1], padding = [:i64 0, 0], dilation = [:i64 1, 1], count = 1 : i64, dims = [:i64 1, 3, 5, 5]} : (tensor<1x4x2x2xf32>, tensor<4x3x3x3xf32>) -> tensor<1x3x5x5xf32>
+  %0 = tl.conv2d_backward_input %dy, %w {dilation = [:i64 1, 1], groups = 1 : i64, padding = [:i64 0, 0], shape = [:i64 1, 3, 5, 5], stride = [:i64 1, 1]} : (tensor<1x4x2x2xf32>, tensor<4x3x3x3xf32>) -> tensor<1x3x5x5xf32>
   return %0 : tensor<1x3x5x5xf32>
 }
 
@@ -511,7 +511,7 @@ func.func @conv_backward_input_shape(%dy: tensor<1x4x2x2xf32>, %w: tensor<4x3x3x
 // A zero stride divided by zero in the shape rule and crashed tl-opt.
 func.func @pool_zero_stride(%x: tensor<1x2x6x6xf32>) -> tensor<1x2x3x3xf32> {
   // expected-error @+1 {{tl::max_pool2d: stride must hold 2 values (height, width), each >= 1, got [0, 2]}}
-  %0 = tl.max_pool2d %x {dims = [:i64 2, 2], stride = [:i64 0, 2]} : (tensor<1x2x6x6xf32>) -> tensor<1x2x3x3xf32>
+  %0 = tl.max_pool2d %x {kernel = [:i64 2, 2], stride = [:i64 0, 2]} : (tensor<1x2x6x6xf32>) -> tensor<1x2x3x3xf32>
   return %0 : tensor<1x2x3x3xf32>
 }
 
@@ -520,7 +520,7 @@ func.func @pool_zero_stride(%x: tensor<1x2x6x6xf32>) -> tensor<1x2x3x3xf32> {
 // A window of padding alone has no maximum: the kernel would read before the input.
 func.func @pool_padding(%x: tensor<1x2x6x6xf32>) -> tensor<1x2x4x4xf32> {
   // expected-error @+1 {{tl::max_pool2d: padding [2, 2] must be at most half the kernel [2, 2]}}
-  %0 = tl.max_pool2d %x {dims = [:i64 2, 2], stride = [:i64 2, 2], padding = [:i64 2, 2]} : (tensor<1x2x6x6xf32>) -> tensor<1x2x4x4xf32>
+  %0 = tl.max_pool2d %x {kernel = [:i64 2, 2], padding = [:i64 2, 2], stride = [:i64 2, 2]} : (tensor<1x2x6x6xf32>) -> tensor<1x2x4x4xf32>
   return %0 : tensor<1x2x4x4xf32>
 }
 
@@ -528,7 +528,7 @@ func.func @pool_padding(%x: tensor<1x2x6x6xf32>) -> tensor<1x2x4x4xf32> {
 
 func.func @pool_backward_shape(%dy: tensor<1x2x2x2xf32>, %x: tensor<1x2x6x6xf32>) -> tensor<1x2x6x6xf32> {
   // expected-error @+1 {{tl::avg_pool2d_backward: dout must have the pooled shape [1, 2, 3, 3]}}
-  %0 = tl.avg_pool2d_backward %dy, %x {dims = [:i64 2, 2], stride = [:i64 2, 2], padding = [:i64 0, 0]} : (tensor<1x2x2x2xf32>, tensor<1x2x6x6xf32>) -> tensor<1x2x6x6xf32>
+  %0 = tl.avg_pool2d_backward %dy, %x {kernel = [:i64 2, 2], padding = [:i64 0, 0], stride = [:i64 2, 2]} : (tensor<1x2x2x2xf32>, tensor<1x2x6x6xf32>) -> tensor<1x2x6x6xf32>
   return %0 : tensor<1x2x6x6xf32>
 }
 
@@ -594,10 +594,10 @@ func.func @exp_integers(%a: tensor<3xi64>) -> tensor<3xi64> {
 
 // -----
 
-// Ops without a fixed arity in the table (no samples) count their operands in the rule; a
+// Every op declares its arity, and the verifier checks it before the shape rule runs; a
 // comparison with one operand used to read a second one that was not there.
 func.func @compare_arity(%a: tensor<3xf32>) -> tensor<3xi1> {
-  // expected-error @+1 {{tl::eq: expected 2 operand(s), got 1}}
+  // expected-error @+1 {{'tl.eq' op takes 2 operand(s), got 1}}
   %0 = tl.eq %a : (tensor<3xf32>) -> tensor<3xi1>
   return %0 : tensor<3xi1>
 }
@@ -606,6 +606,6 @@ func.func @compare_arity(%a: tensor<3xf32>) -> tensor<3xi1> {
 
 func.func @clamp_bounds(%a: tensor<3xf32>) -> tensor<3xf32> {
   // expected-error @+1 {{tl::clamp: min 2.000000 is greater than max 1.000000}}
-  %0 = tl.clamp %a {flag, flag2, scalar = 2.0 : f64, scalar2 = 1.0 : f64} : (tensor<3xf32>) -> tensor<3xf32>
+  %0 = tl.clamp %a {max = 1.0 : f64, min = 2.0 : f64} : (tensor<3xf32>) -> tensor<3xf32>
   return %0 : tensor<3xf32>
 }

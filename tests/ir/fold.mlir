@@ -24,7 +24,7 @@ func.func @chain() -> (tensor<2x1xf32>, tensor<3x2xi64>) {
   %a = tl.constant dense<[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]> : tensor<2x3xf32>
   %s = tl.sum %a {dims = [:i64 1], keepdim} : (tensor<2x3xf32>) -> tensor<2x1xf32>
   %i = tl.cast %a {dtype = i64} : (tensor<2x3xf32>) -> tensor<2x3xi64>
-  %t = tl.permute %i {dims = [:i64 1, 0]} : (tensor<2x3xi64>) -> tensor<3x2xi64>
+  %t = tl.permute %i {perm = [:i64 1, 0]} : (tensor<2x3xi64>) -> tensor<3x2xi64>
   return %s, %t : tensor<2x1xf32>, tensor<3x2xi64>
 }
 
@@ -50,7 +50,7 @@ func.func @not_constant(%arg0: tensor<3xf32>) -> tensor<3xf32> {
 // OPT: tl.expand
 func.func @too_big() -> tensor<2048x1024xf32> {
   %c = tl.constant dense<1.0> : tensor<1xf32>
-  %e = tl.expand %c {dims = [:i64 2048, 1024]} : (tensor<1xf32>) -> tensor<2048x1024xf32>
+  %e = tl.expand %c {shape = [:i64 2048, 1024]} : (tensor<1xf32>) -> tensor<2048x1024xf32>
   return %e : tensor<2048x1024xf32>
 }
 

@@ -19,7 +19,7 @@ func.func @step(%arg0: tensor<3xf32> {tl.input = "argument", tl.name = "arg0", t
   tl.assign %arg1, %w1 : tensor<3xf32>, tensor<3xf32>
   %w2 = tl.sub %w1, %step : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>
   tl.assign %arg1, %w2 : tensor<3xf32>, tensor<3xf32>
-  tl.assign %arg1, %arg0 {flag} : tensor<3xf32>, tensor<3xf32>
+  tl.assign %arg1, %arg0 {to_grad} : tensor<3xf32>, tensor<3xf32>
   return %w2 : tensor<3xf32>
 }
 

@@ -98,11 +98,11 @@ func.func @broadcast_intermediate(%x: tensor<4xf32>, %y: tensor<3x4xf32>) -> ten
 // CHECK-SAME: attributes {fused = "log+neg"}
 // CHECK-LABEL: func.func private @reduction_fused1
 // CHECK-SAME: attributes {fused = "sub+exp+sum"}
-// CHECK: tl.sum {{.*}} {dims = [:i64 0], flag, keepdim}
+// CHECK: tl.sum {{.*}} {dims = [:i64 0], keepdim, mean}
 func.func @reduction(%x: tensor<4x8xf32>, %m: tensor<8xf32>) -> tensor<1x8xf32> {
   %0 = tl.sub %x, %m : (tensor<4x8xf32>, tensor<8xf32>) -> tensor<4x8xf32>
   %1 = tl.exp %0 : (tensor<4x8xf32>) -> tensor<4x8xf32>
-  %2 = tl.sum %1 {dims = [:i64 0], flag, keepdim} : (tensor<4x8xf32>) -> tensor<1x8xf32>
+  %2 = tl.sum %1 {dims = [:i64 0], keepdim, mean} : (tensor<4x8xf32>) -> tensor<1x8xf32>
   %3 = tl.log %2 : (tensor<1x8xf32>) -> tensor<1x8xf32>
   %4 = tl.neg %3 : (tensor<1x8xf32>) -> tensor<1x8xf32>
   return %4 : tensor<1x8xf32>

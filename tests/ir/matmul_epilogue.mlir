@@ -2,7 +2,7 @@
 
 // A Linear layer and its relu: one matmul_bias with the relu folded.
 // CHECK-LABEL: func.func @linear_relu
-// CHECK: %[[Y:.*]] = tl.matmul_bias %arg0, %arg1, %arg2 {flag} : (tensor<8x4xf32>, tensor<4x16xf32>, tensor<16xf32>) -> tensor<8x16xf32>
+// CHECK: %[[Y:.*]] = tl.matmul_bias %arg0, %arg1, %arg2 {relu} : (tensor<8x4xf32>, tensor<4x16xf32>, tensor<16xf32>) -> tensor<8x16xf32>
 // CHECK-NOT: tl.add
 // CHECK-NOT: tl.relu
 // CHECK: return %[[Y]]

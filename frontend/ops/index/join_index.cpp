@@ -223,7 +223,9 @@ Attrs axis_attrs(int64_t axis, Shape dims = {}) {
 }  // namespace
 
 const OpDef& op_cat = define_op("cat", [](OpDef& op) {
-  op.doc = "joins tensors of one dtype along attrs.axis (other dims equal)";
+  op.doc = "joins tensors of one dtype along axis (other dims equal)";
+  op.arity = kVariadic;
+  op.attrs = {{"axis", AttrField::kAxis, "the joined dim"}};
   op.infer = infer_cat;
   op.kernels[kCpu] = cat_kernel;
   op.grad = [](const GradContext& g) {
@@ -245,7 +247,9 @@ const OpDef& op_cat = define_op("cat", [](OpDef& op) {
 extern const OpDef& op_index_add;
 
 const OpDef& op_index_select = define_op("index_select", [](OpDef& op) {
-  op.doc = "rows of input 0 along attrs.axis picked by the 1-D integer input 1";
+  op.doc = "rows of input 0 along axis picked by the 1-D integer input 1";
+  op.arity = 2;
+  op.attrs = {{"axis", AttrField::kAxis, "the indexed dim"}};
   op.infer = [](std::span<const Tensor> in, const Attrs& a, Site site) {
     check_indexed(in, a, "index_select", site);
     if (in[1].dim() != 1) {
@@ -269,7 +273,9 @@ const OpDef& op_index_select = define_op("index_select", [](OpDef& op) {
 });
 
 const OpDef& op_index_add = define_op("index_add", [](OpDef& op) {
-  op.doc = "zeros of shape attrs.dims with rows of input 0 added at the rows input 1 names along attrs.axis";
+  op.doc = "zeros of shape `shape` with rows of input 0 added at the rows input 1 names along axis";
+  op.arity = 2;
+  op.attrs = {{"axis", AttrField::kAxis, "the indexed dim"}, {"shape", AttrField::kDims, "the result's shape"}};
   op.infer = [](std::span<const Tensor> in, const Attrs& a, Site site) {
     OutputMeta out = infer_scatter(in, a, "index_add", site);
     Shape expected = a.dims;
@@ -283,7 +289,7 @@ const OpDef& op_index_add = define_op("index_add", [](OpDef& op) {
   };
   op.kernels[kCpu] = index_add_kernel;
   op.grad = [](const GradContext& g) {
-    return std::vector<Tensor>{call(op_index_select, {g.dout, g.input(1)}, g.attrs, g.site), Tensor()};
+    return std::vector<Tensor>{call(op_index_select, {g.dout, g.input(1)}, axis_attrs(g.attrs.axis), g.site), Tensor()};
   };
   op.samples = {Sample{{Shape{4, 3}, Shape{4}}, [](const std::vector<Tensor>& in) {
                          return call(op_index_add, {in[0], in[1]}, axis_attrs(0, {5, 3}), Site::here());
@@ -296,7 +302,9 @@ const OpDef& op_index_add = define_op("index_add", [](OpDef& op) {
 extern const OpDef& op_scatter_add;
 
 const OpDef& op_gather = define_op("gather", [](OpDef& op) {
-  op.doc = "values of input 0 at the integer input 1 along attrs.axis (output has the index's shape)";
+  op.doc = "values of input 0 at the integer input 1 along axis (output has the index's shape)";
+  op.arity = 2;
+  op.attrs = {{"axis", AttrField::kAxis, "the indexed dim"}};
   op.infer = [](std::span<const Tensor> in, const Attrs& a, Site site) {
     check_indexed(in, a, "gather", site);
     const Tensor& x = in[0];
@@ -321,7 +329,9 @@ const OpDef& op_gather = define_op("gather", [](OpDef& op) {
 });
 
 const OpDef& op_scatter_add = define_op("scatter_add", [](OpDef& op) {
-  op.doc = "zeros of shape attrs.dims plus input 0 added at the integer input 1 along attrs.axis (gather's adjoint)";
+  op.doc = "zeros of shape `shape` plus input 0 added at the integer input 1 along axis (gather's adjoint)";
+  op.arity = 2;
+  op.attrs = {{"axis", AttrField::kAxis, "the indexed dim"}, {"shape", AttrField::kDims, "the result's shape"}};
   op.infer = [](std::span<const Tensor> in, const Attrs& a, Site site) {
     OutputMeta out = infer_scatter(in, a, "scatter_add", site);
     const Tensor& src = in[0];
@@ -336,7 +346,7 @@ const OpDef& op_scatter_add = define_op("scatter_add", [](OpDef& op) {
   };
   op.kernels[kCpu] = scatter_add_kernel;
   op.grad = [](const GradContext& g) {
-    return std::vector<Tensor>{call(op_gather, {g.dout, g.input(1)}, g.attrs, g.site), Tensor()};
+    return std::vector<Tensor>{call(op_gather, {g.dout, g.input(1)}, axis_attrs(g.attrs.axis), g.site), Tensor()};
   };
   op.samples = {Sample{{Shape{3, 4}, Shape{3, 4}}, [](const std::vector<Tensor>& in) {
     return call(op_scatter_add, {in[0], in[1]}, axis_attrs(1, {3, 5}), Site::here());
@@ -344,7 +354,9 @@ const OpDef& op_scatter_add = define_op("scatter_add", [](OpDef& op) {
 });
 
 const OpDef& op_one_hot = define_op("one_hot", [](OpDef& op) {
-  op.doc = "float32 one-hot vectors of length attrs.count in a new last dim";
+  op.doc = "float32 one-hot vectors of length num_classes in a new last dim";
+  op.arity = 1;
+  op.attrs = {{"num_classes", AttrField::kCount, "length of each vector"}};
   op.infer = [](std::span<const Tensor> in, const Attrs& a, Site site) {
     check_arity(in, 1, "one_hot", site);
     require_index_dtype(in[0], "one_hot", "indices", site);

@@ -168,6 +168,7 @@ OutputMeta infer_matmul(std::span<const Tensor> in, const Attrs&, Site site) {
 
 const OpDef& op_matmul = define_op("matmul", [](OpDef& op) {
   op.doc = "batched matrix product (operands have rank >= 2 here; the public function handles 1-D)";
+  op.arity = 2;
   op.infer = infer_matmul;
   op.kernels[kCpu] = matmul_kernel;
   // Autograd sums each gradient back to its input's shape, so broadcasting is ignored here.
@@ -219,7 +220,9 @@ void matmul_bias_kernel(std::span<const Tensor> in, Tensor& out, const Attrs& at
 // Built by the compiler's tl-matmul-epilogue pass from matmul + bias add (+ relu), so oneDNN
 // applies the epilogue as post-ops while the product is in registers.
 const OpDef& op_matmul_bias = define_op("matmul_bias", [](OpDef& op) {
-  op.doc = "a @ b + bias, then relu when flag is set (a matmul with its epilogue folded)";
+  op.doc = "a @ b + bias, then relu when asked (a matmul with its epilogue folded)";
+  op.arity = 3;
+  op.attrs = {{"relu", AttrField::kFlag, "apply relu to the result"}};
   op.infer = infer_matmul_bias;
   op.kernels[kCpu] = matmul_bias_kernel;
   // The matmul's own rule for a and b, given the gradient before the epilogue; the bias

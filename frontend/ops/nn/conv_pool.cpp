@@ -503,6 +503,11 @@ extern const OpDef& op_conv2d_backward_weight;
 
 const OpDef& op_conv2d = define_op("conv2d", [](OpDef& op) {
   op.doc = "2-D cross-correlation of (N, C, H, W) with (O, C/groups, KH, KW) plus optional bias (O)";
+  op.arity = 3;
+  op.attrs = {{"stride", AttrField::kStride, "(sh, sw)"},
+              {"padding", AttrField::kPadding, "(ph, pw) zeros on each side"},
+              {"dilation", AttrField::kDilation, "(dh, dw)"},
+              {"groups", AttrField::kCount, "channel groups"}};
   op.infer = infer_conv2d;
   op.kernels[kCpu] = conv2d_kernel;
   op.optional_inputs = {2};  // the bias
@@ -534,7 +539,13 @@ const OpDef& op_conv2d = define_op("conv2d", [](OpDef& op) {
 });
 
 const OpDef& op_conv2d_backward_input = define_op("conv2d_backward_input", [](OpDef& op) {
-  op.doc = "gradient of conv2d w.r.t. its input (shape attrs.dims) from (dout, weight)";
+  op.doc = "gradient of conv2d w.r.t. its input (of shape `shape`) from (dout, weight)";
+  op.arity = 2;
+  op.attrs = {{"stride", AttrField::kStride, "(sh, sw)"},
+              {"padding", AttrField::kPadding, "(ph, pw) zeros on each side"},
+              {"dilation", AttrField::kDilation, "(dh, dw)"},
+              {"groups", AttrField::kCount, "channel groups"},
+              {"shape", AttrField::kDims, "the input's shape (the result's)"}};
   op.infer = [](std::span<const Tensor> in, const Attrs& a, Site site) {
     return infer_conv2d_backward(in, a, true, site);
   };
@@ -543,8 +554,10 @@ const OpDef& op_conv2d_backward_input = define_op("conv2d_backward_input", [](Op
   op.grad = [](const GradContext& g) {
     Attrs a = g.attrs;
     a.dims = g.input(1).shape();
+    Attrs forward = g.attrs;  // conv2d has no result shape to carry
+    forward.dims = {};
     return std::vector<Tensor>{
-        g.needs_input_grad(0) ? call(op_conv2d, {g.dout, g.input(1)}, g.attrs, g.site) : Tensor(),
+        g.needs_input_grad(0) ? call(op_conv2d, {g.dout, g.input(1)}, forward, g.site) : Tensor(),
         g.needs_input_grad(1) ? call(op_conv2d_backward_weight, {g.dout, g.input(0)}, a, g.site) : Tensor()};
   };
   op.samples = {Sample{{Shape{2, 4, 3, 3}, Shape{4, 3, 3, 3}},
@@ -562,7 +575,13 @@ const OpDef& op_conv2d_backward_input = define_op("conv2d_backward_input", [](Op
 });
 
 const OpDef& op_conv2d_backward_weight = define_op("conv2d_backward_weight", [](OpDef& op) {
-  op.doc = "gradient of conv2d w.r.t. its weight (shape attrs.dims) from (input, dout)";
+  op.doc = "gradient of conv2d w.r.t. its weight (of shape `shape`) from (input, dout)";
+  op.arity = 2;
+  op.attrs = {{"stride", AttrField::kStride, "(sh, sw)"},
+              {"padding", AttrField::kPadding, "(ph, pw) zeros on each side"},
+              {"dilation", AttrField::kDilation, "(dh, dw)"},
+              {"groups", AttrField::kCount, "channel groups"},
+              {"shape", AttrField::kDims, "the weight's shape (the result's)"}};
   op.infer = [](std::span<const Tensor> in, const Attrs& a, Site site) {
     return infer_conv2d_backward(in, a, false, site);
   };
@@ -571,9 +590,11 @@ const OpDef& op_conv2d_backward_weight = define_op("conv2d_backward_weight", [](
   op.grad = [](const GradContext& g) {
     Attrs a = g.attrs;
     a.dims = g.input(0).shape();
+    Attrs forward = g.attrs;  // conv2d has no result shape to carry
+    forward.dims = {};
     return std::vector<Tensor>{
         g.needs_input_grad(0) ? call(op_conv2d_backward_input, {g.input(1), g.dout}, a, g.site) : Tensor(),
-        g.needs_input_grad(1) ? call(op_conv2d, {g.input(0), g.dout}, g.attrs, g.site) : Tensor()};
+        g.needs_input_grad(1) ? call(op_conv2d, {g.input(0), g.dout}, forward, g.site) : Tensor()};
   };
   op.samples = {Sample{{Shape{2, 3, 5, 5}, Shape{2, 4, 3, 3}}, [](const std::vector<Tensor>& in) {
                   Attrs a = conv_attrs({1, 1}, {0, 0}, {1, 1}, 1);
@@ -589,6 +610,10 @@ const OpDef& op_conv2d_backward_weight = define_op("conv2d_backward_weight", [](
 
 const OpDef& op_max_pool2d_backward = define_op("max_pool2d_backward", [](OpDef& op) {
   op.doc = "gradient of max_pool2d: dout (input 0) routed to the first max of each window of x (input 1)";
+  op.arity = 2;
+  op.attrs = {{"kernel", AttrField::kDims, "(kh, kw) window"},
+              {"stride", AttrField::kStride, "(sh, sw)"},
+              {"padding", AttrField::kPadding, "(ph, pw) on each side"}};
   op.infer = [](std::span<const Tensor> in, const Attrs& a, Site site) {
     return infer_pool2d_backward(in, a, "max_pool2d_backward", site);
   };
@@ -597,7 +622,11 @@ const OpDef& op_max_pool2d_backward = define_op("max_pool2d_backward", [](OpDef&
 });
 
 const OpDef& op_max_pool2d = define_op("max_pool2d", [](OpDef& op) {
-  op.doc = "max over KH x KW windows (attrs.dims) of (N, C, H, W); padding never wins";
+  op.doc = "max over KH x KW windows of (N, C, H, W); padding never wins";
+  op.arity = 1;
+  op.attrs = {{"kernel", AttrField::kDims, "(kh, kw) window"},
+              {"stride", AttrField::kStride, "(sh, sw)"},
+              {"padding", AttrField::kPadding, "(ph, pw) on each side"}};
   op.infer = [](std::span<const Tensor> in, const Attrs& a, Site site) { return infer_pool2d(in, a, "max_pool2d", site); };
   op.kernels[kCpu] = pool2d_kernel<true>;
   op.grad = [](const GradContext& g) {
@@ -612,6 +641,10 @@ extern const OpDef& op_avg_pool2d;
 
 const OpDef& op_avg_pool2d_backward = define_op("avg_pool2d_backward", [](OpDef& op) {
   op.doc = "gradient of avg_pool2d: dout (input 0) spread evenly over each window; x (input 1) gives the shape";
+  op.arity = 2;
+  op.attrs = {{"kernel", AttrField::kDims, "(kh, kw) window"},
+              {"stride", AttrField::kStride, "(sh, sw)"},
+              {"padding", AttrField::kPadding, "(ph, pw) on each side"}};
   op.infer = [](std::span<const Tensor> in, const Attrs& a, Site site) {
     return infer_pool2d_backward(in, a, "avg_pool2d_backward", site);
   };
@@ -627,7 +660,11 @@ const OpDef& op_avg_pool2d_backward = define_op("avg_pool2d_backward", [](OpDef&
 });
 
 const OpDef& op_avg_pool2d = define_op("avg_pool2d", [](OpDef& op) {
-  op.doc = "mean over KH x KW windows (attrs.dims) of (N, C, H, W); padding counts as zeros";
+  op.doc = "mean over KH x KW windows of (N, C, H, W); padding counts as zeros";
+  op.arity = 1;
+  op.attrs = {{"kernel", AttrField::kDims, "(kh, kw) window"},
+              {"stride", AttrField::kStride, "(sh, sw)"},
+              {"padding", AttrField::kPadding, "(ph, pw) on each side"}};
   op.infer = [](std::span<const Tensor> in, const Attrs& a, Site site) { return infer_pool2d(in, a, "avg_pool2d", site); };
   op.kernels[kCpu] = pool2d_kernel<false>;
   op.grad = [](const GradContext& g) {

@@ -163,7 +163,7 @@ void set_pointwise(OpDef& op, Math) {
   static_assert(std::is_empty_v<Math> && std::is_default_constructible_v<Math>, "the math must capture nothing");
   op.kind = OpKind::kElementwise;
   op.kernels[kCpu] = detail::kernel<kAccepts, Math>;
-  op.pointwise.arity = detail::Signature<Math>::kArity;
+  op.arity = detail::Signature<Math>::kArity;
   op.pointwise.lower = detail::lower<Math>;
 }
 

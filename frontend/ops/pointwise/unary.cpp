@@ -135,7 +135,8 @@ const OpDef& op_logical_not = define_op("logical_not", [](OpDef& op) {
   op.not_differentiable = "boolean result";
 });
 const OpDef& op_pow_scalar = define_op("pow_scalar", [](OpDef& op) {
-  op.doc = "x ** scalar";
+  op.doc = "x ** exponent";
+  op.attrs = {{"exponent", AttrField::kScalar, "the power"}};
   op.infer = TL_UNARY_INFER("pow_scalar", Accepts::kFloating);
   set_pointwise<Accepts::kFloating>(op, pow_scalar_math);
   op.grad = [](const GradContext& g) {
@@ -146,7 +147,9 @@ const OpDef& op_pow_scalar = define_op("pow_scalar", [](OpDef& op) {
                 Sample{{Shape{5}}, [](const std::vector<Tensor>& in) { return pow(in[0], 0.5); }, 0.5, 2}};
 });
 const OpDef& op_clamp = define_op("clamp", [](OpDef& op) {
-  op.doc = "min(max(x, lo), hi); the gradient passes where x is inside [lo, hi]";
+  op.doc = "min(max(x, min), max); the gradient passes where x is inside [min, max]";
+  op.attrs = {{"min", AttrField::kScalar, "lower bound (absent: none)", AttrField::kFlag},
+              {"max", AttrField::kScalar2, "upper bound (absent: none)", AttrField::kFlag2}};
   op.infer = [](std::span<const Tensor> in, const Attrs& a, Site site) {
     if (a.flag && a.flag2 && a.scalar > a.scalar2) {
       throw ValueError("tl::clamp: min " + std::to_string(a.scalar) + " is greater than max " +
@@ -166,13 +169,14 @@ const OpDef& op_clamp = define_op("clamp", [](OpDef& op) {
                        [](const std::vector<Tensor>& in) { return clamp(in[0], -0.5, 0.7); }, -2, 2}};
 });
 const OpDef& op_cast = define_op("cast", [](OpDef& op) {
-  op.doc = "conversion to attrs.dtype";
+  op.doc = "conversion to another element type";
+  op.arity = 1;
+  op.attrs = {{"dtype", AttrField::kDtype, "the result's element type", AttrField::kNone, /*required=*/true}};
   op.infer = [](std::span<const Tensor> in, const Attrs& a, Site site) {
     return OutputMeta{infer_unary(in, "cast", Accepts::kAll, site).shape, a.dtype};
   };
   op.kernels[kCpu] = cast_kernel;
   op.kind = OpKind::kElementwise;
-  op.pointwise.arity = 1;
   op.pointwise.lower = [](const ScalarBuilder& s, std::span<const ScalarValue> x, const Attrs&) { return s.convert(x[0]); };
   // The engine casts every gradient back to its input's dtype, so the rule is the identity.
   op.grad = [](const GradContext& g) { return std::vector<Tensor>{g.dout}; };

@@ -253,7 +253,11 @@ std::vector<Sample> reduce_samples(Tensor (*fn)(const Tensor&, Shape, bool, Site
 }  // namespace
 
 const OpDef& op_sum = define_op("sum", [](OpDef& op) {
-  op.doc = "sum over attrs.dims (attrs.flag: divide by the count, i.e. mean)";
+  op.doc = "sum over dims (mean: divide by the count)";
+  op.arity = 1;
+  op.attrs = {{"dims", AttrField::kDims, "the reduced dims (normalized, ascending)"},
+              {"keepdim", AttrField::kKeepdim, "keep each reduced dim with size 1"},
+              {"mean", AttrField::kFlag, "divide by the number of reduced elements"}};
   op.kind = OpKind::kSum;
   op.infer = infer_reduce;
   op.kernels[kCpu] = sum_kernel;
@@ -271,7 +275,11 @@ const OpDef& op_sum = define_op("sum", [](OpDef& op) {
 });
 
 const OpDef& op_amax = define_op("amax", [](OpDef& op) {
-  op.doc = "max over attrs.dims (attrs.flag2: min); ties share the gradient evenly";
+  op.doc = "max over dims (min: the minimum); ties share the gradient evenly";
+  op.arity = 1;
+  op.attrs = {{"dims", AttrField::kDims, "the reduced dims (normalized, ascending)"},
+              {"keepdim", AttrField::kKeepdim, "keep each reduced dim with size 1"},
+              {"min", AttrField::kFlag2, "the minimum instead"}};
   op.infer = [](std::span<const Tensor> in, const Attrs& a, Site site) {
     const char* name = a.flag2 ? "amin" : "amax";
     check_reduce(in, a, name, true, site);
@@ -291,7 +299,11 @@ const OpDef& op_amax = define_op("amax", [](OpDef& op) {
 });
 
 const OpDef& op_argmax = define_op("argmax", [](OpDef& op) {
-  op.doc = "index of the max along attrs.dims[0] (attrs.flag2: min); first one on ties";
+  op.doc = "index of the max along dims[0] (min: of the minimum); first one on ties";
+  op.arity = 1;
+  op.attrs = {{"dims", AttrField::kDims, "the reduced dims (normalized, ascending)"},
+              {"keepdim", AttrField::kKeepdim, "keep each reduced dim with size 1"},
+              {"min", AttrField::kFlag2, "the minimum instead"}};
   op.infer = [](std::span<const Tensor> in, const Attrs& a, Site site) {
     const char* name = a.flag2 ? "argmin" : "argmax";
     check_reduce(in, a, name, true, site);
@@ -306,7 +318,9 @@ const OpDef& op_argmax = define_op("argmax", [](OpDef& op) {
 });
 
 const OpDef& op_softmax = define_op("softmax", [](OpDef& op) {
-  op.doc = "exp(x - logsumexp(x)) along attrs.axis (attrs.flag: log_softmax)";
+  op.doc = "exp(x - logsumexp(x)) along axis (log: log_softmax)";
+  op.arity = 1;
+  op.attrs = {{"axis", AttrField::kAxis, "the normalized dim"}, {"log", AttrField::kFlag, "log_softmax: x - logsumexp(x)"}};
   op.infer = [](std::span<const Tensor> in, const Attrs& a, Site site) {
     const char* name = a.flag ? "log_softmax" : "softmax";
     check_arity(in, 1, name, site);

@@ -52,36 +52,39 @@ Tensor expand_view(const Tensor& x, const Attrs& a, Site site) {
   return make_view(x, a.dims, strides, x.storage_offset());
 }
 
-// Slice attributes: axis, start = count, end = scalar, step = stride[0]; the public slice
-// clamps them to 0 <= start <= end <= size(axis). Returns the sliced shape of `shape`.
+// Slice attributes (slice_attrs): axis, start, end, step; the public slice clamps them to
+// 0 <= start <= end <= size(axis). Returns the sliced shape of `shape`.
 Shape check_slice(const Shape& shape, const Attrs& a, const char* op, Site site) {
   check_axis(a.axis, shape.size(), op, site);
-  if (a.stride.size() != 1 || a.stride[0] < 1) {
-    throw ShapeError(std::string("tl::") + op + ": stride must hold one step >= 1, got " + a.stride.str() + " at " +
+  if (a.step < 1) {
+    throw ShapeError(std::string("tl::") + op + ": step must be >= 1, got " + std::to_string(a.step) + " at " +
                      site.str());
   }
   int64_t n = shape[a.axis];
-  // end travels as a double: require an integer in [start, n] before converting it (n as
-  // a double may round up to 2^63, which no int64 holds).
-  bool in_range = a.count >= 0 && a.count <= n && a.scalar >= static_cast<double>(a.count) &&
-                  a.scalar <= static_cast<double>(n) && a.scalar < 0x1p63;
-  if (!in_range || a.scalar != static_cast<double>(static_cast<int64_t>(a.scalar))) {
-    throw ShapeError(std::string("tl::") + op + ": the range [" + std::to_string(a.count) + ", " +
-                     std::to_string(a.scalar) + ") (count, scalar) must have integer bounds with 0 <= start <= end <= " +
-                     std::to_string(n) + ", the size of dim " + std::to_string(a.axis) + " of " + shape.str() + ", at " +
-                     site.str());
+  if (!(a.count >= 0 && a.count <= a.count2 && a.count2 <= n)) {
+    throw ShapeError(std::string("tl::") + op + ": the range [start, end) = [" + std::to_string(a.count) + ", " +
+                     std::to_string(a.count2) + ") must satisfy 0 <= start <= end <= " + std::to_string(n) +
+                     ", the size of dim " + std::to_string(a.axis) + " of " + shape.str() + ", at " + site.str());
   }
-  int64_t start = a.count, end = static_cast<int64_t>(a.scalar), step = a.stride[0];
+  int64_t start = a.count, end = a.count2, step = a.step;
   Shape out = shape;
   out[a.axis] = end > start ? (end - start - 1) / step + 1 : 0;
   return out;
+}
+
+// The attributes of slice and slice_backward (which adds the sliced input's shape).
+std::vector<AttrSpec> slice_attrs() {
+  return {{"axis", AttrField::kAxis, "the sliced dim"},
+          {"start", AttrField::kCount, "first index taken"},
+          {"end", AttrField::kCount2, "one past the last index the range covers"},
+          {"step", AttrField::kStep, "distance between taken indices (>= 1)"}};
 }
 
 // x[start:end:step] along attrs.axis, for attributes check_slice accepted.
 Tensor slice_geometry(const Tensor& x, const Attrs& a, const Shape& shape) {
   int64_t start = a.count;
   Shape strides = x.strides();
-  strides[a.axis] = x.strides()[a.axis] * a.stride[0];
+  strides[a.axis] = x.strides()[a.axis] * a.step;
   return make_view(x, shape, strides, x.storage_offset() + start * x.strides()[a.axis]);
 }
 
@@ -138,12 +141,16 @@ void slice_backward_kernel(std::span<const Tensor> in, Tensor& out, const Attrs&
 
 const OpDef& op_reshape = define_op("reshape", [](OpDef& op) {
   op.doc = "same elements, new shape (a view of contiguous input)";
+  op.arity = 1;
+  op.attrs = {{"shape", AttrField::kDims, "the result's shape (no -1)"}};
   op.view = reshape_view;
   op.grad = [](const GradContext& g) { return std::vector<Tensor>{g.dout.reshape(g.input(0).shape())}; };
   op.samples = {Sample{{Shape{2, 6}}, [](const std::vector<Tensor>& in) { return in[0].reshape({3, -1}); }}};
 });
 const OpDef& op_permute = define_op("permute", [](OpDef& op) {
   op.doc = "reorders dims (a view)";
+  op.arity = 1;
+  op.attrs = {{"perm", AttrField::kDims, "result dim i is input dim perm[i]"}};
   op.view = permute_view;
   op.grad = [](const GradContext& g) {
     Shape inverse;
@@ -155,18 +162,23 @@ const OpDef& op_permute = define_op("permute", [](OpDef& op) {
 });
 const OpDef& op_expand = define_op("expand", [](OpDef& op) {
   op.doc = "broadcasts size-1 dims without copying (a view)";
+  op.arity = 1;
+  op.attrs = {{"shape", AttrField::kDims, "the result's shape (new leading dims and size-1 dims broadcast)"}};
   op.view = expand_view;
   op.grad = [](const GradContext& g) { return std::vector<Tensor>{sum_to(g.dout, g.input(0).shape())}; };
   op.samples = {Sample{{Shape{3, 1}}, [](const std::vector<Tensor>& in) { return in[0].expand({2, 3, 4}); }}};
 });
 const OpDef& op_slice_backward = define_op("slice_backward", [](OpDef& op) {
-  op.doc = "zeros of the sliced input's shape (attrs.dims) with the gradient scattered into the slice";
+  op.doc = "zeros of the sliced input's shape with the gradient scattered into the slice";
+  op.arity = 1;
+  op.attrs = slice_attrs();
+  op.attrs.push_back({"shape", AttrField::kDims, "the sliced input's shape (the result's)"});
   op.infer = [](std::span<const Tensor> in, const Attrs& a, Site site) {
     check_arity(in, 1, "slice_backward", site);
     check_sizes(a.dims, "slice_backward", "dims", site);
     Shape sliced = check_slice(a.dims, a, "slice_backward", site);
     if (sliced != in[0].shape()) {
-      throw ShapeError("tl::slice_backward: the gradient is " + in[0].shape().str() + " but slicing dims " +
+      throw ShapeError("tl::slice_backward: the gradient is " + in[0].shape().str() + " but slicing shape " +
                        a.dims.str() + " gives " + sliced.str() + " at " + site.str());
     }
     return OutputMeta{a.dims, in[0].dtype()};
@@ -174,11 +186,13 @@ const OpDef& op_slice_backward = define_op("slice_backward", [](OpDef& op) {
   op.kernels[kCpu] = slice_backward_kernel;
   op.grad = [](const GradContext& g) {
     const Attrs& a = g.attrs;
-    return std::vector<Tensor>{g.dout.slice(a.axis, a.count, static_cast<int64_t>(a.scalar), a.stride[0])};
+    return std::vector<Tensor>{g.dout.slice(a.axis, a.count, a.count2, a.step)};
   };
 });
 const OpDef& op_slice = define_op("slice", [](OpDef& op) {
   op.doc = "elements [start, end) by step along one dim (a view)";
+  op.arity = 1;
+  op.attrs = slice_attrs();
   op.view = slice_view;
   op.grad = [](const GradContext& g) {
     Attrs a = g.attrs;
@@ -190,6 +204,7 @@ const OpDef& op_slice = define_op("slice", [](OpDef& op) {
 });
 const OpDef& op_copy = define_op("copy", [](OpDef& op) {
   op.doc = "a contiguous copy";
+  op.arity = 1;
   op.infer = [](std::span<const Tensor> in, const Attrs&, Site site) {
     check_arity(in, 1, "copy", site);
     return OutputMeta{in[0].shape(), in[0].dtype()};
@@ -290,8 +305,8 @@ Tensor Tensor::slice(int64_t dim, int64_t start, int64_t end, int64_t step, Site
   Attrs a;
   a.axis = d;
   a.count = start;
-  a.scalar = static_cast<double>(end);
-  a.stride = Shape{step};
+  a.count2 = end;
+  a.step = step;
   return call(op_slice, {*this}, a, site);
 }
 

@@ -239,7 +239,7 @@ namespace {
 //     helpers (ops named *_backward, called only from another op's grad rule) are exempt:
 //     the sweep reaches them through the op they differentiate;
 //   - an elementwise op states its scalar math (OpDef::pointwise: the lowering code generation
-//     uses), and only an elementwise op does; its samples have its operand count;
+//     uses), and only an elementwise op does; samples have the op's declared operand count;
 //   - it has a doc string.
 std::vector<std::string> registry_problems(const OpDef& op) {
   std::vector<std::string> missing;
@@ -254,14 +254,17 @@ std::vector<std::string> registry_problems(const OpDef& op) {
   if (op.grad != nullptr && op.samples.empty() && !backward_helper)
     missing.push_back(n + ": differentiable but has no samples");
   const bool elementwise = op.kind == ops::OpKind::kElementwise;
-  if (elementwise && (op.pointwise.lower == nullptr || op.pointwise.arity <= 0))
+  if (elementwise && (op.pointwise.lower == nullptr || op.arity <= 0))
     missing.push_back(n + ": elementwise but states no scalar math (OpDef::pointwise), so it has no lowering");
   if (!elementwise && op.pointwise.lower != nullptr)
     missing.push_back(n + ": has scalar math (OpDef::pointwise) but is not marked elementwise");
+  // A sample passes `arity` operands, or leaves out trailing optional ones (conv2d's bias).
+  const int optional = static_cast<int>(op.optional_inputs.size());
   for (const Sample& s : op.samples) {
-    if (elementwise && static_cast<int>(s.shapes.size()) != op.pointwise.arity) {
-      missing.push_back(n + ": a sample has " + std::to_string(s.shapes.size()) + " inputs, the math " +
-                        std::to_string(op.pointwise.arity));
+    const int n_in = static_cast<int>(s.shapes.size());
+    if (op.arity != ops::kVariadic && (n_in > op.arity || n_in < op.arity - optional)) {
+      missing.push_back(n + ": a sample has " + std::to_string(n_in) + " inputs, the op's arity is " +
+                        std::to_string(op.arity));
     }
   }
   if (op.doc.empty()) missing.push_back(n + ": no doc string");

@@ -44,7 +44,7 @@ TEST_CASE("an op defined in a test file is registered as elementwise with its ma
   const ops::OpDef* def = ops::find_op("softsign");
   REQUIRE(def == &op_softsign);
   CHECK(def->kind == ops::OpKind::kElementwise);
-  CHECK(def->pointwise.arity == 1);
+  CHECK(def->arity == 1);
   CHECK(def->pointwise.lower != nullptr);
   CHECK(def->kernels[ops::kCpu] != nullptr);
 }
