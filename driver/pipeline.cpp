@@ -173,7 +173,7 @@ void run_pipeline(const trace::Graph& in, const compiler::PipelineOptions& optio
 
   std::string pipeline = options.pipeline.empty() ? kDefaultPipeline : options.pipeline;
   // Code generation follows the default pipeline; an explicit pipeline runs what it names.
-  if (options.pipeline.empty() && !options.needs_autograd && is_codegen_enabled()) {
+  if (options.pipeline.empty() && !options.needs_autograd && options.codegen && is_codegen_enabled()) {
     pipeline += std::string(",") + kCodegenPipeline;
   }
   // Implicit nesting: a func.func pass listed at the top level runs on each function, so the

@@ -23,6 +23,9 @@ struct PipelineOptions {
   // function called with grad mode on): then no op may be replaced by generated code, which
   // records no autograd node, and the fusion passes are skipped.
   bool needs_autograd = false;
+  // Whether fused groups may become generated code (kFused nodes). A program saved to an
+  // artifact is exported without it until artifacts carry machine code.
+  bool codegen = true;
 };
 
 struct PipelineResult {

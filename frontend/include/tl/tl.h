@@ -13,6 +13,7 @@
 #include "tl/nn.h"
 #include "tl/ops.h"
 #include "tl/optim.h"
+#include "tl/program.h"
 #include "tl/progress.h"
 #include "tl/random.h"
 #include "tl/run.h"

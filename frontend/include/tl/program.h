@@ -1,0 +1,116 @@
+// Saving an inference function as a compiled artifact, and running one.
+//
+//   model.eval();
+//   tl::export_program([&](const tl::Tensor& x) { return model.forward(x); }, example_x, "mlp.tlart");
+//   ...
+//   tl::Program mlp = tl::load_program("mlp.tlart");     // verified before anything runs
+//   tl::Tensor y = mlp(x)[0];
+//
+// export_program traces `fn` once on the example arguments (under no-grad, like tl::compile),
+// optimizes the program and writes it with its weights (every tensor the function read but
+// did not receive as an argument), its memory plan and its signature (the example arguments'
+// shapes and dtypes). The file is replaced atomically. The function must be a pure inference
+// function: no backward, no random draws, no host reads of tensor values (`item()`, branches
+// on tensor values), no in-place updates of captured tensors; anything else is refused with
+// the line that did it. See docs/artifact.md for the format and its guarantees.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "tl/device.h"
+#include "tl/tensor.h"
+
+namespace tl {
+
+// The artifact path, remembering the caller's line for error messages.
+struct ProgramPath {
+  std::string path;
+  Site site;
+  ProgramPath(std::string p, Site s = Site::here()) : path(std::move(p)), site(s) {}  // NOLINT: implicit on purpose
+  ProgramPath(const char* p, Site s = Site::here()) : path(p), site(s) {}            // NOLINT
+};
+
+struct ExportOptions {
+  // Names for the signature ("input_0", "output_0", ... when empty or short).
+  std::vector<std::string> input_names;
+  std::vector<std::string> output_names;
+};
+
+namespace detail {
+void export_traced(const std::function<std::vector<Tensor>()>& body, std::span<const Tensor> args,
+                   const ProgramPath& path, const ExportOptions& options);
+inline std::vector<Tensor> as_outputs(Tensor t) { return {std::move(t)}; }
+inline std::vector<Tensor> as_outputs(std::vector<Tensor> v) { return v; }
+}  // namespace detail
+
+// export_program(fn, example_args..., path[, options]): `fn` takes the example arguments
+// (Tensors) and returns a Tensor or a std::vector<Tensor>.
+template <class F, class... Rest>
+void export_program(F&& fn, Rest&&... rest) {
+  static_assert(sizeof...(Rest) >= 1, "tl::export_program(fn, example_args..., path)");
+  auto all = std::forward_as_tuple(std::forward<Rest>(rest)...);
+  using Last = std::decay_t<std::tuple_element_t<sizeof...(Rest) - 1, std::tuple<Rest...>>>;
+  if constexpr (std::is_same_v<Last, ExportOptions>) {
+    static_assert(sizeof...(Rest) >= 2, "tl::export_program(fn, example_args..., path, options)");
+    [&]<size_t... I>(std::index_sequence<I...>) {
+      const Tensor args[] = {std::get<I>(all)..., Tensor()};
+      detail::export_traced([&] { return detail::as_outputs(fn(std::get<I>(all)...)); },
+                            std::span<const Tensor>(args, sizeof...(I)), ProgramPath(std::get<sizeof...(Rest) - 2>(all)),
+                            std::get<sizeof...(Rest) - 1>(all));
+    }(std::make_index_sequence<sizeof...(Rest) - 2>{});
+  } else {
+    [&]<size_t... I>(std::index_sequence<I...>) {
+      const Tensor args[] = {std::get<I>(all)..., Tensor()};
+      detail::export_traced([&] { return detail::as_outputs(fn(std::get<I>(all)...)); },
+                            std::span<const Tensor>(args, sizeof...(I)), ProgramPath(std::get<sizeof...(Rest) - 1>(all)),
+                            ExportOptions{});
+    }(std::make_index_sequence<sizeof...(Rest) - 1>{});
+  }
+}
+
+struct TensorSignature {
+  std::string name;
+  Shape shape;
+  DType dtype = kFloat32;
+};
+
+// A program loaded from an artifact: verified at load (structure, checksums, CPU features,
+// version, and every op against the op table), its weights and arena allocated once.
+class Program {
+ public:
+  Program(Program&&) noexcept;
+  Program& operator=(Program&&) noexcept;
+  ~Program();
+
+  // Runs the program on CPU tensors matching the signature (shape and dtype; any strides).
+  // Thread-compatible: one call at a time per Program (load one per thread for parallel calls).
+  std::vector<Tensor> operator()(std::span<const Tensor> inputs, Site site = Site::here()) const;
+  std::vector<Tensor> operator()(std::initializer_list<Tensor> inputs, Site site = Site::here()) const {
+    return (*this)(std::span<const Tensor>(inputs.begin(), inputs.size()), site);
+  }
+  const std::vector<TensorSignature>& inputs() const;
+  const std::vector<TensorSignature>& outputs() const;
+  // Everything the artifact holds, as `tlc --inspect` prints it.
+  std::string describe() const;
+
+  struct Impl;
+
+ private:
+  explicit Program(std::unique_ptr<Impl> impl);
+  friend Program load_program(const ProgramPath& path);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Opens and verifies `path`. Throws tl::rt::ArtifactError-derived tl::Error naming the file
+// and the problem (truncated, corrupt, hostile, from a newer tl, for a CPU this one is not);
+// nothing runs before the whole file is verified.
+Program load_program(const ProgramPath& path);
+
+}  // namespace tl

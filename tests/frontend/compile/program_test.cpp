@@ -1,0 +1,192 @@
+// tl::export_program / tl::load_program: trained models and every op sample go through an
+// artifact file and give the eager outputs, in this process and in a new one; what an artifact
+// cannot hold is refused with the user's line.
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "tests/support/op_samples.h"
+#include "tests/support/spawn_self.h"
+#include "tl/tl.h"
+
+using namespace tl;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path scratch(const std::string& name) {
+  fs::path dir = fs::temp_directory_path() / ("tl_program_test_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  return dir / name;
+}
+
+struct Mlp : nn::Module {
+  nn::Linear l1{784, 64}, l2{64, 10};
+  Mlp() {
+    register_module("l1", l1);
+    register_module("l2", l2);
+  }
+  Tensor forward(const Tensor& x) { return l2.forward(relu(l1.forward(x))); }
+};
+
+struct SmallCnn : nn::Module {
+  nn::Conv2d conv{1, 4, 3};
+  nn::Linear fc{4 * 13 * 13, 10};
+  SmallCnn() {
+    register_module("conv", conv);
+    register_module("fc", fc);
+  }
+  Tensor forward(const Tensor& x) {
+    Tensor h = max_pool2d(relu(conv.forward(x)), {2, 2});
+    return fc.forward(h.reshape({x.shape()[0], -1}));
+  }
+};
+
+bool same_bits(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() && a.dtype() == b.dtype() &&
+         std::memcmp(a.contiguous().data_ptr(), b.contiguous().data_ptr(), a.nbytes()) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("an exported MLP runs from its artifact with the eager outputs, bit for bit", "[program]") {
+  manual_seed(3);
+  Mlp model;
+  model.eval();
+  Tensor x = randn({8, 784});
+  Tensor eager;
+  {
+    NoGradGuard g;
+    eager = model.forward(x);
+  }
+  fs::path file = scratch("mlp.tlart");
+  export_program([&](const Tensor& in) { return model.forward(in); }, x, file.string());
+  Program p = load_program(file.string());
+  REQUIRE(p.inputs().size() == 1);
+  CHECK(p.inputs()[0].shape == Shape{8, 784});
+  CHECK(p.outputs()[0].shape == Shape{8, 10});
+  Tensor y = p({x})[0];
+  CHECK(same_bits(y, eager));
+  // Another batch of the same shape: the program is not tied to the example's values.
+  Tensor x2 = randn({8, 784});
+  Tensor eager2;
+  {
+    NoGradGuard g;
+    eager2 = model.forward(x2);
+  }
+  CHECK(same_bits(p({x2})[0], eager2));
+  // The description lists the signature, sections and kernels.
+  std::string d = p.describe();
+  CHECK_THAT(d, Catch::Contains("input  input_0: [8, 784] float32") && Catch::Contains("sha256") &&
+                    Catch::Contains("weights") && Catch::Contains("matmul"));
+}
+
+TEST_CASE("an exported CNN runs from its artifact with the eager outputs", "[program]") {
+  manual_seed(4);
+  SmallCnn model;
+  model.eval();
+  Tensor x = randn({2, 1, 28, 28});
+  Tensor eager;
+  {
+    NoGradGuard g;
+    eager = model.forward(x);
+  }
+  fs::path file = scratch("cnn.tlart");
+  export_program([&](const Tensor& in) { return model.forward(in); }, x, file.string(),
+                 ExportOptions{.input_names = {"image"}, .output_names = {"logits"}});
+  Program p = load_program(file.string());
+  CHECK(p.inputs()[0].name == "image");
+  CHECK(p.outputs()[0].name == "logits");
+  CHECK(allclose(p({x})[0], eager, 1e-6, 1e-7));
+}
+
+TEST_CASE("child: load an artifact and write its output", "[.program_child]") {
+  const char* in = std::getenv("TL_TEST_ARTIFACT");
+  const char* x = std::getenv("TL_TEST_INPUT");
+  const char* out = std::getenv("TL_TEST_OUTPUT");
+  REQUIRE((in && x && out));
+  Program p = load_program(in);
+  save_npy(out, p({load_npy(x)})[0]);
+}
+
+TEST_CASE("an artifact runs in a new process with the eager outputs", "[program]") {
+  manual_seed(5);
+  Mlp model;
+  model.eval();
+  Tensor x = randn({4, 784});
+  Tensor eager;
+  {
+    NoGradGuard g;
+    eager = model.forward(x);
+  }
+  fs::path file = scratch("child.tlart"), xin = scratch("x.npy"), yout = scratch("y.npy");
+  export_program([&](const Tensor& in) { return model.forward(in); }, x, file.string());
+  save_npy(xin.string(), x);
+  int status = testing::wait_for_child(testing::spawn_self(
+      "child: load an artifact and write its output",
+      {"TL_TEST_ARTIFACT=" + file.string(), "TL_TEST_INPUT=" + xin.string(), "TL_TEST_OUTPUT=" + yout.string()}));
+  REQUIRE(status == 0);
+  CHECK(same_bits(load_npy(yout.string()), eager));
+}
+
+TEST_CASE("every op sample that can appear in inference runs from an artifact", "[program]") {
+  std::ostringstream failures;
+  int exported = 0;
+  for (const ops::OpDef* op : ops::all_ops()) {
+    for (size_t k = 0; k < op->samples.size(); ++k) {
+      const ops::Sample& s = op->samples[k];
+      std::vector<Tensor> in = test::make_inputs(s, test::seed_for(op->name, k), false);
+      Tensor eager = s.call(in);
+      fs::path file = scratch(op->name + "_" + std::to_string(k) + ".tlart");
+      std::vector<Tensor> args = in;
+      try {
+        // The sample's call takes a vector; wrap it for export_program's fixed arity.
+        switch (args.size()) {
+          case 1: export_program([&](const Tensor& a) { return s.call({a}); }, args[0], file.string()); break;
+          case 2: export_program([&](const Tensor& a, const Tensor& b) { return s.call({a, b}); }, args[0], args[1], file.string()); break;
+          case 3:
+            export_program([&](const Tensor& a, const Tensor& b, const Tensor& c) { return s.call({a, b, c}); }, args[0],
+                           args[1], args[2], file.string());
+            break;
+          default: continue;
+        }
+      } catch (const Error& e) {
+        failures << op->name << " sample " << k << ": export failed: " << e.what() << "\n";
+        continue;
+      }
+      ++exported;
+      Program p = load_program(file.string());
+      Tensor out = p(std::span<const Tensor>(args))[0];
+      if (!allclose(out.to(kFloat64), eager.to(kFloat64), 1e-6, 1e-9))
+        failures << op->name << " sample " << k << ": the artifact's output differs from eager\n";
+    }
+  }
+  INFO(failures.str());
+  CHECK(failures.str().empty());
+  CHECK(exported > 40);
+}
+
+TEST_CASE("export refuses what an artifact cannot hold and names the line", "[program]") {
+  Tensor x = randn({3});
+  fs::path file = scratch("refused.tlart");
+  CHECK_THROWS_WITH(export_program([](const Tensor& a) { return add(a, rand({3})); }, x, file.string()),
+                    Catch::Contains("draws random numbers at program_test.cpp:"));
+  CHECK_THROWS_WITH(export_program(
+                        [](const Tensor& a) {
+                          if (a.sum().item<float>() > 0) return a;
+                          return neg(a);
+                        },
+                        x, file.string()),
+                    Catch::Contains("reads a tensor value on the host at program_test.cpp:"));
+  CHECK_FALSE(fs::exists(file));
+  // The exported file is what load_program refuses to run when it is not one.
+  fs::path bogus = scratch("bogus.tlart");
+  { std::ofstream(bogus) << "not an artifact at all"; }
+  CHECK_THROWS_WITH(load_program(bogus.string()), Catch::Contains("does not start with the artifact magic"));
+}
