@@ -298,13 +298,19 @@ void save(const std::string& path, const nn::Module& model, const optim::Optimiz
 namespace {
 
 // The checkpoint being loaded: a verified reader (detail::FileReader) plus the JSON parsing
-// every part of the header goes through.
+// every part of the header goes through, and the two ways a load stops: `fail` when the file
+// is damaged or not a checkpoint, `refuse` when it is sound but does not fit what it is loaded
+// into.
 class CheckpointFile {
  public:
   CheckpointFile(const std::string& path, Site site) : path_(path), site_(site) {}
 
   [[noreturn]] void fail(const std::string& what) const {
     throw IoError("tl::load: '" + path_ + "': " + what + " (at " + site_.str() + ")");
+  }
+
+  [[noreturn]] void refuse(const std::string& what) const {
+    throw ValueError("tl::load: '" + path_ + "': " + what + "; nothing was loaded (at " + site_.str() + ")");
   }
 
   // Refuses a FIFO, directory, device or socket without blocking on it.
@@ -345,9 +351,11 @@ struct Staged {
   std::map<std::string, std::string> meta;
 };
 
-Staged read_checkpoint(CheckpointFile& file) {
-  file.open();
-  uint64_t size = file.size();
+// ---- reading and verifying the file, part by part in file order
+
+// The little-endian u64 that opens the file: the header's length in bytes, checked against
+// the cap and against the file's `size`.
+uint64_t read_header_length(const CheckpointFile& file, uint64_t size) {
   if (size < 8) {
     file.fail("truncated: the header length field needs bytes [0, 8), the file ends at byte " + std::to_string(size));
   }
@@ -364,6 +372,11 @@ Staged read_checkpoint(CheckpointFile& file) {
     file.fail("truncated: the header needs bytes [8, " + std::to_string(8 + n) + "), the file ends at byte " +
               std::to_string(size));
   }
+  return n;
+}
+
+// The `n`-byte JSON header after the length field: a JSON object with no duplicate keys.
+json read_header(const CheckpointFile& file, uint64_t n) {
   std::string text(n, '\0');
   file.read(8, text.data(), n);
   for (uint64_t i = 0; i < n; ++i) {
@@ -381,40 +394,51 @@ Staged read_checkpoint(CheckpointFile& file) {
     file.fail("the header is not valid JSON: " + std::string(e.what()));
   }
   if (!header.is_object()) file.fail("the header is JSON but not an object");
+  return header;
+}
 
-  Staged staged;
-  // __metadata__: string -> string, as safetensors requires.
+// __metadata__: string -> string, as safetensors requires.
+std::map<std::string, std::string> read_metadata(const CheckpointFile& file, const json& header) {
   if (!header.contains("__metadata__")) file.fail("the header has no '__metadata__' (it is not a tl checkpoint)");
   const json& meta = header["__metadata__"];
   if (!meta.is_object()) file.fail("'__metadata__' is not an object");
+  std::map<std::string, std::string> strings;
   for (const auto& [key, value] : meta.items()) {
     if (!value.is_string()) file.fail("metadata '" + detail::printable(key) + "' is " + value.type_name() + ", expected a string");
-    staged.meta[key] = value.get<std::string>();
+    strings[key] = value.get<std::string>();
   }
-  auto& m = staged.meta;
+  return strings;
+}
+
+// The metadata names the tl format, in the version this build reads.
+void check_format(const CheckpointFile& file, std::map<std::string, std::string>& m) {
   if (!m.count("format_version") || m["format"] != kFormatName) {
     file.fail("the metadata has no tl format version (it is a safetensors file, but not a tl checkpoint)");
   }
-  {
-    const std::string& v = m["format_version"];
-    int version = 0;
-    bool is_number = !v.empty() && v.size() < 6 && std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
-    if (is_number) version = std::stoi(v);
-    if (!is_number || version != kCheckpointFormatVersion) {
-      file.fail("written by format v" + v + "; this build reads v" + std::to_string(kCheckpointFormatVersion));
-    }
+  const std::string& v = m["format_version"];
+  int version = 0;
+  bool is_number = !v.empty() && v.size() < 6 && std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (is_number) version = std::stoi(v);
+  if (!is_number || version != kCheckpointFormatVersion) {
+    file.fail("written by format v" + v + "; this build reads v" + std::to_string(kCheckpointFormatVersion));
   }
-  {
-    if (!m.count("header_crc32c")) file.fail("the metadata has no 'header_crc32c'");
-    json copy = header;
-    copy["__metadata__"].erase("header_crc32c");
-    std::string canonical = copy.dump();
-    std::string want = hex32(detail::crc32c(canonical.data(), canonical.size()));
-    if (m["header_crc32c"] != want) {
-      file.fail("header checksum mismatch: stored CRC32C " + m["header_crc32c"] + ", computed " + want +
-                " (the header is damaged)");
-    }
+}
+
+// The header checksum covers the header as serialized without it (see save).
+void verify_header_checksum(const CheckpointFile& file, const json& header, std::map<std::string, std::string>& m) {
+  if (!m.count("header_crc32c")) file.fail("the metadata has no 'header_crc32c'");
+  json copy = header;
+  copy["__metadata__"].erase("header_crc32c");
+  std::string canonical = copy.dump();
+  std::string want = hex32(detail::crc32c(canonical.data(), canonical.size()));
+  if (m["header_crc32c"] != want) {
+    file.fail("header checksum mismatch: stored CRC32C " + m["header_crc32c"] + ", computed " + want +
+              " (the header is damaged)");
   }
+}
+
+// Metadata 'crc32c': a JSON object holding each tensor's CRC32C by name.
+json read_tensor_checksums(const CheckpointFile& file, std::map<std::string, std::string>& m) {
   json crcs;
   try {
     crcs = file.parse(m["crc32c"], "metadata 'crc32c'");
@@ -424,65 +448,102 @@ Staged read_checkpoint(CheckpointFile& file) {
     file.fail("metadata 'crc32c' is not a valid JSON object");
   }
   if (!crcs.is_object()) file.fail("metadata 'crc32c' is not a JSON object");
+  return crcs;
+}
 
-  // Tensor entries: dtype, shape and offsets, every size overflow-checked.
+// Fails naming the tensor entry `name`.
+struct EntryError {
+  const CheckpointFile& file;
+  const std::string& name;
+  [[noreturn]] void operator()(const std::string& what) const {
+    file.fail("tensor '" + detail::printable(name) + "': " + what);
+  }
+};
+
+// The tl dtype of the safetensors dtype name `dtype`.
+DType dtype_named(const std::string& dtype, const EntryError& bad) {
+  const DTypeName* found = nullptr;
+  for (const auto& d : kDTypes)
+    if (dtype == d.name) found = &d;
+  if (!found) bad("unknown dtype '" + dtype + "' (tl reads F32, F64, F16, BF16, I32, I64, BOOL)");
+  return found->dtype;
+}
+
+// Reads the entry's 'shape' into `e.shape` (`e.dtype` set) and returns the tensor's size in
+// bytes, checked for overflow.
+uint64_t read_entry_shape(const json& value, const std::string& dtype, const EntryError& bad, LoadEntry& e) {
+  if (!value.contains("shape") || !value["shape"].is_array()) bad("no 'shape' array");
+  const json& shape = value["shape"];
+  if (shape.size() > static_cast<size_t>(kMaxRank)) {
+    bad("rank " + std::to_string(shape.size()) + " is over tl's maximum rank " + std::to_string(kMaxRank));
+  }
+  uint64_t nbytes = dtype_size(e.dtype);
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (!shape[i].is_number_integer()) bad("dimension " + std::to_string(i) + " is not an integer");
+    if (!shape[i].is_number_unsigned()) bad("dimension " + std::to_string(i) + " is negative: " + shape[i].dump());
+    uint64_t d = shape[i].get<uint64_t>();
+    if (d > static_cast<uint64_t>(INT64_MAX) || __builtin_mul_overflow(nbytes, d, &nbytes)) {
+      bad("shape " + shape.dump() + " x " + dtype + " overflows 64 bits");
+    }
+    e.shape.push_back(static_cast<int64_t>(d));
+  }
+  return nbytes;
+}
+
+// Reads the entry's 'data_offsets' into `e.begin` and `e.end`; they must span exactly the
+// tensor's `nbytes`.
+void read_entry_offsets(const json& value, uint64_t nbytes, const std::string& dtype, const EntryError& bad, LoadEntry& e) {
+  const json& off = value.contains("data_offsets") ? value["data_offsets"] : json();
+  if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned()) {
+    bad("'data_offsets' is not a pair of non-negative integers");
+  }
+  e.begin = off[0].get<uint64_t>();
+  e.end = off[1].get<uint64_t>();
+  if (e.end < e.begin) bad("data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) + ") end before they begin");
+  if (e.end - e.begin != nbytes) {
+    bad("shape " + value["shape"].dump() + " x " + dtype + " is " + std::to_string(nbytes) + " bytes, but data_offsets [" +
+        std::to_string(e.begin) + ", " + std::to_string(e.end) + ") hold " + std::to_string(e.end - e.begin));
+  }
+}
+
+// The header's entry for tensor `name`: only the fields dtype, shape and data_offsets, and a
+// CRC32C for it in `crcs`.
+LoadEntry read_tensor_entry(const CheckpointFile& file, const std::string& name, const json& value, const json& crcs) {
+  EntryError bad{file, name};
+  if (!value.is_object()) bad("its entry is not an object");
+  for (const auto& [key, unused] : value.items()) {
+    if (key != "dtype" && key != "shape" && key != "data_offsets") bad("unexpected field '" + detail::printable(key) + "'");
+  }
+  if (!value.contains("dtype") || !value["dtype"].is_string()) bad("no 'dtype' string");
+  LoadEntry e;
+  e.name = name;
+  std::string dtype = value["dtype"].get<std::string>();
+  e.dtype = dtype_named(dtype, bad);
+  uint64_t nbytes = read_entry_shape(value, dtype, bad, e);
+  read_entry_offsets(value, nbytes, dtype, bad, e);
+  if (!crcs.contains(name) || !crcs[name].is_string()) bad("no CRC32C in the metadata");
+  return e;
+}
+
+// Tensor entries: dtype, shape and offsets, every size overflow-checked. `crcs` holds a
+// checksum for each of them and for nothing else.
+std::vector<LoadEntry> read_tensor_table(const CheckpointFile& file, const json& header, const json& crcs) {
   std::vector<LoadEntry> entries;
   for (const auto& item : header.items()) {
-    // Named references, not a structured binding: clang 15 (the fuzzing build) cannot yet
-    // capture a structured binding in a lambda, as C++20 allows.
-    const std::string& name = item.key();
-    const json& value = item.value();
-    if (name == "__metadata__") continue;
-    auto bad = [&](const std::string& what) { file.fail("tensor '" + detail::printable(name) + "': " + what); };
-    if (!value.is_object()) bad("its entry is not an object");
-    for (const auto& [key, unused] : value.items()) {
-      if (key != "dtype" && key != "shape" && key != "data_offsets") bad("unexpected field '" + detail::printable(key) + "'");
-    }
-    if (!value.contains("dtype") || !value["dtype"].is_string()) bad("no 'dtype' string");
-    LoadEntry e;
-    e.name = name;
-    std::string dtype = value["dtype"].get<std::string>();
-    const DTypeName* found = nullptr;
-    for (const auto& d : kDTypes)
-      if (dtype == d.name) found = &d;
-    if (!found) bad("unknown dtype '" + dtype + "' (tl reads F32, F64, F16, BF16, I32, I64, BOOL)");
-    e.dtype = found->dtype;
-    if (!value.contains("shape") || !value["shape"].is_array()) bad("no 'shape' array");
-    const json& shape = value["shape"];
-    if (shape.size() > static_cast<size_t>(kMaxRank)) {
-      bad("rank " + std::to_string(shape.size()) + " is over tl's maximum rank " + std::to_string(kMaxRank));
-    }
-    uint64_t nbytes = dtype_size(e.dtype);
-    for (size_t i = 0; i < shape.size(); ++i) {
-      if (!shape[i].is_number_integer()) bad("dimension " + std::to_string(i) + " is not an integer");
-      if (!shape[i].is_number_unsigned()) bad("dimension " + std::to_string(i) + " is negative: " + shape[i].dump());
-      uint64_t d = shape[i].get<uint64_t>();
-      if (d > static_cast<uint64_t>(INT64_MAX) || __builtin_mul_overflow(nbytes, d, &nbytes)) {
-        bad("shape " + shape.dump() + " x " + dtype + " overflows 64 bits");
-      }
-      e.shape.push_back(static_cast<int64_t>(d));
-    }
-    const json& off = value.contains("data_offsets") ? value["data_offsets"] : json();
-    if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned()) {
-      bad("'data_offsets' is not a pair of non-negative integers");
-    }
-    e.begin = off[0].get<uint64_t>();
-    e.end = off[1].get<uint64_t>();
-    if (e.end < e.begin) bad("data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) + ") end before they begin");
-    if (e.end - e.begin != nbytes) {
-      bad("shape " + shape.dump() + " x " + dtype + " is " + std::to_string(nbytes) + " bytes, but data_offsets [" +
-          std::to_string(e.begin) + ", " + std::to_string(e.end) + ") hold " + std::to_string(e.end - e.begin));
-    }
-    if (!crcs.contains(name) || !crcs[name].is_string()) bad("no CRC32C in the metadata");
-    entries.push_back(std::move(e));
+    if (item.key() == "__metadata__") continue;
+    entries.push_back(read_tensor_entry(file, item.key(), item.value(), crcs));
   }
   if (crcs.size() != entries.size()) file.fail("metadata 'crc32c' names tensors the header does not hold");
+  return entries;
+}
 
-  // The data section is exactly the tensors, packed in offset order: no holes, no overlaps.
+// Sorts `entries` by offset and checks that they pack the data section from its start: no
+// holes, no overlaps. Returns the data byte where the last one ends.
+uint64_t check_packed(const CheckpointFile& file, std::vector<LoadEntry>& entries) {
   std::sort(entries.begin(), entries.end(), [](const LoadEntry& a, const LoadEntry& b) {
     return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
   });
-  uint64_t base = 8 + n, expected = 0;
+  uint64_t expected = 0;
   const std::string* previous = nullptr;
   for (const auto& e : entries) {
     if (e.begin < expected) {
@@ -496,20 +557,31 @@ Staged read_checkpoint(CheckpointFile& file) {
     expected = e.end;
     previous = &e.name;
   }
+  return expected;
+}
+
+// Every tensor lies within the file of `size` bytes, whose data section starts at byte `base`,
+// and the tensors, ending at data byte `data_end`, fill it to the end.
+void check_data_section_size(const CheckpointFile& file, const std::vector<LoadEntry>& entries, uint64_t base,
+                             uint64_t data_end, uint64_t size) {
   for (const auto& e : entries) {
     if (e.end > size - base) {
       file.fail("truncated: tensor '" + e.name + "' needs bytes [" + std::to_string(base + e.begin) + ", " +
                 std::to_string(base + e.end) + "), file ends at " + std::to_string(size));
     }
   }
-  if (expected != size - base) {
-    file.fail("the tensors cover data bytes [0, " + std::to_string(expected) + ") but the data section holds " +
+  if (data_end != size - base) {
+    file.fail("the tensors cover data bytes [0, " + std::to_string(data_end) + ") but the data section holds " +
               std::to_string(size - base) + " bytes (trailing bytes after the last tensor)");
   }
+}
 
-  // Read and check each tensor. Sizes were all checked against the file, so these
-  // allocations are bounded by its size.
-  for (auto& e : entries) {
+// Reads and checks each tensor. Sizes were all checked against the file, so these
+// allocations are bounded by its size.
+std::map<std::string, Tensor> read_tensors(const CheckpointFile& file, const std::vector<LoadEntry>& entries, const json& crcs,
+                                           uint64_t base) {
+  std::map<std::string, Tensor> tensors;
+  for (const auto& e : entries) {
     Tensor t = empty(Shape(e.shape), {.dtype = e.dtype});
     uint64_t nbytes = e.end - e.begin;
     if (nbytes > 0) file.read(base + e.begin, t.data_ptr(), nbytes);
@@ -519,8 +591,27 @@ Staged read_checkpoint(CheckpointFile& file) {
                 std::to_string(base + e.end) + ")): stored CRC32C " + crcs[e.name].get<std::string>() + ", computed " +
                 crc);
     }
-    staged.tensors[e.name] = t;
+    tensors[e.name] = t;
   }
+  return tensors;
+}
+
+Staged read_checkpoint(CheckpointFile& file) {
+  file.open();
+  uint64_t size = file.size();
+  uint64_t header_bytes = read_header_length(file, size);
+  json header = read_header(file, header_bytes);
+  Staged staged;
+  staged.meta = read_metadata(file, header);
+  check_format(file, staged.meta);
+  verify_header_checksum(file, header, staged.meta);
+  json crcs = read_tensor_checksums(file, staged.meta);
+  std::vector<LoadEntry> entries = read_tensor_table(file, header, crcs);
+  // The data section is exactly the tensors, packed in offset order: no holes, no overlaps.
+  uint64_t base = 8 + header_bytes;
+  uint64_t data_end = check_packed(file, entries);
+  check_data_section_size(file, entries, base, data_end, size);
+  staged.tensors = read_tensors(file, entries, crcs, base);
   return staged;
 }
 
@@ -598,175 +689,219 @@ std::string non_finite_in(const std::string& name, const Tensor& t) {
 
 constexpr char kWarnHint[] = " (LoadOptions{.missing_state = MissingState::kWarn} loads without it)";
 
-}  // namespace
+// ---- checking that the checkpoint fits, before anything changes
 
-LoadReport load(const std::string& path, nn::Module& model, optim::Optimizer* optimizer, CheckpointExtra* extra,
-                const LoadOptions& options, Site site) {
-  CheckpointFile file(path, site);
-  Staged staged = read_checkpoint(file);
-  auto refuse = [&](const std::string& what) {
-    throw ValueError("tl::load: '" + path + "': " + what + "; nothing was loaded (at " + site.str() + ")");
-  };
-  const bool warn_missing = options.missing_state == MissingState::kWarn;
-  LoadReport report;
-
-  if (options.check_finite) {
-    std::vector<std::string> bad;
-    for (const auto& [name, t] : staged.tensors) {
-      std::string what = non_finite_in(name, t);
-      if (!what.empty()) bad.push_back(what);
-    }
-    if (!bad.empty()) {
-      std::string what = "check_finite: " + std::to_string(bad.size()) + (bad.size() == 1 ? " tensor holds" : " tensors hold") +
-                         " NaN or Inf: ";
-      for (size_t i = 0; i < bad.size(); ++i) what += (i ? "; " : "") + bad[i];
-      refuse(what);
-    }
+// LoadOptions::check_finite: refuses the checkpoint when any tensor holds NaN or Inf, naming each.
+void check_all_finite(const CheckpointFile& file, const std::map<std::string, Tensor>& tensors) {
+  std::vector<std::string> bad;
+  for (const auto& [name, t] : tensors) {
+    std::string what = non_finite_in(name, t);
+    if (!what.empty()) bad.push_back(what);
   }
+  if (!bad.empty()) {
+    std::string what = "check_finite: " + std::to_string(bad.size()) + (bad.size() == 1 ? " tensor holds" : " tensors hold") +
+                       " NaN or Inf: ";
+    for (size_t i = 0; i < bad.size(); ++i) what += (i ? "; " : "") + bad[i];
+    file.refuse(what);
+  }
+}
 
-  // ---- the plain metadata: step, epoch, user metadata, RNG, Stateful states
-  int64_t step = parse_int(file, staged.meta, "step");
-  int64_t epoch = parse_int(file, staged.meta, "epoch");
-  json user = parse_meta_json(file, staged.meta, "user_metadata");
+// The plain metadata: step, epoch, user metadata, RNG, Stateful states.
+struct SavedRun {
+  int64_t step = 0, epoch = 0;
+  std::map<std::string, std::string> user_metadata;
+  std::optional<GeneratorState> cpu_rng;  // none: the checkpoint holds none, and the caller accepts that
+  json stateful;                          // Stateful key -> its state, a string
+};
+
+std::map<std::string, std::string> read_user_metadata(const CheckpointFile& file,
+                                                      const std::map<std::string, std::string>& meta) {
+  json user = parse_meta_json(file, meta, "user_metadata");
   std::map<std::string, std::string> user_metadata;
   for (const auto& [k, v] : user.items()) {
     if (!v.is_string()) file.fail("user metadata '" + detail::printable(k) + "' is not a string");
     user_metadata[k] = v.get<std::string>();
   }
-  const bool has_rng = staged.meta.count("rng") > 0;
-  if (!has_rng) {
+  return user_metadata;
+}
+
+// The default generator's saved state. Without one the load fails, or, when `warn_missing`,
+// goes on with a warning in `report`.
+std::optional<GeneratorState> read_rng_state(const CheckpointFile& file, const std::map<std::string, std::string>& meta,
+                                             bool warn_missing, LoadReport& report) {
+  if (!meta.count("rng")) {
     if (!warn_missing) file.fail(std::string("the metadata has no 'rng' (the random generator's state)") + kWarnHint);
     report.warnings.push_back("the checkpoint holds no random generator state ('rng'); the default generator keeps "
                               "its current state, so random draws (dropout, shuffles) differ from the saved run's");
+    return std::nullopt;
   }
-  json rng = has_rng ? parse_meta_json(file, staged.meta, "rng") : json::object();
-  GeneratorState cpu_rng;
-  if (has_rng) {
-    const json& r = rng.contains("cpu") ? rng["cpu"] : json();
-    if (!r.is_object() || !r.contains("seed") || !r.contains("offset") || !r["seed"].is_number_unsigned() ||
-        !r["offset"].is_number_unsigned()) {
-      file.fail("metadata 'rng' has no valid 'cpu' generator state {seed, offset}");
-    }
-    cpu_rng = {r["seed"].get<uint64_t>(), r["offset"].get<uint64_t>()};
+  json rng = parse_meta_json(file, meta, "rng");
+  const json& r = rng.contains("cpu") ? rng["cpu"] : json();
+  if (!r.is_object() || !r.contains("seed") || !r.contains("offset") || !r["seed"].is_number_unsigned() ||
+      !r["offset"].is_number_unsigned()) {
+    file.fail("metadata 'rng' has no valid 'cpu' generator state {seed, offset}");
   }
+  return GeneratorState{r["seed"].get<uint64_t>(), r["offset"].get<uint64_t>()};
+}
+
+// The Stateful objects' states by key, each a string.
+json read_stateful_states(const CheckpointFile& file, const std::map<std::string, std::string>& meta, bool warn_missing) {
   // A missing 'stateful' entry is a missing state for every Stateful object passed in.
-  json stateful = parse_meta_json(file, staged.meta, "stateful", /*required=*/!warn_missing);
+  json stateful = parse_meta_json(file, meta, "stateful", /*required=*/!warn_missing);
   if (stateful.is_null()) stateful = json::object();
   for (const auto& [k, v] : stateful.items()) {
     if (!v.is_string()) file.fail("the state of Stateful '" + detail::printable(k) + "' is not a string");
   }
+  return stateful;
+}
 
-  // ---- the model: every problem listed at once
-  std::map<std::string, Tensor> model_state, optimizer_state;
-  for (auto& [name, t] : staged.tensors) {
+SavedRun read_saved_run(const CheckpointFile& file, const std::map<std::string, std::string>& meta, bool warn_missing,
+                        LoadReport& report) {
+  SavedRun run;
+  run.step = parse_int(file, meta, "step");
+  run.epoch = parse_int(file, meta, "epoch");
+  run.user_metadata = read_user_metadata(file, meta);
+  run.cpu_rng = read_rng_state(file, meta, warn_missing, report);
+  run.stateful = read_stateful_states(file, meta, warn_missing);
+  return run;
+}
+
+// The staged tensors by owner, without their prefix: "model.fc.weight" is the model's "fc.weight".
+struct OwnedState {
+  std::map<std::string, Tensor> model, optimizer;
+};
+
+OwnedState split_by_owner(const CheckpointFile& file, const std::map<std::string, Tensor>& tensors) {
+  OwnedState owned;
+  for (const auto& [name, t] : tensors) {
     if (name.rfind(kModelPrefix, 0) == 0) {
-      model_state[name.substr(std::strlen(kModelPrefix))] = t;
+      owned.model[name.substr(std::strlen(kModelPrefix))] = t;
     } else if (name.rfind(kOptimizerPrefix, 0) == 0) {
-      optimizer_state[name.substr(std::strlen(kOptimizerPrefix))] = t;
+      owned.optimizer[name.substr(std::strlen(kOptimizerPrefix))] = t;
     } else {
       file.fail("tensor '" + detail::printable(name) + "' is neither 'model.*' nor 'optimizer.*'");
     }
   }
-  {
-    nn::StateDict own = model.state_dict();
-    std::vector<std::string> missing, unexpected, mismatched;
-    for (const auto& [name, t] : own) {
-      auto it = model_state.find(name);
-      if (it == model_state.end()) {
-        missing.push_back(name);
-      } else if (it->second.shape() != t.shape()) {
-        mismatched.push_back(detail::printable(name) + " (checkpoint " + it->second.shape().str() + ", model " + t.shape().str() + ")");
-      }
-    }
-    for (const auto& [name, t] : model_state)
-      if (!own.count(name)) unexpected.push_back(name);
-    if (!missing.empty() || !unexpected.empty() || !mismatched.empty()) {
-      std::string what = "the checkpoint does not fit the model:";
-      if (!missing.empty()) what += " missing keys (" + std::to_string(missing.size()) + "): " + join(missing) + ";";
-      if (!unexpected.empty()) what += " unexpected keys (" + std::to_string(unexpected.size()) + "): " + join(unexpected) + ";";
-      if (!mismatched.empty()) what += " shape mismatches (" + std::to_string(mismatched.size()) + "): " + join(mismatched) + ";";
-      what.pop_back();
-      refuse(what);
+  return owned;
+}
+
+// The model's state has exactly these keys and shapes; every problem is listed at once.
+void check_model_fit(const CheckpointFile& file, const nn::Module& model, const std::map<std::string, Tensor>& model_state) {
+  nn::StateDict own = model.state_dict();
+  std::vector<std::string> missing, unexpected, mismatched;
+  for (const auto& [name, t] : own) {
+    auto it = model_state.find(name);
+    if (it == model_state.end()) {
+      missing.push_back(name);
+    } else if (it->second.shape() != t.shape()) {
+      mismatched.push_back(detail::printable(name) + " (checkpoint " + it->second.shape().str() + ", model " + t.shape().str() + ")");
     }
   }
-
-  // ---- the optimizer: type, parameter count, groups
-  json opt_meta = parse_meta_json(file, staged.meta, "optimizer", /*required=*/false);
-  if (optimizer) {
-    if (opt_meta.is_null()) refuse("the checkpoint holds no optimizer state, but an optimizer (" + optimizer->name() + ") was given");
-    if (!opt_meta.contains("type") || !opt_meta["type"].is_string() || !opt_meta.contains("num_params") ||
-        !opt_meta["num_params"].is_number_unsigned() || !opt_meta.contains("groups") || !opt_meta["groups"].is_array()) {
-      file.fail("metadata 'optimizer' lacks its type, num_params or groups");
-    }
-    std::string type = opt_meta["type"].get<std::string>();
-    if (type != optimizer->name()) refuse("the optimizer state was saved by " + type + ", not " + optimizer->name());
-    uint64_t count = opt_meta["num_params"].get<uint64_t>();
-    const auto& groups = optimizer->param_groups();
-    size_t own = 0;
-    for (const auto& g : groups) own += g.params.size();
-    if (count != own) {
-      refuse("the optimizer state is for " + std::to_string(count) + " parameters, this " + type + " has " +
-             std::to_string(own));
-    }
-    const json& saved_groups = opt_meta["groups"];
-    if (saved_groups.size() != groups.size()) {
-      refuse("the optimizer state has " + std::to_string(saved_groups.size()) + " parameter groups, this " + type +
-             " has " + std::to_string(groups.size()));
-    }
-    for (size_t i = 0; i < groups.size(); ++i) {
-      const json& g = saved_groups[i];
-      if (!g.is_object() || !g.contains("num_params") || !g["num_params"].is_number_unsigned() || !g.contains("lr") ||
-          !g["lr"].is_number() || !g.contains("weight_decay") || !g["weight_decay"].is_number()) {
-        file.fail("metadata 'optimizer' group " + std::to_string(i) + " lacks num_params, lr or weight_decay");
-      }
-      if (g["num_params"].get<uint64_t>() != groups[i].params.size()) {
-        refuse("optimizer group " + std::to_string(i) + " holds " + std::to_string(g["num_params"].get<uint64_t>()) +
-               " parameters in the checkpoint and " + std::to_string(groups[i].params.size()) + " here");
-      }
-      // The saved hyper-parameters pass the rules the optimizer's constructor applies.
-      try {
-        optimizer->check_group(g["lr"].get<double>(), g["weight_decay"].get<double>(), site);
-      } catch (const ValueError& e) {
-        refuse("optimizer group " + std::to_string(i) + " in the checkpoint has invalid hyper-parameters: " + e.what());
-      }
-    }
-    optimizer_state[std::string(kOptimizerPrefix) + type] = scalar_tensor(static_cast<double>(count), {.dtype = kInt64});
+  for (const auto& [name, t] : model_state)
+    if (!own.count(name)) unexpected.push_back(name);
+  if (!missing.empty() || !unexpected.empty() || !mismatched.empty()) {
+    std::string what = "the checkpoint does not fit the model:";
+    if (!missing.empty()) what += " missing keys (" + std::to_string(missing.size()) + "): " + join(missing) + ";";
+    if (!unexpected.empty()) what += " unexpected keys (" + std::to_string(unexpected.size()) + "): " + join(unexpected) + ";";
+    if (!mismatched.empty()) what += " shape mismatches (" + std::to_string(mismatched.size()) + "): " + join(mismatched) + ";";
+    what.pop_back();
+    file.refuse(what);
   }
+}
 
-  // ---- Stateful objects: each needs its state
-  std::vector<std::pair<Stateful*, std::string>> restore;
-  if (extra) {
-    std::set<std::string> seen;
-    for (Stateful* s : extra->stateful) {
-      if (!s) refuse("extra->stateful holds a null pointer");
-      std::string key = s->state_key();
-      if (!seen.insert(key).second) refuse("two Stateful objects share the key '" + key + "'");
-      if (!stateful.contains(key)) {
-        std::vector<std::string> keys;
-        for (const auto& [k, v] : stateful.items()) keys.push_back("'" + k + "'");
-        std::string what = "the checkpoint holds no state for Stateful '" + key + "' (it holds " +
-                           (keys.empty() ? std::string("none") : join(keys)) + ")";
-        if (!warn_missing) refuse(what + kWarnHint);
-        report.warnings.push_back(what + "; '" + key + "' keeps its current state");
-        continue;
-      }
-      restore.emplace_back(s, stateful[key].get<std::string>());
-    }
+// The saved parameter groups match `optimizer`'s one for one, in size and in hyper-parameters
+// its constructor accepts. `type` is the optimizer's name.
+void check_optimizer_groups(const CheckpointFile& file, const optim::Optimizer& optimizer, const json& saved_groups,
+                            const std::string& type, Site site) {
+  const auto& groups = optimizer.param_groups();
+  if (saved_groups.size() != groups.size()) {
+    file.refuse("the optimizer state has " + std::to_string(saved_groups.size()) + " parameter groups, this " + type +
+                " has " + std::to_string(groups.size()));
   }
-
-  // ---- apply. Optimizer and Stateful objects may still refuse their state; keep what they
-  // held so a refusal rolls everything back.
-  // The optimizer takes the staged tensors as its buffers (no copy); its old buffers are kept,
-  // not copied, for a rollback: loading replaces buffers rather than writing into them.
-  std::map<std::string, Tensor> old_optimizer_state;
-  if (optimizer) {
-    old_optimizer_state = optimizer->state_view();
+  for (size_t i = 0; i < groups.size(); ++i) {
+    const json& g = saved_groups[i];
+    if (!g.is_object() || !g.contains("num_params") || !g["num_params"].is_number_unsigned() || !g.contains("lr") ||
+        !g["lr"].is_number() || !g.contains("weight_decay") || !g["weight_decay"].is_number()) {
+      file.fail("metadata 'optimizer' group " + std::to_string(i) + " lacks num_params, lr or weight_decay");
+    }
+    if (g["num_params"].get<uint64_t>() != groups[i].params.size()) {
+      file.refuse("optimizer group " + std::to_string(i) + " holds " + std::to_string(g["num_params"].get<uint64_t>()) +
+                  " parameters in the checkpoint and " + std::to_string(groups[i].params.size()) + " here");
+    }
+    // The saved hyper-parameters pass the rules the optimizer's constructor applies.
     try {
-      optimizer->adopt_state(optimizer_state, site);
-    } catch (const Error& e) {
-      refuse(std::string("the optimizer refused its state: ") + e.what());
+      optimizer.check_group(g["lr"].get<double>(), g["weight_decay"].get<double>(), site);
+    } catch (const ValueError& e) {
+      file.refuse("optimizer group " + std::to_string(i) + " in the checkpoint has invalid hyper-parameters: " + e.what());
     }
   }
+}
+
+// The optimizer metadata `opt_meta` fits `optimizer`: its type, parameter count and groups.
+// Returns the saved parameter count.
+uint64_t check_optimizer_fit(const CheckpointFile& file, const optim::Optimizer& optimizer, const json& opt_meta, Site site) {
+  if (opt_meta.is_null()) file.refuse("the checkpoint holds no optimizer state, but an optimizer (" + optimizer.name() + ") was given");
+  if (!opt_meta.contains("type") || !opt_meta["type"].is_string() || !opt_meta.contains("num_params") ||
+      !opt_meta["num_params"].is_number_unsigned() || !opt_meta.contains("groups") || !opt_meta["groups"].is_array()) {
+    file.fail("metadata 'optimizer' lacks its type, num_params or groups");
+  }
+  std::string type = opt_meta["type"].get<std::string>();
+  if (type != optimizer.name()) file.refuse("the optimizer state was saved by " + type + ", not " + optimizer.name());
+  uint64_t count = opt_meta["num_params"].get<uint64_t>();
+  size_t own = 0;
+  for (const auto& g : optimizer.param_groups()) own += g.params.size();
+  if (count != own) {
+    file.refuse("the optimizer state is for " + std::to_string(count) + " parameters, this " + type + " has " +
+                std::to_string(own));
+  }
+  check_optimizer_groups(file, optimizer, opt_meta["groups"], type, site);
+  return count;
+}
+
+// Pairs each of `objects` with its state in `stateful`. An object without one fails the load,
+// or, when `warn_missing`, keeps its current state with a warning in `report`.
+std::vector<std::pair<Stateful*, std::string>> match_stateful(const CheckpointFile& file, const std::vector<Stateful*>& objects,
+                                                              const json& stateful, bool warn_missing, LoadReport& report) {
+  std::vector<std::pair<Stateful*, std::string>> restore;
+  std::set<std::string> seen;
+  for (Stateful* s : objects) {
+    if (!s) file.refuse("extra->stateful holds a null pointer");
+    std::string key = s->state_key();
+    if (!seen.insert(key).second) file.refuse("two Stateful objects share the key '" + key + "'");
+    if (!stateful.contains(key)) {
+      std::vector<std::string> keys;
+      for (const auto& [k, v] : stateful.items()) keys.push_back("'" + k + "'");
+      std::string what = "the checkpoint holds no state for Stateful '" + key + "' (it holds " +
+                         (keys.empty() ? std::string("none") : join(keys)) + ")";
+      if (!warn_missing) file.refuse(what + kWarnHint);
+      report.warnings.push_back(what + "; '" + key + "' keeps its current state");
+      continue;
+    }
+    restore.emplace_back(s, stateful[key].get<std::string>());
+  }
+  return restore;
+}
+
+// ---- applying: only the optimizer and Stateful objects can still refuse
+
+// The optimizer takes the staged tensors as its buffers (no copy); its old buffers are kept,
+// not copied, for a rollback: loading replaces buffers rather than writing into them. Returns
+// the old buffers.
+std::map<std::string, Tensor> adopt_optimizer_state(const CheckpointFile& file, optim::Optimizer& optimizer,
+                                                    const std::map<std::string, Tensor>& state, Site site) {
+  std::map<std::string, Tensor> old_state = optimizer.state_view();
+  try {
+    optimizer.adopt_state(state, site);
+  } catch (const Error& e) {
+    file.refuse(std::string("the optimizer refused its state: ") + e.what());
+  }
+  return old_state;
+}
+
+// Hands each Stateful object its state. When one refuses, the ones before it get their old state
+// back and `optimizer` (when given) its `old_optimizer_state`, so nothing stays half loaded.
+void load_stateful_states(const CheckpointFile& file, const std::vector<std::pair<Stateful*, std::string>>& restore,
+                          optim::Optimizer* optimizer, const std::map<std::string, Tensor>& old_optimizer_state, Site site) {
   std::vector<std::pair<Stateful*, std::string>> old_states;
   for (const auto& [s, state] : restore) old_states.emplace_back(s, s->save_state());
   for (size_t i = 0; i < restore.size(); ++i) {
@@ -775,22 +910,56 @@ LoadReport load(const std::string& path, nn::Module& model, optim::Optimizer* op
     } catch (const Error& e) {
       for (size_t j = 0; j < i; ++j) old_states[j].first->load_state(old_states[j].second);
       if (optimizer) optimizer->adopt_state(old_optimizer_state, site);
-      refuse("Stateful '" + restore[i].first->state_key() + "' refused its state: " + e.what());
+      file.refuse("Stateful '" + restore[i].first->state_key() + "' refused its state: " + e.what());
     }
   }
-  model.load_state_dict(model_state, /*strict=*/true, site);  // checked above: cannot refuse
+}
+
+// Each group's saved learning rate and weight decay, checked by check_optimizer_groups.
+void set_group_hyperparameters(optim::Optimizer& optimizer, const json& opt_meta) {
+  auto& groups = optimizer.param_groups();
+  for (size_t i = 0; i < groups.size(); ++i) {
+    groups[i].lr = opt_meta["groups"][i]["lr"].get<double>();
+    groups[i].weight_decay = opt_meta["groups"][i]["weight_decay"].get<double>();
+  }
+}
+
+}  // namespace
+
+LoadReport load(const std::string& path, nn::Module& model, optim::Optimizer* optimizer, CheckpointExtra* extra,
+                const LoadOptions& options, Site site) {
+  CheckpointFile file(path, site);
+  Staged staged = read_checkpoint(file);
+  const bool warn_missing = options.missing_state == MissingState::kWarn;
+  LoadReport report;
+
+  if (options.check_finite) check_all_finite(file, staged.tensors);
+  SavedRun run = read_saved_run(file, staged.meta, warn_missing, report);
+  OwnedState owned = split_by_owner(file, staged.tensors);
+  check_model_fit(file, model, owned.model);
+  json opt_meta = parse_meta_json(file, staged.meta, "optimizer", /*required=*/false);
   if (optimizer) {
-    auto& groups = optimizer->param_groups();
-    for (size_t i = 0; i < groups.size(); ++i) {
-      groups[i].lr = opt_meta["groups"][i]["lr"].get<double>();
-      groups[i].weight_decay = opt_meta["groups"][i]["weight_decay"].get<double>();
-    }
+    uint64_t num_params = check_optimizer_fit(file, *optimizer, opt_meta, site);
+    // The optimizer's state map names its type and parameter count in an entry of its own,
+    // which save leaves out of the file: the metadata holds both.
+    owned.optimizer[std::string(kOptimizerPrefix) + optimizer->name()] =
+        scalar_tensor(static_cast<double>(num_params), {.dtype = kInt64});
   }
-  if (has_rng) default_generator().set_state(cpu_rng);
+  std::vector<std::pair<Stateful*, std::string>> restore;
+  if (extra) restore = match_stateful(file, extra->stateful, run.stateful, warn_missing, report);
+
+  // Optimizer and Stateful objects may still refuse their state; keep what they held so a
+  // refusal rolls everything back.
+  std::map<std::string, Tensor> old_optimizer_state;
+  if (optimizer) old_optimizer_state = adopt_optimizer_state(file, *optimizer, owned.optimizer, site);
+  load_stateful_states(file, restore, optimizer, old_optimizer_state, site);
+  model.load_state_dict(owned.model, /*strict=*/true, site);  // checked above: cannot refuse
+  if (optimizer) set_group_hyperparameters(*optimizer, opt_meta);
+  if (run.cpu_rng) default_generator().set_state(*run.cpu_rng);
   if (extra) {
-    extra->step = step;
-    extra->epoch = epoch;
-    extra->metadata = std::move(user_metadata);
+    extra->step = run.step;
+    extra->epoch = run.epoch;
+    extra->metadata = std::move(run.user_metadata);
   }
   for (const auto& w : report.warnings) rt::logger("tl.checkpoint")->warn("tl::load: '{}': {} (at {})", path, w, site.str());
   return report;
