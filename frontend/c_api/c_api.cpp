@@ -1,0 +1,227 @@
+// The C API of tl_runtime.h: tl::load_program and tl::Program behind an opaque handle. Every
+// descriptor is checked against the signature before anything runs, and every exception
+// becomes a tl_status plus a thread-local message here, before it can reach C.
+#include "tl_runtime.h"
+
+#include <algorithm>
+#include <cstring>
+#include <exception>
+#include <mutex>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "runtime/artifact/artifact.h"
+#include "tl/ops.h"
+#include "tl/program.h"
+
+struct tl_program {
+  tl_program(tl::Program p, std::string artifact_path) : program(std::move(p)), path(std::move(artifact_path)) {}
+  tl::Program program;
+  std::string path;
+  // tl::Program is thread-compatible (one call at a time); C callers get thread safety by
+  // serialization rather than a rule they must remember.
+  std::mutex run_mutex;
+};
+
+namespace {
+
+static_assert(TL_FLOAT32 == static_cast<int>(tl::kFloat32) && TL_FLOAT64 == static_cast<int>(tl::kFloat64) &&
+                  TL_FLOAT16 == static_cast<int>(tl::kFloat16) && TL_BFLOAT16 == static_cast<int>(tl::kBFloat16) &&
+                  TL_INT32 == static_cast<int>(tl::kInt32) && TL_INT64 == static_cast<int>(tl::kInt64) &&
+                  TL_BOOL == static_cast<int>(tl::kBool) && tl::kNumDTypes == 7,
+              "tl_dtype must list tl::DType's values in order");
+static_assert(sizeof(tl_dtype) == sizeof(int), "tl_dtype is an int in C; descriptors must agree on its size");
+
+thread_local std::string last_error;
+// Set when the message itself could not be stored (out of memory): the status still tells.
+thread_local bool last_error_lost = false;
+
+tl_status fail(tl_status status, const char* who, const char* what, const char* detail = "") noexcept {
+  try {
+    last_error = std::string(who) + ": " + what + detail;
+    last_error_lost = false;
+  } catch (...) {
+    last_error_lost = true;
+  }
+  return status;
+}
+
+// Runs `body`, turning whatever it throws into a status and the message tl's error carried,
+// prefixed with `who` (the C function's name). Nothing it does outside the try can throw.
+template <class F>
+tl_status guarded(const char* who, F&& body) noexcept {
+  try {
+    return body();
+  } catch (const tl::rt::ArtifactError& e) {
+    return fail(TL_ERROR_BAD_ARTIFACT, who, e.what());
+  } catch (const tl::IoError& e) {
+    return fail(TL_ERROR_IO, who, e.what());
+  } catch (const tl::ShapeError& e) {
+    return fail(TL_ERROR_SHAPE, who, e.what());
+  } catch (const tl::DTypeError& e) {
+    return fail(TL_ERROR_DTYPE, who, e.what());
+  } catch (const tl::ValueError& e) {
+    return fail(TL_ERROR_INVALID_ARGUMENT, who, e.what());
+  } catch (const tl::Error& e) {
+    // TL_ASSERT throws a plain tl::Error with this prefix (runtime/base/base.cpp).
+    static constexpr char kAssertPrefix[] = "internal error in Tracelight";
+    const bool is_assert = std::strncmp(e.what(), kAssertPrefix, sizeof(kAssertPrefix) - 1) == 0;
+    return fail(is_assert ? TL_ERROR_INTERNAL : TL_ERROR_RUNTIME, who, e.what());
+  } catch (const std::bad_alloc&) {
+    return fail(TL_ERROR_OUT_OF_MEMORY, who, "out of memory");
+  } catch (const std::exception& e) {
+    return fail(TL_ERROR_INTERNAL, who, "internal error in Tracelight (please report it): ", e.what());
+  } catch (...) {
+    return fail(TL_ERROR_INTERNAL, who, "internal error in Tracelight (please report it): an unknown exception");
+  }
+}
+
+bool is_valid_dtype(tl_dtype d) { return static_cast<int>(d) >= 0 && static_cast<int>(d) < tl::kNumDTypes; }
+
+std::string dtype_str(tl_dtype d) {
+  if (!is_valid_dtype(d)) return "dtype " + std::to_string(static_cast<int>(d)) + " (not a tl_dtype)";
+  return tl::dtype_name(static_cast<tl::DType>(d));
+}
+
+// "[4, 16]" from a caller's descriptor, read only as far as is safe.
+std::string shape_str(const int64_t* shape, int32_t rank) {
+  if (rank < 0 || rank > tl::kMaxRank) return "rank " + std::to_string(rank);
+  std::string s = "[";
+  for (int32_t i = 0; i < rank; ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+// Throws ValueError / ShapeError / DTypeError when `d` does not describe a tensor `want` is.
+void check_desc(const tl_tensor_desc& d, const tl::TensorSignature& want, const std::string& which) {
+  const int32_t want_rank = static_cast<int32_t>(want.shape.size());
+  if (d.shape == nullptr && d.rank != 0)
+    throw tl::ValueError(which + ": shape is NULL with rank " + std::to_string(d.rank) + "; it must be " +
+                         want.shape.str() + " " + tl::dtype_name(want.dtype));
+  const bool same_shape = d.rank == want_rank && std::equal(want.shape.begin(), want.shape.end(), d.shape);
+  if (!same_shape || d.dtype != static_cast<tl_dtype>(want.dtype)) {
+    const std::string msg = which + " must be " + want.shape.str() + " " + tl::dtype_name(want.dtype) + ", got " +
+                            shape_str(d.shape, d.rank) + " " + dtype_str(d.dtype);
+    if (!same_shape) throw tl::ShapeError(msg);
+    if (!is_valid_dtype(d.dtype)) throw tl::ValueError(msg);
+    throw tl::DTypeError(msg);
+  }
+  if (d.data == nullptr && want.shape.numel() > 0)
+    throw tl::ValueError(which + ": data is NULL for a " + want.shape.str() + " " + tl::dtype_name(want.dtype) +
+                         " tensor");
+}
+
+std::string describe_slot(const char* kind, size_t i, const tl::TensorSignature& s) {
+  return std::string(kind) + " " + std::to_string(i) + " ('" + s.name + "')";
+}
+
+tl_status signature_entry(const tl_program* program, size_t index, bool is_input, const char** name,
+                          const int64_t** shape, int32_t* rank, tl_dtype* dtype) {
+  const char* who = is_input ? "tl_program_input" : "tl_program_output";
+  return guarded(who, [&] {
+    if (program == nullptr) throw tl::ValueError("program is NULL");
+    const std::vector<tl::TensorSignature>& sig = is_input ? program->program.inputs() : program->program.outputs();
+    if (index >= sig.size())
+      throw tl::ValueError(std::string(is_input ? "input" : "output") + " index " + std::to_string(index) +
+                           " is out of range; the program has " + std::to_string(sig.size()));
+    const tl::TensorSignature& s = sig[index];
+    if (name) *name = s.name.c_str();
+    if (shape) *shape = s.shape.data();
+    if (rank) *rank = static_cast<int32_t>(s.shape.size());
+    if (dtype) *dtype = static_cast<tl_dtype>(s.dtype);
+    return TL_OK;
+  });
+}
+
+}  // namespace
+
+extern "C" {
+
+TL_RUNTIME_API tl_status tl_program_load(const char* path, tl_program** out) {
+  return guarded("tl_program_load", [&] {
+    if (out == nullptr) throw tl::ValueError("out is NULL");
+    *out = nullptr;
+    if (path == nullptr) throw tl::ValueError("path is NULL");
+    *out = new tl_program(tl::load_program(path), path);
+    return TL_OK;
+  });
+}
+
+TL_RUNTIME_API void tl_program_free(tl_program* program) { delete program; }
+
+TL_RUNTIME_API const char* tl_last_error(void) {
+  return last_error_lost ? "out of memory while recording the error message" : last_error.c_str();
+}
+
+TL_RUNTIME_API const char* tl_status_name(tl_status status) {
+  switch (status) {
+    case TL_OK: return "TL_OK";
+    case TL_ERROR_INVALID_ARGUMENT: return "TL_ERROR_INVALID_ARGUMENT";
+    case TL_ERROR_BAD_ARTIFACT: return "TL_ERROR_BAD_ARTIFACT";
+    case TL_ERROR_IO: return "TL_ERROR_IO";
+    case TL_ERROR_SHAPE: return "TL_ERROR_SHAPE";
+    case TL_ERROR_DTYPE: return "TL_ERROR_DTYPE";
+    case TL_ERROR_OUT_OF_MEMORY: return "TL_ERROR_OUT_OF_MEMORY";
+    case TL_ERROR_RUNTIME: return "TL_ERROR_RUNTIME";
+    case TL_ERROR_INTERNAL: return "TL_ERROR_INTERNAL";
+  }
+  return "unknown tl_status";
+}
+
+TL_RUNTIME_API size_t tl_program_num_inputs(const tl_program* program) {
+  return program ? program->program.inputs().size() : 0;
+}
+
+TL_RUNTIME_API size_t tl_program_num_outputs(const tl_program* program) {
+  return program ? program->program.outputs().size() : 0;
+}
+
+TL_RUNTIME_API tl_status tl_program_input(const tl_program* program, size_t index, const char** name,
+                                          const int64_t** shape, int32_t* rank, tl_dtype* dtype) {
+  return signature_entry(program, index, true, name, shape, rank, dtype);
+}
+
+TL_RUNTIME_API tl_status tl_program_output(const tl_program* program, size_t index, const char** name,
+                                           const int64_t** shape, int32_t* rank, tl_dtype* dtype) {
+  return signature_entry(program, index, false, name, shape, rank, dtype);
+}
+
+TL_RUNTIME_API tl_status tl_program_run(tl_program* program, const tl_tensor_desc* inputs, size_t n_inputs,
+                                        tl_tensor_desc* outputs, size_t n_outputs) {
+  return guarded("tl_program_run", [&] {
+    if (program == nullptr) throw tl::ValueError("program is NULL");
+    const std::string who = "program '" + program->path + "': ";
+    const std::vector<tl::TensorSignature>& in_sig = program->program.inputs();
+    const std::vector<tl::TensorSignature>& out_sig = program->program.outputs();
+    if (n_inputs != in_sig.size() || n_outputs != out_sig.size())
+      throw tl::ValueError(who + "takes " + std::to_string(in_sig.size()) + " inputs and " +
+                           std::to_string(out_sig.size()) + " outputs, got " + std::to_string(n_inputs) + " and " +
+                           std::to_string(n_outputs));
+    if (inputs == nullptr && n_inputs > 0) throw tl::ValueError(who + "inputs is NULL");
+    if (outputs == nullptr && n_outputs > 0) throw tl::ValueError(who + "outputs is NULL");
+    std::vector<tl::Tensor> args;
+    args.reserve(n_inputs);
+    for (size_t i = 0; i < n_inputs; ++i) {
+      check_desc(inputs[i], in_sig[i], who + describe_slot("input", i, in_sig[i]));
+      // Wrapped, not copied: the program only reads its inputs.
+      args.push_back(tl::from_blob(inputs[i].data, in_sig[i].shape, in_sig[i].dtype));
+    }
+    for (size_t i = 0; i < n_outputs; ++i)
+      check_desc(outputs[i], out_sig[i], who + describe_slot("output", i, out_sig[i]));
+
+    std::lock_guard<std::mutex> lock(program->run_mutex);
+    std::vector<tl::Tensor> results = program->program(std::span<const tl::Tensor>(args));
+    TL_ASSERT(results.size() == n_outputs, "a program returned another number of outputs than its signature lists");
+    for (size_t i = 0; i < n_outputs; ++i) {
+      TL_ASSERT(results[i].shape() == out_sig[i].shape && results[i].dtype() == out_sig[i].dtype,
+                "a program's output differs from its signature");
+      results[i] = results[i].contiguous();
+    }
+    // Only now, with every result ready, are the caller's buffers written.
+    for (size_t i = 0; i < n_outputs; ++i)
+      if (results[i].nbytes() > 0) std::memcpy(outputs[i].data, results[i].data_ptr(), results[i].nbytes());
+    return TL_OK;
+  });
+}
+
+}  // extern "C"
