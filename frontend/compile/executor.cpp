@@ -89,19 +89,31 @@ namespace {
 // pending until every node ran and every guard held.
 class Execution {
  public:
-  Execution(const Graph& graph, std::span<const Tensor> args, const PlannedProgram* planned)
-      : graph_(graph), args_(args), planned_(planned), env_(graph.values.size()),
-        input_of_value_(graph.values.size(), -1) {
+  Execution(const Graph& graph, const PlannedProgram* planned)
+      : graph_(graph), planned_(planned), env_(graph.values.size()), input_of_value_(graph.values.size(), -1),
+        used_(used_values(graph)) {
     for (size_t i = 0; i < graph.inputs.size(); ++i) input_of_value_[graph.inputs[i].value] = static_cast<int>(i);
-    for (const Writeback& w : graph.writebacks) writebacks_.push_back({w.input, w.to_grad, w.value});
   }
+
+  // Starts a call on `args`. Everything a call needs was sized by the constructor or the
+  // previous call, so starting one allocates nothing.
+  void start(std::span<const Tensor> args) {
+    args_ = args;
+    writebacks_.clear();
+    for (const Writeback& w : graph_.writebacks) writebacks_.push_back({w.input, w.to_grad, w.value});
+  }
+
+  // Reuses the result of each view node across calls while its operand is the same tensor (an
+  // arena slot, a constant): a context then builds no tensor per call.
+  void keep_views() { view_cache_.resize(graph_.nodes.size()); }
+  // Values computed into memory the caller owns instead of fresh memory (a context's outputs).
+  void set_owned_slots(std::vector<Tensor> slots) { owned_slots_ = std::move(slots); }
 
   // Binds each input the program uses; returns why one does not fit (empty when all do).
   std::string bind_inputs() {
     GeneratorState key = default_generator().state();
-    std::vector<char> used = used_values(graph_);
     for (const Input& in : graph_.inputs) {
-      if (!used[in.value]) continue;
+      if (!used_[in.value]) continue;
       if (in.kind == InputKind::kRng) {
         env_[in.value] = from_vector<int64_t>({static_cast<int64_t>(key.seed), static_cast<int64_t>(key.offset)}, {2});
         continue;
@@ -131,12 +143,13 @@ class Execution {
     }
   }
 
-  // Runs one node; returns why a guard failed (empty when it held or the node has none).
-  std::string run(const Node& node) {
+  // Runs node `k`; returns why a guard failed (empty when it held or the node has none).
+  std::string run(size_t k) {
+    const Node& node = graph_.nodes[k];
     operands_.clear();
     for (int v : node.inputs) operands_.push_back(env_[v]);
     if (node.def != nullptr) {
-      run_op(node);
+      run_op(node, k);
     } else if (node.op == kFused) {
       const int out = node.outputs[0];
       if (const Tensor* target = computed_in_place(out)) {
@@ -209,6 +222,11 @@ class Execution {
     for (int v : graph_.outputs) out.push_back(env_[v]);
     return out;
   }
+  // As outputs(), into `out` (sized once: no allocation after the first call).
+  void outputs_into(std::vector<Tensor>& out) const {
+    out.resize(graph_.outputs.size());
+    for (size_t i = 0; i < graph_.outputs.size(); ++i) out[i] = env_[graph_.outputs[i]];
+  }
 
  private:
   struct Pending {
@@ -223,26 +241,47 @@ class Execution {
 
   // A registered op: into its planned slot or in-place target when it has a kernel, else
   // through ops::call (views, ops without a CPU kernel for this call, unplanned programs).
-  void run_op(const Node& node) {
+  void run_op(const Node& node, size_t k) {
     const int out = node.outputs[0];
     ops::KernelFn kernel = node.def->kernels[ops::kCpu];
     const Tensor* target = computed_in_place(out);
-    const Tensor* memory = target ? target : planned_ ? &planned_->slot(out) : nullptr;
+    const Tensor* memory = target                                             ? target
+                           : !owned_slots_.empty() && owned_slots_[out].defined() ? &owned_slots_[out]
+                           : planned_                                          ? &planned_->slot(out)
+                                                                               : nullptr;
     if (memory && memory->defined() && kernel != nullptr) {
       Tensor& o = env_[out] = *memory;
       if (o.numel() > 0) kernel(std::span<const Tensor>(operands_), o, node.attrs);
     } else if (planned_ && node.def->view != nullptr) {
-      env_[out] = node.def->view(operands_[0], node.attrs, node.site);
+      if (!view_cache_.empty()) {
+        ViewCache& c = view_cache_[k];
+        if (!c.result.defined() || c.source != operands_[0].impl()) {
+          c.result = node.def->view(operands_[0], node.attrs, node.site);
+          c.source = operands_[0].impl();
+          c.keep = operands_[0];  // the cached view's identity stays valid while it is kept
+        }
+        env_[out] = c.result;
+      } else {
+        env_[out] = node.def->view(operands_[0], node.attrs, node.site);
+      }
     } else {
       env_[out] = ops::call(*node.def, std::span<const Tensor>(operands_), node.attrs, node.site);
     }
   }
+
+  struct ViewCache {
+    const TensorImpl* source = nullptr;
+    Tensor keep, result;
+  };
 
   const Graph& graph_;
   std::span<const Tensor> args_;
   const PlannedProgram* planned_;
   std::vector<Tensor> env_;
   std::vector<int> input_of_value_;
+  std::vector<char> used_;
+  std::vector<ViewCache> view_cache_;
+  std::vector<Tensor> owned_slots_;
   std::vector<Pending> writebacks_;
   std::vector<Tensor> in_place_;
   std::vector<Tensor> operands_;
@@ -253,12 +292,13 @@ class Execution {
 ExecResult execute(const Graph& graph, std::span<const Tensor> args, const PlannedProgram* planned,
                    const std::function<void()>& before_nodes) {
   ExecResult result;
-  Execution call(graph, args, planned);
+  Execution call(graph, planned);
+  call.start(args);
   if (result.failed_guard = call.bind_inputs(); !result.failed_guard.empty()) return result;
   call.choose_in_place_targets();
   if (before_nodes) before_nodes();
-  for (const Node& node : graph.nodes) {
-    if (result.failed_guard = call.run(node); !result.failed_guard.empty()) return result;
+  for (size_t k = 0; k < graph.nodes.size(); ++k) {
+    if (result.failed_guard = call.run(k); !result.failed_guard.empty()) return result;
   }
   // Everything computed: now the call's effects, which a failed guard never reaches.
   if (graph.rng_advance > 0) default_generator().advance(static_cast<uint64_t>(graph.rng_advance));
@@ -268,6 +308,47 @@ ExecResult execute(const Graph& graph, std::span<const Tensor> args, const Plann
   result.outputs = call.outputs();
   result.ok = true;
   return result;
+}
+
+struct ExecutionContext::State {
+  State(const Graph& g) : graph(g), planned(g), call(graph, &planned) {}
+  Graph graph;
+  PlannedProgram planned;
+  Execution call;
+  std::vector<Tensor> outputs;
+};
+
+ExecutionContext::ExecutionContext(const Graph& graph) : state_(std::make_unique<State>(graph)) {
+  for (const Node& n : graph.nodes) {
+    const bool inference_node = (n.def != nullptr && n.outputs.size() == 1) || n.op == kConstant;
+    TL_ASSERT(inference_node, "ExecutionContext runs inference programs only, not '" + n.op + "' nodes");
+  }
+  TL_ASSERT(graph.writebacks.empty(), "ExecutionContext runs inference programs only (no write-backs)");
+  // The outputs computed by a kernel get memory of their own, allocated once here.
+  std::vector<Tensor> slots(graph.values.size());
+  for (int v : graph.outputs) {
+    const Value& value = graph.values[v];
+    if (!state_->planned.slot(v).defined() && !slots[v].defined())
+      slots[v] = ops::empty_tensor(value.shape, value.dtype, kCPU);
+  }
+  state_->call.set_owned_slots(std::move(slots));
+  state_->call.keep_views();
+}
+
+ExecutionContext::~ExecutionContext() = default;
+
+std::span<const Tensor> ExecutionContext::run(std::span<const Tensor> args) {
+  State& s = *state_;
+  NoGradGuard no_grad;
+  s.call.start(args);
+  std::string why = s.call.bind_inputs();
+  if (!why.empty()) throw ValueError("a compiled program's inputs do not fit: " + why);
+  for (size_t k = 0; k < s.graph.nodes.size(); ++k) {
+    std::string failed = s.call.run(k);
+    TL_ASSERT(failed.empty(), "an inference program has no guards, yet one failed: " + failed);
+  }
+  s.call.outputs_into(s.outputs);
+  return s.outputs;
 }
 
 }  // namespace tl::trace

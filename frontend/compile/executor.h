@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -44,6 +45,25 @@ class PlannedProgram {
 // and checked, before the first node (host-side work of the call, e.g. refilling step values).
 ExecResult execute(const Graph& graph, std::span<const Tensor> args, const PlannedProgram* planned = nullptr,
                    const std::function<void()>& before_nodes = nullptr);
+
+// A prepared inference program (registry ops and constants only: no guards, random draws,
+// write-backs or autograd) for repeated calls on one thread: the executor above with its
+// state kept between calls. After the first call, a call allocates nothing on the heap: the
+// arena, the outputs' memory and every view's tensor are reused. The outputs it returns are
+// its own memory, overwritten by the next call.
+class ExecutionContext {
+ public:
+  explicit ExecutionContext(const Graph& graph);
+  ~ExecutionContext();
+  ExecutionContext(const ExecutionContext&) = delete;
+  ExecutionContext& operator=(const ExecutionContext&) = delete;
+  // Throws ValueError naming the first input that does not fit the graph.
+  std::span<const Tensor> run(std::span<const Tensor> args);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 // Why `graph`'s inputs do not fit these arguments and captured tensors (empty when they do).
 std::string check_inputs(const Graph& graph, std::span<const Tensor> args);

@@ -5,10 +5,12 @@
 #include "tl/program.h"
 
 #include <cstring>
+#include <mutex>
 
 #include "frontend/compile/compiler_loader.h"
 #include "frontend/compile/executor.h"
 #include "frontend/compile/memory_plan.h"
+#include "frontend/ops/pointwise/pointwise.h"
 #include "frontend/trace/tracer.h"
 #include "runtime/artifact/artifact.h"
 #include "runtime/base/cpu_features.h"
@@ -234,10 +236,31 @@ void export_traced(const std::function<std::vector<Tensor>()>& body, std::span<c
 
 struct Program::Impl {
   std::string path;
-  trace::Graph graph;
-  std::unique_ptr<trace::PlannedProgram> planned;
+  trace::Graph graph;  // its constants hold the weights, shared by every context
   std::vector<TensorSignature> inputs, outputs;
   std::string description;
+  // Execution contexts (an arena each) not in use by a call; a call takes one or makes one,
+  // so concurrent calls each get their own and share the weights.
+  std::mutex mutex;
+  std::vector<std::unique_ptr<trace::ExecutionContext>> idle;
+
+  std::unique_ptr<trace::ExecutionContext> acquire() {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (!idle.empty()) {
+        std::unique_ptr<trace::ExecutionContext> c = std::move(idle.back());
+        idle.pop_back();
+        return c;
+      }
+    }
+    return std::make_unique<trace::ExecutionContext>(graph);
+  }
+  void release(std::unique_ptr<trace::ExecutionContext> c) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (idle.capacity() == idle.size()) idle.reserve(idle.size() + 8);
+    idle.push_back(std::move(c));
+  }
+  void check_inputs(std::span<const Tensor> inputs, Site site) const;
 };
 
 namespace {
@@ -392,32 +415,73 @@ Program load_program(const ProgramPath& where) {
     g.nodes.push_back(std::move(node));
   }
   g.outputs.assign(p.outputs().begin(), p.outputs().end());
-  impl->planned = std::make_unique<trace::PlannedProgram>(g);
+  // The executor plans the arena again from the graph. A program whose values need more than
+  // the plan it declares (which the reader held to ArtifactLimits) is refused here, before
+  // the arena is allocated.
+  const int64_t arena_bytes = trace::plan_memory(g).arena_bytes;
+  if (static_cast<uint64_t>(arena_bytes) > p.plan().arena_bytes())
+    refuse(path, "its values need an arena of " + std::to_string(arena_bytes) + " bytes, more than the " +
+                     std::to_string(p.plan().arena_bytes()) + " its memory plan declares");
+  impl->release(std::make_unique<trace::ExecutionContext>(g));  // the arena, allocated at load
   return Program(std::move(impl));
 }
 
-std::vector<Tensor> Program::operator()(std::span<const Tensor> inputs, Site site) const {
-  const Impl& s = *impl_;
+void Program::Impl::check_inputs(std::span<const Tensor> given, Site site) const {
+  const Impl& s = *this;
+  std::span<const Tensor> inputs = given;
   if (inputs.size() != s.inputs.size())
     throw ValueError("tl::Program('" + s.path + "'): takes " + std::to_string(s.inputs.size()) + " inputs, got " +
                      std::to_string(inputs.size()) + " at " + site.str());
   for (size_t i = 0; i < inputs.size(); ++i) {
     const TensorSignature& want = s.inputs[i];
-    const std::string which = "input " + std::to_string(i) + " ('" + want.name + "')";
+    // Built only on failure: a call that fits allocates nothing.
+    auto which = [&] { return "input " + std::to_string(i) + " ('" + want.name + "')"; };
     if (!inputs[i].defined())
-      throw ValueError("tl::Program('" + s.path + "'): " + which + " is an undefined tensor at " + site.str());
+      throw ValueError("tl::Program('" + s.path + "'): " + which() + " is an undefined tensor at " + site.str());
     if (inputs[i].device().type != DeviceType::kCPU)
-      throw DeviceError("tl::Program('" + s.path + "'): " + which + " is on " + inputs[i].device().str() +
+      throw DeviceError("tl::Program('" + s.path + "'): " + which() + " is on " + inputs[i].device().str() +
                         "; this program runs on CPU, at " + site.str());
     if (inputs[i].shape() != want.shape || inputs[i].dtype() != want.dtype)
-      throw ShapeError("tl::Program('" + s.path + "'): " + which + " must be " + want.shape.str() + " " +
+      throw ShapeError("tl::Program('" + s.path + "'): " + which() + " must be " + want.shape.str() + " " +
                        dtype_name(want.dtype) + ", got " + inputs[i].shape().str() + " " + dtype_name(inputs[i].dtype()) +
                        " at " + site.str());
   }
-  NoGradGuard no_grad;
-  trace::ExecResult r = trace::execute(s.graph, inputs, s.planned.get());
-  TL_ASSERT(r.ok, "an artifact program has no guards, yet one failed: " + r.failed_guard);
-  return std::move(r.outputs);
+}
+
+namespace {
+// Returns an execution context to its program when a call ends, however it ends.
+struct ContextLease {
+  Program::Impl& program;
+  std::unique_ptr<trace::ExecutionContext> context;
+  ~ContextLease() { program.release(std::move(context)); }
+};
+}  // namespace
+
+std::vector<Tensor> Program::operator()(std::span<const Tensor> inputs, Site site) const {
+  impl_->check_inputs(inputs, site);
+  ContextLease lease{*impl_, impl_->acquire()};
+  std::span<const Tensor> out = lease.context->run(inputs);
+  std::vector<Tensor> result;
+  for (const Tensor& t : out) result.push_back(t.clone());  // the context's memory is reused
+  return result;
+}
+
+void Program::run(std::span<const Tensor> inputs, std::span<Tensor> outputs, Site site) const {
+  const Impl& s = *impl_;
+  impl_->check_inputs(inputs, site);
+  if (outputs.size() != s.outputs.size())
+    throw ValueError("tl::Program('" + s.path + "')::run: takes " + std::to_string(s.outputs.size()) +
+                     " output tensors, got " + std::to_string(outputs.size()) + " at " + site.str());
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const TensorSignature& want = s.outputs[i];
+    if (!outputs[i].defined() || outputs[i].shape() != want.shape || outputs[i].dtype() != want.dtype ||
+        outputs[i].device().type != DeviceType::kCPU)
+      throw ShapeError("tl::Program('" + s.path + "')::run: output " + std::to_string(i) + " ('" + want.name +
+                       "') must be a CPU tensor of " + want.shape.str() + " " + dtype_name(want.dtype) + " at " + site.str());
+  }
+  ContextLease lease{*impl_, impl_->acquire()};
+  std::span<const Tensor> out = lease.context->run(inputs);
+  for (size_t i = 0; i < outputs.size(); ++i) ops::strided_copy(out[i], outputs[i]);
 }
 
 }  // namespace tl

@@ -4,9 +4,11 @@
 #include <omp.h>
 
 #include <cstdint>
+#include <unordered_map>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <vector>
 
+#include "runtime/base/foreign_calls.h"
 #include "runtime/cpu/parallel.h"
 
 namespace tl::rt::cpu {
@@ -30,6 +32,19 @@ inline void* thread_scratchpad(size_t bytes) {
   thread_local std::vector<char> buffer;
   if (buffer.size() < bytes) buffer.resize(bytes);
   return buffer.data();
+}
+
+// Runs `p` on `s` with `args` through oneDNN's C entry point, from an argument array this
+// thread keeps: the C++ wrapper's execute() builds a new std::vector on every call. (oneDNN
+// 2.6 still builds its own argument map inside every execute: see docs/runtime.md.)
+inline void execute_primitive(const dnnl::primitive& p, dnnl::stream& s,
+                              const std::unordered_map<int, dnnl::memory>& args) {
+  thread_local std::vector<dnnl_exec_arg_t> array;
+  array.clear();
+  for (const auto& [arg, mem] : args) array.push_back({arg, mem.get()});
+  ForeignCallScope foreign;
+  dnnl::error::wrap_c_api(dnnl_primitive_execute(p.get(), s.get(), static_cast<int>(array.size()), array.data()),
+                          "could not execute a primitive");
 }
 
 // The scratchpad `primitive` needs (empty when none).

@@ -79,10 +79,50 @@ dnnl::stream& stream() {
 
 memory wrap(const memory::desc& md, const float* p) { return memory(md, engine(), const_cast<float*>(p)); }
 
-// Runs a cached primitive on this thread with its user-managed scratchpad, and waits.
-void execute(const dnnl::primitive& p, std::unordered_map<int, memory> args) {
-  args.emplace(DNNL_ARG_SCRATCHPAD, scratchpad_for(p));
-  p.execute(stream(), args);
+// Roles of the memory objects a plan or an operand keeps per thread (thread_memory).
+enum Role : int { kRolePlain, kRoleUsed, kRoleFrom, kRoleTo, kRoleWeights, kRoleBias };
+
+// This thread's oneDNN memory object for (`owner`, `role`), created on first use with `md`
+// and pointed at `data` on every use. Plans and operands live in a cache that never erases,
+// so their addresses identify them. Creating memory objects and argument maps per call
+// allocated on every convolution; kept per thread, a call allocates nothing once warm.
+memory& thread_memory(const void* owner, int role, const memory::desc& md, const void* data) {
+  struct Key {
+    const void* owner;
+    int role;
+    bool operator==(const Key&) const = default;
+  };
+  struct Hash {
+    size_t operator()(const Key& k) const { return std::hash<const void*>()(k.owner) * 31u + static_cast<size_t>(k.role); }
+  };
+  thread_local std::unordered_map<Key, memory, Hash> objects;
+  auto [it, fresh] = objects.try_emplace(Key{owner, role});
+  if (fresh) it->second = memory(md, engine(), nullptr);
+  it->second.set_data_handle(const_cast<void*>(data));
+  return it->second;
+}
+
+// This thread's argument map for running `p` on behalf of `owner` (its scratchpad included).
+struct BoundArgs {
+  std::unordered_map<int, memory> args;
+  size_t scratchpad_bytes = 0;
+};
+BoundArgs& thread_args(const void* owner, const dnnl::primitive& p) {
+  thread_local std::unordered_map<const void*, BoundArgs> maps;
+  auto [it, fresh] = maps.try_emplace(owner);
+  if (fresh) {
+    memory::desc md = scratchpad_desc(p);
+    it->second.scratchpad_bytes = md.get_size();
+    it->second.args.emplace(DNNL_ARG_SCRATCHPAD, memory(md, engine(), nullptr));
+  }
+  return it->second;
+}
+
+// Runs a cached primitive on this thread with `bound`'s arguments and waits.
+void execute(const dnnl::primitive& p, BoundArgs& bound) {
+  // The thread's scratchpad may have grown (and moved) for another primitive since.
+  bound.args.at(DNNL_ARG_SCRATCHPAD).set_data_handle(thread_scratchpad(bound.scratchpad_bytes));
+  execute_primitive(p, stream(), bound.args);
   stream().wait();
 }
 
@@ -106,8 +146,10 @@ struct Operand {
 
   // Reorders `from` (plain for an input, used for an output) into `to` (the other layout).
   void reorder(const float* from, float* to) const {
-    execute(*convert, {{DNNL_ARG_FROM, wrap(is_input ? plain : used, from)},
-                       {DNNL_ARG_TO, wrap(is_input ? used : plain, to)}});
+    BoundArgs& bound = thread_args(this, *convert);
+    bound.args[DNNL_ARG_FROM] = thread_memory(this, kRoleFrom, is_input ? plain : used, from);
+    bound.args[DNNL_ARG_TO] = thread_memory(this, kRoleTo, is_input ? used : plain, to);
+    execute(*convert, bound);
   }
 };
 
@@ -116,6 +158,7 @@ struct Operand {
 struct ConvPlan {
   dnnl::primitive primitive;
   Operand x, w, y;
+  memory::desc bias;  // plain (O): kept here so a call builds no descriptor
 };
 
 // Which primitive a plan runs.
@@ -137,7 +180,7 @@ ConvPlan make_plan(const Conv2dGeometry& g, bool has_bias, Direction d, bool any
   switch (d) {
     case Direction::kForward:
       return {dnnl::convolution_forward(hint), Operand(plain.x, hint.src_desc(), true),
-              Operand(plain.w, hint.weights_desc(), true), Operand(plain.y, hint.dst_desc(), false)};
+              Operand(plain.w, hint.weights_desc(), true), Operand(plain.y, hint.dst_desc(), false), plain.b};
     case Direction::kBackwardData: {
       dnnl::convolution_backward_data::primitive_desc pd(
           dnnl::convolution_backward_data::desc(algo, desc.x, desc.w, desc.y, desc.strides, desc.dilates,
@@ -182,10 +225,11 @@ const ConvPlan& plan_for(const Conv2dGeometry& g, bool has_bias, Direction d) {
   return it->second;
 }
 
-// This thread's scratch buffer number `slot` (0-2: an operand in a primitive's layout),
+// This thread's scratch buffer number `slot` (0-2: an operand in a primitive's layout; 3-4:
+// a call's weights in the full and the tail job's layout),
 // with room for at least `floats` floats. A thread runs one job at a time.
 float* job_buffer(int slot, size_t floats) {
-  thread_local std::array<std::vector<float>, 3> buffers;
+  thread_local std::array<std::vector<float>, 5> buffers;
   std::vector<float>& b = buffers[static_cast<size_t>(slot)];
   if (b.size() < floats) b.resize(floats);
   return b.data();
@@ -219,41 +263,42 @@ struct CallPlans {
 // The weights `w` (plain) in the layout of each plan of a call, reordered once per call.
 class PreparedWeights {
  public:
+  // The reordered weights go to the calling thread's buffers 3 and 4, which the jobs (on any
+  // thread) only read, and which this thread does not reuse before the call ends.
   PreparedWeights(const CallPlans& plans, const float* w) {
-    full_ = prepare(plans.full->w, w, full_buffer_);
+    full_ = prepare(plans.full->w, w, 3);
     tail_ = !plans.tail ? nullptr
             : plans.tail->w.used == plans.full->w.used ? full_
-                                                       : prepare(plans.tail->w, w, tail_buffer_);
+                                                       : prepare(plans.tail->w, w, 4);
   }
   const float* of(const CallPlans& plans, const ConvPlan& plan) const { return &plan == plans.full ? full_ : tail_; }
 
  private:
-  static const float* prepare(const Operand& op, const float* w, std::vector<float>& buffer) {
+  static const float* prepare(const Operand& op, const float* w, int slot) {
     if (op.is_plain()) return w;
-    buffer.resize(op.used_floats());
+    float* buffer = job_buffer(slot, op.used_floats());
     SingleThreadedScope single_threaded;
-    op.reorder(w, buffer.data());
-    return buffer.data();
+    op.reorder(w, buffer);
+    return buffer;
   }
-  std::vector<float> full_buffer_, tail_buffer_;
   const float* full_ = nullptr;
   const float* tail_ = nullptr;
 };
 
 // An activation input of one job in the primitive's layout: `plain` itself, or its
 // reordered copy in this thread's buffer `slot`.
-memory job_input(const Operand& op, const float* plain, int slot) {
-  if (op.is_plain()) return wrap(op.plain, plain);
+const memory& job_input(const Operand& op, const float* plain, int slot) {
+  if (op.is_plain()) return thread_memory(&op, kRolePlain, op.plain, plain);
   float* buffer = job_buffer(slot, op.used_floats());
   op.reorder(plain, buffer);
-  return wrap(op.used, buffer);
+  return thread_memory(&op, kRoleUsed, op.used, buffer);
 }
 
 // An activation output of one job: written in place when the layouts match, else into this
 // thread's buffer `slot` and reordered to `plain` by finish_output.
-memory job_output(const Operand& op, float* plain, int slot) {
-  if (op.is_plain()) return wrap(op.plain, plain);
-  return wrap(op.used, job_buffer(slot, op.used_floats()));
+const memory& job_output(const Operand& op, float* plain, int slot) {
+  if (op.is_plain()) return thread_memory(&op, kRolePlain, op.plain, plain);
+  return thread_memory(&op, kRoleUsed, op.used, job_buffer(slot, op.used_floats()));
 }
 void finish_output(const Operand& op, const memory& written, float* plain) {
   if (!op.is_plain()) op.reorder(static_cast<const float*>(written.get_data_handle()), plain);
@@ -268,12 +313,13 @@ void conv2d_forward_f32(const Conv2dGeometry& g, const float* x, const float* w,
     const ConvPlan& plan = plans.of_job(g, j);
     int64_t n0 = j * kImagesPerJob;
     float* yj = y + n0 * g.O * g.OH * g.OW;
-    memory out = job_output(plan.y, yj, 1);
-    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, job_input(plan.x, x + n0 * g.C * g.H * g.W, 0)},
-                                         {DNNL_ARG_WEIGHTS, wrap(plan.w.used, weights.of(plans, plan))},
-                                         {DNNL_ARG_DST, out}};
-    if (bias) args.emplace(DNNL_ARG_BIAS, wrap(memory::desc({g.O}, kF32, memory::format_tag::x), bias));
-    execute(plan.primitive, std::move(args));
+    const memory& out = job_output(plan.y, yj, 1);
+    BoundArgs& bound = thread_args(&plan, plan.primitive);
+    bound.args[DNNL_ARG_SRC] = job_input(plan.x, x + n0 * g.C * g.H * g.W, 0);
+    bound.args[DNNL_ARG_WEIGHTS] = thread_memory(&plan, kRoleWeights, plan.w.used, weights.of(plans, plan));
+    bound.args[DNNL_ARG_DST] = out;
+    if (bias) bound.args[DNNL_ARG_BIAS] = thread_memory(&plan, kRoleBias, plan.bias, bias);
+    execute(plan.primitive, bound);
     finish_output(plan.y, out, yj);
   });
 }
@@ -285,10 +331,12 @@ void conv2d_backward_data_f32(const Conv2dGeometry& g, const float* dy, const fl
     const ConvPlan& plan = plans.of_job(g, j);
     int64_t n0 = j * kImagesPerJob;
     float* dxj = dx + n0 * g.C * g.H * g.W;
-    memory out = job_output(plan.x, dxj, 1);
-    execute(plan.primitive, {{DNNL_ARG_DIFF_DST, job_input(plan.y, dy + n0 * g.O * g.OH * g.OW, 0)},
-                             {DNNL_ARG_WEIGHTS, wrap(plan.w.used, weights.of(plans, plan))},
-                             {DNNL_ARG_DIFF_SRC, out}});
+    const memory& out = job_output(plan.x, dxj, 1);
+    BoundArgs& bound = thread_args(&plan, plan.primitive);
+    bound.args[DNNL_ARG_DIFF_DST] = job_input(plan.y, dy + n0 * g.O * g.OH * g.OW, 0);
+    bound.args[DNNL_ARG_WEIGHTS] = thread_memory(&plan, kRoleWeights, plan.w.used, weights.of(plans, plan));
+    bound.args[DNNL_ARG_DIFF_SRC] = out;
+    execute(plan.primitive, bound);
     finish_output(plan.x, out, dxj);
   });
 }
@@ -307,9 +355,11 @@ void conv2d_backward_weights_f32(const Conv2dGeometry& g, const float* x, const 
     int64_t n0 = j * kImagesPerJob;
     bool direct = plan.w.used == layout;
     memory out = direct ? wrap(layout, partial) : wrap(plan.w.used, job_buffer(2, plan.w.used_floats()));
-    execute(plan.primitive, {{DNNL_ARG_SRC, job_input(plan.x, x + n0 * g.C * g.H * g.W, 0)},
-                             {DNNL_ARG_DIFF_DST, job_input(plan.y, dy + n0 * g.O * g.OH * g.OW, 1)},
-                             {DNNL_ARG_DIFF_WEIGHTS, out}});
+    BoundArgs& bound = thread_args(&plan, plan.primitive);
+    bound.args[DNNL_ARG_SRC] = job_input(plan.x, x + n0 * g.C * g.H * g.W, 0);
+    bound.args[DNNL_ARG_DIFF_DST] = job_input(plan.y, dy + n0 * g.O * g.OH * g.OW, 1);
+    bound.args[DNNL_ARG_DIFF_WEIGHTS] = out;
+    execute(plan.primitive, bound);
     if (!direct) plan.w.reorder(static_cast<const float*>(out.get_data_handle()), partial);
   };
   if (jobs == 1) {

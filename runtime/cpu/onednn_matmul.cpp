@@ -106,7 +106,7 @@ void run_matmul(MatrixArg a, MatrixArg b, float* c, int64_t ldc, int64_t M, int6
   if (has_bias) bound.bias.set_data_handle(const_cast<float*>(epilogue.bias));
   bound.scratchpad.set_data_handle(thread_scratchpad(bound.scratchpad_bytes));
   static thread_local dnnl::stream s(engine());
-  entry->primitive.execute(s, bound.args);
+  execute_primitive(entry->primitive, s, bound.args);
   s.wait();
 }
 

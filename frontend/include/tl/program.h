@@ -89,9 +89,13 @@ class Program {
   Program& operator=(Program&&) noexcept;
   ~Program();
 
-  // Runs the program on CPU tensors matching the signature (shape and dtype; any strides).
-  // Thread-compatible: one call at a time per Program (load one per thread for parallel calls).
+  // Runs the program on CPU tensors matching the signature (shape and dtype; any strides) and
+  // returns new output tensors. Thread-safe: concurrent calls each use an execution context
+  // of their own (an arena), sharing the weights.
   std::vector<Tensor> operator()(std::span<const Tensor> inputs, Site site = Site::here()) const;
+  // As above, into `outputs` (CPU tensors of the signature's shapes and dtypes, allocated by
+  // the caller). Once each calling thread has made one call, this allocates nothing.
+  void run(std::span<const Tensor> inputs, std::span<Tensor> outputs, Site site = Site::here()) const;
   std::vector<Tensor> operator()(std::initializer_list<Tensor> inputs, Site site = Site::here()) const {
     return (*this)(std::span<const Tensor>(inputs.begin(), inputs.size()), site);
   }
