@@ -175,6 +175,8 @@ void run_pipeline(const trace::Graph& in, const compiler::PipelineOptions& optio
   // Code generation follows the default pipeline; an explicit pipeline runs what it names.
   if (options.pipeline.empty() && !options.needs_autograd && options.codegen && is_codegen_enabled()) {
     pipeline += std::string(",") + kCodegenPipeline;
+  } else if (options.pipeline.empty() && !options.needs_autograd && !options.codegen) {
+    pipeline += std::string(",") + kExportPipeline;  // a program for an artifact
   }
   // Implicit nesting: a func.func pass listed at the top level runs on each function, so the
   // pipeline is spelled as a plain comma-separated list, as in tl-opt.

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the newest PyTorch (CPU build, with torch.compile) into a virtual environment for
+# the benchmarks only: the test suite never uses it. Idempotent.
+#
+#   bench/setup_peers.sh            # venv: ${TL_BENCH_VENV:-$HOME/.cache/tl-bench-venv}
+set -euo pipefail
+venv=${TL_BENCH_VENV:-$HOME/.cache/tl-bench-venv}
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+"$venv/bin/python" -m pip install --quiet --upgrade pip
+# PyTorch's own CPU index first (a small wheel); PyPI's wheel otherwise, without its CUDA
+# libraries (the CPU code paths load without them).
+if ! "$venv/bin/python" -m pip install --quiet --upgrade --index-url https://download.pytorch.org/whl/cpu torch; then
+  "$venv/bin/python" -m pip install --quiet --upgrade --no-deps torch
+  "$venv/bin/python" -m pip install --quiet --upgrade filelock typing-extensions sympy networkx jinja2 fsspec setuptools
+fi
+"$venv/bin/python" -c 'import torch; print("torch", torch.__version__, "in", "'"$venv"'")'
