@@ -1,0 +1,360 @@
+// tlc and the executables it emits, run as a user runs them: an MLP exported with
+// tl::export_program goes through the built `tlc` binary (TLC_PATH) and the emitted executable,
+// and their exit codes, messages and files are checked against the artifact and tl eager.
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "runtime/artifact/artifact.h"
+#include "tests/support/scratch_dir.h"
+#include "tl/tl.h"
+#include "tools/tlc/byte_size.h"
+#include "tools/tlc/exe_format.h"
+
+using namespace tl;
+namespace fs = std::filesystem;
+
+extern char** environ;
+
+namespace {
+
+struct Mlp : nn::Module {
+  nn::Linear l1{784, 64}, l2{64, 10};
+  Mlp() {
+    register_module("l1", l1);
+    register_module("l2", l2);
+  }
+  Tensor forward(const Tensor& x) { return l2.forward(relu(l1.forward(x))); }
+};
+
+// An MLP exported to `artifact`, its example input saved as `input` (.npy) and its eager output.
+struct MlpArtifact {
+  testing::ScratchDir dir{"tlc_test"};
+  std::string artifact = dir.file("mlp.tlart");
+  std::string input = dir.file("x.npy");
+  Tensor x, eager;
+
+  MlpArtifact() {
+    manual_seed(7);
+    Mlp model;
+    model.eval();
+    x = randn({8, 784});
+    {
+      NoGradGuard g;
+      eager = model.forward(x);
+    }
+    export_program([&](const Tensor& in) { return model.forward(in); }, x, artifact);
+    save_npy(input, x);
+  }
+};
+
+struct Result {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr, interleaved as written
+};
+
+// Runs `program` with `args`, its stdout and stderr captured together.
+Result run(const std::string& program, const std::vector<std::string>& args, const testing::ScratchDir& dir) {
+  const std::string log = dir.file("log.txt");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  std::vector<std::string> all = {program};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  REQUIRE(::posix_spawn(&pid, program.c_str(), &actions, nullptr, argv.data(), environ) == 0);
+  posix_spawn_file_actions_destroy(&actions);
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  Result r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  std::ifstream in(log, std::ios::binary);
+  r.output.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  INFO(program << " exited " << r.exit_code << ":\n" << r.output);
+  return r;
+}
+
+Result run_tlc(const std::vector<std::string>& args, const testing::ScratchDir& dir) { return run(TLC_PATH, args, dir); }
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+std::string hex(const std::string& bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) out += {digits[c >> 4], digits[c & 15]};
+  return out;
+}
+
+bool same_bits(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() && a.dtype() == b.dtype() &&
+         std::memcmp(a.contiguous().data_ptr(), b.contiguous().data_ptr(), a.nbytes()) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("tlc --inspect prints the signature, every section's sha256 and the peak memory", "[tools][tlc]") {
+  MlpArtifact mlp;
+  Result r = run_tlc({"--inspect", mlp.artifact}, mlp.dir);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output, Catch::Contains("input  input_0: [8, 784] float32"));
+  CHECK_THAT(r.output, Catch::Contains("output output_0: [8, 10] float32"));
+  rt::Artifact a = rt::Artifact::open(mlp.artifact);
+  REQUIRE(a.manifest().sections_size() == 2);
+  for (const artifact::Section& s : a.manifest().sections())
+    CHECK_THAT(r.output, Catch::Contains(s.name() + ": bytes [" + std::to_string(s.offset()) + ", " +
+                                         std::to_string(s.offset() + s.size()) + ") sha256 " + hex(s.sha256())));
+  // The figures describe lacks: each constant, and the peak (weights + arena + outputs).
+  uint64_t weights = 0;
+  for (const artifact::Constant& c : a.program().constants()) weights += c.size();
+  const uint64_t peak = weights + a.program().plan().arena_bytes() + 8 * 10 * 4;
+  CHECK_THAT(r.output, Catch::Contains("peak     " + tlc::format_bytes(peak) + "  = weights + arena + outputs"));
+  CHECK_THAT(r.output, Catch::Contains("[64, 784] float32  200,704"));
+  CHECK_THAT(r.output, Catch::Contains("verified: tl::load_program accepts it"));
+}
+
+TEST_CASE("tlc --inspect of a bad file prints the reader's error and exits 2", "[tools][tlc]") {
+  MlpArtifact mlp;
+  const std::string bytes = read_bytes(mlp.artifact);
+
+  const std::string garbage = mlp.dir.file("garbage.tlart");
+  write_bytes(garbage, "not an artifact at all, just text");
+  Result r = run_tlc({"--inspect", garbage}, mlp.dir);
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("tlc: not a valid tl artifact: '" + garbage + "'"));
+  CHECK_THAT(r.output, Catch::Contains("magic"));
+
+  const std::string truncated = mlp.dir.file("truncated.tlart");
+  write_bytes(truncated, bytes.substr(0, bytes.size() / 2));
+  r = run_tlc({"--inspect", truncated}, mlp.dir);
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("truncated?"));
+
+  const std::string flipped = mlp.dir.file("flipped.tlart");
+  std::string corrupt = bytes;
+  corrupt[corrupt.size() - 100] ^= 0x01;  // inside the weights, the last section
+  write_bytes(flipped, corrupt);
+  r = run_tlc({"--inspect", flipped}, mlp.dir);
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("section 'weights' fails its SHA-256 check"));
+
+  r = run_tlc({"--inspect", mlp.dir.file("missing.tlart")}, mlp.dir);
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("missing.tlart"));
+  // The compiling path reads the same way and exits the same way.
+  r = run_tlc({flipped, "-o", mlp.dir.file("model")}, mlp.dir);
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("fails its SHA-256 check"));
+  CHECK_FALSE(fs::exists(mlp.dir.file("model")));
+}
+
+TEST_CASE("tlc refuses a plan over --max-memory with exit 3 and names the largest buffers", "[tools][tlc]") {
+  MlpArtifact mlp;
+  const std::string out = mlp.dir.file("model");
+  Result r = run_tlc({mlp.artifact, "-o", out, "--max-memory", "1KB"}, mlp.dir);
+  INFO(r.output);
+  CHECK(r.exit_code == 3);
+  CHECK_THAT(r.output, Catch::Contains("over the --max-memory budget of 1KB = 1,000 bytes; nothing was written"));
+  // l1's weight (64 x 784 float32) is the largest buffer, and is named first.
+  const size_t listed = r.output.find("The largest buffers:\n");
+  REQUIRE(listed != std::string::npos);
+  const std::string first = r.output.substr(listed + 21, r.output.find('\n', listed + 21) - listed - 21);
+  CHECK_THAT(first, Catch::StartsWith("  weight") && Catch::Contains("[64, 784] float32  200,704 bytes (196.0 KiB)"));
+  CHECK_THAT(first, Catch::Contains("read by matmul"));  // through the transposing view
+  CHECK(std::count(r.output.begin() + listed, r.output.end(), '\n') == 6);  // the header and 5 buffers
+  CHECK_FALSE(fs::exists(out));
+
+  r = run_tlc({mlp.artifact, "-o", out, "--max-memory", "1MiB"}, mlp.dir);
+  CHECK(r.exit_code == 0);
+  CHECK(fs::exists(out));
+}
+
+TEST_CASE("tlc --emit exe writes an executable whose output is tl eager's, bit for bit", "[tools][tlc]") {
+  MlpArtifact mlp;
+  const std::string model = mlp.dir.file("model");
+  Result r = run_tlc({mlp.artifact, "-o", model}, mlp.dir);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output, Catch::Contains("wrote " + model + ": a standalone executable"));
+  CHECK((fs::status(model).permissions() & fs::perms::all) == static_cast<fs::perms>(0755));
+  // The trailer points at the artifact's exact bytes.
+  const std::string exe = read_bytes(model);
+  REQUIRE(tlc::has_exe_trailer(exe));
+  tlc::EmbeddedModel embedded = tlc::read_embedded_model(model);
+  CHECK(embedded.offset % tlc::kExeArtifactAlignment == 0);
+  CHECK(embedded.artifact == read_bytes(mlp.artifact));
+
+  const std::string out = mlp.dir.file("out");
+  r = run(model, {mlp.input, "-o", out}, mlp.dir);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output, Catch::Contains("output_0: [8, 10] float32 -> " + out + "/output_0.npy"));
+  CHECK(same_bits(load_npy(out + "/output_0.npy"), mlp.eager));
+}
+
+TEST_CASE("tlc's executables benchmark with --bench and print the signature with --info", "[tools][tlc]") {
+  MlpArtifact mlp;
+  const std::string model = mlp.dir.file("model");
+  REQUIRE(run_tlc({mlp.artifact, "-o", model, "--threads", "2"}, mlp.dir).exit_code == 0);
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--bench", "--iters", "20"}, std::vector<std::string>{mlp.input, "--bench", "--iters", "5"}}) {
+    Result r = run(model, args, mlp.dir);
+    INFO(r.output);
+    CHECK(r.exit_code == 0);
+    CHECK_THAT(r.output, Catch::Contains("bench: " + args.back() + " runs after 3 warm-up runs"));
+    CHECK_THAT(r.output, Catch::Contains("latency: p50 ") && Catch::Contains(" ms  p90 ") && Catch::Contains(" ms  p99 ") &&
+                             Catch::Contains(" ms  min "));
+    CHECK_THAT(r.output, Catch::Contains("throughput: "));
+    CHECK_THAT(r.output, Catch::Contains(", 2 threads"));  // the --threads tlc stored
+  }
+  Result r = run(model, {"--info"}, mlp.dir);
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.output, Catch::Contains("threads: 2 (tlc --threads)"));
+  CHECK_THAT(r.output, Catch::Contains("inputs:\n  input_0: [8, 784] float32\noutputs:\n  output_0: [8, 10] float32\n"));
+  // The runner's own --threads wins over the stored one.
+  r = run(model, {"--info", "--threads", "1"}, mlp.dir);
+  CHECK_THAT(r.output, Catch::Contains("threads: 1"));
+}
+
+TEST_CASE("tlc's executables refuse inputs that do not match the signature, with clear errors", "[tools][tlc]") {
+  MlpArtifact mlp;
+  const std::string model = mlp.dir.file("model");
+  REQUIRE(run_tlc({mlp.artifact, "-o", model}, mlp.dir).exit_code == 0);
+  const std::string out = mlp.dir.file("out");
+
+  const std::string wrong_shape = mlp.dir.file("wrong_shape.npy");
+  save_npy(wrong_shape, randn({4, 784}));
+  Result r = run(model, {wrong_shape, "-o", out}, mlp.dir);
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("model: input 0 ('input_0') from '" + wrong_shape +
+                                       "' is [4, 784] float32; the model takes [8, 784] float32"));
+
+  const std::string wrong_dtype = mlp.dir.file("wrong_dtype.npy");
+  save_npy(wrong_dtype, zeros({8, 784}, {.dtype = kFloat64}));
+  r = run(model, {wrong_dtype, "-o", out}, mlp.dir);
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("is [8, 784] float64; the model takes [8, 784] float32"));
+
+  r = run(model, {mlp.input, mlp.input, "-o", out}, mlp.dir);
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Catch::Contains("the model takes 1 input (input_0 [8, 784] float32), in this order, as .npy files; got 2"));
+
+  r = run(model, {mlp.dir.file("missing.npy"), "-o", out}, mlp.dir);
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("input 0 ('input_0'): ") && Catch::Contains("missing.npy"));
+
+  r = run(model, {mlp.input}, mlp.dir);
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Catch::Contains("-o DIR is required"));
+  CHECK_FALSE(fs::exists(out));
+}
+
+TEST_CASE("tlc's bare runner and a damaged executable say what is wrong and exit 2", "[tools][tlc]") {
+  MlpArtifact mlp;
+  const std::string runner = (fs::path(TLC_PATH).parent_path() / "tl-model-runner").string();
+  Result r = run(runner, {"--info"}, mlp.dir);
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("no model is embedded in it"));
+
+  const std::string model = mlp.dir.file("model");
+  REQUIRE(run_tlc({mlp.artifact, "-o", model}, mlp.dir).exit_code == 0);
+  std::string exe = read_bytes(model);
+  tlc::EmbeddedModel embedded = tlc::read_embedded_model(model);
+  exe[embedded.offset + embedded.artifact.size() - 100] ^= 0x01;  // a weight byte
+  const std::string damaged = mlp.dir.file("damaged");
+  write_bytes(damaged, exe);
+  fs::permissions(damaged, static_cast<fs::perms>(0755));
+  r = run(damaged, {"--info"}, mlp.dir);
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("(the model embedded at byte " + std::to_string(embedded.offset) + ")") &&
+                           Catch::Contains("fails its SHA-256 check"));
+}
+
+TEST_CASE("tlc --emit artifact writes a byte-identical copy", "[tools][tlc]") {
+  MlpArtifact mlp;
+  const std::string copy = mlp.dir.file("copy.tlart");
+  Result r = run_tlc({mlp.artifact, "-o", copy, "--emit", "artifact"}, mlp.dir);
+  CHECK(r.exit_code == 0);
+  CHECK(read_bytes(copy) == read_bytes(mlp.artifact));
+  // A failed write leaves the previous file and no temporary behind.
+  r = run_tlc({mlp.artifact, "-o", mlp.dir.file("no_such_folder/copy.tlart"), "--emit", "artifact"}, mlp.dir);
+  CHECK(r.exit_code == 4);
+  CHECK_THAT(r.output, Catch::Contains("no_such_folder/copy.tlart"));
+  r = run_tlc({mlp.artifact, "-o", mlp.dir.file("no_such_folder/model")}, mlp.dir);
+  CHECK(r.exit_code == 4);
+  CHECK(mlp.dir.entries() == std::vector<std::string>{"copy.tlart", "log.txt", "mlp.tlart", "x.npy"});
+}
+
+TEST_CASE("tlc --print-plan prints each kernel call's arena range from the artifact's plan", "[tools][tlc]") {
+  MlpArtifact mlp;
+  Result r = run_tlc({mlp.artifact, "-o", mlp.dir.file("model"), "--print-plan"}, mlp.dir);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  rt::Artifact a = rt::Artifact::open(mlp.artifact);
+  const artifact::Program& p = a.program();
+  int planned = 0;
+  for (int v = 0; v < p.plan().offsets_size(); ++v) {
+    const int64_t off = p.plan().offsets(v);
+    if (off < 0) continue;
+    int64_t bytes = 4;
+    for (int64_t d : p.values(v).shape()) bytes *= d;
+    CHECK_THAT(r.output, Catch::Contains("%" + std::to_string(v) + " ") &&
+                             Catch::Contains("arena [" + std::to_string(off) + ", " + std::to_string(off + bytes) + ")"));
+    ++planned;
+  }
+  CHECK(planned > 0);
+  CHECK_THAT(r.output, Catch::Contains("own buffer, returned as output 'output_0'"));
+  // The transposed weights are views of the constants, not buffers.
+  CHECK_THAT(r.output, Catch::Contains("permute") && Catch::Contains("view of %"));
+  CHECK_THAT(r.output, Catch::Contains("kernels  " + std::to_string(p.nodes_size()) + " calls"));
+}
+
+TEST_CASE("tlc rejects bad options and a bad SIZE with exit 1 and says why", "[tools][tlc]") {
+  MlpArtifact mlp;
+  const std::string out = mlp.dir.file("model");
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  const Case cases[] = {
+      {{}, "no input artifact"},
+      {{mlp.artifact}, "-o OUT is required"},
+      {{mlp.artifact, "-o", out, "--max-memory", "10XB"}, "'10XB' has an unknown unit 'XB'"},
+      {{mlp.artifact, "-o", out, "--max-memory", "-5MB"}, "'-5MB' is not a size"},
+      {{mlp.artifact, "-o", out, "--emit", "elf"}, "--emit"},
+      {{mlp.artifact, "-o", out, "--target", "cuda"}, "--target"},
+      {{mlp.artifact, "-o", out, "--threads", "0"}, "--threads"},
+      {{mlp.artifact, "-o", out, "--emit", "artifact", "--threads", "4"}, "--threads 4 applies to --emit exe"},
+      {{"--inspect", mlp.artifact, "-o", out}, "tlc: --inspect FILE takes no other option, got --output"},
+      {{mlp.artifact, "-o", out, "--no-such-flag"}, "--no-such-flag"},
+  };
+  for (const Case& c : cases) {
+    Result r = run_tlc(c.args, mlp.dir);
+    INFO(r.output);
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.output, Catch::Contains(c.message));
+  }
+  CHECK_FALSE(fs::exists(out));
+  Result help = run_tlc({"--help"}, mlp.dir);
+  CHECK(help.exit_code == 0);
+  CHECK_THAT(help.output, Catch::Contains("--max-memory SIZE") &&
+                              Catch::Contains("Exit codes: 0 ok, 1 usage, 2 bad input file, 3 over the --max-memory budget, 4 write failure"));
+}

@@ -1,0 +1,184 @@
+// tlc: checks a compiled artifact (written by tl::export_program), reports its memory plan, and
+// emits a verified copy or a standalone executable that runs it (docs/tlc.md).
+//   tlc --inspect FILE
+//   tlc IN -o OUT [--emit exe|artifact] [--max-memory SIZE] [--print-plan] [--threads N] [--target cpu]
+// The input is read once; every check and every byte written concerns those same bytes.
+#include <CLI/CLI.hpp>
+
+#include <filesystem>
+#include <iostream>
+#include <optional>
+
+#include "runtime/artifact/artifact.h"
+#include "runtime/base/file_io.h"
+#include "tl/program.h"
+#include "tools/tlc/byte_size.h"
+#include "tools/tlc/exe_format.h"
+#include "tools/tlc/load_program_bytes.h"
+#include "tools/tlc/memory_report.h"
+
+namespace fs = std::filesystem;
+using namespace tl;
+
+namespace {
+
+// The exit codes docs/tlc.md lists.
+enum ExitCode { kOk = 0, kUsage = 1, kBadInput = 2, kOverBudget = 3, kWriteFailed = 4 };
+
+constexpr size_t kLargestBuffersShown = 5;
+
+struct Options {
+  std::string inspect;
+  std::string input;
+  std::string output;
+  std::string emit = "exe";
+  std::string max_memory;
+  bool print_plan = false;
+  int threads = 0;
+  std::string target = "cpu";
+};
+
+int fail(int code, const std::string& message) {
+  std::cerr << "tlc: " << message << "\n";
+  return code;
+}
+
+std::string count(size_t n, const char* one) { return std::to_string(n) + " " + one + (n == 1 ? "" : "s"); }
+
+// The runner copied into each executable: tl-model-runner, built beside tlc.
+fs::path runner_path() {
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  return (ec ? fs::path(".") : self.parent_path()) / "tl-model-runner";
+}
+
+int inspect(const std::string& path) {
+  std::optional<rt::Artifact> a;
+  try {
+    a = rt::Artifact::open(path);
+  } catch (const Error& e) {
+    return fail(kBadInput, e.what());
+  }
+  std::cout << rt::describe(*a) << "constants:\n"
+            << tlc::format_constants(a->program()) << "memory plan:\n"
+            << tlc::format_summary(tlc::summarize_memory(a->program()));
+  // The structural checks above are the runtime's; the op table's run only in the loader.
+  try {
+    load_program(path);
+  } catch (const Error& e) {
+    return fail(kBadInput, e.what());
+  }
+  std::cout << "verified: tl::load_program accepts it (every kernel call checked against this build's op table)\n";
+  return kOk;
+}
+
+int compile(const Options& o, uint64_t budget) {
+  std::string bytes;
+  std::optional<rt::Artifact> a;
+  try {
+    const rt::ArtifactLimits limits;
+    bytes = detail::read_file_capped(o.input, limits.max_manifest_bytes + limits.max_program_bytes + limits.max_arena_bytes,
+                                     "tl artifact", Site{});
+    a = rt::Artifact::from_bytes(bytes, o.input);
+    tlc::load_program_bytes(bytes, o.input);
+  } catch (const Error& e) {
+    return fail(kBadInput, e.what());
+  }
+  const artifact::Manifest& m = a->manifest();
+  const artifact::Program& p = a->program();
+  std::cout << "verified " << o.input << ": " << tlc::format_bytes(bytes.size()) << ", tl " << m.tl_version() << ", "
+            << count(m.inputs_size(), "input") << ", " << count(m.outputs_size(), "output") << "\n";
+  const tlc::MemorySummary memory = tlc::summarize_memory(p);
+  std::cout << "memory plan:\n" << tlc::format_summary(memory);
+  if (o.print_plan) std::cout << "plan (arena " << memory.arena_bytes << " bytes):\n" << tlc::format_plan(p, m);
+  std::cout.flush();
+  if (!o.max_memory.empty() && memory.peak_bytes > budget) {
+    std::string largest = tlc::format_largest_buffers(p, m, kLargestBuffersShown);
+    largest.pop_back();  // fail() ends the line
+    return fail(kOverBudget, o.input + ": the plan needs " + tlc::format_bytes(memory.peak_bytes) +
+                                 " at peak, over the --max-memory budget of " + o.max_memory + " = " +
+                                 tlc::format_bytes(budget) + "; nothing was written. The largest buffers:\n" + largest);
+  }
+
+  if (o.emit == "artifact") {
+    try {
+      detail::write_file_atomically(o.output, bytes, "tl artifact", Site{});
+    } catch (const Error& e) {
+      return fail(kWriteFailed, e.what());
+    }
+    std::cout << "wrote " << o.output << ": a verified copy of the artifact, " << tlc::format_bytes(bytes.size()) << "\n";
+    return kOk;
+  }
+  const fs::path runner_file = runner_path();
+  try {
+    std::string runner = detail::read_file_capped(runner_file.string(), 1ull << 30, "tl-model-runner", Site{});
+    if (tlc::has_exe_trailer(runner))
+      return fail(kWriteFailed, "'" + runner_file.string() + "' already carries a model (it ends in a TLEXE trailer); "
+                                "it must be the bare tl-model-runner built with tlc");
+    tlc::ExeSettings settings;
+    settings.threads = o.threads;
+    uint64_t total = tlc::write_exe(o.output, runner, bytes, settings);
+    // What to type to run it: a bare name would be looked up in PATH.
+    const std::string command = o.output.find('/') == std::string::npos ? "./" + o.output : o.output;
+    std::cout << "wrote " << o.output << ": a standalone executable, " << tlc::format_bytes(total) << ": the runner, "
+              << tlc::format_bytes(runner.size()) << ", then the artifact"
+              << (o.threads > 0 ? ", to run with " + count(o.threads, "thread") : "") << ". Try " << command << " --info\n";
+  } catch (const Error& e) {
+    return fail(kWriteFailed, e.what());
+  }
+  return kOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Checks a compiled tl artifact (tl::export_program), reports its memory plan, and emits a "
+               "verified copy or a standalone executable that runs it",
+               "tlc"};
+  app.footer(
+      "Exit codes: 0 ok, 1 usage, 2 bad input file, 3 over the --max-memory budget, 4 write failure.\n"
+      "SIZE: a number and an optional unit: B, KB, MB, GB (powers of 1000) or KiB, MiB, GiB (powers of 1024).\n"
+      "See docs/tlc.md.");
+  Options o;
+  app.add_option("--inspect", o.inspect, "Print everything in the artifact FILE and exit (takes no other option)")
+      ->type_name("FILE");
+  auto* input = app.add_option("input", o.input, "The artifact to compile (written by tl::export_program)")
+                    ->type_name("IN");
+  auto* output = app.add_option("-o,--output", o.output, "Where to write the result")->type_name("OUT");
+  auto* emit = app.add_option("--emit", o.emit, "exe: a standalone executable (default); artifact: a verified copy")
+                   ->check(CLI::IsMember({"exe", "artifact"}));
+  auto* max_memory = app.add_option("--max-memory", o.max_memory,
+                                    "Refuse (exit 3) a plan whose peak memory is over SIZE, e.g. 10MB")
+                         ->type_name("SIZE");
+  auto* print_plan = app.add_flag("--print-plan", o.print_plan, "Print each kernel call's result and arena offset");
+  auto* threads = app.add_option("--threads", o.threads, "Threads the executable runs with (default: tl's default)")
+                      ->type_name("N")
+                      ->check(CLI::Range(1, 4096));
+  auto* target = app.add_option("--target", o.target, "The device the program runs on (only cpu for now)")
+                     ->check(CLI::IsMember({"cpu"}));
+  app.failure_message([](const CLI::App* a, const CLI::Error& e) { return "tlc: " + CLI::FailureMessage::simple(a, e); });
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? kOk : kUsage;
+  }
+  if (!o.inspect.empty()) {
+    for (const CLI::Option* opt : {input, output, emit, max_memory, print_plan, threads, target})
+      if (opt->count() > 0)
+        return fail(kUsage, "--inspect FILE takes no other option, got " +
+                                (opt == input ? "a second file, '" + o.input + "'" : opt->get_name()));
+    return inspect(o.inspect);
+  }
+  if (o.input.empty()) return fail(kUsage, "no input artifact: tlc IN -o OUT, or tlc --inspect FILE (see tlc --help)");
+  if (o.output.empty()) return fail(kUsage, "-o OUT is required: where to write the result of compiling " + o.input);
+  if (o.threads > 0 && o.emit != "exe")
+    return fail(kUsage, "--threads " + std::to_string(o.threads) + " applies to --emit exe; an artifact does not hold it");
+  uint64_t budget = 0;
+  if (!o.max_memory.empty()) {
+    std::string why;
+    std::optional<uint64_t> size = tlc::parse_byte_size(o.max_memory, &why);
+    if (!size) return fail(kUsage, "--max-memory: " + why);
+    budget = *size;
+  }
+  return compile(o, budget);
+}

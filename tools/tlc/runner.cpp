@@ -1,0 +1,216 @@
+// tl-model-runner: the program tlc copies into every executable it emits (docs/tlc.md). At start
+// it reads the artifact embedded at the end of its own file (/proc/self/exe; exe_format.h),
+// verifies and loads it with tl::load_program, then runs it:
+//   model IN0.npy [IN1.npy ...] -o DIR         writes DIR/output_0.npy, ... in the signature's order
+//   model [IN0.npy ...] --bench [--iters N]    latency percentiles and throughput (zeros without inputs)
+//   model --info                               the signature and the settings tlc stored
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "tl/io.h"
+#include "tl/ops.h"
+#include "tl/program.h"
+#include "tl/threading.h"
+#include "tools/tlc/byte_size.h"
+#include "tools/tlc/exe_format.h"
+#include "tools/tlc/load_program_bytes.h"
+
+namespace fs = std::filesystem;
+using namespace tl;
+
+namespace {
+
+// The exit codes docs/tlc.md lists for emitted executables.
+enum ExitCode { kOk = 0, kUsage = 1, kBadInput = 2, kWriteFailed = 4, kRunFailed = 5 };
+
+std::string program_name = "model";
+
+int fail(int code, const std::string& message) {
+  std::cerr << program_name << ": " << message << "\n";
+  return code;
+}
+
+std::string spec_str(const TensorSignature& s) { return s.shape.str() + " " + dtype_name(s.dtype); }
+
+std::string signature_str(const std::vector<TensorSignature>& specs) {
+  std::string out;
+  for (size_t i = 0; i < specs.size(); ++i) out += (i ? ", " : "") + specs[i].name + " " + spec_str(specs[i]);
+  return out;
+}
+
+// The value below which `p` percent of the sorted `samples` lie (nearest rank).
+double percentile(const std::vector<double>& sorted, double p) {
+  size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
+  return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
+}
+
+struct Options {
+  std::vector<std::string> inputs;
+  std::string output_dir;
+  bool bench = false;
+  int iters = 100;
+  int warmup = 3;
+  bool info = false;
+  int threads = 0;
+};
+
+int print_info(const Program& program, const tlc::EmbeddedModel& model, const std::string& exe) {
+  std::cout << "model: a tl artifact of " << tlc::format_bytes(model.artifact.size()) << " embedded at byte "
+            << model.offset << " of " << exe << "\n"
+            << "threads: " << get_num_threads()
+            << (model.settings.threads > 0 ? " (tlc --threads)" : " (tl's default; OMP_NUM_THREADS sets it)") << "\n"
+            << "inputs:\n";
+  for (const TensorSignature& s : program.inputs()) std::cout << "  " << s.name << ": " << spec_str(s) << "\n";
+  std::cout << "outputs:\n";
+  for (const TensorSignature& s : program.outputs()) std::cout << "  " << s.name << ": " << spec_str(s) << "\n";
+  return kOk;
+}
+
+// Reads the inputs named on the command line, each checked against the signature; returns an
+// exit code other than kOk when one is missing or does not match.
+int read_inputs(const Program& program, const std::vector<std::string>& files, std::vector<Tensor>* inputs) {
+  const std::vector<TensorSignature>& want = program.inputs();
+  if (files.size() != want.size())
+    return fail(kUsage, "the model takes " + std::to_string(want.size()) + " input" + (want.size() == 1 ? "" : "s") +
+                            " (" + signature_str(want) + "), in this order, as .npy files; got " +
+                            std::to_string(files.size()));
+  for (size_t i = 0; i < files.size(); ++i) {
+    const std::string which = "input " + std::to_string(i) + " ('" + want[i].name + "')";
+    Tensor t;
+    try {
+      t = load_npy(files[i]);
+    } catch (const Error& e) {
+      return fail(kBadInput, which + ": " + e.what());
+    }
+    if (t.shape() != want[i].shape || t.dtype() != want[i].dtype)
+      return fail(kBadInput, which + " from '" + files[i] + "' is " + t.shape().str() + " " + dtype_name(t.dtype()) +
+                                 "; the model takes " + spec_str(want[i]));
+    inputs->push_back(std::move(t));
+  }
+  return kOk;
+}
+
+int write_outputs(const Program& program, const std::vector<Tensor>& outputs, const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return fail(kWriteFailed, "cannot create the output folder '" + dir + "': " + ec.message());
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const std::string path = (fs::path(dir) / ("output_" + std::to_string(i) + ".npy")).string();
+    try {
+      save_npy(path, outputs[i]);
+    } catch (const Error& e) {
+      return fail(kWriteFailed, e.what());
+    }
+    std::cout << program.outputs()[i].name << ": " << outputs[i].shape().str() << " " << dtype_name(outputs[i].dtype())
+              << " -> " << path << "\n";
+  }
+  return kOk;
+}
+
+int bench(const Program& program, const std::vector<Tensor>& inputs, const Options& o) {
+  using Clock = std::chrono::steady_clock;
+  for (int i = 0; i < o.warmup; ++i) program(inputs);
+  std::vector<double> ms;
+  ms.reserve(o.iters);
+  const Clock::time_point start = Clock::now();
+  for (int i = 0; i < o.iters; ++i) {
+    Clock::time_point t0 = Clock::now();
+    program(inputs);
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  }
+  const double total_s = std::chrono::duration<double>(Clock::now() - start).count();
+  std::sort(ms.begin(), ms.end());
+  double mean = 0;
+  for (double x : ms) mean += x / static_cast<double>(ms.size());
+  std::printf("bench: %d runs after %d warm-up runs, on %s, %d threads\n", o.iters, o.warmup,
+              o.inputs.empty() ? "zeros" : "the given inputs", get_num_threads());
+  std::printf("latency: p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  min %.3f ms  max %.3f ms  mean %.3f ms\n",
+              percentile(ms, 50), percentile(ms, 90), percentile(ms, 99), ms.front(), ms.back(), mean);
+  std::printf("throughput: %.1f runs/s\n", static_cast<double>(o.iters) / total_s);
+  return kOk;
+}
+
+int run(const Options& o) {
+  // The model: the bytes at the end of this very file, verified as any artifact is.
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  const std::string exe = ec ? "/proc/self/exe" : self.string();
+  tlc::EmbeddedModel model;
+  std::optional<Program> program;
+  try {
+    model = tlc::read_embedded_model("/proc/self/exe");
+    if (o.threads > 0) {
+      set_num_threads(o.threads);
+    } else if (model.settings.threads > 0) {
+      set_num_threads(model.settings.threads);
+    }
+    program = tlc::load_program_bytes(model.artifact, exe + " (the model embedded at byte " + std::to_string(model.offset) + ")");
+  } catch (const Error& e) {
+    // Name this file by its path, not by the /proc link it was read through.
+    std::string message = e.what();
+    const std::string link = "'/proc/self/exe'";
+    if (size_t at = message.find(link); at != std::string::npos) message.replace(at, link.size(), "'" + exe + "'");
+    return fail(kBadInput, message);
+  }
+  if (o.info) return print_info(*program, model, exe);
+
+  if (!o.bench && o.inputs.empty())
+    return fail(kUsage, "no inputs: give the model's inputs (" + signature_str(program->inputs()) +
+                            ") as .npy files and -o DIR, or use --bench or --info (see --help)");
+  if (!o.bench && o.output_dir.empty())
+    return fail(kUsage, "-o DIR is required: the folder that receives output_0.npy, ... (see --help)");
+  std::vector<Tensor> inputs;
+  if (!o.inputs.empty()) {
+    if (int rc = read_inputs(*program, o.inputs, &inputs); rc != kOk) return rc;
+  } else {
+    for (const TensorSignature& s : program->inputs()) inputs.push_back(zeros(s.shape, {.dtype = s.dtype}));
+  }
+  try {
+    if (o.bench) bench(*program, inputs, o);
+    if (o.output_dir.empty()) return kOk;
+    std::vector<Tensor> outputs = (*program)(inputs);
+    return write_outputs(*program, outputs, o.output_dir);
+  } catch (const Error& e) {
+    return fail(kRunFailed, std::string("the model failed while running: ") + e.what());
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc > 0) program_name = fs::path(argv[0]).filename().string();
+  CLI::App app{"Runs the tl model compiled into this executable (made by tlc; docs/tlc.md)", program_name};
+  app.footer(
+      "Inputs are .npy files in the signature's order (see --info); outputs are written as DIR/output_0.npy, ...\n"
+      "Exit codes: 0 ok, 1 usage (including a wrong number of inputs), 2 bad input file or embedded model,\n"
+      "4 write failure, 5 the model failed while running.");
+  Options o;
+  app.add_option("inputs", o.inputs, "Input .npy files, in the signature's order")->type_name("IN.npy");
+  app.add_option("-o,--output", o.output_dir, "Folder for output_0.npy, ... (created when missing)")->type_name("DIR");
+  auto* bench_flag = app.add_flag("--bench", o.bench, "Time repeated runs: latency percentiles and throughput");
+  app.add_option("--iters", o.iters, "Timed runs for --bench (default 100)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 100'000'000))
+      ->needs(bench_flag);
+  app.add_option("--warmup", o.warmup, "Untimed runs before them (default 3)")
+      ->type_name("N")
+      ->check(CLI::Range(0, 1'000'000))
+      ->needs(bench_flag);
+  app.add_flag("--info", o.info, "Print the signature and the stored settings, and exit");
+  app.add_option("--threads", o.threads, "Threads to run with (default: what tlc --threads stored, else tl's)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 4096));
+  app.failure_message([](const CLI::App* a, const CLI::Error& e) { return program_name + ": " + CLI::FailureMessage::simple(a, e); });
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? kOk : kUsage;
+  }
+  return run(o);
+}
