@@ -60,8 +60,8 @@ struct Options {
   int threads = 0;
 };
 
-int print_info(const Program& program, const tlc::EmbeddedModel& model, const std::string& exe) {
-  std::cout << "model: a tl artifact of " << tlc::format_bytes(model.artifact.size()) << " embedded at byte "
+int print_info(const Program& program, const tlc::EmbeddedModel& model, uint64_t artifact_bytes, const std::string& exe) {
+  std::cout << "model: a tl artifact of " << tlc::format_bytes(artifact_bytes) << " embedded at byte "
             << model.offset << " of " << exe << "\n"
             << "threads: " << get_num_threads()
             << (model.settings.threads > 0 ? " (tlc --threads)" : " (tl's default; OMP_NUM_THREADS sets it)") << "\n"
@@ -142,6 +142,7 @@ int run(const Options& o) {
   const fs::path self = fs::read_symlink("/proc/self/exe", ec);
   const std::string exe = ec ? "/proc/self/exe" : self.string();
   tlc::EmbeddedModel model;
+  uint64_t artifact_bytes = 0;
   std::optional<Program> program;
   try {
     model = tlc::read_embedded_model("/proc/self/exe");
@@ -151,6 +152,9 @@ int run(const Options& o) {
       set_num_threads(model.settings.threads);
     }
     program = tlc::load_program_bytes(model.artifact, exe + " (the model embedded at byte " + std::to_string(model.offset) + ")");
+    // The program holds its own copy of the weights: the file's bytes are not needed any more.
+    artifact_bytes = model.artifact.size();
+    std::string().swap(model.artifact);
   } catch (const Error& e) {
     // Name this file by its path, not by the /proc link it was read through.
     std::string message = e.what();
@@ -158,7 +162,7 @@ int run(const Options& o) {
     if (size_t at = message.find(link); at != std::string::npos) message.replace(at, link.size(), "'" + exe + "'");
     return fail(kBadInput, message);
   }
-  if (o.info) return print_info(*program, model, exe);
+  if (o.info) return print_info(*program, model, artifact_bytes, exe);
 
   if (!o.bench && o.inputs.empty())
     return fail(kUsage, "no inputs: give the model's inputs (" + signature_str(program->inputs()) +
