@@ -32,9 +32,10 @@ bool is_snake_case(const std::string& name) {
   return true;
 }
 
-// The checks define_op makes; `what` is "op 'clamp'" in messages.
+// The checks define_op makes.
 void check_definition(const OpDef& op) {
   const std::string what = "op '" + op.name + "'";
+  if (!is_snake_case(op.name)) throw ValueError(what + ": the name is not snake_case (the IR spells it tl." + op.name + ")");
   if (op.arity == OpDef::kUnsetArity)
     throw ValueError(what + " declares no arity (set OpDef::arity to its operand count or kVariadic)");
   if (op.arity < kVariadic) throw ValueError(what + " declares arity " + std::to_string(op.arity));

@@ -159,7 +159,8 @@ struct OpDef {
 };
 
 // Registers an op at static-initialization time: `static const OpDef& op = define_op(...)`.
-// Throws tl::ValueError for a definition that cannot be right (arity undeclared, an attribute
+// Throws tl::ValueError for a definition that cannot be right (a name that is not snake_case,
+// arity undeclared, an attribute
 // name that is not snake_case or repeats, two attributes in one field, an elementwise op
 // whose math takes another number of operands than its arity).
 const OpDef& define_op(const char* name, const std::function<void(OpDef&)>& build);

@@ -479,6 +479,20 @@ OutputMeta infer_pool2d_backward(std::span<const Tensor> in, const Attrs& a, con
   return {in[1].shape(), in[0].dtype()};
 }
 
+// The attributes conv2d and its backward ops declare (the backward ones add their result's shape).
+std::vector<AttrSpec> conv_attr_specs() {
+  return {{"stride", AttrField::kStride, "(sh, sw)"},
+          {"padding", AttrField::kPadding, "(ph, pw) zeros on each side"},
+          {"dilation", AttrField::kDilation, "(dh, dw)"},
+          {"groups", AttrField::kCount, "channel groups"}};
+}
+
+std::vector<AttrSpec> pool_attr_specs() {
+  return {{"kernel", AttrField::kDims, "(kh, kw) window"},
+          {"stride", AttrField::kStride, "(sh, sw)"},
+          {"padding", AttrField::kPadding, "(ph, pw) on each side"}};
+}
+
 Attrs conv_attrs(Shape stride, Shape padding, Shape dilation, int64_t groups) {
   Attrs a;
   a.stride = stride;
@@ -504,10 +518,7 @@ extern const OpDef& op_conv2d_backward_weight;
 const OpDef& op_conv2d = define_op("conv2d", [](OpDef& op) {
   op.doc = "2-D cross-correlation of (N, C, H, W) with (O, C/groups, KH, KW) plus optional bias (O)";
   op.arity = 3;
-  op.attrs = {{"stride", AttrField::kStride, "(sh, sw)"},
-              {"padding", AttrField::kPadding, "(ph, pw) zeros on each side"},
-              {"dilation", AttrField::kDilation, "(dh, dw)"},
-              {"groups", AttrField::kCount, "channel groups"}};
+  op.attrs = conv_attr_specs();
   op.infer = infer_conv2d;
   op.kernels[kCpu] = conv2d_kernel;
   op.optional_inputs = {2};  // the bias
@@ -541,11 +552,8 @@ const OpDef& op_conv2d = define_op("conv2d", [](OpDef& op) {
 const OpDef& op_conv2d_backward_input = define_op("conv2d_backward_input", [](OpDef& op) {
   op.doc = "gradient of conv2d w.r.t. its input (of shape `shape`) from (dout, weight)";
   op.arity = 2;
-  op.attrs = {{"stride", AttrField::kStride, "(sh, sw)"},
-              {"padding", AttrField::kPadding, "(ph, pw) zeros on each side"},
-              {"dilation", AttrField::kDilation, "(dh, dw)"},
-              {"groups", AttrField::kCount, "channel groups"},
-              {"shape", AttrField::kDims, "the input's shape (the result's)"}};
+  op.attrs = conv_attr_specs();
+  op.attrs.push_back({"shape", AttrField::kDims, "the input's shape (the result's)"});
   op.infer = [](std::span<const Tensor> in, const Attrs& a, Site site) {
     return infer_conv2d_backward(in, a, true, site);
   };
@@ -577,11 +585,8 @@ const OpDef& op_conv2d_backward_input = define_op("conv2d_backward_input", [](Op
 const OpDef& op_conv2d_backward_weight = define_op("conv2d_backward_weight", [](OpDef& op) {
   op.doc = "gradient of conv2d w.r.t. its weight (of shape `shape`) from (input, dout)";
   op.arity = 2;
-  op.attrs = {{"stride", AttrField::kStride, "(sh, sw)"},
-              {"padding", AttrField::kPadding, "(ph, pw) zeros on each side"},
-              {"dilation", AttrField::kDilation, "(dh, dw)"},
-              {"groups", AttrField::kCount, "channel groups"},
-              {"shape", AttrField::kDims, "the weight's shape (the result's)"}};
+  op.attrs = conv_attr_specs();
+  op.attrs.push_back({"shape", AttrField::kDims, "the weight's shape (the result's)"});
   op.infer = [](std::span<const Tensor> in, const Attrs& a, Site site) {
     return infer_conv2d_backward(in, a, false, site);
   };
@@ -611,9 +616,7 @@ const OpDef& op_conv2d_backward_weight = define_op("conv2d_backward_weight", [](
 const OpDef& op_max_pool2d_backward = define_op("max_pool2d_backward", [](OpDef& op) {
   op.doc = "gradient of max_pool2d: dout (input 0) routed to the first max of each window of x (input 1)";
   op.arity = 2;
-  op.attrs = {{"kernel", AttrField::kDims, "(kh, kw) window"},
-              {"stride", AttrField::kStride, "(sh, sw)"},
-              {"padding", AttrField::kPadding, "(ph, pw) on each side"}};
+  op.attrs = pool_attr_specs();
   op.infer = [](std::span<const Tensor> in, const Attrs& a, Site site) {
     return infer_pool2d_backward(in, a, "max_pool2d_backward", site);
   };
@@ -624,9 +627,7 @@ const OpDef& op_max_pool2d_backward = define_op("max_pool2d_backward", [](OpDef&
 const OpDef& op_max_pool2d = define_op("max_pool2d", [](OpDef& op) {
   op.doc = "max over KH x KW windows of (N, C, H, W); padding never wins";
   op.arity = 1;
-  op.attrs = {{"kernel", AttrField::kDims, "(kh, kw) window"},
-              {"stride", AttrField::kStride, "(sh, sw)"},
-              {"padding", AttrField::kPadding, "(ph, pw) on each side"}};
+  op.attrs = pool_attr_specs();
   op.infer = [](std::span<const Tensor> in, const Attrs& a, Site site) { return infer_pool2d(in, a, "max_pool2d", site); };
   op.kernels[kCpu] = pool2d_kernel<true>;
   op.grad = [](const GradContext& g) {
@@ -642,9 +643,7 @@ extern const OpDef& op_avg_pool2d;
 const OpDef& op_avg_pool2d_backward = define_op("avg_pool2d_backward", [](OpDef& op) {
   op.doc = "gradient of avg_pool2d: dout (input 0) spread evenly over each window; x (input 1) gives the shape";
   op.arity = 2;
-  op.attrs = {{"kernel", AttrField::kDims, "(kh, kw) window"},
-              {"stride", AttrField::kStride, "(sh, sw)"},
-              {"padding", AttrField::kPadding, "(ph, pw) on each side"}};
+  op.attrs = pool_attr_specs();
   op.infer = [](std::span<const Tensor> in, const Attrs& a, Site site) {
     return infer_pool2d_backward(in, a, "avg_pool2d_backward", site);
   };
@@ -662,9 +661,7 @@ const OpDef& op_avg_pool2d_backward = define_op("avg_pool2d_backward", [](OpDef&
 const OpDef& op_avg_pool2d = define_op("avg_pool2d", [](OpDef& op) {
   op.doc = "mean over KH x KW windows of (N, C, H, W); padding counts as zeros";
   op.arity = 1;
-  op.attrs = {{"kernel", AttrField::kDims, "(kh, kw) window"},
-              {"stride", AttrField::kStride, "(sh, sw)"},
-              {"padding", AttrField::kPadding, "(ph, pw) on each side"}};
+  op.attrs = pool_attr_specs();
   op.infer = [](std::span<const Tensor> in, const Attrs& a, Site site) { return infer_pool2d(in, a, "avg_pool2d", site); };
   op.kernels[kCpu] = pool2d_kernel<false>;
   op.grad = [](const GradContext& g) {
