@@ -51,29 +51,32 @@ inline std::vector<Tensor> as_outputs(std::vector<Tensor> v) { return v; }
 }  // namespace detail
 
 // export_program(fn, example_args..., path[, options]): `fn` takes the example arguments
-// (Tensors) and returns a Tensor or a std::vector<Tensor>.
+// (Tensors) and returns a Tensor or a std::vector<Tensor>. A class only so that the caller's
+// line can follow a parameter pack (a deduction guide fixes the pack, and the constructor's
+// defaulted Site is then evaluated where the user wrote the call); use it like a function.
 template <class F, class... Rest>
-void export_program(F&& fn, Rest&&... rest) {
-  static_assert(sizeof...(Rest) >= 1, "tl::export_program(fn, example_args..., path)");
-  auto all = std::forward_as_tuple(std::forward<Rest>(rest)...);
-  using Last = std::decay_t<std::tuple_element_t<sizeof...(Rest) - 1, std::tuple<Rest...>>>;
-  if constexpr (std::is_same_v<Last, ExportOptions>) {
-    static_assert(sizeof...(Rest) >= 2, "tl::export_program(fn, example_args..., path, options)");
+struct export_program {
+  export_program(F&& fn, Rest&&... rest, Site site = Site::here()) {
+    static_assert(sizeof...(Rest) >= 1, "tl::export_program(fn, example_args..., path)");
+    auto all = std::forward_as_tuple(std::forward<Rest>(rest)...);
+    using Last = std::decay_t<std::tuple_element_t<sizeof...(Rest) - 1, std::tuple<Rest...>>>;
+    constexpr bool kHasOptions = std::is_same_v<Last, ExportOptions>;
+    constexpr size_t kArgs = sizeof...(Rest) - (kHasOptions ? 2 : 1);
+    static_assert(!kHasOptions || sizeof...(Rest) >= 2, "tl::export_program(fn, example_args..., path, options)");
     [&]<size_t... I>(std::index_sequence<I...>) {
+      static_assert((std::is_same_v<std::decay_t<std::tuple_element_t<I, std::tuple<Rest...>>>, Tensor> && ...),
+                    "tl::export_program: the example arguments must be tl::Tensor");
       const Tensor args[] = {std::get<I>(all)..., Tensor()};
+      ExportOptions options;
+      if constexpr (kHasOptions) options = std::get<sizeof...(Rest) - 1>(all);
       detail::export_traced([&] { return detail::as_outputs(fn(std::get<I>(all)...)); },
-                            std::span<const Tensor>(args, sizeof...(I)), ProgramPath(std::get<sizeof...(Rest) - 2>(all)),
-                            std::get<sizeof...(Rest) - 1>(all));
-    }(std::make_index_sequence<sizeof...(Rest) - 2>{});
-  } else {
-    [&]<size_t... I>(std::index_sequence<I...>) {
-      const Tensor args[] = {std::get<I>(all)..., Tensor()};
-      detail::export_traced([&] { return detail::as_outputs(fn(std::get<I>(all)...)); },
-                            std::span<const Tensor>(args, sizeof...(I)), ProgramPath(std::get<sizeof...(Rest) - 1>(all)),
-                            ExportOptions{});
-    }(std::make_index_sequence<sizeof...(Rest) - 1>{});
+                            std::span<const Tensor>(args, sizeof...(I)),
+                            ProgramPath(std::string(std::get<kArgs>(all)), site), options);
+    }(std::make_index_sequence<kArgs>{});
   }
-}
+};
+template <class F, class... Rest>
+export_program(F&&, Rest&&...) -> export_program<F, Rest...>;
 
 struct TensorSignature {
   std::string name;

@@ -85,6 +85,8 @@ TEST_CASE("an exported MLP runs from its artifact with the eager outputs, bit fo
   std::string d = p.describe();
   CHECK_THAT(d, Catch::Contains("input  input_0: [8, 784] float32") && Catch::Contains("sha256") &&
                     Catch::Contains("weights") && Catch::Contains("matmul"));
+  // The producer names the user's line, not the header's.
+  CHECK_THAT(d, Catch::Contains("producer: tl::export_program at program_test.cpp:"));
 }
 
 TEST_CASE("an exported CNN runs from its artifact with the eager outputs", "[program]") {
