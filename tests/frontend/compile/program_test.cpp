@@ -55,7 +55,7 @@ bool same_bits(const Tensor& a, const Tensor& b) {
 
 }  // namespace
 
-TEST_CASE("an exported MLP runs from its artifact with the eager outputs, bit for bit", "[program]") {
+TEST_CASE("an exported MLP runs from its artifact with the eager outputs bit for bit", "[program]") {
   manual_seed(3);
   Mlp model;
   model.eval();
