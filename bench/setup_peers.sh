@@ -9,10 +9,10 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install --quiet --upgrade pip
-# PyTorch's own CPU index first (a small wheel); PyPI's wheel otherwise, without its CUDA
-# libraries (the CPU code paths load without them).
+# PyTorch's own CPU index first (a small wheel); PyPI's wheel otherwise, which brings its CUDA
+# libraries (several GB: `import torch` loads them even on a machine without a GPU).
 if ! "$venv/bin/python" -m pip install --quiet --upgrade --index-url https://download.pytorch.org/whl/cpu torch; then
-  "$venv/bin/python" -m pip install --quiet --upgrade --no-deps torch
-  "$venv/bin/python" -m pip install --quiet --upgrade filelock typing-extensions sympy networkx jinja2 fsspec setuptools
+  "$venv/bin/python" -m pip install --quiet --upgrade torch
 fi
+"$venv/bin/python" -m pip install --quiet --upgrade numpy
 "$venv/bin/python" -c 'import torch; print("torch", torch.__version__, "in", "'"$venv"'")'
