@@ -4,7 +4,11 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <sstream>
+#include <unordered_set>
+
+#include <google/protobuf/stubs/logging.h>
 
 #include "runtime/base/cpu_features.h"
 #include "runtime/base/file_io.h"
@@ -34,16 +38,44 @@ std::string hex(const std::string& bytes) {
   return bytes.size() == d.size() ? to_hex(d) : "(" + std::to_string(bytes.size()) + " bytes)";
 }
 
+// No value, and not all of a program's values together, may take kMaxValueBytes or more. The
+// loader and executor compute sizes, strides and arena offsets in int64; under this bound none
+// of those sums can overflow.
+constexpr uint64_t kMaxValueBytes = uint64_t{1} << 62;
+
+std::string shape_str(const artifact::ValueType& type) {
+  std::string s = "[";
+  for (int i = 0; i < type.shape_size(); ++i) s += (i ? ", " : "") + std::to_string(type.shape(i));
+  return s + "]";
+}
+
+std::optional<DType> known_dtype(int value) {
+  switch (value) {
+    case artifact::F32: return kFloat32;
+    case artifact::F64: return kFloat64;
+    case artifact::F16: return kFloat16;
+    case artifact::BF16: return kBFloat16;
+    case artifact::I32: return kInt32;
+    case artifact::I64: return kInt64;
+    case artifact::BOOL: return kBool;
+    default: return std::nullopt;
+  }
+}
+
 // The bytes a value of `type` takes, or why it cannot be described (a negative dim, a rank past
-// kMaxRank, an unknown dtype, a size that overflows).
+// kMaxRank, an unknown dtype, a size past kMaxValueBytes). A zero dim makes the size 0 but not
+// the row-major strides of the other dims, so those are bounded too.
 std::string value_bytes(const artifact::ValueType& type, const std::string& where, uint64_t* bytes) {
   if (type.shape_size() > kMaxRank)
     return where + " has rank " + std::to_string(type.shape_size()) + " (at most " + std::to_string(kMaxRank) + ")";
-  DType dtype = dtype_from_artifact(type.dtype(), where);
-  uint64_t n = dtype_size(dtype);
+  const std::optional<DType> dtype = known_dtype(type.dtype());
+  if (!dtype) return where + " has an unknown dtype (" + std::to_string(type.dtype()) + ")";
+  uint64_t n = dtype_size(*dtype), span = n;
   for (int64_t d : type.shape()) {
     if (d < 0) return where + " has a negative dim " + std::to_string(d);
-    if (__builtin_mul_overflow(n, static_cast<uint64_t>(d), &n)) return where + " has a size that overflows";
+    n *= static_cast<uint64_t>(d);  // n <= span: if this wraps, so does span, refused below
+    if (__builtin_mul_overflow(span, static_cast<uint64_t>(std::max<int64_t>(d, 1)), &span) || span >= kMaxValueBytes)
+      return where + " has shape " + shape_str(type) + ", whose size overflows (2^62 bytes or more)";
   }
   *bytes = n;
   return "";
@@ -57,9 +89,12 @@ void check_program(const artifact::Program& p, const artifact::Manifest& m, uint
     refuse(path, "the program has " + std::to_string(n_values) + " values (the limit is " +
                      std::to_string(limits.max_values) + ")");
   std::vector<uint64_t> bytes(n_values);
+  uint64_t total = 0;
   for (int v = 0; v < p.values_size(); ++v) {
     std::string why = value_bytes(p.values(v), "value %" + std::to_string(v), &bytes[v]);
     if (!why.empty()) refuse(path, why);
+    total += bytes[v];  // each term < 2^62, so the sum cannot wrap before the check
+    if (total >= kMaxValueBytes) refuse(path, "the program's values take 2^62 bytes or more in all");
   }
   std::vector<char> defined(n_values, 0);
   auto check_id = [&](int64_t v, const std::string& what) {
@@ -84,7 +119,8 @@ void check_program(const artifact::Program& p, const artifact::Manifest& m, uint
     const artifact::TensorSpec& spec = m.inputs(i);
     if (type.dtype() != spec.dtype() || !std::equal(type.shape().begin(), type.shape().end(), spec.shape().begin(),
                                                     spec.shape().end()))
-      refuse(path, "input " + std::to_string(i) + " ('" + spec.name() + "') differs between the signature and the program");
+      refuse(path, "input " + std::to_string(i) + " ('" + spec.name().substr(0, 64) +
+                       "') differs between the signature and the program");
   }
   // Constants: inside the weights section, exactly the value's size, not overlapping.
   std::vector<std::pair<uint64_t, uint64_t>> ranges;
@@ -118,6 +154,12 @@ void check_program(const artifact::Program& p, const artifact::Manifest& m, uint
   for (int i = 0; i < p.outputs_size(); ++i) {
     check_id(p.outputs(i), "output " + std::to_string(i));
     if (!defined[p.outputs(i)]) refuse(path, "output " + std::to_string(i) + " is never computed");
+    const artifact::ValueType& type = p.values(p.outputs(i));
+    const artifact::TensorSpec& spec = m.outputs(i);
+    if (type.dtype() != spec.dtype() || !std::equal(type.shape().begin(), type.shape().end(), spec.shape().begin(),
+                                                    spec.shape().end()))
+      refuse(path, "output " + std::to_string(i) + " ('" + spec.name().substr(0, 64) +
+                       "') differs between the signature and the program");
   }
   // The memory plan: every planned value lies inside the arena, which is under the limit.
   const artifact::MemoryPlan& plan = p.plan();
@@ -154,16 +196,7 @@ artifact::DType to_artifact(DType dtype) {
 }
 
 DType dtype_from_artifact(int value, const std::string& where) {
-  switch (value) {
-    case artifact::F32: return kFloat32;
-    case artifact::F64: return kFloat64;
-    case artifact::F16: return kFloat16;
-    case artifact::BF16: return kBFloat16;
-    case artifact::I32: return kInt32;
-    case artifact::I64: return kInt64;
-    case artifact::BOOL: return kBool;
-    default: break;
-  }
+  if (std::optional<DType> dtype = known_dtype(value)) return *dtype;
   throw ArtifactError("not a valid tl artifact: " + where + " has an unknown dtype (" + std::to_string(value) + ")");
 }
 
@@ -233,7 +266,8 @@ Artifact Artifact::from_bytes(std::string bytes, const std::string& name, const 
   if (manifest_bytes > limits.max_manifest_bytes || kArtifactHeaderBytes + manifest_bytes > b.size())
     refuse(name, "the header declares a " + std::to_string(manifest_bytes) + "-byte manifest, but the file has " +
                      std::to_string(b.size()) + " bytes (truncated?)");
-  // Manifest.
+  // Manifest. (protobuf's own log lines about bad bytes are silenced: the refusal says it.)
+  const google::protobuf::LogSilencer quiet;
   if (!a.manifest_.ParseFromArray(b.data() + kArtifactHeaderBytes, static_cast<int>(manifest_bytes)))
     refuse(name, "the manifest does not parse");
   const artifact::Manifest& m = a.manifest_;
@@ -245,6 +279,14 @@ Artifact Artifact::from_bytes(std::string bytes, const std::string& name, const 
   if (m.abi_stamp() != kArtifactAbiStamp)
     refuse(name, "its kernel ABI stamp " + std::to_string(m.abi_stamp()) + " differs from this build's " +
                      std::to_string(kArtifactAbiStamp) + "; re-export it with this tl");
+  // The manifest has no checksum of its own. A flipped tag can turn a field into one this build
+  // does not know (a CPU feature the code needs would vanish) or into another field; protobuf
+  // keeps an unknown field aside and writes it last. So the manifest must be encoded exactly as
+  // write_artifact encodes what it holds. (A field that was last already is not caught: in
+  // version 1 that is the producer, text for messages, or else a signature entry, counted below.)
+  if (m.SerializeAsString() != std::string_view(b.data() + kArtifactHeaderBytes, manifest_bytes))
+    refuse(name, "the manifest is not encoded as tl writes it (a field out of place, or one format version " +
+                     std::to_string(kArtifactFormatVersion) + " does not have): the file is corrupt");
   std::vector<std::string> feature_list(m.cpu_features().begin(), m.cpu_features().end());
   std::string unknown;
   std::optional<CpuFeatures> needed = parse_features(feature_list, &unknown);
@@ -257,12 +299,13 @@ Artifact Artifact::from_bytes(std::string bytes, const std::string& name, const 
   // Sections.
   const uint64_t first = kArtifactHeaderBytes + manifest_bytes;
   std::vector<std::pair<uint64_t, uint64_t>> spans;
+  // A set, not a scan of the earlier names: a 16 MiB manifest lists ~10^5 sections.
+  std::unordered_set<std::string_view> names;
   for (int i = 0; i < m.sections_size(); ++i) {
     const artifact::Section& s = m.sections(i);
     const std::string what = "section '" + s.name().substr(0, 64) + "'";
     if (s.name().empty()) refuse(name, "section " + std::to_string(i) + " has no name");
-    for (int j = 0; j < i; ++j)
-      if (m.sections(j).name() == s.name()) refuse(name, what + " appears twice");
+    if (!names.insert(s.name()).second) refuse(name, what + " appears twice");
     uint64_t end = 0;
     if (__builtin_add_overflow(s.offset(), s.size(), &end) || s.offset() < first || end > b.size())
       refuse(name, what + " covers bytes [" + std::to_string(s.offset()) + ", +" + std::to_string(s.size()) +
