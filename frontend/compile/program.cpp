@@ -5,6 +5,7 @@
 #include "tl/program.h"
 
 #include <cstring>
+#include <map>
 #include <mutex>
 
 #include "frontend/compile/compiler_loader.h"
@@ -123,21 +124,17 @@ trace::Graph optimize(const trace::Graph& traced, const ProgramPath& path) {
 
 namespace detail {
 
-void export_traced(const std::function<std::vector<Tensor>()>& body, std::span<const Tensor> args,
-                   const ProgramPath& path, const ExportOptions& options) {
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (!args[i].defined()) refuse_export(path, "example argument " + std::to_string(i) + " is an undefined tensor");
-    if (args[i].device().type != DeviceType::kCPU)
-      refuse_export(path, "example argument " + std::to_string(i) + " is on " + args[i].device().str() +
-                              "; artifacts are exported from CPU tensors");
-  }
+namespace {
+
+// Traces `body` on `args` and returns the optimized program, refusing what an artifact cannot hold.
+trace::Graph trace_for_export(const ExportBody& body, std::span<const Tensor> args, const ProgramPath& path) {
   NoGradGuard no_grad;
   trace::Tracer tracer(trace::Tracer::Mode::kRecord, "export");
   for (size_t i = 0; i < args.size(); ++i) tracer.bind_argument(args[i], static_cast<int>(i));
   std::vector<Tensor> outputs;
   {
     trace::TraceScope scope(tracer);
-    outputs = body();
+    outputs = body(args);
     for (const Tensor& t : outputs) {
       if (!t.defined()) refuse_export(path, "the function returned an undefined tensor");
       tracer.graph().outputs.push_back(tracer.value_of(t, path.site));
@@ -161,14 +158,129 @@ void export_traced(const std::function<std::vector<Tensor>()>& body, std::span<c
                               "; an exported program must be a pure inference function");
     }
   }
-  trace::Graph g = optimize(traced, path);
+  return optimize(traced, path);
+}
+
+// `args` with dim 0 resized to `batch` (rows repeated cyclically: the values do not matter,
+// an exported function cannot branch on them).
+std::vector<Tensor> with_batch(std::span<const Tensor> args, int64_t batch) {
+  std::vector<Tensor> out;
+  for (const Tensor& a : args) {
+    std::vector<int64_t> rows(static_cast<size_t>(batch));
+    for (int64_t i = 0; i < batch; ++i) rows[static_cast<size_t>(i)] = i % a.shape()[0];
+    out.push_back(index_select(a, 0, from_vector<int64_t>(rows, {batch})).contiguous());
+  }
+  return out;
+}
+
+// Where a program traced at two batch sizes differs: per value its batch axis (or -1), per node
+// and attribute the entries that are the batch size.
+struct BatchMarks {
+  std::vector<int> value_axis;
+  std::vector<std::map<std::string, std::vector<int>>> attr_entries;  // per node
+};
+
+// Compares `g1` (traced at batch b1) with `g2` (at b2): they must be the same program except
+// for dims and attribute entries equal to the batch size. Refuses anything else, naming it.
+BatchMarks batch_marks(const trace::Graph& g1, const trace::Graph& g2, int64_t b1, int64_t b2, const ProgramPath& path) {
+  auto refuse = [&](const std::string& why) {
+    refuse_export(path, "with max_batch, the program must be the same at every batch size, but " + why);
+  };
+  if (g1.values.size() != g2.values.size() || g1.nodes.size() != g2.nodes.size() ||
+      g1.inputs.size() != g2.inputs.size() || g1.outputs != g2.outputs)
+    refuse("its structure differs between batch " + std::to_string(b1) + " and " + std::to_string(b2));
+  BatchMarks m;
+  m.value_axis.assign(g1.values.size(), -1);
+  for (size_t v = 0; v < g1.values.size(); ++v) {
+    const Shape &s1 = g1.values[v].shape, &s2 = g2.values[v].shape;
+    if (s1.size() != s2.size() || g1.values[v].dtype != g2.values[v].dtype)
+      refuse("value %" + std::to_string(v) + " changes rank or dtype with the batch size");
+    for (int64_t d = 0; d < s1.size(); ++d) {
+      if (s1[d] == s2[d]) continue;
+      if (s1[d] != b1 || s2[d] != b2 || m.value_axis[v] >= 0)
+        refuse("value %" + std::to_string(v) + " has shape " + s1.str() + " at batch " + std::to_string(b1) + " and " +
+               s2.str() + " at batch " + std::to_string(b2) + " (only one dim may be the batch size itself)");
+      m.value_axis[v] = static_cast<int>(d);
+    }
+  }
+  m.attr_entries.resize(g1.nodes.size());
+  for (size_t k = 0; k < g1.nodes.size(); ++k) {
+    const trace::Node &n1 = g1.nodes[k], &n2 = g2.nodes[k];
+    const std::string where = n1.op + " at " + n1.site.str();
+    if (n1.op != n2.op || n1.inputs != n2.inputs || n1.outputs != n2.outputs) refuse(where + " differs");
+    if (n1.op == trace::kConstant) {
+      if (n1.constant.shape() != n2.constant.shape() ||
+          std::memcmp(n1.constant.contiguous().data_ptr(), n2.constant.contiguous().data_ptr(), n1.constant.nbytes()) != 0)
+        refuse("a constant made at " + n1.site.str() + " depends on the batch size");
+      continue;
+    }
+    if (n1.def == nullptr) continue;
+    for (const ops::AttrSpec& spec : n1.def->attrs) {
+      ops::AttrValue v1 = ops::get_attr(n1.attrs, spec.field), v2 = ops::get_attr(n2.attrs, spec.field);
+      if (v1 == v2) continue;
+      std::vector<int> entries;
+      if (std::holds_alternative<Shape>(v1)) {
+        const Shape &a1 = std::get<Shape>(v1), &a2 = std::get<Shape>(v2);
+        if (a1.size() != a2.size()) refuse(where + ": attribute '" + spec.name + "' changes length with the batch size");
+        for (int64_t i = 0; i < a1.size(); ++i) {
+          if (a1[i] == a2[i]) continue;
+          if (a1[i] != b1 || a2[i] != b2)
+            refuse(where + ": attribute '" + spec.name + "' is " + a1.str() + " at batch " + std::to_string(b1) +
+                   " and " + a2.str() + " at batch " + std::to_string(b2));
+          entries.push_back(static_cast<int>(i));
+        }
+      } else if (std::holds_alternative<int64_t>(v1) && std::get<int64_t>(v1) == b1 && std::get<int64_t>(v2) == b2) {
+        entries.push_back(0);
+      } else {
+        refuse(where + ": attribute '" + spec.name + "' depends on the batch size");
+      }
+      m.attr_entries[k][spec.name] = entries;
+    }
+  }
+  return m;
+}
+
+}  // namespace
+
+void export_traced(const ExportBody& body, std::span<const Tensor> args, const ProgramPath& path,
+                   const ExportOptions& options) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (!args[i].defined()) refuse_export(path, "example argument " + std::to_string(i) + " is an undefined tensor");
+    if (args[i].device().type != DeviceType::kCPU)
+      refuse_export(path, "example argument " + std::to_string(i) + " is on " + args[i].device().str() +
+                              "; artifacts are exported from CPU tensors");
+    if (options.max_batch > 0 && (args[i].dim() == 0 || args[i].shape()[0] == 0))
+      refuse_export(path, "with max_batch, example argument " + std::to_string(i) + " (" + args[i].shape().str() +
+                              ") needs a batch dim 0 holding at least one row");
+  }
+  if (options.max_batch < 0) refuse_export(path, "max_batch is negative");
+  const int64_t max_batch = options.max_batch;
+  std::vector<Tensor> traced_args(args.begin(), args.end());
+  BatchMarks marks;
+  trace::Graph g;
+  if (max_batch > 0) {
+    // Traced at the maximum and at another size; what differs is what depends on the batch.
+    const int64_t other = max_batch >= 2 ? max_batch - 1 : 2;
+    traced_args = with_batch(args, max_batch);
+    g = trace_for_export(body, traced_args, path);
+    trace::Graph g2 = trace_for_export(body, with_batch(args, other), path);
+    marks = batch_marks(g, g2, max_batch, other, path);
+  } else {
+    g = trace_for_export(body, args, path);
+  }
+  args = traced_args;
+
 
   // The graph as the artifact stores it: arguments stay inputs; captured tensors and
   // constant nodes become constants in the weights section.
   artifact::Program program;
   artifact::Manifest manifest;
   std::string weights;
-  for (const trace::Value& v : g.values) fill_type(program.add_values(), v.shape, v.dtype);
+  for (size_t v = 0; v < g.values.size(); ++v) {
+    artifact::ValueType* type = program.add_values();
+    fill_type(type, g.values[v].shape, g.values[v].dtype);
+    if (!marks.value_axis.empty() && marks.value_axis[v] >= 0) type->set_batch_axis(marks.value_axis[v]);
+  }
   std::vector<int> argument_value(args.size(), -1);
   for (const trace::Input& in : g.inputs) {
     switch (in.kind) {
@@ -181,17 +293,21 @@ void export_traced(const std::function<std::vector<Tensor>()>& body, std::span<c
     if (argument_value[i] < 0) {
       // An argument the optimized program does not read still has a value to bind.
       argument_value[i] = static_cast<int>(program.values_size());
-      fill_type(program.add_values(), args[i].shape(), args[i].dtype());
+      artifact::ValueType* type = program.add_values();
+      fill_type(type, args[i].shape(), args[i].dtype());
+      if (max_batch > 0) type->set_batch_axis(0);
     }
     program.add_inputs(argument_value[i]);
     artifact::TensorSpec* spec = manifest.add_inputs();
     spec->set_name(name_or(options.input_names, i, "input_"));
     for (int64_t d : args[i].shape()) spec->add_shape(d);
     spec->set_dtype(rt::to_artifact(args[i].dtype()));
+    if (max_batch > 0) spec->set_batch_axis(0);
   }
   trace::Graph planned;  // what the loader rebuilds, for the memory plan
   planned.values = g.values;
-  for (const trace::Node& n : g.nodes) {
+  for (size_t k = 0; k < g.nodes.size(); ++k) {
+    const trace::Node& n = g.nodes[k];
     if (n.op == trace::kConstant) {
       add_constant(program, weights, n.outputs.at(0), n.constant);
       planned.nodes.push_back(n);
@@ -203,6 +319,13 @@ void export_traced(const std::function<std::vector<Tensor>()>& body, std::span<c
     for (int v : n.inputs) node->add_inputs(v);
     for (int v : n.outputs) node->add_outputs(v);
     add_attrs(node, *n.def, n.attrs);
+    if (!marks.attr_entries.empty()) {
+      for (artifact::Attribute& a : *node->mutable_attrs()) {
+        auto it = marks.attr_entries[k].find(a.name());
+        if (it != marks.attr_entries[k].end())
+          for (int e : it->second) a.add_batch_entries(e);
+      }
+    }
     if (n.site.file) node->set_file(n.site.file);
     node->set_line(static_cast<int32_t>(n.site.line));
     planned.nodes.push_back(n);
@@ -214,6 +337,7 @@ void export_traced(const std::function<std::vector<Tensor>()>& body, std::span<c
     const trace::Value& v = g.values.at(g.outputs[i]);
     for (int64_t d : v.shape) spec->add_shape(d);
     spec->set_dtype(rt::to_artifact(v.dtype));
+    if (!marks.value_axis.empty() && marks.value_axis[g.outputs[i]] >= 0) spec->set_batch_axis(marks.value_axis[g.outputs[i]]);
   }
   planned.outputs = g.outputs;
   trace::MemoryPlan plan = trace::plan_memory(planned);
@@ -227,6 +351,7 @@ void export_traced(const std::function<std::vector<Tensor>()>& body, std::span<c
   manifest.set_abi_stamp(rt::kArtifactAbiStamp);
   for (const std::string& f : build_cpu_features()) manifest.add_cpu_features(f);
   manifest.set_producer("tl::export_program at " + path.site.str());
+  manifest.set_max_batch(max_batch);
   rt::write_artifact(path.path, manifest, {{"program", program.SerializeAsString()}, {"weights", weights}});
 }
 
@@ -236,31 +361,50 @@ void export_traced(const std::function<std::vector<Tensor>()>& body, std::span<c
 
 struct Program::Impl {
   std::string path;
-  trace::Graph graph;  // its constants hold the weights, shared by every context
   std::vector<TensorSignature> inputs, outputs;
   std::string description;
-  // Execution contexts (an arena each) not in use by a call; a call takes one or makes one,
-  // so concurrent calls each get their own and share the weights.
-  std::mutex mutex;
-  std::vector<std::unique_ptr<trace::ExecutionContext>> idle;
+  int64_t max_batch = 0;  // 0: fixed shapes
+  // What depends on the batch size: per value its batch axis (or -1); per node the attribute
+  // fields and the entries in them that are the batch size.
+  std::vector<int> value_axis;
+  std::vector<std::vector<std::pair<ops::AttrField, std::vector<int>>>> attr_batch;
 
-  std::unique_ptr<trace::ExecutionContext> acquire() {
+  // The program at one batch size: its graph (whose constants hold the weights, shared by
+  // every instance and context) and its execution contexts (an arena each) not in use by a
+  // call; a call takes one or makes one, so concurrent calls each get their own.
+  struct Instance {
+    trace::Graph graph;
+    int64_t arena_bytes = 0;
+    std::vector<std::unique_ptr<trace::ExecutionContext>> idle;
+  };
+  std::mutex mutex;
+  std::map<int64_t, std::unique_ptr<Instance>> instances;  // by batch size (0 for fixed shapes)
+
+  // The instance for `batch` (made and verified on first use; later calls only look it up).
+  Instance& instance(int64_t batch);
+  std::unique_ptr<trace::ExecutionContext> acquire(Instance& in) {
     {
       std::lock_guard<std::mutex> lock(mutex);
-      if (!idle.empty()) {
-        std::unique_ptr<trace::ExecutionContext> c = std::move(idle.back());
-        idle.pop_back();
+      if (!in.idle.empty()) {
+        std::unique_ptr<trace::ExecutionContext> c = std::move(in.idle.back());
+        in.idle.pop_back();
         return c;
       }
     }
-    return std::make_unique<trace::ExecutionContext>(graph);
+    return std::make_unique<trace::ExecutionContext>(in.graph);
   }
-  void release(std::unique_ptr<trace::ExecutionContext> c) {
+  void release(Instance& in, std::unique_ptr<trace::ExecutionContext> c) {
     std::lock_guard<std::mutex> lock(mutex);
-    if (idle.capacity() == idle.size()) idle.reserve(idle.size() + 8);
-    idle.push_back(std::move(c));
+    if (in.idle.capacity() == in.idle.size()) in.idle.reserve(in.idle.size() + 8);
+    in.idle.push_back(std::move(c));
   }
-  void check_inputs(std::span<const Tensor> inputs, Site site) const;
+  // Checks `inputs` against the signature; returns the call's batch size (0 for fixed shapes).
+  int64_t check_inputs(std::span<const Tensor> inputs, Site site) const;
+  Shape shape_at(const TensorSignature& s, int64_t batch) const {
+    Shape shape = s.shape;
+    if (s.batch_axis >= 0 && batch > 0) shape[s.batch_axis] = batch;
+    return shape;
+  }
 };
 
 namespace {
@@ -277,6 +421,7 @@ std::vector<TensorSignature> signature_of(const google::protobuf::RepeatedPtrFie
     t.name = s.name();
     for (int64_t d : s.shape()) t.shape.push_back(d);
     t.dtype = rt::dtype_from_artifact(s.dtype(), "'" + path + "': the signature");
+    t.batch_axis = s.has_batch_axis() ? s.batch_axis() : -1;
     out.push_back(std::move(t));
   }
   return out;
@@ -373,13 +518,21 @@ Program load_program(const ProgramPath& where) {
   impl->inputs = signature_of(a.manifest().inputs(), path);
   impl->outputs = signature_of(a.manifest().outputs(), path);
   impl->description = rt::describe(a);
-  trace::Graph& g = impl->graph;
+  impl->max_batch = a.manifest().max_batch();
+  auto base = std::make_unique<Program::Impl::Instance>();
+  trace::Graph& g = base->graph;
   g.name = "artifact";
   for (const artifact::ValueType& v : p.values()) {
     trace::Value value;
     for (int64_t d : v.shape()) value.shape.push_back(d);
     value.dtype = rt::dtype_from_artifact(v.dtype(), "'" + path + "': a value");
     g.values.push_back(value);
+    impl->value_axis.push_back(v.has_batch_axis() ? v.batch_axis() : -1);
+    const int axis = impl->value_axis.back();
+    if (axis != -1 && (impl->max_batch <= 0 || axis < 0 || axis >= value.shape.size() ||
+                       value.shape[axis] != impl->max_batch))
+      refuse(path, "value %" + std::to_string(g.values.size() - 1) + " names batch axis " + std::to_string(axis) +
+                       ", which is not a dim of size max_batch (" + std::to_string(impl->max_batch) + ")");
   }
   for (int i = 0; i < p.inputs_size(); ++i) {
     trace::Input in;
@@ -410,6 +563,25 @@ Program load_program(const ProgramPath& where) {
     node.inputs.assign(pn.inputs().begin(), pn.inputs().end());
     node.outputs.assign(pn.outputs().begin(), pn.outputs().end());
     node.attrs = attrs_of(pn, *node.def, what, path);
+    impl->attr_batch.resize(g.nodes.size() + 1);
+    for (const artifact::Attribute& at : pn.attrs()) {
+      if (at.batch_entries().empty()) continue;
+      // attrs_of accepted the name and type; the entries must name values equal to max_batch.
+      const ops::AttrSpec& spec = *std::find_if(node.def->attrs.begin(), node.def->attrs.end(),
+                                                [&](const ops::AttrSpec& sp) { return sp.name == at.name(); });
+      ops::AttrValue value = ops::get_attr(node.attrs, spec.field);
+      std::vector<int> entries;
+      for (int e : at.batch_entries()) {
+        const Shape* shape = std::get_if<Shape>(&value);
+        const int64_t* i = std::get_if<int64_t>(&value);
+        bool ok = impl->max_batch > 0 && ((shape && e >= 0 && e < shape->size() && (*shape)[e] == impl->max_batch) ||
+                                          (i && e == 0 && *i == impl->max_batch));
+        if (!ok) refuse(path, what + ": attribute '" + at.name() + "' marks entry " + std::to_string(e) +
+                                  " as the batch size, but it is not max_batch");
+        entries.push_back(e);
+      }
+      impl->attr_batch[g.nodes.size()].push_back({spec.field, entries});
+    }
     if (!pn.file().empty()) node.site = Site{trace::intern_file(pn.file().substr(0, 256)), static_cast<uint32_t>(pn.line())};
     check_node(g, node, what, path);
     g.nodes.push_back(std::move(node));
@@ -422,16 +594,31 @@ Program load_program(const ProgramPath& where) {
   if (static_cast<uint64_t>(arena_bytes) > p.plan().arena_bytes())
     refuse(path, "its values need an arena of " + std::to_string(arena_bytes) + " bytes, more than the " +
                      std::to_string(p.plan().arena_bytes()) + " its memory plan declares");
-  impl->release(std::make_unique<trace::ExecutionContext>(g));  // the arena, allocated at load
+  impl->attr_batch.resize(g.nodes.size());
+  for (size_t i = 0; i < impl->inputs.size(); ++i) {
+    // An input's batch axis is its value's (export writes both; the reader checked each).
+    const int axis = impl->value_axis[g.inputs[i].value];
+    if (axis != impl->inputs[i].batch_axis)
+      refuse(path, "input " + std::to_string(i) + "'s batch axis differs between the signature and the program");
+  }
+  for (size_t i = 0; i < impl->outputs.size(); ++i) {
+    const trace::Value& v = g.values[g.outputs[i]];
+    if (impl->value_axis[g.outputs[i]] != impl->outputs[i].batch_axis || v.shape != impl->outputs[i].shape ||
+        v.dtype != impl->outputs[i].dtype)
+      refuse(path, "output " + std::to_string(i) + " differs between the signature and the program");
+  }
+  base->arena_bytes = arena_bytes;
+  base->idle.push_back(std::make_unique<trace::ExecutionContext>(g));  // the arena, allocated at load
+  impl->instances.emplace(impl->max_batch, std::move(base));
   return Program(std::move(impl));
 }
 
-void Program::Impl::check_inputs(std::span<const Tensor> given, Site site) const {
+int64_t Program::Impl::check_inputs(std::span<const Tensor> inputs, Site site) const {
   const Impl& s = *this;
-  std::span<const Tensor> inputs = given;
   if (inputs.size() != s.inputs.size())
     throw ValueError("tl::Program('" + s.path + "'): takes " + std::to_string(s.inputs.size()) + " inputs, got " +
                      std::to_string(inputs.size()) + " at " + site.str());
+  int64_t batch = 0;
   for (size_t i = 0; i < inputs.size(); ++i) {
     const TensorSignature& want = s.inputs[i];
     // Built only on failure: a call that fits allocates nothing.
@@ -441,25 +628,87 @@ void Program::Impl::check_inputs(std::span<const Tensor> given, Site site) const
     if (inputs[i].device().type != DeviceType::kCPU)
       throw DeviceError("tl::Program('" + s.path + "'): " + which() + " is on " + inputs[i].device().str() +
                         "; this program runs on CPU, at " + site.str());
-    if (inputs[i].shape() != want.shape || inputs[i].dtype() != want.dtype)
+    const Shape& got = inputs[i].shape();
+    if (want.batch_axis >= 0 && got.size() == want.shape.size()) {
+      const int64_t b = got[want.batch_axis];
+      if (b < 1 || b > s.max_batch)
+        throw ShapeError("tl::Program('" + s.path + "'): " + which() + " has batch size " + std::to_string(b) +
+                         " (dim " + std::to_string(want.batch_axis) + " of " + got.str() +
+                         "); this program runs batches of 1 to " + std::to_string(s.max_batch) + ", at " + site.str());
+      if (batch != 0 && b != batch)
+        throw ShapeError("tl::Program('" + s.path + "'): " + which() + " has batch size " + std::to_string(b) +
+                         " but an earlier input has " + std::to_string(batch) + ", at " + site.str());
+      batch = b;
+    }
+    if (got != shape_at(want, batch) || inputs[i].dtype() != want.dtype)
       throw ShapeError("tl::Program('" + s.path + "'): " + which() + " must be " + want.shape.str() + " " +
-                       dtype_name(want.dtype) + ", got " + inputs[i].shape().str() + " " + dtype_name(inputs[i].dtype()) +
-                       " at " + site.str());
+                       dtype_name(want.dtype) +
+                       (want.batch_axis >= 0 ? " (dim " + std::to_string(want.batch_axis) + " any batch size up to " +
+                                                   std::to_string(s.max_batch) + ")"
+                                             : std::string()) +
+                       ", got " + got.str() + " " + dtype_name(inputs[i].dtype()) + " at " + site.str());
   }
+  return batch;
+}
+
+Program::Impl::Instance& Program::Impl::instance(int64_t batch) {
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = instances.find(batch);
+  if (it != instances.end()) return *it->second;
+  // The program at another batch size: the batch dims and attribute entries substituted, and
+  // every node checked again against its shape rule.
+  const Instance& base = *instances.at(max_batch);
+  auto made = std::make_unique<Instance>();
+  trace::Graph& g = made->graph;
+  g = base.graph;
+  for (size_t v = 0; v < g.values.size(); ++v)
+    if (value_axis[v] >= 0) g.values[v].shape[value_axis[v]] = batch;
+  for (size_t k = 0; k < g.nodes.size(); ++k) {
+    trace::Node& n = g.nodes[k];
+    for (const auto& [field, entries] : attr_batch[k]) {
+      ops::AttrValue value = ops::get_attr(n.attrs, field);
+      if (auto* shape = std::get_if<Shape>(&value)) {
+        for (int e : entries) (*shape)[e] = batch;
+      } else {
+        value = batch;
+      }
+      ops::set_attr(n.attrs, field, value);
+    }
+  }
+  try {
+    for (size_t k = 0; k < g.nodes.size(); ++k)
+      if (g.nodes[k].def != nullptr) check_node(g, g.nodes[k], "node " + std::to_string(k) + " (" + g.nodes[k].op + ")", path);
+  } catch (const ArtifactError& e) {
+    throw ShapeError("tl::Program('" + path + "'): cannot run at batch size " + std::to_string(batch) + ": " + e.what());
+  }
+  made->arena_bytes = trace::plan_memory(g).arena_bytes;
+  return *instances.emplace(batch, std::move(made)).first->second;
 }
 
 namespace {
 // Returns an execution context to its program when a call ends, however it ends.
 struct ContextLease {
   Program::Impl& program;
+  Program::Impl::Instance& instance;
   std::unique_ptr<trace::ExecutionContext> context;
-  ~ContextLease() { program.release(std::move(context)); }
+  ContextLease(Program::Impl& p, Program::Impl::Instance& in) : program(p), instance(in), context(p.acquire(in)) {}
+  ~ContextLease() { program.release(instance, std::move(context)); }
 };
 }  // namespace
 
+int64_t Program::max_batch() const { return impl_->max_batch; }
+
+int64_t Program::planned_bytes(int64_t batch) const {
+  if (impl_->max_batch == 0) return impl_->instance(0).arena_bytes;
+  if (batch < 1 || batch > impl_->max_batch)
+    throw ValueError("tl::Program('" + impl_->path + "'): batch size " + std::to_string(batch) +
+                     " is outside 1.." + std::to_string(impl_->max_batch));
+  return impl_->instance(batch).arena_bytes;
+}
+
 std::vector<Tensor> Program::operator()(std::span<const Tensor> inputs, Site site) const {
-  impl_->check_inputs(inputs, site);
-  ContextLease lease{*impl_, impl_->acquire()};
+  const int64_t batch = impl_->check_inputs(inputs, site);
+  ContextLease lease(*impl_, impl_->instance(batch));
   std::span<const Tensor> out = lease.context->run(inputs);
   std::vector<Tensor> result;
   for (const Tensor& t : out) result.push_back(t.clone());  // the context's memory is reused
@@ -468,18 +717,19 @@ std::vector<Tensor> Program::operator()(std::span<const Tensor> inputs, Site sit
 
 void Program::run(std::span<const Tensor> inputs, std::span<Tensor> outputs, Site site) const {
   const Impl& s = *impl_;
-  impl_->check_inputs(inputs, site);
+  const int64_t batch = impl_->check_inputs(inputs, site);
   if (outputs.size() != s.outputs.size())
     throw ValueError("tl::Program('" + s.path + "')::run: takes " + std::to_string(s.outputs.size()) +
                      " output tensors, got " + std::to_string(outputs.size()) + " at " + site.str());
   for (size_t i = 0; i < outputs.size(); ++i) {
     const TensorSignature& want = s.outputs[i];
-    if (!outputs[i].defined() || outputs[i].shape() != want.shape || outputs[i].dtype() != want.dtype ||
+    if (!outputs[i].defined() || outputs[i].shape() != s.shape_at(want, batch) || outputs[i].dtype() != want.dtype ||
         outputs[i].device().type != DeviceType::kCPU)
       throw ShapeError("tl::Program('" + s.path + "')::run: output " + std::to_string(i) + " ('" + want.name +
-                       "') must be a CPU tensor of " + want.shape.str() + " " + dtype_name(want.dtype) + " at " + site.str());
+                       "') must be a CPU tensor of " + s.shape_at(want, batch).str() + " " + dtype_name(want.dtype) +
+                       " at " + site.str());
   }
-  ContextLease lease{*impl_, impl_->acquire()};
+  ContextLease lease(*impl_, impl_->instance(batch));
   std::span<const Tensor> out = lease.context->run(inputs);
   for (size_t i = 0; i < outputs.size(); ++i) ops::strided_copy(out[i], outputs[i]);
 }

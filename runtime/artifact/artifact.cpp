@@ -96,6 +96,25 @@ void check_program(const artifact::Program& p, const artifact::Manifest& m, uint
     total += bytes[v];  // each term < 2^62, so the sum cannot wrap before the check
     if (total >= kMaxValueBytes) refuse(path, "the program's values take 2^62 bytes or more in all");
   }
+  // Batch axes: only in a program with a maximum batch size, inside the shape, at the maximum.
+  if (m.max_batch() < 0) refuse(path, "the manifest's max_batch is negative");
+  auto check_batch_axis = [&](bool has, int axis, const google::protobuf::RepeatedField<int64_t>& shape,
+                              const std::string& what) {
+    if (!has) return;
+    if (m.max_batch() == 0) refuse(path, what + " has a batch axis but the program's batch size is fixed");
+    if (axis < 0 || axis >= shape.size() || shape[axis] != m.max_batch())
+      refuse(path, what + " names batch axis " + std::to_string(axis) + ", which is not a dim of size max_batch (" +
+                       std::to_string(m.max_batch()) + ")");
+  };
+  for (int v = 0; v < p.values_size(); ++v)
+    check_batch_axis(p.values(v).has_batch_axis(), p.values(v).batch_axis(), p.values(v).shape(),
+                     "value %" + std::to_string(v));
+  for (int i = 0; i < m.inputs_size(); ++i)
+    check_batch_axis(m.inputs(i).has_batch_axis(), m.inputs(i).batch_axis(), m.inputs(i).shape(),
+                     "input " + std::to_string(i));
+  for (int i = 0; i < m.outputs_size(); ++i)
+    check_batch_axis(m.outputs(i).has_batch_axis(), m.outputs(i).batch_axis(), m.outputs(i).shape(),
+                     "output " + std::to_string(i));
   std::vector<char> defined(n_values, 0);
   auto check_id = [&](int64_t v, const std::string& what) {
     if (v < 0 || static_cast<uint64_t>(v) >= n_values)

@@ -691,3 +691,29 @@ TEST_CASE("write the artifact fuzz corpus", "[.artifact_corpus]") {
   write_bytes(out / "mlp_cut_in_program.tlart", b.substr(0, f.parts.manifest.sections(0).offset() + 100));
   for (const auto& entry : fs::directory_iterator(out)) CHECK(fs::file_size(entry.path()) < 20000);
 }
+
+TEST_CASE("an artifact whose batch axes or batch entries do not fit its maximum batch size is refused", "[artifact]") {
+  const Fixture& f = fixture();
+  {
+    Parts p = f.parts;  // a fixed-shape program cannot have a batch axis
+    p.program.mutable_values(0)->set_batch_axis(0);
+    require_refused(write_parts("batch_axis_without_max", p), "value %0 has a batch axis but the program's batch size is fixed");
+  }
+  {
+    Parts p = f.parts;
+    p.manifest.set_max_batch(p.program.values(0).shape(0));
+    p.program.mutable_values(0)->set_batch_axis(7);  // past the value's rank
+    require_refused(write_parts("batch_axis_past_rank", p), "value %0 names batch axis 7");
+  }
+  {
+    Parts p = f.parts;
+    p.manifest.set_max_batch(p.program.values(0).shape(0) + 1);  // the dim is not max_batch
+    p.program.mutable_values(0)->set_batch_axis(0);
+    require_refused(write_parts("batch_axis_not_max", p), "which is not a dim of size max_batch");
+  }
+  {
+    Parts p = f.parts;
+    p.manifest.set_max_batch(-3);
+    require_refused(write_parts("negative_max_batch", p), "max_batch is negative");
+  }
+}

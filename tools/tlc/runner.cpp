@@ -3,6 +3,8 @@
 // verifies and loads it with tl::load_program, then runs it:
 //   model IN0.npy [IN1.npy ...] -o DIR         writes DIR/output_0.npy, ... in the signature's order
 //   model [IN0.npy ...] --bench [--iters N]    latency percentiles and throughput (zeros without inputs)
+//   model --bench --batch-sweep                for batch 1, 2, 4, ... up to the maximum: latency,
+//                                              throughput and planned memory (a batched model)
 //   model --info                               the signature and the settings tlc stored
 #include <CLI/CLI.hpp>
 
@@ -36,7 +38,29 @@ int fail(int code, const std::string& message) {
   return code;
 }
 
-std::string spec_str(const TensorSignature& s) { return s.shape.str() + " " + dtype_name(s.dtype); }
+std::string spec_str(const TensorSignature& s) {
+  std::string out = s.shape.str() + " " + dtype_name(s.dtype);
+  if (s.batch_axis >= 0) out += " (dim " + std::to_string(s.batch_axis) + ": any batch size up to the maximum)";
+  return out;
+}
+
+// Whether `t` fits `want`: its dtype, and its shape with any batch size 1..max_batch in the
+// batch dim.
+bool fits(const Tensor& t, const TensorSignature& want, int64_t max_batch) {
+  if (t.dtype() != want.dtype || t.shape().size() != want.shape.size()) return false;
+  for (int64_t d = 0; d < t.shape().size(); ++d) {
+    const bool batch = d == want.batch_axis;
+    if (batch ? (t.shape()[d] < 1 || t.shape()[d] > max_batch) : t.shape()[d] != want.shape[d]) return false;
+  }
+  return true;
+}
+
+// Zeros of `want`'s shape at batch size `batch` (ignored for unbatched inputs).
+Tensor zeros_at(const TensorSignature& want, int64_t batch) {
+  Shape shape = want.shape;
+  if (want.batch_axis >= 0 && batch > 0) shape[want.batch_axis] = batch;
+  return zeros(shape, {.dtype = want.dtype});
+}
 
 std::string signature_str(const std::vector<TensorSignature>& specs) {
   std::string out;
@@ -58,6 +82,8 @@ struct Options {
   int warmup = 3;
   bool info = false;
   int threads = 0;
+  bool batch_sweep = false;
+  int64_t batch = 0;  // --batch: the batch size of the zeros --bench runs on
 };
 
 int print_info(const Program& program, const tlc::EmbeddedModel& model, uint64_t artifact_bytes, const std::string& exe) {
@@ -69,6 +95,7 @@ int print_info(const Program& program, const tlc::EmbeddedModel& model, uint64_t
   for (const TensorSignature& s : program.inputs()) std::cout << "  " << s.name << ": " << spec_str(s) << "\n";
   std::cout << "outputs:\n";
   for (const TensorSignature& s : program.outputs()) std::cout << "  " << s.name << ": " << spec_str(s) << "\n";
+  if (program.max_batch() > 0) std::cout << "batch sizes: 1 to " << program.max_batch() << "\n";
   return kOk;
 }
 
@@ -88,7 +115,7 @@ int read_inputs(const Program& program, const std::vector<std::string>& files, s
     } catch (const Error& e) {
       return fail(kBadInput, which + ": " + e.what());
     }
-    if (t.shape() != want[i].shape || t.dtype() != want[i].dtype)
+    if (!fits(t, want[i], program.max_batch()))
       return fail(kBadInput, which + " from '" + files[i] + "' is " + t.shape().str() + " " + dtype_name(t.dtype()) +
                                  "; the model takes " + spec_str(want[i]));
     inputs->push_back(std::move(t));
@@ -113,26 +140,60 @@ int write_outputs(const Program& program, const std::vector<Tensor>& outputs, co
   return kOk;
 }
 
-int bench(const Program& program, const std::vector<Tensor>& inputs, const Options& o) {
+// Median-based timing of `iters` runs into preallocated outputs (no allocation per run).
+struct Timing {
+  std::vector<double> ms;  // sorted
+  double total_s = 0;
+};
+Timing time_runs(const Program& program, const std::vector<Tensor>& inputs, int warmup, int iters) {
   using Clock = std::chrono::steady_clock;
-  for (int i = 0; i < o.warmup; ++i) program(inputs);
-  std::vector<double> ms;
-  ms.reserve(o.iters);
+  std::vector<Tensor> outputs = program(inputs);
+  for (int i = 0; i < warmup; ++i) program.run(inputs, outputs);
+  Timing t;
+  t.ms.reserve(static_cast<size_t>(iters));
   const Clock::time_point start = Clock::now();
-  for (int i = 0; i < o.iters; ++i) {
+  for (int i = 0; i < iters; ++i) {
     Clock::time_point t0 = Clock::now();
-    program(inputs);
-    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    program.run(inputs, outputs);
+    t.ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
   }
-  const double total_s = std::chrono::duration<double>(Clock::now() - start).count();
-  std::sort(ms.begin(), ms.end());
+  t.total_s = std::chrono::duration<double>(Clock::now() - start).count();
+  std::sort(t.ms.begin(), t.ms.end());
+  return t;
+}
+
+int bench(const Program& program, const std::vector<Tensor>& inputs, const Options& o) {
+  Timing t = time_runs(program, inputs, o.warmup, o.iters);
+  const std::vector<double>& ms = t.ms;
   double mean = 0;
   for (double x : ms) mean += x / static_cast<double>(ms.size());
   std::printf("bench: %d runs after %d warm-up runs, on %s, %d threads\n", o.iters, o.warmup,
               o.inputs.empty() ? "zeros" : "the given inputs", get_num_threads());
   std::printf("latency: p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  min %.3f ms  max %.3f ms  mean %.3f ms\n",
               percentile(ms, 50), percentile(ms, 90), percentile(ms, 99), ms.front(), ms.back(), mean);
-  std::printf("throughput: %.1f runs/s\n", static_cast<double>(o.iters) / total_s);
+  std::printf("throughput: %.1f runs/s\n", static_cast<double>(o.iters) / t.total_s);
+  return kOk;
+}
+
+// Batch 1, 2, 4, ... up to the maximum (and the maximum itself): latency, items per second
+// and the arena the plan for that batch size uses.
+int batch_sweep(const Program& program, const Options& o) {
+  if (program.max_batch() == 0)
+    return fail(kUsage, "--batch-sweep needs a model exported with a maximum batch size (ExportOptions::max_batch)");
+  std::vector<int64_t> sizes;
+  for (int64_t b = 1; b < program.max_batch(); b *= 2) sizes.push_back(b);
+  sizes.push_back(program.max_batch());
+  std::printf("batch sweep: %d runs each after %d warm-up runs, on zeros, %d threads\n", o.iters, o.warmup,
+              get_num_threads());
+  std::printf("%8s %12s %14s %14s\n", "batch", "p50 ms", "items/s", "arena bytes");
+  for (int64_t b : sizes) {
+    std::vector<Tensor> inputs;
+    for (const TensorSignature& s : program.inputs()) inputs.push_back(zeros_at(s, b));
+    Timing t = time_runs(program, inputs, o.warmup, o.iters);
+    const double p50 = percentile(t.ms, 50);
+    std::printf("%8lld %12.4f %14.1f %14lld\n", static_cast<long long>(b), p50, static_cast<double>(b) / (p50 / 1e3),
+                static_cast<long long>(program.planned_bytes(b)));
+  }
   return kOk;
 }
 
@@ -164,6 +225,13 @@ int run(const Options& o) {
   }
   if (o.info) return print_info(*program, model, artifact_bytes, exe);
 
+  if (o.batch_sweep) {
+    try {
+      return batch_sweep(*program, o);
+    } catch (const Error& e) {
+      return fail(kRunFailed, std::string("the model failed while running: ") + e.what());
+    }
+  }
   if (!o.bench && o.inputs.empty())
     return fail(kUsage, "no inputs: give the model's inputs (" + signature_str(program->inputs()) +
                             ") as .npy files and -o DIR, or use --bench or --info (see --help)");
@@ -173,7 +241,10 @@ int run(const Options& o) {
   if (!o.inputs.empty()) {
     if (int rc = read_inputs(*program, o.inputs, &inputs); rc != kOk) return rc;
   } else {
-    for (const TensorSignature& s : program->inputs()) inputs.push_back(zeros(s.shape, {.dtype = s.dtype}));
+    if (o.batch > program->max_batch() || (o.batch > 0 && program->max_batch() == 0))
+      return fail(kUsage, "--batch " + std::to_string(o.batch) + ": the model runs batch sizes up to " +
+                              std::to_string(program->max_batch()) + (program->max_batch() == 0 ? " (fixed shapes)" : ""));
+    for (const TensorSignature& s : program->inputs()) inputs.push_back(zeros_at(s, o.batch));
   }
   try {
     if (o.bench) bench(*program, inputs, o);
@@ -205,6 +276,12 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", o.warmup, "Untimed runs before them (default 3)")
       ->type_name("N")
       ->check(CLI::Range(0, 1'000'000))
+      ->needs(bench_flag);
+  app.add_flag("--batch-sweep", o.batch_sweep, "With --bench: time batch sizes 1, 2, 4, ... up to the maximum")
+      ->needs(bench_flag);
+  app.add_option("--batch", o.batch, "With --bench and no inputs: the batch size of the zeros (default: the maximum)")
+      ->type_name("N")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40))
       ->needs(bench_flag);
   app.add_flag("--info", o.info, "Print the signature and the stored settings, and exit");
   app.add_option("--threads", o.threads, "Threads to run with (default: what tlc --threads stored, else tl's)")

@@ -41,11 +41,17 @@ struct ExportOptions {
   // Names for the signature ("input_0", "output_0", ... when empty or short).
   std::vector<std::string> input_names;
   std::vector<std::string> output_names;
+  // 0: the program runs at the example arguments' shapes only. N > 0: dim 0 of every
+  // argument is the batch size, and the program runs at any batch size from 1 to N. Export
+  // then traces the function at two batch sizes and keeps what changes with it (shapes, and
+  // attributes such as a reshape's leading size); anything else that changes is refused.
+  int64_t max_batch = 0;
 };
 
 namespace detail {
-void export_traced(const std::function<std::vector<Tensor>()>& body, std::span<const Tensor> args,
-                   const ProgramPath& path, const ExportOptions& options);
+using ExportBody = std::function<std::vector<Tensor>(std::span<const Tensor>)>;
+void export_traced(const ExportBody& body, std::span<const Tensor> args, const ProgramPath& path,
+                   const ExportOptions& options);
 inline std::vector<Tensor> as_outputs(Tensor t) { return {std::move(t)}; }
 inline std::vector<Tensor> as_outputs(std::vector<Tensor> v) { return v; }
 }  // namespace detail
@@ -69,7 +75,7 @@ struct export_program {
       const Tensor args[] = {std::get<I>(all)..., Tensor()};
       ExportOptions options;
       if constexpr (kHasOptions) options = std::get<sizeof...(Rest) - 1>(all);
-      detail::export_traced([&] { return detail::as_outputs(fn(std::get<I>(all)...)); },
+      detail::export_traced([&](std::span<const Tensor> a) { return detail::as_outputs(fn(a[I]...)); },
                             std::span<const Tensor>(args, sizeof...(I)),
                             ProgramPath(std::string(std::get<kArgs>(all)), site), options);
     }(std::make_index_sequence<kArgs>{});
@@ -80,8 +86,9 @@ export_program(F&&, Rest&&...) -> export_program<F, Rest...>;
 
 struct TensorSignature {
   std::string name;
-  Shape shape;
+  Shape shape;  // at the maximum batch size when batch_axis >= 0
   DType dtype = kFloat32;
+  int batch_axis = -1;  // the dim that is the batch size, or -1
 };
 
 // A program loaded from an artifact: verified at load (structure, checksums, CPU features,
@@ -92,8 +99,8 @@ class Program {
   Program& operator=(Program&&) noexcept;
   ~Program();
 
-  // Runs the program on CPU tensors matching the signature (shape and dtype; any strides) and
-  // returns new output tensors. Thread-safe: concurrent calls each use an execution context
+  // Runs the program on CPU tensors matching the signature (shape and dtype, with any batch
+  // size up to max_batch() in the batch dim; any strides) and returns new output tensors. Thread-safe: concurrent calls each use an execution context
   // of their own (an arena), sharing the weights.
   std::vector<Tensor> operator()(std::span<const Tensor> inputs, Site site = Site::here()) const;
   // As above, into `outputs` (CPU tensors of the signature's shapes and dtypes, allocated by
@@ -104,6 +111,10 @@ class Program {
   }
   const std::vector<TensorSignature>& inputs() const;
   const std::vector<TensorSignature>& outputs() const;
+  // The largest batch size the program runs at (0: its shapes are fixed).
+  int64_t max_batch() const;
+  // The arena bytes a call at batch size `batch` uses (each batch size has its own plan).
+  int64_t planned_bytes(int64_t batch) const;
   // Everything the artifact holds, as `tlc --inspect` prints it.
   std::string describe() const;
 

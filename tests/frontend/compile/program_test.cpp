@@ -192,3 +192,40 @@ TEST_CASE("export refuses what an artifact cannot hold and names the line", "[pr
   { std::ofstream(bogus) << "not an artifact at all"; }
   CHECK_THROWS_WITH(load_program(bogus.string()), Catch::Contains("does not start with the artifact magic"));
 }
+
+TEST_CASE("a program exported with max_batch runs every batch size up to it", "[program][batch]") {
+  manual_seed(6);
+  SmallCnn model;  // its reshape's leading size is the batch size
+  model.eval();
+  fs::path file = scratch("cnn_batched.tlart");
+  export_program([&](const Tensor& in) { return model.forward(in); }, randn({3, 1, 28, 28}), file.string(),
+                 ExportOptions{.max_batch = 16});
+  Program p = load_program(file.string());
+  CHECK(p.max_batch() == 16);
+  CHECK(p.inputs()[0].batch_axis == 0);
+  CHECK(p.outputs()[0].batch_axis == 0);
+  for (int64_t b : {1, 5, 16}) {
+    INFO("batch " << b);
+    Tensor x = randn({b, 1, 28, 28});
+    Tensor eager;
+    {
+      NoGradGuard g;
+      eager = model.forward(x);
+    }
+    Tensor y = p({x})[0];
+    CHECK(y.shape() == Shape{b, 10});
+    CHECK(same_bits(y, eager));
+  }
+  CHECK(p.planned_bytes(1) < p.planned_bytes(16));
+  CHECK_THROWS_WITH(p({randn({17, 1, 28, 28})}), Catch::Contains("runs batches of 1 to 16"));
+  CHECK_THROWS_WITH(p({randn({4, 1, 28, 27})}), Catch::Contains("must be [16, 1, 28, 28] float32 (dim 0 any batch size"));
+}
+
+TEST_CASE("max_batch refuses a program whose attributes change with the batch size in other ways", "[program][batch]") {
+  fs::path file = scratch("bad_batch.tlart");
+  // The leading size is twice the batch size: not something the artifact can express.
+  CHECK_THROWS_WITH(export_program([](const Tensor& x) { return x.reshape({x.shape()[0] * 2, -1}); }, randn({4, 6}),
+                                   file.string(), ExportOptions{.max_batch = 8}),
+                    Catch::Contains("must be the same at every batch size") && Catch::Contains("program_test.cpp:"));
+  CHECK_FALSE(fs::exists(file));
+}

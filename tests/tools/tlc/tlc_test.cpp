@@ -358,3 +358,40 @@ TEST_CASE("tlc rejects bad options and a bad SIZE with exit 1 and says why", "[t
   CHECK_THAT(help.output, Catch::Contains("--max-memory SIZE") &&
                               Catch::Contains("Exit codes: 0 ok, 1 usage, 2 bad input file, 3 over the --max-memory budget, 4 write failure"));
 }
+
+TEST_CASE("a batched model's executable runs any batch size and sweeps them with --batch-sweep", "[tools][tlc]") {
+  testing::ScratchDir dir{"tlc_batch_test"};
+  manual_seed(8);
+  Mlp model;
+  model.eval();
+  const std::string artifact = dir.file("mlp16.tlart");
+  export_program([&](const Tensor& in) { return model.forward(in); }, randn({2, 784}), artifact,
+                 ExportOptions{.max_batch = 16});
+  const std::string exe = dir.file("model");
+  REQUIRE(run_tlc({artifact, "-o", exe}, dir).exit_code == 0);
+  // A batch of 5 (below the maximum) gives tl eager's output.
+  Tensor x = randn({5, 784});
+  Tensor eager;
+  {
+    NoGradGuard g;
+    eager = model.forward(x);
+  }
+  save_npy(dir.file("x5.npy"), x);
+  Result r = run(exe, {dir.file("x5.npy"), "-o", dir.file("out")}, dir);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK(same_bits(load_npy(dir.file("out") + "/output_0.npy"), eager));
+  // Past the maximum: a clear error.
+  save_npy(dir.file("x17.npy"), randn({17, 784}));
+  r = run(exe, {dir.file("x17.npy"), "-o", dir.file("out")}, dir);
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("any batch size up to the maximum"));
+  // The sweep: batch 1, 2, 4, 8, 16 with latency, throughput and planned memory.
+  r = run(exe, {"--bench", "--batch-sweep", "--iters", "5"}, dir);
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.output, Catch::Contains("p50 ms") && Catch::Contains("items/s") && Catch::Contains("arena bytes"));
+  for (const char* b : {"\n       1 ", "\n       2 ", "\n       4 ", "\n       8 ", "\n      16 "})
+    CHECK_THAT(r.output, Catch::Contains(b));
+  r = run(exe, {"--info"}, dir);
+  CHECK_THAT(r.output, Catch::Contains("batch sizes: 1 to 16"));
+}
