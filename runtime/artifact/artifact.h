@@ -3,13 +3,14 @@
 // POSIX, no MLIR, LLVM or frontend. The layout is in artifact.proto and docs/artifact.md.
 //
 // Opening checks, in order, and refuses with ArtifactError naming the file and the problem:
-// the header (magic, manifest size inside the file), the manifest (parses; the format version
-// is one this build reads; the ABI stamp matches; every CPU feature is known and present on
-// this CPU), every section (inside the file, after the manifest, aligned, not overlapping
-// another, its SHA-256), and the program (parses; every value id, constant range and arena
-// offset inside its bounds; every value defined once before it is read; sizes without
-// overflow and under the limits). What an op name or attribute means is the op table's to
-// check (the frontend's loader does), not this layer's.
+// the header (magic, manifest size inside the file), the manifest (parses, encoded exactly as
+// tl writes it; the format version is one this build reads; the ABI stamp matches; every CPU
+// feature is known and present on this CPU), every section (inside the file, after the
+// manifest, aligned, not overlapping another, named once, its SHA-256), and the program
+// (parses; every value id, constant range and arena offset inside its bounds; every value
+// defined once before it is read; sizes under 2^62 bytes and the limits; input and output
+// types equal to the signature's; batch axes at dims of size max_batch). What an op name or
+// attribute means is the op table's to check (the frontend's loader does), not this layer's.
 #pragma once
 
 #include <cstdint>
