@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "tests/support/op_samples.h"
+#include "tests/support/small_models.h"
 #include "tests/support/spawn_self.h"
 #include "tl/tl.h"
 
@@ -26,27 +27,9 @@ fs::path scratch(const std::string& name) {
   return dir / name;
 }
 
-struct Mlp : nn::Module {
-  nn::Linear l1{784, 64}, l2{64, 10};
-  Mlp() {
-    register_module("l1", l1);
-    register_module("l2", l2);
-  }
-  Tensor forward(const Tensor& x) { return l2.forward(relu(l1.forward(x))); }
-};
-
-struct SmallCnn : nn::Module {
-  nn::Conv2d conv{1, 4, 3};
-  nn::Linear fc{4 * 13 * 13, 10};
-  SmallCnn() {
-    register_module("conv", conv);
-    register_module("fc", fc);
-  }
-  Tensor forward(const Tensor& x) {
-    Tensor h = max_pool2d(relu(conv.forward(x)), {2, 2});
-    return fc.forward(h.reshape({x.shape()[0], -1}));
-  }
-};
+using testing::eager_forward;
+using testing::Mlp;
+using testing::SmallCnn;
 
 bool same_bits(const Tensor& a, const Tensor& b) {
   return a.shape() == b.shape() && a.dtype() == b.dtype() &&
@@ -60,11 +43,7 @@ TEST_CASE("an exported MLP runs from its artifact with the eager outputs bit for
   Mlp model;
   model.eval();
   Tensor x = randn({8, 784});
-  Tensor eager;
-  {
-    NoGradGuard g;
-    eager = model.forward(x);
-  }
+  Tensor eager = eager_forward(model, x);
   fs::path file = scratch("mlp.tlart");
   export_program([&](const Tensor& in) { return model.forward(in); }, x, file.string());
   Program p = load_program(file.string());
@@ -75,11 +54,7 @@ TEST_CASE("an exported MLP runs from its artifact with the eager outputs bit for
   CHECK(same_bits(y, eager));
   // Another batch of the same shape: the program is not tied to the example's values.
   Tensor x2 = randn({8, 784});
-  Tensor eager2;
-  {
-    NoGradGuard g;
-    eager2 = model.forward(x2);
-  }
+  Tensor eager2 = eager_forward(model, x2);
   CHECK(same_bits(p({x2})[0], eager2));
   // The description lists the signature, sections and kernels.
   std::string d = p.describe();
@@ -94,11 +69,7 @@ TEST_CASE("an exported CNN runs from its artifact with the eager outputs", "[pro
   SmallCnn model;
   model.eval();
   Tensor x = randn({2, 1, 28, 28});
-  Tensor eager;
-  {
-    NoGradGuard g;
-    eager = model.forward(x);
-  }
+  Tensor eager = eager_forward(model, x);
   fs::path file = scratch("cnn.tlart");
   export_program([&](const Tensor& in) { return model.forward(in); }, x, file.string(),
                  ExportOptions{.input_names = {"image"}, .output_names = {"logits"}});
@@ -122,11 +93,7 @@ TEST_CASE("an artifact runs in a new process with the eager outputs", "[program]
   Mlp model;
   model.eval();
   Tensor x = randn({4, 784});
-  Tensor eager;
-  {
-    NoGradGuard g;
-    eager = model.forward(x);
-  }
+  Tensor eager = eager_forward(model, x);
   fs::path file = scratch("child.tlart"), xin = scratch("x.npy"), yout = scratch("y.npy");
   export_program([&](const Tensor& in) { return model.forward(in); }, x, file.string());
   save_npy(xin.string(), x);
@@ -207,11 +174,7 @@ TEST_CASE("a program exported with max_batch runs every batch size up to it", "[
   for (int64_t b : {1, 5, 16}) {
     INFO("batch " << b);
     Tensor x = randn({b, 1, 28, 28});
-    Tensor eager;
-    {
-      NoGradGuard g;
-      eager = model.forward(x);
-    }
+    Tensor eager = eager_forward(model, x);
     Tensor y = p({x})[0];
     CHECK(y.shape() == Shape{b, 10});
     CHECK(same_bits(y, eager));

@@ -17,6 +17,7 @@
 #include "tests/support/scratch_dir.h"
 #include "tl/tl.h"
 #include "tools/tlc/byte_size.h"
+#include "tests/support/small_models.h"
 #include "tools/tlc/exe_format.h"
 
 using namespace tl;
@@ -26,14 +27,7 @@ extern char** environ;
 
 namespace {
 
-struct Mlp : nn::Module {
-  nn::Linear l1{784, 64}, l2{64, 10};
-  Mlp() {
-    register_module("l1", l1);
-    register_module("l2", l2);
-  }
-  Tensor forward(const Tensor& x) { return l2.forward(relu(l1.forward(x))); }
-};
+using testing::Mlp;
 
 // An MLP exported to `artifact`, its example input saved as `input` (.npy) and its eager output.
 struct MlpArtifact {
@@ -47,10 +41,7 @@ struct MlpArtifact {
     Mlp model;
     model.eval();
     x = randn({8, 784});
-    {
-      NoGradGuard g;
-      eager = model.forward(x);
-    }
+    eager = testing::eager_forward(model, x);
     export_program([&](const Tensor& in) { return model.forward(in); }, x, artifact);
     save_npy(input, x);
   }
@@ -371,11 +362,7 @@ TEST_CASE("a batched model's executable runs any batch size and sweeps them with
   REQUIRE(run_tlc({artifact, "-o", exe}, dir).exit_code == 0);
   // A batch of 5 (below the maximum) gives tl eager's output.
   Tensor x = randn({5, 784});
-  Tensor eager;
-  {
-    NoGradGuard g;
-    eager = model.forward(x);
-  }
+  Tensor eager = testing::eager_forward(model, x);
   save_npy(dir.file("x5.npy"), x);
   Result r = run(exe, {dir.file("x5.npy"), "-o", dir.file("out")}, dir);
   INFO(r.output);
