@@ -5,6 +5,7 @@
 #include "tl/program.h"
 
 #include <cstring>
+#include <unordered_set>
 #include <map>
 #include <mutex>
 
@@ -361,6 +362,10 @@ void export_traced(const ExportBody& body, std::span<const Tensor> args, const P
 
 struct Program::Impl {
   std::string path;
+  // The source file names the nodes' sites point into, owned by this program (a process that
+  // loads many artifacts does not keep every name forever).
+  std::unordered_set<std::string> files;  // node-based: c_str() stays valid
+  const char* file_name(const std::string& name) { return files.insert(name).first->c_str(); }
   std::vector<TensorSignature> inputs, outputs;
   std::string description;
   int64_t max_batch = 0;  // 0: fixed shapes
@@ -509,7 +514,7 @@ const std::vector<TensorSignature>& Program::inputs() const { return impl_->inpu
 const std::vector<TensorSignature>& Program::outputs() const { return impl_->outputs; }
 std::string Program::describe() const { return impl_->description; }
 
-Program load_program(const ProgramPath& where) {
+Program load_program(const ProgramPath& where, const ProgramLoadOptions& options) {
   const std::string& path = where.path;
   rt::Artifact a = rt::Artifact::open(path);
   const artifact::Program& p = a.program();
@@ -582,7 +587,7 @@ Program load_program(const ProgramPath& where) {
       }
       impl->attr_batch[g.nodes.size()].push_back({spec.field, entries});
     }
-    if (!pn.file().empty()) node.site = Site{trace::intern_file(pn.file().substr(0, 256)), static_cast<uint32_t>(pn.line())};
+    if (!pn.file().empty()) node.site = Site{impl->file_name(pn.file().substr(0, 256)), static_cast<uint32_t>(pn.line())};
     check_node(g, node, what, path);
     g.nodes.push_back(std::move(node));
   }
@@ -608,6 +613,17 @@ Program load_program(const ProgramPath& where) {
       refuse(path, "output " + std::to_string(i) + " differs between the signature and the program");
   }
   base->arena_bytes = arena_bytes;
+  if (options.max_memory > 0) {
+    int64_t weights = 0, outputs = 0;
+    for (const artifact::Constant& c : p.constants()) weights += static_cast<int64_t>(c.size());
+    for (int v : g.outputs) outputs += g.values[v].shape.numel() * static_cast<int64_t>(dtype_size(g.values[v].dtype));
+    const int64_t total = weights + arena_bytes + outputs;
+    if (total > options.max_memory)
+      throw ValueError("tl::load_program('" + path + "'): the program needs " + std::to_string(total) +
+                       " bytes (weights " + std::to_string(weights) + ", arena " + std::to_string(arena_bytes) +
+                       ", outputs " + std::to_string(outputs) + "), more than max_memory " +
+                       std::to_string(options.max_memory) + " (at " + where.site.str() + ")");
+  }
   base->idle.push_back(std::make_unique<trace::ExecutionContext>(g));  // the arena, allocated at load
   impl->instances.emplace(impl->max_batch, std::move(base));
   return Program(std::move(impl));

@@ -84,6 +84,12 @@ struct export_program {
 template <class F, class... Rest>
 export_program(F&&, Rest&&...) -> export_program<F, Rest...>;
 
+struct ProgramLoadOptions {
+  // When > 0: refuse a program whose weights, arena and outputs (at its maximum batch size)
+  // need more bytes than this, before its arena is allocated.
+  int64_t max_memory = 0;
+};
+
 struct TensorSignature {
   std::string name;
   Shape shape;  // at the maximum batch size when batch_axis >= 0
@@ -122,13 +128,14 @@ class Program {
 
  private:
   explicit Program(std::unique_ptr<Impl> impl);
-  friend Program load_program(const ProgramPath& path);
+  friend Program load_program(const ProgramPath& path, const ProgramLoadOptions& options);
   std::unique_ptr<Impl> impl_;
 };
 
 // Opens and verifies `path`. Throws tl::rt::ArtifactError-derived tl::Error naming the file
 // and the problem (truncated, corrupt, hostile, from a newer tl, for a CPU this one is not);
-// nothing runs before the whole file is verified.
-Program load_program(const ProgramPath& path);
+// nothing runs before the whole file is verified. ValueError when it needs more memory than
+// `options.max_memory`.
+Program load_program(const ProgramPath& path, const ProgramLoadOptions& options = {});
 
 }  // namespace tl

@@ -192,3 +192,16 @@ TEST_CASE("max_batch refuses a program whose attributes change with the batch si
                     Catch::Contains("must be the same at every batch size") && Catch::Contains("program_test.cpp:"));
   CHECK_FALSE(fs::exists(file));
 }
+
+TEST_CASE("load_program refuses a program over its memory budget before allocating its arena", "[program]") {
+  manual_seed(9);
+  Mlp model;
+  model.eval();
+  fs::path file = scratch("budget.tlart");
+  export_program([&](const Tensor& in) { return model.forward(in); }, randn({8, 784}), file.string());
+  // The weights alone are (784 * 64 + 64 + 64 * 10 + 10) * 4 = 203,560 bytes.
+  CHECK_THROWS_WITH(load_program(file.string(), ProgramLoadOptions{.max_memory = 100'000}),
+                    Catch::Contains("more than max_memory 100000") && Catch::Contains("weights 203560"));
+  Program p = load_program(file.string(), ProgramLoadOptions{.max_memory = 1'000'000});
+  CHECK(p.outputs()[0].shape == Shape{8, 10});
+}
