@@ -77,10 +77,19 @@ tl_status guarded(const char* who, F&& body) noexcept {
   }
 }
 
-bool is_valid_dtype(tl_dtype d) { return static_cast<int>(d) >= 0 && static_cast<int>(d) < tl::kNumDTypes; }
+// The int a C caller stored in `d.dtype`. C lets a tl_dtype hold any int, but in C++ reading
+// the field as a tl_dtype is undefined unless the value is in the enum's range (0..7 here), so
+// the bytes are read as the int they are (same size: static_assert above).
+int raw_dtype(const tl_tensor_desc& d) {
+  int value;
+  std::memcpy(&value, &d.dtype, sizeof value);
+  return value;
+}
 
-std::string dtype_str(tl_dtype d) {
-  if (!is_valid_dtype(d)) return "dtype " + std::to_string(static_cast<int>(d)) + " (not a tl_dtype)";
+bool is_valid_dtype(int d) { return d >= 0 && d < tl::kNumDTypes; }
+
+std::string dtype_str(int d) {
+  if (!is_valid_dtype(d)) return "dtype " + std::to_string(d) + " (not a tl_dtype)";
   return tl::dtype_name(static_cast<tl::DType>(d));
 }
 
@@ -99,11 +108,12 @@ void check_desc(const tl_tensor_desc& d, const tl::TensorSignature& want, const 
     throw tl::ValueError(which + ": shape is NULL with rank " + std::to_string(d.rank) + "; it must be " +
                          want.shape.str() + " " + tl::dtype_name(want.dtype));
   const bool same_shape = d.rank == want_rank && std::equal(want.shape.begin(), want.shape.end(), d.shape);
-  if (!same_shape || d.dtype != static_cast<tl_dtype>(want.dtype)) {
+  const int dtype = raw_dtype(d);
+  if (!same_shape || dtype != static_cast<int>(want.dtype)) {
     const std::string msg = which + " must be " + want.shape.str() + " " + tl::dtype_name(want.dtype) + ", got " +
-                            shape_str(d.shape, d.rank) + " " + dtype_str(d.dtype);
+                            shape_str(d.shape, d.rank) + " " + dtype_str(dtype);
     if (!same_shape) throw tl::ShapeError(msg);
-    if (!is_valid_dtype(d.dtype)) throw tl::ValueError(msg);
+    if (!is_valid_dtype(dtype)) throw tl::ValueError(msg);
     throw tl::DTypeError(msg);
   }
   if (d.data == nullptr && want.shape.numel() > 0)
