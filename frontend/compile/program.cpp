@@ -614,15 +614,21 @@ Program load_program(const ProgramPath& where, const ProgramLoadOptions& options
   }
   base->arena_bytes = arena_bytes;
   if (options.max_memory > 0) {
-    int64_t weights = 0, outputs = 0;
-    for (const artifact::Constant& c : p.constants()) weights += static_cast<int64_t>(c.size());
-    for (int v : g.outputs) outputs += g.values[v].shape.numel() * static_cast<int64_t>(dtype_size(g.values[v].dtype));
-    const int64_t total = weights + arena_bytes + outputs;
-    if (total > options.max_memory)
-      throw ValueError("tl::load_program('" + path + "'): the program needs " + std::to_string(total) +
-                       " bytes (weights " + std::to_string(weights) + ", arena " + std::to_string(arena_bytes) +
-                       ", outputs " + std::to_string(outputs) + "), more than max_memory " +
-                       std::to_string(options.max_memory) + " (at " + where.site.str() + ")");
+    // Each value is under 2^62 bytes (the reader's bound), but the outputs may name one value
+    // many times: a sum that overflows int64 is over any budget.
+    int64_t weights = 0, outputs = 0, total = 0;
+    bool overflows = false;
+    for (const artifact::Constant& c : p.constants()) weights += static_cast<int64_t>(c.size());  // inside the file
+    for (int v : g.outputs)
+      overflows |= __builtin_add_overflow(
+          outputs, g.values[v].shape.numel() * static_cast<int64_t>(dtype_size(g.values[v].dtype)), &outputs);
+    overflows |= __builtin_add_overflow(weights, arena_bytes, &total) || __builtin_add_overflow(total, outputs, &total);
+    if (overflows || total > options.max_memory)
+      throw ValueError("tl::load_program('" + path + "'): the program needs " +
+                       (overflows ? std::string("more than 2^63 bytes in all")
+                                  : std::to_string(total) + " bytes (weights " + std::to_string(weights) + ", arena " +
+                                        std::to_string(arena_bytes) + ", outputs " + std::to_string(outputs) + ")") +
+                       ", more than max_memory " + std::to_string(options.max_memory) + " (at " + where.site.str() + ")");
   }
   base->idle.push_back(std::make_unique<trace::ExecutionContext>(g));  // the arena, allocated at load
   impl->instances.emplace(impl->max_batch, std::move(base));

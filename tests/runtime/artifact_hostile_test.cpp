@@ -662,6 +662,36 @@ TEST_CASE("an artifact with an absurd shape is refused before anything is alloca
   }
 }
 
+TEST_CASE("a memory budget refuses a program whose outputs repeat a value past 2^63 bytes in all", "[artifact]") {
+  // x [2^59] float32 (2^61 bytes, under the reader's per-value bound) returned four times: the
+  // outputs the program would allocate pass int64 together. The budget must refuse the
+  // program, not let the sum wrap (UBSan: signed overflow) and pass it on to allocate 8 EiB.
+  const Fixture& f = fixture();
+  const int64_t n = int64_t{1} << 59;
+  Parts p;
+  p.manifest = f.parts.manifest;
+  p.manifest.clear_inputs();
+  p.manifest.clear_outputs();
+  artifact::TensorSpec* in = p.manifest.add_inputs();
+  in->set_name("x");
+  in->add_shape(n);
+  in->set_dtype(artifact::F32);
+  artifact::ValueType* x = p.program.add_values();
+  x->add_shape(n);
+  x->set_dtype(artifact::F32);
+  p.program.add_inputs(0);
+  p.program.mutable_plan()->add_offsets(-1);
+  for (int i = 0; i < 4; ++i) {
+    *p.manifest.add_outputs() = *in;
+    p.program.add_outputs(0);
+  }
+  const fs::path file = write_parts("outputs_past_int64", p);
+  CHECK(reader_refusal(file) == "accepted");
+  CHECK_THROWS_AS(tl::load_program(file.string(), tl::ProgramLoadOptions{.max_memory = int64_t{1} << 40}), tl::ValueError);
+  CHECK_THROWS_WITH(tl::load_program(file.string(), tl::ProgramLoadOptions{.max_memory = int64_t{1} << 40}),
+                    Catch::Contains("needs more than 2^63 bytes") && Catch::Contains("max_memory 1099511627776"));
+}
+
 // Writes the seed corpus of the artifact fuzz target (tests/fuzz/corpus/artifact/): valid
 // artifacts of a few programs and truncated copies. Run by hand after a format change:
 //   TL_ARTIFACT_CORPUS_DIR=tests/fuzz/corpus/artifact build/tests/runtime/artifact_hostile_test "[.artifact_corpus]"
