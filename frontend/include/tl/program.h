@@ -39,8 +39,8 @@ struct ProgramPath {
 
 struct ExportOptions {
   // Names for the signature ("input_0", "output_0", ... when empty or short).
-  std::vector<std::string> input_names;
-  std::vector<std::string> output_names;
+  std::vector<std::string> input_names = {};
+  std::vector<std::string> output_names = {};
   // 0: the program runs at the example arguments' shapes only. N > 0: dim 0 of every
   // argument is the batch size, and the program runs at any batch size from 1 to N. Export
   // then traces the function at two batch sizes and keeps what changes with it (shapes, and
