@@ -249,7 +249,10 @@ void write_artifact(const std::string& path, artifact::Manifest manifest, const 
   detail::AtomicFile file(path, "tl artifact", total, Site{});
   char header[kArtifactHeaderBytes] = {};
   std::memcpy(header, kArtifactMagic, sizeof(kArtifactMagic));
+  header[10] = static_cast<char>(kArtifactFormatVersion);
   put_u32_le(header + 12, static_cast<uint32_t>(manifest_bytes.size()));
+  const Sha256Digest digest = sha256(manifest_bytes.data(), manifest_bytes.size());
+  std::memcpy(header + 16, digest.data(), digest.size());
   file.write(header, sizeof(header));
   file.write(manifest_bytes);
   uint64_t at = kArtifactHeaderBytes + manifest_bytes.size();
@@ -279,12 +282,21 @@ Artifact Artifact::from_bytes(std::string bytes, const std::string& name, const 
   if (b.size() < kArtifactHeaderBytes)
     refuse(name, "the file has " + std::to_string(b.size()) + " bytes, fewer than the " +
                      std::to_string(kArtifactHeaderBytes) + "-byte header");
-  if (std::memcmp(b.data(), kArtifactMagic, sizeof(kArtifactMagic)) != 0 || b[10] != 0 || b[11] != 0)
+  if (std::memcmp(b.data(), kArtifactMagic, sizeof(kArtifactMagic)) != 0 || b[11] != 0)
     refuse(name, "it does not start with the artifact magic \"TLARTIFACT\"");
+  if (b[10] != static_cast<char>(kArtifactFormatVersion))
+    refuse(name, "its header is of format version " + std::to_string(b[10] == 0 ? 1 : static_cast<uint8_t>(b[10])) +
+                     "; this build reads version " + std::to_string(kArtifactFormatVersion) + ": re-export it with this tl");
   const uint64_t manifest_bytes = get_u32_le(b.data() + 12);
   if (manifest_bytes > limits.max_manifest_bytes || kArtifactHeaderBytes + manifest_bytes > b.size())
     refuse(name, "the header declares a " + std::to_string(manifest_bytes) + "-byte manifest, but the file has " +
                      std::to_string(b.size()) + " bytes (truncated?)");
+  {
+    const Sha256Digest d = sha256(b.data() + kArtifactHeaderBytes, manifest_bytes);
+    if (std::memcmp(b.data() + 16, d.data(), d.size()) != 0)
+      refuse(name, "the manifest fails its SHA-256 check (expected " + hex(b.substr(16, 32)) + ", the bytes hash to " +
+                       to_hex(d) + "): the file is corrupt");
+  }
   // Manifest. (protobuf's own log lines about bad bytes are silenced: the refusal says it.)
   const google::protobuf::LogSilencer quiet;
   if (!a.manifest_.ParseFromArray(b.data() + kArtifactHeaderBytes, static_cast<int>(manifest_bytes)))

@@ -3,7 +3,8 @@
 // POSIX, no MLIR, LLVM or frontend. The layout is in artifact.proto and docs/artifact.md.
 //
 // Opening checks, in order, and refuses with ArtifactError naming the file and the problem:
-// the header (magic, manifest size inside the file), the manifest (parses, encoded exactly as
+// the header (magic, layout version, manifest size inside the file, the manifest's SHA-256),
+// the manifest (parses, encoded exactly as
 // tl writes it; the format version is one this build reads; the ABI stamp matches; every CPU
 // feature is known and present on this CPU), every section (inside the file, after the
 // manifest, aligned, not overlapping another, named once, its SHA-256), and the program
@@ -34,10 +35,14 @@ class ArtifactError : public Error {
 };
 
 inline constexpr char kArtifactMagic[10] = {'T', 'L', 'A', 'R', 'T', 'I', 'F', 'A', 'C', 'T'};
-inline constexpr uint64_t kArtifactHeaderBytes = 16;
+// "TLARTIFACT", the header's layout version (byte 10: kArtifactFormatVersion), a zero byte,
+// the manifest's size (little-endian u32), then the manifest's SHA-256 (32 bytes).
+inline constexpr uint64_t kArtifactHeaderBytes = 48;
 inline constexpr uint64_t kSectionAlignment = 64;
-// Version 1: the first format. A reader refuses any other version.
-inline constexpr uint32_t kArtifactFormatVersion = 1;
+// Version 1: the first format (a 16-byte header). Version 2: the header also carries the
+// manifest's SHA-256, so no byte of the file goes unchecked but section padding. A reader
+// refuses any other version.
+inline constexpr uint32_t kArtifactFormatVersion = 2;
 // The contract between an artifact's program and the kernels that run it: bumped whenever an
 // op's meaning, attributes or kernel ABI changes incompatibly.
 inline constexpr uint64_t kArtifactAbiStamp = 20261204;

@@ -69,7 +69,7 @@ struct Parts {
   std::string weights;
 };
 
-// Reads the parts of a valid artifact file: the 16-byte header ("TLARTIFACT", two zero
+// Reads the parts of a valid artifact file: the 48-byte header ("TLARTIFACT", two zero
 // bytes, the manifest's size as a little-endian u32), the manifest, then its sections.
 Parts parse(const std::string& file) {
   Parts parts;
@@ -124,8 +124,11 @@ fs::path write_placed(const std::string& name, const Parts& parts, const std::ve
   const std::string manifest = m.SerializeAsString();
   REQUIRE(tl::rt::kArtifactHeaderBytes + manifest.size() <= 1024);  // every layout below starts at 1024
   std::memcpy(body.data(), tl::rt::kArtifactMagic, sizeof(tl::rt::kArtifactMagic));
-  body[10] = body[11] = '\0';
+  body[10] = static_cast<char>(tl::rt::kArtifactFormatVersion);
+  body[11] = '\0';
   for (int i = 0; i < 4; ++i) body[12 + i] = static_cast<char>((manifest.size() >> (8 * i)) & 0xff);
+  const tl::rt::Sha256Digest manifest_digest = tl::rt::sha256(manifest.data(), manifest.size());
+  std::memcpy(body.data() + 16, manifest_digest.data(), manifest_digest.size());
   body.replace(tl::rt::kArtifactHeaderBytes, manifest.size(), manifest);
   const fs::path file = scratch(name + ".tlart");
   write_bytes(file, body);
@@ -273,7 +276,7 @@ TEST_CASE("an artifact cut at any section boundary or at 64 evenly spaced bytes 
     const fs::path file = scratch("cut_" + std::to_string(cut) + ".tlart");
     write_bytes(file, f.bytes.substr(0, cut));
     // Each cut is named by the first structure it leaves incomplete.
-    const std::string why = cut < tl::rt::kArtifactHeaderBytes ? "fewer than the 16-byte header"
+    const std::string why = cut < tl::rt::kArtifactHeaderBytes ? "fewer than the " + std::to_string(tl::rt::kArtifactHeaderBytes) + "-byte header"
                             : cut < end ? "-byte manifest, but the file has " + std::to_string(cut) + " bytes (truncated?)"
                                         : "outside the file's " + std::to_string(cut) + " bytes after the manifest (truncated?)";
     require_refused(file, why);
@@ -326,8 +329,9 @@ TEST_CASE("an artifact with any one bit flipped is refused, unless the flip land
   INFO(failures.str());
   CHECK(failures.str().empty());
   CHECK(refused + accepted_padding + accepted_names == static_cast<int>(8 * f.bytes.size()));
-  // The manifest has no checksum of its own: flips in the writer's version, the producer and
-  // the signature's names (and tags that turn those into unknown fields) are not detected.
+  // Since format version 2 the header holds the manifest's SHA-256, so only flips in the
+  // padding between sections go undetected.
+  CHECK(accepted_names == 0);
   WARN("bit flips: " << refused << " refused, " << accepted_padding << " accepted in padding, " << accepted_names
                      << " accepted in the manifest's descriptive fields (same outputs), of " << 8 * f.bytes.size());
 }
@@ -338,9 +342,18 @@ TEST_CASE("an artifact from a future format, another ABI, or for unknown or miss
   {
     Parts p = f.parts;
     p.manifest.set_format_version(tl::rt::kArtifactFormatVersion + 1);
-    require_refused(write_parts("future_version", p), "it has format version 2 (written by tl " +
-                                                          f.parts.manifest.tl_version() +
-                                                          "); this build reads version 1: re-export it");
+    require_refused(write_parts("future_version", p),
+                    "it has format version " + std::to_string(tl::rt::kArtifactFormatVersion + 1) + " (written by tl " +
+                        f.parts.manifest.tl_version() + "); this build reads version " +
+                        std::to_string(tl::rt::kArtifactFormatVersion) + ": re-export it");
+  }
+  {
+    // A version-1 file (16-byte header, no manifest checksum) says which version it is.
+    std::string bytes = f.bytes;
+    bytes[10] = '\0';
+    write_bytes(scratch("version_1_header.tlart"), bytes);
+    require_refused(scratch("version_1_header.tlart"), "its header is of format version 1; this build reads version " +
+                                                           std::to_string(tl::rt::kArtifactFormatVersion));
   }
   {
     Parts p = f.parts;
@@ -355,16 +368,22 @@ TEST_CASE("an artifact from a future format, another ABI, or for unknown or miss
     require_refused(write_parts("unknown_feature", p), "it needs an unknown CPU feature 'avx9000'");
   }
   {
-    // A flipped tag turns the "avx2" entry into field 12, which format version 1 does not
-    // have: without the check the feature would vanish from what the code needs.
+    // A flipped tag turns the "avx2" entry into field 12, which the format does not have:
+    // without the checks the feature would vanish from what the code needs. The manifest's
+    // SHA-256 catches the flip; with the digest resealed, the encoding check still does.
     std::string bytes = f.bytes;
     const size_t at = bytes.find(std::string("\x22\x04" "avx2", 6));
     REQUIRE(at < manifest_end(bytes));
     bytes[at] = '\x62';
     write_bytes(scratch("unknown_field.tlart"), bytes);
-    require_refused(scratch("unknown_field.tlart"),
-                    "the manifest is not encoded as tl writes it (a field out of place, or one format version 1 does not "
-                    "have): the file is corrupt");
+    require_refused(scratch("unknown_field.tlart"), "the manifest fails its SHA-256 check");
+    const uint64_t header = tl::rt::kArtifactHeaderBytes;
+    const tl::rt::Sha256Digest d = tl::rt::sha256(bytes.data() + header, manifest_end(bytes) - header);
+    std::memcpy(bytes.data() + 16, d.data(), d.size());
+    write_bytes(scratch("unknown_field_resealed.tlart"), bytes);
+    require_refused(scratch("unknown_field_resealed.tlart"),
+                    "the manifest is not encoded as tl writes it (a field out of place, or one format version " +
+                        std::to_string(tl::rt::kArtifactFormatVersion) + " does not have): the file is corrupt");
   }
   tl::rt::CpuFeatures all;
   all.sse4_2 = all.avx = all.avx2 = all.fma = all.f16c = true;
@@ -424,7 +443,7 @@ TEST_CASE("an artifact whose sections lie outside the file, overlap, are misalig
   huge_manifest[15] = '\x7f';
   write_bytes(scratch("huge_manifest.tlart"), huge_manifest);
   require_refused(scratch("huge_manifest.tlart"), "the header declares a " +
-                                                      std::to_string(manifest_end(huge_manifest) - 16) + "-byte manifest");
+                                                      std::to_string(manifest_end(huge_manifest) - tl::rt::kArtifactHeaderBytes) + "-byte manifest");
 }
 
 TEST_CASE("an artifact whose program names values out of range or undefined, or misplaces constants or the memory "

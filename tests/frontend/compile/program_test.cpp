@@ -156,7 +156,7 @@ TEST_CASE("export refuses what an artifact cannot hold and names the line", "[pr
   CHECK_FALSE(fs::exists(file));
   // The exported file is what load_program refuses to run when it is not one.
   fs::path bogus = scratch("bogus.tlart");
-  { std::ofstream(bogus) << "not an artifact at all"; }
+  { std::ofstream(bogus) << std::string(100, 'x'); }
   CHECK_THROWS_WITH(load_program(bogus.string()), Catch::Contains("does not start with the artifact magic"));
 }
 

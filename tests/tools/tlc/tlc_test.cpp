@@ -128,7 +128,7 @@ TEST_CASE("tlc --inspect of a bad file prints the reader's error and exits 2", "
   const std::string bytes = read_bytes(mlp.artifact);
 
   const std::string garbage = mlp.dir.file("garbage.tlart");
-  write_bytes(garbage, "not an artifact at all, just text");
+  write_bytes(garbage, "not an artifact at all, just text, long enough to fill a whole header");
   Result r = run_tlc({"--inspect", garbage}, mlp.dir);
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.output, Catch::Contains("tlc: not a valid tl artifact: '" + garbage + "'"));
