@@ -28,6 +28,7 @@ uint64_t get_u64_le(const char* p) {
 std::string format_settings(const ExeSettings& s) {
   std::string out;
   if (s.threads > 0) out += "threads=" + std::to_string(s.threads) + "\n";
+  if (s.batch > 0) out += "batch=" + std::to_string(s.batch) + "\n";
   return out;
 }
 
@@ -46,6 +47,12 @@ std::string parse_settings(std::string_view text, ExeSettings* s) {
       if (ec != std::errc() || ptr != value.data() + value.size() || n < 1)
         return "the setting 'threads' has the value '" + std::string(value.substr(0, 32)) + "', not a positive integer";
       s->threads = n;
+    } else if (key == "batch") {
+      int64_t n = 0;
+      auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (ec != std::errc() || ptr != value.data() + value.size() || n < 1)
+        return "the setting 'batch' has the value '" + std::string(value.substr(0, 32)) + "', not a positive integer";
+      s->batch = n;
     } else {
       return "unknown setting '" + std::string(key.substr(0, 32)) + "' (written by a newer tlc?)";
     }

@@ -4,7 +4,7 @@
 //   [runner ELF][zeros][artifact][settings]["TLEXE\0\0\0"][u64 artifact offset][u64 artifact size]
 //
 // Integers are little-endian. The settings are the bytes between the artifact's end and the
-// trailer: "key=value\n" lines (today only `threads=N`), empty when nothing is set. Written by
+// trailer: "key=value\n" lines (`threads=N`, `batch=N`), empty when nothing is set. Written by
 // tlc, read back by the runner from /proc/self/exe.
 #pragma once
 
@@ -21,7 +21,8 @@ inline constexpr uint64_t kExeArtifactAlignment = 4096;
 
 // What the runner applies before it loads the model.
 struct ExeSettings {
-  int threads = 0;  // tl::set_num_threads(threads) at start; 0 keeps tl's default
+  int threads = 0;      // tl::set_num_threads(threads) at start; 0 keeps tl's default
+  int64_t batch = 0;    // the largest batch the executable accepts (a batched model); 0: the model's maximum
 };
 
 // Whether `bytes` ends in a TLEXE trailer (a runner that already carries a model).

@@ -1,7 +1,7 @@
 // tlc: checks a compiled artifact (written by tl::export_program), reports its memory plan, and
 // emits a verified copy or a standalone executable that runs it (docs/tlc.md).
 //   tlc --inspect FILE
-//   tlc IN -o OUT [--emit exe|artifact] [--max-memory SIZE] [--print-plan] [--threads N] [--target cpu]
+//   tlc IN -o OUT [--emit exe|artifact] [--batch N] [--max-memory SIZE] [--print-plan] [--threads N] [--target cpu]
 // The input is read once; every check and every byte written concerns those same bytes.
 #include <CLI/CLI.hpp>
 
@@ -35,6 +35,7 @@ struct Options {
   std::string max_memory;
   bool print_plan = false;
   int threads = 0;
+  int64_t batch = 0;
   std::string target = "cpu";
 };
 
@@ -86,6 +87,10 @@ int compile(const Options& o, uint64_t budget) {
   }
   const artifact::Manifest& m = a->manifest();
   const artifact::Program& p = a->program();
+  if (o.batch > 0 && (m.max_batch() == 0 || o.batch > m.max_batch()))
+    return fail(kUsage, "--batch " + std::to_string(o.batch) + ": " + o.input +
+                            (m.max_batch() == 0 ? " has fixed shapes (export it with ExportOptions::max_batch)"
+                                                : " runs batches up to " + std::to_string(m.max_batch())));
   std::cout << "verified " << o.input << ": " << tlc::format_bytes(bytes.size()) << ", tl " << m.tl_version() << ", "
             << count(m.inputs_size(), "input") << ", " << count(m.outputs_size(), "output") << "\n";
   const tlc::MemorySummary memory = tlc::summarize_memory(p);
@@ -117,12 +122,14 @@ int compile(const Options& o, uint64_t budget) {
                                 "it must be the bare tl-model-runner built with tlc");
     tlc::ExeSettings settings;
     settings.threads = o.threads;
+    settings.batch = o.batch;
     uint64_t total = tlc::write_exe(o.output, runner, bytes, settings);
     // What to type to run it: a bare name would be looked up in PATH.
     const std::string command = o.output.find('/') == std::string::npos ? "./" + o.output : o.output;
     std::cout << "wrote " << o.output << ": a standalone executable, " << tlc::format_bytes(total) << ": the runner, "
               << tlc::format_bytes(runner.size()) << ", then the artifact"
-              << (o.threads > 0 ? ", to run with " + count(o.threads, "thread") : "") << ". Try " << command << " --info\n";
+              << (o.threads > 0 ? ", to run with " + count(o.threads, "thread") : "")
+              << (o.batch > 0 ? ", for batches up to " + std::to_string(o.batch) : "") << ". Try " << command << " --info\n";
   } catch (const Error& e) {
     return fail(kWriteFailed, e.what());
   }
@@ -154,6 +161,11 @@ int main(int argc, char** argv) {
   auto* threads = app.add_option("--threads", o.threads, "Threads the executable runs with (default: tl's default)")
                       ->type_name("N")
                       ->check(CLI::Range(1, 4096));
+  auto* batch = app.add_option("--batch", o.batch,
+                               "The largest batch the executable accepts (a model exported with max_batch; "
+                               "default: its maximum)")
+                    ->type_name("N")
+                    ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
   auto* target = app.add_option("--target", o.target, "The device the program runs on (only cpu for now)")
                      ->check(CLI::IsMember({"cpu"}));
   app.failure_message([](const CLI::App* a, const CLI::Error& e) { return "tlc: " + CLI::FailureMessage::simple(a, e); });
@@ -163,7 +175,7 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? kOk : kUsage;
   }
   if (!o.inspect.empty()) {
-    for (const CLI::Option* opt : {input, output, emit, max_memory, print_plan, threads, target})
+    for (const CLI::Option* opt : {input, output, emit, max_memory, print_plan, threads, batch, target})
       if (opt->count() > 0)
         return fail(kUsage, "--inspect FILE takes no other option, got " +
                                 (opt == input ? "a second file, '" + o.input + "'" : opt->get_name()));
@@ -173,6 +185,8 @@ int main(int argc, char** argv) {
   if (o.output.empty()) return fail(kUsage, "-o OUT is required: where to write the result of compiling " + o.input);
   if (o.threads > 0 && o.emit != "exe")
     return fail(kUsage, "--threads " + std::to_string(o.threads) + " applies to --emit exe; an artifact does not hold it");
+  if (o.batch > 0 && o.emit != "exe")
+    return fail(kUsage, "--batch " + std::to_string(o.batch) + " applies to --emit exe; an artifact does not hold it");
   uint64_t budget = 0;
   if (!o.max_memory.empty()) {
     std::string why;

@@ -101,7 +101,8 @@ int print_info(const Program& program, const tlc::EmbeddedModel& model, uint64_t
 
 // Reads the inputs named on the command line, each checked against the signature; returns an
 // exit code other than kOk when one is missing or does not match.
-int read_inputs(const Program& program, const std::vector<std::string>& files, std::vector<Tensor>* inputs) {
+int read_inputs(const Program& program, int64_t max_batch, const std::vector<std::string>& files,
+                std::vector<Tensor>* inputs) {
   const std::vector<TensorSignature>& want = program.inputs();
   if (files.size() != want.size())
     return fail(kUsage, "the model takes " + std::to_string(want.size()) + " input" + (want.size() == 1 ? "" : "s") +
@@ -115,9 +116,10 @@ int read_inputs(const Program& program, const std::vector<std::string>& files, s
     } catch (const Error& e) {
       return fail(kBadInput, which + ": " + e.what());
     }
-    if (!fits(t, want[i], program.max_batch()))
+    if (!fits(t, want[i], max_batch))
       return fail(kBadInput, which + " from '" + files[i] + "' is " + t.shape().str() + " " + dtype_name(t.dtype()) +
-                                 "; the model takes " + spec_str(want[i]));
+                                 "; the model takes " + spec_str(want[i]) +
+                                 (want[i].batch_axis >= 0 ? " with batches of 1 to " + std::to_string(max_batch) : ""));
     inputs->push_back(std::move(t));
   }
   return kOk;
@@ -177,12 +179,12 @@ int bench(const Program& program, const std::vector<Tensor>& inputs, const Optio
 
 // Batch 1, 2, 4, ... up to the maximum (and the maximum itself): latency, items per second
 // and the arena the plan for that batch size uses.
-int batch_sweep(const Program& program, const Options& o) {
-  if (program.max_batch() == 0)
+int batch_sweep(const Program& program, int64_t max_batch, const Options& o) {
+  if (max_batch == 0)
     return fail(kUsage, "--batch-sweep needs a model exported with a maximum batch size (ExportOptions::max_batch)");
   std::vector<int64_t> sizes;
-  for (int64_t b = 1; b < program.max_batch(); b *= 2) sizes.push_back(b);
-  sizes.push_back(program.max_batch());
+  for (int64_t b = 1; b < max_batch; b *= 2) sizes.push_back(b);
+  sizes.push_back(max_batch);
   std::printf("batch sweep: %d runs each after %d warm-up runs, on zeros, %d threads\n", o.iters, o.warmup,
               get_num_threads());
   std::printf("%8s %12s %14s %14s\n", "batch", "p50 ms", "items/s", "arena bytes");
@@ -223,11 +225,18 @@ int run(const Options& o) {
     if (size_t at = message.find(link); at != std::string::npos) message.replace(at, link.size(), "'" + exe + "'");
     return fail(kBadInput, message);
   }
-  if (o.info) return print_info(*program, model, artifact_bytes, exe);
+  // The largest batch this executable takes: the model's maximum, or less when tlc --batch set it.
+  const int64_t max_batch = model.settings.batch > 0 ? std::min(model.settings.batch, program->max_batch())
+                                                      : program->max_batch();
+  if (o.info) {
+    print_info(*program, model, artifact_bytes, exe);
+    if (model.settings.batch > 0) std::cout << "batch sizes accepted: 1 to " << max_batch << " (tlc --batch)\n";
+    return kOk;
+  }
 
   if (o.batch_sweep) {
     try {
-      return batch_sweep(*program, o);
+      return batch_sweep(*program, max_batch, o);
     } catch (const Error& e) {
       return fail(kRunFailed, std::string("the model failed while running: ") + e.what());
     }
@@ -239,12 +248,12 @@ int run(const Options& o) {
     return fail(kUsage, "-o DIR is required: the folder that receives output_0.npy, ... (see --help)");
   std::vector<Tensor> inputs;
   if (!o.inputs.empty()) {
-    if (int rc = read_inputs(*program, o.inputs, &inputs); rc != kOk) return rc;
+    if (int rc = read_inputs(*program, max_batch, o.inputs, &inputs); rc != kOk) return rc;
   } else {
-    if (o.batch > program->max_batch() || (o.batch > 0 && program->max_batch() == 0))
+    if (o.batch > max_batch || (o.batch > 0 && max_batch == 0))
       return fail(kUsage, "--batch " + std::to_string(o.batch) + ": the model runs batch sizes up to " +
-                              std::to_string(program->max_batch()) + (program->max_batch() == 0 ? " (fixed shapes)" : ""));
-    for (const TensorSignature& s : program->inputs()) inputs.push_back(zeros_at(s, o.batch));
+                              std::to_string(max_batch) + (max_batch == 0 ? " (fixed shapes)" : ""));
+    for (const TensorSignature& s : program->inputs()) inputs.push_back(zeros_at(s, o.batch > 0 ? o.batch : max_batch));
   }
   try {
     if (o.bench) bench(*program, inputs, o);

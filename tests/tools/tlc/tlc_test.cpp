@@ -382,3 +382,37 @@ TEST_CASE("a batched model's executable runs any batch size and sweeps them with
   r = run(exe, {"--info"}, dir);
   CHECK_THAT(r.output, Catch::Contains("batch sizes: 1 to 16"));
 }
+
+TEST_CASE("tlc --batch caps the batch an executable accepts and refuses what the artifact cannot run", "[tools][tlc]") {
+  testing::ScratchDir dir{"tlc_batch_cap_test"};
+  manual_seed(10);
+  Mlp model;
+  model.eval();
+  const std::string artifact = dir.file("mlp16.tlart"), fixed = dir.file("mlp_fixed.tlart");
+  export_program([&](const Tensor& in) { return model.forward(in); }, randn({2, 784}), artifact,
+                 ExportOptions{.max_batch = 16});
+  export_program([&](const Tensor& in) { return model.forward(in); }, randn({2, 784}), fixed);
+  const std::string exe = dir.file("model8");
+  Result r = run_tlc({artifact, "-o", exe, "--batch", "8"}, dir);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output, Catch::Contains("for batches up to 8"));
+  save_npy(dir.file("x9.npy"), randn({9, 784}));
+  r = run(exe, {dir.file("x9.npy"), "-o", dir.file("out")}, dir);
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("with batches of 1 to 8"));
+  r = run(exe, {"--bench", "--batch-sweep", "--iters", "3"}, dir);
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.output, Catch::Contains("\n       8 "));
+  CHECK_THAT(r.output, !Catch::Contains("\n      16 "));
+  r = run(exe, {"--info"}, dir);
+  CHECK_THAT(r.output, Catch::Contains("batch sizes accepted: 1 to 8 (tlc --batch)"));
+  // What the artifact cannot run: past its maximum, or any batch for fixed shapes.
+  r = run_tlc({artifact, "-o", dir.file("model32"), "--batch", "32"}, dir);
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Catch::Contains("--batch 32: " + artifact + " runs batches up to 16"));
+  r = run_tlc({fixed, "-o", dir.file("model_fixed"), "--batch", "4"}, dir);
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Catch::Contains("has fixed shapes (export it with ExportOptions::max_batch)"));
+  CHECK_FALSE(fs::exists(dir.file("model32")));
+}
