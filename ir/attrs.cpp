@@ -9,6 +9,7 @@
 #include <mlir/IR/Diagnostics.h>
 
 #include "frontend/trace/graph.h"
+#include "ir/dialect.h"
 
 namespace tl::ir {
 namespace {
@@ -115,6 +116,9 @@ Shape shape_of(mlir::RankedTensorType type) {
 }
 
 const std::vector<ops::AttrSpec>* attr_specs_of(mlir::Operation* op) {
+  // Registry ops through the dialect's name table (every pass reads attributes, and the op
+  // table's find_op is a scan); the structural ops are few.
+  if (const ops::OpDef* def = op_def(op)) return &def->attrs;
   llvm::StringRef name = op->getName().getStringRef();
   if (!name.consume_front("tl.")) return nullptr;
   return trace::attr_specs(std::string_view(name.data(), name.size()));

@@ -128,15 +128,8 @@ bool is_fusible_reduction(mlir::Operation* op) {
 mlir::LogicalResult verify_registry_op(mlir::Operation* op) {
   const ops::OpDef* def = op_def(op);
   if (!def) return op->emitOpError("has no entry in the op table");
-  if (def->arity != ops::kVariadic) {
-    const int n = static_cast<int>(op->getNumOperands());
-    const int fewest = def->arity - static_cast<int>(def->optional_inputs.size());
-    if (n > def->arity || n < fewest) {
-      return op->emitOpError() << "takes " << (fewest == def->arity ? std::to_string(def->arity)
-                                                                   : std::to_string(fewest) + " to " + std::to_string(def->arity))
-                               << " operand(s), got " << n;
-    }
-  }
+  if (!ops::accepts_operand_count(*def, op->getNumOperands()))
+    return op->emitOpError() << "takes " << ops::operand_count_text(*def) << " operand(s), got " << op->getNumOperands();
   if (op->getNumResults() != 1) return op->emitOpError("must have one result");
 
   std::vector<Tensor> inputs;
@@ -169,16 +162,7 @@ mlir::LogicalResult verify_registry_op(mlir::Operation* op) {
 
   ops::OutputMeta out;
   try {
-    Site site = site_of(op->getLoc());
-    if (def->infer) {
-      out = def->infer(inputs, attrs, site);
-    } else if (def->view) {
-      if (inputs.size() != 1) return op->emitOpError() << "is a view op and takes 1 operand, got " << inputs.size();
-      Tensor view = def->view(inputs[0], attrs, site);
-      out = {view.shape(), view.dtype()};
-    } else {
-      return op->emitOpError("has neither a shape rule nor a view function in the op table");
-    }
+    out = ops::infer_result(*def, inputs, attrs, site_of(op->getLoc()));
   } catch (const Error& e) {
     return op->emitOpError() << e.what();
   }

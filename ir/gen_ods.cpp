@@ -53,10 +53,7 @@ std::string ods_attr(const tl::ops::AttrSpec& spec) {
 }
 
 std::string arity_text(const tl::ops::OpDef& op) {
-  if (op.arity == tl::ops::kVariadic) return "takes a variable number of operands";
-  int fewest = op.arity - static_cast<int>(op.optional_inputs.size());
-  return "takes " + (fewest == op.arity ? std::to_string(op.arity) : std::to_string(fewest) + " to " + std::to_string(op.arity)) +
-         " operand(s)";
+  return "takes " + tl::ops::operand_count_text(op) + " operand(s)";
 }
 
 std::string generate() {

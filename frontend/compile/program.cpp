@@ -475,25 +475,15 @@ ops::Attrs attrs_of(const artifact::Node& node, const ops::OpDef& def, const std
 // as the dialect's verifier does: a hostile shape or attribute fails here, not in a kernel.
 void check_node(const trace::Graph& g, const trace::Node& node, const std::string& what, const std::string& path) {
   const ops::OpDef& def = *node.def;
-  const int n = static_cast<int>(node.inputs.size());
-  if (def.arity != ops::kVariadic &&
-      (n > def.arity || n < def.arity - static_cast<int>(def.optional_inputs.size())))
-    refuse(path, what + " has " + std::to_string(n) + " operands; the op takes " + std::to_string(def.arity));
+  if (!ops::accepts_operand_count(def, node.inputs.size()))
+    refuse(path, what + " has " + std::to_string(node.inputs.size()) + " operands; the op takes " +
+                     ops::operand_count_text(def));
   if (node.outputs.size() != 1) refuse(path, what + " must have one output");
   std::vector<Tensor> inputs;
   ops::OutputMeta out;
   try {
     for (int v : node.inputs) inputs.push_back(trace::meta_tensor(g.values[v].shape, g.values[v].dtype));
-    if (def.infer) {
-      out = def.infer(inputs, node.attrs, node.site);
-    } else if (def.view && inputs.size() == 1) {
-      Tensor view = def.view(inputs[0], node.attrs, node.site);
-      out = {view.shape(), view.dtype()};
-    } else {
-      refuse(path, what + " is an op without a shape rule");
-    }
-  } catch (const ArtifactError&) {
-    throw;
+    out = ops::infer_result(def, inputs, node.attrs, node.site);
   } catch (const Error& e) {
     refuse(path, what + " is malformed: " + e.what());
   }

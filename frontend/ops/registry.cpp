@@ -182,6 +182,27 @@ AttrField undeclared_field(const Attrs& attrs, std::span<const AttrSpec> specs) 
 
 const std::vector<const OpDef*>& all_ops() { return registry(); }
 
+bool accepts_operand_count(const OpDef& op, size_t n) {
+  if (op.arity == kVariadic) return true;
+  const auto fewest = static_cast<size_t>(op.arity - static_cast<int>(op.optional_inputs.size()));
+  return n <= static_cast<size_t>(op.arity) && n >= fewest;
+}
+
+std::string operand_count_text(const OpDef& op) {
+  if (op.arity == kVariadic) return "any number of";
+  const int fewest = op.arity - static_cast<int>(op.optional_inputs.size());
+  return fewest == op.arity ? std::to_string(op.arity) : std::to_string(fewest) + " to " + std::to_string(op.arity);
+}
+
+OutputMeta infer_result(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs, Site site) {
+  if (op.infer) return op.infer(inputs, attrs, site);
+  if (!op.view) throw ValueError("tl::" + op.name + " has neither a shape rule nor a view function");
+  if (inputs.size() != 1)
+    throw ValueError("tl::" + op.name + " is a view op and takes 1 operand, got " + std::to_string(inputs.size()));
+  Tensor view = op.view(inputs[0], attrs, site);
+  return {view.shape(), view.dtype()};
+}
+
 const OpDef* find_op(const std::string& name) {
   for (const OpDef* op : registry())
     if (op->name == name) return op;

@@ -172,6 +172,15 @@ const OpDef* find_op(const std::string& name);
 Tensor call(const OpDef& op, std::initializer_list<Tensor> inputs, const Attrs& attrs, Site site);
 Tensor call(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs, Site site);
 
+// Whether `op` takes `n` operands: its arity, or fewer by trailing optional inputs.
+bool accepts_operand_count(const OpDef& op, size_t n);
+// The operand counts `op` takes, for messages: "2", "2 to 3" or "any number of".
+std::string operand_count_text(const OpDef& op);
+// The result `op` computes for `inputs` (meta tensors are fine: shape rules read no data):
+// its shape rule, or for a view op the geometry of the view. Throws what the rule throws.
+// The dialect's verifier and the artifact loader check a call with it.
+OutputMeta infer_result(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs, Site site);
+
 // ---- helpers for op definitions ----
 // "add: a is [2, 3] float32, b is [4] float32"
 std::string describe(std::span<const Tensor> inputs, std::initializer_list<const char*> names = {});
