@@ -8,7 +8,7 @@
 #include <mlir/IR/BuiltinAttributes.h>
 #include <mlir/IR/Diagnostics.h>
 
-#include "frontend/trace/graph.h"
+#include "runtime/exec/graph.h"
 #include "ir/dialect.h"
 
 namespace tl::ir {

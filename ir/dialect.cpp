@@ -10,7 +10,7 @@
 #include <mlir/IR/OpImplementation.h>
 #include <mlir/IR/FunctionInterfaces.h>
 
-#include "frontend/trace/graph.h"
+#include "runtime/exec/graph.h"
 #include "ir/attrs.h"
 
 // The generated definitions leave some builder parameters unused.

@@ -10,7 +10,7 @@
 #include <sstream>
 #include <string>
 
-#include "frontend/trace/graph.h"
+#include "runtime/exec/graph.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-// The bridge between the traced graph (frontend/trace/graph.h) and the `tl` dialect: the
+// The bridge between the traced graph (runtime/exec/graph.h) and the `tl` dialect: the
 // pipeline imports a trace::Graph as one func.func, runs passes on it, and exports the result
 // back. Passes that create ops from node descriptions (autodiff) use emit_node.
 //
@@ -31,11 +31,11 @@
 #include <mlir/IR/BuiltinOps.h>
 #include <mlir/IR/OwningOpRef.h>
 
-#include "frontend/trace/graph.h"
+#include "runtime/exec/graph.h"
 
 namespace tl::passes {
 
-// The IR names of the structural ops (declared in frontend/trace/graph.h) and the names of
+// The IR names of the structural ops (declared in runtime/exec/graph.h) and the names of
 // the attributes the bridge writes.
 inline const std::string kConstantOp = std::string("tl.") + trace::kConstant;
 inline const std::string kRandomOp = std::string("tl.") + trace::kRandom;

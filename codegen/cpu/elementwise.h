@@ -12,7 +12,7 @@
 #include <llvm/ADT/ArrayRef.h>
 #include <mlir/Dialect/Func/IR/FuncOps.h>
 
-#include "frontend/trace/graph.h"
+#include "runtime/exec/graph.h"
 
 namespace tl::codegen::cpu {
 

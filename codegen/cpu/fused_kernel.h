@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "frontend/trace/graph.h"
+#include "runtime/exec/graph.h"
 
 namespace tl::codegen::cpu {
 

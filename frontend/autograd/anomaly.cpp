@@ -5,7 +5,7 @@
 #include <atomic>
 #include <cmath>
 
-#include "frontend/ops/dispatch.h"
+#include "runtime/ops/dispatch.h"
 #include "tl/debug.h"
 
 namespace tl {

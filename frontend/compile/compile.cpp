@@ -6,7 +6,8 @@
 #include <unordered_map>
 
 #include "frontend/compile/compiler_loader.h"
-#include "frontend/compile/executor.h"
+#include "frontend/ops/registry.h"
+#include "runtime/exec/executor.h"
 #include "frontend/trace/tracer.h"
 #include "runtime/logging.h"
 #include "tl/autograd.h"
@@ -170,6 +171,31 @@ CompiledFunction::Stats CompiledFunction::stats() const {
   return impl_->stats;
 }
 
+namespace {
+// What the executor (runtime/exec) asks of the frontend for a traced program: ops through
+// ops::call (recording autograd), the default generator, .grad write-backs.
+const trace::ExecutionHooks kFrontendHooks = {
+    .call_op = [](const ops::OpDef& op, std::span<const Tensor> inputs, const ops::Attrs& attrs, Site site) {
+      return ops::call(op, inputs, attrs, site);
+    },
+    .rng_state =
+        [](uint64_t& seed, uint64_t& offset) {
+          const GeneratorState key = default_generator().state();
+          seed = key.seed;
+          offset = key.offset;
+        },
+    .advance_rng = [](uint64_t counters) { default_generator().advance(counters); },
+    .grad_of = [](const Tensor& leaf) { return leaf.grad(); },
+    .set_grad =
+        [](const Tensor& leaf, const Tensor& grad) {
+          NoGradGuard no_grad;
+          trace::PauseScope pause;
+          Tensor target = leaf;
+          target.set_grad(grad);
+        },
+};
+}  // namespace
+
 bool CompiledFunction::Impl::try_entry(Entry& e, std::span<const Tensor> args, std::vector<Tensor>& out,
                                         std::string& why) {
   if (e.eager_only) {
@@ -185,10 +211,10 @@ bool CompiledFunction::Impl::try_entry(Entry& e, std::span<const Tensor> args, s
     // Nothing records autograd: kernels write into the program's arena.
     NoGradGuard no_grad;
     if (!e.planned) e.planned = std::make_unique<trace::PlannedProgram>(e.graph);
-    r = trace::execute(e.graph, args, e.planned.get(), replay);
+    r = trace::execute(e.graph, args, e.planned.get(), replay, &kFrontendHooks);
   } else {
     // Outputs must stay differentiable (or be checked for NaN): every op through ops::call.
-    r = trace::execute(e.graph, args, nullptr, replay);
+    r = trace::execute(e.graph, args, nullptr, replay, &kFrontendHooks);
   }
   if (!r.ok) {
     why = r.failed_guard;
@@ -363,7 +389,7 @@ std::string CompiledFunction::explain(std::span<const Tensor> args) const {
     std::string reason = s.stale_capture(*e);
     if (reason.empty()) reason = signature_mismatch(e->signature, sig);
     if (reason.empty()) reason = e->host_mismatch();
-    if (reason.empty() && !e->eager_only) reason = trace::check_inputs(e->graph, args);
+    if (reason.empty() && !e->eager_only) reason = trace::check_inputs(e->graph, args, &kFrontendHooks);
     o << "  for these arguments: " << (reason.empty() ? "applies" : "would re-trace: " + reason) << "\n";
   }
   if (!s.entries.empty() && !s.entries.back()->ir_after.empty()) {

@@ -5,7 +5,7 @@
 #include <ostream>
 #include <sstream>
 
-#include "frontend/ops/dispatch.h"
+#include "runtime/ops/dispatch.h"
 #include "tl/tensor.h"
 
 namespace tl {

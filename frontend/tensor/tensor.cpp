@@ -10,43 +10,6 @@
 
 namespace tl {
 
-Storage::~Storage() {
-  if (allocator != nullptr && data != nullptr) allocator->deallocate(data, nbytes);
-}
-
-void Tensor::throw_undefined(const char* member) {
-  throw ValueError(std::string("tl::Tensor::") + member + ": the tensor is undefined (default-constructed "
-                   "or moved-from); assign it a value before using it");
-}
-
-int64_t Tensor::size(int64_t d) const {
-  return shape()[ops::normalize_dim(d, dim(), "size", Site{})];
-}
-
-int64_t Tensor::numel() const {
-  int64_t n = 1;
-  for (int64_t d : shape()) n *= d;
-  return n;
-}
-
-void* Tensor::data_ptr() const {
-  checked_impl("data_ptr");
-  if (impl_->storage->data == nullptr && impl_->storage->nbytes > 0) [[unlikely]] {
-    throw ValueError("tl: this tensor " + shape().str() + " " + dtype_name(dtype()) +
-                     " is symbolic (shape only, no data): it stands for a value inside a compiled "
-                     "function and cannot be read on the host");
-  }
-  return static_cast<char*>(impl_->storage->data) + impl_->offset * static_cast<int64_t>(dtype_size(dtype()));
-}
-
-template <class T> T* Tensor::data() const {
-  if (dtype_of<T>() != dtype()) {
-    throw DTypeError(std::string("tl::Tensor::data: requested ") + dtype_name(dtype_of<T>()) +
-                     " but the tensor is " + dtype_name(dtype()));
-  }
-  return static_cast<T*>(data_ptr());
-}
-
 namespace {
 Tensor to_cpu_contiguous(const Tensor& t, Site site) {
   Tensor c = t.device() == kCPU ? t : t.to(kCPU, site);
@@ -94,7 +57,6 @@ template <class T> std::vector<T> Tensor::to_vector(Site site) const {
 }
 
 #define TL_INSTANTIATE(T)                                                          \
-  template T* Tensor::data<T>() const;                                             \
   template T Tensor::item<T>(Site) const;                                          \
   template T Tensor::item_at<T>(std::initializer_list<int64_t>, Site) const;       \
   template std::vector<T> Tensor::to_vector<T>(Site) const;

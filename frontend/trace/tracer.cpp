@@ -24,6 +24,12 @@ Tensor snapshot(const Tensor& t) {
 }  // namespace
 
 Tracer* active() { return g_paused == 0 ? g_tracer : nullptr; }
+
+// The runtime's allocations reach the tracer (a tensor made while tracing is not a capture).
+[[maybe_unused]] const bool g_observing_allocations = [] {
+  ops::set_allocation_observer([](const Tensor& t) { on_alloc(t); });
+  return true;
+}();
 Tracer* current() { return g_tracer; }
 bool is_tracing() { return g_tracer != nullptr; }
 

@@ -17,7 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "frontend/trace/graph.h"
+#include "runtime/exec/graph.h"
 
 namespace tl::trace {
 

@@ -158,4 +158,37 @@ std::vector<std::string> missing_features(const CpuFeatures& needed, const CpuFe
   return missing;
 }
 
+// The CPU features the kernels of this build were compiled for: an artifact runs them.
+std::vector<std::string> compiled_cpu_features() {
+  std::vector<std::string> f;
+#ifdef __SSE4_2__
+  f.push_back("sse4.2");
+#endif
+#ifdef __AVX__
+  f.push_back("avx");
+#endif
+#ifdef __AVX2__
+  f.push_back("avx2");
+#endif
+#ifdef __FMA__
+  f.push_back("fma");
+#endif
+#ifdef __F16C__
+  f.push_back("f16c");
+#endif
+#ifdef __AVX512F__
+  f.push_back("avx512f");
+#endif
+#ifdef __AVX512BW__
+  f.push_back("avx512bw");
+#endif
+#ifdef __AVX512VL__
+  f.push_back("avx512vl");
+#endif
+#ifdef __AVX512DQ__
+  f.push_back("avx512dq");
+#endif
+  return f;
+}
+
 }  // namespace tl::rt

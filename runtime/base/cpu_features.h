@@ -51,4 +51,8 @@ std::optional<CpuFeatures> parse_features(const std::vector<std::string>& names,
 // binary built for `needed` lacks on a host with `have`. Empty when it can run.
 std::vector<std::string> missing_features(const CpuFeatures& needed, const CpuFeatures& have);
 
+// The features the runtime's kernels were compiled for (this build's -march): what an
+// artifact exported by this build needs of the CPU that runs it.
+std::vector<std::string> compiled_cpu_features();
+
 }  // namespace tl::rt

@@ -8,7 +8,7 @@
 #include <mlir/IR/MLIRContext.h>
 #include <mlir/IR/Verifier.h>
 
-#include "frontend/trace/graph.h"
+#include "runtime/exec/graph.h"
 #include "frontend/trace/tracer.h"
 #include "ir/attrs.h"
 #include "ir/dialect.h"
@@ -92,7 +92,7 @@ TEST_CASE("each op's ODS attributes are the ones its declaration names", "[ir][r
     CHECK(ods_attribute_names(c.ctx, def->name) == declared_names(def->attrs));
   }
   // The structural ops are written in ODS by hand (structural_ops.td); the table in
-  // frontend/trace/graph.h is what the bridge reads, so the two must agree.
+  // runtime/exec/graph.h is what the bridge reads, so the two must agree.
   for (const trace::StructuralOp& op : trace::structural_ops()) {
     INFO("tl." << op.name);
     std::vector<std::string> expected = declared_names(op.attrs);

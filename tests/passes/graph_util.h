@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "frontend/trace/graph.h"
+#include "runtime/exec/graph.h"
 #include "tl/ops.h"
 
 namespace tl::test {

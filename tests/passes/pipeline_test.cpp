@@ -6,7 +6,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "frontend/compile/executor.h"
+#include "runtime/exec/executor.h"
 
 #include "frontend/compile/compiler_api.h"
 #include "tests/passes/graph_util.h"

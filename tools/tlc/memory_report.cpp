@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "frontend/ops/registry.h"
+#include "runtime/ops/registry.h"
 #include "runtime/artifact/artifact.h"
 #include "tools/tlc/byte_size.h"
 

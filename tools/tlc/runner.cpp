@@ -12,11 +12,12 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 
 #include "tl/io.h"
-#include "tl/ops.h"
+#include "runtime/ops/registry.h"
 #include "tl/program.h"
 #include "tl/threading.h"
 #include "tools/tlc/byte_size.h"
@@ -59,7 +60,9 @@ bool fits(const Tensor& t, const TensorSignature& want, int64_t max_batch) {
 Tensor zeros_at(const TensorSignature& want, int64_t batch) {
   Shape shape = want.shape;
   if (want.batch_axis >= 0 && batch > 0) shape[want.batch_axis] = batch;
-  return zeros(shape, {.dtype = want.dtype});
+  Tensor t = ops::empty_tensor(shape, want.dtype, kCPU);
+  std::memset(t.data_ptr(), 0, t.nbytes());
+  return t;
 }
 
 std::string signature_str(const std::vector<TensorSignature>& specs) {

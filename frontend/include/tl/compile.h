@@ -39,8 +39,6 @@
 
 namespace tl {
 
-class CompileError : public Error { using Error::Error; };
-
 struct CompileOptions {
   std::string name = {};  // for logs, dumps and errors; defaults to "file:line" of the call
   int warmup_calls = 1;   // eager calls before tracing

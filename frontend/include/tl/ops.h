@@ -38,8 +38,7 @@ Tensor eye(int64_t n, TensorOptions options = {}, Site site = Site::here());
 template <class T>
 Tensor from_vector(const std::vector<T>& values, Shape shape = {}, TensorOptions options = {.dtype = dtype_of<T>()},
                    Site site = Site::here());
-// Wraps caller-owned memory without copying; the caller keeps it alive while the tensor lives.
-Tensor from_blob(void* data, Shape shape, DType dtype, Site site = Site::here());
+// from_blob (wrapping caller-owned memory) is declared in tl/tensor.h.
 
 // ---------- randomness (Philox, counter-based: same numbers at any thread count) ----------
 Tensor rand(Shape shape, TensorOptions options = {}, Site site = Site::here());   // U[0, 1)

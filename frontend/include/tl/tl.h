@@ -9,6 +9,7 @@
 #include "tl/debug.h"
 #include "tl/device.h"
 #include "tl/error.h"
+#include "tl/export.h"
 #include "tl/io.h"
 #include "tl/nn.h"
 #include "tl/ops.h"

@@ -1,16 +1,17 @@
 // Tensor factories: constants, ranges, wrapping user memory, and random draws from the
-// counter-based generator (element i of a draw uses counter offset + i, so the values do
-// not depend on how the loop is split across threads).
+// default generator. A draw reserves counters from the generator and fills through the
+// runtime's random_from_key (runtime/ops/factory/random.h), which the compiled-graph executor
+// shares; element i of a draw uses counter offset + i.
 #include <cmath>
 #include <cstring>
 #include <mutex>
 
 #include "frontend/autograd/graph.h"
 #include "frontend/ops/pointwise/pointwise.h"
-#include "runtime/cpu/philox.h"
-#include "tl/random.h"
 #include "frontend/trace/tracer.h"
-#include "frontend/ops/factory/random_from_key.h"
+#include "runtime/cpu/philox.h"
+#include "runtime/ops/factory/random.h"
+#include "tl/random.h"
 
 namespace tl {
 
@@ -137,20 +138,6 @@ template Tensor from_vector<int32_t>(const std::vector<int32_t>&, Shape, TensorO
 template Tensor from_vector<int64_t>(const std::vector<int64_t>&, Shape, TensorOptions, Site);
 template Tensor from_vector<bool>(const std::vector<bool>&, Shape, TensorOptions, Site);
 
-Tensor from_blob(void* data, Shape shape, DType dtype, Site site) {
-  check_shape(shape, "from_blob", site);
-  if (data == nullptr && shape.numel() > 0) throw ValueError("tl::from_blob: null data pointer at " + site.str());
-  auto storage = std::make_shared<Storage>();
-  storage->data = data;
-  storage->nbytes = static_cast<size_t>(shape.numel()) * dtype_size(dtype);
-  auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::move(storage);
-  impl->shape = shape;
-  impl->strides = contiguous_strides(shape);
-  impl->dtype = dtype;
-  return Tensor(std::move(impl));
-}
-
 // ---------------- randomness ----------------
 
 uint64_t Generator::advance(uint64_t count) {
@@ -176,26 +163,6 @@ uint64_t reserve(int64_t n, uint64_t& seed) {
   return default_generator().advance(static_cast<uint64_t>(n));
 }
 
-double normal_from(const uint32_t* w) {
-  // Box-Muller on two 53-bit uniforms; 1 - u keeps the log argument in (0, 1].
-  double u1 = 1.0 - rt::uniform_double(w[0], w[1]);
-  double u2 = rt::uniform_double(w[2], w[3]);
-  return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586476925 * u2);
-}
-
-// Fills t with f(words[4]) per element, element i from Philox counter offset + i.
-template <class T, class F>
-void fill_philox(Tensor& t, uint64_t seed, uint64_t offset, const F& f) {
-  T* p = t.data<T>();
-  rt::parallel_for(t.numel(), 16384, [&](int64_t b, int64_t e) {
-    uint32_t w[4];
-    for (int64_t i = b; i < e; ++i) {
-      rt::Philox4x32::generate(seed, offset + static_cast<uint64_t>(i), w);
-      p[i] = static_cast<T>(f(w));
-    }
-  });
-}
-
 // One draw from the generator, recorded when traced.
 Tensor random_draw(trace::RandomKind kind, Shape shape, double a, double b, TensorOptions options, const char* op,
                    Site site) {
@@ -212,37 +179,6 @@ Tensor random_draw(trace::RandomKind kind, Shape shape, double a, double b, Tens
   return finish(t, {.dtype = options.dtype, .device = options.device, .requires_grad = options.requires_grad}, site);
 }
 }  // namespace
-
-Tensor random_from_key(trace::RandomKind kind, const Shape& shape, DType dtype, double a, double b, uint64_t seed,
-                       uint64_t offset) {
-  Tensor t = empty_tensor(shape, dtype, kCPU);
-  using trace::RandomKind;
-  if (kind == RandomKind::kRandint) {
-    auto low = static_cast<int64_t>(a);
-    auto range = static_cast<uint64_t>(static_cast<int64_t>(b) - low);
-    fill_philox<int64_t>(t, seed, offset, [=](const uint32_t* w) {
-      uint64_t r = (static_cast<uint64_t>(w[0]) << 32) | w[1];
-      return low + static_cast<int64_t>(r % range);  // bias < range / 2^64: negligible
-    });
-    return t;
-  }
-  TL_DISPATCH_FLOATING(dtype, "random", {
-    switch (kind) {
-      case RandomKind::kUniform:
-        fill_philox<T>(t, seed, offset, [=](const uint32_t* w) { return a + (b - a) * rt::uniform_double(w[0], w[1]); });
-        break;
-      case RandomKind::kNormal:
-        fill_philox<T>(t, seed, offset, [=](const uint32_t* w) { return a + b * normal_from(w); });
-        break;
-      case RandomKind::kBernoulli:
-        fill_philox<T>(t, seed, offset, [=](const uint32_t* w) { return rt::uniform_double(w[0], w[1]) < a ? 1.0 : 0.0; });
-        break;
-      default:
-        throw ValueError("tl::random_from_key: unknown kind");
-    }
-  });
-  return t;
-}
 
 Tensor rand(Shape shape, TensorOptions options, Site site) {
   return random_draw(trace::RandomKind::kUniform, shape, 0.0, 1.0, options, "rand", site);

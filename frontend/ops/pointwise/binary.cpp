@@ -1,50 +1,14 @@
-// Binary elementwise ops: arithmetic, min/max, comparisons, logical ops and where, each
-// stating its math once as a scalar expression (pointwise_op.h) and its derivative with
-// Tensor ops. Operands broadcast by NumPy rules and are promoted to a common dtype first.
+// Binary elementwise ops as the frontend adds them: their derivatives (with Tensor ops), the
+// samples the generic tests sweep, and the public functions and operators, which promote both
+// operands to a common dtype first. Their math and kernels are the runtime's
+// (runtime/ops/pointwise/binary.cpp).
 #include <cmath>
 
-#include "frontend/ops/pointwise/pointwise_op.h"
+#include "frontend/ops/pointwise/pointwise.h"
 
 namespace tl {
 namespace ops {
 namespace {
-
-// A captureless shape rule for op `name` (a string literal) that calls infer_binary.
-#define TL_BINARY_INFER(name, accepts) \
-  [](std::span<const Tensor> in, const Attrs&, Site site) { return infer_binary(in, name, accepts, site); }
-
-// ---- each op's scalar math (scalar_builder.h lists the primitives)
-
-constexpr auto add_math = [](const auto& s, auto x, auto y) { return s.add(x, y); };
-constexpr auto sub_math = [](const auto& s, auto x, auto y) { return s.sub(x, y); };
-constexpr auto mul_math = [](const auto& s, auto x, auto y) { return s.mul(x, y); };
-constexpr auto div_math = [](const auto& s, auto x, auto y) { return s.div(x, y); };
-constexpr auto pow_math = [](const auto& s, auto x, auto y) { return s.pow(x, y); };
-// NaN propagates through maximum/minimum, as in PyTorch: (x != x || x > y) ? x : y.
-constexpr auto maximum_math = [](const auto& s, auto x, auto y) {
-  return s.select(s.logical_or(s.is_nan(x), s.greater(x, y)), x, y);
-};
-constexpr auto minimum_math = [](const auto& s, auto x, auto y) {
-  return s.select(s.logical_or(s.is_nan(x), s.less(x, y)), x, y);
-};
-// relu's derivative in one pass: dy where the output y is positive, else 0.
-constexpr auto relu_backward_math = [](const auto& s, auto dy, auto y) {
-  return s.select(s.greater(y, s.constant(0)), dy, s.constant(0));
-};
-constexpr auto eq_math = [](const auto& s, auto x, auto y) { return s.equal(x, y); };
-constexpr auto ne_math = [](const auto& s, auto x, auto y) { return s.not_equal(x, y); };
-constexpr auto lt_math = [](const auto& s, auto x, auto y) { return s.less(x, y); };
-constexpr auto le_math = [](const auto& s, auto x, auto y) { return s.less_equal(x, y); };
-constexpr auto gt_math = [](const auto& s, auto x, auto y) { return s.greater(x, y); };
-constexpr auto ge_math = [](const auto& s, auto x, auto y) { return s.greater_equal(x, y); };
-// Nonzero is true.
-constexpr auto logical_and_math = [](const auto& s, auto x, auto y) {
-  return s.logical_and(s.not_equal(x, s.constant(0)), s.not_equal(y, s.constant(0)));
-};
-constexpr auto logical_or_math = [](const auto& s, auto x, auto y) {
-  return s.logical_or(s.not_equal(x, s.constant(0)), s.not_equal(y, s.constant(0)));
-};
-constexpr auto where_math = [](const auto& s, auto cond, auto x, auto y) { return s.select(cond, x, y); };
 
 std::vector<Sample> binary_samples(Tensor (*fn)(const Tensor&, const Tensor&, Site), double low,
                                    double high) {
@@ -56,44 +20,29 @@ std::vector<Sample> binary_samples(Tensor (*fn)(const Tensor&, const Tensor&, Si
 
 }  // namespace
 
-const OpDef& op_add = define_op("add", [](OpDef& op) {
-  op.doc = "a + b";
-  op.infer = TL_BINARY_INFER("add", Accepts::kNumeric);
-  set_pointwise<Accepts::kNumeric>(op, add_math);
+const OpDef& op_add = extend_op("add", [](OpDef& op) {
   op.grad = [](const GradContext& g) { return std::vector<Tensor>{g.dout, g.dout}; };
   op.samples = binary_samples(add, -2, 2);
 });
-const OpDef& op_sub = define_op("sub", [](OpDef& op) {
-  op.doc = "a - b";
-  op.infer = TL_BINARY_INFER("sub", Accepts::kNumeric);
-  set_pointwise<Accepts::kNumeric>(op, sub_math);
+const OpDef& op_sub = extend_op("sub", [](OpDef& op) {
   op.grad = [](const GradContext& g) { return std::vector<Tensor>{g.dout, neg(g.dout)}; };
   op.samples = binary_samples(sub, -2, 2);
 });
-const OpDef& op_mul = define_op("mul", [](OpDef& op) {
-  op.doc = "a * b";
-  op.infer = TL_BINARY_INFER("mul", Accepts::kNumeric);
-  set_pointwise<Accepts::kNumeric>(op, mul_math);
+const OpDef& op_mul = extend_op("mul", [](OpDef& op) {
   op.grad = [](const GradContext& g) {
     return std::vector<Tensor>{g.needs_input_grad(0) ? mul(g.dout, g.input(1)) : Tensor(),
                                g.needs_input_grad(1) ? mul(g.dout, g.input(0)) : Tensor()};
   };
   op.samples = binary_samples(mul, -2, 2);
 });
-const OpDef& op_div = define_op("div", [](OpDef& op) {
-  op.doc = "a / b (true division: integer operands give float32)";
-  op.infer = TL_BINARY_INFER("div", Accepts::kFloating);
-  set_pointwise<Accepts::kFloating>(op, div_math);
+const OpDef& op_div = extend_op("div", [](OpDef& op) {
   op.grad = [](const GradContext& g) {
     Tensor da = div(g.dout, g.input(1));
     return std::vector<Tensor>{da, g.needs_input_grad(1) ? neg(mul(da, g.output())) : Tensor()};
   };
   op.samples = binary_samples(div, 0.5, 2);
 });
-const OpDef& op_pow = define_op("pow", [](OpDef& op) {
-  op.doc = "a ** b";
-  op.infer = TL_BINARY_INFER("pow", Accepts::kFloating);
-  set_pointwise<Accepts::kFloating>(op, pow_math);
+const OpDef& op_pow = extend_op("pow", [](OpDef& op) {
   op.grad = [](const GradContext& g) {
     const Tensor& a = g.input(0);
     const Tensor& b = g.input(1);
@@ -103,10 +52,7 @@ const OpDef& op_pow = define_op("pow", [](OpDef& op) {
   };
   op.samples = binary_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&, Site)>(pow), 0.5, 2);
 });
-const OpDef& op_maximum = define_op("maximum", [](OpDef& op) {
-  op.doc = "elementwise max(a, b); ties send the gradient to a";
-  op.infer = TL_BINARY_INFER("maximum", Accepts::kNumeric);
-  set_pointwise<Accepts::kNumeric>(op, maximum_math);
+const OpDef& op_maximum = extend_op("maximum", [](OpDef& op) {
   op.grad = [](const GradContext& g) {
     Tensor take_a = ge(g.input(0), g.input(1));
     Tensor zero = zeros_like(g.dout);
@@ -114,10 +60,7 @@ const OpDef& op_maximum = define_op("maximum", [](OpDef& op) {
   };
   op.samples = binary_samples(maximum, -2, 2);
 });
-const OpDef& op_minimum = define_op("minimum", [](OpDef& op) {
-  op.doc = "elementwise min(a, b); ties send the gradient to a";
-  op.infer = TL_BINARY_INFER("minimum", Accepts::kNumeric);
-  set_pointwise<Accepts::kNumeric>(op, minimum_math);
+const OpDef& op_minimum = extend_op("minimum", [](OpDef& op) {
   op.grad = [](const GradContext& g) {
     Tensor take_a = le(g.input(0), g.input(1));
     Tensor zero = zeros_like(g.dout);
@@ -126,45 +69,24 @@ const OpDef& op_minimum = define_op("minimum", [](OpDef& op) {
   op.samples = binary_samples(minimum, -2, 2);
 });
 
-const OpDef& op_relu_backward = define_op("relu_backward", [](OpDef& op) {
-  op.doc = "dy * (y > 0): relu's derivative given its output y";
-  op.infer = TL_BINARY_INFER("relu_backward", Accepts::kNumeric);
-  set_pointwise<Accepts::kNumeric>(op, relu_backward_math);
+const OpDef& op_relu_backward = extend_op("relu_backward", [](OpDef& op) {
   op.grad = [](const GradContext& g) {
     return std::vector<Tensor>{relu_backward(g.dout, g.input(1)), zeros_like(g.input(1))};
   };
 });
 
-#define TL_DEFINE_COMPARE(name, text)                                                  \
-  const OpDef& op_##name = define_op(#name, [](OpDef& op) {                            \
-    op.doc = text;                                                                     \
-    op.infer = [](std::span<const Tensor> in, const Attrs&, Site site) {               \
-      return OutputMeta{infer_binary(in, #name, Accepts::kAll, site).shape, kBool};    \
-    };                                                                                 \
-    set_pointwise<Accepts::kAll>(op, name##_math);                                     \
-    op.not_differentiable = "boolean result";                                          \
-  });
-TL_DEFINE_COMPARE(eq, "a == b")
-TL_DEFINE_COMPARE(ne, "a != b")
-TL_DEFINE_COMPARE(lt, "a < b")
-TL_DEFINE_COMPARE(le, "a <= b")
-TL_DEFINE_COMPARE(gt, "a > b")
-TL_DEFINE_COMPARE(ge, "a >= b")
-TL_DEFINE_COMPARE(logical_and, "a && b (nonzero is true)")
-TL_DEFINE_COMPARE(logical_or, "a || b (nonzero is true)")
+#define TL_EXTEND_COMPARE(name) \
+  const OpDef& op_##name = extend_op(#name, [](OpDef& op) { op.not_differentiable = "boolean result"; });
+TL_EXTEND_COMPARE(eq)
+TL_EXTEND_COMPARE(ne)
+TL_EXTEND_COMPARE(lt)
+TL_EXTEND_COMPARE(le)
+TL_EXTEND_COMPARE(gt)
+TL_EXTEND_COMPARE(ge)
+TL_EXTEND_COMPARE(logical_and)
+TL_EXTEND_COMPARE(logical_or)
 
-const OpDef& op_where = define_op("where", [](OpDef& op) {
-  op.doc = "cond ? a : b";
-  op.infer = [](std::span<const Tensor> in, const Attrs&, Site site) {
-    check_arity(in, 3, "where", site);
-    if (in[0].dtype() != kBool) {
-      throw DTypeError("tl::where: the condition must be bool, got " + std::string(dtype_name(in[0].dtype())) +
-                       " " + in[0].shape().str() + " at " + site.str() + " (compare first, e.g. x > 0)");
-    }
-    require_same_dtype(in.subspan(1), "where", site);
-    return OutputMeta{infer_broadcast(in, "where", site).shape, in[1].dtype()};
-  };
-  set_pointwise<Accepts::kAll>(op, where_math);
+const OpDef& op_where = extend_op("where", [](OpDef& op) {
   op.grad = [](const GradContext& g) {
     Tensor zero = zeros_like(g.dout);
     return std::vector<Tensor>{Tensor(), where(g.input(0), g.dout, zero),

@@ -6,7 +6,8 @@
 #include <cmath>
 #include <limits>
 
-#include "frontend/ops/pointwise/pointwise_op.h"
+#include "frontend/ops/registry.h"
+#include "runtime/ops/pointwise/pointwise_op.h"
 #include "tl/autograd.h"
 #include "tl/compile.h"
 #include "tl/random.h"

@@ -1,13 +1,10 @@
-#include "frontend/ops/registry.h"
+#include "runtime/ops/registry.h"
 
 #include <algorithm>
+#include <atomic>
 #include <unordered_map>
 
-#include "frontend/autograd/anomaly.h"
-#include "frontend/autograd/graph.h"
-#include "frontend/trace/tracer.h"
-#include "tl/debug.h"
-#include "frontend/ops/dispatch.h"
+#include "runtime/ops/dispatch.h"
 #include "runtime/device_backend.h"
 
 namespace tl::ops {
@@ -66,6 +63,13 @@ const OpDef& define_op(const char* name, const std::function<void(OpDef&)>& buil
   check_definition(*op);
   registry().push_back(op);
   return *op;
+}
+
+const OpDef& extend_op(const char* name, const std::function<void(OpDef&)>& build) {
+  const OpDef* found = find_op(name);
+  if (found == nullptr) throw ValueError(std::string("extend_op: no op '") + name + "' is defined (define_op)");
+  build(const_cast<OpDef&>(*found));  // the table is filled at static initialization, before any lookup runs
+  return *found;
 }
 
 AttrType attr_type(AttrField field) {
@@ -341,6 +345,10 @@ bool compute_contiguous(const Shape& shape, const Shape& strides) {
   return true;
 }
 
+namespace {
+std::atomic<AllocationObserver> g_allocation_observer{nullptr};
+}  // namespace
+
 Tensor empty_tensor(const Shape& shape, DType dtype, Device device, const char* op, Site site) {
   // "tl::zeros: ... at train.cpp:7" when the caller named itself, else "tl: ...".
   auto where = [&](const std::string& what) {
@@ -378,9 +386,11 @@ Tensor empty_tensor(const Shape& shape, DType dtype, Device device, const char* 
   impl->device = device;
   impl->is_contiguous = true;
   Tensor t(std::move(impl));
-  trace::on_alloc(t);
+  if (AllocationObserver observe = g_allocation_observer.load(std::memory_order_relaxed)) observe(t);
   return t;
 }
+
+void set_allocation_observer(AllocationObserver observer) { g_allocation_observer.store(observer); }
 
 Tensor make_view(const Tensor& x, const Shape& shape, const Shape& strides, int64_t offset) {
   auto impl = std::make_shared<TensorImpl>();
@@ -392,104 +402,6 @@ Tensor make_view(const Tensor& x, const Shape& shape, const Shape& strides, int6
   impl->device = x.device();
   impl->is_contiguous = compute_contiguous(shape, strides);
   return Tensor(std::move(impl));
-}
-
-namespace {
-// Anomaly mode: throws when `out` holds NaN/Inf, naming the op and the user's line.
-void check_output(const OpDef& op, std::span<const Tensor> inputs, const Tensor& out, Site site) {
-  auto bad = autograd::find_non_finite(out);
-  if (!bad) return;
-  bool inputs_bad = false;
-  for (const Tensor& t : inputs) inputs_bad = inputs_bad || autograd::find_non_finite(t).has_value();
-  throw NumericsError("tl::detect_anomaly: " + op.name + " produced " + bad->what + " at index " +
-                      autograd::index_str(out.shape(), bad->index) + " of its " + out.shape().str() + " " +
-                      dtype_name(out.dtype()) + " output (" + describe(inputs) + ")" +
-                      (inputs_bad ? "; an input already held NaN/Inf" : "") + " at " + site.str());
-}
-}  // namespace
-
-namespace {
-// A shape rule's errors from shared code (a rank above the cap, a size overflow) say only
-// "tl: ..."; name the op and the user's line, as the rule's own errors do.
-OutputMeta infer_with_context(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs, Site site) {
-  try {
-    return op.infer(inputs, attrs, site);
-  } catch (const ShapeError& e) {
-    std::string what = e.what();
-    if (what.rfind("tl: ", 0) != 0) throw;
-    throw ShapeError("tl::" + op.name + ": " + what.substr(4) + " at " + site.str());
-  }
-}
-}  // namespace
-
-Tensor call(const OpDef& op, std::initializer_list<Tensor> inputs, const Attrs& attrs, Site site) {
-  return call(op, std::span<const Tensor>(inputs.begin(), inputs.size()), attrs, site);
-}
-
-Tensor call(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs, Site site) {
-  Device device = kCPU;
-  bool first = true;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const Tensor& t = inputs[i];
-    if (!t.defined()) {
-      if (std::find(op.optional_inputs.begin(), op.optional_inputs.end(), static_cast<int>(i)) != op.optional_inputs.end())
-        continue;
-      std::string what = "operand " + std::to_string(i);
-      require_defined(t, op.name.c_str(), what.c_str(), site);
-    }
-    if (first) {
-      device = t.device();
-      first = false;
-    } else if (t.device() != device) {
-      throw DeviceError("tl::" + op.name + ": operands are on different devices: " +
-                        describe(inputs) + " at " + site.str() + " (move them with .to(device))");
-    }
-  }
-  Tensor out;
-  trace::Tracer* tracer = trace::active();
-  if (tracer && tracer->symbolic()) {
-    // Derivative rules run on shapes only while the autodiff pass builds the backward graph.
-    NoGradGuard no_grad;
-    trace::PauseScope pause;
-    out = op.view != nullptr ? op.view(inputs[0], attrs, site) : [&] {
-      OutputMeta meta = infer_with_context(op, inputs, attrs, site);
-      return trace::meta_tensor(meta.shape, meta.dtype);
-    }();
-    tracer->record_op(op, inputs, attrs, site, out);
-    return out;
-  }
-  if (op.view != nullptr) {
-    NoGradGuard no_grad;
-    out = op.view(inputs[0], attrs, site);
-  } else {
-    OutputMeta meta = infer_with_context(op, inputs, attrs, site);
-    out = empty_tensor(meta.shape, meta.dtype, device, op.name.c_str(), site);
-    KernelFn kernel = op.kernels[static_cast<int>(device.type)];
-    if (kernel == nullptr) {
-      throw DeviceError("tl::" + op.name + ": no kernel for device " + device.str() + " at " +
-                        site.str());
-    }
-    if (out.numel() > 0) {
-      NoGradGuard no_grad;  // kernels may use ops internally; those record nothing
-      if (tracer) {
-        trace::PauseScope pause;  // nor are they part of a traced program
-        kernel(inputs, out, attrs);
-      } else {
-        kernel(inputs, out, attrs);
-      }
-    }
-  }
-  if (tracer) tracer->record_op(op, inputs, attrs, site, out);
-  if (is_anomaly_enabled() && !autograd::in_backward()) check_output(op, inputs, out, site);
-  if (is_grad_enabled()) {
-    for (const Tensor& t : inputs) {
-      if (t.defined() && autograd::needs_grad(t)) {
-        autograd::record(out, inputs, &op, attrs, site);
-        break;
-      }
-    }
-  }
-  return out;
 }
 
 }  // namespace tl::ops

@@ -1,15 +1,11 @@
-#include "frontend/compile/executor.h"
+#include "runtime/exec/executor.h"
 
 #include <cmath>
 
-#include "frontend/trace/tracer.h"
-#include "frontend/ops/registry.h"
-#include "frontend/ops/factory/random_from_key.h"
-#include "frontend/ops/pointwise/pointwise.h"
-#include "tl/autograd.h"
-#include "tl/compile.h"
-#include "tl/ops.h"
-#include "tl/random.h"
+#include "runtime/ops/dispatch.h"
+#include "runtime/ops/factory/random.h"
+#include "runtime/ops/pointwise/pointwise.h"
+#include "runtime/ops/registry.h"
 
 namespace tl::trace {
 namespace {
@@ -23,11 +19,14 @@ std::string mismatch(const Input& in, const Value& v, const Tensor& t) {
   return {};
 }
 
-Tensor input_tensor(const Input& in, std::span<const Tensor> args) {
+Tensor input_tensor(const Input& in, std::span<const Tensor> args, const ExecutionHooks* hooks) {
   switch (in.kind) {
     case InputKind::kArgument: return args[in.arg_index];
     case InputKind::kCapture: return in.source;
-    case InputKind::kGradOf: return in.source.grad();
+    case InputKind::kGradOf:
+      if (!hooks || !hooks->grad_of)
+        throw CompileError("tl: this program reads a .grad, which only a program built with the frontend (libtl) can run");
+      return hooks->grad_of(in.source);
     case InputKind::kRng: return Tensor();
   }
   return Tensor();
@@ -48,6 +47,26 @@ std::vector<char> used_values(const Graph& graph) {
 
 bool shares_memory(const Tensor& a, const Tensor& b) {
   return a.defined() && b.defined() && a.impl()->storage == b.impl()->storage;
+}
+
+// A fresh contiguous copy (no autograd: the executor records nothing itself).
+Tensor copy_of(const Tensor& t) {
+  Tensor out = ops::empty_tensor(t.shape(), t.dtype(), t.device());
+  ops::strided_copy(t, out);
+  return out;
+}
+
+// The value of a one-element CPU tensor, as a double (a guard's operand).
+double scalar_value(const Tensor& t) {
+  const Tensor c = ops::contiguous_copy(t);
+  double v = 0;
+  TL_DISPATCH_ALL(c.dtype(), "guard", { v = static_cast<double>(static_cast<ops::compute_t<T>>(*c.data<T>())); });
+  return v;
+}
+
+[[noreturn]] void missing_hook(const char* what) {
+  throw CompileError(std::string("tl: this program ") + what +
+                     ", which only a program built with the frontend (libtl) can run");
 }
 }  // namespace
 
@@ -70,14 +89,14 @@ PlannedProgram::PlannedProgram(const Graph& graph) : plan_(plan_memory(graph)) {
   }
 }
 
-std::string check_inputs(const Graph& graph, std::span<const Tensor> args) {
+std::string check_inputs(const Graph& graph, std::span<const Tensor> args, const ExecutionHooks* hooks) {
   std::vector<char> used = used_values(graph);
   for (const Input& in : graph.inputs) {
     if (in.kind == InputKind::kRng || !used[in.value]) continue;
     if (in.kind == InputKind::kArgument && in.arg_index >= static_cast<int>(args.size())) {
       return "the function takes " + std::to_string(args.size()) + " arguments, traced with more";
     }
-    std::string why = mismatch(in, graph.values[in.value], input_tensor(in, args));
+    std::string why = mismatch(in, graph.values[in.value], input_tensor(in, args, hooks));
     if (!why.empty()) return why;
   }
   return {};
@@ -89,8 +108,8 @@ namespace {
 // pending until every node ran and every guard held.
 class Execution {
  public:
-  Execution(const Graph& graph, const PlannedProgram* planned)
-      : graph_(graph), planned_(planned), env_(graph.values.size()), input_of_value_(graph.values.size(), -1),
+  Execution(const Graph& graph, const PlannedProgram* planned, const ExecutionHooks* hooks)
+      : graph_(graph), planned_(planned), hooks_(hooks), env_(graph.values.size()), input_of_value_(graph.values.size(), -1),
         used_(used_values(graph)) {
     for (size_t i = 0; i < graph.inputs.size(); ++i) input_of_value_[graph.inputs[i].value] = static_cast<int>(i);
   }
@@ -111,14 +130,19 @@ class Execution {
 
   // Binds each input the program uses; returns why one does not fit (empty when all do).
   std::string bind_inputs() {
-    GeneratorState key = default_generator().state();
     for (const Input& in : graph_.inputs) {
       if (!used_[in.value]) continue;
       if (in.kind == InputKind::kRng) {
-        env_[in.value] = from_vector<int64_t>({static_cast<int64_t>(key.seed), static_cast<int64_t>(key.offset)}, {2});
+        if (!hooks_ || !hooks_->rng_state) missing_hook("draws random numbers");
+        uint64_t seed = 0, offset = 0;
+        hooks_->rng_state(seed, offset);
+        Tensor key = ops::empty_tensor(Shape{2}, kInt64, kCPU);
+        key.data<int64_t>()[0] = static_cast<int64_t>(seed);
+        key.data<int64_t>()[1] = static_cast<int64_t>(offset);
+        env_[in.value] = key;
         continue;
       }
-      Tensor t = input_tensor(in, args_);
+      Tensor t = input_tensor(in, args_, hooks_);
       if (std::string why = mismatch(in, graph_.values[in.value], t); !why.empty()) return why;
       env_[in.value] = t;
     }
@@ -164,12 +188,13 @@ class Execution {
     } else if (node.op == kConstant) {
       env_[node.outputs[0]] = node.constant;
     } else if (node.op == kRandom) {
-      auto k = operands_[0].to_vector<int64_t>();
+      const Tensor key = ops::contiguous_copy(operands_[0]);
+      const int64_t* k = key.data<int64_t>();
       env_[node.outputs[0]] = random_from_key(static_cast<RandomKind>(node.attrs.count), node.attrs.dims,
                                               node.attrs.dtype, node.attrs.scalar, node.attrs.scalar2,
                                               static_cast<uint64_t>(k[0]), static_cast<uint64_t>(k[1] + node.attrs.axis));
     } else if (node.op == kGuard) {
-      double seen = operands_[0].item<double>(node.site);
+      double seen = scalar_value(operands_[0]);
       if (seen != node.attrs.scalar && !(std::isnan(seen) && std::isnan(node.attrs.scalar))) {
         return "the value read on the host at " + node.site.str() + " is " + std::to_string(seen) + ", traced with " +
                std::to_string(node.attrs.scalar);
@@ -194,20 +219,20 @@ class Execution {
       Tensor value = env_[w.value];
       if (w.to_grad) {
         // A fresh tensor each call, like eager backward; never alias an input.
-        if (input_of_value_[w.value] >= 0 || !value.is_contiguous()) value = value.clone();
-        Tensor leaf = input_tensor(in, args_);
-        leaf.set_grad(value);
+        if (input_of_value_[w.value] >= 0 || !value.is_contiguous()) value = copy_of(value);
+        if (!hooks_ || !hooks_->set_grad) missing_hook("writes a .grad");
+        hooks_->set_grad(input_tensor(in, args_, hooks_), value);
         continue;
       }
-      Tensor target = input_tensor(in, args_);
+      Tensor target = input_tensor(in, args_, hooks_);
       if (!target.defined()) continue;
       if (!value.is_same(target)) {  // not computed in place
         // A value read from memory another write-back overwrites is copied first. (A .grad
         // write-back only rebinds the leaf's gradient: it overwrites no memory.)
         for (const Pending& other : writebacks_) {
           if (&other == &w || other.to_grad) continue;
-          if (shares_memory(value, input_tensor(graph_.inputs[other.input], args_))) {
-            value = value.clone();
+          if (shares_memory(value, input_tensor(graph_.inputs[other.input], args_, hooks_))) {
+            value = copy_of(value);
             break;
           }
         }
@@ -240,7 +265,8 @@ class Execution {
   }
 
   // A registered op: into its planned slot or in-place target when it has a kernel, else
-  // through ops::call (views, ops without a CPU kernel for this call, unplanned programs).
+  // through the frontend's call_op hook when given (views, unplanned programs: it records autograd),
+  // else on fresh memory.
   void run_op(const Node& node, size_t k) {
     const int out = node.outputs[0];
     ops::KernelFn kernel = node.def->kernels[ops::kCpu];
@@ -264,8 +290,15 @@ class Execution {
       } else {
         env_[out] = node.def->view(operands_[0], node.attrs, node.site);
       }
+    } else if (hooks_ && hooks_->call_op) {
+      env_[out] = hooks_->call_op(*node.def, std::span<const Tensor>(operands_), node.attrs, node.site);
+    } else if (node.def->view != nullptr) {
+      env_[out] = node.def->view(operands_[0], node.attrs, node.site);
     } else {
-      env_[out] = ops::call(*node.def, std::span<const Tensor>(operands_), node.attrs, node.site);
+      if (kernel == nullptr) throw CompileError("tl: op '" + node.op + "' has no CPU kernel");
+      const Value& v = graph_.values[out];
+      Tensor& o = env_[out] = ops::empty_tensor(v.shape, v.dtype, kCPU, node.def->name.c_str(), node.site);
+      if (o.numel() > 0) kernel(std::span<const Tensor>(operands_), o, node.attrs);
     }
   }
 
@@ -277,6 +310,7 @@ class Execution {
   const Graph& graph_;
   std::span<const Tensor> args_;
   const PlannedProgram* planned_;
+  const ExecutionHooks* hooks_;
   std::vector<Tensor> env_;
   std::vector<int> input_of_value_;
   std::vector<char> used_;
@@ -290,9 +324,9 @@ class Execution {
 }  // namespace
 
 ExecResult execute(const Graph& graph, std::span<const Tensor> args, const PlannedProgram* planned,
-                   const std::function<void()>& before_nodes) {
+                   const std::function<void()>& before_nodes, const ExecutionHooks* hooks) {
   ExecResult result;
-  Execution call(graph, planned);
+  Execution call(graph, planned, hooks);
   call.start(args);
   if (result.failed_guard = call.bind_inputs(); !result.failed_guard.empty()) return result;
   call.choose_in_place_targets();
@@ -301,9 +335,10 @@ ExecResult execute(const Graph& graph, std::span<const Tensor> args, const Plann
     if (result.failed_guard = call.run(k); !result.failed_guard.empty()) return result;
   }
   // Everything computed: now the call's effects, which a failed guard never reaches.
-  if (graph.rng_advance > 0) default_generator().advance(static_cast<uint64_t>(graph.rng_advance));
-  NoGradGuard no_grad;
-  PauseScope pause;
+  if (graph.rng_advance > 0) {
+    if (!hooks || !hooks->advance_rng) missing_hook("draws random numbers");
+    hooks->advance_rng(static_cast<uint64_t>(graph.rng_advance));
+  }
   call.write_back();
   result.outputs = call.outputs();
   result.ok = true;
@@ -311,7 +346,7 @@ ExecResult execute(const Graph& graph, std::span<const Tensor> args, const Plann
 }
 
 struct ExecutionContext::State {
-  State(const Graph& g) : graph(g), planned(g), call(graph, &planned) {}
+  State(const Graph& g) : graph(g), planned(g), call(graph, &planned, nullptr) {}
   Graph graph;
   PlannedProgram planned;
   Execution call;
@@ -339,7 +374,6 @@ ExecutionContext::~ExecutionContext() = default;
 
 std::span<const Tensor> ExecutionContext::run(std::span<const Tensor> args) {
   State& s = *state_;
-  NoGradGuard no_grad;
   s.call.start(args);
   std::string why = s.call.bind_inputs();
   if (!why.empty()) throw ValueError("a compiled program's inputs do not fit: " + why);

@@ -1,5 +1,10 @@
 // tl::Tensor: a strided view of a reference-counted storage on a device, with optional
 // autograd state. Copying a Tensor copies the handle, not the data (like PyTorch).
+//
+// One type for both libraries: the runtime (libtl_runtime) implements the data methods
+// (geometry, data_ptr/data, from_blob) and is all a program that runs compiled artifacts
+// needs; the methods that run ops (arithmetic, views, reductions, conversions, autograd,
+// printing) are libtl's and need a program to link it.
 #pragma once
 
 #include <cstdint>
@@ -182,6 +187,9 @@ class Tensor {
   std::shared_ptr<TensorImpl> impl_;
 };
 
+// Wraps caller-owned memory (contiguous, `shape` x `dtype`) without copying; the caller keeps
+// it alive while the tensor lives.
+Tensor from_blob(void* data, Shape shape, DType dtype, Site site = Site::here());
 
 // Operators cannot take a trailing Site; their left operand converts through Operand,
 // which records where the expression was written.

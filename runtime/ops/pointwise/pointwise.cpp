@@ -1,4 +1,4 @@
-#include "frontend/ops/pointwise/pointwise_op.h"
+#include "runtime/ops/pointwise/pointwise_op.h"
 
 #include <cmath>
 
@@ -43,20 +43,11 @@ OutputMeta infer_broadcast(std::span<const Tensor> inputs, const char* op, Site 
   return {out, inputs[0].dtype()};
 }
 
-void promote_operands(Tensor& a, Tensor& b, Site site) {
-  if (a.dtype() == b.dtype()) return;
-  DType common = promote_types(a.dtype(), b.dtype());
-  if (a.dtype() != common) a = cast(a, common, site);
-  if (b.dtype() != common) b = cast(b, common, site);
-}
-
-Tensor scalar_like(double value, const Tensor& like) {
-  DType dtype = like.dtype();
-  if (!is_floating(dtype) && value != std::floor(value)) dtype = kFloat32;
-  if (dtype == kBool && value != 0 && value != 1) dtype = kInt64;
-  Tensor t = empty_tensor(Shape{}, dtype, kCPU);
-  TL_DISPATCH_ALL(dtype, "scalar", { *t.data<T>() = static_cast<T>(value); });
-  return like.device() == kCPU ? t : t.to(like.device());
+Tensor contiguous_copy(const Tensor& x) {
+  if (x.is_contiguous()) return x;
+  Tensor out = empty_tensor(x.shape(), x.dtype(), x.device());
+  strided_copy(x, out);
+  return out;
 }
 
 }  // namespace tl::ops

@@ -11,7 +11,8 @@
 
 #include "runtime/base/file_io.h"
 #include "tl/io.h"
-#include "tl/ops.h"
+#include "runtime/device_backend.h"
+#include "runtime/ops/pointwise/pointwise.h"
 
 namespace tl {
 
@@ -301,10 +302,11 @@ void save_npy(const std::string& path, const Tensor& t, Site site) {
                     "rename would replace rather than follow; pass the link's target path (at " + site.str() + ")");
     }
   }
-  Tensor data;
-  {
-    NoGradGuard no_grad;
-    data = t.detach().to(kCPU).contiguous();
+  Tensor data = ops::contiguous_copy(t);
+  if (data.device() != kCPU) {
+    Tensor host = ops::empty_tensor(data.shape(), data.dtype(), kCPU);
+    rt::backend_for(data.device(), "save_npy").copy(host.data_ptr(), kCPU, data.data_ptr(), data.device(), data.nbytes());
+    data = host;
   }
   std::string preamble = npy_preamble(descr, data.shape());
   uint64_t total = preamble.size() + data.nbytes();
@@ -388,7 +390,7 @@ Tensor load_npy(const std::string& path, Site site) {
   Shape stored;
   for (size_t i = 0; i < header.shape.size(); ++i)
     stored.push_back(header.shape[header.fortran_order ? header.shape.size() - 1 - i : i]);
-  Tensor t = empty(stored, {.dtype = dtype});
+  Tensor t = ops::empty_tensor(stored, dtype, kCPU, "load_npy", site);
   if (nbytes > 0) reader.read(data_at, t.data_ptr(), nbytes);
   if (dtype == kBool) {
     // Any nonzero byte is true; store 0/1 so the bools are valid C++ values.
@@ -396,10 +398,13 @@ Tensor load_npy(const std::string& path, Site site) {
     for (int64_t i = 0; i < numel; ++i) p[i] = p[i] != 0;
   }
   if (header.fortran_order && stored.size() > 1) {
-    Shape reverse;
-    for (int64_t d = stored.size() - 1; d >= 0; --d) reverse.push_back(d);
-    NoGradGuard no_grad;
-    t = t.permute(reverse).contiguous();
+    // The C-order tensor is the stored one with its dims reversed: a transposed view, copied.
+    Shape shape, strides;
+    for (int64_t d = stored.size() - 1; d >= 0; --d) {
+      shape.push_back(stored[d]);
+      strides.push_back(t.strides()[d]);
+    }
+    t = ops::contiguous_copy(ops::make_view(t, shape, strides, 0));
   }
   return t;
 }

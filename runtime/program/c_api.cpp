@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "runtime/artifact/artifact.h"
-#include "tl/ops.h"
+#include "runtime/ops/pointwise/pointwise.h"
 #include "tl/program.h"
 
 struct tl_program {
@@ -225,7 +225,7 @@ TL_RUNTIME_API tl_status tl_program_run(tl_program* program, const tl_tensor_des
     for (size_t i = 0; i < n_outputs; ++i) {
       TL_ASSERT(results[i].shape() == out_sig[i].shape && results[i].dtype() == out_sig[i].dtype,
                 "a program's output differs from its signature");
-      results[i] = results[i].contiguous();
+      results[i] = tl::ops::contiguous_copy(results[i]);
     }
     // Only now, with every result ready, are the caller's buffers written.
     for (size_t i = 0; i < n_outputs; ++i)

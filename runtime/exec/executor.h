@@ -1,6 +1,10 @@
-// The reference executor: runs a trace::Graph op by op with the eager kernels (through
-// ops::call, so autograd records as usual when grad mode is on). tl::compile uses it until
-// code generation exists, and it stays the oracle generated code is tested against.
+// The executor: runs a trace::Graph node by node with the op table's kernels, generated code
+// (fused nodes) and views. It is the one executor of the project: tl::compile runs traced
+// training and inference programs on it in-process, tl::load_program (and so tlc's
+// executables) runs artifacts on it, and it is the oracle generated code is tested against.
+// It lives in the runtime and needs nothing from the frontend; what only the frontend can do
+// for a training program (record autograd for an unplanned call, read and advance the default
+// generator, rebind a .grad) it asks through ExecutionHooks.
 #pragma once
 
 #include <functional>
@@ -9,10 +13,25 @@
 #include <string>
 #include <vector>
 
-#include "frontend/trace/graph.h"
-#include "frontend/compile/memory_plan.h"
+#include "runtime/exec/graph.h"
+#include "runtime/exec/memory_plan.h"
 
 namespace tl::trace {
+
+// What a call of a training or traced program needs from the frontend. Each may be null; a
+// graph that needs a missing one fails with a CompileError naming it.
+struct ExecutionHooks {
+  // Runs a registry op outside the plan (an unplanned program, a view): the frontend's
+  // ops::call, which records autograd when grad mode is on. Null: the kernel runs on fresh
+  // memory (or the view is built), recording nothing.
+  Tensor (*call_op)(const ops::OpDef& op, std::span<const Tensor> inputs, const ops::Attrs& attrs, Site site) = nullptr;
+  // The default generator's state when a call starts (rng inputs), and its advance after.
+  void (*rng_state)(uint64_t& seed, uint64_t& offset) = nullptr;
+  void (*advance_rng)(uint64_t counters) = nullptr;
+  // leaf.grad (a kGradOf input), and leaf.grad = grad (a .grad write-back).
+  Tensor (*grad_of)(const Tensor& leaf) = nullptr;
+  void (*set_grad)(const Tensor& leaf, const Tensor& grad) = nullptr;
+};
 
 struct ExecResult {
   bool ok = false;
@@ -44,7 +63,7 @@ class PlannedProgram {
 // arena; the caller runs it with grad mode off. `before_nodes` runs once the inputs are bound
 // and checked, before the first node (host-side work of the call, e.g. refilling step values).
 ExecResult execute(const Graph& graph, std::span<const Tensor> args, const PlannedProgram* planned = nullptr,
-                   const std::function<void()>& before_nodes = nullptr);
+                   const std::function<void()>& before_nodes = nullptr, const ExecutionHooks* hooks = nullptr);
 
 // A prepared inference program (registry ops and constants only: no guards, random draws,
 // write-backs or autograd) for repeated calls on one thread: the executor above with its
@@ -66,6 +85,6 @@ class ExecutionContext {
 };
 
 // Why `graph`'s inputs do not fit these arguments and captured tensors (empty when they do).
-std::string check_inputs(const Graph& graph, std::span<const Tensor> args);
+std::string check_inputs(const Graph& graph, std::span<const Tensor> args, const ExecutionHooks* hooks = nullptr);
 
 }  // namespace tl::trace

@@ -32,6 +32,8 @@ class DeviceError : public Error { using Error::Error; };
 class IoError : public Error { using Error::Error; };
 class ValueError : public Error { using Error::Error; };
 class AutogradError : public Error { using Error::Error; };
+// A compiled program cannot be built or run (tl::compile, the executor).
+class CompileError : public Error { using Error::Error; };
 
 namespace detail {
 [[noreturn]] void assert_fail(const char* cond, const char* file, int line, const std::string& msg);

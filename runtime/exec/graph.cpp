@@ -1,4 +1,4 @@
-#include "frontend/trace/graph.h"
+#include "runtime/exec/graph.h"
 
 #include <mutex>
 #include <set>

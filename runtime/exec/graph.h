@@ -14,7 +14,8 @@
 #include <string_view>
 #include <vector>
 
-#include "frontend/ops/registry.h"
+#include "runtime/ops/factory/random.h"
+#include "runtime/ops/registry.h"
 #include "tl/tensor.h"
 
 namespace tl::trace {
@@ -53,7 +54,6 @@ const StructuralOp* find_structural(std::string_view name);
 // when `op` is neither.
 const std::vector<ops::AttrSpec>* attr_specs(std::string_view op);
 
-// kUniform: U[a, b); kNormal: N(a, b^2); kBernoulli: 1 with probability a; kRandint: [a, b) int64.
 // fused: inputs -> outputs[0], computed by `kernel` (generated code for a group of ops the
 // fusion pass merged; attrs unused). The kernel owns what keeps its code alive.
 inline constexpr const char* kFused = "fused";
@@ -73,8 +73,6 @@ class CompiledKernel {
   // the output overwrite an input of its shape (MemoryPlan::in_place_input).
   virtual bool is_elementwise() const { return true; }
 };
-
-enum class RandomKind : int64_t { kUniform = 0, kNormal = 1, kBernoulli = 2, kRandint = 3 };
 
 struct Value {
   Shape shape;

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "frontend/trace/graph.h"
+#include "runtime/exec/graph.h"
 
 namespace tl::trace {
 

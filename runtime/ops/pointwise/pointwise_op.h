@@ -23,8 +23,8 @@
 #include <type_traits>
 #include <utility>
 
-#include "frontend/ops/pointwise/pointwise.h"
-#include "frontend/ops/pointwise/scalar_builder.h"
+#include "runtime/ops/pointwise/pointwise.h"
+#include "runtime/ops/pointwise/scalar_builder.h"
 
 namespace tl::ops {
 

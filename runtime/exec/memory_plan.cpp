@@ -1,4 +1,4 @@
-#include "frontend/compile/memory_plan.h"
+#include "runtime/exec/memory_plan.h"
 
 #include <algorithm>
 #include <map>

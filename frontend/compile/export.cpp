@@ -1,0 +1,325 @@
+// tl::export_program: a traced, optimized inference program written as a compiled artifact
+// (runtime/artifact), which tl::load_program (runtime/program) runs.
+#include "tl/export.h"
+
+#include <cstring>
+#include <unordered_set>
+#include <map>
+#include <mutex>
+
+#include "frontend/compile/compiler_loader.h"
+#include "runtime/exec/memory_plan.h"
+#include "frontend/ops/pointwise/pointwise.h"
+#include "frontend/trace/tracer.h"
+#include "runtime/artifact/artifact.h"
+#include "runtime/base/cpu_features.h"
+#include "runtime/logging.h"
+#include "tl/autograd.h"
+#include "tl/compile.h"
+
+#ifndef TL_VERSION_STRING
+#define TL_VERSION_STRING "unknown"
+#endif
+
+namespace tl {
+namespace {
+
+using rt::ArtifactError;
+
+[[noreturn]] void refuse_export(const ProgramPath& path, const std::string& why) {
+  throw CompileError("tl::export_program('" + path.path + "'): " + why + " (at " + path.site.str() +
+                     "); nothing was written");
+}
+
+std::string name_or(const std::vector<std::string>& names, size_t i, const char* prefix) {
+  return i < names.size() && !names[i].empty() ? names[i] : prefix + std::to_string(i);
+}
+
+void fill_type(artifact::ValueType* out, const Shape& shape, DType dtype) {
+  for (int64_t d : shape) out->add_shape(d);
+  out->set_dtype(rt::to_artifact(dtype));
+}
+
+// Appends `t`'s bytes (contiguous) to `weights` at a 64-byte boundary; returns the constant.
+void add_constant(artifact::Program& p, std::string& weights, int value, const Tensor& t) {
+  Tensor c = t.contiguous();
+  weights.resize((weights.size() + 63) / 64 * 64, '\0');
+  artifact::Constant* k = p.add_constants();
+  k->set_value(value);
+  k->set_offset(weights.size());
+  k->set_size(c.nbytes());
+  weights.append(static_cast<const char*>(c.data_ptr()), c.nbytes());
+}
+
+void add_attrs(artifact::Node* node, const ops::OpDef& def, const ops::Attrs& attrs) {
+  for (const ops::AttrSpec& spec : def.attrs) {
+    if (!ops::is_written(attrs, spec)) continue;
+    artifact::Attribute* a = node->add_attrs();
+    a->set_name(spec.name);
+    ops::AttrValue v = ops::get_attr(attrs, spec.field);
+    switch (ops::attr_type(spec.field)) {
+      case ops::AttrType::kInts:
+        for (int64_t d : std::get<Shape>(v)) a->mutable_ints()->add_values(d);
+        break;
+      case ops::AttrType::kInt: a->set_i(std::get<int64_t>(v)); break;
+      case ops::AttrType::kFloat: a->set_f(std::get<double>(v)); break;
+      case ops::AttrType::kBool: a->set_unit(true); break;
+      case ops::AttrType::kDType: a->set_dtype(rt::to_artifact(std::get<DType>(v))); break;
+    }
+  }
+}
+
+// The traced graph, optimized by the compiler's default pipeline when it is available.
+trace::Graph optimize(const trace::Graph& traced, const ProgramPath& path) {
+  std::string why;
+  compiler::RunPipelineFn run = compiler::load(why);
+  if (!run) {
+    rt::logger("tl.compile")->info("tl::export_program: exporting the unoptimized program ({})", why);
+    return traced;
+  }
+  compiler::PipelineOptions options;
+  options.codegen = false;  // artifacts carry no machine code yet: fused groups run as their ops
+  compiler::PipelineResult result;
+  run(traced, options, result);
+  if (!result.ok) refuse_export(path, "the IR pipeline failed: " + result.error);
+  return std::move(result.graph);
+}
+
+}  // namespace
+
+namespace detail {
+
+namespace {
+
+// Traces `body` on `args` and returns the optimized program, refusing what an artifact cannot hold.
+trace::Graph trace_for_export(const ExportBody& body, std::span<const Tensor> args, const ProgramPath& path) {
+  NoGradGuard no_grad;
+  trace::Tracer tracer(trace::Tracer::Mode::kRecord, "export");
+  for (size_t i = 0; i < args.size(); ++i) tracer.bind_argument(args[i], static_cast<int>(i));
+  std::vector<Tensor> outputs;
+  {
+    trace::TraceScope scope(tracer);
+    outputs = body(args);
+    for (const Tensor& t : outputs) {
+      if (!t.defined()) refuse_export(path, "the function returned an undefined tensor");
+      tracer.graph().outputs.push_back(tracer.value_of(t, path.site));
+    }
+  }
+  if (!tracer.untraceable().empty()) refuse_export(path, "cannot trace " + tracer.untraceable());
+  if (!tracer.host_guards().empty()) {
+    const trace::HostGuard& g = tracer.host_guards().front();
+    refuse_export(path, "the function reads a host value (" + g.what + " at " + g.site.str() +
+                            ") that an artifact cannot re-check; make it a constant of the export");
+  }
+  if (tracer.has_backward()) refuse_export(path, "the function calls backward(); export an inference function");
+  const trace::Graph& traced = tracer.graph();
+  for (const trace::Node& n : traced.nodes) {
+    if (n.op == trace::kRandom || n.op == trace::kGuard || n.op == trace::kAssign || n.op == trace::kGrad) {
+      const char* what = n.op == trace::kRandom   ? "draws random numbers"
+                         : n.op == trace::kGuard  ? "reads a tensor value on the host"
+                         : n.op == trace::kAssign ? "updates a tensor in place"
+                                                  : "asks for a gradient";
+      refuse_export(path, std::string("the function ") + what + " at " + n.site.str() +
+                              "; an exported program must be a pure inference function");
+    }
+  }
+  return optimize(traced, path);
+}
+
+// `args` with dim 0 resized to `batch` (rows repeated cyclically: the values do not matter,
+// an exported function cannot branch on them).
+std::vector<Tensor> with_batch(std::span<const Tensor> args, int64_t batch) {
+  std::vector<Tensor> out;
+  for (const Tensor& a : args) {
+    std::vector<int64_t> rows(static_cast<size_t>(batch));
+    for (int64_t i = 0; i < batch; ++i) rows[static_cast<size_t>(i)] = i % a.shape()[0];
+    out.push_back(index_select(a, 0, from_vector<int64_t>(rows, {batch})).contiguous());
+  }
+  return out;
+}
+
+// Where a program traced at two batch sizes differs: per value its batch axis (or -1), per node
+// and attribute the entries that are the batch size.
+struct BatchMarks {
+  std::vector<int> value_axis;
+  std::vector<std::map<std::string, std::vector<int>>> attr_entries;  // per node
+};
+
+// Compares `g1` (traced at batch b1) with `g2` (at b2): they must be the same program except
+// for dims and attribute entries equal to the batch size. Refuses anything else, naming it.
+BatchMarks batch_marks(const trace::Graph& g1, const trace::Graph& g2, int64_t b1, int64_t b2, const ProgramPath& path) {
+  auto refuse = [&](const std::string& why) {
+    refuse_export(path, "with max_batch, the program must be the same at every batch size, but " + why);
+  };
+  if (g1.values.size() != g2.values.size() || g1.nodes.size() != g2.nodes.size() ||
+      g1.inputs.size() != g2.inputs.size() || g1.outputs != g2.outputs)
+    refuse("its structure differs between batch " + std::to_string(b1) + " and " + std::to_string(b2));
+  BatchMarks m;
+  m.value_axis.assign(g1.values.size(), -1);
+  for (size_t v = 0; v < g1.values.size(); ++v) {
+    const Shape &s1 = g1.values[v].shape, &s2 = g2.values[v].shape;
+    if (s1.size() != s2.size() || g1.values[v].dtype != g2.values[v].dtype)
+      refuse("value %" + std::to_string(v) + " changes rank or dtype with the batch size");
+    for (int64_t d = 0; d < s1.size(); ++d) {
+      if (s1[d] == s2[d]) continue;
+      if (s1[d] != b1 || s2[d] != b2 || m.value_axis[v] >= 0)
+        refuse("value %" + std::to_string(v) + " has shape " + s1.str() + " at batch " + std::to_string(b1) + " and " +
+               s2.str() + " at batch " + std::to_string(b2) + " (only one dim may be the batch size itself)");
+      m.value_axis[v] = static_cast<int>(d);
+    }
+  }
+  m.attr_entries.resize(g1.nodes.size());
+  for (size_t k = 0; k < g1.nodes.size(); ++k) {
+    const trace::Node &n1 = g1.nodes[k], &n2 = g2.nodes[k];
+    const std::string where = n1.op + " at " + n1.site.str();
+    if (n1.op != n2.op || n1.inputs != n2.inputs || n1.outputs != n2.outputs) refuse(where + " differs");
+    if (n1.op == trace::kConstant) {
+      if (n1.constant.shape() != n2.constant.shape() ||
+          std::memcmp(n1.constant.contiguous().data_ptr(), n2.constant.contiguous().data_ptr(), n1.constant.nbytes()) != 0)
+        refuse("a constant made at " + n1.site.str() + " depends on the batch size");
+      continue;
+    }
+    if (n1.def == nullptr) continue;
+    for (const ops::AttrSpec& spec : n1.def->attrs) {
+      ops::AttrValue v1 = ops::get_attr(n1.attrs, spec.field), v2 = ops::get_attr(n2.attrs, spec.field);
+      if (v1 == v2) continue;
+      std::vector<int> entries;
+      if (std::holds_alternative<Shape>(v1)) {
+        const Shape &a1 = std::get<Shape>(v1), &a2 = std::get<Shape>(v2);
+        if (a1.size() != a2.size()) refuse(where + ": attribute '" + spec.name + "' changes length with the batch size");
+        for (int64_t i = 0; i < a1.size(); ++i) {
+          if (a1[i] == a2[i]) continue;
+          if (a1[i] != b1 || a2[i] != b2)
+            refuse(where + ": attribute '" + spec.name + "' is " + a1.str() + " at batch " + std::to_string(b1) +
+                   " and " + a2.str() + " at batch " + std::to_string(b2));
+          entries.push_back(static_cast<int>(i));
+        }
+      } else if (std::holds_alternative<int64_t>(v1) && std::get<int64_t>(v1) == b1 && std::get<int64_t>(v2) == b2) {
+        entries.push_back(0);
+      } else {
+        refuse(where + ": attribute '" + spec.name + "' depends on the batch size");
+      }
+      m.attr_entries[k][spec.name] = entries;
+    }
+  }
+  return m;
+}
+
+}  // namespace
+
+void export_traced(const ExportBody& body, std::span<const Tensor> args, const ProgramPath& path,
+                   const ExportOptions& options) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (!args[i].defined()) refuse_export(path, "example argument " + std::to_string(i) + " is an undefined tensor");
+    if (args[i].device().type != DeviceType::kCPU)
+      refuse_export(path, "example argument " + std::to_string(i) + " is on " + args[i].device().str() +
+                              "; artifacts are exported from CPU tensors");
+    if (options.max_batch > 0 && (args[i].dim() == 0 || args[i].shape()[0] == 0))
+      refuse_export(path, "with max_batch, example argument " + std::to_string(i) + " (" + args[i].shape().str() +
+                              ") needs a batch dim 0 holding at least one row");
+  }
+  if (options.max_batch < 0) refuse_export(path, "max_batch is negative");
+  const int64_t max_batch = options.max_batch;
+  std::vector<Tensor> traced_args(args.begin(), args.end());
+  BatchMarks marks;
+  trace::Graph g;
+  if (max_batch > 0) {
+    // Traced at the maximum and at another size; what differs is what depends on the batch.
+    const int64_t other = max_batch >= 2 ? max_batch - 1 : 2;
+    traced_args = with_batch(args, max_batch);
+    g = trace_for_export(body, traced_args, path);
+    trace::Graph g2 = trace_for_export(body, with_batch(args, other), path);
+    marks = batch_marks(g, g2, max_batch, other, path);
+  } else {
+    g = trace_for_export(body, args, path);
+  }
+  args = traced_args;
+
+
+  // The graph as the artifact stores it: arguments stay inputs; captured tensors and
+  // constant nodes become constants in the weights section.
+  artifact::Program program;
+  artifact::Manifest manifest;
+  std::string weights;
+  for (size_t v = 0; v < g.values.size(); ++v) {
+    artifact::ValueType* type = program.add_values();
+    fill_type(type, g.values[v].shape, g.values[v].dtype);
+    if (!marks.value_axis.empty() && marks.value_axis[v] >= 0) type->set_batch_axis(marks.value_axis[v]);
+  }
+  std::vector<int> argument_value(args.size(), -1);
+  for (const trace::Input& in : g.inputs) {
+    switch (in.kind) {
+      case trace::InputKind::kArgument: argument_value.at(in.arg_index) = in.value; break;
+      case trace::InputKind::kCapture: add_constant(program, weights, in.value, in.source); break;
+      default: refuse_export(path, "the program reads " + in.name + ", which an artifact cannot bind");
+    }
+  }
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (argument_value[i] < 0) {
+      // An argument the optimized program does not read still has a value to bind.
+      argument_value[i] = static_cast<int>(program.values_size());
+      artifact::ValueType* type = program.add_values();
+      fill_type(type, args[i].shape(), args[i].dtype());
+      if (max_batch > 0) type->set_batch_axis(0);
+    }
+    program.add_inputs(argument_value[i]);
+    artifact::TensorSpec* spec = manifest.add_inputs();
+    spec->set_name(name_or(options.input_names, i, "input_"));
+    for (int64_t d : args[i].shape()) spec->add_shape(d);
+    spec->set_dtype(rt::to_artifact(args[i].dtype()));
+    if (max_batch > 0) spec->set_batch_axis(0);
+  }
+  trace::Graph planned;  // what the loader rebuilds, for the memory plan
+  planned.values = g.values;
+  for (size_t k = 0; k < g.nodes.size(); ++k) {
+    const trace::Node& n = g.nodes[k];
+    if (n.op == trace::kConstant) {
+      add_constant(program, weights, n.outputs.at(0), n.constant);
+      planned.nodes.push_back(n);
+      continue;
+    }
+    if (n.def == nullptr) refuse_export(path, "the optimized program holds a '" + n.op + "' node an artifact cannot store");
+    artifact::Node* node = program.add_nodes();
+    node->set_op(n.op);
+    for (int v : n.inputs) node->add_inputs(v);
+    for (int v : n.outputs) node->add_outputs(v);
+    add_attrs(node, *n.def, n.attrs);
+    if (!marks.attr_entries.empty()) {
+      for (artifact::Attribute& a : *node->mutable_attrs()) {
+        auto it = marks.attr_entries[k].find(a.name());
+        if (it != marks.attr_entries[k].end())
+          for (int e : it->second) a.add_batch_entries(e);
+      }
+    }
+    if (n.site.file) node->set_file(n.site.file);
+    node->set_line(static_cast<int32_t>(n.site.line));
+    planned.nodes.push_back(n);
+  }
+  for (size_t i = 0; i < g.outputs.size(); ++i) {
+    program.add_outputs(g.outputs[i]);
+    artifact::TensorSpec* spec = manifest.add_outputs();
+    spec->set_name(name_or(options.output_names, i, "output_"));
+    const trace::Value& v = g.values.at(g.outputs[i]);
+    for (int64_t d : v.shape) spec->add_shape(d);
+    spec->set_dtype(rt::to_artifact(v.dtype));
+    if (!marks.value_axis.empty() && marks.value_axis[g.outputs[i]] >= 0) spec->set_batch_axis(marks.value_axis[g.outputs[i]]);
+  }
+  planned.outputs = g.outputs;
+  trace::MemoryPlan plan = trace::plan_memory(planned);
+  program.mutable_plan()->set_arena_bytes(static_cast<uint64_t>(plan.arena_bytes));
+  for (int64_t off : plan.offset) program.mutable_plan()->add_offsets(off);
+  for (size_t v = plan.offset.size(); v < static_cast<size_t>(program.values_size()); ++v)
+    program.mutable_plan()->add_offsets(trace::MemoryPlan::kNotPlanned);
+
+  manifest.set_format_version(rt::kArtifactFormatVersion);
+  manifest.set_tl_version(TL_VERSION_STRING);
+  manifest.set_abi_stamp(rt::kArtifactAbiStamp);
+  for (const std::string& f : rt::compiled_cpu_features()) manifest.add_cpu_features(f);
+  manifest.set_producer("tl::export_program at " + path.site.str());
+  manifest.set_max_batch(max_batch);
+  rt::write_artifact(path.path, manifest, {{"program", program.SerializeAsString()}, {"weights", weights}});
+}
+
+}  // namespace detail
+
+}  // namespace tl

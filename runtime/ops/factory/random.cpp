@@ -1,0 +1,69 @@
+// Random draws at an explicit Philox key (random.h): element i of a draw uses counter
+// offset + i, so the values do not depend on how the loop is split across threads.
+#include "runtime/ops/factory/random.h"
+
+#include <cmath>
+
+#include "runtime/cpu/parallel.h"
+#include "runtime/cpu/philox.h"
+#include "runtime/ops/dispatch.h"
+#include "runtime/ops/registry.h"
+
+namespace tl {
+
+namespace {
+
+double normal_from(const uint32_t* w) {
+  // Box-Muller on two 53-bit uniforms; 1 - u keeps the log argument in (0, 1].
+  double u1 = 1.0 - rt::uniform_double(w[0], w[1]);
+  double u2 = rt::uniform_double(w[2], w[3]);
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586476925 * u2);
+}
+
+// Fills t with f(words[4]) per element, element i from Philox counter offset + i.
+template <class T, class F>
+void fill_philox(Tensor& t, uint64_t seed, uint64_t offset, const F& f) {
+  T* p = t.data<T>();
+  rt::parallel_for(t.numel(), 16384, [&](int64_t b, int64_t e) {
+    uint32_t w[4];
+    for (int64_t i = b; i < e; ++i) {
+      rt::Philox4x32::generate(seed, offset + static_cast<uint64_t>(i), w);
+      p[i] = static_cast<T>(f(w));
+    }
+  });
+}
+
+}  // namespace
+
+Tensor random_from_key(trace::RandomKind kind, const Shape& shape, DType dtype, double a, double b, uint64_t seed,
+                       uint64_t offset) {
+  Tensor t = ops::empty_tensor(shape, dtype, kCPU);
+  using trace::RandomKind;
+  if (kind == RandomKind::kRandint) {
+    auto low = static_cast<int64_t>(a);
+    auto range = static_cast<uint64_t>(static_cast<int64_t>(b) - low);
+    fill_philox<int64_t>(t, seed, offset, [=](const uint32_t* w) {
+      uint64_t r = (static_cast<uint64_t>(w[0]) << 32) | w[1];
+      return low + static_cast<int64_t>(r % range);  // bias < range / 2^64: negligible
+    });
+    return t;
+  }
+  TL_DISPATCH_FLOATING(dtype, "random", {
+    switch (kind) {
+      case RandomKind::kUniform:
+        fill_philox<T>(t, seed, offset, [=](const uint32_t* w) { return a + (b - a) * rt::uniform_double(w[0], w[1]); });
+        break;
+      case RandomKind::kNormal:
+        fill_philox<T>(t, seed, offset, [=](const uint32_t* w) { return a + b * normal_from(w); });
+        break;
+      case RandomKind::kBernoulli:
+        fill_philox<T>(t, seed, offset, [=](const uint32_t* w) { return rt::uniform_double(w[0], w[1]) < a ? 1.0 : 0.0; });
+        break;
+      default:
+        throw ValueError("tl::random_from_key: unknown kind");
+    }
+  });
+  return t;
+}
+
+}  // namespace tl
