@@ -1,5 +1,6 @@
 /* A plain C API for running compiled artifacts (tl::export_program) from C or any language
- * with a C FFI. Implemented in frontend/c_api/c_api.cpp over tl::load_program; link libtl.
+ * with a C FFI. Implemented in runtime/program/c_api.cpp over tl::load_program; link
+ * libtl_runtime (libtl brings it too).
  * Compiles as C11 and as C++; see docs/c_api.md for a complete example. */
 #ifndef TL_RUNTIME_H_
 #define TL_RUNTIME_H_
@@ -7,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Exported from libtl even when it is built with hidden visibility. */
+/* Exported from libtl_runtime even when it is built with hidden visibility. */
 #if defined(__GNUC__)
 #define TL_RUNTIME_API __attribute__((visibility("default")))
 #else
@@ -65,6 +66,11 @@ typedef struct tl_program tl_program;
  * TL_ERROR_INVALID_ARGUMENT (`path` or `out` is NULL). */
 TL_RUNTIME_API tl_status tl_program_load(const char* path, tl_program** out);
 
+/* As tl_program_load, for an artifact's `size` bytes at `data` (embedded in a program or a
+ * library, received over a network). The bytes are copied; `data` need not outlive the call.
+ * `name` (may be NULL) stands for the artifact in messages. */
+TL_RUNTIME_API tl_status tl_program_load_memory(const void* data, size_t size, const char* name, tl_program** out);
+
 /* Releases `program` and everything it holds. NULL is accepted and ignored. Must not run
  * while another thread uses the same program. */
 TL_RUNTIME_API void tl_program_free(tl_program* program);
@@ -90,17 +96,26 @@ TL_RUNTIME_API tl_status tl_program_input(const tl_program* program, size_t inde
 TL_RUNTIME_API tl_status tl_program_output(const tl_program* program, size_t index, const char** name,
                                            const int64_t** shape, int32_t* rank, tl_dtype* dtype);
 
+/* The largest batch size the program runs at, or 0 when its shapes are fixed. A batched
+ * program takes any batch size from 1 to that in the batch dim of each input and output that
+ * has one (tl_program_batch_axis; the signature's shapes are at the maximum). */
+TL_RUNTIME_API int64_t tl_program_max_batch(const tl_program* program);
+/* The batch dim of input (is_output == 0) or output `index`, or -1 when it has none or the
+ * arguments are out of range. */
+TL_RUNTIME_API int32_t tl_program_batch_axis(const tl_program* program, int is_output, size_t index);
+
 /* Runs the program on `inputs[0..n_inputs)` and writes its results into the caller's buffers
  * `outputs[0..n_outputs)`. Every descriptor is checked before anything runs: the counts must
  * equal the signature's (TL_ERROR_INVALID_ARGUMENT), the array pointers and each `data`
  * must not be NULL (TL_ERROR_INVALID_ARGUMENT; `data` may be NULL only for a tensor with no
- * elements), each rank and shape must equal the signature's (TL_ERROR_SHAPE), each dtype
+ * elements), each rank and shape must equal the signature's (TL_ERROR_SHAPE; for a batched
+ * program the batch dims may hold any one batch size up to the maximum), each dtype
  * too (TL_ERROR_DTYPE). Inputs are read, never written. The results are computed into the
  * program's own memory and copied into `outputs` only once all of them are ready, so on
  * failure the output buffers are untouched. Output buffers must not overlap the inputs or
  * each other.
- * One run at a time per program: concurrent calls on one program wait for each other (load
- * the artifact once per thread to run in parallel). */
+ * Thread-safe: concurrent calls on one program run in parallel, each with working memory of
+ * its own (allocated on a thread's first call), sharing the weights. */
 TL_RUNTIME_API tl_status tl_program_run(tl_program* program, const tl_tensor_desc* inputs, size_t n_inputs,
                                         tl_tensor_desc* outputs, size_t n_outputs);
 

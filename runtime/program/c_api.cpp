@@ -17,11 +17,8 @@
 
 struct tl_program {
   tl_program(tl::Program p, std::string artifact_path) : program(std::move(p)), path(std::move(artifact_path)) {}
-  tl::Program program;
+  tl::Program program;  // thread-safe: concurrent runs each use an execution context of their own
   std::string path;
-  // tl::Program is thread-compatible (one call at a time); C callers get thread safety by
-  // serialization rather than a rule they must remember.
-  std::mutex run_mutex;
 };
 
 namespace {
@@ -101,8 +98,38 @@ std::string shape_str(const int64_t* shape, int32_t rank) {
   return s + "]";
 }
 
-// Throws ValueError / ShapeError / DTypeError when `d` does not describe a tensor `want` is.
-void check_desc(const tl_tensor_desc& d, const tl::TensorSignature& want, const std::string& which) {
+// The signature's shape at batch size `batch` (0: as declared, at the maximum).
+tl::Shape shape_at(const tl::TensorSignature& s, int64_t batch) {
+  tl::Shape shape = s.shape;
+  if (s.batch_axis >= 0 && batch > 0) shape[s.batch_axis] = batch;
+  return shape;
+}
+
+// The batch size the inputs' descriptors carry: the batch dim of the first input that has one
+// (0 for a program of fixed shapes, or when that descriptor cannot be read; check_desc then
+// names the problem).
+int64_t batch_of(const tl::Program& program, const tl_tensor_desc* inputs, size_t n) {
+  if (program.max_batch() == 0) return 0;
+  for (size_t i = 0; i < n && i < program.inputs().size(); ++i) {
+    const tl::TensorSignature& s = program.inputs()[i];
+    if (s.batch_axis < 0) continue;
+    const tl_tensor_desc& d = inputs[i];
+    if (d.shape == nullptr || d.rank != static_cast<int32_t>(s.shape.size())) return 0;
+    const int64_t b = d.shape[s.batch_axis];
+    if (b < 1 || b > program.max_batch())
+      throw tl::ShapeError("input " + std::to_string(i) + " ('" + s.name + "') has batch size " + std::to_string(b) +
+                           " (dim " + std::to_string(s.batch_axis) + "); this program runs batches of 1 to " +
+                           std::to_string(program.max_batch()));
+    return b;
+  }
+  return 0;
+}
+
+// Throws ValueError / ShapeError / DTypeError when `d` does not describe a tensor `want` is
+// at batch size `batch`.
+void check_desc(const tl_tensor_desc& d, const tl::TensorSignature& signature, int64_t batch, const std::string& which) {
+  tl::TensorSignature want = signature;
+  want.shape = shape_at(signature, batch);
   const int32_t want_rank = static_cast<int32_t>(want.shape.size());
   if (d.shape == nullptr && d.rank != 0)
     throw tl::ValueError(which + ": shape is NULL with rank " + std::to_string(d.rank) + "; it must be " +
@@ -157,7 +184,29 @@ TL_RUNTIME_API tl_status tl_program_load(const char* path, tl_program** out) {
   });
 }
 
+TL_RUNTIME_API tl_status tl_program_load_memory(const void* data, size_t size, const char* name, tl_program** out) {
+  return guarded("tl_program_load_memory", [&] {
+    if (out == nullptr) throw tl::ValueError("out is NULL");
+    *out = nullptr;
+    if (data == nullptr && size > 0) throw tl::ValueError("data is NULL");
+    const std::string label = name != nullptr ? name : "<memory>";
+    *out = new tl_program(
+        tl::load_program_bytes(std::string_view(static_cast<const char*>(data), size), label), label);
+    return TL_OK;
+  });
+}
+
 TL_RUNTIME_API void tl_program_free(tl_program* program) { delete program; }
+
+TL_RUNTIME_API int64_t tl_program_max_batch(const tl_program* program) {
+  return program == nullptr ? 0 : program->program.max_batch();
+}
+
+TL_RUNTIME_API int32_t tl_program_batch_axis(const tl_program* program, int is_output, size_t index) {
+  if (program == nullptr) return -1;
+  const std::vector<tl::TensorSignature>& sig = is_output ? program->program.outputs() : program->program.inputs();
+  return index < sig.size() ? sig[index].batch_axis : -1;
+}
 
 TL_RUNTIME_API const char* tl_last_error(void) {
   return last_error_lost ? "out of memory while recording the error message" : last_error.c_str();
@@ -209,27 +258,26 @@ TL_RUNTIME_API tl_status tl_program_run(tl_program* program, const tl_tensor_des
                            std::to_string(n_outputs));
     if (inputs == nullptr && n_inputs > 0) throw tl::ValueError(who + "inputs is NULL");
     if (outputs == nullptr && n_outputs > 0) throw tl::ValueError(who + "outputs is NULL");
-    std::vector<tl::Tensor> args;
+    int64_t batch = 0;
+    try {
+      batch = batch_of(program->program, inputs, n_inputs);
+    } catch (const tl::ShapeError& e) {
+      throw tl::ShapeError(who + e.what());
+    }
+    std::vector<tl::Tensor> args, results;
     args.reserve(n_inputs);
+    results.reserve(n_outputs);
+    // Wrapped, not copied: the program reads its inputs and writes its outputs in place, the
+    // outputs only once every result is ready (tl::Program::run).
     for (size_t i = 0; i < n_inputs; ++i) {
-      check_desc(inputs[i], in_sig[i], who + describe_slot("input", i, in_sig[i]));
-      // Wrapped, not copied: the program only reads its inputs.
-      args.push_back(tl::from_blob(inputs[i].data, in_sig[i].shape, in_sig[i].dtype));
+      check_desc(inputs[i], in_sig[i], batch, who + describe_slot("input", i, in_sig[i]));
+      args.push_back(tl::from_blob(inputs[i].data, shape_at(in_sig[i], batch), in_sig[i].dtype));
     }
-    for (size_t i = 0; i < n_outputs; ++i)
-      check_desc(outputs[i], out_sig[i], who + describe_slot("output", i, out_sig[i]));
-
-    std::lock_guard<std::mutex> lock(program->run_mutex);
-    std::vector<tl::Tensor> results = program->program(std::span<const tl::Tensor>(args));
-    TL_ASSERT(results.size() == n_outputs, "a program returned another number of outputs than its signature lists");
     for (size_t i = 0; i < n_outputs; ++i) {
-      TL_ASSERT(results[i].shape() == out_sig[i].shape && results[i].dtype() == out_sig[i].dtype,
-                "a program's output differs from its signature");
-      results[i] = tl::ops::contiguous_copy(results[i]);
+      check_desc(outputs[i], out_sig[i], batch, who + describe_slot("output", i, out_sig[i]));
+      results.push_back(tl::from_blob(outputs[i].data, shape_at(out_sig[i], batch), out_sig[i].dtype));
     }
-    // Only now, with every result ready, are the caller's buffers written.
-    for (size_t i = 0; i < n_outputs; ++i)
-      if (results[i].nbytes() > 0) std::memcpy(outputs[i].data, results[i].data_ptr(), results[i].nbytes());
+    program->program.run(std::span<const tl::Tensor>(args), std::span<tl::Tensor>(results));
     return TL_OK;
   });
 }

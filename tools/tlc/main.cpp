@@ -1,7 +1,9 @@
 // tlc: checks a compiled artifact (written by tl::export_program), reports its memory plan, and
-// emits a verified copy or a standalone executable that runs it (docs/tlc.md).
+// emits a verified copy, a standalone executable that runs it, or a shared library with a C
+// header of typed entry points (docs/tlc.md).
 //   tlc --inspect FILE
-//   tlc IN -o OUT [--emit exe|artifact] [--batch N] [--max-memory SIZE] [--print-plan] [--threads N] [--target cpu]
+//   tlc IN -o OUT [--emit exe|lib|artifact] [--name NAME] [--batch N] [--max-memory SIZE] [--print-plan]
+//       [--threads N] [--target cpu]
 // The input is read once; every check and every byte written concerns those same bytes.
 #include <CLI/CLI.hpp>
 
@@ -13,8 +15,8 @@
 #include "runtime/base/file_io.h"
 #include "tl/program.h"
 #include "tools/tlc/byte_size.h"
+#include "tools/tlc/emit_lib.h"
 #include "tools/tlc/exe_format.h"
-#include "tools/tlc/load_program_bytes.h"
 #include "tools/tlc/memory_report.h"
 
 namespace fs = std::filesystem;
@@ -32,6 +34,7 @@ struct Options {
   std::string input;
   std::string output;
   std::string emit = "exe";
+  std::string name;  // --emit lib: the model's name in its header
   std::string max_memory;
   bool print_plan = false;
   int threads = 0;
@@ -81,7 +84,7 @@ int compile(const Options& o, uint64_t budget) {
     bytes = detail::read_file_capped(o.input, limits.max_manifest_bytes + limits.max_program_bytes + limits.max_arena_bytes,
                                      "tl artifact", Site{});
     a = rt::Artifact::from_bytes(bytes, o.input);
-    tlc::load_program_bytes(bytes, o.input);
+    load_program_bytes(bytes, o.input);
   } catch (const Error& e) {
     return fail(kBadInput, e.what());
   }
@@ -114,6 +117,18 @@ int compile(const Options& o, uint64_t budget) {
     std::cout << "wrote " << o.output << ": a verified copy of the artifact, " << tlc::format_bytes(bytes.size()) << "\n";
     return kOk;
   }
+  if (o.emit == "lib") {
+    const std::string symbol = tlc::model_symbol_name(o.output, o.name);
+    try {
+      const tlc::EmittedLibrary lib = tlc::emit_library(o.output, bytes, m, symbol, o.input);
+      std::cout << "wrote " << o.output << ": a shared library, " << tlc::format_bytes(lib.library_bytes)
+                << ", and its header " << lib.header_path << ": " << symbol << "_run(...), " << symbol
+                << "_load(), " << symbol << "_last_error()\n";
+    } catch (const Error& e) {
+      return fail(kWriteFailed, e.what());
+    }
+    return kOk;
+  }
   const fs::path runner_file = runner_path();
   try {
     std::string runner = detail::read_file_capped(runner_file.string(), 1ull << 30, "tl-model-runner", Site{});
@@ -140,7 +155,7 @@ int compile(const Options& o, uint64_t budget) {
 
 int main(int argc, char** argv) {
   CLI::App app{"Checks a compiled tl artifact (tl::export_program), reports its memory plan, and emits a "
-               "verified copy or a standalone executable that runs it",
+               "verified copy, a standalone executable that runs it, or a shared library with a C header",
                "tlc"};
   app.footer(
       "Exit codes: 0 ok, 1 usage, 2 bad input file, 3 over the --max-memory budget, 4 write failure.\n"
@@ -152,8 +167,14 @@ int main(int argc, char** argv) {
   auto* input = app.add_option("input", o.input, "The artifact to compile (written by tl::export_program)")
                     ->type_name("IN");
   auto* output = app.add_option("-o,--output", o.output, "Where to write the result")->type_name("OUT");
-  auto* emit = app.add_option("--emit", o.emit, "exe: a standalone executable (default); artifact: a verified copy")
-                   ->check(CLI::IsMember({"exe", "artifact"}));
+  auto* emit = app.add_option("--emit", o.emit,
+                              "exe: a standalone executable (default); lib: a shared library and a C header "
+                              "(needs a C compiler: $CC, else cc); artifact: a verified copy")
+                   ->check(CLI::IsMember({"exe", "lib", "artifact"}));
+  auto* name = app.add_option("--name", o.name,
+                              "--emit lib: the model's name in its header and functions (default: from OUT, "
+                              "libmlp.so -> mlp)")
+                   ->type_name("NAME");
   auto* max_memory = app.add_option("--max-memory", o.max_memory,
                                     "Refuse (exit 3) a plan whose peak memory is over SIZE, e.g. 10MB")
                          ->type_name("SIZE");
@@ -175,7 +196,7 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? kOk : kUsage;
   }
   if (!o.inspect.empty()) {
-    for (const CLI::Option* opt : {input, output, emit, max_memory, print_plan, threads, batch, target})
+    for (const CLI::Option* opt : {input, output, emit, name, max_memory, print_plan, threads, batch, target})
       if (opt->count() > 0)
         return fail(kUsage, "--inspect FILE takes no other option, got " +
                                 (opt == input ? "a second file, '" + o.input + "'" : opt->get_name()));
@@ -187,6 +208,8 @@ int main(int argc, char** argv) {
     return fail(kUsage, "--threads " + std::to_string(o.threads) + " applies to --emit exe; an artifact does not hold it");
   if (o.batch > 0 && o.emit != "exe")
     return fail(kUsage, "--batch " + std::to_string(o.batch) + " applies to --emit exe; an artifact does not hold it");
+  if (!o.name.empty() && o.emit != "lib")
+    return fail(kUsage, "--name applies to --emit lib");
   uint64_t budget = 0;
   if (!o.max_memory.empty()) {
     std::string why;

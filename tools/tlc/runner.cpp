@@ -22,7 +22,6 @@
 #include "tl/threading.h"
 #include "tools/tlc/byte_size.h"
 #include "tools/tlc/exe_format.h"
-#include "tools/tlc/load_program_bytes.h"
 
 namespace fs = std::filesystem;
 using namespace tl;
@@ -217,7 +216,7 @@ int run(const Options& o) {
     } else if (model.settings.threads > 0) {
       set_num_threads(model.settings.threads);
     }
-    program = tlc::load_program_bytes(model.artifact, exe + " (the model embedded at byte " + std::to_string(model.offset) + ")");
+    program = load_program_bytes(model.artifact, exe + " (the model embedded at byte " + std::to_string(model.offset) + ")");
     // The program holds its own copy of the weights: the file's bytes are not needed any more.
     artifact_bytes = model.artifact.size();
     std::string().swap(model.artifact);

@@ -10,6 +10,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -79,5 +80,9 @@ class Program {
 // nothing runs before the whole file is verified. ValueError when it needs more memory than
 // `options.max_memory`.
 Program load_program(const ProgramPath& path, const ProgramLoadOptions& options = {});
+
+// As load_program, for an artifact's bytes already in memory. Errors name `name` in place of
+// a path. The bytes are copied; they need not outlive the call.
+Program load_program_bytes(std::string_view bytes, const std::string& name, const ProgramLoadOptions& options = {});
 
 }  // namespace tl

@@ -416,3 +416,66 @@ TEST_CASE("tlc --batch caps the batch an executable accepts and refuses what the
   CHECK_THAT(r.output, Catch::Contains("has fixed shapes (export it with ExportOptions::max_batch)"));
   CHECK_FALSE(fs::exists(dir.file("model32")));
 }
+
+TEST_CASE("tlc --emit lib writes a library and a typed C header that a C program links and runs", "[tools][tlc]") {
+  testing::ScratchDir dir{"tlc_lib_test"};
+  manual_seed(9);
+  Mlp model;
+  model.eval();
+  const std::string artifact = dir.file("mlp.tlart");
+  export_program([&](const Tensor& in) { return model.forward(in); }, randn({2, 784}), artifact,
+                 ExportOptions{.input_names = {"pixels"}, .output_names = {"logits"}, .max_batch = 16});
+  const std::string library = dir.file("libdigits.so");
+  ::setenv("CC", TL_TEST_C_COMPILER, 1);
+  Result r = run_tlc({artifact, "-o", library, "--emit", "lib"}, dir);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output, Catch::Contains("digits_run(...)"));
+  const std::string header = read_bytes(dir.file("digits.h"));
+  CHECK_THAT(header, Catch::Contains("int digits_run(int64_t batch, const float* pixels, float* logits);"));
+  CHECK_THAT(header, Catch::Contains("#define DIGITS_MAX_BATCH 16"));
+  CHECK_THAT(header, Catch::Contains("input  pixels: float32 [B, 784]"));
+
+  // A C program: reads a batch from x.bin, runs the model, writes y.bin; then tries a batch
+  // past the maximum and prints the library's message.
+  write_bytes(dir.file("main.c"), R"(#include <stdio.h>
+#include <stdlib.h>
+#include "digits.h"
+int main(int argc, char** argv) {
+  int64_t batch = atoll(argv[1]);
+  float* x = malloc(sizeof(float) * 784 * 17);
+  float* y = malloc(sizeof(float) * 10 * 17);
+  FILE* in = fopen(argv[2], "rb");
+  if (fread(x, sizeof(float), (size_t)(784 * batch), in) != (size_t)(784 * batch)) return 10;
+  fclose(in);
+  if (digits_run(batch, x, y) != 0) { fprintf(stderr, "run: %s\n", digits_last_error()); return 11; }
+  FILE* out = fopen(argv[3], "wb");
+  fwrite(y, sizeof(float), (size_t)(10 * batch), out);
+  fclose(out);
+  int status = digits_run(17, x, y);
+  printf("batch 17: status %d: %s\n", status, digits_last_error());
+  return 0;
+}
+)");
+  const std::string exe = dir.file("main");
+  Result cc = run(TL_TEST_C_COMPILER, {"-std=c11", "-I" + dir.path.string(), "-o", exe, dir.file("main.c"), library,
+                                       "-Wl,-rpath," + dir.path.string()}, dir);
+  REQUIRE(cc.exit_code == 0);
+  Tensor x = randn({5, 784});
+  write_bytes(dir.file("x.bin"), std::string(static_cast<const char*>(x.data_ptr()), x.nbytes()));
+  r = run(exe, {"5", dir.file("x.bin"), dir.file("y.bin")}, dir);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output, Catch::Contains("batch 17: status 4:") && Catch::Contains("batches of 1 to 16"));
+  const std::string y = read_bytes(dir.file("y.bin"));
+  Tensor eager = testing::eager_forward(model, x);
+  REQUIRE(y.size() == eager.nbytes());
+  CHECK(std::memcmp(y.data(), eager.contiguous().data_ptr(), y.size()) == 0);  // the same kernels: bit for bit
+
+  // Without a C compiler, tlc says what it needs and writes nothing.
+  ::setenv("CC", "/nonexistent/cc", 1);
+  r = run_tlc({artifact, "-o", dir.file("libother.so"), "--emit", "lib"}, dir);
+  ::setenv("CC", TL_TEST_C_COMPILER, 1);
+  CHECK(r.exit_code == 4);
+  CHECK_THAT(r.output, Catch::Contains("needs a C compiler"));
+  CHECK_FALSE(fs::exists(dir.file("libother.so")));
+  CHECK_FALSE(fs::exists(dir.file("other.h")));
+}

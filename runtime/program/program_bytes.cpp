@@ -1,5 +1,7 @@
-// load_program_bytes: an in-memory artifact through tl::load_program (load_program_bytes.h).
-#include "tools/tlc/load_program_bytes.h"
+// tl::load_program_bytes: an artifact already in memory (tlc's verified input, the model inside
+// an emitted executable or library) handed to tl::load_program as an anonymous in-memory
+// file (memfd_create, read back through /proc/self/fd/N), so both verify the same way.
+#include "tl/program.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -12,7 +14,7 @@
 #include "runtime/artifact/artifact.h"
 #include "runtime/base/file_io.h"
 
-namespace tl::tlc {
+namespace tl {
 namespace {
 
 // Closes a descriptor on scope exit.
@@ -53,11 +55,11 @@ int anonymous_file(std::string_view bytes, const std::string& name) {
 
 }  // namespace
 
-Program load_program_bytes(std::string_view bytes, const std::string& name) {
+Program load_program_bytes(std::string_view bytes, const std::string& name, const ProgramLoadOptions& options) {
   Fd file{anonymous_file(bytes, name)};
   const std::string path = "/proc/self/fd/" + std::to_string(file.fd);
   try {
-    return load_program(path);
+    return load_program(path, options);
   } catch (const rt::ArtifactError& e) {
     throw rt::ArtifactError(replace_all(e.what(), path, name));
   } catch (const IoError& e) {
@@ -65,4 +67,4 @@ Program load_program_bytes(std::string_view bytes, const std::string& name) {
   }
 }
 
-}  // namespace tl::tlc
+}  // namespace tl
