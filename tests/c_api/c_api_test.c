@@ -143,6 +143,35 @@ int main(int argc, char** argv) {
   CHECK(memcmp(y2, expected, sizeof y2) == 0);
   for (i = 0; i < N * OUT; ++i) CHECK(y[i] == expected[i]);
 
+  /* Fixed shapes: no batch size to choose. */
+  CHECK(tl_program_max_batch(program) == 0);
+  CHECK(tl_program_batch_axis(program, 0, 0) == -1 && tl_program_batch_axis(program, 1, 0) == -1);
+  CHECK(tl_program_batch_axis(NULL, 0, 0) == -1 && tl_program_max_batch(NULL) == 0);
+
+  /* The same artifact from memory: the same outputs; bad bytes are named by the given name. */
+  {
+    static char bytes[1 << 20];
+    size_t size;
+    FILE* f;
+    tl_program* from_memory = NULL;
+    snprintf(path, sizeof path, "%s/mlp.tlart", argv[1]);
+    f = fopen(path, "rb");
+    CHECK(f != NULL);
+    size = f ? fread(bytes, 1, sizeof bytes, f) : 0;
+    if (f) fclose(f);
+    CHECK(size > 0 && size < sizeof bytes);
+    CHECK(tl_program_load_memory(bytes, size, "mlp in memory", &from_memory) == TL_OK);
+    out.data = y2;
+    memset(y2, 0, sizeof y2);
+    CHECK(tl_program_run(from_memory, &in, 1, &out, 1) == TL_OK);
+    CHECK(memcmp(y2, expected, sizeof y2) == 0);
+    tl_program_free(from_memory);
+    from_memory = program;
+    CHECK_FAILS(tl_program_load_memory(bytes, size / 2, "half an mlp", &from_memory), TL_ERROR_BAD_ARTIFACT, "half an mlp");
+    CHECK(from_memory == NULL);
+    CHECK_FAILS(tl_program_load_memory(NULL, 10, "x", &from_memory), TL_ERROR_INVALID_ARGUMENT, "data is NULL");
+  }
+
   /* Loading: a missing file, a file that is not an artifact, NULL arguments. */
   {
     tl_program* other = program;
