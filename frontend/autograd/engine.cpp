@@ -355,7 +355,18 @@ Tensor Tensor::grad() const {
   return m->grad;
 }
 
-void Tensor::set_grad(const Tensor& grad) {
+void Tensor::set_grad(const Tensor& grad, Site site) {
+  ops::require_defined(*this, "set_grad", "the tensor", site);
+  if (grad.defined() && (grad.shape() != shape() || grad.dtype() != dtype() || grad.device() != device())) {
+    const std::string tensor = (impl()->name.empty() ? std::string("the tensor") : "tensor '" + impl()->name + "'") +
+                               " is " + shape().str() + " " + dtype_name(dtype()) + " on " + device().str();
+    const std::string message = "tl::Tensor::set_grad: the gradient is " + grad.shape().str() + " " +
+                                dtype_name(grad.dtype()) + " on " + grad.device().str() + " but " + tensor +
+                                "; a gradient must have its tensor's shape, dtype and device, at " + site.str();
+    if (grad.shape() != shape()) throw ShapeError(message);
+    if (grad.dtype() != dtype()) throw DTypeError(message);
+    throw DeviceError(message);
+  }
   if (trace::Tracer* tracer = trace::active()) tracer->record_set_grad(*this, grad);
   autograd::meta_of(*this).grad = grad;
 }

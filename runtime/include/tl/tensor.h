@@ -149,7 +149,10 @@ class Tensor {
   bool is_leaf() const;
   // The accumulated gradient (undefined until a backward pass reaches this tensor).
   Tensor grad() const;
-  void set_grad(const Tensor& grad);
+  // Sets (or with an undefined tensor, clears) the gradient. Throws ShapeError, DTypeError or
+  // DeviceError, naming this tensor and `site`, unless `grad` has this tensor's shape, dtype and
+  // device: a gradient that differs would be broadcast or converted silently later.
+  void set_grad(const Tensor& grad, Site site = Site::here());
   // Keep .grad() for a non-leaf tensor during backward.
   void retain_grad();
   // Computes gradients of this tensor w.r.t. graph leaves. A non-scalar tensor needs

@@ -2,6 +2,7 @@
 
 #include "tl/autograd.h"
 #include "tl/ops.h"
+#include "tl/optim.h"
 
 using namespace tl;
 
@@ -51,4 +52,28 @@ TEST_CASE("NoGradGuard records no graph", "[autograd]") {
   NoGradGuard guard;
   Tensor y = x * 2.0;
   CHECK_FALSE(y.requires_grad());
+}
+
+TEST_CASE("set_grad refuses a gradient of another shape, dtype or device, naming the tensor and the line", "[autograd]") {
+  Tensor w = zeros({4}, {.requires_grad = true});
+  w.impl()->name = "fc.bias";
+  const int line = __LINE__ + 1;
+  auto wrong_shape = [&] { w.set_grad(ones({1})); };
+  CHECK_THROWS_AS(wrong_shape(), ShapeError);
+  CHECK_THROWS_WITH(wrong_shape(), Catch::Contains("the gradient is [1] float32 on cpu but tensor 'fc.bias' is [4] float32") &&
+                                       Catch::Contains("engine_test.cpp:" + std::to_string(line)));
+  CHECK_FALSE(w.grad().defined());  // nothing was set
+  CHECK_THROWS_AS(w.set_grad(ones({4}, {.dtype = kFloat64})), DTypeError);
+  CHECK_THROWS_WITH(w.set_grad(ones({4}, {.dtype = kFloat64})), Catch::Contains("[4] float64"));
+  CHECK_THROWS_AS(w.set_grad(ones({2, 2})), ShapeError);  // same count, other shape
+  // The right gradient is taken, an undefined one clears it.
+  w.set_grad(full({4}, 2.0));
+  CHECK(w.grad().to_vector<float>() == std::vector<float>{2, 2, 2, 2});
+  w.set_grad(Tensor());
+  CHECK_FALSE(w.grad().defined());
+  // And a step with it updates the parameter by the gradient it was given, nothing else.
+  w.set_grad(full({4}, 0.5));
+  optim::SGD sgd({w}, {.lr = 1.0});
+  sgd.step();
+  CHECK(w.to_vector<float>() == std::vector<float>{-0.5f, -0.5f, -0.5f, -0.5f});
 }
