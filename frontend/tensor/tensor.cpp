@@ -194,9 +194,9 @@ Tensor& Tensor::div_(const Tensor& other, Site site) {
 
 // ---------------- method forms ----------------
 Tensor Tensor::sum(Site site) const { return tl::sum(*this, {}, false, site); }
-Tensor Tensor::sum(Shape dims, bool keepdim, Site site) const { return tl::sum(*this, dims, keepdim, site); }
+Tensor Tensor::sum(Dims dims, bool keepdim, Site site) const { return tl::sum(*this, dims, keepdim, site); }
 Tensor Tensor::mean(Site site) const { return tl::mean(*this, {}, false, site); }
-Tensor Tensor::mean(Shape dims, bool keepdim, Site site) const { return tl::mean(*this, dims, keepdim, site); }
+Tensor Tensor::mean(Dims dims, bool keepdim, Site site) const { return tl::mean(*this, dims, keepdim, site); }
 Tensor Tensor::exp(Site site) const { return tl::exp(*this, site); }
 Tensor Tensor::log(Site site) const { return tl::log(*this, site); }
 Tensor Tensor::sqrt(Site site) const { return tl::sqrt(*this, site); }

@@ -98,18 +98,18 @@ Tensor logical_or(const Tensor& a, const Tensor& b, Site site = Site::here());
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b, Site site = Site::here());
 
 // ---------- reductions (dims may be negative; an empty `dims` reduces everything) ----------
-Tensor sum(const Tensor& x, Shape dims = {}, bool keepdim = false, Site site = Site::here());
-Tensor mean(const Tensor& x, Shape dims = {}, bool keepdim = false, Site site = Site::here());
-Tensor amax(const Tensor& x, Shape dims = {}, bool keepdim = false, Site site = Site::here());
-Tensor amin(const Tensor& x, Shape dims = {}, bool keepdim = false, Site site = Site::here());
+Tensor sum(const Tensor& x, Dims dims = {}, bool keepdim = false, Site site = Site::here());
+Tensor mean(const Tensor& x, Dims dims = {}, bool keepdim = false, Site site = Site::here());
+Tensor amax(const Tensor& x, Dims dims = {}, bool keepdim = false, Site site = Site::here());
+Tensor amin(const Tensor& x, Dims dims = {}, bool keepdim = false, Site site = Site::here());
 Tensor argmax(const Tensor& x, int64_t dim, bool keepdim = false, Site site = Site::here());
 Tensor argmin(const Tensor& x, int64_t dim, bool keepdim = false, Site site = Site::here());
 // Bessel-corrected by default (`correction` = 1), like PyTorch.
-Tensor var(const Tensor& x, Shape dims = {}, int64_t correction = 1, bool keepdim = false,
+Tensor var(const Tensor& x, Dims dims = {}, int64_t correction = 1, bool keepdim = false,
            Site site = Site::here());
-Tensor std(const Tensor& x, Shape dims = {}, int64_t correction = 1, bool keepdim = false,
+Tensor std(const Tensor& x, Dims dims = {}, int64_t correction = 1, bool keepdim = false,
            Site site = Site::here());
-Tensor logsumexp(const Tensor& x, Shape dims, bool keepdim = false, Site site = Site::here());
+Tensor logsumexp(const Tensor& x, Dims dims, bool keepdim = false, Site site = Site::here());
 Tensor softmax(const Tensor& x, int64_t dim, Site site = Site::here());
 Tensor log_softmax(const Tensor& x, int64_t dim, Site site = Site::here());
 // Sums `x` down to `shape` (the inverse of broadcasting `shape` to x's shape).

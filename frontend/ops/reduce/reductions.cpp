@@ -21,7 +21,7 @@ Tensor expand_grad(const Tensor& dout, const Tensor& input, const Attrs& a) {
   return dout.reshape(kept).expand(input.shape());
 }
 
-std::vector<Sample> reduce_samples(Tensor (*fn)(const Tensor&, Shape, bool, Site)) {
+std::vector<Sample> reduce_samples(Tensor (*fn)(const Tensor&, Dims, bool, Site)) {
   return {Sample{{Shape{3, 4}}, [fn](const std::vector<Tensor>& in) { return fn(in[0], {}, false, Site::here()); }},
           Sample{{Shape{2, 3, 4}}, [fn](const std::vector<Tensor>& in) { return fn(in[0], {0, 2}, false, Site::here()); }},
           Sample{{Shape{2, 3, 4}}, [fn](const std::vector<Tensor>& in) { return fn(in[0], {-1}, true, Site::here()); }},
@@ -94,19 +94,19 @@ Tensor reduce(const OpDef& op, const Tensor& x, const Shape& dims, bool keepdim,
 
 }  // namespace
 
-Tensor sum(const Tensor& x, Shape dims, bool keepdim, Site site) {
+Tensor sum(const Tensor& x, Dims dims, bool keepdim, Site site) {
   return reduce(op_sum, x, dims, keepdim, false, false, "sum", site);
 }
 
-Tensor mean(const Tensor& x, Shape dims, bool keepdim, Site site) {
+Tensor mean(const Tensor& x, Dims dims, bool keepdim, Site site) {
   return reduce(op_sum, x, dims, keepdim, true, false, "mean", site);
 }
 
-Tensor amax(const Tensor& x, Shape dims, bool keepdim, Site site) {
+Tensor amax(const Tensor& x, Dims dims, bool keepdim, Site site) {
   return reduce(op_amax, x, dims, keepdim, false, false, "amax", site);
 }
 
-Tensor amin(const Tensor& x, Shape dims, bool keepdim, Site site) {
+Tensor amin(const Tensor& x, Dims dims, bool keepdim, Site site) {
   return reduce(op_amax, x, dims, keepdim, false, true, "amin", site);
 }
 
@@ -118,7 +118,7 @@ Tensor argmin(const Tensor& x, int64_t dim, bool keepdim, Site site) {
   return reduce(op_argmax, x, {dim}, keepdim, false, true, "argmin", site);
 }
 
-Tensor var(const Tensor& x, Shape dims, int64_t correction, bool keepdim, Site site) {
+Tensor var(const Tensor& x, Dims dims, int64_t correction, bool keepdim, Site site) {
   require_floating(x, "var", "the input", site);
   Tensor m = mean(x, dims, true, site);
   Tensor d = sub(x, m, site);
@@ -139,11 +139,11 @@ Tensor var(const Tensor& x, Shape dims, int64_t correction, bool keepdim, Site s
   return div(ss, scalar_like(denom, ss), site);
 }
 
-Tensor std(const Tensor& x, Shape dims, int64_t correction, bool keepdim, Site site) {
+Tensor std(const Tensor& x, Dims dims, int64_t correction, bool keepdim, Site site) {
   return sqrt(var(x, dims, correction, keepdim, site), site);
 }
 
-Tensor logsumexp(const Tensor& x, Shape dims, bool keepdim, Site site) {
+Tensor logsumexp(const Tensor& x, Dims dims, bool keepdim, Site site) {
   require_floating(x, "logsumexp", "the input", site);
   Tensor m;
   {

@@ -10,11 +10,15 @@
 namespace tl {
 
 // The user's call site. Public functions take `Site site = Site::here()` as their last
-// parameter so that errors point at the user's line, not at a library frame.
+// parameter so that errors point at the user's line, not at a library frame. Nothing a user
+// types by accident converts to it (no constructor takes one value: `x.sum({0})` cannot
+// mean a Site), so overloads that differ by a trailing Site stay unambiguous.
 struct Site {
   const char* file = "";
   uint32_t line = 0;
 
+  constexpr Site() = default;
+  constexpr Site(const char* f, uint32_t l) : file(f), line(l) {}
   static constexpr Site here(std::source_location loc = std::source_location::current()) {
     return Site{loc.file_name(), loc.line()};
   }

@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <array>
+#include <concepts>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "tl/error.h"
@@ -55,6 +57,26 @@ class Shape {
  private:
   std::array<int64_t, kMaxRank> dims_{};
   int32_t rank_ = 0;
+};
+
+// The dims a reduction reads: one dim (`x.sum(1)`, `tl::amax(x, -1)`; negative dims count
+// from the end), a braced list (`x.sum({0, 2})`) or a Shape holding them. Empty: every dim.
+class Dims {
+ public:
+  Dims() = default;
+  template <std::integral I>
+    requires(!std::is_same_v<I, bool>)
+  Dims(I dim) {  // NOLINT: implicit on purpose
+    dims_.push_back(static_cast<int64_t>(dim));
+  }
+  Dims(std::initializer_list<int64_t> dims, Site site = Site::here()) : dims_(dims, site) {}  // NOLINT
+  Dims(const Shape& dims) : dims_(dims) {}                                                    // NOLINT
+  explicit Dims(const std::vector<int64_t>& dims) : dims_(dims) {}
+  const Shape& shape() const { return dims_; }
+  operator const Shape&() const { return dims_; }  // NOLINT: a Dims is passed where a Shape is read
+
+ private:
+  Shape dims_;
 };
 
 // Row-major strides for `shape`.

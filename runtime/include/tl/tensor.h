@@ -119,9 +119,9 @@ class Tensor {
 
   // --- common ops as methods (see ops.h for the full list and contracts) ---
   Tensor sum(Site site = Site::here()) const;
-  Tensor sum(Shape dims, bool keepdim = false, Site site = Site::here()) const;
+  Tensor sum(Dims dims, bool keepdim = false, Site site = Site::here()) const;
   Tensor mean(Site site = Site::here()) const;
-  Tensor mean(Shape dims, bool keepdim = false, Site site = Site::here()) const;
+  Tensor mean(Dims dims, bool keepdim = false, Site site = Site::here()) const;
   Tensor exp(Site site = Site::here()) const;
   Tensor log(Site site = Site::here()) const;
   Tensor sqrt(Site site = Site::here()) const;
