@@ -67,6 +67,19 @@ Tensor tanh(const Tensor& x, Site site = Site::here());
 Tensor sigmoid(const Tensor& x, Site site = Site::here());
 Tensor relu(const Tensor& x, Site site = Site::here());
 Tensor gelu(const Tensor& x, Site site = Site::here());  // exact (erf) form
+// gelu(x, GeluApproximation::kTanh): the tanh approximation (PyTorch's approximate="tanh").
+enum class GeluApproximation { kNone, kTanh };
+Tensor gelu(const Tensor& x, GeluApproximation approximate, Site site = Site::here());
+// Activations with PyTorch's names and defaults (torch.nn.functional).
+Tensor elu(const Tensor& x, double alpha = 1.0, Site site = Site::here());
+Tensor selu(const Tensor& x, Site site = Site::here());
+Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01, Site site = Site::here());
+// log(1 + e^(beta x)) / beta, and x where beta x > threshold. beta must be > 0.
+Tensor softplus(const Tensor& x, double beta = 1.0, double threshold = 20.0, Site site = Site::here());
+Tensor hardtanh(const Tensor& x, double min_val = -1.0, double max_val = 1.0, Site site = Site::here());
+Tensor hardswish(const Tensor& x, Site site = Site::here());
+Tensor mish(const Tensor& x, Site site = Site::here());
+Tensor logsigmoid(const Tensor& x, Site site = Site::here());
 Tensor silu(const Tensor& x, Site site = Site::here());
 Tensor erf(const Tensor& x, Site site = Site::here());
 Tensor sign(const Tensor& x, Site site = Site::here());          // not differentiable

@@ -1,0 +1,91 @@
+// tl's activations against torch.nn.functional (PyTorch 1.13 from python3-torch): values and
+// gradients in float64 on inputs that cover both sides of every kink and the saturated
+// regions, and the compiled (generated code) forward against the same values in float32.
+// The reference is computed at test time by activation_reference.py.
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <functional>
+#include <string>
+
+#include "interop_util.h"
+#include "tl/tl.h"
+
+using namespace tl;
+
+namespace {
+
+struct Case {
+  std::string name;  // as in activation_reference.py's CASES
+  std::function<Tensor(const Tensor&)> fn;
+};
+
+const std::vector<Case>& cases() {
+  static const std::vector<Case> all = {
+      {"elu", [](const Tensor& x) { return elu(x); }},
+      {"elu_0.5", [](const Tensor& x) { return elu(x, 0.5); }},
+      {"selu", [](const Tensor& x) { return selu(x); }},
+      {"leaky_relu", [](const Tensor& x) { return leaky_relu(x); }},
+      {"leaky_relu_0.2", [](const Tensor& x) { return leaky_relu(x, 0.2); }},
+      {"softplus", [](const Tensor& x) { return softplus(x); }},
+      {"softplus_2_3", [](const Tensor& x) { return softplus(x, 2.0, 3.0); }},
+      {"hardtanh", [](const Tensor& x) { return hardtanh(x); }},
+      {"hardtanh_-0.5_2", [](const Tensor& x) { return hardtanh(x, -0.5, 2.0); }},
+      {"hardswish", [](const Tensor& x) { return hardswish(x); }},
+      {"mish", [](const Tensor& x) { return mish(x); }},
+      {"logsigmoid", [](const Tensor& x) { return logsigmoid(x); }},
+      {"gelu_tanh", [](const Tensor& x) { return gelu(x, GeluApproximation::kTanh); }},
+  };
+  return all;
+}
+
+// max |got - want| / max(|want|, floor): relative, and absolute near zero.
+double max_relative_error(const Tensor& got, const Tensor& want, double floor = 1e-3) {
+  const std::vector<double> g = got.to(kFloat64).to_vector<double>(), w = want.to_vector<double>();
+  REQUIRE(g.size() == w.size());
+  double worst = 0;
+  for (size_t i = 0; i < g.size(); ++i) worst = std::max(worst, std::abs(g[i] - w[i]) / std::max(floor, std::abs(w[i])));
+  return worst;
+}
+
+}  // namespace
+
+TEST_CASE("activations and their gradients match torch.nn.functional and compile to the same values", "[interop][ops]") {
+  std::string why;
+  if (!test::torch_available(why)) {
+    WARN("skipped: " << why << "; install python3-torch to compare against PyTorch");
+    SUCCEED();
+    return;
+  }
+  test::TempDir dir("tl_interop_activation_");
+  manual_seed(11);
+  // Wide values (saturation, softplus's threshold at 20), the ones near every kink, and zero.
+  // Not exactly +-3: at hardswish's kinks PyTorch's own scalar and vector kernels disagree.
+  Tensor x = cat({randn({400}, {.dtype = kFloat64}) * 4.0,
+                  from_vector<double>({-30, -21, -6, -3.5, -3.001, -2.999, -2.5, -1, -0.5, -1e-3, 0, 1e-3, 0.5, 1,
+                                       1.5, 2.5, 2.999, 3.001, 3.5, 6, 19, 21, 30})},
+                 0);
+  Tensor w = randn(x.shape(), {.dtype = kFloat64});
+  save_npy((dir.path / "x.npy").string(), x);
+  save_npy((dir.path / "w.npy").string(), w);
+  const std::string command =
+      std::string(TL_TORCH_PYTHON) + " " + TL_ACTIVATION_REFERENCE_SCRIPT + " " + dir.path.string();
+  REQUIRE(std::system(command.c_str()) == 0);
+  for (const Case& c : cases()) {
+    INFO(c.name);
+    const Tensor want_y = load_npy((dir.path / (c.name + ".y.npy")).string());
+    const Tensor want_g = load_npy((dir.path / (c.name + ".g.npy")).string());
+    Tensor xg = x.detach().requires_grad_();
+    Tensor y = c.fn(xg);
+    (y * w).sum().backward();
+    CHECK(max_relative_error(y, want_y) < 1e-10);
+    CHECK(max_relative_error(xg.grad(), want_g) < 1e-9);
+    // float32, eager and compiled (the same math through generated code): float32 rounding,
+    // relative, or 1e-6 absolute near zero (e^x - 1 loses digits there in float32).
+    const Tensor x32 = x.to(kFloat32);
+    CHECK(max_relative_error(c.fn(x32), want_y, 0.1) < 1e-5);
+    auto compiled = compile([&c](const Tensor& in) { return c.fn(in * 1.0); });
+    (void)compiled(x32);  // the first call runs eagerly; the second runs the compiled program
+    CHECK(max_relative_error(compiled(x32), want_y, 0.1) < 1e-5);
+  }
+}
