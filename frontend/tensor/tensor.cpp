@@ -1,4 +1,5 @@
 // Tensor basics: element access, conversions, in-place updates and method forms of ops.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -206,6 +207,52 @@ Tensor Tensor::tanh(Site site) const { return tl::tanh(*this, site); }
 Tensor Tensor::sigmoid(Site site) const { return tl::sigmoid(*this, site); }
 Tensor Tensor::pow(double exponent, Site site) const { return tl::pow(*this, exponent, site); }
 Tensor Tensor::matmul(const Tensor& other, Site site) const { return tl::matmul(*this, other, site); }
+Tensor Tensor::pow(const Tensor& exponent, Site site) const { return tl::pow(*this, exponent, site); }
+Tensor Tensor::reciprocal(Site site) const { return tl::reciprocal(*this, site); }
+Tensor Tensor::cumsum(int64_t dim, Site site) const { return tl::cumsum(*this, dim, site); }
+ValuesIndices Tensor::max(int64_t dim, bool keepdim, Site site) const { return tl::max(*this, dim, keepdim, site); }
+ValuesIndices Tensor::min(int64_t dim, bool keepdim, Site site) const { return tl::min(*this, dim, keepdim, site); }
+ValuesIndices Tensor::sort(int64_t dim, bool descending, Site site) const {
+  return tl::sort(*this, dim, descending, site);
+}
+
+Tensor Tensor::operator[](int64_t index) const {
+  ops::require_defined(*this, "operator[]", "the tensor", Site{});
+  if (dim() == 0) throw ShapeError("tl::Tensor::operator[]: the tensor is 0-d (a scalar); it has no dim to index");
+  return select(0, index, Site{});
+}
+
+Tensor Tensor::index(std::initializer_list<TensorIndex> indices, Site site) const {
+  ops::require_defined(*this, "index", "the tensor", site);
+  if (static_cast<int64_t>(indices.size()) > dim())
+    throw ShapeError("tl::Tensor::index: " + std::to_string(indices.size()) + " indices for a tensor of shape " +
+                     shape().str() + " at " + site.str());
+  Tensor out = *this;
+  int64_t d = 0;  // the dim of `out` the next index applies to
+  for (const TensorIndex& i : indices) {
+    if (!i.is_slice()) {
+      out = out.select(d, i.index(), site);
+      continue;
+    }
+    const Slice& s = i.slice();
+    if (s.step < 1)
+      throw ValueError("tl::Tensor::index: a slice's step must be at least 1, got " + std::to_string(s.step) + " at " +
+                       site.str());
+    const int64_t n = out.shape()[d];
+    // Python's rules: negative bounds count from the end, then clamp to [0, n].
+    auto bound = [n](std::optional<int64_t> v, int64_t fallback) {
+      if (!v) return fallback;
+      const int64_t b = *v < 0 ? *v + n : *v;
+      return std::clamp<int64_t>(b, 0, n);
+    };
+    const int64_t start = bound(s.start, 0);
+    const int64_t stop = std::max(start, bound(s.stop, n));
+    out = out.slice(d, start, stop, s.step, site);
+    ++d;
+  }
+  return out;
+}
+
 Tensor Tensor::argmax(int64_t dim, bool keepdim, Site site) const { return tl::argmax(*this, dim, keepdim, site); }
 
 // ---------------- whole-tensor comparisons ----------------

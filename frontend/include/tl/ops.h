@@ -109,6 +109,9 @@ Tensor logical_and(const Tensor& a, const Tensor& b, Site site = Site::here());
 Tensor logical_or(const Tensor& a, const Tensor& b, Site site = Site::here());
 // `cond ? a : b`, all three broadcast together; `cond` is bool.
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b, Site site = Site::here());
+// min(max(x, min), max) elementwise with tensor bounds (broadcast); NaN in x stays NaN.
+Tensor clamp(const Tensor& x, const Tensor& min, const Tensor& max, Site site = Site::here());
+Tensor reciprocal(const Tensor& x, Site site = Site::here());  // 1 / x
 
 // ---------- reductions (dims may be negative; an empty `dims` reduces everything) ----------
 Tensor sum(const Tensor& x, Dims dims = {}, bool keepdim = false, Site site = Site::here());
@@ -122,6 +125,17 @@ Tensor var(const Tensor& x, Dims dims = {}, int64_t correction = 1, bool keepdim
            Site site = Site::here());
 Tensor std(const Tensor& x, Dims dims = {}, int64_t correction = 1, bool keepdim = false,
            Site site = Site::here());
+// The largest (smallest) values along `dim` and where they are (the first on ties).
+ValuesIndices max(const Tensor& x, int64_t dim, bool keepdim = false, Site site = Site::here());
+ValuesIndices min(const Tensor& x, int64_t dim, bool keepdim = false, Site site = Site::here());
+// Running sum along `dim` (accumulated in double, or int64 for integers).
+Tensor cumsum(const Tensor& x, int64_t dim, Site site = Site::here());
+// The int64 indices that sort `x` along `dim` (stable: ties keep their order; NaN sorts as the
+// largest value), and sort: the sorted values with those indices.
+Tensor argsort(const Tensor& x, int64_t dim = -1, bool descending = false, Site site = Site::here());
+ValuesIndices sort(const Tensor& x, int64_t dim = -1, bool descending = false, Site site = Site::here());
+// The k largest (smallest) values along `dim`, in order, and their indices.
+ValuesIndices topk(const Tensor& x, int64_t k, int64_t dim = -1, bool largest = true, Site site = Site::here());
 Tensor logsumexp(const Tensor& x, Dims dims, bool keepdim = false, Site site = Site::here());
 Tensor softmax(const Tensor& x, int64_t dim, Site site = Site::here());
 Tensor log_softmax(const Tensor& x, int64_t dim, Site site = Site::here());
@@ -143,6 +157,8 @@ Tensor avg_pool2d(const Tensor& x, Shape kernel, Shape stride = {}, Shape paddin
 // ---------- joining, splitting, indexing ----------
 Tensor cat(const std::vector<Tensor>& tensors, int64_t dim = 0, Site site = Site::here());
 Tensor stack(const std::vector<Tensor>& tensors, int64_t dim = 0, Site site = Site::here());
+// Pieces of the given sizes along `dim` (they must add up to its size).
+std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int64_t dim = 0, Site site = Site::here());
 std::vector<Tensor> split(const Tensor& x, int64_t split_size, int64_t dim = 0,
                           Site site = Site::here());
 std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim = 0,

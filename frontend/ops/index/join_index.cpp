@@ -189,6 +189,28 @@ std::vector<Tensor> split(const Tensor& x, int64_t split_size, int64_t dim, Site
   return parts;
 }
 
+std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int64_t dim, Site site) {
+  require_rank_at_least_1(x, "split", "x", site);
+  const int64_t d = normalize_dim(dim, x.dim(), "split", site);
+  int64_t total = 0;
+  for (int64_t size : sizes) {
+    if (size < 0)
+      throw ValueError("tl::split: sizes must not be negative, got " + Shape(sizes).str() + " at " + site.str());
+    total += size;
+  }
+  if (total != x.shape()[d])
+    throw ValueError("tl::split: sizes " + Shape(sizes).str() + " add up to " + std::to_string(total) + " but dim " +
+                     std::to_string(d) + " of x (" + describe_one(x) + ") has " + std::to_string(x.shape()[d]) +
+                     " entries, at " + site.str());
+  std::vector<Tensor> parts;
+  int64_t start = 0;
+  for (int64_t size : sizes) {
+    parts.push_back(x.narrow(d, start, size, site));
+    start += size;
+  }
+  return parts;
+}
+
 std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim, Site site) {
   require_rank_at_least_1(x, "chunk", "x", site);
   int64_t d = normalize_dim(dim, x.dim(), "chunk", site);

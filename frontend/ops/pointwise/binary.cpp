@@ -167,4 +167,12 @@ Tensor operator<=(Operand a, double b) { return le(a.t, scalar_like(b, a.t), a.s
 Tensor operator>(Operand a, double b) { return gt(a.t, scalar_like(b, a.t), a.site); }
 Tensor operator>=(Operand a, double b) { return ge(a.t, scalar_like(b, a.t), a.site); }
 
+Tensor clamp(const Tensor& x, const Tensor& min, const Tensor& max, Site site) {
+  require_defined(x, "clamp", "x", site);
+  require_defined(min, "clamp", "min", site);
+  require_defined(max, "clamp", "max", site);
+  // NaN in x or in a bound gives NaN, as in PyTorch (maximum and minimum propagate it).
+  return minimum(maximum(x, min, site), max, site);
+}
+
 }  // namespace tl

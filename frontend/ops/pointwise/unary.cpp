@@ -57,6 +57,7 @@ TL_DEFINE_UNARY(silu, -3, 3,
                 }())
 TL_DEFINE_UNARY(erf, -2, 2,
                 mul(dy, mul(scalar_like(1.12837916709551257390, x), exp(neg(mul(x, x))))))
+TL_DEFINE_UNARY(reciprocal, 0.5, 2, neg(mul(dy, mul(y(), y()))))
 
 const OpDef& op_sign = extend_op("sign", [](OpDef& op) {
   op.not_differentiable = "piecewise constant (zero gradient almost everywhere)";
@@ -119,6 +120,7 @@ TL_PUBLIC_UNARY(relu, false)
 TL_PUBLIC_UNARY(gelu, true)
 TL_PUBLIC_UNARY(silu, true)
 TL_PUBLIC_UNARY(erf, true)
+TL_PUBLIC_UNARY(reciprocal, true)
 TL_PUBLIC_UNARY(sign, false)
 TL_PUBLIC_UNARY(logical_not, false)
 

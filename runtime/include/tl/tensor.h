@@ -7,11 +7,14 @@
 // printing) are libtl's and need a program to link it.
 #pragma once
 
+#include <concepts>
 #include <cstdint>
 #include <functional>
 #include <iosfwd>
 #include <memory>
+#include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "tl/device.h"
@@ -61,6 +64,8 @@ struct TensorImpl {
 };
 
 using GradHook = std::function<class Tensor(const class Tensor&)>;
+struct ValuesIndices;
+class TensorIndex;
 
 class Tensor {
  public:
@@ -132,6 +137,20 @@ class Tensor {
   Tensor pow(double exponent, Site site = Site::here()) const;
   Tensor matmul(const Tensor& other, Site site = Site::here()) const;
   Tensor argmax(int64_t dim, bool keepdim = false, Site site = Site::here()) const;
+  Tensor pow(const Tensor& exponent, Site site = Site::here()) const;
+  Tensor reciprocal(Site site = Site::here()) const;
+  Tensor cumsum(int64_t dim, Site site = Site::here()) const;
+  // The largest (smallest) values along `dim` and their indices: auto [v, i] = x.max(1);
+  ValuesIndices max(int64_t dim, bool keepdim = false, Site site = Site::here()) const;
+  ValuesIndices min(int64_t dim, bool keepdim = false, Site site = Site::here()) const;
+  ValuesIndices sort(int64_t dim = -1, bool descending = false, Site site = Site::here()) const;
+
+  // --- indexing (views) ---
+  // x[i]: the i-th entry along dim 0 (negative counts from the end), like x.select(0, i).
+  Tensor operator[](int64_t index) const;
+  // x.index({0, tl::Slice(1, 3), tl::Slice()}): one entry per leading dim; an integer selects
+  // (the dim goes away), a Slice keeps a range (start, stop, step; negative counts from the end).
+  Tensor index(std::initializer_list<TensorIndex> indices, Site site = Site::here()) const;
 
   // --- in-place (no autograd; refused on tensors that require grad while grad mode is on) ---
   Tensor& copy_(const Tensor& src, Site site = Site::here());
@@ -188,6 +207,39 @@ class Tensor {
   [[noreturn]] static void throw_undefined(const char* member);
 
   std::shared_ptr<TensorImpl> impl_;
+};
+
+// What max(dim), min(dim), sort and topk return: auto [values, indices] = x.max(1).
+struct ValuesIndices {
+  Tensor values;
+  Tensor indices;  // int64
+};
+
+// A range of one dim for Tensor::index: Slice() is all of it, Slice(1, 3) entries 1 and 2,
+// Slice(std::nullopt, std::nullopt, 2) every other one. Negative bounds count from the end and
+// are clamped to the dim, as in Python.
+struct Slice {
+  std::optional<int64_t> start, stop;
+  int64_t step = 1;
+  Slice() = default;
+  Slice(std::optional<int64_t> start_, std::optional<int64_t> stop_, int64_t step_ = 1)
+      : start(start_), stop(stop_), step(step_) {}
+};
+// One entry of Tensor::index: an integer or a Slice.
+class TensorIndex {
+ public:
+  template <std::integral I>
+    requires(!std::is_same_v<I, bool>)
+  TensorIndex(I index) : is_slice_(false), index_(static_cast<int64_t>(index)) {}  // NOLINT: implicit on purpose
+  TensorIndex(Slice slice) : is_slice_(true), slice_(slice) {}                     // NOLINT
+  bool is_slice() const { return is_slice_; }
+  int64_t index() const { return index_; }
+  const Slice& slice() const { return slice_; }
+
+ private:
+  bool is_slice_;
+  int64_t index_ = 0;
+  Slice slice_;
 };
 
 // Wraps caller-owned memory (contiguous, `shape` x `dtype`) without copying; the caller keeps

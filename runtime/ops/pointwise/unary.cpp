@@ -35,6 +35,7 @@ constexpr auto gelu_math = [](const auto& s, auto x) {
 };
 constexpr auto silu_math = [](const auto& s, auto x) { return s.mul(x, sigmoid_math(s, x)); };
 constexpr auto erf_math = [](const auto& s, auto x) { return s.erf(x); };
+constexpr auto reciprocal_math = [](const auto& s, auto x) { return s.div(s.constant(1), x); };
 // -1, 0 or 1; NaN gives 0.
 constexpr auto sign_math = [](const auto& s, auto x) {
   return s.select(s.less(s.constant(0), x), s.constant(1), s.select(s.less(x, s.constant(0)), s.constant(-1), s.constant(0)));
@@ -88,6 +89,7 @@ TL_DEFINE_UNARY(relu, "max(x, 0)", Accepts::kNumeric)
 TL_DEFINE_UNARY(gelu, "x * Phi(x), the exact (erf) form", Accepts::kFloating)
 TL_DEFINE_UNARY(silu, "x * sigmoid(x)", Accepts::kFloating)
 TL_DEFINE_UNARY(erf, "the error function", Accepts::kFloating)
+TL_DEFINE_UNARY(reciprocal, "1 / x", Accepts::kFloating)
 
 [[maybe_unused]] const OpDef& op_sign = define_op("sign", [](OpDef& op) {
   op.doc = "-1, 0 or 1";
