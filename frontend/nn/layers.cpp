@@ -7,6 +7,8 @@
 #include "tl/nn/init.h"
 #include "tl/nn/layers.h"
 
+#include "tl/nn/functional.h"
+
 namespace tl::nn {
 
 namespace {
@@ -179,40 +181,14 @@ Tensor BatchNorm::forward(const Tensor& x) {
     throw ShapeError("tl::nn::" + type_name() + ": input is " + describe(x) + " but the layer expects " + expected +
                      " with C = " + std::to_string(num_features) + " at " + site.str());
   }
-  Shape dims;  // every dim but the channels
-  Shape channel_shape;  // [1, C, 1, ...] for broadcasting per-channel vectors
-  for (int64_t d = 0; d < x.dim(); ++d) {
-    if (d != 1) dims.push_back(d);
-    channel_shape.push_back(d == 1 ? num_features : 1);
-  }
-  bool use_batch_stats = is_training() || !options.track_running_stats;
-  Tensor y;
-  if (use_batch_stats) {
-    int64_t count = x.numel() / num_features;
-    if (count <= 1) {
-      throw ValueError("tl::nn::" + type_name() + ": expected more than 1 value per channel when training, got input " +
-                       describe(x) + " at " + site.str());
-    }
-    Tensor mean = tl::mean(x, dims, true, site);
-    Tensor centered = sub(x, mean, site);
-    Tensor var = tl::mean(mul(centered, centered, site), dims, true, site);  // biased, for normalizing
-    y = mul(centered, rsqrt(add(var, full_like(var, options.eps, site), site), site), site);
-    if (is_training() && options.track_running_stats) {
-      NoGradGuard no_grad;
-      double m = options.momentum;
-      double unbias = static_cast<double>(count) / static_cast<double>(count - 1);
-      running_mean.mul_(1.0 - m, site).add_(mean.view({num_features}, site).to(running_mean.dtype(), site), m, site);
-      running_var.mul_(1.0 - m, site).add_(var.view({num_features}, site).to(running_var.dtype(), site), m * unbias,
-                                           site);
-      num_batches_tracked.add_(ones_like(num_batches_tracked, site), 1.0, site);
-    }
-  } else {
-    Tensor mean = running_mean.view(channel_shape, site);
-    Tensor var = running_var.view(channel_shape, site);
-    y = mul(sub(x, mean, site), rsqrt(add(var, full_like(var, options.eps, site), site), site), site);
-  }
-  if (options.affine) {
-    y = add(mul(y, weight.view(channel_shape, site), site), bias.view(channel_shape, site), site);
+  // Batch statistics when training or when there are no running ones (which then update).
+  const bool batch_stats = is_training() || !options.track_running_stats;
+  Tensor y = functional::batch_norm(x, options.track_running_stats ? running_mean : Tensor(),
+                                    options.track_running_stats ? running_var : Tensor(), weight, bias, batch_stats,
+                                    options.momentum, options.eps, site);
+  if (is_training() && options.track_running_stats) {
+    NoGradGuard no_grad;
+    num_batches_tracked.add_(ones_like(num_batches_tracked, site), 1.0, site);
   }
   return y;
 }
@@ -246,14 +222,7 @@ Tensor LayerNorm::forward(const Tensor& x) {
     throw ShapeError("tl::nn::LayerNorm: input is " + describe(x) + " but its last dims must be " +
                      normalized_shape.str() + " at " + site.str());
   }
-  Shape dims;
-  for (int64_t i = 0; i < k; ++i) dims.push_back(x.dim() - k + i);
-  Tensor mean = tl::mean(x, dims, true, site);
-  Tensor centered = sub(x, mean, site);
-  Tensor var = tl::mean(mul(centered, centered, site), dims, true, site);
-  Tensor y = mul(centered, rsqrt(add(var, full_like(var, options.eps, site), site), site), site);
-  if (options.elementwise_affine) y = add(mul(y, weight, site), bias, site);
-  return y;
+  return functional::layer_norm(x, normalized_shape, weight, bias, options.eps, site);
 }
 
 std::string LayerNorm::extra_repr() const {
@@ -302,9 +271,7 @@ Tensor Dropout::forward(const Tensor& x) {
   if (!x.is_floating_point()) {
     throw DTypeError("tl::nn::Dropout: input must be floating point, got " + describe(x) + " at " + site.str());
   }
-  if (p == 1.0) return mul(x, zeros_like(x, site), site);
-  Tensor keep = bernoulli(x.shape(), 1.0 - p, {.dtype = x.dtype(), .device = x.device()}, site);
-  return mul(x, mul(keep, full_like(keep, 1.0 / (1.0 - p), site), site), site);
+  return functional::dropout(x, p, true, site);
 }
 
 std::string Dropout::extra_repr() const { return "p=" + format_double(p); }

@@ -89,3 +89,53 @@ TEST_CASE("activations and their gradients match torch.nn.functional and compile
     CHECK(max_relative_error(compiled(x32), want_y, 0.1) < 1e-5);
   }
 }
+
+TEST_CASE("functional normalizations, similarities, cumsum, sort and topk match PyTorch with gradients", "[interop][ops]") {
+  std::string why;
+  if (!test::torch_available(why)) {
+    WARN("skipped: " << why << "; install python3-torch to compare against PyTorch");
+    SUCCEED();
+    return;
+  }
+  namespace F = nn::functional;
+  test::TempDir dir("tl_interop_functional_");
+  manual_seed(12);
+  const TensorOptions f64{.dtype = kFloat64};
+  Tensor x = randn({4, 6, 5}, f64), x2 = randn({4, 6, 5}, f64);
+  Tensor w = randn({6}, f64), b = randn({6}, f64), lw = randn({5}, f64), lb = randn({5}, f64);
+  Tensor rm = randn({6}, f64), rv = rand({6}, f64) + 0.5;
+  for (auto [name, t] : std::vector<std::pair<std::string, Tensor>>{
+           {"x", x}, {"x2", x2}, {"w", w}, {"b", b}, {"lw", lw}, {"lb", lb}, {"rm", rm}, {"rv", rv}})
+    save_npy((dir.path / (name + ".npy")).string(), t);
+  const std::vector<std::pair<std::string, std::function<Tensor(const Tensor&)>>> cases = {
+      {"layer_norm", [&](const Tensor& in) { return F::layer_norm(in, {5}, lw, lb); }},
+      {"layer_norm_2d", [&](const Tensor& in) { return F::layer_norm(in, {6, 5}); }},
+      {"batch_norm_train", [&](const Tensor& in) { return F::batch_norm(in, rm.clone(), rv.clone(), w, b, true); }},
+      {"batch_norm_eval", [&](const Tensor& in) { return F::batch_norm(in, rm, rv, w, b, false); }},
+      {"group_norm", [&](const Tensor& in) { return F::group_norm(in, 3, w, b); }},
+      {"normalize", [&](const Tensor& in) { return F::normalize(in); }},
+      {"normalize_p1", [&](const Tensor& in) { return F::normalize(in, 1.0, -1); }},
+      {"cosine_similarity", [&](const Tensor& in) { return F::cosine_similarity(in, x2, 1); }},
+      {"cumsum", [&](const Tensor& in) { return cumsum(in, 1); }},
+      {"sort", [&](const Tensor& in) { return sort(in, -1, true).values; }},
+      {"topk", [&](const Tensor& in) { return topk(in, 2, 1).values; }},
+  };
+  std::vector<Tensor> ys, rs;
+  for (const auto& [name, fn] : cases) {
+    Tensor r = randn(fn(x).shape(), f64);
+    rs.push_back(r);
+    save_npy((dir.path / (name + ".r.npy")).string(), r);
+  }
+  const std::string command =
+      std::string(TL_TORCH_PYTHON) + " " + TL_FUNCTIONAL_REFERENCE_SCRIPT + " " + dir.path.string();
+  REQUIRE(std::system(command.c_str()) == 0);
+  for (size_t k = 0; k < cases.size(); ++k) {
+    const auto& [name, fn] = cases[k];
+    INFO(name);
+    Tensor xg = x.detach().requires_grad_();
+    Tensor y = fn(xg);
+    (y * rs[k]).sum().backward();
+    CHECK(max_relative_error(y, load_npy((dir.path / (name + ".y.npy")).string())) < 1e-10);
+    CHECK(max_relative_error(xg.grad(), load_npy((dir.path / (name + ".g.npy")).string())) < 1e-9);
+  }
+}
