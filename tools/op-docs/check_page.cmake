@@ -1,0 +1,10 @@
+# Fails when PAGE differs from what TOOL prints (the op reference is out of date).
+execute_process(COMMAND ${TOOL} OUTPUT_VARIABLE generated RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "${TOOL} failed (${rc})")
+endif()
+file(READ "${PAGE}" current)
+if(NOT current STREQUAL generated)
+  message(FATAL_ERROR "${PAGE} is out of date with the op table; regenerate it: ${TOOL} > ${PAGE}")
+endif()
+message(STATUS "${PAGE} matches the op table")
