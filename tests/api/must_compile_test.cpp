@@ -90,3 +90,21 @@ TEST_CASE("cumsum, split by sizes, clamp with tensor bounds, pow and reciprocal 
   CHECK(x.pow(full({4}, 2.0)).to_vector<float>() == std::vector<float>{1, 4, 9, 16});
   CHECK(x.reciprocal().to_vector<float>() == std::vector<float>{1, 0.5f, 1.0f / 3, 0.25f});
 }
+
+TEST_CASE("tl::compile takes functions of a vector or span of tensors", "[api][compile]") {
+  auto total = compile([](const std::vector<Tensor>& xs) {
+    Tensor s = xs.at(0);
+    for (size_t i = 1; i < xs.size(); ++i) s = s + xs[i];
+    return s;
+  });
+  std::vector<Tensor> three = {full({2}, 1.0), full({2}, 2.0), full({2}, 3.0)};
+  for (int call = 0; call < 3; ++call) CHECK(total(three).to_vector<float>() == std::vector<float>{6, 6});
+  std::vector<Tensor> two = {full({2}, 1.0), full({2}, 5.0)};
+  CHECK(total(two).to_vector<float>() == std::vector<float>{6, 6});  // another count: traced again
+  auto pairwise = compile([](std::span<const Tensor> xs) { return std::vector<Tensor>{xs[0] * xs[1], xs[0] - xs[1]}; });
+  std::vector<Tensor> out;
+  for (int call = 0; call < 3; ++call) out = pairwise(two);
+  REQUIRE(out.size() == 2);
+  CHECK(out[0].to_vector<float>() == std::vector<float>{5, 5});
+  CHECK(out[1].to_vector<float>() == std::vector<float>{-4, -4});
+}

@@ -88,6 +88,11 @@ template <class R> std::vector<Tensor> flatten_result(R&& r) {
   }
 }
 
+// What a compiled function may return.
+template <class R>
+inline constexpr bool is_compile_result = std::is_void_v<R> || std::is_same_v<R, Tensor> ||
+                                          std::is_same_v<R, std::vector<Tensor>> || is_tensor_tuple<R>::value;
+
 template <class R> R unflatten_result(std::vector<Tensor>&& v) {
   if constexpr (std::is_void_v<R>) {
     return;
@@ -95,44 +100,91 @@ template <class R> R unflatten_result(std::vector<Tensor>&& v) {
     return std::move(v.at(0));
   } else if constexpr (std::is_same_v<R, std::vector<Tensor>>) {
     return std::move(v);
-  } else {
+  } else if constexpr (is_tensor_tuple<R>::value) {
     return [&]<size_t... I>(std::index_sequence<I...>) {
       return R{std::move(v.at(I))...};
     }(std::make_index_sequence<std::tuple_size_v<R>>{});
+  } else {
+    return R{};  // not reached: Compiled::operator() refuses R first (is_compile_result)
   }
 }
+
+// Functions over a runtime number of tensors: fn(std::vector<Tensor>) or fn(std::span<const Tensor>).
+template <class F>
+inline constexpr bool takes_tensor_list =
+    std::is_invocable_v<F&, const std::vector<Tensor>&> || std::is_invocable_v<F&, std::span<const Tensor>>;
 
 }  // namespace detail
 
 // The callable tl::compile returns. Arguments must be Tensors (capture other values in the
-// lambda: they are constants of the trace).
+// lambda: they are constants of the trace): up to 8 of them, or a function of a
+// std::vector<Tensor> / std::span<const Tensor> for any number, called with a vector.
 template <class F>
 class Compiled {
  public:
+  static constexpr size_t max_arity = 8;
+
   Compiled(F fn, CompileOptions options, Site site)
       : fn_(std::make_shared<F>(std::move(fn))), engine_(std::make_shared<detail::CompiledFunction>(
                                                      make_body(fn_), std::move(options), site)) {}
 
   template <class... Args>
+    requires(!detail::takes_tensor_list<F>)
   auto operator()(const Args&... args) {
     static_assert((std::is_same_v<Args, Tensor> && ...), "tl::compile: arguments must be tl::Tensor");
+    static_assert(sizeof...(Args) <= max_arity,
+                  "tl::compile: a compiled function takes at most 8 Tensor arguments; for more, take a "
+                  "std::vector<Tensor> (or std::span<const Tensor>) and call it with a vector");
+    static_assert(std::is_invocable_v<F&, const Args&...>,
+                  "tl::compile: the function cannot be called with these Tensor arguments");
     using R = std::invoke_result_t<F&, const Args&...>;
+    static_assert(detail::is_compile_result<R>,
+                  "tl::compile: the function must return void, Tensor, std::vector<Tensor>, or a "
+                  "std::pair/std::tuple of Tensors");
     const Tensor list[] = {args..., Tensor()};
     return detail::unflatten_result<R>(engine_->call(std::span<const Tensor>(list, sizeof...(Args))));
+  }
+
+  // For a function of a std::vector<Tensor> or std::span<const Tensor>: any number of tensors.
+  auto operator()(const std::vector<Tensor>& args)
+    requires detail::takes_tensor_list<F>
+  {
+    using R = decltype(call_list(std::declval<F&>(), std::span<const Tensor>()));
+    static_assert(detail::is_compile_result<R>,
+                  "tl::compile: the function must return void, Tensor, std::vector<Tensor>, or a "
+                  "std::pair/std::tuple of Tensors");
+    return detail::unflatten_result<R>(engine_->call(std::span<const Tensor>(args)));
   }
 
   std::string explain(std::span<const Tensor> args) const { return engine_->explain(args); }
   detail::CompiledFunction::Stats stats() const { return engine_->stats(); }
 
  private:
-  static constexpr size_t max_arity = 8;
+  static decltype(auto) call_list(F& fn, std::span<const Tensor> a) {
+    if constexpr (std::is_invocable_v<F&, std::span<const Tensor>>) return fn(a);
+    else return fn(std::vector<Tensor>(a.begin(), a.end()));
+  }
   static detail::CompiledFunction::Body make_body(std::shared_ptr<F> fn) {
-    return [fn](std::span<const Tensor> a) -> std::vector<Tensor> { return dispatch_arity<0>(*fn, a); };
+    if constexpr (detail::takes_tensor_list<F>) {
+      return [fn](std::span<const Tensor> a) -> std::vector<Tensor> {
+        using R = decltype(call_list(*fn, a));
+        if constexpr (std::is_void_v<R>) {
+          call_list(*fn, a);
+          return {};
+        } else if constexpr (detail::is_compile_result<R>) {
+          return detail::flatten_result(call_list(*fn, a));
+        } else {
+          return {};  // refused by operator()'s static_assert
+        }
+      };
+    } else {
+      return [fn](std::span<const Tensor> a) -> std::vector<Tensor> { return dispatch_arity<0>(*fn, a); };
+    }
   }
   template <size_t N>
   static std::vector<Tensor> dispatch_arity(F& fn, std::span<const Tensor> a) {
     if constexpr (N > max_arity) {
-      throw ValueError("tl::compile: too many arguments");
+      throw ValueError("tl::compile: too many arguments");  // not reached: operator() refuses them
     } else {
       if (a.size() == N) {
         if constexpr (invocable_with_n<N>()) {
@@ -153,8 +205,10 @@ class Compiled {
     if constexpr (std::is_void_v<R>) {
       fn(a[I]...);
       return {};
-    } else {
+    } else if constexpr (detail::is_compile_result<R>) {
       return detail::flatten_result(fn(a[I]...));
+    } else {
+      return {};  // refused by operator()'s static_assert, which names the problem
     }
   }
 
