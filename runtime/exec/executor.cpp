@@ -70,14 +70,26 @@ double scalar_value(const Tensor& t) {
 }
 }  // namespace
 
-PlannedProgram::PlannedProgram(const Graph& graph) : plan_(plan_memory(graph)) {
+namespace {
+// A fresh arena of `bytes` (float32 elements: every offset is 64-byte aligned, so any dtype's
+// offset is whole).
+Tensor make_arena(int64_t bytes) { return ops::empty_tensor(Shape{(bytes + 3) / 4}, kFloat32, kCPU); }
+}  // namespace
+
+PlannedProgram::PlannedProgram(const Graph& graph) : PlannedProgram(graph, plan_memory(graph), Tensor()) {}
+
+PlannedProgram::PlannedProgram(const Graph& graph, MemoryPlan plan, Tensor arena) : plan_(std::move(plan)) {
   slots_.resize(graph.values.size());
   if (plan_.arena_bytes == 0) return;
-  // float32 elements: every offset is 64-byte aligned, so any dtype's offset is whole.
-  arena_ = ops::empty_tensor(Shape{(plan_.arena_bytes + 3) / 4}, kFloat32, kCPU);
+  arena_ = arena.defined() ? std::move(arena) : make_arena(plan_.arena_bytes);
+  TL_ASSERT(arena_.nbytes() >= static_cast<size_t>(plan_.arena_bytes) && plan_.offset.size() == graph.values.size(),
+            "a memory plan that does not fit its arena or its graph");
   for (size_t v = 0; v < graph.values.size(); ++v) {
     if (plan_.offset[v] == MemoryPlan::kNotPlanned) continue;
     const Value& value = graph.values[v];
+    TL_ASSERT(plan_.offset[v] + value.shape.numel() * static_cast<int64_t>(dtype_size(value.dtype)) <=
+                  static_cast<int64_t>(arena_.nbytes()),
+              "a planned value does not fit the arena it was placed in");
     auto impl = std::make_shared<TensorImpl>();
     impl->storage = arena_.impl()->storage;  // slots keep the arena alive
     impl->shape = value.shape;
@@ -346,25 +358,51 @@ ExecResult execute(const Graph& graph, std::span<const Tensor> args, const Plann
 }
 
 struct ExecutionContext::State {
-  State(const Graph& g) : graph(g), planned(g), call(graph, &planned, nullptr) {}
+  State(const Graph& g, std::shared_ptr<const ContextMemory> m)
+      : graph(g), memory(std::move(m)), planned(graph, memory->plan, memory->arena), call(graph, &planned, nullptr) {}
   Graph graph;
+  std::shared_ptr<const ContextMemory> memory;
   PlannedProgram planned;
   Execution call;
   std::vector<Tensor> outputs;
 };
 
-ExecutionContext::ExecutionContext(const Graph& graph) : state_(std::make_unique<State>(graph)) {
+std::shared_ptr<ContextMemory> allocate_context_memory(const Graph& graph) {
+  auto memory = std::make_shared<ContextMemory>();
+  memory->plan = plan_memory(graph);
+  if (memory->plan.arena_bytes > 0) memory->arena = make_arena(memory->plan.arena_bytes);
+  memory->outputs.resize(graph.values.size());
+  // The outputs computed by a kernel get memory of their own (an output the plan places, a
+  // constant or a view needs none).
+  for (int v : graph.outputs) {
+    const Value& value = graph.values[v];
+    if (memory->plan.offset[v] == MemoryPlan::kNotPlanned && !memory->outputs[v].defined())
+      memory->outputs[v] = ops::empty_tensor(value.shape, value.dtype, kCPU);
+  }
+  return memory;
+}
+
+ExecutionContext::ExecutionContext(const Graph& graph) : ExecutionContext(graph, allocate_context_memory(graph)) {}
+
+ExecutionContext::ExecutionContext(const Graph& graph, std::shared_ptr<const ContextMemory> memory)
+    : state_(std::make_unique<State>(graph, std::move(memory))) {
   for (const Node& n : graph.nodes) {
     const bool inference_node = (n.def != nullptr && n.outputs.size() == 1) || n.op == kConstant;
     TL_ASSERT(inference_node, "ExecutionContext runs inference programs only, not '" + n.op + "' nodes");
   }
   TL_ASSERT(graph.writebacks.empty(), "ExecutionContext runs inference programs only (no write-backs)");
-  // The outputs computed by a kernel get memory of their own, allocated once here.
+  // An output the plan does not place is computed into the start of its storage in `memory`
+  // (made at this graph's shapes or larger ones).
+  const ContextMemory& m = *state_->memory;
+  TL_ASSERT(m.outputs.size() == graph.values.size(), "context memory made for another program");
   std::vector<Tensor> slots(graph.values.size());
   for (int v : graph.outputs) {
     const Value& value = graph.values[v];
-    if (!state_->planned.slot(v).defined() && !slots[v].defined())
-      slots[v] = ops::empty_tensor(value.shape, value.dtype, kCPU);
+    if (state_->planned.slot(v).defined() || slots[v].defined() || !m.outputs[v].defined()) continue;
+    const Tensor& storage = m.outputs[v];
+    TL_ASSERT(storage.dtype() == value.dtype && storage.numel() >= value.shape.numel(),
+              "an output's storage is smaller than the output");
+    slots[v] = ops::make_view(storage, value.shape, contiguous_strides(value.shape), storage.storage_offset());
   }
   state_->call.set_owned_slots(std::move(slots));
   state_->call.keep_views();

@@ -45,6 +45,9 @@ struct ExecResult {
 class PlannedProgram {
  public:
   explicit PlannedProgram(const Graph& graph);
+  // In memory the caller made: `plan` (of this graph, or of the same program at a larger batch
+  // size: every value's extent there covers its extent here) places each value in `arena`.
+  PlannedProgram(const Graph& graph, MemoryPlan plan, Tensor arena);
   const MemoryPlan& plan() const { return plan_; }
   // The arena slot of value v (undefined when v is not planned).
   const Tensor& slot(int v) const { return slots_[v]; }
@@ -70,9 +73,24 @@ ExecResult execute(const Graph& graph, std::span<const Tensor> args, const Plann
 // state kept between calls. After the first call, a call allocates nothing on the heap: the
 // arena, the outputs' memory and every view's tensor are reused. The outputs it returns are
 // its own memory, overwritten by the next call.
+// Memory for execution contexts made by the caller: the arena of `plan`, and storage for each
+// output the plan does not place (by value id; undefined for the others). A batched program
+// makes one per concurrent call at its maximum batch size, and its contexts at every smaller
+// batch size run in it too: the arena is allocated once, not once per batch size.
+struct ContextMemory {
+  MemoryPlan plan;
+  Tensor arena;
+  std::vector<Tensor> outputs;
+};
+// The memory `graph` needs (its plan's arena, its unplaced outputs), allocated now.
+std::shared_ptr<ContextMemory> allocate_context_memory(const Graph& graph);
+
 class ExecutionContext {
  public:
   explicit ExecutionContext(const Graph& graph);
+  // Runs in `memory`, made for this graph or for the same program at a larger batch size
+  // (values and outputs then use the start of the memory made for their larger extents).
+  ExecutionContext(const Graph& graph, std::shared_ptr<const ContextMemory> memory);
   ~ExecutionContext();
   ExecutionContext(const ExecutionContext&) = delete;
   ExecutionContext& operator=(const ExecutionContext&) = delete;

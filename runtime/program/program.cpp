@@ -36,33 +36,50 @@ struct Program::Impl {
   std::vector<std::vector<std::pair<ops::AttrField, std::vector<int>>>> attr_batch;
 
   // The program at one batch size: its graph (whose constants hold the weights, shared by
-  // every instance and context) and its execution contexts (an arena each) not in use by a
-  // call; a call takes one or makes one, so concurrent calls each get their own.
+  // every instance and worker) and the arena its own plan would need (planned_bytes).
   struct Instance {
     trace::Graph graph;
     int64_t arena_bytes = 0;
-    std::vector<std::unique_ptr<trace::ExecutionContext>> idle;
+  };
+  // The memory of one call in progress: the arena and output storage planned at the maximum
+  // batch size, allocated once, and an execution context per batch size this worker has run,
+  // each running in that same memory. A call takes an idle worker or makes one, so concurrent
+  // calls each get their own; a new batch size costs a context (host bookkeeping), not an arena.
+  struct Worker {
+    std::shared_ptr<const trace::ContextMemory> memory;
+    std::map<int64_t, std::unique_ptr<trace::ExecutionContext>> contexts;  // by batch size
   };
   std::mutex mutex;
   std::map<int64_t, std::unique_ptr<Instance>> instances;  // by batch size (0 for fixed shapes)
+  std::vector<std::unique_ptr<Worker>> idle;
 
   // The instance for `batch` (made and verified on first use; later calls only look it up).
   Instance& instance(int64_t batch);
-  std::unique_ptr<trace::ExecutionContext> acquire(Instance& in) {
+  Instance& base() { return *instances.at(max_batch); }
+  std::unique_ptr<Worker> acquire() {
     {
       std::lock_guard<std::mutex> lock(mutex);
-      if (!in.idle.empty()) {
-        std::unique_ptr<trace::ExecutionContext> c = std::move(in.idle.back());
-        in.idle.pop_back();
-        return c;
+      if (!idle.empty()) {
+        std::unique_ptr<Worker> w = std::move(idle.back());
+        idle.pop_back();
+        return w;
       }
     }
-    return std::make_unique<trace::ExecutionContext>(in.graph);
+    auto w = std::make_unique<Worker>();
+    w->memory = trace::allocate_context_memory(base().graph);
+    return w;
   }
-  void release(Instance& in, std::unique_ptr<trace::ExecutionContext> c) {
+  void release(std::unique_ptr<Worker> w) {
     std::lock_guard<std::mutex> lock(mutex);
-    if (in.idle.capacity() == in.idle.size()) in.idle.reserve(in.idle.size() + 8);
-    in.idle.push_back(std::move(c));
+    if (idle.capacity() == idle.size()) idle.reserve(idle.size() + 8);
+    idle.push_back(std::move(w));
+  }
+  // `worker`'s context for the instance at `batch` (made on its first call at that size).
+  trace::ExecutionContext& context(Worker& worker, int64_t batch, Instance& in) {
+    auto it = worker.contexts.find(batch);
+    if (it == worker.contexts.end())
+      it = worker.contexts.emplace(batch, std::make_unique<trace::ExecutionContext>(in.graph, worker.memory)).first;
+    return *it->second;
   }
   // Checks `inputs` against the signature; returns the call's batch size (0 for fixed shapes).
   int64_t check_inputs(std::span<const Tensor> inputs, Site site) const;
@@ -281,8 +298,12 @@ Program load_program(const ProgramPath& where, const ProgramLoadOptions& options
                                         std::to_string(arena_bytes) + ", outputs " + std::to_string(outputs) + ")") +
                        ", more than max_memory " + std::to_string(options.max_memory) + " (at " + where.site.str() + ")");
   }
-  base->idle.push_back(std::make_unique<trace::ExecutionContext>(g));  // the arena, allocated at load
   impl->instances.emplace(impl->max_batch, std::move(base));
+  // The first worker: the arena and outputs at the maximum batch size, allocated at load.
+  auto worker = std::make_unique<Program::Impl::Worker>();
+  worker->memory = trace::allocate_context_memory(impl->base().graph);
+  impl->context(*worker, impl->max_batch, impl->base());
+  impl->idle.push_back(std::move(worker));
   return Program(std::move(impl));
 }
 
@@ -359,13 +380,13 @@ Program::Impl::Instance& Program::Impl::instance(int64_t batch) {
 }
 
 namespace {
-// Returns an execution context to its program when a call ends, however it ends.
-struct ContextLease {
+// Takes a worker for one call and returns it to the program when the call ends, however it ends.
+struct WorkerLease {
   Program::Impl& program;
-  Program::Impl::Instance& instance;
-  std::unique_ptr<trace::ExecutionContext> context;
-  ContextLease(Program::Impl& p, Program::Impl::Instance& in) : program(p), instance(in), context(p.acquire(in)) {}
-  ~ContextLease() { program.release(instance, std::move(context)); }
+  std::unique_ptr<Program::Impl::Worker> worker;
+  explicit WorkerLease(Program::Impl& p) : program(p), worker(p.acquire()) {}
+  ~WorkerLease() { program.release(std::move(worker)); }
+  trace::ExecutionContext& context(int64_t batch) { return program.context(*worker, batch, program.instance(batch)); }
 };
 }  // namespace
 
@@ -381,8 +402,8 @@ int64_t Program::planned_bytes(int64_t batch) const {
 
 std::vector<Tensor> Program::operator()(std::span<const Tensor> inputs, Site site) const {
   const int64_t batch = impl_->check_inputs(inputs, site);
-  ContextLease lease(*impl_, impl_->instance(batch));
-  std::span<const Tensor> out = lease.context->run(inputs);
+  WorkerLease lease(*impl_);
+  std::span<const Tensor> out = lease.context(batch).run(inputs);
   std::vector<Tensor> result;
   for (const Tensor& t : out) {  // the context's memory is reused
     Tensor copy = ops::empty_tensor(t.shape(), t.dtype(), kCPU);
@@ -406,8 +427,8 @@ void Program::run(std::span<const Tensor> inputs, std::span<Tensor> outputs, Sit
                        "') must be a CPU tensor of " + s.shape_at(want, batch).str() + " " + dtype_name(want.dtype) +
                        " at " + site.str());
   }
-  ContextLease lease(*impl_, impl_->instance(batch));
-  std::span<const Tensor> out = lease.context->run(inputs);
+  WorkerLease lease(*impl_);
+  std::span<const Tensor> out = lease.context(batch).run(inputs);
   for (size_t i = 0; i < outputs.size(); ++i) ops::strided_copy(out[i], outputs[i]);
 }
 

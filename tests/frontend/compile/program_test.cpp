@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "runtime/device_backend.h"
 #include "tests/support/op_samples.h"
 #include "tests/support/small_models.h"
 #include "tests/support/spawn_self.h"
@@ -182,6 +183,37 @@ TEST_CASE("a program exported with max_batch runs every batch size up to it", "[
   CHECK(p.planned_bytes(1) < p.planned_bytes(16));
   CHECK_THROWS_WITH(p({randn({17, 1, 28, 28})}), Catch::Contains("runs batches of 1 to 16"));
   CHECK_THROWS_WITH(p({randn({4, 1, 28, 27})}), Catch::Contains("must be [16, 1, 28, 28] float32 (dim 0 any batch size"));
+}
+
+TEST_CASE("a batched program runs every batch size in the one arena it allocated at load", "[program][batch]") {
+  manual_seed(7);
+  Mlp model;
+  model.eval();
+  fs::path file = scratch("mlp_batched.tlart");
+  export_program([&](const Tensor& in) { return model.forward(in); }, randn({2, 784}), file.string(),
+                 ExportOptions{.max_batch = 16});
+  Program p = load_program(file.string());
+  std::vector<Tensor> xs, ys;
+  for (int64_t b = 1; b <= 16; ++b) {
+    xs.push_back(randn({b, 784}));
+    ys.push_back(zeros({b, 10}));
+  }
+  // Every kernel's first call at a shape (oneDNN primitives) happens before counting.
+  for (int64_t b = 1; b <= 16; ++b) {
+    Tensor y = ys[b - 1];
+    p.run({&xs[b - 1], 1}, {&y, 1});
+  }
+  Program fresh = load_program(file.string());  // a new program: no batch size run yet
+  const uint64_t before = rt::allocation_calls();
+  for (int64_t b = 16; b >= 1; --b) {
+    Tensor y = ys[b - 1];
+    fresh.run({&xs[b - 1], 1}, {&y, 1});
+  }
+  // The arena and the outputs' storage were made at load for the maximum: every batch size
+  // runs in them, and no tensor memory is allocated for any of the 16 (each used to get an
+  // arena and outputs of its own).
+  CHECK(rt::allocation_calls() - before == 0);
+  for (int64_t b = 1; b <= 16; ++b) CHECK(same_bits(ys[b - 1], eager_forward(model, xs[b - 1])));
 }
 
 TEST_CASE("max_batch refuses a program whose attributes change with the batch size in other ways", "[program][batch]") {
