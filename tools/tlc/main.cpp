@@ -14,6 +14,7 @@
 #include "runtime/artifact/artifact.h"
 #include "runtime/base/file_io.h"
 #include "tl/program.h"
+#include "tl/version.h"
 #include "tools/tlc/byte_size.h"
 #include "tools/tlc/emit_lib.h"
 #include "tools/tlc/exe_format.h"
@@ -157,6 +158,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Checks a compiled tl artifact (tl::export_program), reports its memory plan, and emits a "
                "verified copy, a standalone executable that runs it, or a shared library with a C header",
                "tlc"};
+  app.set_version_flag("--version", std::string("tlc (Tracelight) ") + tl::version());
   app.footer(
       "Exit codes: 0 ok, 1 usage, 2 bad input file, 3 over the --max-memory budget, 4 write failure.\n"
       "SIZE: a number and an optional unit: B, KB, MB, GB (powers of 1000) or KiB, MiB, GiB (powers of 1024).\n"

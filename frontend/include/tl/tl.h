@@ -21,3 +21,4 @@
 #include "tl/shape.h"
 #include "tl/tensor.h"
 #include "tl/threading.h"
+#include "tl/version.h"
