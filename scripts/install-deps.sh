@@ -9,6 +9,8 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 packages=(
   # build
   cmake ninja-build ccache g++ pkg-config
+  # cpack -G DEB: dpkg-shlibdeps computes the package's dependencies, `file` finds its binaries
+  dpkg-dev file
   # compiler stack
   llvm-15-dev libmlir-15-dev mlir-15-tools
   # kernels and SIMD
