@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cctype>
 #include <cmath>
 #include <cstring>
@@ -16,6 +17,7 @@
 
 #include "frontend/track/plot.h"
 #include "frontend/track/run_files.h"
+#include "frontend/track/tensorboard.h"
 #include "runtime/logging.h"
 #include "tl/run.h"
 
@@ -54,6 +56,19 @@ void Run::log_histogram(std::string_view name, const Tensor& values, int64_t ste
                            {"max", hi},    {"counts", counts},          {"non_finite", non_finite}};
   std::string line = record.dump() + "\n";
   track::append_line(path() / "histograms.jsonl", line, "tl::Run::log_histogram", site);
+  if (track::EventWriter* events = tensorboard()) {
+    std::vector<double> edges;
+    for (int i = 0; i <= bins; ++i) edges.push_back(lo + (hi - lo) * double(i) / double(bins));
+    double sum = 0, sum_squares = 0;
+    for (double x : v)
+      if (std::isfinite(x)) {
+        sum += x;
+        sum_squares += x * x;
+      }
+    const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    if (std::string error = events->add_histogram(name, step, now, edges, counts, sum, sum_squares); !error.empty())
+      throw IoError("tl::Run::log_histogram: " + error + " at " + site.str());
+  }
 }
 
 namespace {

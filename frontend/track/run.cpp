@@ -30,6 +30,7 @@
 
 #include "frontend/track/plot.h"
 #include "frontend/track/run_files.h"
+#include "frontend/track/tensorboard.h"
 #include "runtime/base/file_io.h"
 #include "runtime/logging.h"
 #include "tl/checkpoint.h"
@@ -190,6 +191,7 @@ struct Run::State {
   int metrics_fd = -1;
   track::RunLock lock;  // held from creation (or resume) to close
   std::shared_ptr<spdlog::logger> file_log;
+  std::unique_ptr<track::EventWriter> tensorboard;  // RunOptions::tensorboard
   bool closed = false;
 
   // Per metric: the step the next auto-stepped record gets, and the latest value. Only the
@@ -219,6 +221,7 @@ struct Run::State {
   uint64_t batches_taken = 0, batches_written = 0;
   bool flush_requested = false, stopping = false;
   std::string write_error;
+  std::string tensorboard_error;  // the writer thread's
   std::thread writer;
 
   void warn(const std::string& message) {
@@ -235,6 +238,7 @@ struct Run::State {
     file_log->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l: %v");
     file_log->set_level(spdlog::level::info);
     file_log->flush_on(spdlog::level::info);
+    if (options.tensorboard && !tensorboard) tensorboard = std::make_unique<track::EventWriter>(path);
     buffer.reserve(size_t(std::max<int64_t>(options.flush_every, 1)));
     spare.reserve(buffer.capacity());
     writer = std::thread([this] { write_loop(); });
@@ -298,6 +302,15 @@ struct Run::State {
         }
       }
       track::append_record(text, p.step, p.metric->second.json_name, value, p.time);
+      if (tensorboard) {
+        std::string error = tensorboard->add_scalar(p.metric->first, p.step, value, p.time);
+        if (!error.empty() && tensorboard_error.empty()) tensorboard_error = error;
+      }
+    }
+    if (!tensorboard_error.empty()) {
+      std::string error = std::move(tensorboard_error);
+      tensorboard_error.clear();
+      return error;
     }
     uint64_t written = 0;
     if (detail::file_write_all(metrics_fd, text.data(), text.size(), &written) != 0) {
@@ -479,6 +492,8 @@ Run::~Run() {
     rt::logger("tl.run")->error("closing run {}: {}", state_ ? state_->id : "", e.what());
   }
 }
+
+track::EventWriter* Run::tensorboard() const { return state_->tensorboard.get(); }
 
 void Run::log(std::string_view name, double value) { state_->log_value(name, value, std::nullopt); }
 void Run::log(std::string_view name, double value, int64_t step) { state_->log_value(name, value, step); }

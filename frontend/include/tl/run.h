@@ -18,6 +18,9 @@
 #include "tl/tensor.h"
 
 namespace tl {
+namespace track {
+class EventWriter;
+}  // namespace track
 
 // One configuration value: a bool, an integer, a floating-point number or a string.
 class ConfigValue {
@@ -57,6 +60,9 @@ struct RunOptions {
   // Run::save keeps the checkpoints of the `keep_last` highest steps (and the one it just
   // wrote) and deletes older ones after the new one is durably in place; 0 keeps all.
   int64_t keep_last = 0;
+  // Also write TensorBoard event files in the run folder (every metric as a scalar, every
+  // log_histogram as a histogram), so `tensorboard --logdir runs` shows tl runs beside others.
+  bool tensorboard = false;
 };
 
 // One metric record as stored in metrics.jsonl.
@@ -161,6 +167,8 @@ class Run {
  private:
   struct State;
   explicit Run(std::unique_ptr<State> state);
+  // The TensorBoard writer when RunOptions::tensorboard, else null.
+  track::EventWriter* tensorboard() const;
   std::unique_ptr<State> state_;
 };
 
