@@ -17,7 +17,7 @@ struct Pool2dGeometry {
 
 // y: (N, C, OH, OW) = window max (padding never wins; a NaN in the window wins) or window
 // mean (padding counts as zeros in a divisor of KH*KW) of x: (N, C, H, W). Each window is
-// read in the order of frontend/ops/nn/conv_pool.cpp's reference loops; results do not
+// read in the order of runtime/ops/nn/conv_pool.cpp's reference loops; results do not
 // depend on the thread count.
 void pool2d_forward_f32(const Pool2dGeometry& g, bool is_max, const float* x, float* y);
 

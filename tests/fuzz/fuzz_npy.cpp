@@ -1,4 +1,4 @@
-// Fuzzes NumPy .npy reading (tl::load_npy, frontend/io/npy.cpp) with raw file bytes.
+// Fuzzes NumPy .npy reading (tl::load_npy, runtime/io/npy.cpp) with raw file bytes.
 // Oracle: a file is refused with a tl::Error, or it loads into a tensor of the dtype and
 // shape its header states; that tensor saves and loads again with the same dtype, shape and
 // bytes. Any other exception is a failure.
