@@ -2,6 +2,7 @@
 // tensor into a temporary that is renamed into place; loading verifies the whole file, then the
 // fit with the model and optimizer, before changing anything. Layout: docs/checkpoints.md.
 #include "tl/checkpoint.h"
+#include "tl/safetensors.h"
 
 #include <sys/stat.h>
 
@@ -303,18 +304,19 @@ namespace {
 // into.
 class CheckpointFile {
  public:
-  CheckpointFile(const std::string& path, Site site) : path_(path), site_(site) {}
+  CheckpointFile(const std::string& path, Site site, std::string who = "tl::load")
+      : path_(path), site_(site), who_(std::move(who)) {}
 
   [[noreturn]] void fail(const std::string& what) const {
-    throw IoError("tl::load: '" + path_ + "': " + what + " (at " + site_.str() + ")");
+    throw IoError(who_ + ": '" + path_ + "': " + what + " (at " + site_.str() + ")");
   }
 
   [[noreturn]] void refuse(const std::string& what) const {
-    throw ValueError("tl::load: '" + path_ + "': " + what + "; nothing was loaded (at " + site_.str() + ")");
+    throw ValueError(who_ + ": '" + path_ + "': " + what + "; nothing was loaded (at " + site_.str() + ")");
   }
 
   // Refuses a FIFO, directory, device or socket without blocking on it.
-  void open() { reader_.emplace(path_, "tl::load", site_); }
+  void open() { reader_.emplace(path_, who_, site_); }
 
   // Parses `text` (the header, or a metadata value named by `what`), refusing nesting deeper
   // than the parser's recursion can take; duplicate keys throw DuplicateKey.
@@ -334,6 +336,7 @@ class CheckpointFile {
  private:
   std::string path_;
   Site site_;
+  std::string who_;
   std::optional<detail::FileReader> reader_;
 };
 
@@ -521,7 +524,7 @@ LoadEntry read_tensor_entry(const CheckpointFile& file, const std::string& name,
   e.dtype = dtype_named(dtype, bad);
   uint64_t nbytes = read_entry_shape(value, dtype, bad, e);
   read_entry_offsets(value, nbytes, dtype, bad, e);
-  if (!crcs.contains(name) || !crcs[name].is_string()) bad("no CRC32C in the metadata");
+  if (!crcs.is_null() && (!crcs.contains(name) || !crcs[name].is_string())) bad("no CRC32C in the metadata");
   return e;
 }
 
@@ -533,7 +536,8 @@ std::vector<LoadEntry> read_tensor_table(const CheckpointFile& file, const json&
     if (item.key() == "__metadata__") continue;
     entries.push_back(read_tensor_entry(file, item.key(), item.value(), crcs));
   }
-  if (crcs.size() != entries.size()) file.fail("metadata 'crc32c' names tensors the header does not hold");
+  if (!crcs.is_null() && crcs.size() != entries.size())
+    file.fail("metadata 'crc32c' names tensors the header does not hold");
   return entries;
 }
 
@@ -585,6 +589,10 @@ std::map<std::string, Tensor> read_tensors(const CheckpointFile& file, const std
     Tensor t = empty(Shape(e.shape), {.dtype = e.dtype});
     uint64_t nbytes = e.end - e.begin;
     if (nbytes > 0) file.read(base + e.begin, t.data_ptr(), nbytes);
+    if (crcs.is_null()) {  // a plain safetensors file stores no checksums
+      tensors[e.name] = t;
+      continue;
+    }
     std::string crc = hex32(detail::crc32c(t.data_ptr(), nbytes));
     if (crc != crcs[e.name].get<std::string>()) {
       file.fail("checksum mismatch in tensor '" + detail::printable(e.name) + "' (bytes [" + std::to_string(base + e.begin) + ", " +
@@ -965,4 +973,90 @@ LoadReport load(const std::string& path, nn::Module& model, optim::Optimizer* op
   return report;
 }
 
+// ---------------------------------------------------------------- plain safetensors
+
+namespace io {
+
+Safetensors load_safetensors(const std::string& path, Site site) {
+  CheckpointFile file(path, site, "tl::io::load_safetensors");
+  file.open();
+  const uint64_t size = file.size();
+  const uint64_t header_bytes = read_header_length(file, size);
+  const json header = read_header(file, header_bytes);
+  Safetensors out;
+  if (header.contains("__metadata__")) out.metadata = read_metadata(file, header);
+  std::vector<LoadEntry> entries = read_tensor_table(file, header, json());
+  const uint64_t base = 8 + header_bytes;
+  const uint64_t data_end = check_packed(file, entries);
+  check_data_section_size(file, entries, base, data_end, size);
+  out.tensors = read_tensors(file, entries, json(), base);
+  return out;
+}
+
+void save_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors,
+                      const std::map<std::string, std::string>& metadata, Site site) {
+  auto refuse = [&](const std::string& what) {
+    throw ValueError("tl::io::save_safetensors: cannot write '" + path + "': " + what + "; nothing was written (at " +
+                     site.str() + ")");
+  };
+  struct stat st;
+  if (::lstat(path.c_str(), &st) == 0 && (S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode)))
+    throw IoError("tl::io::save_safetensors: cannot write '" + path + "': it is a " +
+                  (S_ISDIR(st.st_mode) ? "directory" : "symbolic link, which the atomic rename would replace") +
+                  "; nothing was written (at " + site.str() + ")");
+  json header = json::object();
+  if (!metadata.empty()) {
+    json meta = json::object();
+    for (const auto& [key, value] : metadata) {
+      if (detail::first_invalid_utf8(key) || detail::first_invalid_utf8(value))
+        refuse("metadata '" + detail::printable(key) + "' is not valid UTF-8");
+      meta[key] = value;
+    }
+    header["__metadata__"] = meta;
+  }
+  // Offsets in name order (std::map), packed from the data section's start.
+  std::vector<Tensor> data;
+  uint64_t offset = 0;
+  for (const auto& [name, t] : tensors) {
+    if (name == "__metadata__" || name.empty() || detail::first_invalid_utf8(name))
+      refuse("the tensor name '" + detail::printable(name) + "' cannot be a safetensors key");
+    if (!t.defined()) refuse("tensor '" + detail::printable(name) + "' is undefined");
+    const char* dtype = nullptr;
+    for (const auto& d : kDTypes)
+      if (d.dtype == t.dtype()) dtype = d.name;
+    if (dtype == nullptr) refuse("tensor '" + name + "' has dtype " + dtype_name(t.dtype()) + ", which safetensors cannot hold");
+    Tensor bytes = host_bytes(t);
+    json entry = {{"dtype", dtype}, {"shape", t.shape().vec()}, {"data_offsets", {offset, offset + bytes.nbytes()}}};
+    header[name] = entry;
+    offset += bytes.nbytes();
+    data.push_back(std::move(bytes));
+  }
+  std::string text = header.dump();
+  text.resize((text.size() + 7) / 8 * 8, ' ');  // as the safetensors library pads it
+  std::string length(8, '\0');
+  for (int i = 0; i < 8; ++i) length[i] = static_cast<char>((static_cast<uint64_t>(text.size()) >> (8 * i)) & 0xff);
+  detail::AtomicFile tmp(path, "tl::io::save_safetensors", 8 + text.size() + offset, site);
+  tmp.write(length);
+  tmp.write(text);
+  for (const Tensor& t : data)
+    if (t.nbytes() > 0) tmp.write(t.data_ptr(), t.nbytes());
+  tmp.commit();
+}
+
+std::map<std::string, Tensor> rename_keys(const std::map<std::string, Tensor>& state, const std::vector<std::pair<std::string, std::string>>& prefixes) {
+  std::map<std::string, Tensor> out;
+  for (const auto& [name, t] : state) {
+    std::string renamed = name;
+    for (const auto& [from, to] : prefixes) {
+      if (renamed.rfind(from, 0) == 0) {
+        renamed = to + renamed.substr(from.size());
+        break;
+      }
+    }
+    out[renamed] = t;
+  }
+  return out;
+}
+
+}  // namespace io
 }  // namespace tl

@@ -18,6 +18,7 @@
 #include "tl/progress.h"
 #include "tl/random.h"
 #include "tl/run.h"
+#include "tl/safetensors.h"
 #include "tl/shape.h"
 #include "tl/tensor.h"
 #include "tl/threading.h"
