@@ -94,10 +94,19 @@ std::string compare_runs(const std::filesystem::path& root, const CompareOptions
                      options.maximize ? "higher" : "lower");
 
   if (!options.plot.empty()) {
+    // Each curve is named by what differs between the runs ("lr=0.03 width=32"), the run's
+    // id only when nothing does.
     std::vector<track::Series> series;
-    for (auto& row : rows) series.push_back(std::move(row.series));
-    track::write_file_atomic(options.plot, track::svg_plot(series, options.metric + " across runs",
-                                                           "step", options.metric));
+    for (auto& row : rows) {
+      std::string label;
+      for (auto& k : differing)
+        label += (label.empty() ? "" : " ") + k + "=" + (row.config.count(k) ? row.config[k] : "-");
+      if (!label.empty()) row.series.label = label;
+      row.series.higher_is_better = options.maximize;
+      series.push_back(std::move(row.series));
+    }
+    track::write_file_atomic(options.plot, track::svg_plot(series, options.metric + " across runs", "step",
+                                                           options.metric));
   }
   return out;
 }

@@ -259,7 +259,8 @@ std::vector<std::filesystem::path> write_histogram_plots(const std::filesystem::
     std::string stem = file_safe(name);
     if (int n = used[stem]++; n > 0) stem += "-" + std::to_string(n + 1);  // two names, one file-safe form
     fs::path path = dir / (stem + ".svg");
-    track::write_file_atomic(path, track::svg_plot({series}, name + " at step " + std::to_string(r.step), "value", "count"));
+    track::write_file_atomic(path, track::svg_plot({series}, name + " at step " + std::to_string(r.step), "value", "count",
+                                                 {.auto_log_y = false, .mark_best = false}));
     written.push_back(path);
   }
   return written;

@@ -4,8 +4,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 namespace tl::track {
 namespace {
@@ -59,17 +61,41 @@ constexpr const char* kColors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "
 
 }  // namespace
 
+bool higher_is_better(const std::string& name) {
+  std::string lower;
+  for (char c : name) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower.find("loss") != std::string::npos || lower.find("err") != std::string::npos) return false;
+  for (const char* up : {"acc", "auc", "f1", "precision", "recall", "score", "reward"})
+    if (lower.find(up) != std::string::npos) return true;
+  return false;
+}
+
 std::string svg_plot(const std::vector<Series>& series, const std::string& title,
-                     const std::string& x_label, const std::string& y_label) {
-  constexpr double W = 720, H = 440, L = 70, R = 180, T = 40, B = 50;
+                     const std::string& x_label, const std::string& y_label, const PlotOptions& options) {
+  constexpr double W = 720, H = 440, L = 70, R = 200, T = 40, B = 50;
   std::vector<std::vector<std::pair<double, double>>> pts;
   double x0 = std::numeric_limits<double>::infinity(), x1 = -x0, y0 = x0, y1 = -x0;
+  // Each series' best point, found before thinning (a bucket mean would hide the extreme).
+  std::vector<std::optional<std::pair<double, double>>> best;
   for (auto& s : series) {
+    std::optional<std::pair<double, double>> b;
+    for (auto& p : s.points) {
+      if (!std::isfinite(p.first) || !std::isfinite(p.second)) continue;
+      if (!b || (s.higher_is_better ? p.second > b->second : p.second < b->second)) b = p;
+    }
+    best.push_back(b);
     pts.push_back(finite_points(s));
     for (auto& [x, y] : pts.back()) {
       x0 = std::min(x0, x), x1 = std::max(x1, x);
       y0 = std::min(y0, y), y1 = std::max(y1, y);
     }
+  }
+  // Log scale: plot log10(y) and label the ticks with the values.
+  const bool log_y = options.auto_log_y && y0 > 0 && std::isfinite(y0) && y1 / y0 >= 100;
+  if (log_y) {
+    for (auto& p : pts)
+      for (auto& [x, y] : p) y = std::log10(y);
+    y0 = std::log10(y0), y1 = std::log10(y1);
   }
   if (!(x0 <= x1)) x0 = 0, x1 = 1, y0 = 0, y1 = 1;
   if (x1 - x0 < 1e-12) x0 -= 0.5, x1 += 0.5;
@@ -96,17 +122,25 @@ std::string svg_plot(const std::vector<Series>& series, const std::string& title
                        "<text x=\"{0:.1f}\" y=\"{3}\" text-anchor=\"middle\">{4:g}</text>\n",
                        x, H - B, H - B + 5, H - B + 18, t);
   }
-  for (double t : ticks(y0, y1)) {
+  // On a log axis the ticks are whole decades (or, within less than two, the nice ticks of
+  // the exponent), labelled with the value.
+  std::vector<double> y_ticks = ticks(y0, y1);
+  if (log_y) {
+    std::vector<double> decades;
+    for (double e = std::ceil(y0); e <= y1; e += 1) decades.push_back(e);
+    if (decades.size() >= 2) y_ticks = decades;
+  }
+  for (double t : y_ticks) {
     double y = sy(t);
     out += fmt::format("<line x1=\"{0}\" y1=\"{2:.1f}\" x2=\"{1}\" y2=\"{2:.1f}\" stroke=\"#ddd\"/>"
                        "<text x=\"{3}\" y=\"{4:.1f}\" text-anchor=\"end\">{5:.4g}</text>\n",
-                       L, W - R, y, L - 6, y + 4, t);
+                       L, W - R, y, L - 6, y + 4, log_y ? std::pow(10.0, t) : t);
   }
   out += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n", (L + W - R) / 2,
                      H - 12, escape(x_label));
   out += fmt::format("<text x=\"16\" y=\"{0}\" text-anchor=\"middle\" "
                      "transform=\"rotate(-90 16 {0})\">{1}</text>\n",
-                     (T + H - B) / 2, escape(y_label));
+                     (T + H - B) / 2, escape(log_y ? y_label + " (log scale)" : y_label));
   // One polyline per series, and its legend entry.
   int shown = 0;
   for (size_t i = 0; i < series.size(); ++i) {
@@ -116,11 +150,17 @@ std::string svg_plot(const std::vector<Series>& series, const std::string& title
     for (size_t j = 0; j < pts[i].size(); ++j)
       out += fmt::format("{}{:.2f},{:.2f}", j ? " " : "", sx(pts[i][j].first), sy(pts[i][j].second));
     out += "\"/>\n";
-    double ly = T + 10 + 18 * shown;
+    double ly = T + 10 + 30 * shown;
     out += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" stroke=\"{3}\" "
                        "stroke-width=\"3\"/><text x=\"{4}\" y=\"{5}\">{6}</text>\n",
                        W - R + 12, ly, W - R + 32, color, W - R + 38, ly + 4,
                        escape(series[i].label));
+    if (options.mark_best && best[i]) {
+      const double bx = best[i]->first, by = log_y ? std::log10(best[i]->second) : best[i]->second;
+      out += fmt::format("<circle class=\"best\" cx=\"{:.2f}\" cy=\"{:.2f}\" r=\"4\" fill=\"{}\" stroke=\"black\"/>"
+                         "<text x=\"{}\" y=\"{}\" font-size=\"10\" fill=\"#555\">best {:.4g} at step {:g}</text>\n",
+                         sx(bx), sy(by), color, W - R + 38, ly + 16, best[i]->second, bx);
+    }
     ++shown;
   }
   out += "</svg>\n";

@@ -534,6 +534,7 @@ void Run::close() {
   for (auto& r : file.records) {
     auto& series = by_name[r.name];
     series.label = r.name;
+    series.higher_is_better = track::higher_is_better(r.name);
     series.points.emplace_back(double(r.step), r.value);
   }
   std::vector<track::Series> series;

@@ -61,6 +61,9 @@ TEST_CASE("tl-runs compare prints differing config keys and final and best value
   for (const char* v : {"0.25", "0.5", "0.75", "0.125", "32"}) CHECK(out.find(v) != std::string::npos);
   std::string svg = tl::test::read_text(plot);
   CHECK(count(svg, "<polyline") == 3);
+  // Each curve is named by what differs between the runs, and its best point is marked.
+  CHECK_THAT(svg, Catch::Contains(">lr=0.001 width=32</text>"));
+  CHECK_THAT(svg, Catch::Contains("best 0.125 at step 1"));
 
   // Sorted by best instead: 0.125 first.
   std::string best = tl::compare_runs(dir.path, {.metric = "loss", .sort = "best"});

@@ -40,3 +40,21 @@ TEST_CASE("text_chart draws one mark per column between the min and max labels",
   CHECK(line(1).substr(line(1).find('|') + 1, 1) == "*");
   CHECK(line(8).back() == '*');
 }
+
+TEST_CASE("svg_plot marks each series' best point and switches to a log axis across decades", "[track]") {
+  using tl::track::Series;
+  Series loss{"loss", {{0, 2.0}, {1, 0.5}, {2, 0.01}, {3, 0.02}}};
+  Series acc{"accuracy", {{0, 0.1}, {1, 0.9}, {2, 0.8}}, /*higher_is_better=*/true};
+  std::string svg = tl::track::svg_plot({loss}, "t", "step", "loss");
+  CHECK_THAT(svg, Catch::Contains("best 0.01 at step 2"));
+  CHECK_THAT(svg, Catch::Contains("loss (log scale)"));  // 2 .. 0.01 spans more than two decades
+  CHECK_THAT(svg, Catch::Contains(">0.1</text>") && Catch::Contains(">1</text>"));  // decade ticks
+  svg = tl::track::svg_plot({acc}, "t", "step", "accuracy");
+  CHECK_THAT(svg, Catch::Contains("best 0.9 at step 1"));
+  CHECK_THAT(svg, !Catch::Contains("log scale"));  // 0.1 .. 0.9: one decade
+  svg = tl::track::svg_plot({loss}, "t", "step", "loss", {.auto_log_y = false, .mark_best = false});
+  CHECK_THAT(svg, !Catch::Contains("log scale") && !Catch::Contains("best "));
+  CHECK(tl::track::higher_is_better("val_accuracy"));
+  CHECK_FALSE(tl::track::higher_is_better("val_loss"));
+  CHECK_FALSE(tl::track::higher_is_better("error_rate"));
+}

@@ -288,7 +288,11 @@ TEST_CASE("close writes plot.svg with one polyline per metric", "[track]") {
   CHECK(svg.find("<svg xmlns=\"http://www.w3.org/2000/svg\"") != std::string::npos);
   CHECK(svg.find("</svg>") != std::string::npos);
   CHECK(count(svg, "<polyline") == 2);
-  CHECK(count(svg, "<line") == count(svg, "/>") - count(svg, "<polyline") - 1);  // every element closed
+  // Every element closed: lines, the best-point dots, the polylines and the background.
+  CHECK(count(svg, "<line") + count(svg, "<circle") == count(svg, "/>") - count(svg, "<polyline") - 1);
+  CHECK(count(svg, "<circle class=\"best\"") == 2);
+  CHECK(svg.find("best 0.6 at step 2") != std::string::npos);     // accuracy: the highest
+  CHECK(svg.find("best 0.1429 at step 6") != std::string::npos);  // loss: the lowest
   // Polylines in name order: acc (3 points), loss (7 points).
   std::vector<size_t> points;
   for (size_t pos = svg.find("points=\""); pos != std::string::npos; pos = svg.find("points=\"", pos + 1)) {
