@@ -3,10 +3,11 @@
 
   process_bench.py startup --side tl|torch --runs N -- CMD...
       Start-to-exit wall time (median) and peak RSS (max over runs) of CMD.
-  process_bench.py rebuild --build-dir DIR --target T --source FILE --runs N
+  process_bench.py rebuild --build-dir DIR --target T --source FILE --runs N [--program P]
+                           [--label L]
       Edit-rebuild-run loop: rewrite the `full({8}, <constant>)` line of FILE to a new value
       (so neither ninja nor ccache can skip the compile), then time `ninja -C DIR T` plus
-      one run of the program.
+      one run of the program (DIR/bench/T, or P: an out-of-tree project's program).
 """
 import argparse
 import json
@@ -48,7 +49,7 @@ def startup(args):
 
 
 def rebuild(args):
-    program = os.path.join(args.build_dir, "bench", args.target)
+    program = args.program or os.path.join(args.build_dir, "bench", args.target)
     pattern = re.compile(r"full\(\{8\}, [0-9.]+\)")
     with open(args.source) as f:
         text = f.read()
@@ -72,7 +73,7 @@ def rebuild(args):
             sys.exit(f"process_bench: rebuilt program printed {out.strip()}, expected {expected}")
     with open(args.source, "w") as f:
         f.write(text)
-    emit("tl", "rebuild_run", "s", statistics.median(walls), args.runs,
+    emit("tl", args.label, "s", statistics.median(walls), args.runs,
          f"one-line edit, ninja {args.target}, run")
 
 
@@ -88,6 +89,8 @@ def main():
     p.add_argument("--target", required=True)
     p.add_argument("--source", required=True)
     p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--program", default=None)
+    p.add_argument("--label", default="rebuild_run")
     args = parser.parse_args()
     startup(args) if args.command == "startup" else rebuild(args)
 
