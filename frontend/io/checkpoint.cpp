@@ -21,6 +21,7 @@
 #include "frontend/io/crc32c.h"
 #include "frontend/io/json_limits.h"
 #include "runtime/base/file_io.h"
+#include "runtime/base/little_endian.h"
 #include "runtime/logging.h"
 #include "tl/ops.h"
 #include "tl/random.h"
@@ -253,7 +254,7 @@ void save(const std::string& path, const nn::Module& model, const optim::Optimiz
   detail::remove_orphan_temporaries(dir, detail::AtomicFile::temporary_prefix(path), kOrphanMinAgeSeconds);
   detail::AtomicFile tmp(path, "tl::save", total, site);
   unsigned char len[8];
-  for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(static_cast<uint64_t>(text.size()) >> (8 * i));
+  detail::store_le(len, text.size(), 8);
   tmp.write(len, 8);
   tmp.write(text);
 
@@ -364,8 +365,7 @@ uint64_t read_header_length(const CheckpointFile& file, uint64_t size) {
   }
   unsigned char len_bytes[8];
   file.read(0, len_bytes, 8);
-  uint64_t n = 0;
-  for (int i = 0; i < 8; ++i) n |= static_cast<uint64_t>(len_bytes[i]) << (8 * i);
+  const uint64_t n = detail::load_le(len_bytes, 8);
   if (n > kMaxHeaderBytes) {
     file.fail("the header length field says " + std::to_string(n) + " bytes, over the " +
               std::to_string(kMaxHeaderBytes) + "-byte cap (file size " + std::to_string(size) +
@@ -1033,8 +1033,8 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
   }
   std::string text = header.dump();
   text.resize((text.size() + 7) / 8 * 8, ' ');  // as the safetensors library pads it
-  std::string length(8, '\0');
-  for (int i = 0; i < 8; ++i) length[i] = static_cast<char>((static_cast<uint64_t>(text.size()) >> (8 * i)) & 0xff);
+  std::string length;
+  detail::append_le(length, text.size(), 8);
   detail::AtomicFile tmp(path, "tl::io::save_safetensors", 8 + text.size() + offset, site);
   tmp.write(length);
   tmp.write(text);

@@ -13,22 +13,11 @@
 #include "frontend/io/crc32c.h"
 #include "frontend/track/tensorboard.pb.h"
 #include "runtime/base/file_io.h"
+#include "runtime/base/little_endian.h"
 #include "tl/error.h"
 
 namespace tl::track {
 namespace {
-
-void put_u64(std::string& out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
-}
-void put_u32(std::string& out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
-}
-uint64_t get_u(const char* p, int bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
-  return v;
-}
 
 std::string host_name() {
   char name[256] = {};
@@ -62,10 +51,10 @@ EventWriter::~EventWriter() {
 std::string EventWriter::write_event(const std::string& event) {
   std::string record;
   record.reserve(event.size() + 16);
-  put_u64(record, event.size());
-  put_u32(record, masked_crc32c(record.data(), 8));
+  detail::append_le(record, event.size(), 8);
+  detail::append_le(record, masked_crc32c(record.data(), 8), 4);
   record += event;
-  put_u32(record, masked_crc32c(event.data(), event.size()));
+  detail::append_le(record, masked_crc32c(event.data(), event.size()), 4);
   std::lock_guard<std::mutex> lock(mutex_);
   uint64_t written = 0;
   if (detail::file_write_all(fd_, record.data(), record.size(), &written) != 0)
@@ -115,13 +104,13 @@ std::vector<EventRecord> read_event_records(const std::filesystem::path& file) {
   size_t at = 0;
   while (at < bytes.size()) {
     if (bytes.size() - at < 12) throw IoError(file.string() + ": a truncated record header at byte " + std::to_string(at));
-    const uint64_t length = get_u(bytes.data() + at, 8);
-    const uint32_t length_crc = static_cast<uint32_t>(get_u(bytes.data() + at + 8, 4));
+    const uint64_t length = detail::load_le(bytes.data() + at, 8);
+    const uint32_t length_crc = static_cast<uint32_t>(detail::load_le(bytes.data() + at + 8, 4));
     if (length > bytes.size() - at - 12 || bytes.size() - at - 12 - length < 4)
       throw IoError(file.string() + ": a record at byte " + std::to_string(at) + " runs past the end");
     EventRecord r;
     r.event = bytes.substr(at + 12, length);
-    const uint32_t data_crc = static_cast<uint32_t>(get_u(bytes.data() + at + 12 + length, 4));
+    const uint32_t data_crc = static_cast<uint32_t>(detail::load_le(bytes.data() + at + 12 + length, 4));
     r.crc_ok = length_crc == masked_crc32c(bytes.data() + at, 8) && data_crc == masked_crc32c(r.event.data(), length);
     records.push_back(std::move(r));
     at += 12 + length + 4;

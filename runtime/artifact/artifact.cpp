@@ -12,6 +12,7 @@
 
 #include "runtime/base/cpu_features.h"
 #include "runtime/base/file_io.h"
+#include "runtime/base/little_endian.h"
 #include "runtime/base/sha256.h"
 
 namespace tl::rt {
@@ -22,15 +23,6 @@ namespace {
 }
 
 uint64_t align_up(uint64_t n, uint64_t a) { return (n + a - 1) / a * a; }
-
-void put_u32_le(char* p, uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xff);
-}
-uint32_t get_u32_le(const char* p) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<uint8_t>(p[i])) << (8 * i);
-  return v;
-}
 
 std::string hex(const std::string& bytes) {
   Sha256Digest d{};
@@ -250,7 +242,7 @@ void write_artifact(const std::string& path, artifact::Manifest manifest, const 
   char header[kArtifactHeaderBytes] = {};
   std::memcpy(header, kArtifactMagic, sizeof(kArtifactMagic));
   header[10] = static_cast<char>(kArtifactFormatVersion);
-  put_u32_le(header + 12, static_cast<uint32_t>(manifest_bytes.size()));
+  detail::store_le(header + 12, manifest_bytes.size(), 4);
   const Sha256Digest digest = sha256(manifest_bytes.data(), manifest_bytes.size());
   std::memcpy(header + 16, digest.data(), digest.size());
   file.write(header, sizeof(header));
@@ -287,7 +279,7 @@ Artifact Artifact::from_bytes(std::string bytes, const std::string& name, const 
   if (b[10] != static_cast<char>(kArtifactFormatVersion))
     refuse(name, "its header is of format version " + std::to_string(b[10] == 0 ? 1 : static_cast<uint8_t>(b[10])) +
                      "; this build reads version " + std::to_string(kArtifactFormatVersion) + ": re-export it with this tl");
-  const uint64_t manifest_bytes = get_u32_le(b.data() + 12);
+  const uint64_t manifest_bytes = detail::load_le(b.data() + 12, 4);
   if (manifest_bytes > limits.max_manifest_bytes || kArtifactHeaderBytes + manifest_bytes > b.size())
     refuse(name, "the header declares a " + std::to_string(manifest_bytes) + "-byte manifest, but the file has " +
                      std::to_string(b.size()) + " bytes (truncated?)");

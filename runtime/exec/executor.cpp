@@ -49,13 +49,6 @@ bool shares_memory(const Tensor& a, const Tensor& b) {
   return a.defined() && b.defined() && a.impl()->storage == b.impl()->storage;
 }
 
-// A fresh contiguous copy (no autograd: the executor records nothing itself).
-Tensor copy_of(const Tensor& t) {
-  Tensor out = ops::empty_tensor(t.shape(), t.dtype(), t.device());
-  ops::strided_copy(t, out);
-  return out;
-}
-
 // The value of a one-element CPU tensor, as a double (a guard's operand).
 double scalar_value(const Tensor& t) {
   const Tensor c = ops::contiguous_copy(t);
@@ -231,7 +224,7 @@ class Execution {
       Tensor value = env_[w.value];
       if (w.to_grad) {
         // A fresh tensor each call, like eager backward; never alias an input.
-        if (input_of_value_[w.value] >= 0 || !value.is_contiguous()) value = copy_of(value);
+        if (input_of_value_[w.value] >= 0 || !value.is_contiguous()) value = ops::fresh_copy(value);
         if (!hooks_ || !hooks_->set_grad) missing_hook("writes a .grad");
         hooks_->set_grad(input_tensor(in, args_, hooks_), value);
         continue;
@@ -244,7 +237,7 @@ class Execution {
         for (const Pending& other : writebacks_) {
           if (&other == &w || other.to_grad) continue;
           if (shares_memory(value, input_tensor(graph_.inputs[other.input], args_, hooks_))) {
-            value = copy_of(value);
+            value = ops::fresh_copy(value);
             break;
           }
         }

@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "runtime/base/file_io.h"
+#include "runtime/base/little_endian.h"
 #include "tl/io.h"
 #include "runtime/device_backend.h"
 #include "runtime/ops/pointwise/pointwise.h"
@@ -278,7 +279,7 @@ std::string npy_preamble(const char* descr, const Shape& shape) {
     std::string out(kMagic, kMagicSize);
     out += static_cast<char>(version);
     out += '\0';
-    for (size_t b = 0; b < prefix - kMagicSize - 2; ++b) out += static_cast<char>((header_len >> (8 * b)) & 0xff);
+    detail::append_le(out, header_len, static_cast<int>(prefix - kMagicSize - 2));
     out += dict;
     out.append(header_len - dict.size() - 1, ' ');
     out += '\n';
@@ -340,8 +341,7 @@ Tensor load_npy(const std::string& path, Site site) {
   reader.require(len_at, len_bytes, std::to_string(len_bytes) + "-byte header length");
   unsigned char len_raw[4] = {};
   reader.read(len_at, len_raw, len_bytes);
-  uint64_t header_len = 0;
-  for (uint64_t b = 0; b < len_bytes; ++b) header_len |= static_cast<uint64_t>(len_raw[b]) << (8 * b);
+  const uint64_t header_len = detail::load_le(len_raw, static_cast<int>(len_bytes));
   const uint64_t header_at = len_at + len_bytes;
   if (header_at + header_len > size) {
     reader.fail(len_at, "header length " + std::to_string(header_len) + " runs past the end of the file: the header "

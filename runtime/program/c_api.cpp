@@ -98,13 +98,6 @@ std::string shape_str(const int64_t* shape, int32_t rank) {
   return s + "]";
 }
 
-// The signature's shape at batch size `batch` (0: as declared, at the maximum).
-tl::Shape shape_at(const tl::TensorSignature& s, int64_t batch) {
-  tl::Shape shape = s.shape;
-  if (s.batch_axis >= 0 && batch > 0) shape[s.batch_axis] = batch;
-  return shape;
-}
-
 // The batch size the inputs' descriptors carry: the batch dim of the first input that has one
 // (0 for a program of fixed shapes, or when that descriptor cannot be read; check_desc then
 // names the problem).
@@ -129,7 +122,7 @@ int64_t batch_of(const tl::Program& program, const tl_tensor_desc* inputs, size_
 // at batch size `batch`.
 void check_desc(const tl_tensor_desc& d, const tl::TensorSignature& signature, int64_t batch, const std::string& which) {
   tl::TensorSignature want = signature;
-  want.shape = shape_at(signature, batch);
+  want.shape = signature.shape_at(batch);
   const int32_t want_rank = static_cast<int32_t>(want.shape.size());
   if (d.shape == nullptr && d.rank != 0)
     throw tl::ValueError(which + ": shape is NULL with rank " + std::to_string(d.rank) + "; it must be " +
@@ -271,11 +264,11 @@ TL_RUNTIME_API tl_status tl_program_run(tl_program* program, const tl_tensor_des
     // outputs only once every result is ready (tl::Program::run).
     for (size_t i = 0; i < n_inputs; ++i) {
       check_desc(inputs[i], in_sig[i], batch, who + describe_slot("input", i, in_sig[i]));
-      args.push_back(tl::from_blob(inputs[i].data, shape_at(in_sig[i], batch), in_sig[i].dtype));
+      args.push_back(tl::from_blob(inputs[i].data, in_sig[i].shape_at(batch), in_sig[i].dtype));
     }
     for (size_t i = 0; i < n_outputs; ++i) {
       check_desc(outputs[i], out_sig[i], batch, who + describe_slot("output", i, out_sig[i]));
-      results.push_back(tl::from_blob(outputs[i].data, shape_at(out_sig[i], batch), out_sig[i].dtype));
+      results.push_back(tl::from_blob(outputs[i].data, out_sig[i].shape_at(batch), out_sig[i].dtype));
     }
     program->program.run(std::span<const tl::Tensor>(args), std::span<tl::Tensor>(results));
     return TL_OK;

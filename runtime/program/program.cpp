@@ -83,11 +83,6 @@ struct Program::Impl {
   }
   // Checks `inputs` against the signature; returns the call's batch size (0 for fixed shapes).
   int64_t check_inputs(std::span<const Tensor> inputs, Site site) const;
-  Shape shape_at(const TensorSignature& s, int64_t batch) const {
-    Shape shape = s.shape;
-    if (s.batch_axis >= 0 && batch > 0) shape[s.batch_axis] = batch;
-    return shape;
-  }
 };
 
 namespace {
@@ -334,7 +329,7 @@ int64_t Program::Impl::check_inputs(std::span<const Tensor> inputs, Site site) c
                          " but an earlier input has " + std::to_string(batch) + ", at " + site.str());
       batch = b;
     }
-    if (got != shape_at(want, batch) || inputs[i].dtype() != want.dtype)
+    if (got != want.shape_at(batch) || inputs[i].dtype() != want.dtype)
       throw ShapeError("tl::Program('" + s.path + "'): " + which() + " must be " + want.shape.str() + " " +
                        dtype_name(want.dtype) +
                        (want.batch_axis >= 0 ? " (dim " + std::to_string(want.batch_axis) + " any batch size up to " +
@@ -386,7 +381,12 @@ struct WorkerLease {
   std::unique_ptr<Program::Impl::Worker> worker;
   explicit WorkerLease(Program::Impl& p) : program(p), worker(p.acquire()) {}
   ~WorkerLease() { program.release(std::move(worker)); }
-  trace::ExecutionContext& context(int64_t batch) { return program.context(*worker, batch, program.instance(batch)); }
+  trace::ExecutionContext& context(int64_t batch) {
+    // A worker that ran this batch size before has its context: no lock, no lookup of the instance.
+    auto it = worker->contexts.find(batch);
+    if (it != worker->contexts.end()) return *it->second;
+    return program.context(*worker, batch, program.instance(batch));
+  }
 };
 }  // namespace
 
@@ -405,11 +405,7 @@ std::vector<Tensor> Program::operator()(std::span<const Tensor> inputs, Site sit
   WorkerLease lease(*impl_);
   std::span<const Tensor> out = lease.context(batch).run(inputs);
   std::vector<Tensor> result;
-  for (const Tensor& t : out) {  // the context's memory is reused
-    Tensor copy = ops::empty_tensor(t.shape(), t.dtype(), kCPU);
-    ops::strided_copy(t, copy);
-    result.push_back(std::move(copy));
-  }
+  for (const Tensor& t : out) result.push_back(ops::fresh_copy(t));  // the context's memory is reused
   return result;
 }
 
@@ -421,10 +417,10 @@ void Program::run(std::span<const Tensor> inputs, std::span<Tensor> outputs, Sit
                      " output tensors, got " + std::to_string(outputs.size()) + " at " + site.str());
   for (size_t i = 0; i < outputs.size(); ++i) {
     const TensorSignature& want = s.outputs[i];
-    if (!outputs[i].defined() || outputs[i].shape() != s.shape_at(want, batch) || outputs[i].dtype() != want.dtype ||
+    if (!outputs[i].defined() || outputs[i].shape() != want.shape_at(batch) || outputs[i].dtype() != want.dtype ||
         outputs[i].device().type != DeviceType::kCPU)
       throw ShapeError("tl::Program('" + s.path + "')::run: output " + std::to_string(i) + " ('" + want.name +
-                       "') must be a CPU tensor of " + s.shape_at(want, batch).str() + " " + dtype_name(want.dtype) +
+                       "') must be a CPU tensor of " + want.shape_at(batch).str() + " " + dtype_name(want.dtype) +
                        " at " + site.str());
   }
   WorkerLease lease(*impl_);

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "runtime/base/file_io.h"
+#include "runtime/base/little_endian.h"
 #include "tl/error.h"
 
 namespace tl::tlc {
@@ -15,15 +16,6 @@ namespace {
 
 // Settings longer than this are not settings: the trailer is damaged or forged.
 constexpr uint64_t kMaxSettingsBytes = 4096;
-
-void put_u64_le(char* p, uint64_t v) {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xff);
-}
-uint64_t get_u64_le(const char* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(p[i])) << (8 * i);
-  return v;
-}
 
 std::string format_settings(const ExeSettings& s) {
   std::string out;
@@ -74,8 +66,8 @@ uint64_t write_exe(const std::string& path, std::string_view runner, std::string
   const uint64_t total = offset + artifact.size() + extra.size() + kExeTrailerBytes;
   char trailer[kExeTrailerBytes];
   std::memcpy(trailer, kExeMagic, sizeof(kExeMagic));
-  put_u64_le(trailer + 8, offset);
-  put_u64_le(trailer + 16, artifact.size());
+  detail::store_le(trailer + 8, offset, 8);
+  detail::store_le(trailer + 16, artifact.size(), 8);
   static const char zeros[kExeArtifactAlignment] = {};
   {
     detail::AtomicFile file(path, "tlc executable", total, Site{}, 0755);
@@ -104,8 +96,8 @@ EmbeddedModel read_embedded_model(const std::string& exe_path) {
     file.fail("no model is embedded in it (its last 24 bytes are not a TLEXE trailer); this is a bare "
               "tl-model-runner: make a model executable with `tlc model.tlart -o model`");
   EmbeddedModel m;
-  m.offset = get_u64_le(trailer + 8);
-  const uint64_t bytes = get_u64_le(trailer + 16);
+  m.offset = detail::load_le(trailer + 8, 8);
+  const uint64_t bytes = detail::load_le(trailer + 16, 8);
   const uint64_t body = size - kExeTrailerBytes;
   uint64_t end = 0;
   if (__builtin_add_overflow(m.offset, bytes, &end) || end > body)

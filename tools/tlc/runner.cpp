@@ -57,9 +57,7 @@ bool fits(const Tensor& t, const TensorSignature& want, int64_t max_batch) {
 
 // Zeros of `want`'s shape at batch size `batch` (ignored for unbatched inputs).
 Tensor zeros_at(const TensorSignature& want, int64_t batch) {
-  Shape shape = want.shape;
-  if (want.batch_axis >= 0 && batch > 0) shape[want.batch_axis] = batch;
-  Tensor t = ops::empty_tensor(shape, want.dtype, kCPU);
+  Tensor t = ops::empty_tensor(want.shape_at(batch), want.dtype, kCPU);
   std::memset(t.data_ptr(), 0, t.nbytes());
   return t;
 }

@@ -117,15 +117,12 @@ using namespace ops;
 
 namespace {
 // Activations compute in floating point: integer inputs become float32, like PyTorch.
-Tensor floating(const Tensor& x, const char* op, Site site) {
-  require_defined(x, op, "the input", site);
-  return is_floating(x.dtype()) ? x : cast(x, kFloat32, site);
-}
 Tensor activation(const OpDef& op, const Tensor& x, double scalar, double scalar2, Site site) {
+  require_defined(x, op.name.c_str(), "the input", site);
   Attrs a;
   a.scalar = scalar;
   a.scalar2 = scalar2;
-  return call(op, {floating(x, op.name.c_str(), site)}, a, site);
+  return call(op, {as_floating(x, site)}, a, site);
 }
 }  // namespace
 

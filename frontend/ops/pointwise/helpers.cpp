@@ -4,6 +4,8 @@
 
 namespace tl::ops {
 
+Tensor as_floating(const Tensor& x, Site site) { return is_floating(x.dtype()) ? x : cast(x, kFloat32, site); }
+
 void promote_operands(Tensor& a, Tensor& b, Site site) {
   if (a.dtype() == b.dtype()) return;
   DType common = promote_types(a.dtype(), b.dtype());

@@ -94,12 +94,6 @@ const OpDef& op_cast = extend_op("cast", [](OpDef& op) {
 
 using namespace ops;
 
-namespace {
-// Float-only ops promote integer inputs to float32, like PyTorch.
-Tensor as_floating(const Tensor& x, Site site) {
-  return is_floating(x.dtype()) ? x : cast(x, kFloat32, site);
-}
-}  // namespace
 
 #define TL_PUBLIC_UNARY(name, floating)                                        \
   Tensor name(const Tensor& x, Site site) {                                   \

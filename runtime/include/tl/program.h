@@ -38,6 +38,12 @@ struct TensorSignature {
   Shape shape;  // at the maximum batch size when batch_axis >= 0
   DType dtype = kFloat32;
   int batch_axis = -1;  // the dim that is the batch size, or -1
+  // The shape at batch size `batch` (0, or no batch axis: `shape` itself).
+  Shape shape_at(int64_t batch) const {
+    Shape s = shape;
+    if (batch_axis >= 0 && batch > 0) s[batch_axis] = batch;
+    return s;
+  }
 };
 
 // A program loaded from an artifact: verified at load (structure, checksums, CPU features,

@@ -43,8 +43,9 @@ OutputMeta infer_broadcast(std::span<const Tensor> inputs, const char* op, Site 
   return {out, inputs[0].dtype()};
 }
 
-Tensor contiguous_copy(const Tensor& x) {
-  if (x.is_contiguous()) return x;
+Tensor contiguous_copy(const Tensor& x) { return x.is_contiguous() ? x : fresh_copy(x); }
+
+Tensor fresh_copy(const Tensor& x) {
   Tensor out = empty_tensor(x.shape(), x.dtype(), x.device());
   strided_copy(x, out);
   return out;

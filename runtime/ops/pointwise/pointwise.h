@@ -153,6 +153,8 @@ void strided_copy(const Tensor& src, const Tensor& dst);
 // `x` when it is contiguous, else a contiguous copy of it on its device (no autograd: for
 // kernels, which must not call ops).
 Tensor contiguous_copy(const Tensor& x);
+// A fresh contiguous copy of `x` on its device, even when `x` is contiguous (no autograd).
+Tensor fresh_copy(const Tensor& x);
 
 // The broadcast shape of `inputs` (with inputs[0]'s dtype); names the op and the user's line.
 // Callers check the operands' dtypes.
