@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "frontend/compile/compiler_loader.h"
+#include "frontend/compile/trace_inference.h"
 #include "runtime/exec/memory_plan.h"
 #include "frontend/ops/pointwise/pointwise.h"
 #include "frontend/trace/tracer.h"
@@ -89,40 +90,57 @@ trace::Graph optimize(const trace::Graph& traced, const ProgramPath& path) {
 
 namespace detail {
 
-namespace {
-
-// Traces `body` on `args` and returns the optimized program, refusing what an artifact cannot hold.
-trace::Graph trace_for_export(const ExportBody& body, std::span<const Tensor> args, const ProgramPath& path) {
+trace::Graph trace_inference(const ExportBody& body, std::span<const Tensor> args, Site site,
+                             const std::function<void(const std::string&)>& refuse) {
+  // `refuse` throws; the assertion after it keeps a caller that forgets from exporting anyway.
+  auto fail = [&](const std::string& why) {
+    refuse(why);
+    TL_ASSERT(false, "trace_inference: the refuse callback returned instead of throwing");
+  };
   NoGradGuard no_grad;
   trace::Tracer tracer(trace::Tracer::Mode::kRecord, "export");
   for (size_t i = 0; i < args.size(); ++i) tracer.bind_argument(args[i], static_cast<int>(i));
   std::vector<Tensor> outputs;
   {
     trace::TraceScope scope(tracer);
-    outputs = body(args);
+    try {
+      outputs = body(args);
+    } catch (const AutogradError& e) {
+      // Under NoGradGuard, backward() and gradient reads fail eagerly before the tracer sees them.
+      fail(std::string("the function needs autograd, which an exported program runs without (") + e.what() +
+           "); export an inference function");
+    }
     for (const Tensor& t : outputs) {
-      if (!t.defined()) refuse_export(path, "the function returned an undefined tensor");
-      tracer.graph().outputs.push_back(tracer.value_of(t, path.site));
+      if (!t.defined()) fail("the function returned an undefined tensor");
+      tracer.graph().outputs.push_back(tracer.value_of(t, site));
     }
   }
-  if (!tracer.untraceable().empty()) refuse_export(path, "cannot trace " + tracer.untraceable());
+  if (!tracer.untraceable().empty()) fail("cannot trace " + tracer.untraceable());
   if (!tracer.host_guards().empty()) {
     const trace::HostGuard& g = tracer.host_guards().front();
-    refuse_export(path, "the function reads a host value (" + g.what + " at " + g.site.str() +
-                            ") that an artifact cannot re-check; make it a constant of the export");
+    fail("the function reads a host value (" + g.what + " at " + g.site.str() +
+         ") that an exported program cannot re-check; make it a constant of the export");
   }
-  if (tracer.has_backward()) refuse_export(path, "the function calls backward(); export an inference function");
-  const trace::Graph& traced = tracer.graph();
-  for (const trace::Node& n : traced.nodes) {
+  if (tracer.has_backward()) fail("the function calls backward(); export an inference function");
+  for (const trace::Node& n : tracer.graph().nodes) {
     if (n.op == trace::kRandom || n.op == trace::kGuard || n.op == trace::kAssign || n.op == trace::kGrad) {
       const char* what = n.op == trace::kRandom   ? "draws random numbers"
                          : n.op == trace::kGuard  ? "reads a tensor value on the host"
                          : n.op == trace::kAssign ? "updates a tensor in place"
                                                   : "asks for a gradient";
-      refuse_export(path, std::string("the function ") + what + " at " + n.site.str() +
-                              "; an exported program must be a pure inference function");
+      fail(std::string("the function ") + what + " at " + n.site.str() +
+           "; an exported program must be a pure inference function");
     }
   }
+  return std::move(tracer.graph());
+}
+
+namespace {
+
+// Traces `body` on `args` and returns the optimized program, refusing what an artifact cannot hold.
+trace::Graph trace_for_export(const ExportBody& body, std::span<const Tensor> args, const ProgramPath& path) {
+  trace::Graph traced =
+      trace_inference(body, args, path.site, [&](const std::string& why) { refuse_export(path, why); });
   return optimize(traced, path);
 }
 

@@ -6,6 +6,11 @@
 //       [--threads N] [--target cpu]
 // The input is read once; every check and every byte written concerns those same bytes.
 #include <CLI/CLI.hpp>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <filesystem>
 #include <iostream>
@@ -77,7 +82,78 @@ int inspect(const std::string& path) {
   return kOk;
 }
 
-int compile(const Options& o, uint64_t budget) {
+// An ONNX model (IN ends in .onnx): tl-onnx-import, beside tlc, imports it into a temporary
+// artifact that the rest of tlc reads like any other. tlc itself links only the runtime.
+struct TemporaryFile {
+  std::string path;
+  ~TemporaryFile() {
+    if (!path.empty()) ::unlink(path.c_str());
+  }
+};
+
+bool is_onnx(const std::string& path) { return fs::path(path).extension() == ".onnx"; }
+
+// Runs tl-onnx-import with `extra` arguments; returns its exit code (127: could not start).
+int run_importer(const std::string& importer, const Options& o, const std::string& out, std::vector<std::string> extra) {
+  std::vector<std::string> args{importer, o.input, "-o", out};
+  args.insert(args.end(), extra.begin(), extra.end());
+  if (o.print_plan) args.push_back("--print-plan");
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::cout.flush();
+  pid_t pid = ::fork();
+  if (pid < 0) return 127;
+  if (pid == 0) {
+    ::execv(importer.c_str(), argv.data());
+    std::_Exit(127);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : kBadInput;
+}
+
+int import_onnx(const Options& o, TemporaryFile& artifact) {
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  const std::string importer = ((ec ? fs::path(".") : self.parent_path()) / "tl-onnx-import").string();
+  if (::access(importer.c_str(), X_OK) != 0) {
+    return fail(kUsage, o.input + " is an ONNX model, but '" + importer + "' (which imports ONNX models) is missing");
+  }
+  artifact.path = (fs::temp_directory_path() / ("tlc-onnx-" + std::to_string(::getpid()) + ".tlart")).string();
+  int code = kOk;
+  if (o.batch > 0) {
+    // Batches 1 to N when the program's shapes scale with the batch; else exactly N.
+    code = run_importer(importer, o, artifact.path, {"--max-batch", std::to_string(o.batch)});
+    if (code == kBadInput) {
+      std::cerr << "tlc: the model cannot run at every batch size up to " << o.batch << " (see above); compiling it "
+                << "for batch " << o.batch << " exactly\n";
+      code = run_importer(importer, o, artifact.path, {"--batch", std::to_string(o.batch)});
+      if (code == kOk) return kOk;  // the artifact has fixed shapes: --batch no longer applies
+    }
+  } else {
+    code = run_importer(importer, o, artifact.path, {});
+  }
+  if (code == 127) return fail(kUsage, "cannot start " + importer);
+  if (code != kOk) return fail(code, "importing the ONNX model " + o.input + " failed (see above)");
+  return kOk;
+}
+
+int compile(const Options& options, uint64_t budget) {
+  Options o = options;
+  TemporaryFile imported;
+  if (is_onnx(o.input)) {
+    if (int code = import_onnx(o, imported); code != kOk) return code;
+    o.input = imported.path;
+    std::optional<rt::Artifact> check;
+    try {
+      check = rt::Artifact::open(o.input);
+    } catch (const Error& e) {
+      return fail(kBadInput, e.what());
+    }
+    if (check->manifest().max_batch() == 0) o.batch = 0;  // compiled for one batch size
+  }
   std::string bytes;
   std::optional<rt::Artifact> a;
   try {
@@ -166,7 +242,7 @@ int main(int argc, char** argv) {
   Options o;
   app.add_option("--inspect", o.inspect, "Print everything in the artifact FILE and exit (takes no other option)")
       ->type_name("FILE");
-  auto* input = app.add_option("input", o.input, "The artifact to compile (written by tl::export_program)")
+  auto* input = app.add_option("input", o.input, "The artifact to compile (written by tl::export_program), or an ONNX model (.onnx)")
                     ->type_name("IN");
   auto* output = app.add_option("-o,--output", o.output, "Where to write the result")->type_name("OUT");
   auto* emit = app.add_option("--emit", o.emit,
