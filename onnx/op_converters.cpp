@@ -798,6 +798,73 @@ Outputs range(const Ctx& c) {
   return {from_vector<double>(v, {static_cast<int64_t>(v.size())}).to(s.dtype())};
 }
 
+Tensor flip(const Tensor& x, int64_t d) {
+  std::vector<int64_t> idx;
+  for (int64_t i = x.shape()[d] - 1; i >= 0; --i) idx.push_back(i);
+  return index_select(x, d, from_vector<int64_t>(idx, {static_cast<int64_t>(idx.size())}));
+}
+
+Outputs cumsum_op(const Ctx& c) {
+  const Tensor& x = c.input(0);
+  std::vector<int64_t> axis = c.host_ints(1, "axis");
+  if (axis.size() != 1) c.fail("axis must hold one value");
+  const int64_t d = norm_axis(axis[0], x.dim(), c);
+  const bool reverse = c.i("reverse", 0) != 0, exclusive = c.i("exclusive", 0) != 0;
+  Tensor in = reverse ? flip(x, d) : x;
+  Tensor y = cumsum(in, d, c.site).to(x.dtype());
+  if (exclusive) y = sub(y, in, c.site);
+  return {reverse ? flip(y, d) : y};
+}
+
+Outputs topk_op(const Ctx& c) {
+  const Tensor& x = c.input(0);
+  std::vector<int64_t> k = c.host_ints(1, "K");
+  if (k.size() != 1 || k[0] < 0) c.fail("K must hold one non-negative value");
+  const int64_t d = norm_axis(c.i("axis", -1), x.dim(), c);
+  ValuesIndices r = topk(x, k[0], d, c.i("largest", 1) != 0, c.site);
+  return {r.values, r.indices};
+}
+
+Outputs one_hot_op(const Ctx& c) {
+  Tensor idx = c.input(0).to(kInt64);
+  const double depth = c.host_scalar(1, "depth");
+  const int64_t n = static_cast<int64_t>(depth);
+  if (n <= 0) c.fail("depth must be positive");
+  const Tensor& values = c.input(2);
+  if (values.numel() != 2) c.fail("values must hold [off_value, on_value]");
+  // Negative indices count from the end; others outside [0, depth) give all-off rows.
+  idx = where(lt(idx, like(0, idx)), add(idx, like(static_cast<double>(n), idx)), idx);
+  Tensor valid = logical_and(ge(idx, like(0, idx)), lt(idx, like(static_cast<double>(n), idx)));
+  Tensor hot = one_hot(where(valid, idx, like(0, idx)), n, c.site);
+  hot = mul(hot, valid.to(hot.dtype()).unsqueeze(-1));
+  Tensor v = values.reshape(Shape{2});
+  Tensor off = v.narrow(0, 0, 1), on = v.narrow(0, 1, 1);
+  Tensor y = add(mul(hot.to(values.dtype()), sub(on, off)), off, c.site);
+  const int64_t out_rank = idx.dim() + 1;
+  const int64_t axis = norm_axis(c.i("axis", -1), out_rank, c);
+  if (axis != out_rank - 1) {
+    std::vector<int64_t> perm;
+    for (int64_t d = 0; d < out_rank - 1; ++d) perm.push_back(d);
+    perm.insert(perm.begin() + axis, out_rank - 1);
+    y = y.permute(Shape(perm));
+  }
+  return {y};
+}
+
+// ScatterElements with reduction "add": data plus updates summed at their indices.
+Outputs scatter_elements(const Ctx& c) {
+  const Tensor& data = c.input(0);
+  Tensor idx = c.input(1).to(kInt64);
+  const Tensor& updates = c.input(2);
+  const int64_t axis = norm_axis(c.i("axis", 0), data.dim(), c);
+  idx = where(lt(idx, like(0, idx)), add(idx, like(static_cast<double>(data.shape()[axis]), idx)), idx);
+  ops::Attrs a;
+  a.axis = axis;
+  a.dims = data.shape();
+  static const ops::OpDef* scatter = ops::find_op("scatter_add");
+  return {add(data, ops::call(*scatter, {updates, idx}, a, c.site), c.site)};
+}
+
 // ---------------------------------------------------------------- elementwise
 
 // ONNX's arithmetic keeps the operands' type; tl's promotes (integer division gives float).
@@ -1079,6 +1146,15 @@ const std::map<std::string, Converter>& table() {
     m["ConstantOfShape"] = {{"value"}, constant_of_shape};
     m["Range"] = {{}, range};
     m["Dropout"] = {{"ratio", "seed", "is_test"}, dropout};
+    m["CumSum"] = {{"exclusive", "reverse"}, cumsum_op};
+    m["TopK"] = {{"axis", "largest", "sorted"}, topk_op,
+                 [](const Node& n, int) { return require_int(n, "sorted", 1); }};
+    m["OneHot"] = {{"axis"}, one_hot_op};
+    m["ScatterElements"] = {{"axis", "reduction"}, scatter_elements, [](const Node& n, int) -> std::string {
+                              const Attribute* r = n.attr("reduction");
+                              if (!r || r->s != "add") return "only reduction='add' is supported (tl has no overwriting scatter)";
+                              return "";
+                            }};
     return m;
   }();
   return t;

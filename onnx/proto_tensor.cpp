@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <bit>
 #include <cstring>
 #include <filesystem>
 #include <onnx/onnx_pb.h>
@@ -13,6 +14,9 @@
 
 namespace tl::onnx_import {
 namespace {
+
+// ONNX stores raw_data little-endian; tensors are copied to and from it byte for byte.
+static_assert(std::endian::native == std::endian::little, "the ONNX tensor codec assumes a little-endian machine");
 
 using TP = ::onnx::TensorProto;
 
