@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 namespace tl::rt::cpu {
 
@@ -41,9 +42,19 @@ struct Conv2dGeometry {
   int64_t stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w, groups;
 };
 
+// Where a call's weights live, so that their copy in the primitive's layout can be reused by
+// later calls while the weights are unchanged: the storage that holds them (compared by
+// identity, and only while it is alive) and its write counter at this call.
+struct WeightsIdentity {
+  std::weak_ptr<const void> storage;
+  uint64_t version = 0;
+};
+
 // y: (N, O, OH, OW) = conv(x: (N, C, H, W), w: (O, C/groups, KH, KW)) + bias: (O), or no
-// bias when `bias` is null.
-void conv2d_forward_f32(const Conv2dGeometry& g, const float* x, const float* w, const float* bias, float* y);
+// bias when `bias` is null. With `reuse`, the weights' reordered copy is cached (keyed by
+// storage, address and version) instead of being made on every call.
+void conv2d_forward_f32(const Conv2dGeometry& g, const float* x, const float* w, const float* bias, float* y,
+                        const WeightsIdentity* reuse = nullptr);
 // dx: (N, C, H, W) = gradient of the convolution w.r.t. x, given dy: (N, O, OH, OW).
 void conv2d_backward_data_f32(const Conv2dGeometry& g, const float* dy, const float* w, float* dx);
 // dw: (O, C/groups, KH, KW) = gradient of the convolution w.r.t. w, given x and dy.

@@ -6,6 +6,8 @@
 // activations per job. Primitives and reorders are created once per geometry and cached.
 #include <algorithm>
 #include <array>
+#include <functional>
+#include <tuple>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -207,15 +209,17 @@ bool is_reference_impl(const dnnl::primitive& p) {
   return impl && std::strncmp(impl, "ref", 3) == 0;
 }
 
-// The cached plan for `g` (one job's images) in direction `d`.
-const ConvPlan& plan_for(const Conv2dGeometry& g, bool has_bias, Direction d) {
+// The cached plan for `g` (one job's images) in direction `d`, for primitives that run on
+// one thread (threads == 1) or split their work over `threads` OpenMP threads.
+const ConvPlan& plan_for(const Conv2dGeometry& g, bool has_bias, Direction d, int threads = 1) {
   static std::mutex mutex;
-  static std::map<std::pair<ConvKey, Direction>, ConvPlan> cache;
+  static std::map<std::tuple<ConvKey, Direction, int>, ConvPlan> cache;
   std::lock_guard<std::mutex> lock(mutex);
-  auto key = std::make_pair(conv_key(g, has_bias && d == Direction::kForward), d);
+  auto key = std::make_tuple(conv_key(g, has_bias && d == Direction::kForward), d, threads);
   auto it = cache.find(key);
   if (it == cache.end()) {
-    SingleThreadedScope single_threaded;  // as the plan's primitives run
+    std::optional<SingleThreadedScope> single_threaded;  // as the plan's primitives run
+    if (threads == 1) single_threaded.emplace();
     ConvPlan plan = make_plan(g, has_bias, d, prefers_blocked(g, d));
     // With layouts left open, a geometry no optimized kernel takes could end on oneDNN's
     // reference kernel; the plain layouts then give GEMM a chance.
@@ -250,37 +254,118 @@ struct CallPlans {
   const ConvPlan* full;
   const ConvPlan* tail;
 
-  CallPlans(const Conv2dGeometry& g, bool has_bias, Direction d) {
+  CallPlans(const Conv2dGeometry& g, bool has_bias, Direction d, int threads = 1) {
     int64_t jobs = job_count(g);
-    full = &plan_for(job_geometry(g, 0), has_bias, d);
-    tail = jobs > 1 && g.N % kImagesPerJob != 0 ? &plan_for(job_geometry(g, jobs - 1), has_bias, d) : nullptr;
+    full = &plan_for(job_geometry(g, 0), has_bias, d, threads);
+    tail = jobs > 1 && g.N % kImagesPerJob != 0 ? &plan_for(job_geometry(g, jobs - 1), has_bias, d, threads)
+                                                : nullptr;
   }
   const ConvPlan& of_job(const Conv2dGeometry& g, int64_t j) const {
     return tail && j == job_count(g) - 1 ? *tail : *full;
   }
 };
 
-// The weights `w` (plain) in the layout of each plan of a call, reordered once per call.
+// Weights already reordered into a primitive's layout, kept while the storage that holds
+// them is alive and unwritten: inference calls (and every call between two optimizer steps)
+// reorder each weight tensor once instead of on every call. An entry is replaced when its
+// weights change; entries of freed storages are dropped as new ones arrive.
+class PackedWeightsCache {
+ public:
+  // The packed copy of `w` for `op`, made by `pack` when missing or stale. The returned
+  // buffer stays valid while the caller holds it, even if another call replaces the entry.
+  std::shared_ptr<const std::vector<float>> get(const WeightsIdentity& id, const Operand& op, const float* w,
+                                                const std::function<void(float*)>& pack) {
+    std::shared_ptr<const void> owner = id.storage.lock();
+    const Key key{owner.get(), w, &op};
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = entries_.find(key);
+      if (it != entries_.end() && it->second.version == id.version && !it->second.storage.expired() &&
+          it->second.storage.lock() == owner) {
+        return it->second.packed;
+      }
+    }
+    auto packed = std::make_shared<std::vector<float>>(op.used_floats());
+    pack(packed->data());
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (++inserts_ % 64 == 0) drop_expired();
+    bytes_ += packed->size() * sizeof(float);
+    auto [it, fresh] = entries_.try_emplace(key);
+    if (!fresh) bytes_ -= it->second.packed->size() * sizeof(float);
+    it->second = {id.storage, id.version, packed};
+    if (bytes_ > kMaxBytes) {  // a bound, not a policy: inference working sets are far smaller
+      entries_.clear();
+      bytes_ = 0;
+    }
+    return packed;
+  }
+
+ private:
+  struct Key {
+    const void* storage;
+    const float* data;
+    const Operand* op;
+    bool operator<(const Key& o) const { return std::tie(storage, data, op) < std::tie(o.storage, o.data, o.op); }
+  };
+  struct Entry {
+    std::weak_ptr<const void> storage;
+    uint64_t version = 0;
+    std::shared_ptr<const std::vector<float>> packed;
+  };
+  void drop_expired() {
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      if (it->second.storage.expired()) {
+        bytes_ -= it->second.packed->size() * sizeof(float);
+        it = entries_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  static constexpr size_t kMaxBytes = size_t{4} << 30;
+  std::mutex mutex_;
+  std::map<Key, Entry> entries_;
+  size_t bytes_ = 0;
+  uint64_t inserts_ = 0;
+};
+
+PackedWeightsCache& packed_weights() {
+  static PackedWeightsCache* cache = new PackedWeightsCache();  // outlives every caller
+  return *cache;
+}
+
+// The weights `w` (plain) in the layout of each plan of a call: reordered once per call, or
+// taken from the packed-weights cache when the caller identifies them.
 class PreparedWeights {
  public:
   // The reordered weights go to the calling thread's buffers 3 and 4, which the jobs (on any
   // thread) only read, and which this thread does not reuse before the call ends.
-  PreparedWeights(const CallPlans& plans, const float* w) {
-    full_ = prepare(plans.full->w, w, 3);
+  PreparedWeights(const CallPlans& plans, const float* w, const WeightsIdentity* reuse = nullptr, int threads = 1) {
+    full_ = prepare(plans.full->w, w, 3, reuse, threads, held_full_);
     tail_ = !plans.tail ? nullptr
             : plans.tail->w.used == plans.full->w.used ? full_
-                                                       : prepare(plans.tail->w, w, 4);
+                                                       : prepare(plans.tail->w, w, 4, reuse, threads, held_tail_);
   }
   const float* of(const CallPlans& plans, const ConvPlan& plan) const { return &plan == plans.full ? full_ : tail_; }
 
  private:
-  static const float* prepare(const Operand& op, const float* w, int slot) {
+  static const float* prepare(const Operand& op, const float* w, int slot, const WeightsIdentity* reuse, int threads,
+                              std::shared_ptr<const std::vector<float>>& held) {
     if (op.is_plain()) return w;
+    auto pack = [&](float* to) {
+      std::optional<SingleThreadedScope> single_threaded;  // reorders run as they were created
+      if (threads == 1) single_threaded.emplace();
+      op.reorder(w, to);
+    };
+    if (reuse) {
+      held = packed_weights().get(*reuse, op, w, pack);
+      return held->data();
+    }
     float* buffer = job_buffer(slot, op.used_floats());
-    SingleThreadedScope single_threaded;
-    op.reorder(w, buffer);
+    pack(buffer);
     return buffer;
   }
+  std::shared_ptr<const std::vector<float>> held_full_, held_tail_;
   const float* full_ = nullptr;
   const float* tail_ = nullptr;
 };
@@ -306,10 +391,21 @@ void finish_output(const Operand& op, const memory& written, float* plain) {
 
 }  // namespace
 
-void conv2d_forward_f32(const Conv2dGeometry& g, const float* x, const float* w, const float* bias, float* y) {
-  CallPlans plans(g, bias != nullptr, Direction::kForward);
-  PreparedWeights weights(plans, w);
-  run_jobs_single_threaded(job_count(g), [&](int64_t j) {
+void conv2d_forward_f32(const Conv2dGeometry& g, const float* x, const float* w, const float* bias, float* y,
+                        const WeightsIdentity* reuse) {
+  // Fewer jobs than threads (small batches: inference): each job's primitive splits its
+  // output over the threads instead. A forward convolution computes each output element on
+  // one thread whatever the split (tests/runtime checks results are bitwise equal at 1 and 2
+  // threads), so results still do not depend on the thread count.
+  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  const bool split_jobs = threads > 1 && job_count(g) < threads;
+  CallPlans plans(g, bias != nullptr, Direction::kForward, split_jobs ? threads : 1);
+  PreparedWeights weights(plans, w, reuse, split_jobs ? threads : 1);
+  auto run_jobs = [&](int64_t jobs, const auto& job) {
+    if (!split_jobs) return run_jobs_single_threaded(jobs, job);
+    for (int64_t j = 0; j < jobs; ++j) job(j);
+  };
+  run_jobs(job_count(g), [&](int64_t j) {
     const ConvPlan& plan = plans.of_job(g, j);
     int64_t n0 = j * kImagesPerJob;
     float* yj = y + n0 * g.O * g.OH * g.OW;

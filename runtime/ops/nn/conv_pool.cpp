@@ -8,6 +8,7 @@
 //
 // Dimension letters: N batch, C input channels, O output channels, G groups,
 // H/W input height/width, OH/OW output height/width, KH/KW kernel height/width.
+#include <optional>
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -162,8 +163,13 @@ void conv2d_kernel(std::span<const Tensor> in, Tensor& out, const Attrs& a) {
   Tensor b = in.size() > 2 && in[2].defined() ? contiguous_copy(in[2]) : Tensor();
   Conv2dGeometry g = conv_geometry(x.shape(), w.shape(), a);
   if (use_onednn(out.dtype(), {&x, &w})) {
+    // Weights in memory tl owns (every write bumps the storage's version) may keep their
+    // reordered copy between calls; caller-owned memory (from_blob) may change unseen.
+    std::optional<rt::cpu::WeightsIdentity> reuse;
+    const std::shared_ptr<Storage>& storage = in[1].impl()->storage;
+    if (in[1].is_contiguous() && storage && storage->allocator) reuse.emplace(rt::cpu::WeightsIdentity{storage, storage->version});
     rt::cpu::conv2d_forward_f32(g, x.data<float>(), w.data<float>(), b.defined() ? b.data<float>() : nullptr,
-                                out.data<float>());
+                                out.data<float>(), reuse ? &*reuse : nullptr);
     return;
   }
   TL_DISPATCH_FLOATING(out.dtype(), "conv2d", {

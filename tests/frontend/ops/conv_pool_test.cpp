@@ -174,6 +174,45 @@ TEST_CASE("float32 conv2d and its gradients are bitwise equal at 1 and 2 threads
   set_num_threads(previous);
 }
 
+// Batch-1 inference splits each convolution over the threads (oneDNN's own threading) and
+// reuses reordered weights between calls: still bitwise equal at 1 and 2 threads.
+TEST_CASE("float32 conv2d at batch 1 is bitwise equal at 1 and 2 threads for resnet and mobilenet layers", "[ops][conv2d]") {
+  struct Layer {
+    Shape x, w;
+    int64_t stride, pad, groups;
+  };
+  const Layer layers[] = {{{1, 3, 64, 64}, {64, 3, 7, 7}, 2, 3, 1},   {{1, 64, 28, 28}, {64, 64, 3, 3}, 1, 1, 1},
+                          {{1, 64, 28, 28}, {128, 64, 1, 1}, 2, 0, 1}, {{1, 32, 28, 28}, {32, 1, 3, 3}, 1, 1, 32},
+                          {{3, 16, 20, 20}, {24, 16, 3, 3}, 1, 1, 1}};
+  int previous = get_num_threads();
+  for (const Layer& l : layers) {
+    INFO("x " << l.x.str() << " w " << l.w.str());
+    Tensor x = rand64(l.x).to(kFloat32), w = rand64(l.w).to(kFloat32), b = rand64({l.w[0]}).to(kFloat32);
+    std::vector<double> results[2];
+    for (int threads : {1, 2}) {
+      set_num_threads(threads);
+      Shape stride{l.stride, l.stride}, pad{l.pad, l.pad};
+      Tensor y = conv2d(x, w, b, stride, pad, {1, 1}, l.groups);
+      CHECK(conv2d(x, w, b, stride, pad, {1, 1}, l.groups).to_vector<double>() == y.to_vector<double>());
+      results[threads - 1] = y.to_vector<double>();
+    }
+    CHECK(results[0] == results[1]);
+  }
+  set_num_threads(previous);
+}
+
+TEST_CASE("conv2d sees weights written in place between calls", "[ops][conv2d]") {
+  Tensor x = rand64({1, 8, 10, 10}).to(kFloat32), w = rand64({16, 8, 3, 3}).to(kFloat32);
+  Tensor before = conv2d(x, w);
+  {
+    NoGradGuard no_grad;
+    w.mul_(2.0);
+  }
+  Tensor after = conv2d(x, w);
+  CHECK(max_abs_diff(after, mul(before, scalar_tensor(2.0))) < 1e-4);
+  CHECK(max_abs_diff(after, before) > 1e-2);
+}
+
 TEST_CASE("max_pool2d and avg_pool2d on a hand-checked 4x4 input", "[ops][pool]") {
   for (DType dtype : {kFloat32, kFloat64}) {
     INFO(dtype_name(dtype));
