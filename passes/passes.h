@@ -50,6 +50,10 @@ std::unique_ptr<mlir::Pass> create_transpose_matmul_pass();
 // is the add's only user is folded too (flag). oneDNN applies both as post-ops.
 std::unique_ptr<mlir::Pass> create_matmul_epilogue_pass();
 
+// tl-conv-epilogue (on func.func): a relu that is a conv2d's only user is folded into the
+// convolution (its `relu` flag; oneDNN applies it as a post-op).
+std::unique_ptr<mlir::Pass> create_conv_epilogue_pass();
+
 // Undoes the fusion of one group: replaces `call` (a func.call of a `fused` function) by the
 // group's ops, and erases the function when nothing else calls it. Returns false, changing
 // nothing, when `call` is not such a call.

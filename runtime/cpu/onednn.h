@@ -50,11 +50,16 @@ struct WeightsIdentity {
   uint64_t version = 0;
 };
 
+// What oneDNN applies to a convolution's result before storing it (post-ops).
+struct ConvEpilogue {
+  bool relu = false;
+};
+
 // y: (N, O, OH, OW) = conv(x: (N, C, H, W), w: (O, C/groups, KH, KW)) + bias: (O), or no
-// bias when `bias` is null. With `reuse`, the weights' reordered copy is cached (keyed by
+// bias when `bias` is null, then the epilogue. With `reuse`, the weights' reordered copy is cached (keyed by
 // storage, address and version) instead of being made on every call.
 void conv2d_forward_f32(const Conv2dGeometry& g, const float* x, const float* w, const float* bias, float* y,
-                        const WeightsIdentity* reuse = nullptr);
+                        const WeightsIdentity* reuse = nullptr, ConvEpilogue epilogue = {});
 // dx: (N, C, H, W) = gradient of the convolution w.r.t. x, given dy: (N, O, OH, OW).
 void conv2d_backward_data_f32(const Conv2dGeometry& g, const float* dy, const float* w, float* dx);
 // dw: (O, C/groups, KH, KW) = gradient of the convolution w.r.t. w, given x and dy.

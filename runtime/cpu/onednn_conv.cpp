@@ -30,11 +30,11 @@ constexpr auto kF32 = memory::data_type::f32;
 // per image, the blocked kernels run 1.5-2x faster on 4 images than on 64.
 constexpr int64_t kImagesPerJob = 4;
 
-using ConvKey = std::array<int64_t, 17>;  // the geometry plus whether there is a bias
+using ConvKey = std::array<int64_t, 18>;  // the geometry, whether there is a bias, the epilogue
 
-ConvKey conv_key(const Conv2dGeometry& g, bool has_bias) {
+ConvKey conv_key(const Conv2dGeometry& g, bool has_bias, bool relu = false) {
   return {g.N, g.C, g.H, g.W, g.O, g.KH, g.KW, g.OH, g.OW, g.stride_h, g.stride_w,
-          g.pad_h, g.pad_w, g.dilation_h, g.dilation_w, g.groups, has_bias ? 1 : 0};
+          g.pad_h, g.pad_w, g.dilation_h, g.dilation_w, g.groups, has_bias ? 1 : 0, relu ? 1 : 0};
 }
 
 // The memory descriptors and op descriptor arguments shared by the three conv primitives:
@@ -62,15 +62,21 @@ struct ConvDescs {
     padding_r = {g.pad_h, g.pad_w};
   }
 
-  dnnl::convolution_forward::primitive_desc forward_pd(bool has_bias) const {
+  dnnl::convolution_forward::primitive_desc forward_pd(bool has_bias, bool relu = false) const {
     auto kind = dnnl::prop_kind::forward_training;  // training: usable as a hint for backward
     auto algo = dnnl::algorithm::convolution_direct;
-    if (has_bias) {
-      return {dnnl::convolution_forward::desc(kind, algo, x, w, b, y, strides, dilates, padding_l, padding_r),
-              scratchpad_attr(), engine()};
+    dnnl::primitive_attr attr = scratchpad_attr();
+    if (relu) {
+      dnnl::post_ops post;
+      post.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+      attr.set_post_ops(post);
     }
-    return {dnnl::convolution_forward::desc(kind, algo, x, w, y, strides, dilates, padding_l, padding_r),
-            scratchpad_attr(), engine()};
+    if (has_bias) {
+      return {dnnl::convolution_forward::desc(kind, algo, x, w, b, y, strides, dilates, padding_l, padding_r), attr,
+              engine()};
+    }
+    return {dnnl::convolution_forward::desc(kind, algo, x, w, y, strides, dilates, padding_l, padding_r), attr,
+            engine()};
   }
 };
 
@@ -175,9 +181,9 @@ bool prefers_blocked(const Conv2dGeometry& g, Direction d) {
 }
 
 // A plan whose primitive is created with layouts `any` (oneDNN picks) or plain.
-ConvPlan make_plan(const Conv2dGeometry& g, bool has_bias, Direction d, bool any) {
+ConvPlan make_plan(const Conv2dGeometry& g, bool has_bias, Direction d, bool any, bool relu = false) {
   ConvDescs plain(g, false), desc(g, any);
-  auto hint = desc.forward_pd(has_bias && d == Direction::kForward);
+  auto hint = desc.forward_pd(has_bias && d == Direction::kForward, relu && d == Direction::kForward);
   auto algo = dnnl::algorithm::convolution_direct;
   switch (d) {
     case Direction::kForward:
@@ -211,19 +217,20 @@ bool is_reference_impl(const dnnl::primitive& p) {
 
 // The cached plan for `g` (one job's images) in direction `d`, for primitives that run on
 // one thread (threads == 1) or split their work over `threads` OpenMP threads.
-const ConvPlan& plan_for(const Conv2dGeometry& g, bool has_bias, Direction d, int threads = 1) {
+const ConvPlan& plan_for(const Conv2dGeometry& g, bool has_bias, Direction d, int threads = 1, bool relu = false) {
   static std::mutex mutex;
   static std::map<std::tuple<ConvKey, Direction, int>, ConvPlan> cache;
   std::lock_guard<std::mutex> lock(mutex);
-  auto key = std::make_tuple(conv_key(g, has_bias && d == Direction::kForward), d, threads);
+  const bool forward = d == Direction::kForward;
+  auto key = std::make_tuple(conv_key(g, has_bias && forward, relu && forward), d, threads);
   auto it = cache.find(key);
   if (it == cache.end()) {
     std::optional<SingleThreadedScope> single_threaded;  // as the plan's primitives run
     if (threads == 1) single_threaded.emplace();
-    ConvPlan plan = make_plan(g, has_bias, d, prefers_blocked(g, d));
+    ConvPlan plan = make_plan(g, has_bias, d, prefers_blocked(g, d), relu);
     // With layouts left open, a geometry no optimized kernel takes could end on oneDNN's
     // reference kernel; the plain layouts then give GEMM a chance.
-    if (is_reference_impl(plan.primitive)) plan = make_plan(g, has_bias, d, false);
+    if (is_reference_impl(plan.primitive)) plan = make_plan(g, has_bias, d, false, relu);
     it = cache.emplace(key, std::move(plan)).first;
   }
   return it->second;
@@ -254,10 +261,10 @@ struct CallPlans {
   const ConvPlan* full;
   const ConvPlan* tail;
 
-  CallPlans(const Conv2dGeometry& g, bool has_bias, Direction d, int threads = 1) {
+  CallPlans(const Conv2dGeometry& g, bool has_bias, Direction d, int threads = 1, bool relu = false) {
     int64_t jobs = job_count(g);
-    full = &plan_for(job_geometry(g, 0), has_bias, d, threads);
-    tail = jobs > 1 && g.N % kImagesPerJob != 0 ? &plan_for(job_geometry(g, jobs - 1), has_bias, d, threads)
+    full = &plan_for(job_geometry(g, 0), has_bias, d, threads, relu);
+    tail = jobs > 1 && g.N % kImagesPerJob != 0 ? &plan_for(job_geometry(g, jobs - 1), has_bias, d, threads, relu)
                                                 : nullptr;
   }
   const ConvPlan& of_job(const Conv2dGeometry& g, int64_t j) const {
@@ -392,14 +399,14 @@ void finish_output(const Operand& op, const memory& written, float* plain) {
 }  // namespace
 
 void conv2d_forward_f32(const Conv2dGeometry& g, const float* x, const float* w, const float* bias, float* y,
-                        const WeightsIdentity* reuse) {
+                        const WeightsIdentity* reuse, ConvEpilogue epilogue) {
   // Fewer jobs than threads (small batches: inference): each job's primitive splits its
   // output over the threads instead. A forward convolution computes each output element on
   // one thread whatever the split (tests/runtime checks results are bitwise equal at 1 and 2
   // threads), so results still do not depend on the thread count.
   const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
   const bool split_jobs = threads > 1 && job_count(g) < threads;
-  CallPlans plans(g, bias != nullptr, Direction::kForward, split_jobs ? threads : 1);
+  CallPlans plans(g, bias != nullptr, Direction::kForward, split_jobs ? threads : 1, epilogue.relu);
   PreparedWeights weights(plans, w, reuse, split_jobs ? threads : 1);
   auto run_jobs = [&](int64_t jobs, const auto& job) {
     if (!split_jobs) return run_jobs_single_threaded(jobs, job);

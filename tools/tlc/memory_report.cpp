@@ -168,6 +168,11 @@ std::string format_plan(const artifact::Program& p, const artifact::Manifest& ma
   };
   for (int k = 0; k < p.nodes_size(); ++k) {
     const artifact::Node& n = p.nodes(k);
+    // Flags show with the op: conv2d+relu, matmul_bias+relu (epilogues the compiler folded).
+    std::string op = n.op();
+    for (const artifact::Attribute& a : n.attrs()) {
+      if (a.value_case() == artifact::Attribute::kUnit && a.unit()) op += "+" + a.name();
+    }
     for (int v : n.outputs()) {
       std::string placement;
       const int64_t off = plan_offset(p, v);
@@ -181,7 +186,7 @@ std::string format_plan(const artifact::Program& p, const artifact::Manifest& ma
       } else {
         placement = "own buffer";  // not planned: the executor allocates it at run time
       }
-      rows.push_back({std::to_string(k), n.op(), "%" + std::to_string(v), value_type(p, v), with_commas(bytes), placement,
+      rows.push_back({std::to_string(k), op, "%" + std::to_string(v), value_type(p, v), with_commas(bytes), placement,
                       node_site(n)});
     }
   }

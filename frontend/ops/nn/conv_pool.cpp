@@ -37,18 +37,21 @@ const OpDef& op_conv2d = extend_op("conv2d", [](OpDef& op) {
   op.grad = [](const GradContext& g) {
     std::vector<Tensor> grads(g.inputs.size());
     Attrs a = g.attrs;
+    a.flag = false;  // the backward ops have no relu
+    // With the relu epilogue, the convolution's own gradient is dout where the result is positive.
+    const Tensor dout = g.attrs.flag ? ops::relu_backward(g.dout, g.output(), g.site) : g.dout;
     if (g.needs_input_grad(0)) {
       a.dims = g.input(0).shape();
-      grads[0] = call(op_conv2d_backward_input, {g.dout, g.input(1)}, a, g.site);
+      grads[0] = call(op_conv2d_backward_input, {dout, g.input(1)}, a, g.site);
     }
     if (g.needs_input_grad(1)) {
       a.dims = g.input(1).shape();
-      grads[1] = call(op_conv2d_backward_weight, {g.input(0), g.dout}, a, g.site);
+      grads[1] = call(op_conv2d_backward_weight, {g.input(0), dout}, a, g.site);
     }
     // Two reductions that read dout in place (trailing dims, then the leading one); one sum
     // over {0, 2, 3} would first copy dout into (O, N*OH*OW) order.
     if (g.inputs.size() > 2 && g.needs_input_grad(2)) {
-      grads[2] = sum(sum(g.dout, {2, 3}, false, g.site), {0}, false, g.site);
+      grads[2] = sum(sum(dout, {2, 3}, false, g.site), {0}, false, g.site);
     }
     return grads;
   };

@@ -169,11 +169,15 @@ void conv2d_kernel(std::span<const Tensor> in, Tensor& out, const Attrs& a) {
     const std::shared_ptr<Storage>& storage = in[1].impl()->storage;
     if (in[1].is_contiguous() && storage && storage->allocator) reuse.emplace(rt::cpu::WeightsIdentity{storage, storage->version});
     rt::cpu::conv2d_forward_f32(g, x.data<float>(), w.data<float>(), b.defined() ? b.data<float>() : nullptr,
-                                out.data<float>(), reuse ? &*reuse : nullptr);
+                                out.data<float>(), reuse ? &*reuse : nullptr, {.relu = a.flag});
     return;
   }
   TL_DISPATCH_FLOATING(out.dtype(), "conv2d", {
     conv2d_forward_reference<T>(g, x.data<T>(), w.data<T>(), b.defined() ? b.data<T>() : nullptr, out.data<T>());
+    if (a.flag) {
+      T* y = out.data<T>();
+      for (int64_t i = 0; i < out.numel(); ++i) y[i] = y[i] > T(0) ? y[i] : T(0);
+    }
   })
 }
 
@@ -503,9 +507,11 @@ std::vector<AttrSpec> pool_attr_specs() {
 }
 
 [[maybe_unused]] const OpDef& op_conv2d = define_op("conv2d", [](OpDef& op) {
-  op.doc = "2-D cross-correlation of (N, C, H, W) with (O, C/groups, KH, KW) plus optional bias (O)";
+  op.doc = "2-D cross-correlation of (N, C, H, W) with (O, C/groups, KH, KW) plus optional bias (O), then relu when asked";
   op.arity = 3;
   op.attrs = conv_attr_specs();
+  // Set by the compiler's tl-conv-epilogue pass: oneDNN applies it as a post-op.
+  op.attrs.push_back({"relu", AttrField::kFlag, "apply relu to the result"});
   op.infer = infer_conv2d;
   op.kernels[kCpu] = conv2d_kernel;
   op.optional_inputs = {2};  // the bias
