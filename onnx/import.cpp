@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
+#include <new>
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
 #include <onnx/shape_inference/implementation.h>
@@ -62,6 +63,73 @@ std::vector<std::vector<std::string>> last_uses(const onnx_import::Graph& g) {
     if (!g.constants.count(name)) out[i].push_back(name);
   }
   return out;
+}
+
+// Where the bytes stop being a protobuf message, as far as a walk of the model's top-level
+// fields can tell (protobuf reports only that parsing failed): the byte offset and field of a
+// truncated or malformed field, or the top-level field inside which the damage lies.
+std::string locate_parse_error(std::string_view bytes) {
+  auto field_name = [](uint64_t field) -> std::string {
+    switch (field) {
+      case 7: return "field 7 (graph)";
+      case 8: return "field 8 (opset_import)";
+      default: return "field " + std::to_string(field);
+    }
+  };
+  size_t at = 0;
+  auto varint = [&](uint64_t& v) {
+    v = 0;
+    for (int shift = 0; shift < 64 && at < bytes.size(); shift += 7) {
+      const auto b = static_cast<uint8_t>(bytes[at++]);
+      v |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) return true;
+    }
+    return false;
+  };
+  const std::string end = std::to_string(bytes.size());
+  while (at < bytes.size()) {
+    const std::string start = std::to_string(at);
+    uint64_t tag = 0, value = 0;
+    if (!varint(tag)) return "the field tag at byte " + start + " is cut off or malformed";
+    const uint64_t field = tag >> 3, wire = tag & 7;
+    if (field == 0) return "byte " + start + " holds field number 0, which protobuf does not allow";
+    const std::string name = field_name(field) + " at byte " + start;
+    switch (wire) {
+      case 0:
+        if (!varint(value)) {
+          return name + ": its integer is cut off or malformed (the data ends at byte " + end + ")";
+        }
+        break;
+      case 1:
+      case 5: {
+        const size_t n = wire == 1 ? 8 : 4;
+        if (bytes.size() - at < n) {
+          return name + " needs " + std::to_string(n) + " bytes, but the data ends at byte " + end + " (truncated?)";
+        }
+        at += n;
+        break;
+      }
+      case 2: {
+        if (!varint(value)) return name + ": its length is cut off or malformed";
+        if (value > bytes.size() - at) {
+          return name + " declares " + std::to_string(value) + " bytes from byte " + std::to_string(at) +
+                 ", but the data ends at byte " + end + " (truncated?)";
+        }
+        const size_t field_end = at + static_cast<size_t>(value);
+        if (field == 7) {
+          ::onnx::GraphProto graph;
+          if (!graph.ParseFromArray(bytes.data() + at, static_cast<int>(value))) {
+            return "the damage lies inside " + name + ", bytes [" + std::to_string(at) + ", " +
+                   std::to_string(field_end) + ")";
+          }
+        }
+        at = field_end;
+        break;
+      }
+      default: return name + " has wire type " + std::to_string(wire) + ", which an ONNX model does not use";
+    }
+  }
+  return "the damage lies inside a nested message";
 }
 
 bool compile_by_default() {
@@ -124,12 +192,17 @@ std::vector<Tensor> Model::Impl::run_graph(std::span<const Tensor> inputs) const
     const bool known = (all_known && n.op_type != "Dropout") || onnx_import::reads_only_shapes(n);
     const Site site(file, static_cast<uint32_t>(i + 1));
     std::vector<Tensor> out;
-    if (known) {  // host values (shapes, and what is computed from them): not part of the program
-      trace::PauseScope pause;
-      NoGradGuard no_grad;
-      out = onnx_import::run_node(n, graph.opset, in, site);
-    } else {
-      out = onnx_import::run_node(n, graph.opset, in, site);
+    try {
+      if (known) {  // host values (shapes, and what is computed from them): not part of the program
+        trace::PauseScope pause;
+        NoGradGuard no_grad;
+        out = onnx_import::run_node(n, graph.opset, in, site);
+      } else {
+        out = onnx_import::run_node(n, graph.opset, in, site);
+      }
+    } catch (const std::bad_alloc&) {
+      // Converters build host values (a Range's elements, index lists) in std containers.
+      throw Error("tl::onnx: " + n.label() + ": out of memory computing its outputs (std::bad_alloc)");
     }
     for (size_t k = 0; k < n.outputs.size(); ++k) {
       if (n.outputs[k].empty()) continue;
@@ -230,9 +303,11 @@ Model load_model(std::string_view bytes, const std::string& file, const std::str
   if (bytes.size() > static_cast<size_t>(INT_MAX)) {
     throw IoError("tl::onnx::load('" + file + "'): the model is " + std::to_string(bytes.size()) + " bytes, over protobuf's 2 GiB limit" + at);
   }
+  if (bytes.empty()) throw IoError("tl::onnx::load('" + file + "'): not a valid ONNX model: the file is empty" + at);
   ::onnx::ModelProto model;
   if (!model.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    throw IoError("tl::onnx::load('" + file + "'): not a valid ONNX model: the protobuf data is truncated or corrupt" + at);
+    throw IoError("tl::onnx::load('" + file + "'): not a valid ONNX model: the protobuf data (" +
+                  std::to_string(bytes.size()) + " bytes) is truncated or corrupt: " + locate_parse_error(bytes) + at);
   }
   if (!model.has_graph()) throw IoError("tl::onnx::load('" + file + "'): not a valid ONNX model: it has no graph" + at);
   // What the checker would refuse with a less direct message.
@@ -270,6 +345,11 @@ Model load_model(std::string_view bytes, const std::string& file, const std::str
         init.set_raw_data(std::string(static_cast<const char*>(t.data_ptr()), t.nbytes()));
       }
     }
+    // The checker requires the file's nodes in topological order; ONNX runtimes accept any
+    // order (onnxruntime sorts), and build_graph has sorted them, so it sees that order.
+    ::google::protobuf::RepeatedPtrField<::onnx::NodeProto> sorted;
+    for (const onnx_import::Node& n : g.nodes) *sorted.Add() = model.graph().node(n.index);
+    checked.mutable_graph()->mutable_node()->Swap(&sorted);
     ::onnx::checker::check_model(checked);
     ::onnx::ShapeInferenceOptions inference{/*check_type=*/true, /*error_mode=*/1, /*enable_data_propagation=*/false};
     ::onnx::shape_inference::InferShapes(checked, ::onnx::OpSchemaRegistry::Instance(), inference);
@@ -292,8 +372,15 @@ Model load_model(std::string_view bytes, const std::string& file, const std::str
 
   auto impl = std::make_shared<Model::Impl>();
   impl->options = options;
-  if (options.optimize) impl->stats = onnx_import::optimize(g);
-  else impl->stats.removed_nodes = onnx_import::remove_unused(g);
+  // Folding runs nodes on the model's constants: their failures are the model's, at load.
+  try {
+    if (options.optimize) impl->stats = onnx_import::optimize(g);
+    else impl->stats.removed_nodes = onnx_import::remove_unused(g);
+  } catch (const Error& e) {
+    throw ValueError("tl::onnx::load('" + file + "'): computing the model's constants: " + e.what() + at);
+  } catch (const std::bad_alloc&) {
+    throw ValueError("tl::onnx::load('" + file + "'): computing the model's constants ran out of memory" + at);
+  }
   impl->graph = std::move(g);
   impl->file_label = std::filesystem::path(file).filename().string();
   impl->release_after = last_uses(impl->graph);

@@ -136,6 +136,7 @@ Graph build_graph(const ::onnx::ModelProto& model, const std::string& file, cons
   for (int i = 0; i < graph.node_size(); ++i) {
     const ::onnx::NodeProto& np = graph.node(i);
     Node n;
+    n.index = i;
     n.op_type = np.op_type();
     n.domain = np.domain() == "ai.onnx" ? "" : np.domain();
     n.name = np.name().empty() ? np.op_type() + " #" + std::to_string(i) : np.name();

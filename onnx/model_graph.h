@@ -38,6 +38,7 @@ struct Node {
   std::vector<std::string> inputs;   // "" marks an omitted optional input
   std::vector<std::string> outputs;  // "" marks an omitted optional output
   std::map<std::string, Attribute> attrs;
+  int index = 0;  // its position in the model file
 
   const Attribute* attr(const std::string& key) const {
     auto it = attrs.find(key);

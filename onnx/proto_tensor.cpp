@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <onnx/onnx_pb.h>
 
+#include "onnx/model_graph.h"
 #include "runtime/base/file_io.h"
 #include "runtime/base/little_endian.h"
 #include "tl/ops.h"
@@ -33,9 +34,13 @@ std::string confined_path(const std::string& folder, const std::string& location
   if (rel.is_absolute() || rel.has_root_name() || rel.has_root_directory()) {
     fail(what, "external data location '" + location + "' is absolute; it must be relative to the model's folder");
   }
-  fs::path at(folder);
+  // Every ".." is refused before any file is looked at, so the message does not depend on
+  // what exists on the way.
   for (const fs::path& part : rel) {
     if (part == "..") fail(what, "external data location '" + location + "' leaves the model's folder ('..')");
+  }
+  fs::path at(folder);
+  for (const fs::path& part : rel) {
     if (part == "." || part.empty()) continue;
     at /= part;
     struct stat st {};
@@ -43,6 +48,12 @@ std::string confined_path(const std::string& folder, const std::string& location
     if (S_ISLNK(st.st_mode)) {
       fail(what, "external data location '" + location + "' goes through a symbolic link ('" + at.string() +
                      "'); links could leave the model's folder and are refused");
+    }
+    // A hard link is a second name for a file that may live anywhere on the filesystem (an
+    // archive can create one): refused like a symbolic link.
+    if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
+      fail(what, "external data file '" + at.string() + "' has " + std::to_string(st.st_nlink) +
+                     " hard links; a linked file could be one outside the model's folder and is refused");
     }
   }
   return at.string();
@@ -159,15 +170,25 @@ Tensor tensor_from_proto(const TP& proto, const std::string& folder, const std::
     fail(what, "rank " + std::to_string(proto.dims_size()) + " is above tl's maximum of " + std::to_string(kMaxRank));
   }
   Shape shape;
+  std::string dims_text;
+  for (int64_t d : proto.dims()) dims_text += (dims_text.empty() ? "" : ", ") + std::to_string(d);
+  dims_text = "[" + dims_text + "]";
   uint64_t numel = 1;
   for (int64_t d : proto.dims()) {
-    if (d < 0) fail(what, "negative dim " + std::to_string(d));
-    if (d > 0 && numel > (uint64_t{1} << 62) / static_cast<uint64_t>(d)) fail(what, "its dims overflow");
+    if (d < 0) fail(what, "negative dim " + std::to_string(d) + " in dims " + dims_text);
+    if (d > 0 && numel > (uint64_t{1} << 62) / static_cast<uint64_t>(d)) {
+      fail(what, "its dims " + dims_text + " multiply to more than 2^62 elements");
+    }
     numel *= static_cast<uint64_t>(d);
     shape.push_back(d);
   }
+  // Checked in elements first: numel * 8 can wrap past 2^64 (dims [2^61] of float64 would
+  // need 0 bytes).
+  if (numel > kMaxTensorBytes / dtype_size(*dtype)) {
+    fail(what, "its dims " + dims_text + " of " + dtype_name(*dtype) + " need more than " +
+                   std::to_string(kMaxTensorBytes) + " bytes, the most one tensor may hold");
+  }
   const uint64_t nbytes = numel * dtype_size(*dtype);
-  if (nbytes > (uint64_t{16} << 30)) fail(what, "declares " + std::to_string(nbytes) + " bytes (over 16 GiB)");
 
   const bool external = proto.data_location() == TP::EXTERNAL;
   int sources = (proto.has_raw_data() ? 1 : 0) + (external ? 1 : 0) + (proto.float_data_size() ? 1 : 0) +

@@ -4,13 +4,13 @@
 # corpus and past crash inputs, with a fixed seed and fixed limits. New inputs go to
 # build-fuzz/fuzz-out/<target>/corpus, never into tests/fuzz/corpus; a crash, leak, timeout
 # or out-of-memory input is written to build-fuzz/fuzz-out/<target>/ and fails the script.
-# Usage: scripts/fuzz.sh [SECONDS] [TARGET...]   (targets: checkpoint npy csv run_files ir artifact)
+# Usage: scripts/fuzz.sh [SECONDS] [TARGET...]   (targets: checkpoint npy csv run_files ir artifact onnx)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift $(( $# > 0 ? 1 : 0 ))
 targets=("$@")
-if [ ${#targets[@]} -eq 0 ]; then targets=(checkpoint npy csv run_files ir artifact); fi
+if [ ${#targets[@]} -eq 0 ]; then targets=(checkpoint npy csv run_files ir artifact onnx); fi
 
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_C_COMPILER=clang-15 -DCMAKE_CXX_COMPILER=clang++-15 \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo \

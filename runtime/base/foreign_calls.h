@@ -1,6 +1,7 @@
 // Marks calls into libraries tl does not control (oneDNN's primitive execution), so that a
 // test counting heap allocations during a run can tell tl's own (there must be none) from
-// theirs (oneDNN 2.6 builds an argument map inside every execute). Not a public header.
+// theirs (oneDNN 2.6 builds an argument map inside every execute; an OpenMP worker thread
+// running part of a primitive counts as inside the call). Not a public header.
 #pragma once
 
 namespace tl::rt {

@@ -53,6 +53,8 @@ struct WeightsIdentity {
 // What oneDNN applies to a convolution's result before storing it (post-ops).
 struct ConvEpilogue {
   bool relu = false;
+  // Added to the result before the relu: (N, O, OH, OW) contiguous, or null.
+  const float* residual = nullptr;
 };
 
 // y: (N, O, OH, OW) = conv(x: (N, C, H, W), w: (O, C/groups, KH, KW)) + bias: (O), or no

@@ -30,11 +30,11 @@ constexpr auto kF32 = memory::data_type::f32;
 // per image, the blocked kernels run 1.5-2x faster on 4 images than on 64.
 constexpr int64_t kImagesPerJob = 4;
 
-using ConvKey = std::array<int64_t, 18>;  // the geometry, whether there is a bias, the epilogue
+using ConvKey = std::array<int64_t, 19>;  // the geometry, whether there is a bias, the epilogue
 
-ConvKey conv_key(const Conv2dGeometry& g, bool has_bias, bool relu = false) {
+ConvKey conv_key(const Conv2dGeometry& g, bool has_bias, bool relu = false, bool residual = false) {
   return {g.N, g.C, g.H, g.W, g.O, g.KH, g.KW, g.OH, g.OW, g.stride_h, g.stride_w,
-          g.pad_h, g.pad_w, g.dilation_h, g.dilation_w, g.groups, has_bias ? 1 : 0, relu ? 1 : 0};
+          g.pad_h, g.pad_w, g.dilation_h, g.dilation_w, g.groups, has_bias ? 1 : 0, relu ? 1 : 0, residual ? 1 : 0};
 }
 
 // The memory descriptors and op descriptor arguments shared by the three conv primitives:
@@ -62,13 +62,15 @@ struct ConvDescs {
     padding_r = {g.pad_h, g.pad_w};
   }
 
-  dnnl::convolution_forward::primitive_desc forward_pd(bool has_bias, bool relu = false) const {
+  // The epilogue as post-ops: the residual (already in the destination) summed, then relu.
+  dnnl::convolution_forward::primitive_desc forward_pd(bool has_bias, bool relu = false, bool residual = false) const {
     auto kind = dnnl::prop_kind::forward_training;  // training: usable as a hint for backward
     auto algo = dnnl::algorithm::convolution_direct;
     dnnl::primitive_attr attr = scratchpad_attr();
-    if (relu) {
+    if (relu || residual) {
       dnnl::post_ops post;
-      post.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+      if (residual) post.append_sum(1.0f);
+      if (relu) post.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
       attr.set_post_ops(post);
     }
     if (has_bias) {
@@ -167,6 +169,7 @@ struct ConvPlan {
   dnnl::primitive primitive;
   Operand x, w, y;
   memory::desc bias;  // plain (O): kept here so a call builds no descriptor
+  Operand residual;   // forward with a residual: plain -> the destination's layout
 };
 
 // Which primitive a plan runs.
@@ -181,14 +184,17 @@ bool prefers_blocked(const Conv2dGeometry& g, Direction d) {
 }
 
 // A plan whose primitive is created with layouts `any` (oneDNN picks) or plain.
-ConvPlan make_plan(const Conv2dGeometry& g, bool has_bias, Direction d, bool any, bool relu = false) {
+ConvPlan make_plan(const Conv2dGeometry& g, bool has_bias, Direction d, bool any, bool relu = false,
+                   bool residual = false) {
   ConvDescs plain(g, false), desc(g, any);
-  auto hint = desc.forward_pd(has_bias && d == Direction::kForward, relu && d == Direction::kForward);
+  const bool forward = d == Direction::kForward;
+  auto hint = desc.forward_pd(has_bias && forward, relu && forward, residual && forward);
   auto algo = dnnl::algorithm::convolution_direct;
   switch (d) {
     case Direction::kForward:
       return {dnnl::convolution_forward(hint), Operand(plain.x, hint.src_desc(), true),
-              Operand(plain.w, hint.weights_desc(), true), Operand(plain.y, hint.dst_desc(), false), plain.b};
+              Operand(plain.w, hint.weights_desc(), true), Operand(plain.y, hint.dst_desc(), false), plain.b,
+              residual ? Operand(plain.y, hint.dst_desc(), true) : Operand()};
     case Direction::kBackwardData: {
       dnnl::convolution_backward_data::primitive_desc pd(
           dnnl::convolution_backward_data::desc(algo, desc.x, desc.w, desc.y, desc.strides, desc.dilates,
@@ -217,20 +223,21 @@ bool is_reference_impl(const dnnl::primitive& p) {
 
 // The cached plan for `g` (one job's images) in direction `d`, for primitives that run on
 // one thread (threads == 1) or split their work over `threads` OpenMP threads.
-const ConvPlan& plan_for(const Conv2dGeometry& g, bool has_bias, Direction d, int threads = 1, bool relu = false) {
+const ConvPlan& plan_for(const Conv2dGeometry& g, bool has_bias, Direction d, int threads = 1, bool relu = false,
+                         bool residual = false) {
   static std::mutex mutex;
   static std::map<std::tuple<ConvKey, Direction, int>, ConvPlan> cache;
   std::lock_guard<std::mutex> lock(mutex);
   const bool forward = d == Direction::kForward;
-  auto key = std::make_tuple(conv_key(g, has_bias && forward, relu && forward), d, threads);
+  auto key = std::make_tuple(conv_key(g, has_bias && forward, relu && forward, residual && forward), d, threads);
   auto it = cache.find(key);
   if (it == cache.end()) {
     std::optional<SingleThreadedScope> single_threaded;  // as the plan's primitives run
     if (threads == 1) single_threaded.emplace();
-    ConvPlan plan = make_plan(g, has_bias, d, prefers_blocked(g, d), relu);
+    ConvPlan plan = make_plan(g, has_bias, d, prefers_blocked(g, d), relu, residual);
     // With layouts left open, a geometry no optimized kernel takes could end on oneDNN's
     // reference kernel; the plain layouts then give GEMM a chance.
-    if (is_reference_impl(plan.primitive)) plan = make_plan(g, has_bias, d, false, relu);
+    if (is_reference_impl(plan.primitive)) plan = make_plan(g, has_bias, d, false, relu, residual);
     it = cache.emplace(key, std::move(plan)).first;
   }
   return it->second;
@@ -261,11 +268,13 @@ struct CallPlans {
   const ConvPlan* full;
   const ConvPlan* tail;
 
-  CallPlans(const Conv2dGeometry& g, bool has_bias, Direction d, int threads = 1, bool relu = false) {
+  CallPlans(const Conv2dGeometry& g, bool has_bias, Direction d, int threads = 1, bool relu = false,
+            bool residual = false) {
     int64_t jobs = job_count(g);
-    full = &plan_for(job_geometry(g, 0), has_bias, d, threads, relu);
-    tail = jobs > 1 && g.N % kImagesPerJob != 0 ? &plan_for(job_geometry(g, jobs - 1), has_bias, d, threads, relu)
-                                                : nullptr;
+    full = &plan_for(job_geometry(g, 0), has_bias, d, threads, relu, residual);
+    tail = jobs > 1 && g.N % kImagesPerJob != 0
+               ? &plan_for(job_geometry(g, jobs - 1), has_bias, d, threads, relu, residual)
+               : nullptr;
   }
   const ConvPlan& of_job(const Conv2dGeometry& g, int64_t j) const {
     return tail && j == job_count(g) - 1 ? *tail : *full;
@@ -280,8 +289,10 @@ class PackedWeightsCache {
  public:
   // The packed copy of `w` for `op`, made by `pack` when missing or stale. The returned
   // buffer stays valid while the caller holds it, even if another call replaces the entry.
+  // (A template, not std::function: a warm call must not allocate.)
+  template <class Pack>
   std::shared_ptr<const std::vector<float>> get(const WeightsIdentity& id, const Operand& op, const float* w,
-                                                const std::function<void(float*)>& pack) {
+                                                const Pack& pack) {
     std::shared_ptr<const void> owner = id.storage.lock();
     const Key key{owner.get(), w, &op};
     {
@@ -406,7 +417,8 @@ void conv2d_forward_f32(const Conv2dGeometry& g, const float* x, const float* w,
   // threads), so results still do not depend on the thread count.
   const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
   const bool split_jobs = threads > 1 && job_count(g) < threads;
-  CallPlans plans(g, bias != nullptr, Direction::kForward, split_jobs ? threads : 1, epilogue.relu);
+  CallPlans plans(g, bias != nullptr, Direction::kForward, split_jobs ? threads : 1, epilogue.relu,
+                  epilogue.residual != nullptr);
   PreparedWeights weights(plans, w, reuse, split_jobs ? threads : 1);
   auto run_jobs = [&](int64_t jobs, const auto& job) {
     if (!split_jobs) return run_jobs_single_threaded(jobs, job);
@@ -417,6 +429,16 @@ void conv2d_forward_f32(const Conv2dGeometry& g, const float* x, const float* w,
     int64_t n0 = j * kImagesPerJob;
     float* yj = y + n0 * g.O * g.OH * g.OW;
     const memory& out = job_output(plan.y, yj, 1);
+    if (epilogue.residual) {
+      // The sum post-op adds what the destination holds: the residual, in its layout.
+      const float* rj = epilogue.residual + n0 * g.O * g.OH * g.OW;
+      float* dst = static_cast<float*>(out.get_data_handle());
+      if (plan.residual.is_plain()) {
+        std::memcpy(dst, rj, static_cast<size_t>(job_geometry(g, j).N * g.O * g.OH * g.OW) * sizeof(float));
+      } else {
+        plan.residual.reorder(rj, dst);
+      }
+    }
     BoundArgs& bound = thread_args(&plan, plan.primitive);
     bound.args[DNNL_ARG_SRC] = job_input(plan.x, x + n0 * g.C * g.H * g.W, 0);
     bound.args[DNNL_ARG_WEIGHTS] = thread_memory(&plan, kRoleWeights, plan.w.used, weights.of(plans, plan));

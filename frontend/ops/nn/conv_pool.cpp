@@ -38,7 +38,7 @@ const OpDef& op_conv2d = extend_op("conv2d", [](OpDef& op) {
     std::vector<Tensor> grads(g.inputs.size());
     Attrs a = g.attrs;
     a.flag = false;  // the backward ops have no relu
-    // With the relu epilogue, the convolution's own gradient is dout where the result is positive.
+    // With the relu epilogue, the sum's gradient is dout where the result is positive.
     const Tensor dout = g.attrs.flag ? ops::relu_backward(g.dout, g.output(), g.site) : g.dout;
     if (g.needs_input_grad(0)) {
       a.dims = g.input(0).shape();
@@ -50,9 +50,10 @@ const OpDef& op_conv2d = extend_op("conv2d", [](OpDef& op) {
     }
     // Two reductions that read dout in place (trailing dims, then the leading one); one sum
     // over {0, 2, 3} would first copy dout into (O, N*OH*OW) order.
-    if (g.inputs.size() > 2 && g.needs_input_grad(2)) {
+    if (g.inputs.size() > 2 && g.inputs[2].defined() && g.needs_input_grad(2)) {
       grads[2] = sum(sum(dout, {2, 3}, false, g.site), {0}, false, g.site);
     }
+    if (g.inputs.size() > 3 && g.needs_input_grad(3)) grads[3] = dout;  // the residual is added as is
     return grads;
   };
   op.samples = {

@@ -89,7 +89,7 @@ class Model {
 };
 
 // Loads `path`. External data files are read from the model's folder only (no absolute
-// paths, no "..", no symbolic links). Throws IoError for unreadable, truncated or corrupt
+// paths, no "..", no symbolic or hard links). Throws IoError for unreadable, truncated or corrupt
 // files and ValueError for invalid or unsupported graphs; both name the file.
 Model load(const std::string& path, LoadOptions options = {}, Site site = Site::here());
 // The same from bytes in memory; `folder` is where external data is looked for (empty: the

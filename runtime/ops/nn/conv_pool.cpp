@@ -161,6 +161,7 @@ bool use_onednn(DType dtype, std::initializer_list<const Tensor*> operands) {
 void conv2d_kernel(std::span<const Tensor> in, Tensor& out, const Attrs& a) {
   Tensor x = contiguous_copy(in[0]), w = contiguous_copy(in[1]);
   Tensor b = in.size() > 2 && in[2].defined() ? contiguous_copy(in[2]) : Tensor();
+  Tensor residual = in.size() > 3 ? contiguous_copy(in[3]) : Tensor();
   Conv2dGeometry g = conv_geometry(x.shape(), w.shape(), a);
   if (use_onednn(out.dtype(), {&x, &w})) {
     // Weights in memory tl owns (every write bumps the storage's version) may keep their
@@ -169,13 +170,18 @@ void conv2d_kernel(std::span<const Tensor> in, Tensor& out, const Attrs& a) {
     const std::shared_ptr<Storage>& storage = in[1].impl()->storage;
     if (in[1].is_contiguous() && storage && storage->allocator) reuse.emplace(rt::cpu::WeightsIdentity{storage, storage->version});
     rt::cpu::conv2d_forward_f32(g, x.data<float>(), w.data<float>(), b.defined() ? b.data<float>() : nullptr,
-                                out.data<float>(), reuse ? &*reuse : nullptr, {.relu = a.flag});
+                                out.data<float>(), reuse ? &*reuse : nullptr,
+                                {.relu = a.flag, .residual = residual.defined() ? residual.data<float>() : nullptr});
     return;
   }
   TL_DISPATCH_FLOATING(out.dtype(), "conv2d", {
     conv2d_forward_reference<T>(g, x.data<T>(), w.data<T>(), b.defined() ? b.data<T>() : nullptr, out.data<T>());
+    T* y = out.data<T>();
+    if (residual.defined()) {
+      const T* r = residual.data<T>();
+      for (int64_t i = 0; i < out.numel(); ++i) y[i] = static_cast<T>(static_cast<float>(y[i]) + static_cast<float>(r[i]));
+    }
     if (a.flag) {
-      T* y = out.data<T>();
       for (int64_t i = 0; i < out.numel(); ++i) y[i] = y[i] > T(0) ? y[i] : T(0);
     }
   })
@@ -420,11 +426,11 @@ Pool2dGeometry checked_pool_geometry(const Shape& x, const Attrs& a, const char*
 }
 
 OutputMeta infer_conv2d(std::span<const Tensor> in, const Attrs& a, Site site) {
-  if (in.size() != 2 && in.size() != 3) {
-    throw ValueError("tl::conv2d: expected 2 or 3 operands (x, weight, optional bias), got " +
+  if (in.size() < 2 || in.size() > 4) {
+    throw ValueError("tl::conv2d: expected 2 to 4 operands (x, weight, optional bias, optional residual), got " +
                      std::to_string(in.size()) + " at " + site.str());
   }
-  auto operands = [&] { return describe(in, {"x", "weight", "bias"}); };
+  auto operands = [&] { return describe(in, {"x", "weight", "bias", "residual"}); };
   require_nchw(in[0], "conv2d", "x", site);
   require_nchw(in[1], "conv2d", "weight", site);
   for (const Tensor& t : in) {
@@ -434,11 +440,16 @@ OutputMeta infer_conv2d(std::span<const Tensor> in, const Attrs& a, Site site) {
     }
   }
   Conv2dGeometry g = checked_conv_geometry(in[0].shape(), in[1].shape(), a, "conv2d", operands, site);
-  if (in.size() == 3 && (in[2].dim() != 1 || in[2].shape()[0] != g.O)) {
+  if (in.size() >= 3 && (in[2].dim() != 1 || in[2].shape()[0] != g.O)) {
     throw ShapeError("tl::conv2d: bias must be 1-D with one value per output channel (" + std::to_string(g.O) +
                      "): " + operands() + " at " + site.str());
   }
-  return {Shape{g.N, g.O, g.OH, g.OW}, in[0].dtype()};
+  const Shape out{g.N, g.O, g.OH, g.OW};
+  if (in.size() == 4 && in[3].shape() != out) {
+    throw ShapeError("tl::conv2d: the residual must have the result's shape " + out.str() + ": " + operands() +
+                     " at " + site.str());
+  }
+  return {out, in[0].dtype()};
 }
 
 // conv2d_backward_input (`input_grad`) and conv2d_backward_weight: the result has shape
@@ -507,14 +518,15 @@ std::vector<AttrSpec> pool_attr_specs() {
 }
 
 [[maybe_unused]] const OpDef& op_conv2d = define_op("conv2d", [](OpDef& op) {
-  op.doc = "2-D cross-correlation of (N, C, H, W) with (O, C/groups, KH, KW) plus optional bias (O), then relu when asked";
-  op.arity = 3;
+  op.doc = "2-D cross-correlation of (N, C, H, W) with (O, C/groups, KH, KW) plus optional bias (O) and "
+           "residual (the result's shape), then relu when asked";
+  op.arity = 4;
   op.attrs = conv_attr_specs();
   // Set by the compiler's tl-conv-epilogue pass: oneDNN applies it as a post-op.
   op.attrs.push_back({"relu", AttrField::kFlag, "apply relu to the result"});
   op.infer = infer_conv2d;
   op.kernels[kCpu] = conv2d_kernel;
-  op.optional_inputs = {2};  // the bias
+  op.optional_inputs = {2, 3};  // the bias; the residual (set by tl-conv-epilogue, with a bias)
 });
 
 [[maybe_unused]] const OpDef& op_conv2d_backward_input = define_op("conv2d_backward_input", [](OpDef& op) {
