@@ -200,9 +200,15 @@ std::vector<Tensor> Model::Impl::run_graph(std::span<const Tensor> inputs) const
       } else {
         out = onnx_import::run_node(n, graph.opset, in, site);
       }
+    } catch (const Error&) {
+      throw;
     } catch (const std::bad_alloc&) {
       // Converters build host values (a Range's elements, index lists) in std containers.
       throw Error("tl::onnx: " + n.label() + ": out of memory computing its outputs (std::bad_alloc)");
+    } catch (const std::exception& e) {
+      // A converter that missed a check on its inputs (a bug in tl) still fails this call
+      // with an error the caller can catch, not std::terminate.
+      throw Error("tl::onnx: " + n.label() + ": internal error in Tracelight (please report it): " + e.what());
     }
     for (size_t k = 0; k < n.outputs.size(); ++k) {
       if (n.outputs[k].empty()) continue;
@@ -380,6 +386,9 @@ Model load_model(std::string_view bytes, const std::string& file, const std::str
     throw ValueError("tl::onnx::load('" + file + "'): computing the model's constants: " + e.what() + at);
   } catch (const std::bad_alloc&) {
     throw ValueError("tl::onnx::load('" + file + "'): computing the model's constants ran out of memory" + at);
+  } catch (const std::exception& e) {
+    throw ValueError("tl::onnx::load('" + file + "'): computing the model's constants: internal error in Tracelight "
+                     "(please report it): " + e.what() + at);
   }
   impl->graph = std::move(g);
   impl->file_label = std::filesystem::path(file).filename().string();

@@ -224,6 +224,10 @@ std::vector<int64_t> as_2d(std::vector<int64_t> v, int64_t fill) {
 Outputs conv(const Ctx& c) {
   Tensor x = c.input(0), w = c.input(1);
   std::vector<int64_t> spatial = spatial_of(x, c);
+  if (w.dim() != x.dim()) {
+    c.fail("the weight " + w.shape().str() + " must have the input's rank " + std::to_string(x.dim()) +
+           " (O, C/group, kernel...)");
+  }
   std::vector<int64_t> kernel = c.ints("kernel_shape", std::vector<int64_t>(w.shape().begin() + 2, w.shape().end()));
   Window win = window(c, spatial, kernel);
   const int64_t rank = x.dim();
@@ -263,7 +267,10 @@ Outputs conv_transpose(const Ctx& c) {
       out_pad.size() != r) {
     c.fail("kernel_shape/strides/dilations/pads/output_padding do not match the input's spatial dims");
   }
-  if (w.dim() != x.dim()) c.fail("the weight's rank differs from the input's");
+  if (w.dim() != x.dim()) {
+    c.fail("the weight " + w.shape().str() + " must have the input's rank " + std::to_string(x.dim()) +
+           " (C, O/group, kernel...)");
+  }
   std::vector<int64_t> full_size(r), begin(r), out(r);
   for (size_t i = 0; i < r; ++i) {
     full_size[i] = stride[i] * (spatial[i] - 1) + (kernel[i] - 1) * dilation[i] + 1;
@@ -792,7 +799,10 @@ Outputs range(const Ctx& c) {
   const Tensor& s = c.input(0);
   const double start = c.host_scalar(0, "start"), limit = c.host_scalar(1, "limit"), delta = c.host_scalar(2, "delta");
   if (delta == 0) c.fail("delta is 0");
+  if (!std::isfinite(start) || !std::isfinite(limit) || !std::isfinite(delta)) c.fail("start, limit and delta must be finite");
   const double n = std::max(std::ceil((limit - start) / delta), 0.0);
+  constexpr double kMaxElements = double{1 << 30};
+  if (n > kMaxElements) c.fail("the range would hold " + std::to_string(n) + " elements, more than tl builds on the host");
   std::vector<double> v;
   for (int64_t i = 0; i < static_cast<int64_t>(n); ++i) v.push_back(start + static_cast<double>(i) * delta);
   return {from_vector<double>(v, {static_cast<int64_t>(v.size())}).to(s.dtype())};

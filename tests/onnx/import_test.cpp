@@ -719,6 +719,19 @@ TEST_CASE("nodes that fail on constants at load or on inputs at run are refused 
   tl::onnx::Model model = tl::onnx::load_bytes(tiled.bytes(), "", {.compile = 0});
   REQUIRE_THROWS_AS(model(zeros({2, 3})), tl::Error);
   REQUIRE_THROWS_WITH(model(zeros({2, 3})), Contains("node 'tile' (Tile)") && Contains("out of memory"));
+  // A Conv whose weight is 1-D passes ONNX's shape inference (found by fuzz_onnx); the
+  // converter once ended the process with std::length_error.
+  ModelBuilder conv;
+  conv.input("x", {1, 2, 4, 4});
+  conv.init("w", ones({2}));
+  conv.node("Conv", {"x", "w", "w"}, {"y"}, "conv1");
+  conv.output("y", {-1, -1});  // what ONNX 1.12 infers
+  for (int compile : {0, 1}) {
+    INFO("compile " << compile);
+    tl::onnx::Model m = tl::onnx::load_bytes(conv.bytes(), "", {.compile = compile});
+    REQUIRE_THROWS_AS(m(zeros({1, 2, 4, 4})), tl::Error);
+    REQUIRE_THROWS_WITH(m(zeros({1, 2, 4, 4})), Contains("node 'conv1' (Conv)"));
+  }
 }
 
 // ---------------------------------------------------------------- models that run
