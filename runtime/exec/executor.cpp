@@ -1,3 +1,4 @@
+#include <chrono>
 #include "runtime/exec/executor.h"
 
 #include <cmath>
@@ -403,14 +404,19 @@ ExecutionContext::ExecutionContext(const Graph& graph, std::shared_ptr<const Con
 
 ExecutionContext::~ExecutionContext() = default;
 
-std::span<const Tensor> ExecutionContext::run(std::span<const Tensor> args) {
+std::span<const Tensor> ExecutionContext::run(std::span<const Tensor> args, std::vector<double>* node_seconds) {
   State& s = *state_;
   s.call.start(args);
   std::string why = s.call.bind_inputs();
   if (!why.empty()) throw ValueError("a compiled program's inputs do not fit: " + why);
+  if (node_seconds) node_seconds->resize(s.graph.nodes.size(), 0.0);
   for (size_t k = 0; k < s.graph.nodes.size(); ++k) {
+    const auto start = node_seconds ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     std::string failed = s.call.run(k);
     TL_ASSERT(failed.empty(), "an inference program has no guards, yet one failed: " + failed);
+    if (node_seconds) {
+      (*node_seconds)[k] += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
   }
   s.call.outputs_into(s.outputs);
   return s.outputs;

@@ -94,8 +94,9 @@ class ExecutionContext {
   ~ExecutionContext();
   ExecutionContext(const ExecutionContext&) = delete;
   ExecutionContext& operator=(const ExecutionContext&) = delete;
-  // Throws ValueError naming the first input that does not fit the graph.
-  std::span<const Tensor> run(std::span<const Tensor> args);
+  // Throws ValueError naming the first input that does not fit the graph. With
+  // `node_seconds` (one entry per node), adds each node's wall time to its entry.
+  std::span<const Tensor> run(std::span<const Tensor> args, std::vector<double>* node_seconds = nullptr);
 
  private:
   struct State;

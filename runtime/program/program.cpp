@@ -2,6 +2,7 @@
 // checked node by node against the op table (name, arity, attributes by name and type, the
 // shape rule on the declared operand types) before the program can run; it then runs on the
 // executor (runtime/exec), one execution context (an arena) per concurrent call.
+#include <chrono>
 #include "tl/program.h"
 
 #include <algorithm>
@@ -407,6 +408,64 @@ std::vector<Tensor> Program::operator()(std::span<const Tensor> inputs, Site sit
   std::vector<Tensor> result;
   for (const Tensor& t : out) result.push_back(ops::fresh_copy(t));  // the context's memory is reused
   return result;
+}
+
+namespace {
+
+// "conv2d+relu": the op and the flags set on it.
+std::string op_label(const trace::Node& n) {
+  std::string label = n.op;
+  if (!n.def) return label;
+  for (const ops::AttrSpec& spec : n.def->attrs) {
+    if (ops::attr_type(spec.field) == ops::AttrType::kBool && ops::is_written(n.attrs, spec)) label += "+" + spec.name;
+  }
+  return label;
+}
+
+// 2 x multiply-adds of the products: conv2d (result x C/groups x KH x KW) and matmuls
+// (result x K); 0 for the rest, whose cost is the memory they move.
+double node_flops(const trace::Graph& g, const trace::Node& n) {
+  if (n.outputs.size() != 1 || n.inputs.size() < 2) return 0;
+  const Shape& out = g.values[n.outputs[0]].shape;
+  const Shape& a = g.values[n.inputs[0]].shape;
+  const Shape& w = g.values[n.inputs[1]].shape;
+  const double results = static_cast<double>(out.numel());
+  if (n.op == "conv2d" && w.size() == 4) return 2.0 * results * static_cast<double>(w[1] * w[2] * w[3]);
+  if ((n.op == "matmul" || n.op == "matmul_bias") && a.size() >= 2) return 2.0 * results * static_cast<double>(a[a.size() - 1]);
+  return 0;
+}
+
+}  // namespace
+
+ProgramProfile Program::profile(std::span<const Tensor> inputs, int runs, Site site) const {
+  if (runs < 1) throw ValueError("tl::Program::profile: runs must be at least 1 at " + site.str());
+  const int64_t batch = impl_->check_inputs(inputs, site);
+  WorkerLease lease(*impl_);
+  trace::ExecutionContext& context = lease.context(batch);
+  context.run(inputs);  // untimed: first-call costs (packed weights, primitives) stay out
+  std::vector<double> seconds;
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < runs; ++i) context.run(inputs, &seconds);
+  ProgramProfile p;
+  p.runs = runs;
+  p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const trace::Graph& g = impl_->instance(batch).graph;
+  for (size_t k = 0; k < g.nodes.size(); ++k) {
+    const trace::Node& n = g.nodes[k];
+    if (!n.def) continue;  // constants: nothing runs
+    NodeProfile row;
+    row.op = op_label(n);
+    row.site = n.site.line > 0 ? n.site.str() : "";
+    if (!n.outputs.empty()) row.shape = g.values[n.outputs[0]].shape;
+    row.seconds = k < seconds.size() ? seconds[k] : 0;
+    row.flops = node_flops(g, n);
+    if (!n.def->view) {  // a view moves no data
+      for (int v : n.inputs) row.bytes += static_cast<double>(g.values[v].shape.numel() * dtype_size(g.values[v].dtype));
+      for (int v : n.outputs) row.bytes += static_cast<double>(g.values[v].shape.numel() * dtype_size(g.values[v].dtype));
+    }
+    p.nodes.push_back(std::move(row));
+  }
+  return p;
 }
 
 void Program::run(std::span<const Tensor> inputs, std::span<Tensor> outputs, Site site) const {

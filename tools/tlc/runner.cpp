@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <map>
 
 #include "tl/io.h"
 #include "runtime/ops/registry.h"
@@ -22,6 +23,7 @@
 #include "tl/threading.h"
 #include "tools/tlc/byte_size.h"
 #include "tools/tlc/exe_format.h"
+#include "tools/tlc/machine_peak.h"
 
 namespace fs = std::filesystem;
 using namespace tl;
@@ -83,6 +85,7 @@ struct Options {
   bool info = false;
   int threads = 0;
   bool batch_sweep = false;
+  bool profile = false;
   int64_t batch = 0;  // --batch: the batch size of the zeros --bench runs on
 };
 
@@ -177,6 +180,61 @@ int bench(const Program& program, const std::vector<Tensor>& inputs, const Optio
   return kOk;
 }
 
+// Where the time goes: per op (summed over its calls), the time per run, its share, and the
+// rate it ran at against what this machine can do, measured now: FLOP/s against the FMA
+// peak for convolutions and matrix products, bytes/s against the copy bandwidth for the
+// rest. An op whose FLOPs per byte are above the machine's balance (peak / bandwidth) is
+// compute-bound, else memory-bound.
+int profile(const Program& program, const std::vector<Tensor>& inputs, const Options& o) {
+  const int threads = get_num_threads();
+  const double peak = tlc::fma_peak_gflops(threads), bandwidth = tlc::copy_bandwidth_gbs(threads);
+  ProgramProfile p = program.profile(inputs, o.iters);
+  struct Row {
+    int calls = 0;
+    double seconds = 0, flops = 0, bytes = 0;
+  };
+  std::map<std::string, Row> rows;
+  double total = 0;
+  for (const NodeProfile& n : p.nodes) {
+    Row& r = rows[n.op];
+    ++r.calls;
+    r.seconds += n.seconds / p.runs;
+    r.flops += n.flops;
+    r.bytes += n.bytes;
+    total += n.seconds / p.runs;
+  }
+  std::vector<std::pair<std::string, Row>> sorted(rows.begin(), rows.end());
+  std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.second.seconds > b.second.seconds; });
+  std::printf("profile: %d runs, %d threads; this machine now: %.1f GFLOP/s fp32 FMA peak, %.1f GB/s copy bandwidth\n",
+              p.runs, threads, peak, bandwidth);
+  std::printf("%-24s %6s %10s %7s %10s %7s %9s %7s  %s\n", "op", "calls", "ms/run", "share", "GFLOP/s", "%peak", "GB/s",
+              "%bw", "bound by");
+  double conv_seconds = 0, conv_flops = 0;
+  for (const auto& [op, r] : sorted) {
+    const double gflops = r.flops / r.seconds / 1e9, gbs = r.bytes / r.seconds / 1e9;
+    const bool compute = r.flops > 0 && r.flops / r.bytes > peak / bandwidth;
+    if (op.rfind("conv2d", 0) == 0) conv_seconds += r.seconds, conv_flops += r.flops;
+    if (r.bytes == 0) {  // views: no data moved
+      std::printf("%-24s %6d %10.3f %6.1f%% %10s %7s %9s %7s  %s\n", op.c_str(), r.calls, r.seconds * 1e3,
+                  100 * r.seconds / total, "-", "-", "-", "-", "(view)");
+    } else if (r.flops > 0) {
+      std::printf("%-24s %6d %10.3f %6.1f%% %10.1f %6.1f%% %9.1f %6.1f%%  %s\n", op.c_str(), r.calls, r.seconds * 1e3,
+                  100 * r.seconds / total, gflops, 100 * gflops / peak, gbs, 100 * gbs / bandwidth,
+                  compute ? "compute" : "memory");
+    } else {
+      std::printf("%-24s %6d %10.3f %6.1f%% %10s %7s %9.1f %6.1f%%  %s\n", op.c_str(), r.calls, r.seconds * 1e3,
+                  100 * r.seconds / total, "-", "-", gbs, 100 * gbs / bandwidth, "memory");
+    }
+  }
+  std::printf("total: %.3f ms/run in kernels (%.3f ms/run wall)\n", total * 1e3, p.seconds / p.runs * 1e3);
+  if (conv_seconds > 0) {
+    const double gflops = conv_flops / conv_seconds / 1e9;
+    std::printf("convolutions: %.3f ms/run, %.1f GFLOP/s = %.1f%% of the FMA peak\n", conv_seconds * 1e3, gflops,
+                100 * gflops / peak);
+  }
+  return kOk;
+}
+
 // Batch 1, 2, 4, ... up to the maximum (and the maximum itself): latency, items per second
 // and the arena the plan for that batch size uses.
 int batch_sweep(const Program& program, int64_t max_batch, const Options& o) {
@@ -257,6 +315,7 @@ int run(const Options& o) {
   }
   try {
     if (o.bench) bench(*program, inputs, o);
+    if (o.profile) profile(*program, inputs, o);
     if (o.output_dir.empty()) return kOk;
     std::vector<Tensor> outputs = (*program)(inputs);
     return write_outputs(*program, outputs, o.output_dir);
@@ -291,6 +350,10 @@ int main(int argc, char** argv) {
   app.add_option("--batch", o.batch, "With --bench and no inputs: the batch size of the zeros (default: the maximum)")
       ->type_name("N")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40))
+      ->needs(bench_flag);
+  app.add_flag("--profile", o.profile,
+               "With --bench: time every kernel call (--iters runs) and compare each op's rate with this "
+               "machine's FMA peak and memory bandwidth, measured at start")
       ->needs(bench_flag);
   app.add_flag("--info", o.info, "Print the signature and the stored settings, and exit");
   app.add_option("--threads", o.threads, "Threads to run with (default: what tlc --threads stored, else tl's)")

@@ -33,6 +33,23 @@ struct ProgramLoadOptions {
   int64_t max_memory = 0;
 };
 
+// Where a program's time goes (Program::profile): one entry per op the program runs (kernels
+// and views; constants run nothing and have none).
+struct NodeProfile {
+  std::string op;     // the op with its flags: "conv2d+relu"
+  std::string site;   // the user's line that issued it ("model.onnx:12" for ONNX nodes)
+  Shape shape;        // the result's
+  double seconds = 0; // summed over the profiled runs
+  double flops = 0;   // per run: 2 x the multiply-adds of a convolution or matrix product, else 0
+  double bytes = 0;   // per run: the operands read and the result written, once each (0 for a view)
+};
+
+struct ProgramProfile {
+  int runs = 0;
+  double seconds = 0;  // wall time of the runs
+  std::vector<NodeProfile> nodes;
+};
+
 struct TensorSignature {
   std::string name;
   Shape shape;  // at the maximum batch size when batch_axis >= 0
@@ -72,6 +89,9 @@ class Program {
   int64_t planned_bytes(int64_t batch) const;
   // Everything the artifact holds, as `tlc --inspect` prints it.
   std::string describe() const;
+  // Runs the program `runs` times on `inputs` (after one untimed run) and times every
+  // kernel call: what dominates, and at what rate (FLOP/s, bytes/s) it runs.
+  ProgramProfile profile(std::span<const Tensor> inputs, int runs, Site site = Site::here()) const;
 
   struct Impl;
 

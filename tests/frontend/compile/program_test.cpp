@@ -80,6 +80,41 @@ TEST_CASE("an exported CNN runs from its artifact with the eager outputs", "[pro
   CHECK(allclose(p({x})[0], eager, 1e-6, 1e-7));
 }
 
+TEST_CASE("a program's profile times each op and counts a convolution's and a product's FLOPs", "[program]") {
+  manual_seed(5);
+  SmallCnn model;
+  model.eval();
+  Tensor x = randn({2, 1, 28, 28});
+  fs::path file = scratch("cnn_profile.tlart");
+  export_program([&](const Tensor& in) { return model.forward(in); }, x, file.string());
+  Program p = load_program(file.string());
+  const Tensor in[] = {x};
+  ProgramProfile profile = p.profile(in, 3);
+  CHECK(profile.runs == 3);
+  CHECK(profile.seconds > 0);
+  bool saw_conv = false, saw_product = false;
+  double node_seconds = 0;
+  for (const NodeProfile& n : profile.nodes) {
+    INFO(n.op);
+    CHECK(n.seconds >= 0);
+    node_seconds += n.seconds;
+    if (n.op == "conv2d+relu") {  // the relu is folded into the convolution
+      saw_conv = true;
+      CHECK(n.shape == Shape{2, 4, 26, 26});
+      CHECK(n.flops == 2.0 * 2 * 4 * 26 * 26 * (1 * 3 * 3));  // 2 x results x C x KH x KW
+      CHECK(n.bytes > 0);
+    }
+    if (n.op.rfind("matmul", 0) == 0) {
+      saw_product = true;
+      CHECK(n.flops == 2.0 * 2 * 10 * (4 * 13 * 13));
+    }
+  }
+  CHECK(saw_conv);
+  CHECK(saw_product);
+  CHECK(node_seconds <= profile.seconds * 1.01);
+  CHECK_THROWS_WITH(p.profile(in, 0), Catch::Contains("runs must be at least 1"));
+}
+
 TEST_CASE("child: load an artifact and write its output", "[.program_child]") {
   const char* in = std::getenv("TL_TEST_ARTIFACT");
   const char* x = std::getenv("TL_TEST_INPUT");
