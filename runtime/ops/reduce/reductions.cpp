@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "runtime/ops/pointwise/pointwise.h"
+#include "runtime/ops/pointwise/vector_math.h"
 
 namespace tl::ops {
 
@@ -184,6 +185,26 @@ void extremum_kernel(std::span<const Tensor> in, Tensor& out, const Attrs& a) {
   })
 }
 
+// Softmax of float rows along the last dim (attention scores, logits): exp is computed once
+// per element into the output, in loops the compiler vectorizes (libmvec's expf, 8 at a
+// time), then scaled; the row's max and sum are plain scalar passes.
+void softmax_last_dim_f32(const float* x, float* y, int64_t rows, int64_t D) {
+  rt::parallel_for(rows, std::max<int64_t>(1, rt::kElementwiseGrain / std::max<int64_t>(D, 1)), [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      const float* row = x + r * D;
+      float* orow = y + r * D;
+      float m = -std::numeric_limits<float>::infinity();
+      for (int64_t d = 0; d < D; ++d) m = std::max(m, row[d]);
+      if (std::isinf(m) && m < 0) m = 0;  // all -inf: avoid inf - inf
+      for (int64_t d = 0; d < D; ++d) orow[d] = std::exp(row[d] - m);
+      float s = 0;
+      for (int64_t d = 0; d < D; ++d) s += orow[d];
+      const float inv = 1.0f / s;
+      for (int64_t d = 0; d < D; ++d) orow[d] *= inv;
+    }
+  });
+}
+
 // Softmax / log-softmax along attrs.axis of a contiguous input; attrs.flag: log form.
 void softmax_kernel(std::span<const Tensor> in, Tensor& out, const Attrs& a) {
   Tensor x = contiguous_copy(in[0]);
@@ -192,6 +213,10 @@ void softmax_kernel(std::span<const Tensor> in, Tensor& out, const Attrs& a) {
   for (int64_t i = a.axis + 1; i < x.dim(); ++i) inner *= x.shape()[i];
   int64_t outer = D == 0 ? 0 : x.numel() / (D * inner);
   bool log_form = a.flag;
+  if (x.dtype() == kFloat32 && inner == 1 && !log_form && D > 0) {
+    softmax_last_dim_f32(x.data<float>(), out.data<float>(), outer, D);
+    return;
+  }
   TL_DISPATCH_FLOATING(x.dtype(), "softmax", {
     using C = compute_t<T>;
     const T* xp = x.data<T>();
