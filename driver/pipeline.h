@@ -12,10 +12,10 @@ namespace tl::driver {
 // generation passes (kCodegenPipeline) and exports their groups as kFused nodes.
 inline constexpr const char* kDefaultPipeline =
     "tl-functionalize,tl-autodiff,canonicalize,tl-fold,tl-transpose-matmul,cse,canonicalize";
-inline constexpr const char* kCodegenPipeline = "tl-matmul-epilogue,tl-conv-epilogue,tl-fuse-elementwise";
+inline constexpr const char* kCodegenPipeline = "tl-matmul-epilogue,tl-conv-epilogue,tl-conv-layout,tl-fuse-elementwise";
 // What follows the default pipeline for a program exported to an artifact (options.codegen
 // false): the rewrites that need no generated code.
-inline constexpr const char* kExportPipeline = "tl-matmul-epilogue,tl-conv-epilogue";
+inline constexpr const char* kExportPipeline = "tl-matmul-epilogue,tl-conv-epilogue,tl-conv-layout";
 
 // Imports `in`, runs `options.pipeline` (kDefaultPipeline when empty, followed by
 // kCodegenPipeline unless `options.needs_autograd` or TL_CODEGEN=0) and exports the result

@@ -54,6 +54,11 @@ std::unique_ptr<mlir::Pass> create_matmul_epilogue_pass();
 // convolution (its `relu` flag; oneDNN applies it as a post-op).
 std::unique_ptr<mlir::Pass> create_conv_epilogue_pass();
 
+// tl-conv-layout (on func.func): a float32 conv2d result read only by other conv2d ops (as
+// input or residual) stays in oneDNN's blocked layout between them (the `blocked` bits).
+// Inference programs only: run it after autodiff, when backward ops would be its users.
+std::unique_ptr<mlir::Pass> create_conv_layout_pass();
+
 // Undoes the fusion of one group: replaces `call` (a func.call of a `fused` function) by the
 // group's ops, and erases the function when nothing else calls it. Returns false, changing
 // nothing, when `call` is not such a call.

@@ -20,6 +20,7 @@ void register_passes() {
     mlir::registerPass(create_transpose_matmul_pass);
     mlir::registerPass(create_matmul_epilogue_pass);
     mlir::registerPass(create_conv_epilogue_pass);
+    mlir::registerPass(create_conv_layout_pass);
   });
 }
 

@@ -55,7 +55,12 @@ struct ConvEpilogue {
   bool relu = false;
   // Added to the result before the relu: (N, O, OH, OW) contiguous, or null.
   const float* residual = nullptr;
+  // Operands held in oneDNN's channel-blocked layout nChw8c (the AVX2 kernels' own) instead of
+  // NCHW, so that a chain of convolutions reorders nothing between them: kBlocked* bits.
+  // A blocked operand's channel count must be a multiple of 8 (same bytes as NCHW).
+  int blocked = 0;
 };
+inline constexpr int kBlockedInput = 1, kBlockedResidual = 2, kBlockedOutput = 4;
 
 // y: (N, O, OH, OW) = conv(x: (N, C, H, W), w: (O, C/groups, KH, KW)) + bias: (O), or no
 // bias when `bias` is null, then the epilogue. With `reuse`, the weights' reordered copy is cached (keyed by

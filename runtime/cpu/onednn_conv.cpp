@@ -30,11 +30,12 @@ constexpr auto kF32 = memory::data_type::f32;
 // per image, the blocked kernels run 1.5-2x faster on 4 images than on 64.
 constexpr int64_t kImagesPerJob = 4;
 
-using ConvKey = std::array<int64_t, 19>;  // the geometry, whether there is a bias, the epilogue
+using ConvKey = std::array<int64_t, 20>;  // the geometry, whether there is a bias, the epilogue, layouts
 
-ConvKey conv_key(const Conv2dGeometry& g, bool has_bias, bool relu = false, bool residual = false) {
-  return {g.N, g.C, g.H, g.W, g.O, g.KH, g.KW, g.OH, g.OW, g.stride_h, g.stride_w,
-          g.pad_h, g.pad_w, g.dilation_h, g.dilation_w, g.groups, has_bias ? 1 : 0, relu ? 1 : 0, residual ? 1 : 0};
+ConvKey conv_key(const Conv2dGeometry& g, bool has_bias, bool relu = false, bool residual = false, int blocked = 0) {
+  return {g.N,          g.C,          g.H,          g.W,         g.O,      g.KH,          g.KW,
+          g.OH,         g.OW,         g.stride_h,   g.stride_w,  g.pad_h,  g.pad_w,       g.dilation_h,
+          g.dilation_w, g.groups,     has_bias ? 1 : 0, relu ? 1 : 0, residual ? 1 : 0, blocked};
 }
 
 // The memory descriptors and op descriptor arguments shared by the three conv primitives:
@@ -185,16 +186,22 @@ bool prefers_blocked(const Conv2dGeometry& g, Direction d) {
 
 // A plan whose primitive is created with layouts `any` (oneDNN picks) or plain.
 ConvPlan make_plan(const Conv2dGeometry& g, bool has_bias, Direction d, bool any, bool relu = false,
-                   bool residual = false) {
+                   bool residual = false, int blocked = 0) {
   ConvDescs plain(g, false), desc(g, any);
   const bool forward = d == Direction::kForward;
+  // The caller's layouts: NCHW, or nChw8c for the operands it holds blocked.
+  const memory::desc x_blocked({g.N, g.C, g.H, g.W}, kF32, memory::format_tag::nChw8c);
+  const memory::desc y_blocked({g.N, g.O, g.OH, g.OW}, kF32, memory::format_tag::nChw8c);
+  if (blocked & kBlockedInput) plain.x = x_blocked;
+  const memory::desc residual_plain = (blocked & kBlockedResidual) ? y_blocked : plain.y;
+  if (blocked & kBlockedOutput) plain.y = y_blocked;
   auto hint = desc.forward_pd(has_bias && forward, relu && forward, residual && forward);
   auto algo = dnnl::algorithm::convolution_direct;
   switch (d) {
     case Direction::kForward:
       return {dnnl::convolution_forward(hint), Operand(plain.x, hint.src_desc(), true),
               Operand(plain.w, hint.weights_desc(), true), Operand(plain.y, hint.dst_desc(), false), plain.b,
-              residual ? Operand(plain.y, hint.dst_desc(), true) : Operand()};
+              residual ? Operand(residual_plain, hint.dst_desc(), true) : Operand()};
     case Direction::kBackwardData: {
       dnnl::convolution_backward_data::primitive_desc pd(
           dnnl::convolution_backward_data::desc(algo, desc.x, desc.w, desc.y, desc.strides, desc.dilates,
@@ -224,20 +231,20 @@ bool is_reference_impl(const dnnl::primitive& p) {
 // The cached plan for `g` (one job's images) in direction `d`, for primitives that run on
 // one thread (threads == 1) or split their work over `threads` OpenMP threads.
 const ConvPlan& plan_for(const Conv2dGeometry& g, bool has_bias, Direction d, int threads = 1, bool relu = false,
-                         bool residual = false) {
+                         bool residual = false, int blocked = 0) {
   static std::mutex mutex;
   static std::map<std::tuple<ConvKey, Direction, int>, ConvPlan> cache;
   std::lock_guard<std::mutex> lock(mutex);
   const bool forward = d == Direction::kForward;
-  auto key = std::make_tuple(conv_key(g, has_bias && forward, relu && forward, residual && forward), d, threads);
+  auto key = std::make_tuple(conv_key(g, has_bias && forward, relu && forward, residual && forward, blocked), d, threads);
   auto it = cache.find(key);
   if (it == cache.end()) {
     std::optional<SingleThreadedScope> single_threaded;  // as the plan's primitives run
     if (threads == 1) single_threaded.emplace();
-    ConvPlan plan = make_plan(g, has_bias, d, prefers_blocked(g, d), relu, residual);
+    ConvPlan plan = make_plan(g, has_bias, d, prefers_blocked(g, d), relu, residual, blocked);
     // With layouts left open, a geometry no optimized kernel takes could end on oneDNN's
     // reference kernel; the plain layouts then give GEMM a chance.
-    if (is_reference_impl(plan.primitive)) plan = make_plan(g, has_bias, d, false, relu, residual);
+    if (is_reference_impl(plan.primitive)) plan = make_plan(g, has_bias, d, false, relu, residual, blocked);
     it = cache.emplace(key, std::move(plan)).first;
   }
   return it->second;
@@ -269,11 +276,11 @@ struct CallPlans {
   const ConvPlan* tail;
 
   CallPlans(const Conv2dGeometry& g, bool has_bias, Direction d, int threads = 1, bool relu = false,
-            bool residual = false) {
+            bool residual = false, int blocked = 0) {
     int64_t jobs = job_count(g);
-    full = &plan_for(job_geometry(g, 0), has_bias, d, threads, relu, residual);
+    full = &plan_for(job_geometry(g, 0), has_bias, d, threads, relu, residual, blocked);
     tail = jobs > 1 && g.N % kImagesPerJob != 0
-               ? &plan_for(job_geometry(g, jobs - 1), has_bias, d, threads, relu, residual)
+               ? &plan_for(job_geometry(g, jobs - 1), has_bias, d, threads, relu, residual, blocked)
                : nullptr;
   }
   const ConvPlan& of_job(const Conv2dGeometry& g, int64_t j) const {
@@ -418,7 +425,7 @@ void conv2d_forward_f32(const Conv2dGeometry& g, const float* x, const float* w,
   const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
   const bool split_jobs = threads > 1 && job_count(g) < threads;
   CallPlans plans(g, bias != nullptr, Direction::kForward, split_jobs ? threads : 1, epilogue.relu,
-                  epilogue.residual != nullptr);
+                  epilogue.residual != nullptr, epilogue.blocked);
   PreparedWeights weights(plans, w, reuse, split_jobs ? threads : 1);
   auto run_jobs = [&](int64_t jobs, const auto& job) {
     if (!split_jobs) return run_jobs_single_threaded(jobs, job);

@@ -38,6 +38,7 @@ const OpDef& op_conv2d = extend_op("conv2d", [](OpDef& op) {
     std::vector<Tensor> grads(g.inputs.size());
     Attrs a = g.attrs;
     a.flag = false;  // the backward ops have no relu
+    a.axis = 0;      // nor blocked layouts (an inference-only rewrite)
     // With the relu epilogue, the sum's gradient is dout where the result is positive.
     const Tensor dout = g.attrs.flag ? ops::relu_backward(g.dout, g.output(), g.site) : g.dout;
     if (g.needs_input_grad(0)) {

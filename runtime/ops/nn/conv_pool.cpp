@@ -171,9 +171,11 @@ void conv2d_kernel(std::span<const Tensor> in, Tensor& out, const Attrs& a) {
     if (in[1].is_contiguous() && storage && storage->allocator) reuse.emplace(rt::cpu::WeightsIdentity{storage, storage->version});
     rt::cpu::conv2d_forward_f32(g, x.data<float>(), w.data<float>(), b.defined() ? b.data<float>() : nullptr,
                                 out.data<float>(), reuse ? &*reuse : nullptr,
-                                {.relu = a.flag, .residual = residual.defined() ? residual.data<float>() : nullptr});
+                                {.relu = a.flag, .residual = residual.defined() ? residual.data<float>() : nullptr,
+                                 .blocked = static_cast<int>(a.axis)});
     return;
   }
+  if (a.axis != 0) throw ValueError("tl::conv2d: blocked operands need the float32 oneDNN kernel");
   TL_DISPATCH_FLOATING(out.dtype(), "conv2d", {
     conv2d_forward_reference<T>(g, x.data<T>(), w.data<T>(), b.defined() ? b.data<T>() : nullptr, out.data<T>());
     T* y = out.data<T>();
@@ -445,6 +447,16 @@ OutputMeta infer_conv2d(std::span<const Tensor> in, const Attrs& a, Site site) {
                      "): " + operands() + " at " + site.str());
   }
   const Shape out{g.N, g.O, g.OH, g.OW};
+  if (a.axis != 0) {  // operands in nChw8c (tl-conv-layout): float32, channels in whole blocks of 8
+    const bool fits = a.axis > 0 && a.axis < 8 && in[0].dtype() == kFloat32 && g.groups >= 1 &&
+                      (!(a.axis & rt::cpu::kBlockedInput) || g.C % 8 == 0) &&
+                      (!(a.axis & (rt::cpu::kBlockedOutput | rt::cpu::kBlockedResidual)) || g.O % 8 == 0) &&
+                      (!(a.axis & rt::cpu::kBlockedResidual) || in.size() == 4);
+    if (!fits) {
+      throw ValueError("tl::conv2d: blocked = " + std::to_string(a.axis) + " does not fit " + operands() +
+                       " (float32 only; blocked operands need channels in multiples of 8) at " + site.str());
+    }
+  }
   if (in.size() == 4 && in[3].shape() != out) {
     throw ShapeError("tl::conv2d: the residual must have the result's shape " + out.str() + ": " + operands() +
                      " at " + site.str());
@@ -524,6 +536,9 @@ std::vector<AttrSpec> pool_attr_specs() {
   op.attrs = conv_attr_specs();
   // Set by the compiler's tl-conv-epilogue pass: oneDNN applies it as a post-op.
   op.attrs.push_back({"relu", AttrField::kFlag, "apply relu to the result"});
+  // Set by tl-conv-layout between convolutions of an inference program.
+  op.attrs.push_back({"blocked", AttrField::kAxis,
+                      "operands held in oneDNN's nChw8c layout, bits: 1 input, 2 residual, 4 result"});
   op.infer = infer_conv2d;
   op.kernels[kCpu] = conv2d_kernel;
   op.optional_inputs = {2, 3};  // the bias; the residual (set by tl-conv-epilogue, with a bias)
