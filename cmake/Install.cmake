@@ -1,16 +1,17 @@
 # `cmake --install build --prefix P`: the public headers, libtl, libtl_runtime and
-# libtl_compiler (loaded by libtl from its own folder), the tools, a CMake package
-# (find_package(Tracelight): tl::tl, tl::runtime) and pkg-config files. docs/getting_started.md
+# libtl_compiler (loaded by libtl from its own folder), libtl_onnx, the tools, a CMake package
+# (find_package(Tracelight): tl::tl, tl::runtime, tl::onnx) and pkg-config files. docs/getting_started.md
 # shows a project using it; tests/install builds one against a fresh install.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-install(TARGETS tl tl_runtime EXPORT TracelightTargets
+install(TARGETS tl tl_runtime tl_onnx EXPORT TracelightTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS tl_compiler LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
-install(TARGETS tlc tl-model-runner tl-runs tl-opt tl-op-docs RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(TARGETS tlc tl-model-runner tl-onnx-import tl-runs tl-opt tl-op-docs RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/runtime/include/ ${PROJECT_SOURCE_DIR}/frontend/include/
+  ${PROJECT_SOURCE_DIR}/onnx/include/
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} FILES_MATCHING PATTERN "*.h")
 
 install(EXPORT TracelightTargets NAMESPACE tl:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/Tracelight)
