@@ -13,6 +13,7 @@ import statistics
 import time
 
 import torch
+from peer_timing import median_seconds  # bench/peer_timing.py (the script's folder is on sys.path)
 
 
 def mlp():
@@ -25,21 +26,6 @@ def cnn():
         torch.nn.Conv2d(1, 32, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
         torch.nn.Conv2d(32, 64, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
         torch.nn.Flatten(), torch.nn.Linear(64 * 7 * 7, 10))
-
-
-def median_seconds(fn, budget_s):
-    fn()
-    fn()
-    t0 = time.perf_counter()
-    fn()
-    once = max(time.perf_counter() - t0, 1e-7)
-    reps = int(min(max(budget_s / once, 20), 20000))
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def variants(model, x, use_compile):

@@ -27,6 +27,7 @@ import time
 import warnings
 
 import torch
+from peer_timing import median_seconds  # bench/peer_timing.py (the script's folder is on sys.path)
 
 # (model, batch): the configurations of bench/onnx_models.sh.
 CONFIGS = (("resnet18", 1), ("resnet18", 32), ("transformer", 8))
@@ -117,21 +118,6 @@ def export(out_dir):
         sys.exit(f"onnx_peer.py: ResNet18 differs from torchvision's resnet18 (max |diff| {diff})")
 
 
-def median_seconds(fn, budget_s, warmup):
-    for _ in range(warmup):
-        fn()
-    t0 = time.perf_counter()
-    fn()
-    once = max(time.perf_counter() - t0, 1e-7)
-    reps = int(min(max(budget_s / once, 3), 2000))
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 def torchscript_file(work_dir, name, batch):
     return os.path.join(work_dir, f"{name}_b{batch}_frozen_{torch.__version__.split('+')[0]}.pt")
 
@@ -172,7 +158,7 @@ def child(args):
     for t in args.threads:
         torch.set_num_threads(t)
         with guard():
-            s = median_seconds(lambda: fn(x), args.budget_s, warmup)
+            s = median_seconds(lambda: fn(x), args.budget_s, warmup, min_reps=3, max_reps=2000)
         print(f"torch-{version} {args.model} batch={args.batch} threads={t} variant={args.variant} "
               f"ms={s * 1e3:.4f}", flush=True)
 

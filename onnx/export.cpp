@@ -680,7 +680,7 @@ std::string verify(const ::onnx::ModelProto& model) {
 
 }  // namespace
 
-void export_traced(const ExportBody& body, std::span<const Tensor> args, const std::string& path,
+void export_traced(const tl::detail::ExportBody& body, std::span<const Tensor> args, const std::string& path,
                    const ExportOptions& options, Site site) {
   const Target target{path, site};
   for (size_t i = 0; i < args.size(); ++i) {

@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "tl/detail/export_call.h"
 #include "tl/tensor.h"
 
 namespace tl::onnx {
@@ -109,11 +110,8 @@ struct ExportOptions {
 };
 
 namespace detail {
-using ExportBody = std::function<std::vector<Tensor>(std::span<const Tensor>)>;
-void export_traced(const ExportBody& body, std::span<const Tensor> args, const std::string& path,
+void export_traced(const tl::detail::ExportBody& body, std::span<const Tensor> args, const std::string& path,
                    const ExportOptions& options, Site site);
-inline std::vector<Tensor> as_outputs(Tensor t) { return {std::move(t)}; }
-inline std::vector<Tensor> as_outputs(std::vector<Tensor> v) { return v; }
 }  // namespace detail
 
 // export_program(fn, example_args..., path[, options]) writes `fn` (an inference function of
@@ -125,21 +123,11 @@ inline std::vector<Tensor> as_outputs(std::vector<Tensor> v) { return v; }
 template <class F, class... Rest>
 struct export_program {
   export_program(F&& fn, Rest&&... rest, Site site = Site::here()) {
-    static_assert(sizeof...(Rest) >= 1, "tl::onnx::export_program(fn, example_args..., path)");
-    auto all = std::forward_as_tuple(std::forward<Rest>(rest)...);
-    using Last = std::decay_t<std::tuple_element_t<sizeof...(Rest) - 1, std::tuple<Rest...>>>;
-    constexpr bool kHasOptions = std::is_same_v<Last, ExportOptions>;
-    constexpr size_t kArgs = sizeof...(Rest) - (kHasOptions ? 2 : 1);
-    [&]<size_t... I>(std::index_sequence<I...>) {
-      static_assert((std::is_same_v<std::decay_t<std::tuple_element_t<I, std::tuple<Rest...>>>, Tensor> && ...),
-                    "tl::onnx::export_program: the example arguments must be tl::Tensor");
-      const Tensor args[] = {std::get<I>(all)..., Tensor()};
-      ExportOptions options;
-      if constexpr (kHasOptions) options = std::get<sizeof...(Rest) - 1>(all);
-      detail::export_traced([&](std::span<const Tensor> a) { return detail::as_outputs(fn(a[I]...)); },
-                            std::span<const Tensor>(args, sizeof...(I)), std::string(std::get<kArgs>(all)),
-                            options, site);
-    }(std::make_index_sequence<kArgs>{});
+    tl::detail::dispatch_export<ExportOptions>(
+        fn,
+        [&](const tl::detail::ExportBody& body, std::span<const Tensor> examples, const std::string& path,
+            const ExportOptions& options) { detail::export_traced(body, examples, path, options, site); },
+        std::forward<Rest>(rest)...);
   }
 };
 template <class F, class... Rest>
