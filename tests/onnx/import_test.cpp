@@ -7,6 +7,7 @@
 
 #include <onnx/onnx_pb.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -838,4 +839,44 @@ TEST_CASE("write the ONNX fuzz seed models", "[.onnx_corpus]") {
   write_bytes(out / "short_raw_data.onnx",
               add_model_with([](TP& w) { w.set_raw_data(std::string(12, '\0')); }).bytes());
   write_bytes(out / "empty.onnx", "");
+}
+
+// tlc takes .onnx inputs through tl-onnx-import: a conformance model becomes an executable
+// that computes the expected output, and a corrupt model is refused (exit 2) naming the file.
+TEST_CASE("tlc compiles an ONNX model into an executable and refuses a corrupt one", "[onnx][tlc]") {
+  const std::string dir = std::string(TL_ONNX_TEST_DIR) + "/conformance/onnx-node/test_basic_conv_with_padding";
+  tl::testing::ScratchDir scratch("tl_onnx_tlc");
+  auto read_pb = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    ::onnx::TensorProto t;
+    REQUIRE(t.ParseFromIstream(&in));
+    REQUIRE(t.data_type() == ::onnx::TensorProto::FLOAT);
+    std::vector<int64_t> dims(t.dims().begin(), t.dims().end());
+    tl::Tensor out = tl::empty(tl::Shape(dims));
+    REQUIRE(t.raw_data().size() == out.nbytes());
+    std::memcpy(out.data_ptr(), t.raw_data().data(), out.nbytes());
+    return out;
+  };
+  const std::string x = (scratch.path / "x.npy").string(), w = (scratch.path / "w.npy").string();
+  tl::save_npy(x, read_pb(dir + "/test_data_set_0/input_0.pb"));
+  tl::save_npy(w, read_pb(dir + "/test_data_set_0/input_1.pb"));
+  const std::string exe = (scratch.path / "conv").string(), log = (scratch.path / "log.txt").string();
+  REQUIRE(std::system((std::string(TL_TLC_PATH) + " " + dir + "/model.onnx -o " + exe + " > " + log + " 2>&1").c_str()) == 0);
+  std::ifstream tlc_log(log);
+  std::string printed((std::istreambuf_iterator<char>(tlc_log)), std::istreambuf_iterator<char>());
+  CHECK_THAT(printed, Catch::Contains("verified " + dir + "/model.onnx (imported as a tl artifact)"));
+  const std::string out = (scratch.path / "out").string();
+  REQUIRE(std::system((exe + " " + x + " " + w + " -o " + out + " > " + log + " 2>&1").c_str()) == 0);
+  tl::Tensor expected = read_pb(dir + "/test_data_set_0/output_0.pb");
+  CHECK(tl::allclose(tl::load_npy(out + "/output_0.npy"), expected, 1e-5, 1e-6));
+
+  const std::string bad = (scratch.path / "bad.onnx").string();
+  std::ofstream(bad) << "not a model";
+  const int status = std::system((std::string(TL_TLC_PATH) + " " + bad + " -o " + exe + "2 > " + log + " 2>&1").c_str());
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 2);
+  std::ifstream bad_log(log);
+  std::string said((std::istreambuf_iterator<char>(bad_log)), std::istreambuf_iterator<char>());
+  CHECK_THAT(said, Catch::Contains("bad.onnx") && Catch::Contains("not a valid ONNX model"));
+  CHECK_FALSE(std::filesystem::exists(exe + "2"));
 }

@@ -143,6 +143,7 @@ int import_onnx(const Options& o, TemporaryFile& artifact) {
 int compile(const Options& options, uint64_t budget) {
   Options o = options;
   TemporaryFile imported;
+  std::string shown = o.input;  // what messages call the input (the .onnx, not its temporary artifact)
   if (is_onnx(o.input)) {
     if (int code = import_onnx(o, imported); code != kOk) return code;
     o.input = imported.path;
@@ -168,10 +169,10 @@ int compile(const Options& options, uint64_t budget) {
   const artifact::Manifest& m = a->manifest();
   const artifact::Program& p = a->program();
   if (o.batch > 0 && (m.max_batch() == 0 || o.batch > m.max_batch()))
-    return fail(kUsage, "--batch " + std::to_string(o.batch) + ": " + o.input +
+    return fail(kUsage, "--batch " + std::to_string(o.batch) + ": " + shown +
                             (m.max_batch() == 0 ? " has fixed shapes (export it with ExportOptions::max_batch)"
                                                 : " runs batches up to " + std::to_string(m.max_batch())));
-  std::cout << "verified " << o.input << ": " << tlc::format_bytes(bytes.size()) << ", tl " << m.tl_version() << ", "
+  std::cout << "verified " << shown << (shown != o.input ? " (imported as a tl artifact)" : "") << ": " << tlc::format_bytes(bytes.size()) << ", tl " << m.tl_version() << ", "
             << count(m.inputs_size(), "input") << ", " << count(m.outputs_size(), "output") << "\n";
   const tlc::MemorySummary memory = tlc::summarize_memory(p);
   std::cout << "memory plan:\n" << tlc::format_summary(memory);
@@ -180,7 +181,7 @@ int compile(const Options& options, uint64_t budget) {
   if (!o.max_memory.empty() && memory.peak_bytes > budget) {
     std::string largest = tlc::format_largest_buffers(p, m, kLargestBuffersShown);
     largest.pop_back();  // fail() ends the line
-    return fail(kOverBudget, o.input + ": the plan needs " + tlc::format_bytes(memory.peak_bytes) +
+    return fail(kOverBudget, shown + ": the plan needs " + tlc::format_bytes(memory.peak_bytes) +
                                  " at peak, over the --max-memory budget of " + o.max_memory + " = " +
                                  tlc::format_bytes(budget) + "; nothing was written. The largest buffers:\n" + largest);
   }
@@ -197,7 +198,7 @@ int compile(const Options& options, uint64_t budget) {
   if (o.emit == "lib") {
     const std::string symbol = tlc::model_symbol_name(o.output, o.name);
     try {
-      const tlc::EmittedLibrary lib = tlc::emit_library(o.output, bytes, m, symbol, o.input);
+      const tlc::EmittedLibrary lib = tlc::emit_library(o.output, bytes, m, symbol, shown);
       std::cout << "wrote " << o.output << ": a shared library, " << tlc::format_bytes(lib.library_bytes)
                 << ", and its header " << lib.header_path << ": " << symbol << "_run(...), " << symbol
                 << "_load(), " << symbol << "_last_error()\n";
