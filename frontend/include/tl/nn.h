@@ -26,6 +26,7 @@
 // keep non-handle members (plain ints, vectors) to configuration that never changes.
 #pragma once
 
+#include "tl/nn/attention.h"
 #include "tl/nn/functional.h"
 #include "tl/nn/init.h"
 #include "tl/nn/layers.h"
