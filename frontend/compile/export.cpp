@@ -160,8 +160,17 @@ std::vector<Tensor> with_batch(std::span<const Tensor> args, int64_t batch) {
 // and attribute the entries that are the batch size.
 struct BatchMarks {
   std::vector<int> value_axis;
-  std::vector<std::map<std::string, std::vector<int>>> attr_entries;  // per node
+  std::vector<int64_t> value_multiple;  // the batch dim is batch x this
+  std::vector<std::map<std::string, std::vector<std::pair<int, int64_t>>>> attr_entries;  // per node: (entry, multiple)
 };
+
+// k when x1 == k * b1 and x2 == k * b2 for a whole k >= 1 (a dim or an entry that scales
+// with the batch: the batch itself, or batch x heads), else 0.
+int64_t batch_multiple(int64_t x1, int64_t x2, int64_t b1, int64_t b2) {
+  if (b1 <= 0 || x1 % b1 != 0) return 0;
+  const int64_t k = x1 / b1;
+  return k >= 1 && x2 == k * b2 ? k : 0;
+}
 
 // Compares `g1` (traced at batch b1) with `g2` (at b2): they must be the same program except
 // for dims and attribute entries equal to the batch size. Refuses anything else, naming it.
@@ -174,16 +183,20 @@ BatchMarks batch_marks(const trace::Graph& g1, const trace::Graph& g2, int64_t b
     refuse("its structure differs between batch " + std::to_string(b1) + " and " + std::to_string(b2));
   BatchMarks m;
   m.value_axis.assign(g1.values.size(), -1);
+  m.value_multiple.assign(g1.values.size(), 1);
   for (size_t v = 0; v < g1.values.size(); ++v) {
     const Shape &s1 = g1.values[v].shape, &s2 = g2.values[v].shape;
     if (s1.size() != s2.size() || g1.values[v].dtype != g2.values[v].dtype)
       refuse("value %" + std::to_string(v) + " changes rank or dtype with the batch size");
     for (int64_t d = 0; d < s1.size(); ++d) {
       if (s1[d] == s2[d]) continue;
-      if (s1[d] != b1 || s2[d] != b2 || m.value_axis[v] >= 0)
+      const int64_t k = batch_multiple(s1[d], s2[d], b1, b2);
+      if (k == 0 || m.value_axis[v] >= 0)
         refuse("value %" + std::to_string(v) + " has shape " + s1.str() + " at batch " + std::to_string(b1) + " and " +
-               s2.str() + " at batch " + std::to_string(b2) + " (only one dim may be the batch size itself)");
+               s2.str() + " at batch " + std::to_string(b2) +
+               " (only one dim may change with the batch size, as the batch size or a multiple of it)");
       m.value_axis[v] = static_cast<int>(d);
+      m.value_multiple[v] = k;
     }
   }
   m.attr_entries.resize(g1.nodes.size());
@@ -201,19 +214,21 @@ BatchMarks batch_marks(const trace::Graph& g1, const trace::Graph& g2, int64_t b
     for (const ops::AttrSpec& spec : n1.def->attrs) {
       ops::AttrValue v1 = ops::get_attr(n1.attrs, spec.field), v2 = ops::get_attr(n2.attrs, spec.field);
       if (v1 == v2) continue;
-      std::vector<int> entries;
+      std::vector<std::pair<int, int64_t>> entries;
       if (std::holds_alternative<Shape>(v1)) {
         const Shape &a1 = std::get<Shape>(v1), &a2 = std::get<Shape>(v2);
         if (a1.size() != a2.size()) refuse(where + ": attribute '" + spec.name + "' changes length with the batch size");
         for (int64_t i = 0; i < a1.size(); ++i) {
           if (a1[i] == a2[i]) continue;
-          if (a1[i] != b1 || a2[i] != b2)
+          const int64_t k = batch_multiple(a1[i], a2[i], b1, b2);
+          if (k == 0)
             refuse(where + ": attribute '" + spec.name + "' is " + a1.str() + " at batch " + std::to_string(b1) +
                    " and " + a2.str() + " at batch " + std::to_string(b2));
-          entries.push_back(static_cast<int>(i));
+          entries.emplace_back(static_cast<int>(i), k);
         }
-      } else if (std::holds_alternative<int64_t>(v1) && std::get<int64_t>(v1) == b1 && std::get<int64_t>(v2) == b2) {
-        entries.push_back(0);
+      } else if (std::holds_alternative<int64_t>(v1) &&
+                 batch_multiple(std::get<int64_t>(v1), std::get<int64_t>(v2), b1, b2) != 0) {
+        entries.emplace_back(0, batch_multiple(std::get<int64_t>(v1), std::get<int64_t>(v2), b1, b2));
       } else {
         refuse(where + ": attribute '" + spec.name + "' depends on the batch size");
       }
@@ -262,7 +277,10 @@ void export_traced(const ExportBody& body, std::span<const Tensor> args, const P
   for (size_t v = 0; v < g.values.size(); ++v) {
     artifact::ValueType* type = program.add_values();
     fill_type(type, g.values[v].shape, g.values[v].dtype);
-    if (!marks.value_axis.empty() && marks.value_axis[v] >= 0) type->set_batch_axis(marks.value_axis[v]);
+    if (!marks.value_axis.empty() && marks.value_axis[v] >= 0) {
+      type->set_batch_axis(marks.value_axis[v]);
+      if (marks.value_multiple[v] != 1) type->set_batch_multiple(marks.value_multiple[v]);
+    }
   }
   std::vector<int> argument_value(args.size(), -1);
   for (const trace::Input& in : g.inputs) {
@@ -305,8 +323,12 @@ void export_traced(const ExportBody& body, std::span<const Tensor> args, const P
     if (!marks.attr_entries.empty()) {
       for (artifact::Attribute& a : *node->mutable_attrs()) {
         auto it = marks.attr_entries[k].find(a.name());
-        if (it != marks.attr_entries[k].end())
-          for (int e : it->second) a.add_batch_entries(e);
+        if (it == marks.attr_entries[k].end()) continue;
+        const bool multiples = std::any_of(it->second.begin(), it->second.end(), [](const auto& e) { return e.second != 1; });
+        for (const auto& [e, multiple] : it->second) {
+          a.add_batch_entries(e);
+          if (multiples) a.add_batch_multiples(multiple);
+        }
       }
     }
     if (n.site.file) node->set_file(n.site.file);
@@ -320,7 +342,13 @@ void export_traced(const ExportBody& body, std::span<const Tensor> args, const P
     const trace::Value& v = g.values.at(g.outputs[i]);
     for (int64_t d : v.shape) spec->add_shape(d);
     spec->set_dtype(rt::to_artifact(v.dtype));
-    if (!marks.value_axis.empty() && marks.value_axis[g.outputs[i]] >= 0) spec->set_batch_axis(marks.value_axis[g.outputs[i]]);
+    if (!marks.value_axis.empty() && marks.value_axis[g.outputs[i]] >= 0) {
+      if (marks.value_multiple[g.outputs[i]] != 1)
+        refuse_export(path, "output " + std::to_string(i) + " " + v.shape.str() + " has a dim that is " +
+                                std::to_string(marks.value_multiple[g.outputs[i]]) +
+                                " x the batch size; an output's batch dim must be the batch size itself");
+      spec->set_batch_axis(marks.value_axis[g.outputs[i]]);
+    }
   }
   planned.outputs = g.outputs;
   trace::MemoryPlan plan = trace::plan_memory(planned);

@@ -20,7 +20,9 @@ Tensor standardize(const Tensor& x, const Shape& dims, double eps, Tensor* mean_
   Tensor var = tl::mean(mul(centered, centered, site), dims, true, site);
   if (mean_out) *mean_out = mean;
   if (var_out) *var_out = var;
-  return mul(centered, rsqrt(add(var, full_like(var, eps, site), site), site), site);
+  // eps as a scalar: a constant of var's shape would change with the batch size, and a program
+  // exported with max_batch must hold the same constants at every batch size.
+  return mul(centered, rsqrt(add(var, scalar_tensor(eps, {.dtype = var.dtype()}, site), site), site), site);
 }
 
 void require_floating_input(const Tensor& x, const char* op, Site site) {
@@ -138,7 +140,7 @@ Tensor normalize(const Tensor& x, double p, int64_t dim, double eps, Site site) 
     throw ValueError("tl::nn::functional::normalize: p must be positive, got " + std::to_string(p) + " at " + site.str());
   Tensor norm = p == 2.0 ? sqrt(sum(mul(x, x, site), {dim}, true, site), site)
                          : pow(sum(pow(abs(x, site), p, site), {dim}, true, site), 1.0 / p, site);
-  return div(x, maximum(norm, full_like(norm, eps, site), site), site);
+  return div(x, maximum(norm, scalar_tensor(eps, {.dtype = norm.dtype()}, site), site), site);
 }
 
 Tensor cosine_similarity(const Tensor& a, const Tensor& b, int64_t dim, double eps, Site site) {
@@ -148,7 +150,7 @@ Tensor cosine_similarity(const Tensor& a, const Tensor& b, int64_t dim, double e
   Tensor aa = sum(mul(a, a, site), {dim}, false, site);
   Tensor bb = sum(mul(b, b, site), {dim}, false, site);
   Tensor denom = mul(aa, bb, site);
-  return div(dot, sqrt(maximum(denom, full_like(denom, eps * eps, site), site), site), site);
+  return div(dot, sqrt(maximum(denom, scalar_tensor(eps * eps, {.dtype = denom.dtype()}, site), site), site), site);
 }
 
 }  // namespace tl::nn::functional

@@ -91,16 +91,21 @@ void check_program(const artifact::Program& p, const artifact::Manifest& m, uint
   // Batch axes: only in a program with a maximum batch size, inside the shape, at the maximum.
   if (m.max_batch() < 0) refuse(path, "the manifest's max_batch is negative");
   auto check_batch_axis = [&](bool has, int axis, const google::protobuf::RepeatedField<int64_t>& shape,
-                              const std::string& what) {
+                              const std::string& what, int64_t multiple = 1) {
     if (!has) return;
     if (m.max_batch() == 0) refuse(path, what + " has a batch axis but the program's batch size is fixed");
-    if (axis < 0 || axis >= shape.size() || shape[axis] != m.max_batch())
-      refuse(path, what + " names batch axis " + std::to_string(axis) + ", which is not a dim of size max_batch (" +
+    if (multiple < 1 || multiple > (int64_t{1} << 32) || axis < 0 || axis >= shape.size() ||
+        shape[axis] != m.max_batch() * multiple)
+      refuse(path, what + " names batch axis " + std::to_string(axis) + ", which is not a dim of size " +
+                       (multiple == 1 ? std::string() : std::to_string(multiple) + " x ") + "max_batch (" +
                        std::to_string(m.max_batch()) + ")");
   };
-  for (int v = 0; v < p.values_size(); ++v)
+  for (int v = 0; v < p.values_size(); ++v) {
+    if (p.values(v).has_batch_multiple() && !p.values(v).has_batch_axis())
+      refuse(path, "value %" + std::to_string(v) + " has a batch multiple but no batch axis");
     check_batch_axis(p.values(v).has_batch_axis(), p.values(v).batch_axis(), p.values(v).shape(),
-                     "value %" + std::to_string(v));
+                     "value %" + std::to_string(v), p.values(v).has_batch_multiple() ? p.values(v).batch_multiple() : 1);
+  }
   for (int i = 0; i < m.inputs_size(); ++i)
     check_batch_axis(m.inputs(i).has_batch_axis(), m.inputs(i).batch_axis(), m.inputs(i).shape(),
                      "input " + std::to_string(i));

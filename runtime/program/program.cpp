@@ -34,7 +34,9 @@ struct Program::Impl {
   // What depends on the batch size: per value its batch axis (or -1); per node the attribute
   // fields and the entries in them that are the batch size.
   std::vector<int> value_axis;
-  std::vector<std::vector<std::pair<ops::AttrField, std::vector<int>>>> attr_batch;
+  std::vector<int64_t> value_multiple;  // the batch dim holds batch x this
+  // Per node: the attributes with entries that scale with the batch, as (entry, multiple).
+  std::vector<std::vector<std::pair<ops::AttrField, std::vector<std::pair<int, int64_t>>>>> attr_batch;
 
   // The program at one batch size: its graph (whose constants hold the weights, shared by
   // every instance and worker) and the arena its own plan would need (planned_bytes).
@@ -197,9 +199,11 @@ Program load_program(const ProgramPath& where, const ProgramLoadOptions& options
     value.dtype = rt::dtype_from_artifact(v.dtype(), "'" + path + "': a value");
     g.values.push_back(value);
     impl->value_axis.push_back(v.has_batch_axis() ? v.batch_axis() : -1);
+    impl->value_multiple.push_back(v.has_batch_multiple() ? v.batch_multiple() : 1);
     const int axis = impl->value_axis.back();
-    if (axis != -1 && (impl->max_batch <= 0 || axis < 0 || axis >= value.shape.size() ||
-                       value.shape[axis] != impl->max_batch))
+    const int64_t multiple = impl->value_multiple.back();
+    if (axis != -1 && (impl->max_batch <= 0 || axis < 0 || axis >= value.shape.size() || multiple < 1 ||
+                       value.shape[axis] != impl->max_batch * multiple))
       refuse(path, "value %" + std::to_string(g.values.size() - 1) + " names batch axis " + std::to_string(axis) +
                        ", which is not a dim of size max_batch (" + std::to_string(impl->max_batch) + ")");
   }
@@ -239,15 +243,22 @@ Program load_program(const ProgramPath& where, const ProgramLoadOptions& options
       const ops::AttrSpec& spec = *std::find_if(node.def->attrs.begin(), node.def->attrs.end(),
                                                 [&](const ops::AttrSpec& sp) { return sp.name == at.name(); });
       ops::AttrValue value = ops::get_attr(node.attrs, spec.field);
-      std::vector<int> entries;
-      for (int e : at.batch_entries()) {
+      std::vector<std::pair<int, int64_t>> entries;
+      if (!at.batch_multiples().empty() && at.batch_multiples_size() != at.batch_entries_size())
+        refuse(path, what + ": attribute '" + at.name() + "' has " + std::to_string(at.batch_multiples_size()) +
+                         " batch multiples for " + std::to_string(at.batch_entries_size()) + " batch entries");
+      for (int j = 0; j < at.batch_entries_size(); ++j) {
+        const int e = at.batch_entries(j);
+        const int64_t multiple = at.batch_multiples().empty() ? 1 : at.batch_multiples(j);
         const Shape* shape = std::get_if<Shape>(&value);
         const int64_t* i = std::get_if<int64_t>(&value);
-        bool ok = impl->max_batch > 0 && ((shape && e >= 0 && e < shape->size() && (*shape)[e] == impl->max_batch) ||
-                                          (i && e == 0 && *i == impl->max_batch));
+        const int64_t want = impl->max_batch * multiple;
+        bool ok = impl->max_batch > 0 && multiple >= 1 && multiple <= (int64_t{1} << 32) &&
+                  ((shape && e >= 0 && e < shape->size() && (*shape)[e] == want) || (i && e == 0 && *i == want));
         if (!ok) refuse(path, what + ": attribute '" + at.name() + "' marks entry " + std::to_string(e) +
-                                  " as the batch size, but it is not max_batch");
-        entries.push_back(e);
+                                  " as " + std::to_string(multiple) + " x the batch size, but it is not " +
+                                  std::to_string(multiple) + " x max_batch");
+        entries.emplace_back(e, multiple);
       }
       impl->attr_batch[g.nodes.size()].push_back({spec.field, entries});
     }
@@ -352,15 +363,15 @@ Program::Impl::Instance& Program::Impl::instance(int64_t batch) {
   trace::Graph& g = made->graph;
   g = base.graph;
   for (size_t v = 0; v < g.values.size(); ++v)
-    if (value_axis[v] >= 0) g.values[v].shape[value_axis[v]] = batch;
+    if (value_axis[v] >= 0) g.values[v].shape[value_axis[v]] = batch * value_multiple[v];
   for (size_t k = 0; k < g.nodes.size(); ++k) {
     trace::Node& n = g.nodes[k];
     for (const auto& [field, entries] : attr_batch[k]) {
       ops::AttrValue value = ops::get_attr(n.attrs, field);
       if (auto* shape = std::get_if<Shape>(&value)) {
-        for (int e : entries) (*shape)[e] = batch;
+        for (const auto& [e, multiple] : entries) (*shape)[e] = batch * multiple;
       } else {
-        value = batch;
+        value = batch * entries.front().second;
       }
       ops::set_attr(n.attrs, field, value);
     }

@@ -762,6 +762,18 @@ TEST_CASE("an artifact whose batch axes or batch entries do not fit its maximum 
   }
   {
     Parts p = f.parts;
+    p.manifest.set_max_batch(p.program.values(0).shape(0));
+    p.program.mutable_values(0)->set_batch_axis(0);
+    p.program.mutable_values(0)->set_batch_multiple(3);  // the dim is max_batch, not 3 x max_batch
+    require_refused(write_parts("batch_multiple_not_max", p), "which is not a dim of size 3 x max_batch");
+  }
+  {
+    Parts p = f.parts;
+    p.program.mutable_values(0)->set_batch_multiple(2);  // a multiple without a batch axis
+    require_refused(write_parts("batch_multiple_without_axis", p), "has a batch multiple but no batch axis");
+  }
+  {
+    Parts p = f.parts;
     p.manifest.set_max_batch(-3);
     require_refused(write_parts("negative_max_batch", p), "max_batch is negative");
   }

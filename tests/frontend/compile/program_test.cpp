@@ -251,12 +251,44 @@ TEST_CASE("a batched program runs every batch size in the one arena it allocated
   for (int64_t b = 1; b <= 16; ++b) CHECK(same_bits(ys[b - 1], eager_forward(model, xs[b - 1])));
 }
 
+// Attention splits (batch, tokens, heads x dim) into (batch x heads, tokens, dim): a dim that
+// is a multiple of the batch size, which the artifact records and scales at every batch size.
+TEST_CASE("a program with batch x heads dims runs every batch size up to its maximum", "[program][batch]") {
+  manual_seed(8);
+  Tensor wq = randn({16, 16}), wk = randn({16, 16});
+  auto attention = [&](const Tensor& x) {  // x: (B, 5, 16), 4 heads of 4
+    const int64_t b = x.shape()[0];
+    auto heads = [&](const Tensor& t) { return t.reshape({b, 5, 4, 4}).permute({0, 2, 1, 3}).reshape({b * 4, 5, 4}); };
+    Tensor q = heads(matmul(x, wq)), k = heads(matmul(x, wk));
+    Tensor w = softmax(matmul(q, k.transpose(1, 2)), -1);  // (B x 4, 5, 5)
+    return matmul(w, q).reshape({b, 4, 5, 4}).permute({0, 2, 1, 3}).reshape({b, 5, 16});
+  };
+  fs::path file = scratch("heads_batched.tlart");
+  export_program(attention, randn({3, 5, 16}), file.string(), ExportOptions{.max_batch = 8});
+  Program p = load_program(file.string());
+  CHECK(p.max_batch() == 8);
+  for (int64_t b : {1, 3, 8}) {
+    INFO("batch " << b);
+    Tensor x = randn({b, 5, 16});
+    Tensor eager;
+    {
+      NoGradGuard no_grad;
+      eager = attention(x);
+    }
+    CHECK(allclose(p({x})[0], eager, 1e-5, 1e-6));
+  }
+}
+
 TEST_CASE("max_batch refuses a program whose attributes change with the batch size in other ways", "[program][batch]") {
   fs::path file = scratch("bad_batch.tlart");
-  // The leading size is twice the batch size: not something the artifact can express.
-  CHECK_THROWS_WITH(export_program([](const Tensor& x) { return x.reshape({x.shape()[0] * 2, -1}); }, randn({4, 6}),
+  // The leading size is the batch size plus one: not something the artifact can express.
+  CHECK_THROWS_WITH(export_program([](const Tensor& x) { return cat({x, x.narrow(0, 0, 1)}, 0); }, randn({4, 6}),
                                    file.string(), ExportOptions{.max_batch = 8}),
                     Catch::Contains("must be the same at every batch size") && Catch::Contains("program_test.cpp:"));
+  // An output's batch dim must be the batch size itself, not a multiple of it.
+  CHECK_THROWS_WITH(export_program([](const Tensor& x) { return x.reshape({x.shape()[0] * 2, -1}); }, randn({4, 6}),
+                                   file.string(), ExportOptions{.max_batch = 8}),
+                    Catch::Contains("2 x the batch size") && Catch::Contains("program_test.cpp:"));
   CHECK_FALSE(fs::exists(file));
 }
 
