@@ -1,6 +1,7 @@
 // The standard layers of tl/nn/layers.h. Forwards validate their input against the layer's
 // configuration, naming the layer and the user's call site, and pass that site to the ops
 // they run so that op errors point at the user's line too.
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -73,6 +74,103 @@ std::string Linear::extra_repr() const {
          ", bias=" + format_bool(bias.defined());
 }
 
+// ---------------- convolution padding ----------------
+
+namespace {
+
+// The padding before and after one spatial dim.
+struct SidePadding {
+  int64_t before = 0, after = 0;
+  bool empty() const { return before == 0 && after == 0; }
+};
+
+// `padding` on both sides, or PyTorch's padding="same": dilation * (kernel - 1) in all, the
+// odd one after (torch.nn.modules.conv's _reversed_padding_repeated_twice).
+SidePadding side_padding(bool same, int64_t padding, int64_t dilation, int64_t kernel) {
+  if (!same) return {padding, padding};
+  const int64_t total = dilation * (kernel - 1);
+  return {total / 2, total - total / 2};
+}
+
+const char* padding_mode_name(PaddingMode mode) {
+  switch (mode) {
+    case PaddingMode::kZeros: return "zeros";
+    case PaddingMode::kReflect: return "reflect";
+    case PaddingMode::kReplicate: return "replicate";
+    case PaddingMode::kCircular: return "circular";
+  }
+  return "?";
+}
+
+// The source index of each position of a dim of `size` padded by `p` under `mode` (not zeros),
+// e.g. reflect of size 4 padded (2, 1): 2 1 | 0 1 2 3 | 2.
+std::vector<int64_t> padding_sources(int64_t size, SidePadding p, PaddingMode mode) {
+  std::vector<int64_t> sources;
+  sources.reserve(size + p.before + p.after);
+  for (int64_t i = -p.before; i < size + p.after; ++i) {
+    if (mode == PaddingMode::kReflect) {
+      sources.push_back(i < 0 ? -i : i >= size ? 2 * (size - 1) - i : i);
+    } else if (mode == PaddingMode::kReplicate) {
+      sources.push_back(std::clamp<int64_t>(i, 0, size - 1));
+    } else {
+      sources.push_back(((i % size) + size) % size);
+    }
+  }
+  return sources;
+}
+
+// conv2d of x [N, C, H, W] with (ph, pw) padding of kind `mode`. `layer` and `first_dim` (the
+// user's number for dim 2: 1 when Conv1d added the height) name things in messages.
+Tensor padded_conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Shape stride, SidePadding ph,
+                     SidePadding pw, Shape dilation, int64_t groups, PaddingMode mode, const char* layer,
+                     int64_t first_dim, const Tensor& user_input, Site site) {
+  const SidePadding pads[2] = {ph, pw};
+  if (mode == PaddingMode::kZeros) {
+    // Uneven padding comes only from "same", which has stride 1: pad `after` on both sides,
+    // then drop the extra outputs at the start.
+    Tensor y = conv2d(x, weight, bias, stride, {ph.after, pw.after}, dilation, groups, site);
+    for (int i = 0; i < 2; ++i) {
+      const int64_t extra = pads[i].after - pads[i].before;
+      if (extra > 0) y = y.slice(2 + i, extra, y.size(2 + i), 1, site);
+    }
+    return y;
+  }
+  Tensor padded = x;
+  for (int i = 0; i < 2; ++i) {
+    const SidePadding p = pads[i];
+    if (p.empty()) continue;
+    const int64_t size = x.size(2 + i), most = std::max(p.before, p.after);
+    const bool fits = mode == PaddingMode::kReflect ? most < size : mode == PaddingMode::kCircular ? most <= size : size > 0;
+    if (!fits) {
+      throw ShapeError(std::string("tl::nn::") + layer + ": padding_mode '" + padding_mode_name(mode) + "' needs padding " +
+                       std::to_string(most) + (mode == PaddingMode::kReflect ? " smaller than" : " at most") +
+                       " the input's size " + std::to_string(size) + " in dim " + std::to_string(first_dim + i) +
+                       ": input is " + describe(user_input) + " at " + site.str());
+    }
+    const std::vector<int64_t> sources = padding_sources(size, p, mode);
+    const Tensor index = from_vector<int64_t>(sources, {static_cast<int64_t>(sources.size())},
+                                              {.dtype = kInt64, .device = x.device()}, site);
+    padded = index_select(padded, 2 + i, index, site);
+  }
+  return conv2d(padded, weight, bias, stride, {0, 0}, dilation, groups, site);
+}
+
+void check_padding_same(bool same, bool strided, const char* layer, Site site) {
+  if (same && strided) {
+    throw ValueError(std::string("tl::nn::") + layer +
+                     ": padding_same (padding=\"same\") needs stride 1, as in PyTorch; pad explicitly for a "
+                     "strided convolution at " + site.str());
+  }
+}
+
+std::string padding_repr(PaddingMode mode, bool same) {
+  std::string s = same ? ", padding=same" : "";
+  if (mode != PaddingMode::kZeros) s += std::string(", padding_mode=") + padding_mode_name(mode);
+  return s;
+}
+
+}  // namespace
+
 // ---------------- Conv2d ----------------
 
 Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, Size2 kernel_size, Conv2dOptions options, Site site)
@@ -87,6 +185,7 @@ Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, Size2 kernel_size, Con
                      std::to_string(out_channels) + ") must both be divisible by groups (" +
                      std::to_string(options.groups) + ") at " + site.str());
   }
+  check_padding_same(options.padding_same, options.stride.h != 1 || options.stride.w != 1, "Conv2d", site);
   weight = register_parameter(
       "weight", empty({out_channels, in_channels / options.groups, kernel_size.h, kernel_size.w}), true, site);
   init::kaiming_uniform_(weight, std::sqrt(5.0), init::FanMode::kFanIn, init::Nonlinearity::kLeakyReLU, site);
@@ -102,14 +201,114 @@ Tensor Conv2d::forward(const Tensor& x) {
     throw ShapeError("tl::nn::Conv2d: input is " + describe(x) + " but the layer expects [N, " +
                      std::to_string(in_channels) + ", H, W] at " + site.str());
   }
-  return conv2d(x, weight, bias, options.stride.shape(), options.padding.shape(), options.dilation.shape(),
-                options.groups, site);
+  return padded_conv2d(x, weight, bias, options.stride.shape(),
+                       side_padding(options.padding_same, options.padding.h, options.dilation.h, kernel_size.h),
+                       side_padding(options.padding_same, options.padding.w, options.dilation.w, kernel_size.w),
+                       options.dilation.shape(), options.groups, options.padding_mode, "Conv2d", 2, x, site);
 }
 
 std::string Conv2d::extra_repr() const {
   std::string s = std::to_string(in_channels) + ", " + std::to_string(out_channels) +
                   ", kernel_size=" + format_pair(kernel_size) + ", stride=" + format_pair(options.stride);
+  if (!options.padding_same && (options.padding.h != 0 || options.padding.w != 0))
+    s += ", padding=" + format_pair(options.padding);
+  if (options.dilation.h != 1 || options.dilation.w != 1) s += ", dilation=" + format_pair(options.dilation);
+  if (options.groups != 1) s += ", groups=" + std::to_string(options.groups);
+  if (!options.bias) s += ", bias=false";
+  return s + padding_repr(options.padding_mode, options.padding_same);
+}
+
+// ---------------- Conv1d ----------------
+
+Conv1d::Conv1d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, Conv1dOptions options, Site site)
+    : in_channels(in_channels), out_channels(out_channels), kernel_size(kernel_size), options(options) {
+  require_positive(in_channels, "Conv1d", "in_channels", site);
+  require_positive(out_channels, "Conv1d", "out_channels", site);
+  require_positive(options.groups, "Conv1d", "groups", site);
+  require_positive(kernel_size, "Conv1d", "kernel_size", site);
+  require_positive(options.stride, "Conv1d", "stride", site);
+  require_positive(options.dilation, "Conv1d", "dilation", site);
+  if (in_channels % options.groups != 0 || out_channels % options.groups != 0) {
+    throw ValueError("tl::nn::Conv1d: in_channels (" + std::to_string(in_channels) + ") and out_channels (" +
+                     std::to_string(out_channels) + ") must both be divisible by groups (" +
+                     std::to_string(options.groups) + ") at " + site.str());
+  }
+  check_padding_same(options.padding_same, options.stride != 1, "Conv1d", site);
+  weight = register_parameter("weight", empty({out_channels, in_channels / options.groups, kernel_size}), true, site);
+  init::kaiming_uniform_(weight, std::sqrt(5.0), init::FanMode::kFanIn, init::Nonlinearity::kLeakyReLU, site);
+  if (options.bias) {
+    bias = register_parameter("bias", empty({out_channels}), true, site);
+    init_bias(bias, init::calculate_fan_in_and_fan_out(weight, site).first);
+  }
+}
+
+Tensor Conv1d::forward(const Tensor& x) {
+  Site site = call_site();
+  if (x.dim() != 3 || x.size(1) != in_channels) {
+    throw ShapeError("tl::nn::Conv1d: input is " + describe(x) + " but the layer expects [N, " +
+                     std::to_string(in_channels) + ", L] at " + site.str());
+  }
+  return padded_conv2d(x.unsqueeze(2, site), weight.unsqueeze(2, site), bias, {1, options.stride}, {0, 0},
+                       side_padding(options.padding_same, options.padding, options.dilation, kernel_size),
+                       {1, options.dilation}, options.groups, options.padding_mode, "Conv1d", 1, x, site)
+      .squeeze(2, site);
+}
+
+std::string Conv1d::extra_repr() const {
+  std::string s = std::to_string(in_channels) + ", " + std::to_string(out_channels) +
+                  ", kernel_size=(" + std::to_string(kernel_size) + ",), stride=(" + std::to_string(options.stride) + ",)";
+  if (!options.padding_same && options.padding != 0) s += ", padding=(" + std::to_string(options.padding) + ",)";
+  if (options.dilation != 1) s += ", dilation=(" + std::to_string(options.dilation) + ",)";
+  if (options.groups != 1) s += ", groups=" + std::to_string(options.groups);
+  if (!options.bias) s += ", bias=false";
+  return s + padding_repr(options.padding_mode, options.padding_same);
+}
+
+// ---------------- ConvTranspose2d ----------------
+
+ConvTranspose2d::ConvTranspose2d(int64_t in_channels, int64_t out_channels, Size2 kernel_size,
+                                 ConvTranspose2dOptions options, Site site)
+    : in_channels(in_channels), out_channels(out_channels), kernel_size(kernel_size), options(options) {
+  require_positive(in_channels, "ConvTranspose2d", "in_channels", site);
+  require_positive(out_channels, "ConvTranspose2d", "out_channels", site);
+  require_positive(options.groups, "ConvTranspose2d", "groups", site);
+  require_positive(kernel_size.h, "ConvTranspose2d", "kernel height", site);
+  require_positive(kernel_size.w, "ConvTranspose2d", "kernel width", site);
+  if (in_channels % options.groups != 0 || out_channels % options.groups != 0) {
+    throw ValueError("tl::nn::ConvTranspose2d: in_channels (" + std::to_string(in_channels) + ") and out_channels (" +
+                     std::to_string(out_channels) + ") must both be divisible by groups (" +
+                     std::to_string(options.groups) + ") at " + site.str());
+  }
+  const Size2 s = options.stride, d = options.dilation, op = options.output_padding;
+  if ((op.h >= s.h && op.h >= d.h) || (op.w >= s.w && op.w >= d.w)) {
+    throw ValueError("tl::nn::ConvTranspose2d: output_padding " + format_pair(op) + " must be smaller than the stride " +
+                     format_pair(s) + " or the dilation " + format_pair(d) + " in each dim at " + site.str());
+  }
+  weight = register_parameter(
+      "weight", empty({in_channels, out_channels / options.groups, kernel_size.h, kernel_size.w}), true, site);
+  init::kaiming_uniform_(weight, std::sqrt(5.0), init::FanMode::kFanIn, init::Nonlinearity::kLeakyReLU, site);
+  if (options.bias) {
+    bias = register_parameter("bias", empty({out_channels}), true, site);
+    init_bias(bias, init::calculate_fan_in_and_fan_out(weight, site).first);
+  }
+}
+
+Tensor ConvTranspose2d::forward(const Tensor& x) {
+  Site site = call_site();
+  if (x.dim() != 4 || x.size(1) != in_channels) {
+    throw ShapeError("tl::nn::ConvTranspose2d: input is " + describe(x) + " but the layer expects [N, " +
+                     std::to_string(in_channels) + ", H, W] at " + site.str());
+  }
+  return conv_transpose2d(x, weight, bias, options.stride.shape(), options.padding.shape(),
+                          options.output_padding.shape(), options.groups, options.dilation.shape(), site);
+}
+
+std::string ConvTranspose2d::extra_repr() const {
+  std::string s = std::to_string(in_channels) + ", " + std::to_string(out_channels) +
+                  ", kernel_size=" + format_pair(kernel_size) + ", stride=" + format_pair(options.stride);
   if (options.padding.h != 0 || options.padding.w != 0) s += ", padding=" + format_pair(options.padding);
+  if (options.output_padding.h != 0 || options.output_padding.w != 0)
+    s += ", output_padding=" + format_pair(options.output_padding);
   if (options.dilation.h != 1 || options.dilation.w != 1) s += ", dilation=" + format_pair(options.dilation);
   if (options.groups != 1) s += ", groups=" + std::to_string(options.groups);
   if (!options.bias) s += ", bias=false";
@@ -156,6 +355,22 @@ Tensor AvgPool2d::forward(const Tensor& x) {
 }
 
 std::string AvgPool2d::extra_repr() const { return pool_repr(kernel_size, options); }
+
+AdaptiveAvgPool2d::AdaptiveAvgPool2d(Size2 output_size, Site site) : output_size(output_size) {
+  require_positive(output_size.h, "AdaptiveAvgPool2d", "output height", site);
+  require_positive(output_size.w, "AdaptiveAvgPool2d", "output width", site);
+}
+
+Tensor AdaptiveAvgPool2d::forward(const Tensor& x) {
+  Site site = call_site();
+  if (x.dim() != 3 && x.dim() != 4) {
+    throw ShapeError("tl::nn::AdaptiveAvgPool2d: input is " + describe(x) +
+                     " but the layer expects [N, C, H, W] or [C, H, W] at " + site.str());
+  }
+  return adaptive_avg_pool2d(x, output_size.shape(), site);
+}
+
+std::string AdaptiveAvgPool2d::extra_repr() const { return "output_size=" + format_pair(output_size); }
 
 // ---------------- BatchNorm ----------------
 
@@ -231,6 +446,178 @@ std::string LayerNorm::extra_repr() const {
   for (int64_t i = 0; i < normalized_shape.size(); ++i) os << (i ? ", " : "") << normalized_shape[i];
   os << (normalized_shape.size() == 1 ? ",)" : ")") << ", eps=" << options.eps
      << ", elementwise_affine=" << format_bool(options.elementwise_affine);
+  return os.str();
+}
+
+// ---------------- GroupNorm, InstanceNorm2d ----------------
+
+GroupNorm::GroupNorm(int64_t num_groups, int64_t num_channels, GroupNormOptions options, Site site)
+    : num_groups(num_groups), num_channels(num_channels), options(options) {
+  require_positive(num_groups, "GroupNorm", "num_groups", site);
+  require_positive(num_channels, "GroupNorm", "num_channels", site);
+  if (num_channels % num_groups != 0) {
+    throw ValueError("tl::nn::GroupNorm: num_channels (" + std::to_string(num_channels) +
+                     ") must be divisible by num_groups (" + std::to_string(num_groups) + ") at " + site.str());
+  }
+  if (options.affine) {
+    weight = register_parameter("weight", ones({num_channels}), true, site);
+    bias = register_parameter("bias", zeros({num_channels}), true, site);
+  }
+}
+
+Tensor GroupNorm::forward(const Tensor& x) {
+  Site site = call_site();
+  if (x.dim() < 2 || x.size(1) != num_channels) {
+    throw ShapeError("tl::nn::GroupNorm: input is " + describe(x) + " but the layer expects [N, " +
+                     std::to_string(num_channels) + ", ...] at " + site.str());
+  }
+  return functional::group_norm(x, num_groups, weight, bias, options.eps, site);
+}
+
+std::string GroupNorm::extra_repr() const {
+  return std::to_string(num_groups) + ", " + std::to_string(num_channels) + ", eps=" + format_double(options.eps) +
+         ", affine=" + format_bool(options.affine);
+}
+
+InstanceNorm2d::InstanceNorm2d(int64_t num_features, InstanceNormOptions options, Site site)
+    : num_features(num_features), options(options) {
+  require_positive(num_features, "InstanceNorm2d", "num_features", site);
+  if (options.affine) {
+    weight = register_parameter("weight", ones({num_features}), true, site);
+    bias = register_parameter("bias", zeros({num_features}), true, site);
+  }
+}
+
+Tensor InstanceNorm2d::forward(const Tensor& x) {
+  Site site = call_site();
+  if (x.dim() != 4 || x.size(1) != num_features) {
+    throw ShapeError("tl::nn::InstanceNorm2d: input is " + describe(x) + " but the layer expects [N, " +
+                     std::to_string(num_features) + ", H, W] at " + site.str());
+  }
+  return functional::group_norm(x, num_features, weight, bias, options.eps, site);
+}
+
+std::string InstanceNorm2d::extra_repr() const {
+  return std::to_string(num_features) + ", eps=" + format_double(options.eps) + ", affine=" + format_bool(options.affine) +
+         ", track_running_stats=false";
+}
+
+// ---------------- interpolate, Upsample ----------------
+
+namespace functional {
+namespace {
+
+// Output i of a dim resized from `in` to `out` reads input floor(i * scale) (clamped), with
+// PyTorch's float32 arithmetic (aten/src/ATen/native/UpSample.h, nearest_idx), so indices agree
+// where the product lands next to an integer.
+Tensor resize_nearest(const Tensor& x, int64_t dim, int64_t in, int64_t out, std::optional<double> scale, Site site) {
+  if (in == out) return x;
+  std::vector<int64_t> sources(out);
+  const float ratio = scale ? static_cast<float>(1.0 / *scale) : static_cast<float>(in) / static_cast<float>(out);
+  for (int64_t i = 0; i < out; ++i) {
+    sources[i] = out == 2 * in ? i >> 1
+                               : std::min(static_cast<int64_t>(std::floor(static_cast<float>(i) * ratio)), in - 1);
+  }
+  return index_select(x, dim, from_vector<int64_t>(sources, {out}, {.dtype = kInt64, .device = x.device()}, site), site);
+}
+
+// Output i = (1 - t) x[i0] + t x[i1] along `dim`, with the source i0 + t from PyTorch's
+// area_pixel_compute_source_index and compute_source_index_and_lambda (UpSample.h).
+Tensor resize_linear(const Tensor& x, int64_t dim, int64_t in, int64_t out, std::optional<double> scale,
+                     bool align_corners, Site site) {
+  if (in == out) return x;
+  const double ratio = align_corners ? (out > 1 ? static_cast<double>(in - 1) / static_cast<double>(out - 1) : 0.0)
+                       : scale       ? 1.0 / *scale
+                                     : static_cast<double>(in) / static_cast<double>(out);
+  std::vector<int64_t> first(out), second(out);
+  std::vector<double> w_first(out), w_second(out);
+  for (int64_t i = 0; i < out; ++i) {
+    const double source = align_corners ? ratio * static_cast<double>(i)
+                                        : std::max(ratio * (static_cast<double>(i) + 0.5) - 0.5, 0.0);
+    first[i] = std::min(static_cast<int64_t>(source), in - 1);
+    second[i] = first[i] + (first[i] < in - 1 ? 1 : 0);
+    w_second[i] = std::clamp(source - static_cast<double>(first[i]), 0.0, 1.0);
+    w_first[i] = 1.0 - w_second[i];
+  }
+  // The weights broadcast along the dims after `dim`.
+  std::vector<int64_t> broadcast(x.dim() - dim, 1);
+  broadcast[0] = out;
+  const Shape weight_shape(broadcast);
+  const TensorOptions index_options{.dtype = kInt64, .device = x.device()};
+  const TensorOptions weight_options{.dtype = x.dtype(), .device = x.device()};
+  Tensor a = index_select(x, dim, from_vector<int64_t>(first, {out}, index_options, site), site);
+  Tensor b = index_select(x, dim, from_vector<int64_t>(second, {out}, index_options, site), site);
+  return add(mul(a, from_vector<double>(w_first, weight_shape, weight_options, site), site),
+             mul(b, from_vector<double>(w_second, weight_shape, weight_options, site), site), site);
+}
+
+}  // namespace
+
+Tensor interpolate(const Tensor& x, const InterpolateOptions& options, Site site) {
+  const std::string fn = "tl::nn::functional::interpolate: ";
+  if (!x.defined() || x.dim() != 4) {
+    throw ShapeError(fn + "expected x as [N, C, H, W], got " + (x.defined() ? describe(x) : "undefined") + " at " +
+                     site.str());
+  }
+  if (!x.is_floating_point()) {
+    throw DTypeError(fn + "x must be floating point, got " + describe(x) + " at " + site.str());
+  }
+  if (options.size.empty() == options.scale_factor.empty()) {
+    throw ValueError(fn + "give exactly one of size and scale_factor at " + site.str());
+  }
+  if (options.mode == InterpolateMode::kNearest && options.align_corners.has_value()) {
+    throw ValueError(fn + "align_corners applies to bilinear only; leave it unset for nearest at " + site.str());
+  }
+  const size_t given = options.size.empty() ? options.scale_factor.size() : options.size.size();
+  if (given != 1 && given != 2) {
+    throw ValueError(fn + (options.size.empty() ? "scale_factor" : "size") +
+                     " must have 1 or 2 values (height, width), got " + std::to_string(given) + " at " + site.str());
+  }
+  const int64_t in[2] = {x.size(2), x.size(3)};
+  int64_t out[2];
+  std::optional<double> scale[2];
+  for (int i = 0; i < 2; ++i) {
+    if (options.size.empty()) {
+      const double s = options.scale_factor[given == 1 ? 0 : i];
+      if (!(s > 0) || !std::isfinite(s)) {
+        throw ValueError(fn + "scale_factor must be positive and finite, got " + format_double(s) + " at " + site.str());
+      }
+      scale[i] = s;
+      out[i] = static_cast<int64_t>(std::floor(static_cast<double>(in[i]) * s));
+    } else {
+      out[i] = options.size[given == 1 ? 0 : i];
+    }
+    if (out[i] <= 0) {
+      throw ShapeError(fn + "the output would be " + std::to_string(out[i]) + " in dim " + std::to_string(2 + i) +
+                       " (x is " + describe(x) + "); it must be positive at " + site.str());
+    }
+  }
+  Tensor y = x;
+  for (int i = 0; i < 2; ++i) {
+    y = options.mode == InterpolateMode::kNearest
+            ? resize_nearest(y, 2 + i, in[i], out[i], scale[i], site)
+            : resize_linear(y, 2 + i, in[i], out[i], scale[i], options.align_corners.value_or(false), site);
+  }
+  return y;
+}
+
+}  // namespace functional
+
+Upsample::Upsample(functional::InterpolateOptions options, Site site) : options(std::move(options)) {
+  if (this->options.size.empty() == this->options.scale_factor.empty()) {
+    throw ValueError("tl::nn::Upsample: give exactly one of size and scale_factor at " + site.str());
+  }
+}
+
+Tensor Upsample::forward(const Tensor& x) { return functional::interpolate(x, options, call_site()); }
+
+std::string Upsample::extra_repr() const {
+  std::ostringstream os;
+  if (!options.size.empty()) os << "size=" << options.size.str();
+  for (size_t i = 0; i < options.scale_factor.size(); ++i)
+    os << (i ? ", " : "scale_factor=(") << options.scale_factor[i] << (i + 1 == options.scale_factor.size() ? ")" : "");
+  os << ", mode=" << (options.mode == functional::InterpolateMode::kNearest ? "nearest" : "bilinear");
+  if (options.align_corners) os << ", align_corners=" << format_bool(*options.align_corners);
   return os.str();
 }
 

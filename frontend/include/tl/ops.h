@@ -149,10 +149,30 @@ Tensor matmul(const Tensor& a, const Tensor& b, Site site = Site::here());
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
               Shape stride = {1, 1}, Shape padding = {0, 0}, Shape dilation = {1, 1},
               int64_t groups = 1, Site site = Site::here());
+// torch.nn.functional.conv_transpose2d: the adjoint of conv2d, computed by the op
+// conv2d_backward_input. x: (N, C_in, H, W), weight: (C_in, C_out/groups, KH, KW),
+// bias: (C_out) or undefined. The result is (N, C_out, H', W') with
+// H' = (H - 1) * stride - 2 * padding + dilation * (KH - 1) + output_padding + 1.
+// `output_padding` must be smaller than the stride or the dilation in each dim. Throws
+// ShapeError naming the operands when they do not fit together.
+Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
+                        Shape stride = {1, 1}, Shape padding = {0, 0}, Shape output_padding = {0, 0},
+                        int64_t groups = 1, Shape dilation = {1, 1}, Site site = Site::here());
+// 1-D convolution: conv2d over a height of 1. x: (N, C, L), weight: (O, C/groups, K),
+// bias: (O) or undefined; the result is (N, O, L'), L' = (L + 2 padding - dilation (K-1) - 1)
+// / stride + 1.
+Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), int64_t stride = 1,
+              int64_t padding = 0, int64_t dilation = 1, int64_t groups = 1, Site site = Site::here());
 Tensor max_pool2d(const Tensor& x, Shape kernel, Shape stride = {}, Shape padding = {0, 0},
                   Site site = Site::here());
 Tensor avg_pool2d(const Tensor& x, Shape kernel, Shape stride = {}, Shape padding = {0, 0},
                   Site site = Site::here());
+// Mean over `output_size` (oh, ow; one value means both) bins of the last two dims of x
+// (N, C, H, W) or (C, H, W), as torch's adaptive_avg_pool2d: bin i of H spans rows
+// [floor(i H / oh), ceil((i + 1) H / oh)). A 1x1 output is a plain mean, and bins that tile
+// the input evenly run avg_pool2d; other sizes are a composite of slices and means (one per
+// bin row and bin column). Throws ShapeError for another rank or a non-positive size.
+Tensor adaptive_avg_pool2d(const Tensor& x, Shape output_size, Site site = Site::here());
 
 // ---------- joining, splitting, indexing ----------
 Tensor cat(const std::vector<Tensor>& tensors, int64_t dim = 0, Site site = Site::here());

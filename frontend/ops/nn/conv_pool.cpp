@@ -2,6 +2,9 @@
 // (through the backward ops), the samples the generic tests sweep, and the public functions.
 // The ops' definitions, shape rules and kernels are the runtime's
 // (runtime/ops/nn/conv_pool.cpp).
+#include <algorithm>
+#include <string>
+
 #include "frontend/ops/pointwise/pointwise.h"
 
 namespace tl {
@@ -189,6 +192,124 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Shape s
   std::vector<Tensor> operands{x, weight};
   if (bias.defined()) operands.push_back(bias);
   return call(op_conv2d, std::span<const Tensor>(operands), conv_attrs(stride, padding, dilation, groups), site);
+}
+
+namespace {
+
+std::string shape_and_dtype(const Tensor& t) {
+  return t.defined() ? t.shape().str() + " " + dtype_name(t.dtype()) : std::string("undefined");
+}
+
+}  // namespace
+
+// The transposed convolution is conv2d's input gradient: conv2d_backward_input with the
+// result's shape as dims. Its derivative is that op's (conv2d and conv2d_backward_weight).
+Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Shape stride, Shape padding,
+                        Shape output_padding, int64_t groups, Shape dilation, Site site) {
+  stride = spatial_pair(stride, 1, "conv_transpose2d", "stride", site);
+  padding = spatial_pair(padding, 0, "conv_transpose2d", "padding", site);
+  output_padding = spatial_pair(output_padding, 0, "conv_transpose2d", "output_padding", site);
+  dilation = spatial_pair(dilation, 1, "conv_transpose2d", "dilation", site);
+  auto operands = [&] {
+    return "x is " + shape_and_dtype(x) + ", weight is " + shape_and_dtype(weight) +
+           (bias.defined() ? ", bias is " + shape_and_dtype(bias) : std::string()) + ", groups " +
+           std::to_string(groups);
+  };
+  if (!x.defined() || !weight.defined() || x.dim() != 4 || weight.dim() != 4) {
+    throw ShapeError("tl::conv_transpose2d: expected x (N, C_in, H, W) and weight (C_in, C_out/groups, KH, KW): " +
+                     operands() + " at " + site.str());
+  }
+  if (groups < 1 || weight.size(0) != x.size(1) || x.size(1) % groups != 0) {
+    throw ShapeError("tl::conv_transpose2d: weight dim 0 must equal x's " + std::to_string(x.size(1)) +
+                     " input channels, which groups must divide: " + operands() + " at " + site.str());
+  }
+  const int64_t N = x.size(0), O = weight.size(1) * groups;
+  Shape full{0, 0}, out{0, 0};
+  for (int i = 0; i < 2; ++i) {
+    if (output_padding[i] >= stride[i] && output_padding[i] >= dilation[i]) {
+      throw ShapeError("tl::conv_transpose2d: output_padding " + output_padding.str() +
+                       " must be smaller than the stride " + stride.str() + " or the dilation " + dilation.str() +
+                       " in each dim at " + site.str());
+    }
+    full[i] = (x.size(2 + i) - 1) * stride[i] + dilation[i] * (weight.size(2 + i) - 1) + 1;
+    out[i] = full[i] - 2 * padding[i] + output_padding[i];
+    if (out[i] <= 0) {
+      throw ShapeError("tl::conv_transpose2d: the result would be empty (" + std::to_string(out[i]) + " in dim " +
+                       std::to_string(2 + i) + "): " + operands() + ", padding " + padding.str() + " at " + site.str());
+    }
+  }
+  if (bias.defined() && (bias.dim() != 1 || bias.size(0) != O)) {
+    throw ShapeError("tl::conv_transpose2d: bias must be 1-D with one value per output channel (" +
+                     std::to_string(O) + "): " + operands() + " at " + site.str());
+  }
+  static const OpDef& transposed = *find_op("conv2d_backward_input");
+  Attrs a = conv_attrs(stride, padding, dilation, groups);
+  Tensor y;
+  if (output_padding[0] < stride[0] && output_padding[1] < stride[1]) {
+    // conv2d of an (out) input with this padding gives exactly x's H x W, so the op computes
+    // the padded window of the transposed convolution directly.
+    a.dims = Shape{N, O, out[0], out[1]};
+    y = call(transposed, {x, weight}, a, site);
+  } else {
+    // output_padding >= stride (allowed when below the dilation): the full result without
+    // padding, then its window [padding, padding + out), zeros past its end.
+    a.padding = Shape{0, 0};
+    a.dims = Shape{N, O, full[0], full[1]};
+    y = call(transposed, {x, weight}, a, site);
+    for (int i = 0; i < 2; ++i) {
+      const int64_t d = 2 + i, begin = std::min(padding[i], full[i]), end = std::min(padding[i] + out[i], full[i]);
+      y = y.slice(d, begin, end, 1, site);
+      if (end - begin < out[i]) {
+        Shape zeros_shape = y.shape();
+        zeros_shape[d] = out[i] - (end - begin);
+        y = cat({y, zeros(zeros_shape, {.dtype = y.dtype(), .device = y.device()}, site)}, d, site);
+      }
+    }
+  }
+  return bias.defined() ? add(y, bias.reshape({1, O, 1, 1}, site), site) : y;
+}
+
+Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding,
+              int64_t dilation, int64_t groups, Site site) {
+  if (!x.defined() || !weight.defined() || x.dim() != 3 || weight.dim() != 3) {
+    throw ShapeError("tl::conv1d: expected x (N, C, L) and weight (O, C/groups, K): x is " + shape_and_dtype(x) +
+                     ", weight is " + shape_and_dtype(weight) + " at " + site.str());
+  }
+  return conv2d(x.unsqueeze(2, site), weight.unsqueeze(2, site), bias, {1, stride}, {0, padding}, {1, dilation},
+                groups, site)
+      .squeeze(2, site);
+}
+
+Tensor adaptive_avg_pool2d(const Tensor& x, Shape output_size, Site site) {
+  output_size = spatial_pair(output_size, 1, "adaptive_avg_pool2d", "output_size", site);
+  if (!x.defined() || (x.dim() != 3 && x.dim() != 4)) {
+    throw ShapeError("tl::adaptive_avg_pool2d: expected x as (N, C, H, W) or (C, H, W), got " + shape_and_dtype(x) +
+                     " at " + site.str());
+  }
+  const int64_t H = x.size(-2), W = x.size(-1), OH = output_size[0], OW = output_size[1];
+  if (H == 0 || W == 0) {
+    throw ShapeError("tl::adaptive_avg_pool2d: x " + shape_and_dtype(x) + " has no element to average at " +
+                     site.str());
+  }
+  if (OH == 1 && OW == 1) return mean(x, {-2, -1}, true, site);
+  if (H % OH == 0 && W % OW == 0) {  // equal bins that tile the input: one avg_pool2d
+    const Tensor x4 = x.dim() == 4 ? x : x.unsqueeze(0, site);
+    Tensor y = avg_pool2d(x4, {H / OH, W / OW}, {H / OH, W / OW}, {0, 0}, site);
+    return x.dim() == 4 ? y : y.squeeze(0, site);
+  }
+  // Each bin's mean is the mean of its rows' means (every row has the same width), so the
+  // bins reduce one dim at a time: OH + OW slices instead of OH * OW.
+  auto pool_dim = [&](const Tensor& t, int64_t dim, int64_t in, int64_t bins) {
+    if (in == bins) return t;
+    std::vector<Tensor> parts;
+    parts.reserve(bins);
+    for (int64_t i = 0; i < bins; ++i) {
+      const int64_t begin = i * in / bins, end = ((i + 1) * in + bins - 1) / bins;
+      parts.push_back(mean(t.slice(dim, begin, end, 1, site), {dim}, true, site));
+    }
+    return cat(parts, dim, site);
+  };
+  return pool_dim(pool_dim(x, x.dim() - 2, H, OH), x.dim() - 1, W, OW);
 }
 
 Tensor max_pool2d(const Tensor& x, Shape kernel, Shape stride, Shape padding, Site site) {

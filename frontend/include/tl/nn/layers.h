@@ -5,7 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "tl/nn/module.h"
 #include "tl/ops.h"
@@ -33,16 +35,26 @@ class Linear : public Module {
   Tensor weight, bias;  // bias undefined when constructed with bias = false
 };
 
+// What a convolution layer's padding holds, as PyTorch's padding_mode: zeros, the input
+// mirrored without repeating the edge ('reflect', padding < the input's size), the edge
+// repeated ('replicate'), or the input wrapped around ('circular', padding <= its size).
+enum class PaddingMode { kZeros, kReflect, kReplicate, kCircular };
+
 struct Conv2dOptions {
   Size2 stride = 1;
   Size2 padding = 0;
   Size2 dilation = 1;
   int64_t groups = 1;
   bool bias = true;
+  PaddingMode padding_mode = PaddingMode::kZeros;
+  // PyTorch's padding="same" (stride 1 only; `padding` is then ignored): pads dilation * (K - 1)
+  // in each dim so the output keeps the input's size, the odd one on the bottom/right.
+  bool padding_same = false;
 };
 // 2-D convolution (cross-correlation). x: [N, C_in, H, W] -> [N, C_out, H', W'].
 // weight: [C_out, C_in / groups, KH, KW], bias: [C_out], both U(-k, k),
-// k = 1/sqrt(C_in / groups * KH * KW).
+// k = 1/sqrt(C_in / groups * KH * KW). Padding other than zeros is an index_select of the
+// input (a copy) before a convolution without padding.
 class Conv2d : public Module {
  public:
   Conv2d(int64_t in_channels, int64_t out_channels, Size2 kernel_size, Conv2dOptions options = {},
@@ -53,6 +65,54 @@ class Conv2d : public Module {
   int64_t in_channels, out_channels;
   Size2 kernel_size;
   Conv2dOptions options;
+  Tensor weight, bias;
+};
+
+struct Conv1dOptions {
+  int64_t stride = 1;
+  int64_t padding = 0;
+  int64_t dilation = 1;
+  int64_t groups = 1;
+  bool bias = true;
+  PaddingMode padding_mode = PaddingMode::kZeros;
+  bool padding_same = false;  // as Conv2dOptions::padding_same
+};
+// 1-D convolution, run as Conv2d over a height of 1. x: [N, C_in, L] -> [N, C_out, L'].
+// weight: [C_out, C_in / groups, K], bias: [C_out], initialized as Conv2d's.
+class Conv1d : public Module {
+ public:
+  Conv1d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, Conv1dOptions options = {},
+         Site site = Site::here());
+  Tensor forward(const Tensor& x) override;
+  std::string extra_repr() const override;
+
+  int64_t in_channels, out_channels, kernel_size;
+  Conv1dOptions options;
+  Tensor weight, bias;
+};
+
+struct ConvTranspose2dOptions {
+  Size2 stride = 1;
+  Size2 padding = 0;
+  Size2 output_padding = 0;  // extra rows/columns on the bottom/right; < stride or dilation
+  int64_t groups = 1;
+  bool bias = true;
+  Size2 dilation = 1;
+};
+// The transposed 2-D convolution (tl::conv_transpose2d). x: [N, C_in, H, W] -> [N, C_out, H', W'],
+// H' = (H - 1) * stride - 2 * padding + dilation * (KH - 1) + output_padding + 1.
+// weight: [C_in, C_out / groups, KH, KW], bias: [C_out], both U(-k, k),
+// k = 1/sqrt(C_out / groups * KH * KW) (PyTorch's fan-in of this layout).
+class ConvTranspose2d : public Module {
+ public:
+  ConvTranspose2d(int64_t in_channels, int64_t out_channels, Size2 kernel_size, ConvTranspose2dOptions options = {},
+                  Site site = Site::here());
+  Tensor forward(const Tensor& x) override;
+  std::string extra_repr() const override;
+
+  int64_t in_channels, out_channels;
+  Size2 kernel_size;
+  ConvTranspose2dOptions options;
   Tensor weight, bias;
 };
 
@@ -79,6 +139,16 @@ class AvgPool2d : public Module {
 
   Size2 kernel_size;
   Pool2dOptions options;
+};
+
+// Mean over `output_size` bins of [N, C, H, W] or [C, H, W] (tl::adaptive_avg_pool2d).
+class AdaptiveAvgPool2d : public Module {
+ public:
+  explicit AdaptiveAvgPool2d(Size2 output_size, Site site = Site::here());
+  Tensor forward(const Tensor& x) override;
+  std::string extra_repr() const override;
+
+  Size2 output_size;
 };
 
 struct BatchNormOptions {
@@ -138,6 +208,40 @@ class LayerNorm : public Module {
   Tensor weight, bias;
 };
 
+struct GroupNormOptions {
+  double eps = 1e-5;
+  bool affine = true;  // learn weight (ones) and bias (zeros), [num_channels]
+};
+// functional::group_norm: x [N, C, ...], C = num_channels in num_groups groups (C divisible
+// by it), each normalized over its channels and the remaining dims (biased variance).
+class GroupNorm : public Module {
+ public:
+  GroupNorm(int64_t num_groups, int64_t num_channels, GroupNormOptions options = {}, Site site = Site::here());
+  Tensor forward(const Tensor& x) override;
+  std::string extra_repr() const override;
+
+  int64_t num_groups, num_channels;
+  GroupNormOptions options;
+  Tensor weight, bias;
+};
+
+struct InstanceNormOptions {
+  double eps = 1e-5;
+  bool affine = false;  // PyTorch's default; when set, weight (ones) and bias (zeros), [C]
+};
+// Normalizes each channel of each sample of x [N, C, H, W] over H and W (a group norm with one
+// channel per group). Running statistics (PyTorch's track_running_stats) are not supported.
+class InstanceNorm2d : public Module {
+ public:
+  explicit InstanceNorm2d(int64_t num_features, InstanceNormOptions options = {}, Site site = Site::here());
+  Tensor forward(const Tensor& x) override;
+  std::string extra_repr() const override;
+
+  int64_t num_features;
+  InstanceNormOptions options;
+  Tensor weight, bias;
+};
+
 // A lookup table: integer indices of any shape -> [..., embedding_dim].
 // weight: [num_embeddings, embedding_dim], N(0, 1).
 class Embedding : public Module {
@@ -169,6 +273,42 @@ class Flatten : public Module {
   std::string extra_repr() const override;
 
   int64_t start_dim, end_dim;
+};
+
+namespace functional {
+
+// torch.nn.functional's names for the convolutions and adaptive pooling of tl/ops.h.
+using tl::adaptive_avg_pool2d;
+using tl::conv1d;
+using tl::conv_transpose2d;
+
+enum class InterpolateMode { kNearest, kBilinear };
+struct InterpolateOptions {
+  Shape size = {};                        // (oh, ow), or one value for both
+  std::vector<double> scale_factor = {};  // or (sh, sw) / one value: size = floor(in * scale)
+  InterpolateMode mode = InterpolateMode::kNearest;
+  // Bilinear only (an error with nearest, as in PyTorch); unset means false. With true the
+  // corner pixels' centers align; with false the source of output i is (i + 0.5) / scale - 0.5.
+  std::optional<bool> align_corners = std::nullopt;
+};
+// Resizes the last two dims of x [N, C, H, W], as torch.nn.functional.interpolate (the legacy
+// 'nearest': source floor(i / scale), computed in float32 as PyTorch does). Exactly one of
+// `size` and `scale_factor` is given; when `scale_factor` is, it (not in / out) maps output to
+// input coordinates, as PyTorch without recompute_scale_factor. An index_select (nearest) or
+// two index_selects and a weighted sum per dim (bilinear), so it differentiates and compiles.
+// Throws ShapeError for another rank or an empty result, ValueError for bad options.
+Tensor interpolate(const Tensor& x, const InterpolateOptions& options, Site site = Site::here());
+
+}  // namespace functional
+
+// functional::interpolate as a layer, as torch.nn.Upsample.
+class Upsample : public Module {
+ public:
+  explicit Upsample(functional::InterpolateOptions options, Site site = Site::here());
+  Tensor forward(const Tensor& x) override;
+  std::string extra_repr() const override;
+
+  functional::InterpolateOptions options;
 };
 
 // Elementwise activations.
