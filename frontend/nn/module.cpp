@@ -274,6 +274,10 @@ std::vector<std::pair<std::string, std::shared_ptr<Module>>> Module::named_child
   return state_->children;
 }
 
+const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& Module::child_entries() const {
+  return state_->children;
+}
+
 void Module::apply(const std::function<void(Module&)>& fn) {
   for (const auto& [name, child] : state_->children) child->apply(fn);
   fn(*this);
@@ -347,16 +351,28 @@ void Module::zero_grad(bool set_to_none) {
 
 // ---------------- state dicts ----------------
 
+namespace {
+// Every parameter and buffer under every dotted name that reaches it: unlike
+// named_parameters(), a tensor shared by two modules (tied weights) is listed twice, as in
+// PyTorch's state_dict.
+void collect_state(const Module& m, const std::string& prefix, Named& out) {
+  for (auto& [name, t] : m.named_parameters(false)) out.emplace_back(prefix + name, t);
+  for (auto& [name, t] : m.named_buffers(false)) out.emplace_back(prefix + name, t);
+  for (const auto& [name, child] : m.named_children()) collect_state(*child, prefix + name + ".", out);
+}
+}  // namespace
+
 StateDict Module::state_dict() const {
+  Named all;
+  collect_state(*this, "", all);
   StateDict out;
-  for (auto& [name, t] : named_parameters()) out[name] = t.detach();
-  for (auto& [name, t] : named_buffers()) out[name] = t.detach();
+  for (auto& [name, t] : all) out[name] = t.detach();
   return out;
 }
 
 LoadStateDictResult Module::load_state_dict(const StateDict& state, bool strict, Site site) {
-  Named own = named_parameters();
-  for (auto& entry : named_buffers()) own.push_back(entry);
+  Named own;
+  collect_state(*this, "", own);
 
   LoadStateDictResult result;
   std::vector<std::string> mismatches;
@@ -498,6 +514,39 @@ Module& ModuleList::operator[](size_t index) const { return child_at(*this, inde
 void ModuleList::throw_wrong_type(size_t index) const {
   throw ValueError("tl::nn::ModuleList::at(" + std::to_string(index) + "): the layer is a " +
                    (*this)[index].type_name() + ", not the requested type");
+}
+
+namespace {
+std::string join_keys(const std::vector<std::string>& keys) {
+  std::string out;
+  for (const auto& k : keys) out += (out.empty() ? "\"" : ", \"") + k + "\"";
+  return out.empty() ? "no keys" : out;
+}
+}  // namespace
+
+bool ModuleDict::contains(const std::string& key) const {
+  const auto& entries = child_entries();
+  return find_named(entries, key) != entries.end();
+}
+
+std::vector<std::string> ModuleDict::keys() const {
+  std::vector<std::string> out;
+  for (const auto& [key, module] : child_entries()) out.push_back(key);
+  return out;
+}
+
+Module& ModuleDict::operator[](const std::string& key) const {
+  const auto& entries = child_entries();
+  auto it = find_named(entries, key);
+  if (it == entries.end()) {
+    throw ValueError("tl::nn::ModuleDict[\"" + key + "\"]: no such key; it holds " + join_keys(keys()));
+  }
+  return *it->second;
+}
+
+void ModuleDict::throw_wrong_type(const std::string& key) const {
+  throw ValueError("tl::nn::ModuleDict::at(\"" + key + "\"): the layer is a " + (*this)[key].type_name() +
+                   ", not the requested type");
 }
 
 }  // namespace tl::nn

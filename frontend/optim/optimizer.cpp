@@ -1,4 +1,4 @@
-// The Optimizer base (zero_grad, lr, state copies) and clip_grad_norm_.
+// The Optimizer base (zero_grad, lr, state copies), clip_grad_norm_ and clip_grad_value_.
 #include <cmath>
 #include <vector>
 
@@ -137,6 +137,18 @@ Tensor clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, Site 
     }
   }
   return scalar_tensor(norm, {.dtype = dtype});
+}
+
+void clip_grad_value_(const std::vector<Tensor>& params, double clip_value, Site site) {
+  if (!(clip_value >= 0)) {
+    throw ValueError("tl::optim::clip_grad_value_: clip_value must be >= 0, got " + std::to_string(clip_value) +
+                     " at " + site.str());
+  }
+  NoGradGuard no_grad;
+  for (const auto& p : params) {
+    Tensor g = p.defined() ? p.grad() : Tensor();
+    if (g.defined()) g.copy_(clamp(g, -clip_value, clip_value, site), site);
+  }
 }
 
 }  // namespace tl::optim

@@ -146,6 +146,10 @@ class RMSprop : public Optimizer {
 // Returns the norm before clipping as a scalar tensor: float64 when any grad is float64,
 // else float32. The norm is accumulated in double. Throws ValueError for a negative `max_norm`.
 Tensor clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, Site site = Site::here());
+// Clamps every gradient in place, element by element, to [-clip_value, clip_value]
+// (PyTorch's clip_grad_value_); parameters without a grad are skipped. Throws ValueError
+// unless `clip_value` >= 0.
+void clip_grad_value_(const std::vector<Tensor>& params, double clip_value, Site site = Site::here());
 
 // ---------------- learning-rate schedules ----------------
 // A schedule sets every group's lr from that group's lr at construction (its base lr).

@@ -1,10 +1,12 @@
-// tl::nn::Module, the base of every layer and model, and the containers Sequential and
-// ModuleList. See tl/nn.h for the ownership model (modules are handles to shared state).
+// tl::nn::Module, the base of every layer and model, and the containers Sequential,
+// ModuleList and ModuleDict. See tl/nn.h for the ownership model (modules are handles to shared state).
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <cstddef>
 #include <iosfwd>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <optional>
@@ -77,7 +79,8 @@ class Module {
   void register_module_ptr(const std::string& name, std::shared_ptr<Module> module,
                            Site site = Site::here());
 
-  // ---- traversal (registration order; shared tensors and modules appear once) ----
+  // ---- traversal (registration order; shared tensors appear once, under the first name
+  // that reaches them, as in PyTorch) ----
   std::vector<Tensor> parameters(bool recurse = true) const;
   std::vector<std::pair<std::string, Tensor>> named_parameters(bool recurse = true) const;
   std::vector<Tensor> buffers(bool recurse = true) const;
@@ -103,7 +106,9 @@ class Module {
   void zero_grad(bool set_to_none = true);
 
   // ---- checkpoints ----
-  // Parameters and buffers by dotted name; the tensors share storage with the module.
+  // Parameters and buffers by dotted name; the tensors share storage with the module. As in
+  // PyTorch, a shared (tied) tensor appears under every name that reaches it, and
+  // load_state_dict expects all of those names.
   StateDict state_dict() const;
   // Copies values into the module's tensors (converting dtype and device). On any problem
   // (with `strict`: a missing or unexpected key; always: a shape mismatch) throws one
@@ -128,6 +133,9 @@ class Module {
   // The user's call site of the module call in progress (set by operator() and call()),
   // for layers' error messages and for ops they run.
   static Site call_site();
+  // The children by name in registration order, without a copy, for containers' iterators.
+  // Registering a child invalidates iterators into it.
+  const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& child_entries() const;
 
  private:
   struct State;
@@ -171,7 +179,8 @@ class Sequential : public Module {
 };
 
 // Holds layers (registered as "0", "1", ...) without defining a forward; iterate it in
-// your own forward.
+// your own forward: `for (nn::Module& layer : list) x = layer(x);`. Parameters, state dicts,
+// train()/eval() and printing see the layers as children of the list.
 class ModuleList : public Module {
  public:
   ModuleList() = default;
@@ -180,21 +189,90 @@ class ModuleList : public Module {
   explicit ModuleList(Ms&&... modules) {
     (push_back(std::forward<Ms>(modules)), ...);
   }
-  template <ModuleType M> void push_back(M&& module) {
+  // Adds a layer at the end (named by its index) and returns the list, so appends chain.
+  template <ModuleType M> ModuleList& push_back(M&& module) {
     register_module_ptr(std::to_string(size()), std::make_shared<std::decay_t<M>>(std::forward<M>(module)));
+    return *this;
   }
-  size_t size() const { return children().size(); }
+  // The same as push_back, with PyTorch's name.
+  template <ModuleType M> ModuleList& append(M&& module) { return push_back(std::forward<M>(module)); }
+  size_t size() const { return child_entries().size(); }
+  // The i-th layer; throws ValueError when out of range.
   Module& operator[](size_t index) const;
+  // The i-th layer as its concrete type; throws ValueError when it is not an M.
   template <ModuleType M> M& at(size_t index) const {
     auto* m = dynamic_cast<M*>(&(*this)[index]);
     if (!m) throw_wrong_type(index);
     return *m;
   }
-  // The layers in order, for range-for: `for (auto& layer : list.modules()) x = (*layer)(x);`
+  // The layers in order as handles.
   std::vector<std::shared_ptr<Module>> modules() const { return children(); }
+
+  // Iterates the layers as Module&. Adding a layer invalidates iterators.
+  class Iterator {
+   public:
+    using Entries = std::vector<std::pair<std::string, std::shared_ptr<Module>>>;
+    using iterator_category = std::forward_iterator_tag;
+    using value_type = Module;
+    using difference_type = std::ptrdiff_t;
+    using pointer = Module*;
+    using reference = Module&;
+    Iterator() = default;
+    explicit Iterator(Entries::const_iterator it) : it_(it) {}
+    Module& operator*() const { return *it_->second; }
+    Module* operator->() const { return it_->second.get(); }
+    Iterator& operator++() {
+      ++it_;
+      return *this;
+    }
+    Iterator operator++(int) {
+      Iterator old = *this;
+      ++it_;
+      return old;
+    }
+    bool operator==(const Iterator& other) const { return it_ == other.it_; }
+
+   private:
+    Entries::const_iterator it_;
+  };
+  Iterator begin() const { return Iterator(child_entries().begin()); }
+  Iterator end() const { return Iterator(child_entries().end()); }
 
  private:
   [[noreturn]] void throw_wrong_type(size_t index) const;
+};
+
+// Holds layers by name (registered under their keys) in insertion order, without defining
+// a forward. Keys are non-empty and contain no '.'. Iterating yields (key, module handle)
+// pairs: `for (const auto& [key, layer] : heads) out[key] = (*layer)(x);`. Parameters
+// ("<key>.weight"), state dicts, train()/eval() and printing see the layers as children.
+class ModuleDict : public Module {
+ public:
+  using Entries = std::vector<std::pair<std::string, std::shared_ptr<Module>>>;
+  ModuleDict() = default;
+  // Adds `module` under `key` and returns a handle to it; an existing key is replaced in
+  // place (keeping its position). Throws ValueError for a bad key.
+  template <ModuleType M> std::decay_t<M> insert(const std::string& key, M&& module, Site site = Site::here()) {
+    return register_module(key, std::forward<M>(module), site);
+  }
+  size_t size() const { return child_entries().size(); }
+  bool contains(const std::string& key) const;
+  // The keys in insertion order.
+  std::vector<std::string> keys() const;
+  // The layer under `key`; throws ValueError naming the key and the keys it holds.
+  Module& operator[](const std::string& key) const;
+  // The layer under `key` as its concrete type; throws ValueError when it is not an M.
+  template <ModuleType M> M& at(const std::string& key) const {
+    auto* m = dynamic_cast<M*>(&(*this)[key]);
+    if (!m) throw_wrong_type(key);
+    return *m;
+  }
+  // Adding a layer invalidates iterators.
+  Entries::const_iterator begin() const { return child_entries().begin(); }
+  Entries::const_iterator end() const { return child_entries().end(); }
+
+ private:
+  [[noreturn]] void throw_wrong_type(const std::string& key) const;
 };
 
 }  // namespace tl::nn
