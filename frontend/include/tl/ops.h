@@ -145,6 +145,17 @@ Tensor sum_to(const Tensor& x, const Shape& shape, Site site = Site::here());
 // ---------- linear algebra, convolution, pooling (oneDNN on CPU for float32) ----------
 // [..., M, K] x [..., K, N] -> [..., M, N], batch dims broadcast; 1-D operands as in NumPy.
 Tensor matmul(const Tensor& a, const Tensor& b, Site site = Site::here());
+// Einstein summation with NumPy/PyTorch semantics: "ij,jk->ik" (explicit output), "ij,jk"
+// (implicit: the letters used once, in ASCII order, after "..."), "..." for broadcast batch
+// dims, a letter repeated in one operand for its diagonal ("ii->i", "ii->"), and summation over
+// letters absent from the output. Letters shared by operands broadcast where one size is 1; an
+// explicit output without "..." sums the ellipsis dims, as in PyTorch. Operands are floating
+// point; the result has their promoted dtype. A composite of permute, reshape, index_select,
+// sum and matmul, contracting left to right in pairs (so it allocates intermediates and
+// differentiates). Throws ValueError for a malformed equation (invalid character, misused
+// "...", unknown or repeated output letter, operand count) and ShapeError when an operand's
+// rank or a letter's sizes do not fit, naming the equation and the caller's line.
+Tensor einsum(const std::string& equation, const std::vector<Tensor>& operands, Site site = Site::here());
 // x: (N, C, H, W), weight: (O, C/groups, KH, KW), bias: (O) or undefined.
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
               Shape stride = {1, 1}, Shape padding = {0, 0}, Shape dilation = {1, 1},
