@@ -39,14 +39,6 @@ const std::vector<Case>& cases() {
   return all;
 }
 
-// max |got - want| / max(|want|, floor): relative, and absolute near zero.
-double max_relative_error(const Tensor& got, const Tensor& want, double floor = 1e-3) {
-  const std::vector<double> g = got.to(kFloat64).to_vector<double>(), w = want.to_vector<double>();
-  REQUIRE(g.size() == w.size());
-  double worst = 0;
-  for (size_t i = 0; i < g.size(); ++i) worst = std::max(worst, std::abs(g[i] - w[i]) / std::max(floor, std::abs(w[i])));
-  return worst;
-}
 
 }  // namespace
 
@@ -78,15 +70,15 @@ TEST_CASE("activations and their gradients match torch.nn.functional and compile
     Tensor xg = x.detach().requires_grad_();
     Tensor y = c.fn(xg);
     (y * w).sum().backward();
-    CHECK(max_relative_error(y, want_y) < 1e-10);
-    CHECK(max_relative_error(xg.grad(), want_g) < 1e-9);
+    CHECK(test::max_relative_error(y, want_y) < 1e-10);
+    CHECK(test::max_relative_error(xg.grad(), want_g) < 1e-9);
     // float32, eager and compiled (the same math through generated code): float32 rounding,
     // relative, or 1e-6 absolute near zero (e^x - 1 loses digits there in float32).
     const Tensor x32 = x.to(kFloat32);
-    CHECK(max_relative_error(c.fn(x32), want_y, 0.1) < 1e-5);
+    CHECK(test::max_relative_error(c.fn(x32), want_y, 0.1) < 1e-5);
     auto compiled = compile([&c](const Tensor& in) { return c.fn(in * 1.0); });
     (void)compiled(x32);  // the first call runs eagerly; the second runs the compiled program
-    CHECK(max_relative_error(compiled(x32), want_y, 0.1) < 1e-5);
+    CHECK(test::max_relative_error(compiled(x32), want_y, 0.1) < 1e-5);
   }
 }
 
@@ -135,7 +127,7 @@ TEST_CASE("functional normalizations, similarities, cumsum, sort and topk match 
     Tensor xg = x.detach().requires_grad_();
     Tensor y = fn(xg);
     (y * rs[k]).sum().backward();
-    CHECK(max_relative_error(y, load_npy((dir.path / (name + ".y.npy")).string())) < 1e-10);
-    CHECK(max_relative_error(xg.grad(), load_npy((dir.path / (name + ".g.npy")).string())) < 1e-9);
+    CHECK(test::max_relative_error(y, load_npy((dir.path / (name + ".y.npy")).string())) < 1e-10);
+    CHECK(test::max_relative_error(xg.grad(), load_npy((dir.path / (name + ".g.npy")).string())) < 1e-9);
   }
 }

@@ -19,18 +19,6 @@ using namespace tl;
 
 namespace {
 
-// max |got - want| / max(|want|, floor): relative, and absolute near zero. A NaN on either
-// side is an infinite error (the reference has none: no row is fully masked).
-double max_relative_error(const Tensor& got, const Tensor& want, double floor = 1e-3) {
-  REQUIRE(got.shape() == want.shape());
-  const std::vector<double> g = got.to(kFloat64).to_vector<double>(), w = want.to_vector<double>();
-  double worst = 0;
-  for (size_t i = 0; i < g.size(); ++i) {
-    const double e = std::abs(g[i] - w[i]) / std::max(floor, std::abs(w[i]));
-    worst = std::isnan(e) ? INFINITY : std::max(worst, e);
-  }
-  return worst;
-}
 
 struct Reference {
   std::filesystem::path dir;
@@ -124,16 +112,16 @@ TEST_CASE("attention layers load PyTorch state dicts and match its outputs and g
     Tensor loss = (out * ref.load("r")).sum();
     if (weights.defined()) loss = loss + (weights * ref.load("rw")).sum();
     loss.backward();
-    CHECK(max_relative_error(out, ref.load("out")) < 1e-9);
-    if (weights.defined()) CHECK(max_relative_error(weights, ref.load("weights")) < 1e-9);
+    CHECK(test::max_relative_error(out, ref.load("out")) < 1e-9);
+    if (weights.defined()) CHECK(test::max_relative_error(weights, ref.load("weights")) < 1e-9);
     for (const std::string& x : c.inputs) {
       INFO("d loss / d " << x);
-      CHECK(max_relative_error(in[x].grad(), ref.load("ingrad." + x)) < 1e-9);
+      CHECK(test::max_relative_error(in[x].grad(), ref.load("ingrad." + x)) < 1e-9);
     }
     for (const auto& [key, p] : model->named_parameters()) {
       INFO("d loss / d " << key);
       REQUIRE(p.grad().defined());
-      CHECK(max_relative_error(p.grad(), ref.load("grad." + key)) < 1e-9);
+      CHECK(test::max_relative_error(p.grad(), ref.load("grad." + key)) < 1e-9);
     }
 
     // float32: the same weights and inputs, rounded.
@@ -143,7 +131,7 @@ TEST_CASE("attention layers load PyTorch state dicts and match its outputs and g
     for (const auto& [key, t] : in) in32[key] = t.defined() && t.is_floating_point() ? t.detach().to(kFloat32) : t;
     auto [out32, weights32] = c.run(*model, in32);
     CHECK(out32.dtype() == kFloat32);
-    CHECK(max_relative_error(out32, ref.load("out"), 0.1) < 1e-5);
-    if (weights32.defined()) CHECK(max_relative_error(weights32, ref.load("weights"), 0.1) < 1e-5);
+    CHECK(test::max_relative_error(out32, ref.load("out"), 0.1) < 1e-5);
+    if (weights32.defined()) CHECK(test::max_relative_error(weights32, ref.load("weights"), 0.1) < 1e-5);
   }
 }

@@ -90,14 +90,6 @@ std::vector<Case> cases() {
   };
 }
 
-// max |got - want| / max(|want|, floor): relative, and absolute near zero.
-double max_relative_error(const Tensor& got, const Tensor& want, double floor = 1e-3) {
-  REQUIRE(got.shape() == want.shape());
-  const std::vector<double> g = got.to(kFloat64).contiguous().to_vector<double>(), w = want.to_vector<double>();
-  double worst = 0;
-  for (size_t i = 0; i < g.size(); ++i) worst = std::max(worst, std::abs(g[i] - w[i]) / std::max(floor, std::abs(w[i])));
-  return worst;
-}
 
 }  // namespace
 
@@ -134,10 +126,10 @@ TEST_CASE("the convolution family matches PyTorch's outputs and gradients in flo
     for (const Tensor& t : inputs[k]) in.push_back(t.detach().requires_grad_());
     Tensor y = c.fn(in);
     (y * weightings[k]).sum().backward();
-    CHECK(max_relative_error(y, load_npy((dir.path / (c.name + ".y.npy")).string())) < 1e-9);
+    CHECK(test::max_relative_error(y, load_npy((dir.path / (c.name + ".y.npy")).string())) < 1e-9);
     for (size_t i = 0; i < in.size(); ++i) {
       INFO("gradient of input " << i);
-      CHECK(max_relative_error(in[i].grad(), load_npy((dir.path / (c.name + ".g" + std::to_string(i) + ".npy")).string())) <
+      CHECK(test::max_relative_error(in[i].grad(), load_npy((dir.path / (c.name + ".g" + std::to_string(i) + ".npy")).string())) <
             1e-9);
     }
   }

@@ -17,14 +17,6 @@ using namespace tl;
 
 namespace {
 
-// max |got - want| / max(|want|, floor): relative, and absolute near zero.
-double max_relative_error(const Tensor& got, const Tensor& want, double floor = 1e-3) {
-  REQUIRE(got.shape() == want.shape());
-  const std::vector<double> g = got.to(kFloat64).to_vector<double>(), w = want.to_vector<double>();
-  double worst = 0;
-  for (size_t i = 0; i < g.size(); ++i) worst = std::max(worst, std::abs(g[i] - w[i]) / std::max(floor, std::abs(w[i])));
-  return worst;
-}
 
 }  // namespace
 
@@ -54,12 +46,12 @@ TEST_CASE("einsum and its gradients match torch.einsum in float64", "[interop][o
       operands.push_back(load_npy(stem + ".in" + std::to_string(i) + ".npy").requires_grad_());
     Tensor y = einsum(equation, operands);
     CHECK(y.dtype() == kFloat64);
-    CHECK(max_relative_error(y, load_npy(stem + ".y.npy")) < 1e-9);
+    CHECK(test::max_relative_error(y, load_npy(stem + ".y.npy")) < 1e-9);
     (y * load_npy(stem + ".r.npy")).sum().backward();
     for (int i = 0; i < count; ++i) {
       INFO("gradient of operand " << i);
       REQUIRE(operands[i].grad().defined());
-      CHECK(max_relative_error(operands[i].grad(), load_npy(stem + ".g" + std::to_string(i) + ".npy")) < 1e-9);
+      CHECK(test::max_relative_error(operands[i].grad(), load_npy(stem + ".g" + std::to_string(i) + ".npy")) < 1e-9);
     }
   }
   CHECK(cases >= 10);

@@ -1,10 +1,17 @@
 // Helpers shared by the PyTorch interop tests: whether the peer can run, and scratch folders.
 #pragma once
 
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <random>
 #include <string>
+#include <vector>
+
+#include "tl/tl.h"
 
 namespace tl::test {
 
@@ -16,6 +23,21 @@ inline bool torch_available(std::string& why) {
     return false;
   }
   return true;
+}
+
+// max |got - want| / max(|want|, floor): relative, and absolute near zero. NaN on both sides
+// agrees; NaN on one side is an infinite error.
+inline double max_relative_error(const Tensor& got, const Tensor& want, double floor = 1e-3) {
+  REQUIRE(got.shape() == want.shape());
+  const std::vector<double> g = got.to(kFloat64).contiguous().to_vector<double>();
+  const std::vector<double> w = want.to(kFloat64).contiguous().to_vector<double>();
+  double worst = 0;
+  for (size_t i = 0; i < g.size(); ++i) {
+    if (std::isnan(g[i]) && std::isnan(w[i])) continue;
+    const double e = std::abs(g[i] - w[i]) / std::max(floor, std::abs(w[i]));
+    worst = std::isnan(e) ? INFINITY : std::max(worst, e);
+  }
+  return worst;
 }
 
 // A fresh directory under the system temp dir, removed when the test ends.
