@@ -37,7 +37,8 @@ struct Model::Impl {
   onnx_import::Graph graph;
   LoadOptions options;
   onnx_import::OptimizeStats stats;
-  std::string file_label;  // the model file's base name, for node sites
+  std::string file_label;          // the model file's base name, for node sites
+  const char* site_file = nullptr;  // file_label interned: nodes' Sites point at it
   // Per node: the graph values whose last reader it is (freed after it runs).
   std::vector<std::vector<std::string>> release_after;
   std::mutex compile_mutex;
@@ -173,7 +174,6 @@ std::vector<Tensor> Model::Impl::run_graph(std::span<const Tensor> inputs) const
   env.reserve(graph.constants.size() + graph.nodes.size() * 2);
   for (const auto& [name, t] : graph.constants) env[name] = {t, true};
   for (size_t i = 0; i < inputs.size(); ++i) env[graph.inputs[i].name] = {inputs[i], false};
-  const char* file = trace::intern_file(file_label);
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     const onnx_import::Node& n = graph.nodes[i];
     onnx_import::NodeInputs in;
@@ -190,7 +190,7 @@ std::vector<Tensor> Model::Impl::run_graph(std::span<const Tensor> inputs) const
       all_known = all_known && s.known;
     }
     const bool known = (all_known && n.op_type != "Dropout") || onnx_import::reads_only_shapes(n);
-    const Site site(file, static_cast<uint32_t>(i + 1));
+    const Site site(site_file, static_cast<uint32_t>(i + 1));
     std::vector<Tensor> out;
     try {
       if (known) {  // host values (shapes, and what is computed from them): not part of the program
@@ -392,6 +392,7 @@ Model load_model(std::string_view bytes, const std::string& file, const std::str
   }
   impl->graph = std::move(g);
   impl->file_label = std::filesystem::path(file).filename().string();
+  impl->site_file = trace::intern_file(impl->file_label);
   impl->release_after = last_uses(impl->graph);
   return Model(impl);
 }

@@ -430,13 +430,20 @@ Tensor TransformerEncoderLayer::operator()(const Tensor& src, const Tensor& src_
               [&](const std::vector<Tensor>& in) { return forward(in[0], in[1], in[2], is_causal); }, site);
 }
 
+// A transformer layer's sequence input: (N, len, d_model), (len, N, d_model) or unbatched (len, d_model).
+static void require_sequence(const Tensor& t, const char* layer, const char* name, const char* len, int64_t d_model,
+                      bool batch_first, Site site) {
+  if (t.defined() && (t.dim() == 2 || t.dim() == 3) && t.size(-1) == d_model) return;
+  const std::string l(len), d = std::to_string(d_model);
+  throw ShapeError(std::string("tl::nn::") + layer + ": " + name + " is " + (t.defined() ? describe(t) : "undefined") +
+                   " but the layer expects " + (batch_first ? "(N, " + l + ", " : "(" + l + ", N, ") + d + ") or (" +
+                   l + ", " + d + ") at " + site.str());
+}
+
 Tensor TransformerEncoderLayer::forward(const Tensor& src, const Tensor& src_mask,
                                         const Tensor& src_key_padding_mask, bool is_causal) {
   const Site site = call_site();
-  if (!src.defined() || (src.dim() != 2 && src.dim() != 3) || src.size(-1) != d_model)
-    throw ShapeError("tl::nn::TransformerEncoderLayer: src is " + (src.defined() ? describe(src) : "undefined") +
-                     " but the layer expects " + (options.batch_first ? "(N, L, " : "(L, N, ") +
-                     std::to_string(d_model) + ") or (L, " + std::to_string(d_model) + ") at " + site.str());
+  require_sequence(src, "TransformerEncoderLayer", "src", "L", d_model, options.batch_first, site);
   const Tensor mask = is_causal ? with_causal(src_mask, sequence_length(src, options.batch_first), src, site) : src_mask;
   auto self_attention = [&](const Tensor& x) {
     return dropout1(self_attn(x, x, x, src_key_padding_mask, mask, false, site).output, site);
@@ -502,11 +509,7 @@ Tensor TransformerDecoderLayer::forward(const Tensor& tgt, const Tensor& memory,
                                         const Tensor& memory_key_padding_mask, bool tgt_is_causal) {
   const Site site = call_site();
   for (auto [name, t] : Named{{"tgt", &tgt}, {"memory", &memory}})
-    if (!t->defined() || (t->dim() != 2 && t->dim() != 3) || t->size(-1) != d_model)
-      throw ShapeError(std::string("tl::nn::TransformerDecoderLayer: ") + name + " is " +
-                       (t->defined() ? describe(*t) : "undefined") + " but the layer expects " +
-                       (options.batch_first ? "(N, T, " : "(T, N, ") + std::to_string(d_model) + ") or (T, " +
-                       std::to_string(d_model) + ") at " + site.str());
+    require_sequence(*t, "TransformerDecoderLayer", name, "T", d_model, options.batch_first, site);
   const Tensor mask =
       tgt_is_causal ? with_causal(tgt_mask, sequence_length(tgt, options.batch_first), tgt, site) : tgt_mask;
   auto self_attention = [&](const Tensor& x) {

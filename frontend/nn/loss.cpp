@@ -31,6 +31,13 @@ void require_same_shape(const Tensor& input, const Tensor& target, const char* f
   }
 }
 
+// The checks every elementwise loss of (input, target) makes: both floating, one shape.
+void require_pair(const Tensor& input, const Tensor& target, const char* fn, Site site) {
+  require_floating(input, fn, "input", site);
+  require_floating(target, fn, "target", site);
+  require_same_shape(input, target, fn, "input", site);
+}
+
 Tensor reduce(const Tensor& loss, Reduction reduction, const char* fn, Site site) {
   switch (reduction) {
     case Reduction::kNone: return loss;
@@ -148,17 +155,13 @@ void check_class_scores(const Tensor& scores, const char* fn, const char* what, 
 }  // namespace
 
 Tensor mse_loss(const Tensor& input, const Tensor& target, LossOptions options, Site site) {
-  require_floating(input, "mse_loss", "input", site);
-  require_floating(target, "mse_loss", "target", site);
-  require_same_shape(input, target, "mse_loss", "input", site);
+  require_pair(input, target, "mse_loss", site);
   Tensor diff = sub(input, target, site);
   return reduce(mul(diff, diff, site), options.reduction, "mse_loss", site);
 }
 
 Tensor l1_loss(const Tensor& input, const Tensor& target, LossOptions options, Site site) {
-  require_floating(input, "l1_loss", "input", site);
-  require_floating(target, "l1_loss", "target", site);
-  require_same_shape(input, target, "l1_loss", "input", site);
+  require_pair(input, target, "l1_loss", site);
   return reduce(abs(sub(input, target, site), site), options.reduction, "l1_loss", site);
 }
 
@@ -244,9 +247,7 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
 
 Tensor huber_loss(const Tensor& input, const Tensor& target, HuberLossOptions options, Site site) {
   const char* fn = "huber_loss";
-  require_floating(input, fn, "input", site);
-  require_floating(target, fn, "target", site);
-  require_same_shape(input, target, fn, "input", site);
+  require_pair(input, target, fn, site);
   double delta = options.delta;
   if (!(delta > 0.0)) {
     throw ValueError("tl::nn::huber_loss: delta must be > 0, got " + std::to_string(delta) + " at " + site.str());
@@ -260,9 +261,7 @@ Tensor huber_loss(const Tensor& input, const Tensor& target, HuberLossOptions op
 
 Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, SmoothL1LossOptions options, Site site) {
   const char* fn = "smooth_l1_loss";
-  require_floating(input, fn, "input", site);
-  require_floating(target, fn, "target", site);
-  require_same_shape(input, target, fn, "input", site);
+  require_pair(input, target, fn, site);
   double beta = options.beta;
   if (!(beta >= 0.0)) {
     throw ValueError("tl::nn::smooth_l1_loss: beta must be >= 0, got " + std::to_string(beta) + " at " + site.str());
@@ -278,9 +277,7 @@ Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, SmoothL1LossOpt
 
 Tensor kl_div(const Tensor& input, const Tensor& target, KLDivOptions options, Site site) {
   const char* fn = "kl_div";
-  require_floating(input, fn, "input", site);
-  require_floating(target, fn, "target", site);
-  require_same_shape(input, target, fn, "input", site);
+  require_pair(input, target, fn, site);
   Tensor loss;
   if (options.log_target) {
     loss = mul(exp(target, site), sub(target, input, site), site);

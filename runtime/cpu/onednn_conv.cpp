@@ -305,8 +305,8 @@ class PackedWeightsCache {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       auto it = entries_.find(key);
-      if (it != entries_.end() && it->second.version == id.version && !it->second.storage.expired() &&
-          it->second.storage.lock() == owner) {
+      // The same live storage (not a new one at a reused address) at the same version.
+      if (it != entries_.end() && it->second.version == id.version && it->second.storage.lock() == owner) {
         return it->second.packed;
       }
     }

@@ -18,6 +18,7 @@
 
 #include "frontend/ops/registry.h"
 #include "tests/support/op_samples.h"
+#include "tests/support/scratch_dir.h"
 #include "tl/onnx.h"
 #include "tl/tl.h"
 
@@ -26,10 +27,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// A file in this process's scratch folder (removed at exit).
 fs::path scratch(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("tl_onnx_export_test_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return dir / name;
+  static const tl::testing::ScratchDir dir("tl_onnx_export_test");
+  return dir.path / name;
 }
 
 // Reads `path` as an ONNX model and runs the checks every exported file must pass: the ONNX
@@ -417,6 +418,13 @@ TEST_CASE("half precision ops compute in float32 as tl's kernels do", "[onnx][ex
   }
 }
 
+// Exports op sample `s` called on `in` (export_program's own path, for any operand count).
+static void export_sample(const ops::Sample& s, const std::vector<Tensor>& in, const fs::path& file) {
+  tl::onnx::detail::export_traced(
+      [&](std::span<const Tensor> a) { return std::vector<Tensor>{s.call(std::vector<Tensor>(a.begin(), a.end()))}; },
+      in, file.string(), tl::onnx::ExportOptions{}, Site::here());
+}
+
 TEST_CASE("every op sample that can appear in inference exports or is refused as a derivative", "[onnx][export]") {
   std::ostringstream failures;
   int exported = 0;
@@ -427,16 +435,7 @@ TEST_CASE("every op sample that can appear in inference exports or is refused as
       if (in.size() < 1 || in.size() > 3) continue;
       fs::path file = scratch("sample_" + op->name + "_" + std::to_string(k) + ".onnx");
       try {
-        switch (in.size()) {
-          case 1: tl::onnx::export_program([&](const Tensor& p) { return s.call({p}); }, in[0], file.string()); break;
-          case 2:
-            tl::onnx::export_program([&](const Tensor& p, const Tensor& q) { return s.call({p, q}); }, in[0], in[1],
-                                 file.string());
-            break;
-          default:
-            tl::onnx::export_program([&](const Tensor& p, const Tensor& q, const Tensor& r) { return s.call({p, q, r}); },
-                                 in[0], in[1], in[2], file.string());
-        }
+        export_sample(s, in, file);
       } catch (const CompileError& e) {
         std::string what = e.what();
         // A derivative op (conv2d_backward_input, ...) has no ONNX form.
@@ -465,16 +464,7 @@ TEST_CASE("every exported op sample runs back through the importer with the eage
       if (in.size() < 1 || in.size() > 3) continue;
       fs::path file = scratch("sample_rt_" + op->name + "_" + std::to_string(k) + ".onnx");
       try {
-        switch (in.size()) {
-          case 1: tl::onnx::export_program([&](const Tensor& p) { return s.call({p}); }, in[0], file.string()); break;
-          case 2:
-            tl::onnx::export_program([&](const Tensor& p, const Tensor& q) { return s.call({p, q}); }, in[0], in[1],
-                                 file.string());
-            break;
-          default:
-            tl::onnx::export_program([&](const Tensor& p, const Tensor& q, const Tensor& r) { return s.call({p, q, r}); },
-                                 in[0], in[1], in[2], file.string());
-        }
+        export_sample(s, in, file);
       } catch (const CompileError&) {
         continue;  // the sweep above checks what is refused
       }
