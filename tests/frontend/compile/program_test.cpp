@@ -279,6 +279,26 @@ TEST_CASE("a program with batch x heads dims runs every batch size up to its max
   }
 }
 
+// Layer norm's epsilon was a constant of the statistics' shape, which changes with the batch
+// size: such a program could not be exported with max_batch.
+TEST_CASE("a program with layer norm runs every batch size up to its maximum", "[program][batch]") {
+  manual_seed(10);
+  nn::LayerNorm norm({16});
+  fs::path file = scratch("layer_norm_batched.tlart");
+  export_program([&](const Tensor& x) { return norm(x); }, randn({3, 5, 16}), file.string(),
+                 ExportOptions{.max_batch = 4});
+  Program p = load_program(file.string());
+  for (int64_t b : {1, 4}) {
+    Tensor x = randn({b, 5, 16});
+    Tensor eager;
+    {
+      NoGradGuard no_grad;
+      eager = norm(x);
+    }
+    CHECK(allclose(p({x})[0], eager, 1e-5, 1e-6));
+  }
+}
+
 TEST_CASE("max_batch refuses a program whose attributes change with the batch size in other ways", "[program][batch]") {
   fs::path file = scratch("bad_batch.tlart");
   // The leading size is the batch size plus one: not something the artifact can express.
