@@ -1,6 +1,7 @@
 // Define-by-run reverse mode: ops record Nodes as they run; backward walks the graph in
 // dependency order, calling each op's derivative rule (written with Tensor ops, so the
 // same rule serves the IR autodiff pass) and summing gradients back to input shapes.
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -185,11 +186,16 @@ std::unordered_map<Node*, int> count_dependencies(const std::vector<std::shared_
   return dependencies;
 }
 
-// Adds `dout` to the leaf's .grad, after the leaf's hooks.
-void accumulate_into_leaf(AutogradMeta& leaf, Tensor dout, Site site) {
+// Adds `dout` to the leaf's .grad, after the leaf's hooks. With `create_graph` the .grad keeps
+// its graph (it is differentiable, as PyTorch's backward(create_graph=True)).
+void accumulate_into_leaf(AutogradMeta& leaf, Tensor dout, bool create_graph, Site site) {
   dout = apply_hooks(leaf.hooks, dout);
   if (leaf.grad.defined()) {
     leaf.grad = add(leaf.grad, dout, site);
+    return;
+  }
+  if (create_graph) {
+    leaf.grad = dout;
     return;
   }
   Tensor g = dout.is_contiguous() ? std::move(dout) : dout.contiguous();
@@ -199,21 +205,47 @@ void accumulate_into_leaf(AutogradMeta& leaf, Tensor dout, Site site) {
   leaf.grad = owned ? std::move(g) : g.detach().clone();
 }
 
+// A tensor aliasing the saved `value` whose gradient flows into `edge` (a producer's node or
+// a leaf's accumulator): what a derivative reads when its own result must be differentiable.
+// Saved tensors are kept detached, as a node keeping its output attached would own itself.
+Tensor reconnect(const Tensor& value, const std::shared_ptr<Node>& edge) {
+  if (!value.defined() || !edge) return value;
+  Tensor alias = value.detach();
+  AutogradMeta& m = meta_of(alias);
+  if (edge->is_accumulator()) {
+    m.requires_grad = true;
+    m.accumulator = edge;
+  } else {
+    m.grad_fn = edge;
+  }
+  return alias;
+}
+
 // Runs node `n`'s derivative for the gradient `dout` of its output: one gradient per input
-// (undefined where none flows). Frees the saved tensors unless `retain_graph`.
-std::vector<Tensor> run_derivative(Node& n, const Tensor& dout, bool retain_graph, Site site) {
+// (undefined where none flows). Frees the saved tensors unless `retain_graph`. With
+// `create_graph` the rule reads its saved tensors reconnected to the graph (grad mode is on).
+std::vector<Tensor> run_derivative(Node& n, const Tensor& dout, bool retain_graph, bool create_graph, Site site) {
   check_saved(n, site);
   std::vector<Tensor> input_grads;
   SavedOutputCheck output_check{&n, site};
+  std::vector<Tensor> connected_inputs;
+  Tensor connected_output;
+  if (create_graph) {
+    connected_inputs.reserve(n.saved_inputs.size());
+    for (size_t i = 0; i < n.saved_inputs.size(); ++i) connected_inputs.push_back(reconnect(n.saved_inputs[i], n.next[i]));
+    connected_output = reconnect(n.saved_output, n.shared_from_this());
+  }
+  const std::vector<Tensor>& inputs = create_graph ? connected_inputs : n.saved_inputs;
+  const Tensor& output = create_graph ? connected_output : n.saved_output;
   if (n.custom) {
     // A custom backward receives the result whether or not it reads it.
     check_saved_output(&output_check);
-    input_grads = n.custom(n.saved_inputs, n.saved_output, dout);
+    input_grads = n.custom(inputs, output, dout);
   } else {
     size_t count = n.next.size();
     std::unique_ptr<bool[]> needs(new bool[count]);
     for (size_t i = 0; i < count; ++i) needs[i] = n.next[i] != nullptr;
-    ops::GradContext ctx{n.saved_inputs, n.saved_output, dout, n.attrs, std::span<const bool>(needs.get(), count),
+    ops::GradContext ctx{inputs, output, dout, n.attrs, std::span<const bool>(needs.get(), count),
                          n.site, check_saved_output, &output_check};
     input_grads = n.op->grad(ctx);
   }
@@ -240,7 +272,7 @@ std::vector<Tensor> run_derivative(Node& n, const Tensor& dout, bool retain_grap
 
 std::vector<Tensor> run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads,
                                  bool retain_graph, const std::vector<std::shared_ptr<Node>>& capture,
-                                 Site site) {
+                                 Site site, bool create_graph) {
   std::vector<std::shared_ptr<Node>> root_nodes;
   for (const Tensor& root : roots) {
     auto node = gradient_edge(root);
@@ -260,7 +292,11 @@ std::vector<Tensor> run_backward(const std::vector<Tensor>& roots, const std::ve
   std::vector<Tensor> captured(capture.size());
   bool capturing = !capture.empty();
 
-  NoGradGuard no_grad;
+  // The backward pass records a graph only when asked to (create_graph).
+  std::optional<NoGradGuard> no_grad;
+  std::optional<EnableGradGuard> with_grad;
+  if (create_graph) with_grad.emplace();
+  else no_grad.emplace();
   BackwardScope backward_scope;
   std::unordered_map<Node*, Tensor> buffers;  // gradients summed so far per node
   auto accumulate = [&](Node* n, const Tensor& g) {
@@ -300,10 +336,10 @@ std::vector<Tensor> run_backward(const std::vector<Tensor>& roots, const std::ve
     if (auto it = capture_index.find(n); it != capture_index.end()) captured[it->second] = dout;
 
     if (n->is_accumulator()) {
-      if (!capturing) accumulate_into_leaf(*n->leaf, std::move(dout), site);
+      if (!capturing) accumulate_into_leaf(*n->leaf, std::move(dout), create_graph, site);
       continue;
     }
-    std::vector<Tensor> input_grads = run_derivative(*n, dout, retain_graph, site);
+    std::vector<Tensor> input_grads = run_derivative(*n, dout, retain_graph, create_graph, site);
     for (size_t i = 0; i < n->next.size(); ++i) {
       Node* next = n->next[i].get();
       if (!next) continue;
@@ -429,9 +465,32 @@ void Tensor::remove_hook(int handle) {
 std::vector<Tensor> grad(const Tensor& output, const std::vector<Tensor>& inputs,
                          const Tensor& grad_output, bool retain_graph, bool allow_unused,
                          Site site) {
+  return grad(output, inputs,
+              GradOptions{.grad_output = grad_output, .retain_graph = retain_graph, .allow_unused = allow_unused},
+              site);
+}
+
+std::vector<Tensor> grad(const Tensor& output, const std::vector<Tensor>& inputs, const GradOptions& options,
+                         Site site) {
   trace::refuse_if_tracing("tl::grad inside a compiled function (only loss.backward() is traced); call "
                            "loss.backward() or move tl::grad outside tl::compile", site);
-  Tensor g = grad_output.defined() ? grad_output : ones_like(output, site);
+  ops::require_defined(output, "grad", "the output", site);
+  const Tensor& grad_output = options.grad_output;
+  const bool allow_unused = options.allow_unused;
+  const bool create_graph = options.create_graph;
+  const bool retain_graph = options.retain_graph.value_or(create_graph);
+  if (!grad_output.defined() && output.numel() != 1) {
+    throw AutogradError("tl::grad: the output has shape " + output.shape().str() +
+                        "; a gradient can be created implicitly only for a one-element output. Pass "
+                        ".grad_output of the same shape, or reduce first (e.g. .sum()) at " + site.str());
+  }
+  if (grad_output.defined() && grad_output.shape() != output.shape()) {
+    throw ShapeError("tl::grad: grad_output has shape " + grad_output.shape().str() + " but the output has shape " +
+                     output.shape().str() + " at " + site.str());
+  }
+  // Without create_graph the seed is a constant; with it, a grad_output that requires grad
+  // stays connected (the gradients are then differentiable in it too).
+  Tensor g = grad_output.defined() ? (create_graph ? grad_output : grad_output.detach()) : ones_like(output, site);
   std::vector<std::shared_ptr<autograd::Node>> capture;
   for (const Tensor& t : inputs) {
     auto node = autograd::gradient_edge(t);
@@ -441,7 +500,7 @@ std::vector<Tensor> grad(const Tensor& output, const std::vector<Tensor>& inputs
     }
     capture.push_back(node);
   }
-  auto result = autograd::run_backward({output}, {g}, retain_graph, capture, site);
+  auto result = autograd::run_backward({output}, {g}, retain_graph, capture, site, create_graph);
   for (size_t i = 0; i < result.size(); ++i) {
     if (!result[i].defined() && !allow_unused) {
       throw AutogradError("tl::grad: input " + std::to_string(i) +

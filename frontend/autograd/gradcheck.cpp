@@ -151,4 +151,59 @@ GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)
   return {};
 }
 
+GradcheckResult gradgradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& fn,
+                              const std::vector<Tensor>& inputs, GradcheckOptions options) {
+  std::vector<size_t> wrt;  // the inputs that require grad: their gradients are the checked map's output
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (inputs[i].defined() && inputs[i].requires_grad()) wrt.push_back(i);
+  if (wrt.empty()) throw ValueError("tl::gradgradcheck: no input requires grad, so there is nothing to check");
+
+  // The incoming gradient v is a checked input too: fixed weights away from zero, shaped like fn's output.
+  Tensor first;
+  {
+    NoGradGuard no_grad;
+    first = fn(inputs);
+  }
+  check_output(first, "on the first call");
+  std::vector<double> r = weights(first.numel());
+  for (double& x : r) x = -x;  // not the weights gradcheck itself applies to the map's output
+  Tensor v = from_vector<double>(r, first.shape(), {.dtype = kFloat64}).to(first.device()).requires_grad_();
+
+  // (inputs..., v) -> the gradients of sum(fn(inputs) * v), flattened and joined. While
+  // gradcheck probes, its inputs are detached copies: they are made to require grad here
+  // so that the first derivative is still taken.
+  auto first_derivatives = [&](const std::vector<Tensor>& in) {
+    EnableGradGuard grad_mode;
+    std::vector<Tensor> args(in.begin(), in.end() - 1);
+    Tensor weight = in.back();
+    std::vector<Tensor> targets;
+    for (size_t i : wrt) {
+      if (!args[i].requires_grad()) args[i] = args[i].detach().requires_grad_();
+      targets.push_back(args[i]);
+    }
+    Tensor out = fn(args);
+    check_output(out, "while checking second derivatives");
+    std::vector<Tensor> parts;
+    std::vector<Tensor> grads;
+    if (out.requires_grad()) {
+      Tensor loss = sum(mul(out, weight.to(out.dtype())));
+      grads = grad(loss, targets, GradOptions{.create_graph = true, .allow_unused = true});
+    } else {
+      grads.resize(targets.size());
+    }
+    for (size_t k = 0; k < targets.size(); ++k) {
+      const Tensor& g = grads[k];
+      parts.push_back(g.defined() ? g.reshape({-1}).to(kFloat64)
+                                  : zeros({targets[k].numel()}, {.dtype = kFloat64}).to(targets[k].device()));
+    }
+    return cat(parts, 0);
+  };
+  std::vector<Tensor> extended(inputs.begin(), inputs.end());
+  extended.push_back(v);
+  GradcheckResult result = gradcheck(first_derivatives, extended, options);
+  if (!result.ok) result.message = "second derivatives: " + result.message + " (input " +
+                                   std::to_string(inputs.size()) + " is the incoming gradient)";
+  return result;
+}
+
 }  // namespace tl

@@ -27,7 +27,7 @@ struct AutogradMeta {
 using CustomBackward = std::function<std::vector<Tensor>(
     const std::vector<Tensor>& inputs, const Tensor& output, const Tensor& dout)>;
 
-struct Node {
+struct Node : std::enable_shared_from_this<Node> {
   std::string name;
   const ops::OpDef* op = nullptr;  // null for AccumulateGrad and custom nodes
   CustomBackward custom;           // set for custom nodes
@@ -70,8 +70,10 @@ void record(Tensor& output, std::span<const Tensor> inputs, const ops::OpDef* op
 
 // Runs the backward pass from `roots` (with their incoming gradients). When `capture` is
 // non-empty, the gradients arriving at those nodes are returned and no .grad is written.
+// With `create_graph` the derivative rules run with grad enabled on saved tensors reconnected
+// to their producers, so the gradients are themselves differentiable.
 std::vector<Tensor> run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads,
                                  bool retain_graph, const std::vector<std::shared_ptr<Node>>& capture,
-                                 Site site);
+                                 Site site, bool create_graph = false);
 
 }  // namespace tl::autograd

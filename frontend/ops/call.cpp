@@ -99,7 +99,9 @@ Tensor call(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs,
   }
   if (tracer) tracer->record_op(op, inputs, attrs, site, out);
   if (is_anomaly_enabled() && !autograd::in_backward()) check_output(op, inputs, out, site);
-  if (is_grad_enabled()) {
+  // An op without a derivative rule (boolean, integer or piecewise-constant results) gives a
+  // constant: no gradient flows through it, in first or higher derivatives.
+  if (is_grad_enabled() && op.grad != nullptr) {
     for (const Tensor& t : inputs) {
       if (t.defined() && autograd::needs_grad(t)) {
         autograd::record(out, inputs, &op, attrs, site);

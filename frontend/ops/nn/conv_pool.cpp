@@ -117,8 +117,30 @@ const OpDef& op_conv2d_backward_weight = extend_op("conv2d_backward_weight", [](
                 }}};
 });
 
+extern const OpDef& op_max_pool2d_gather;
+
+// Max pooling's routing is piecewise constant in x: its derivatives in x are zero, and in
+// the routed tensor each of these two ops is the other's adjoint.
 const OpDef& op_max_pool2d_backward = extend_op("max_pool2d_backward", [](OpDef& op) {
-  op.not_differentiable = "second derivatives of max pooling are not implemented (the routing is piecewise constant in x)";
+  op.grad = [](const GradContext& g) {
+    return std::vector<Tensor>{
+        g.needs_input_grad(0) ? call(op_max_pool2d_gather, {g.dout, g.input(1)}, g.attrs, g.site) : Tensor(), Tensor()};
+  };
+});
+
+const OpDef& op_max_pool2d_gather = extend_op("max_pool2d_gather", [](OpDef& op) {
+  op.grad = [](const GradContext& g) {
+    return std::vector<Tensor>{
+        g.needs_input_grad(0) ? call(op_max_pool2d_backward, {g.dout, g.input(1)}, g.attrs, g.site) : Tensor(), Tensor()};
+  };
+  op.samples = {Sample{{Shape{2, 3, 6, 6}, Shape{2, 3, 6, 6}}, [](const std::vector<Tensor>& in) {
+                         return call(op_max_pool2d_gather, {in[0], in[1]}, pool_attrs({2, 2}, {2, 2}, {0, 0}),
+                                     Site::here());
+                       }},
+                Sample{{Shape{1, 2, 5, 7}, Shape{1, 2, 5, 7}}, [](const std::vector<Tensor>& in) {
+                         return call(op_max_pool2d_gather, {in[0], in[1]}, pool_attrs({3, 3}, {2, 2}, {1, 1}),
+                                     Site::here());
+                       }}};
 });
 
 const OpDef& op_max_pool2d = extend_op("max_pool2d", [](OpDef& op) {

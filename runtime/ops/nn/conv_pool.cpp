@@ -339,6 +339,25 @@ void pool2d_backward_kernel(std::span<const Tensor> in, Tensor& out, const Attrs
   })
 }
 
+// in: g, x (same shape); out: (N, C, OH, OW), g at the first max of each window of x: the
+// adjoint of max_pool2d_backward in its dout (so max pooling's second derivative).
+void max_pool2d_gather_kernel(std::span<const Tensor> in, Tensor& out, const Attrs& a) {
+  Tensor gv = contiguous_copy(in[0]), x = contiguous_copy(in[1]);
+  Pool2dGeometry geo = pool_geometry(x.shape(), a);
+  TL_DISPATCH_FLOATING(out.dtype(), "max_pool2d_gather", {
+    const T* gp = gv.data<T>();
+    const T* xd = x.data<T>();
+    T* y = out.data<T>();
+    for_each_plane(geo, [&](int64_t p) {
+      const T* xp = xd + p * geo.H * geo.W;
+      const T* gplane = gp + p * geo.H * geo.W;
+      T* yp = y + p * geo.OH * geo.OW;
+      for (int64_t oh = 0; oh < geo.OH; ++oh)
+        for (int64_t ow = 0; ow < geo.OW; ++ow) yp[oh * geo.OW + ow] = gplane[window_argmax(geo, xp, oh, ow)];
+    });
+  })
+}
+
 // ---------- shape rules ----------
 // The rules check everything the geometry functions and the loops above assume, for IR
 // written by hand as much as for the public functions' calls.
@@ -574,6 +593,24 @@ std::vector<AttrSpec> pool_attr_specs() {
     return infer_pool2d_backward(in, a, "max_pool2d_backward", site);
   };
   op.kernels[kCpu] = pool2d_backward_kernel<true>;
+});
+
+[[maybe_unused]] const OpDef& op_max_pool2d_gather = define_op("max_pool2d_gather", [](OpDef& op) {
+  op.doc = "g (input 0) read at the first max of each window of x (input 1, g's shape): max pooling's "
+           "routing applied to another tensor, the adjoint of max_pool2d_backward";
+  op.arity = 2;
+  op.attrs = pool_attr_specs();
+  op.infer = [](std::span<const Tensor> in, const Attrs& a, Site site) {
+    const char* name = "max_pool2d_gather";
+    check_arity(in, 2, name, site);
+    require_same_dtype(in, name, site);
+    if (in[0].shape() != in[1].shape()) {
+      throw ShapeError(std::string("tl::") + name + ": g and x must have the same shape: " +
+                       describe(in, {"g", "x"}) + " at " + site.str());
+    }
+    return infer_pool2d(in.subspan(1), a, name, site);
+  };
+  op.kernels[kCpu] = max_pool2d_gather_kernel;
 });
 
 [[maybe_unused]] const OpDef& op_max_pool2d = define_op("max_pool2d", [](OpDef& op) {

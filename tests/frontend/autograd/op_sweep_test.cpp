@@ -146,6 +146,30 @@ TEST_CASE("every op sample passes gradcheck in float64", "[autograd][sweep]") {
   report(failures, checked);
 }
 
+TEST_CASE("every op sample passes gradgradcheck in float64", "[autograd][sweep]") {
+  // Every derivative rule is written with differentiable ops, so the gradient of every
+  // differentiable op is differentiable again (in its inputs and in the incoming gradient).
+  std::vector<std::string> failures;
+  size_t checked = 0;
+  for (const OpDef* op : ops::all_ops()) {
+    if (!is_differentiable(*op)) continue;
+    for (size_t k = 0; k < op->samples.size(); ++k) {
+      const Sample& s = op->samples[k];
+      ++checked;
+      try {
+        auto in = make_inputs(s, seed_for(op->name, k), true);
+        auto result = gradgradcheck([&](const std::vector<Tensor>& v) { return run(s, v); }, in,
+                                    {.eps = kSweepEps});
+        if (!result.ok) failures.push_back(sample_label(*op, k, s) + ": " + result.message);
+      } catch (const std::exception& e) {
+        failures.push_back(sample_label(*op, k, s) + ": threw " + e.what());
+      }
+    }
+  }
+  CHECK(checked > 0);
+  report(failures, checked);
+}
+
 TEST_CASE("every op sample gives the same values and gradients on non-contiguous inputs", "[autograd][sweep]") {
   std::vector<std::string> failures;
   size_t checked = 0;

@@ -377,12 +377,28 @@ TEST_CASE("avg_pool2d gradient counts padding and matches finite differences", "
 
 TEST_CASE("conv and pool ops' registered samples pass a finite-difference check", "[ops][conv2d][pool][grad]") {
   for (const char* name : {"conv2d", "conv2d_backward_input", "conv2d_backward_weight", "max_pool2d", "avg_pool2d",
-                           "avg_pool2d_backward"}) {
+                           "avg_pool2d_backward", "max_pool2d_gather"}) {
     tl::test::check_op_samples(name);
   }
-  const ops::OpDef* op = ops::find_op("max_pool2d_backward");
-  REQUIRE(op != nullptr);
-  CHECK_FALSE(op->not_differentiable.empty());
+}
+
+TEST_CASE("max_pool2d_gather reads g at each window's first max, the adjoint of max_pool2d_backward", "[ops][pool][grad]") {
+  // x's windows (2x2, stride 2) have their max at (0,1), (1,2) and a tie at (2,0)/(2,1): the first wins.
+  Tensor x = from_vector<double>({0, 5, 1, 2, 3, 1, 0, 9, 4, 4, 2, 2, 1, 0, 1, 1}, {1, 1, 4, 4});
+  Tensor g = from_vector<double>({10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25}, {1, 1, 4, 4});
+  const ops::OpDef* gather = ops::find_op("max_pool2d_gather");
+  REQUIRE(gather != nullptr);
+  ops::Attrs a;
+  a.dims = {2, 2};
+  a.stride = {2, 2};
+  a.padding = {0, 0};
+  Tensor picked = ops::call(*gather, {g, x}, a, Site::here());
+  CHECK(picked.to_vector<double>() == std::vector<double>{11, 17, 18, 20});
+  // <gather(g), d> == <g, max_pool2d_backward(d)> for any d.
+  Tensor d = from_vector<double>({1.5, -2, 0.25, 3}, {1, 1, 2, 2});
+  Tensor routed = ops::call(*ops::find_op("max_pool2d_backward"), {d, x}, a, Site::here());
+  CHECK(mul(picked, d).sum().item<double>() == Approx(mul(g, routed).sum().item<double>()));
+  CHECK_THROWS_AS(ops::call(*gather, {g, ones({1, 1, 4, 3}, {.dtype = kFloat64})}, a, Site::here()), ShapeError);
 }
 
 TEST_CASE("conv2d and pooling errors name the op, the shapes and the caller's line", "[ops][conv2d][pool][errors]") {
