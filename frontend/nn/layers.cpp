@@ -264,6 +264,110 @@ std::string Conv1d::extra_repr() const {
   return s + padding_repr(options.padding_mode, options.padding_same);
 }
 
+// ---------------- Conv3d ----------------
+
+namespace {
+
+std::string format_triple(Size3 s) {
+  return "(" + std::to_string(s.d) + ", " + std::to_string(s.h) + ", " + std::to_string(s.w) + ")";
+}
+
+void require_positive(Size3 s, const char* layer, const char* what, Site site) {
+  if (s.d <= 0 || s.h <= 0 || s.w <= 0) {
+    throw ValueError(std::string("tl::nn::") + layer + ": " + what + " must be positive, got " + format_triple(s) +
+                     " at " + site.str());
+  }
+}
+
+void check_rank5_input(const Tensor& x, const char* layer, int64_t channels, Site site) {
+  if (x.dim() != 5 || (channels > 0 && x.size(1) != channels)) {
+    const std::string c = channels > 0 ? std::to_string(channels) : std::string("C");
+    throw ShapeError(std::string("tl::nn::") + layer + ": input is " + describe(x) + " but the layer expects [N, " +
+                     c + ", D, H, W] at " + site.str());
+  }
+}
+
+}  // namespace
+
+Conv3d::Conv3d(int64_t in_channels, int64_t out_channels, Size3 kernel_size, Conv3dOptions options, Site site)
+    : in_channels(in_channels), out_channels(out_channels), kernel_size(kernel_size), options(options) {
+  require_positive(in_channels, "Conv3d", "in_channels", site);
+  require_positive(out_channels, "Conv3d", "out_channels", site);
+  require_positive(options.groups, "Conv3d", "groups", site);
+  require_positive(kernel_size, "Conv3d", "kernel_size", site);
+  require_positive(options.stride, "Conv3d", "stride", site);
+  require_positive(options.dilation, "Conv3d", "dilation", site);
+  if (in_channels % options.groups != 0 || out_channels % options.groups != 0) {
+    throw ValueError("tl::nn::Conv3d: in_channels (" + std::to_string(in_channels) + ") and out_channels (" +
+                     std::to_string(out_channels) + ") must both be divisible by groups (" +
+                     std::to_string(options.groups) + ") at " + site.str());
+  }
+  weight = register_parameter(
+      "weight", empty({out_channels, in_channels / options.groups, kernel_size.d, kernel_size.h, kernel_size.w}),
+      true, site);
+  init::kaiming_uniform_(weight, std::sqrt(5.0), init::FanMode::kFanIn, init::Nonlinearity::kLeakyReLU, site);
+  if (options.bias) {
+    bias = register_parameter("bias", empty({out_channels}), true, site);
+    init_bias(bias, init::calculate_fan_in_and_fan_out(weight, site).first);
+  }
+}
+
+Tensor Conv3d::forward(const Tensor& x) {
+  Site site = call_site();
+  check_rank5_input(x, "Conv3d", in_channels, site);
+  return conv3d(x, weight, bias, options.stride.shape(), options.padding.shape(), options.dilation.shape(),
+                options.groups, site);
+}
+
+std::string Conv3d::extra_repr() const {
+  std::string s = std::to_string(in_channels) + ", " + std::to_string(out_channels) +
+                  ", kernel_size=" + format_triple(kernel_size) + ", stride=" + format_triple(options.stride);
+  if (options.padding.d != 0 || options.padding.h != 0 || options.padding.w != 0)
+    s += ", padding=" + format_triple(options.padding);
+  if (options.dilation.d != 1 || options.dilation.h != 1 || options.dilation.w != 1)
+    s += ", dilation=" + format_triple(options.dilation);
+  if (options.groups != 1) s += ", groups=" + std::to_string(options.groups);
+  if (!options.bias) s += ", bias=false";
+  return s;
+}
+
+// ---------------- MaxPool3d, AvgPool3d ----------------
+
+namespace {
+
+Shape pool3d_stride(Size3 kernel, const Pool3dOptions& options) {
+  const Size3 s = options.stride;
+  return s.d == 0 && s.h == 0 && s.w == 0 ? kernel.shape() : s.shape();
+}
+
+std::string pool3d_repr(Size3 kernel, const Pool3dOptions& options) {
+  const Shape stride = pool3d_stride(kernel, options);
+  return "kernel_size=" + format_triple(kernel) + ", stride=" + format_triple(Size3(stride[0], stride[1], stride[2])) +
+         ", padding=" + format_triple(options.padding);
+}
+
+}  // namespace
+
+MaxPool3d::MaxPool3d(Size3 kernel_size, Pool3dOptions options) : kernel_size(kernel_size), options(options) {}
+
+Tensor MaxPool3d::forward(const Tensor& x) {
+  Site site = call_site();
+  check_rank5_input(x, "MaxPool3d", 0, site);
+  return max_pool3d(x, kernel_size.shape(), pool3d_stride(kernel_size, options), options.padding.shape(), site);
+}
+
+std::string MaxPool3d::extra_repr() const { return pool3d_repr(kernel_size, options); }
+
+AvgPool3d::AvgPool3d(Size3 kernel_size, Pool3dOptions options) : kernel_size(kernel_size), options(options) {}
+
+Tensor AvgPool3d::forward(const Tensor& x) {
+  Site site = call_site();
+  check_rank5_input(x, "AvgPool3d", 0, site);
+  return avg_pool3d(x, kernel_size.shape(), pool3d_stride(kernel_size, options), options.padding.shape(), site);
+}
+
+std::string AvgPool3d::extra_repr() const { return pool3d_repr(kernel_size, options); }
+
 // ---------------- ConvTranspose2d ----------------
 
 ConvTranspose2d::ConvTranspose2d(int64_t in_channels, int64_t out_channels, Size2 kernel_size,
@@ -392,7 +496,7 @@ BatchNorm::BatchNorm(int64_t num_features, BatchNormOptions options, int64_t min
 Tensor BatchNorm::forward(const Tensor& x) {
   Site site = call_site();
   if (x.dim() < min_rank_ || x.dim() > max_rank_ || x.size(1) != num_features) {
-    std::string expected = min_rank_ == 4 ? "[N, C, H, W]" : "[N, C] or [N, C, L]";
+    std::string expected = min_rank_ == 5 ? "[N, C, D, H, W]" : min_rank_ == 4 ? "[N, C, H, W]" : "[N, C] or [N, C, L]";
     throw ShapeError("tl::nn::" + type_name() + ": input is " + describe(x) + " but the layer expects " + expected +
                      " with C = " + std::to_string(num_features) + " at " + site.str());
   }

@@ -1,6 +1,6 @@
-// The convolution family against PyTorch 1.13 (python3-torch): conv_transpose2d, conv1d, Conv2d's
-// padding modes and padding "same", adaptive_avg_pool2d, GroupNorm, InstanceNorm2d and
-// interpolate (nearest, bilinear with and without align_corners). Outputs and the gradients of
+// The convolution family against PyTorch 1.13 (python3-torch): conv_transpose2d, conv1d, conv3d,
+// max/avg_pool3d, BatchNorm3d, Conv2d's padding modes and padding "same", adaptive_avg_pool2d,
+// GroupNorm, InstanceNorm2d and interpolate (nearest, bilinear with and without align_corners). Outputs and the gradients of
 // every input in float64, to 1e-9 relative. conv_family_reference.py computes the reference
 // at test time from the inputs this test writes.
 #include <catch2/catch.hpp>
@@ -87,6 +87,28 @@ std::vector<Case> cases() {
       {"bilinear_down", {{2, 3, 7, 6}}, interpolate({.size = {3, 4}, .mode = bilinear})},
       {"bilinear_down_align", {{2, 3, 7, 6}}, interpolate({.size = {3, 1}, .mode = bilinear, .align_corners = true})},
       {"bilinear_scale", {{2, 3, 5, 4}}, interpolate({.scale_factor = {1.7}, .mode = bilinear})},
+      {"conv3d", {{2, 4, 7, 5, 4}, {6, 2, 3, 2, 3}, {6}},
+       [](const Inputs& in) {
+         nn::Conv3d conv(4, 6, {3, 2, 3}, {.stride = {2, 1, 1}, .padding = {1, 0, 2}, .dilation = {2, 1, 1}, .groups = 2});
+         return with_parameters(conv, in);
+       }},
+      {"conv3d_plain", {{1, 3, 4, 4, 5}, {2, 3, 2, 2, 2}},
+       [](const Inputs& in) { return F::conv3d(in[0], in[1]); }},
+      {"max_pool3d", {{2, 3, 5, 4, 6}},
+       [](const Inputs& in) {
+         nn::MaxPool3d pool({3, 2, 2}, {.stride = {2, 1, 2}, .padding = {1, 1, 0}});
+         return pool(in[0]);
+       }},
+      {"avg_pool3d", {{2, 3, 5, 4, 6}},
+       [](const Inputs& in) {
+         nn::AvgPool3d pool({2, 3, 2}, {.padding = {1, 1, 1}});
+         return pool(in[0]);
+       }},
+      {"batch_norm3d", {{2, 3, 3, 2, 4}, {3}, {3}},
+       [](const Inputs& in) {
+         nn::BatchNorm3d norm(3);
+         return with_parameters(norm, in);
+       }},
   };
 }
 

@@ -77,6 +77,11 @@ CASES = {
     "bilinear_down": lambda x: F.interpolate(x, size=(3, 4), mode="bilinear"),
     "bilinear_down_align": lambda x: F.interpolate(x, size=(3, 1), mode="bilinear", align_corners=True),
     "bilinear_scale": lambda x: F.interpolate(x, scale_factor=1.7, mode="bilinear"),
+    "conv3d": lambda x, w, b: F.conv3d(x, w, b, stride=(2, 1, 1), padding=(1, 0, 2), dilation=(2, 1, 1), groups=2),
+    "conv3d_plain": lambda x, w: F.conv3d(x, w, None),
+    "max_pool3d": lambda x: F.max_pool3d(x, (3, 2, 2), stride=(2, 1, 2), padding=(1, 1, 0)),
+    "avg_pool3d": lambda x: F.avg_pool3d(x, (2, 3, 2), padding=(1, 1, 1)),
+    "batch_norm3d": lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
 }
 
 

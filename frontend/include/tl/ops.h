@@ -174,6 +174,18 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bia
 // / stride + 1.
 Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), int64_t stride = 1,
               int64_t padding = 0, int64_t dilation = 1, int64_t groups = 1, Site site = Site::here());
+// 3-D convolution, as torch.nn.functional.conv3d. x: (N, C, D, H, W), weight:
+// (O, C/groups, KD, KH, KW), bias: (O) or undefined; stride, padding and dilation take one value
+// or (depth, height, width). Runs KD 2-D convolutions with the output depths folded into the
+// batch, so it differentiates (to any order) and compiles as conv2d. Throws ShapeError for
+// other ranks, a window larger than the padded input, or channels that do not fit.
+Tensor conv3d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), Shape stride = {1},
+              Shape padding = {0}, Shape dilation = {1}, int64_t groups = 1, Site site = Site::here());
+// Max and mean over KD x KH x KW windows of (N, C, D, H, W) (padding never wins a max and counts
+// as zeros in a mean, as PyTorch's defaults); stride defaults to the kernel. Composites of the
+// 2-D pools over the window's depth offsets.
+Tensor max_pool3d(const Tensor& x, Shape kernel, Shape stride = {}, Shape padding = {0}, Site site = Site::here());
+Tensor avg_pool3d(const Tensor& x, Shape kernel, Shape stride = {}, Shape padding = {0}, Site site = Site::here());
 Tensor max_pool2d(const Tensor& x, Shape kernel, Shape stride = {}, Shape padding = {0, 0},
                   Site site = Site::here());
 Tensor avg_pool2d(const Tensor& x, Shape kernel, Shape stride = {}, Shape padding = {0, 0},

@@ -3,6 +3,7 @@
 // The ops' definitions, shape rules and kernels are the runtime's
 // (runtime/ops/nn/conv_pool.cpp).
 #include <algorithm>
+#include <cmath>
 #include <string>
 
 #include "frontend/ops/pointwise/pointwise.h"
@@ -332,6 +333,130 @@ Tensor adaptive_avg_pool2d(const Tensor& x, Shape output_size, Site site) {
     return cat(parts, dim, site);
   };
   return pool_dim(pool_dim(x, x.dim() - 2, H, OH), x.dim() - 1, W, OW);
+}
+
+// ---------- the 3-D family: composites over depth of the 2-D ops ----------
+// A 3-D window is a 2-D window at each of its KD depth offsets. Output depth od reads input
+// depth od * sd - pd + kd * dd at offset kd, so one strided slice per offset gathers every
+// output depth's plane; folding depth into the batch (convolution) or the channels (pooling)
+// then runs each offset as one 2-D op over all output depths. KD 2-D calls in all, each as
+// large as the whole problem, and everything differentiates as the 2-D ops do.
+namespace {
+
+Shape spatial_triple(const Shape& s, int64_t min, const char* op, const char* what, Site site) {
+  if (s.size() != 1 && s.size() != 3) {
+    throw ShapeError(std::string("tl::") + op + ": " + what + " must have 1 or 3 values (depth, height, width), got " +
+                     s.str() + " at " + site.str());
+  }
+  Shape out = s.size() == 1 ? Shape{s[0], s[0], s[0]} : s;
+  for (int i = 0; i < 3; ++i) {
+    if (out[i] < min) {
+      throw ShapeError(std::string("tl::") + op + ": " + what + " must be >= " + std::to_string(min) + ", got " +
+                       s.str() + " at " + site.str());
+    }
+  }
+  return out;
+}
+
+// x (N, C, D, H, W) with `pad` planes of `value` before and after its depth.
+Tensor pad_depth(const Tensor& x, int64_t pad, double value, Site site) {
+  if (pad == 0) return x;
+  Shape side = x.shape();
+  side[2] = pad;
+  Tensor planes = full(side, value, {.dtype = x.dtype(), .device = x.device()}, site);
+  return cat({planes, x, planes}, 2, site);
+}
+
+// The output depth of a window of `k` taps `dilation` apart over `size` padded by `pad`.
+int64_t output_depth(const char* op, const Tensor& x, int64_t size, int64_t k, int64_t stride, int64_t pad,
+                     int64_t dilation, Site site) {
+  const int64_t span = dilation * (k - 1) + 1;
+  if (size + 2 * pad < span) {
+    throw ShapeError(std::string("tl::") + op + ": x " + x.shape().str() + " has depth " + std::to_string(size) +
+                     " (padded " + std::to_string(size + 2 * pad) + "), smaller than the window's " +
+                     std::to_string(span) + " at " + site.str());
+  }
+  return (size + 2 * pad - span) / stride + 1;
+}
+
+// The planes of x (N, C, D', H, W) read at depth offset `offset`: (N, C, OD, H, W).
+Tensor depth_taps(const Tensor& x, int64_t offset, int64_t out_depth, int64_t stride, Site site) {
+  return x.slice(2, offset, offset + (out_depth - 1) * stride + 1, stride, site);
+}
+
+void require_rank5(const Tensor& x, const char* op, const char* layout, Site site) {
+  if (!x.defined() || x.dim() != 5) {
+    throw ShapeError(std::string("tl::") + op + ": expected x as " + layout + ", got " + shape_and_dtype(x) + " at " +
+                     site.str());
+  }
+}
+
+// max_pool3d (max over offsets of max_pool2d) and avg_pool3d (mean of avg_pool2d, padding counted).
+Tensor pool3d(bool is_max, const Tensor& x, Shape kernel, Shape stride, Shape padding, Site site) {
+  const char* name = is_max ? "max_pool3d" : "avg_pool3d";
+  require_rank5(x, name, "(N, C, D, H, W)", site);
+  kernel = spatial_triple(kernel, 1, name, "kernel", site);
+  stride = stride.empty() ? kernel : spatial_triple(stride, 1, name, "stride", site);
+  padding = spatial_triple(padding, 0, name, "padding", site);
+  for (int i = 0; i < 3; ++i) {
+    if (2 * padding[i] > kernel[i]) {
+      throw ShapeError(std::string("tl::") + name + ": padding " + padding.str() + " must be at most half the kernel " +
+                       kernel.str() + " at " + site.str());
+    }
+  }
+  const int64_t N = x.size(0), C = x.size(1), D = x.size(2), H = x.size(3), W = x.size(4);
+  const int64_t OD = output_depth(name, x, D, kernel[0], stride[0], padding[0], 1, site);
+  // Padding never wins a max; it counts as zeros in a mean (count_include_pad).
+  const Tensor padded = pad_depth(x, padding[0], is_max ? -INFINITY : 0.0, site);
+  Tensor y;
+  for (int64_t kd = 0; kd < kernel[0]; ++kd) {
+    Tensor planes = depth_taps(padded, kd, OD, stride[0], site).reshape({N, C * OD, H, W}, site);
+    Tensor pooled = is_max ? max_pool2d(planes, {kernel[1], kernel[2]}, {stride[1], stride[2]},
+                                        {padding[1], padding[2]}, site)
+                           : avg_pool2d(planes, {kernel[1], kernel[2]}, {stride[1], stride[2]},
+                                        {padding[1], padding[2]}, site);
+    y = !y.defined() ? pooled : is_max ? maximum(y, pooled, site) : add(y, pooled, site);
+  }
+  if (!is_max && kernel[0] > 1) y = div(y, scalar_tensor(static_cast<double>(kernel[0]), {.dtype = y.dtype()}, site), site);
+  return y.reshape({N, C, OD, y.size(2), y.size(3)}, site);
+}
+
+}  // namespace
+
+Tensor conv3d(const Tensor& x, const Tensor& weight, const Tensor& bias, Shape stride, Shape padding, Shape dilation,
+              int64_t groups, Site site) {
+  require_rank5(x, "conv3d", "(N, C, D, H, W)", site);
+  if (!weight.defined() || weight.dim() != 5) {
+    throw ShapeError("tl::conv3d: expected weight as (O, C/groups, KD, KH, KW), got " + shape_and_dtype(weight) +
+                     " at " + site.str());
+  }
+  stride = spatial_triple(stride, 1, "conv3d", "stride", site);
+  padding = spatial_triple(padding, 0, "conv3d", "padding", site);
+  dilation = spatial_triple(dilation, 1, "conv3d", "dilation", site);
+  const int64_t N = x.size(0), C = x.size(1), D = x.size(2), H = x.size(3), W = x.size(4);
+  const int64_t O = weight.size(0), KD = weight.size(2);
+  if (KD == 0) throw ShapeError("tl::conv3d: weight " + weight.shape().str() + " has an empty depth at " + site.str());
+  const int64_t OD = output_depth("conv3d", x, D, KD, stride[0], padding[0], dilation[0], site);
+  const Tensor padded = pad_depth(x, padding[0], 0.0, site);
+  Tensor y;
+  for (int64_t kd = 0; kd < KD; ++kd) {
+    // (N, C, OD, H, W) -> (N * OD, C, H, W): each output depth is one more image of the batch.
+    Tensor planes = depth_taps(padded, kd * dilation[0], OD, stride[0], site).permute({0, 2, 1, 3, 4}, site)
+                        .reshape({N * OD, C, H, W}, site);
+    Tensor part = conv2d(planes, weight.select(2, kd, site), Tensor(), {stride[1], stride[2]},
+                         {padding[1], padding[2]}, {dilation[1], dilation[2]}, groups, site);
+    y = y.defined() ? add(y, part, site) : part;
+  }
+  y = y.reshape({N, OD, O, y.size(2), y.size(3)}, site).permute({0, 2, 1, 3, 4}, site);
+  return bias.defined() ? add(y, bias.reshape({1, O, 1, 1, 1}, site), site) : y;
+}
+
+Tensor max_pool3d(const Tensor& x, Shape kernel, Shape stride, Shape padding, Site site) {
+  return pool3d(true, x, kernel, stride, padding, site);
+}
+
+Tensor avg_pool3d(const Tensor& x, Shape kernel, Shape stride, Shape padding, Site site) {
+  return pool3d(false, x, kernel, stride, padding, site);
 }
 
 Tensor max_pool2d(const Tensor& x, Shape kernel, Shape stride, Shape padding, Site site) {

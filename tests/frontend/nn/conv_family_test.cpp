@@ -359,4 +359,67 @@ TEST_CASE("the convolution family compiles to the eager results", "[nn][conv][co
   SECTION("InstanceNorm2d") { check_compiles([&](const Tensor& t) { return in(t); }, x); }
   SECTION("Upsample nearest") { check_compiles([&](const Tensor& t) { return nearest(t); }, x); }
   SECTION("Upsample bilinear") { check_compiles([&](const Tensor& t) { return bilinear(t); }, x); }
+  SECTION("Conv3d, MaxPool3d, AvgPool3d") {
+    nn::Conv3d conv3(4, 3, {2, 3, 3}, {.stride = {2, 1, 1}, .padding = {1, 1, 0}});
+    nn::MaxPool3d max3({2, 2, 2}, {.padding = {1, 0, 1}});
+    nn::AvgPool3d avg3(2);
+    check_compiles([&](const Tensor& t) { return avg3(max3(conv3(t))); }, randn({2, 4, 5, 6, 7}));
+  }
+}
+
+TEST_CASE("conv3d is a sum of conv2d over the kernel's depth", "[nn][conv][conv3d]") {
+  manual_seed(8);
+  // A kernel of depth 1 is conv2d applied to every depth plane.
+  Tensor x = randn({2, 3, 4, 5, 6}, f64);
+  Tensor w = randn({4, 3, 1, 3, 3}, f64);
+  Tensor y = conv3d(x, w, Tensor(), {1}, {0, 1, 1});
+  REQUIRE(y.shape() == Shape{2, 4, 4, 5, 6});
+  for (int64_t d = 0; d < 4; ++d) {
+    Tensor plane = conv2d(x.select(2, d), w.select(2, 0), Tensor(), {1, 1}, {1, 1});
+    CHECK(allclose(y.select(2, d), plane, 1e-12, 1e-12));
+  }
+  // Output size with stride, padding and dilation in depth, as PyTorch's formula.
+  Tensor z = conv3d(randn({1, 2, 9, 4, 4}), randn({2, 2, 3, 1, 1}), randn({2}), {2, 1, 1}, {1, 0, 0}, {2, 1, 1});
+  CHECK(z.shape() == Shape{1, 2, 4, 4, 4});  // (9 + 2 - 2 * 2 - 1) / 2 + 1
+  // Max pooling in 3-D picks the window's largest value; padding never wins.
+  Tensor ramp = arange(0, 8, 1, f64).reshape({1, 1, 2, 2, 2});
+  CHECK(max_pool3d(ramp, {2}).to_vector<double>() == std::vector<double>{7});
+  CHECK(max_pool3d(neg(ramp), {2}, {2}, {1}).shape() == Shape{1, 1, 2, 2, 2});
+  CHECK(max_pool3d(neg(ramp), {2}, {2}, {1}).to_vector<double>() ==
+        std::vector<double>{0, -1, -2, -3, -4, -5, -6, -7});
+  CHECK(avg_pool3d(ramp, {2}).item<double>() == Approx(3.5));
+}
+
+TEST_CASE("the 3-D layers check their inputs and options", "[nn][conv][conv3d][errors]") {
+  nn::Conv3d conv(4, 6, {3, 2, 2}, {.groups = 2});
+  CHECK(conv.weight.shape() == Shape{6, 2, 3, 2, 2});
+  CHECK(conv.extra_repr() == "4, 6, kernel_size=(3, 2, 2), stride=(1, 1, 1), groups=2");
+  CHECK_THROWS_AS(conv(randn({2, 4, 5, 5})), ShapeError);
+  CHECK_THROWS_WITH(conv(randn({2, 3, 5, 5, 5})), Catch::Contains("[N, 4, D, H, W]") && Catch::Contains("conv_family_test.cpp:"));
+  CHECK_THROWS_AS(nn::Conv3d(4, 6, {3, 0, 2}), ValueError);
+  CHECK_THROWS_AS(nn::Conv3d(3, 6, 2, {.groups = 2}), ValueError);
+  CHECK_THROWS_WITH(conv3d(randn({1, 1, 2, 4, 4}), randn({1, 1, 3, 1, 1})),
+                    Catch::Contains("depth 2") && Catch::Contains("conv_family_test.cpp:"));
+  CHECK_THROWS_AS(conv3d(randn({1, 1, 4, 4, 4}), randn({1, 1, 3, 1, 1}), Tensor(), {1, 1}), ShapeError);
+  CHECK_THROWS_WITH(max_pool3d(randn({1, 1, 4, 4, 4}), {2}, {}, {2}), Catch::Contains("at most half the kernel"));
+  nn::BatchNorm3d bn(3);
+  CHECK_THROWS_WITH(bn(randn({2, 3, 4, 4})), Catch::Contains("[N, C, D, H, W]"));
+  CHECK(bn(randn({2, 3, 2, 2, 2})).shape() == Shape{2, 3, 2, 2, 2});
+  CHECK(nn::MaxPool3d(2).extra_repr() == "kernel_size=(2, 2, 2), stride=(2, 2, 2), padding=(0, 0, 0)");
+}
+
+TEST_CASE("conv3d and the 3-D pools differentiate twice", "[nn][conv][conv3d][grad]") {
+  manual_seed(9);
+  Tensor x = randn({1, 2, 4, 3, 3}, f64).requires_grad_();
+  Tensor w = randn({2, 2, 2, 2, 2}, f64).requires_grad_();
+  Tensor b = randn({2}, f64).requires_grad_();
+  std::function<Tensor(const std::vector<Tensor>&)> fn = [](const std::vector<Tensor>& in) {
+    return avg_pool3d(max_pool3d(conv3d(in[0], in[1], in[2], {1}, {1, 1, 0}), {2}, {1}), {2}, {1}, {1});
+  };
+  GradcheckResult first = gradcheck(fn, {x, w, b});
+  INFO(first.message);
+  CHECK(first.ok);
+  GradcheckResult second = gradgradcheck(fn, {x, w, b});
+  INFO(second.message);
+  CHECK(second.ok);
 }

@@ -104,3 +104,29 @@ TEST_CASE("softsign compiles into a fused kernel that matches eager", "[ops][poi
     CHECK_THAT(report, !Catch::Contains("runs unfused"));
   }
 }
+
+TEST_CASE("tensors of rank 8 run through elementwise ops, reductions, views, matmul and softmax, eagerly and compiled",
+          "[ops][rank]") {
+  manual_seed(11);
+  const Shape shape{2, 1, 3, 2, 1, 2, 3, 4};  // kMaxRank dims
+  auto fn = [](Tensor x, Tensor w, Tensor b) {
+    Tensor h = tanh(matmul(x, w) + b);                      // batched matmul over 6 batch dims, broadcast bias
+    Tensor s = softmax(h.permute({7, 6, 5, 4, 3, 2, 1, 0}), 0).permute({7, 6, 5, 4, 3, 2, 1, 0});
+    return (s * h).sum({1, 3, 7}) + h.mean({0, 2, 4, 6}, true).sum();
+  };
+  Tensor x = randn(shape, {.dtype = kFloat64}).requires_grad_();
+  Tensor w = randn({4, 5}, {.dtype = kFloat64}).requires_grad_();
+  Tensor b = randn({1, 1, 3, 1, 1, 1, 1, 5}, {.dtype = kFloat64}).requires_grad_();
+  Tensor y = fn(x, w, b);
+  CHECK(y.shape() == Shape{2, 3, 1, 2, 3});
+  GradcheckResult result = gradcheck([&](const std::vector<Tensor>& in) { return fn(in[0], in[1], in[2]); }, {x, w, b});
+  INFO(result.message);
+  CHECK(result.ok);
+  auto compiled = compile([&](Tensor a, Tensor c, Tensor d) { return fn(a, c, d); });
+  Tensor x32 = x.detach().to(kFloat32), w32 = w.detach().to(kFloat32), b32 = b.detach().to(kFloat32);
+  Tensor eager = fn(x32, w32, b32);
+  for (int call = 0; call < 3; ++call) CHECK(allclose(compiled(x32, w32, b32), eager, 1e-5, 1e-5));
+  CHECK(compiled.stats().compiled_calls == 1);
+  // A ninth dim is refused where the shape is made, naming the line.
+  CHECK_THROWS_WITH(x.unsqueeze(0), Catch::Contains("8"));
+}

@@ -23,6 +23,16 @@ struct Size2 {
   Shape shape() const { return {h, w}; }
 };
 
+// (depth, height, width) of a 3-D layer: one value for all three, or each.
+struct Size3 {
+  int64_t d = 0;
+  int64_t h = 0;
+  int64_t w = 0;
+  Size3(int64_t all) : d(all), h(all), w(all) {}
+  Size3(int64_t d, int64_t h, int64_t w) : d(d), h(h), w(w) {}
+  Shape shape() const { return {d, h, w}; }
+};
+
 // y = x W^T + b. x: [..., in_features] -> [..., out_features].
 // weight: [out_features, in_features], bias: [out_features], both U(-k, k), k = 1/sqrt(in).
 class Linear : public Module {
@@ -91,6 +101,28 @@ class Conv1d : public Module {
   Tensor weight, bias;
 };
 
+struct Conv3dOptions {
+  Size3 stride = 1;
+  Size3 padding = 0;  // zeros
+  Size3 dilation = 1;
+  int64_t groups = 1;
+  bool bias = true;
+};
+// 3-D convolution (tl::conv3d). x: [N, C_in, D, H, W] -> [N, C_out, D', H', W'].
+// weight: [C_out, C_in / groups, KD, KH, KW], bias: [C_out], initialized as Conv2d's.
+class Conv3d : public Module {
+ public:
+  Conv3d(int64_t in_channels, int64_t out_channels, Size3 kernel_size, Conv3dOptions options = {},
+         Site site = Site::here());
+  Tensor forward(const Tensor& x) override;
+  std::string extra_repr() const override;
+
+  int64_t in_channels, out_channels;
+  Size3 kernel_size;
+  Conv3dOptions options;
+  Tensor weight, bias;
+};
+
 struct ConvTranspose2dOptions {
   Size2 stride = 1;
   Size2 padding = 0;
@@ -141,6 +173,31 @@ class AvgPool2d : public Module {
   Pool2dOptions options;
 };
 
+struct Pool3dOptions {
+  Size3 stride = 0;  // 0: the kernel size, as in PyTorch
+  Size3 padding = 0;
+};
+// Max over each window. x: [N, C, D, H, W].
+class MaxPool3d : public Module {
+ public:
+  explicit MaxPool3d(Size3 kernel_size, Pool3dOptions options = {});
+  Tensor forward(const Tensor& x) override;
+  std::string extra_repr() const override;
+
+  Size3 kernel_size;
+  Pool3dOptions options;
+};
+// Mean over each window (padding counts toward the divisor). x: [N, C, D, H, W].
+class AvgPool3d : public Module {
+ public:
+  explicit AvgPool3d(Size3 kernel_size, Pool3dOptions options = {});
+  Tensor forward(const Tensor& x) override;
+  std::string extra_repr() const override;
+
+  Size3 kernel_size;
+  Pool3dOptions options;
+};
+
 // Mean over `output_size` bins of [N, C, H, W] or [C, H, W] (tl::adaptive_avg_pool2d).
 class AdaptiveAvgPool2d : public Module {
  public:
@@ -189,6 +246,13 @@ class BatchNorm2d : public BatchNorm {
  public:
   explicit BatchNorm2d(int64_t num_features, BatchNormOptions options = {}, Site site = Site::here())
       : BatchNorm(num_features, options, 4, 4, site) {}
+};
+
+// x: [N, C, D, H, W].
+class BatchNorm3d : public BatchNorm {
+ public:
+  explicit BatchNorm3d(int64_t num_features, BatchNormOptions options = {}, Site site = Site::here())
+      : BatchNorm(num_features, options, 5, 5, site) {}
 };
 
 struct LayerNormOptions {
@@ -277,10 +341,13 @@ class Flatten : public Module {
 
 namespace functional {
 
-// torch.nn.functional's names for the convolutions and adaptive pooling of tl/ops.h.
+// torch.nn.functional's names for the convolutions and the 3-D and adaptive pooling of tl/ops.h.
 using tl::adaptive_avg_pool2d;
+using tl::avg_pool3d;
 using tl::conv1d;
+using tl::conv3d;
 using tl::conv_transpose2d;
+using tl::max_pool3d;
 
 enum class InterpolateMode { kNearest, kBilinear };
 struct InterpolateOptions {
