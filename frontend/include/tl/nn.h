@@ -32,4 +32,5 @@
 #include "tl/nn/layers.h"
 #include "tl/nn/loss.h"
 #include "tl/nn/module.h"
+#include "tl/nn/recurrent.h"
 #include "tl/nn/summary.h"
