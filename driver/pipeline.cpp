@@ -113,13 +113,14 @@ bool is_codegen_enabled() {
 // Compiles the groups tl-fuse-elementwise outlined in `module` into `kernels`; the groups that
 // fail to compile (or all of them, when the outputs must stay differentiable) go back to
 // their ops. Returns one line per group left unfused, saying why.
-std::string compile_fused_groups(mlir::ModuleOp module, bool unfuse_all, FusedKernels& kernels) {
+std::string compile_fused_groups(mlir::ModuleOp module, bool unfuse_all, const std::vector<std::string>& target_features,
+                                 FusedKernels& kernels) {
   llvm::SmallVector<mlir::func::FuncOp> groups;
   for (auto func : module.getOps<mlir::func::FuncOp>())
     if (func->hasAttr(kFusedAttr)) groups.push_back(func);
   if (groups.empty()) return {};
   std::vector<codegen::cpu::KernelResult> compiled;
-  if (!unfuse_all) compiled = codegen::cpu::compile_groups(groups);
+  if (!unfuse_all) compiled = codegen::cpu::compile_groups(groups, target_features);
   std::string notes;
   llvm::SmallVector<mlir::Operation*> calls_to_undo;
   for (size_t i = 0; i < groups.size(); ++i) {
@@ -200,7 +201,7 @@ void run_pipeline(const trace::Graph& in, const compiler::PipelineOptions& optio
   }
   if (!observed->dump_error().empty()) return fail(observed->dump_error());
   FusedKernels kernels;
-  const std::string notes = compile_fused_groups(*module, options.needs_autograd || !is_codegen_enabled(), kernels);
+  const std::string notes = compile_fused_groups(*module, options.needs_autograd || !is_codegen_enabled(), options.target_features, kernels);
   out.ir_after = print(*module);
   // Groups left unfused are reported where tl::explain shows the IR.
   if (!notes.empty()) {

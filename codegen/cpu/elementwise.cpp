@@ -58,7 +58,7 @@
 #include <mlir/Transforms/GreedyPatternRewriteDriver.h>
 
 #include "codegen/cpu/disk_cache.h"
-#include "codegen/cpu/fused_kernel.h"
+#include "runtime/exec/fused_kernel.h"
 #include "frontend/compile/compiler_api.h"
 #include "ir/attrs.h"
 #include "ir/dialect.h"
@@ -66,6 +66,11 @@
 #include "runtime/base/env.h"
 
 namespace tl::codegen::cpu {
+
+using rt::FusedKernel;
+using rt::FusedLayout;
+using rt::collapse_layout;
+
 namespace {
 
 using mlir::Value;
@@ -434,7 +439,7 @@ std::string code_stamp(const llvm::orc::JITTargetMachineBuilder& host) {
   std::string feature_list;
   for (const std::string& f : features) feature_list += (feature_list.empty() ? "" : ",") + f;
   return build + "\ntarget " + host.getTargetTriple().str() + " cpu " + host.getCPU() + " features " + feature_list +
-         " -O3";
+         " -O3 large code model";
 }
 
 // Adds `void tl_packed_fused<i>(void** args)` for each group's C interface function: args[k]
@@ -520,6 +525,7 @@ std::string emit_object(mlir::MLIRContext* ctx, llvm::ArrayRef<mlir::func::FuncO
 struct LinkedBatch {
   std::shared_ptr<const void> owner;
   std::vector<FusedKernel::Entry> entries;
+  std::shared_ptr<const std::string> object;  // what was linked, for compiled artifacts
 };
 
 // Links `object` (from emit_object, possibly read back from the disk cache) into a new LLJIT
@@ -544,6 +550,7 @@ llvm::Expected<LinkedBatch> link_object(const llvm::orc::JITTargetMachineBuilder
     linked.entries.push_back(address->toPtr<FusedKernel::Entry>());
   }
   linked.owner = std::shared_ptr<const void>(std::move(*jit));
+  linked.object = std::make_shared<const std::string>(object);
   return linked;
 }
 
@@ -560,7 +567,8 @@ Cache& cache() {
 // JIT-compiles `groups`, whose in-process cache keys are `keys`, into one LLVM module, or
 // links the object a previous process compiled for the same groups from the disk cache. On
 // failure every result carries the error.
-std::vector<KernelResult> compile_batch(llvm::ArrayRef<mlir::func::FuncOp> groups, llvm::ArrayRef<std::string> keys) {
+std::vector<KernelResult> compile_batch(llvm::ArrayRef<mlir::func::FuncOp> groups, llvm::ArrayRef<std::string> keys,
+                                        const std::vector<std::string>& target_features) {
   std::vector<KernelResult> results(groups.size());
   if (groups.empty()) return results;
   mlir::MLIRContext* ctx = groups.front()->getContext();
@@ -587,7 +595,16 @@ std::vector<KernelResult> compile_batch(llvm::ArrayRef<mlir::func::FuncOp> group
   });
   auto host = llvm::orc::JITTargetMachineBuilder::detectHost();
   if (!host) return fail_all("cannot detect the host CPU: " + llvm::toString(host.takeError()));
+  if (!target_features.empty()) {
+    // A portable target for a compiled artifact: generic x86-64 plus the named features only.
+    host->setCPU("x86-64");
+    host->getFeatures() = llvm::SubtargetFeatures();
+    for (const std::string& f : target_features) host->getFeatures().AddFeature(f);
+  }
   host->setCodeGenOptLevel(llvm::CodeGenOpt::Aggressive);
+  // Absolute 64-bit addresses for everything (R_X86_64_64 relocations only), so the object
+  // loads anywhere, by the JIT or by the runtime's loader (runtime/artifact/machine_code.h).
+  host->setCodeModel(llvm::CodeModel::Large);
 
   std::shared_ptr<DiskCache> disk = kernel_disk_cache();
   std::string disk_key;
@@ -620,7 +637,9 @@ std::vector<KernelResult> compile_batch(llvm::ArrayRef<mlir::func::FuncOp> group
   for (size_t i = 0; i < groups.size(); ++i) {
     std::string description;
     if (auto attr = groups[i]->getAttrOfType<mlir::StringAttr>("fused")) description = attr.getValue().str();
-    results[i].kernel = std::make_shared<FusedKernel>(std::move(layouts[i]), linked->entries[i], linked->owner, description);
+    rt::MachineCode code{linked->object, "tl_packed_fused" + std::to_string(i), target_features};
+    results[i].kernel =
+        std::make_shared<FusedKernel>(std::move(layouts[i]), linked->entries[i], linked->owner, description, std::move(code));
     results[i].from_disk = from_disk;
   }
   return results;
@@ -637,9 +656,12 @@ bool forced_failure(mlir::func::FuncOp group) {
 
 }  // namespace
 
-std::vector<KernelResult> compile_groups(llvm::ArrayRef<mlir::func::FuncOp> groups) {
+std::vector<KernelResult> compile_groups(llvm::ArrayRef<mlir::func::FuncOp> groups,
+                                        const std::vector<std::string>& target_features) {
   std::vector<KernelResult> results(groups.size());
   std::vector<std::string> keys(groups.size());
+  std::string target = "host";
+  for (const std::string& f : target_features) target += " " + f;
   std::vector<size_t> todo;
   Cache& c = cache();
   {
@@ -649,7 +671,7 @@ std::vector<KernelResult> compile_groups(llvm::ArrayRef<mlir::func::FuncOp> grou
         results[i].error = "compilation disabled by TL_CODEGEN_FAIL";
         continue;
       }
-      keys[i] = cache_key(groups[i]);
+      keys[i] = target + "\n" + cache_key(groups[i]);
       auto it = c.kernels.find(keys[i]);
       if (it != c.kernels.end()) {
         results[i].kernel = it->second;
@@ -669,12 +691,12 @@ std::vector<KernelResult> compile_groups(llvm::ArrayRef<mlir::func::FuncOp> grou
     batch.push_back(groups[i]);
     batch_keys.push_back(keys[i]);
   }
-  std::vector<KernelResult> compiled = compile_batch(batch, batch_keys);
+  std::vector<KernelResult> compiled = compile_batch(batch, batch_keys, target_features);
   // One bad group must not cost the others their code: retry each alone.
   bool any_failed = false;
   for (const auto& r : compiled) any_failed = any_failed || !r.kernel;
   if (any_failed && batch.size() > 1) {
-    for (size_t j = 0; j < batch.size(); ++j) compiled[j] = compile_batch({batch[j]}, {batch_keys[j]}).front();
+    for (size_t j = 0; j < batch.size(); ++j) compiled[j] = compile_batch({batch[j]}, {batch_keys[j]}, target_features).front();
   }
   std::lock_guard<std::mutex> lock(c.mutex);
   for (size_t j = 0; j < todo.size(); ++j) {

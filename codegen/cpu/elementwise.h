@@ -31,7 +31,11 @@ struct KernelResult {
 // (kernel_disk_cache()) under the groups' IR, this build of tl and the host CPU, so that a
 // later process compiling the same groups links the object instead. Never throws for a group
 // it cannot compile.
-std::vector<KernelResult> compile_groups(llvm::ArrayRef<mlir::func::FuncOp> groups);
+// With `target_features` ("+avx2", "+fma", ...) the code targets generic x86-64 with those
+// features instead of the host (for a compiled artifact that runs on other CPUs); each
+// kernel keeps its object code (rt::FusedKernel::machine_code).
+std::vector<KernelResult> compile_groups(llvm::ArrayRef<mlir::func::FuncOp> groups,
+                                        const std::vector<std::string>& target_features = {});
 
 // Kernels compiled, linked from the disk cache, and in-process cache hits, for tests and logs.
 struct CacheStats {

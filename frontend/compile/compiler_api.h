@@ -23,9 +23,11 @@ struct PipelineOptions {
   // function called with grad mode on): then no op may be replaced by generated code, which
   // records no autograd node, and the fusion passes are skipped.
   bool needs_autograd = false;
-  // Whether fused groups may become generated code (kFused nodes). A program saved to an
-  // artifact is exported without it until artifacts carry machine code.
+  // Whether fused groups may become generated code (kFused nodes).
   bool codegen = true;
+  // LLVM features ("+avx2", ...) the generated code targets on generic x86-64 instead of the
+  // host CPU: a compiled artifact's code runs on any CPU with these features.
+  std::vector<std::string> target_features;
 };
 
 struct PipelineResult {

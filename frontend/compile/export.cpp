@@ -14,6 +14,8 @@
 #include "frontend/trace/tracer.h"
 #include "runtime/artifact/artifact.h"
 #include "runtime/base/cpu_features.h"
+#include "runtime/base/env.h"
+#include "runtime/exec/fused_kernel.h"
 #include "runtime/logging.h"
 #include "tl/autograd.h"
 #include "tl/compile.h"
@@ -79,7 +81,10 @@ trace::Graph optimize(const trace::Graph& traced, const ProgramPath& path) {
     return traced;
   }
   compiler::PipelineOptions options;
-  options.codegen = false;  // artifacts carry no machine code yet: fused groups run as their ops
+  // Fused groups become generated code the artifact carries, compiled for the CPU features
+  // the runtime's own kernels need (not the exporting host's), so it runs where they run.
+  for (const std::string& f : rt::compiled_cpu_features()) options.target_features.push_back("+" + f);
+  if (const char* dump = rt::env_value(rt::EnvSwitch::kDumpIr)) options.dump_dir = dump;
   compiler::PipelineResult result;
   run(traced, options, result);
   if (!result.ok) refuse_export(path, "the IR pipeline failed: " + result.error);
@@ -210,6 +215,21 @@ BatchMarks batch_marks(const trace::Graph& g1, const trace::Graph& g2, int64_t b
         refuse("a constant made at " + n1.site.str() + " depends on the batch size");
       continue;
     }
+    if (n1.op == trace::kFused) {
+      // The same group at both sizes, whose code (compiled at the maximum) runs at the other.
+      if (!n1.kernel || !n2.kernel || n1.kernel->describe() != n2.kernel->describe())
+        refuse(where + " fuses different ops at the two batch sizes");
+      const auto* kernel = dynamic_cast<const rt::FusedKernel*>(n1.kernel.get());
+      if (kernel == nullptr) refuse(where + " has no generated code an artifact can carry");
+      std::vector<Shape> inputs;
+      for (int v : n2.inputs) inputs.push_back(g2.values[v].shape);
+      try {
+        kernel->rebind(g2.values[n2.outputs[0]].shape, inputs, "fused group (" + n1.kernel->describe() + ")");
+      } catch (const ShapeError& e) {
+        refuse(e.what());
+      }
+      continue;
+    }
     if (n1.def == nullptr) continue;
     for (const ops::AttrSpec& spec : n1.def->attrs) {
       ops::AttrValue v1 = ops::get_attr(n1.attrs, spec.field), v2 = ops::get_attr(n2.attrs, spec.field);
@@ -307,10 +327,47 @@ void export_traced(const ExportBody& body, std::span<const Tensor> args, const P
   }
   trace::Graph planned;  // what the loader rebuilds, for the memory plan
   planned.values = g.values;
+  std::string code;  // the "code" section: each object the fused groups came from, once
+  std::map<const std::string*, int> object_index;
   for (size_t k = 0; k < g.nodes.size(); ++k) {
     const trace::Node& n = g.nodes[k];
     if (n.op == trace::kConstant) {
       add_constant(program, weights, n.outputs.at(0), n.constant);
+      planned.nodes.push_back(n);
+      continue;
+    }
+    if (n.op == trace::kFused) {
+      const auto* kernel = dynamic_cast<const rt::FusedKernel*>(n.kernel.get());
+      if (kernel == nullptr || !kernel->machine_code().object)
+        refuse_export(path, "a fused group (" + (n.kernel ? n.kernel->describe() : std::string("?")) +
+                                ") has no object code an artifact can carry");
+      const rt::MachineCode& mc = kernel->machine_code();
+      auto [it, added] = object_index.emplace(mc.object.get(), program.code_objects_size());
+      if (added) {
+        code.resize((code.size() + 63) / 64 * 64, '\0');
+        artifact::CodeObject* object = program.add_code_objects();
+        object->set_offset(code.size());
+        object->set_size(mc.object->size());
+        code += *mc.object;
+      }
+      artifact::Node* node = program.add_nodes();
+      node->set_op(trace::kFused);
+      for (int v : n.inputs) node->add_inputs(v);
+      for (int v : n.outputs) node->add_outputs(v);
+      const rt::FusedLayout& l = kernel->layout();
+      artifact::FusedCode* f = node->mutable_fused();
+      f->set_object(it->second);
+      f->set_symbol(mc.symbol);
+      f->set_description(kernel->describe());
+      for (int64_t d : l.dims) f->add_dims(d);
+      for (const rt::FusedLayout::Operand& op : l.inputs)
+        for (bool b : op.broadcast) f->add_input_broadcast(b);
+      for (bool r : l.reduced) f->add_reduced(r);
+      f->set_scale(l.scale);
+      f->set_space_rank(static_cast<int32_t>(l.space_rank));
+      f->set_leading_dims(static_cast<int32_t>(l.leading_dims));
+      if (n.site.file) node->set_file(n.site.file);
+      node->set_line(static_cast<int32_t>(n.site.line));
       planned.nodes.push_back(n);
       continue;
     }
@@ -363,7 +420,9 @@ void export_traced(const ExportBody& body, std::span<const Tensor> args, const P
   for (const std::string& f : rt::compiled_cpu_features()) manifest.add_cpu_features(f);
   manifest.set_producer("tl::export_program at " + path.site.str());
   manifest.set_max_batch(max_batch);
-  rt::write_artifact(path.path, manifest, {{"program", program.SerializeAsString()}, {"weights", weights}});
+  std::vector<rt::SectionBytes> sections{{"program", program.SerializeAsString()}, {"weights", weights}};
+  if (!code.empty()) sections.push_back({"code", code});
+  rt::write_artifact(path.path, manifest, sections);
 }
 
 }  // namespace detail

@@ -74,8 +74,54 @@ std::string value_bytes(const artifact::ValueType& type, const std::string& wher
 }
 
 // The structural checks on the program (see artifact.h): ids, ranges, definitions, plan.
+// A fused node's generated code: an existing object and symbol, and a layout whose operand
+// sizes are exactly its values' (the kernel reads and writes no other element).
+void check_fused(const artifact::Program& p, const artifact::Node& node, const std::string& what,
+                 const std::string& path) {
+  const artifact::FusedCode& f = node.fused();
+  if (f.object() < 0 || f.object() >= p.code_objects_size())
+    refuse(path, what + " names code object " + std::to_string(f.object()) + ", but the program has " +
+                     std::to_string(p.code_objects_size()));
+  if (f.symbol().empty() || f.symbol().size() > 256) refuse(path, what + " names no valid entry symbol");
+  if (node.outputs_size() != 1) refuse(path, what + " must have one output");
+  const int64_t rank = f.dims_size();
+  if (rank < 1 || rank > kMaxRank) refuse(path, what + " has a layout of rank " + std::to_string(rank));
+  if (f.input_broadcast_size() != rank * node.inputs_size())
+    refuse(path, what + " has " + std::to_string(f.input_broadcast_size()) + " broadcast flags for " +
+                     std::to_string(node.inputs_size()) + " inputs of rank " + std::to_string(rank));
+  if (f.reduced_size() != 0 && f.reduced_size() != rank) refuse(path, what + " has a malformed reduction");
+  if (f.space_rank() < 0 || f.space_rank() > kMaxRank || f.leading_dims() < 0 || f.leading_dims() > f.space_rank())
+    refuse(path, what + " has a malformed iteration space");
+  uint64_t space = 1;
+  for (int64_t d : f.dims()) {
+    if (d < 1 || __builtin_mul_overflow(space, static_cast<uint64_t>(d), &space) || space >= kMaxValueBytes)
+      refuse(path, what + " has a malformed layout");
+  }
+  // Elements each operand spans in the layout must be its value's.
+  auto elements = [](const artifact::ValueType& t) {
+    uint64_t n = 1;
+    for (int64_t d : t.shape()) n *= static_cast<uint64_t>(d);  // bounded by value_bytes
+    return n;
+  };
+  auto floating = [](int dtype) { return dtype == artifact::F32 || dtype == artifact::F64; };
+  for (int i = 0; i < node.inputs_size(); ++i) {
+    uint64_t n = 1;
+    for (int64_t d = 0; d < rank; ++d)
+      if (!f.input_broadcast(static_cast<int>(i * rank + d))) n *= static_cast<uint64_t>(f.dims(d));
+    const artifact::ValueType& t = p.values(node.inputs(i));
+    if (n != elements(t) || !floating(t.dtype()))
+      refuse(path, what + ": input " + std::to_string(i) + " does not fit the generated code's layout");
+  }
+  uint64_t out = 1;
+  for (int64_t d = 0; d < rank; ++d)
+    if (f.reduced_size() == 0 || !f.reduced(d)) out *= static_cast<uint64_t>(f.dims(d));
+  const artifact::ValueType& t = p.values(node.outputs(0));
+  if (out != elements(t) || !floating(t.dtype()))
+    refuse(path, what + ": its result does not fit the generated code's layout");
+}
+
 void check_program(const artifact::Program& p, const artifact::Manifest& m, uint64_t weights_bytes,
-                   const ArtifactLimits& limits, const std::string& path) {
+                   uint64_t code_bytes, const ArtifactLimits& limits, const std::string& path) {
   const uint64_t n_values = static_cast<uint64_t>(p.values_size());
   if (n_values > limits.max_values)
     refuse(path, "the program has " + std::to_string(n_values) + " values (the limit is " +
@@ -156,9 +202,18 @@ void check_program(const artifact::Program& p, const artifact::Manifest& m, uint
   std::sort(ranges.begin(), ranges.end());
   for (size_t i = 1; i < ranges.size(); ++i)
     if (ranges[i].first < ranges[i - 1].second) refuse(path, "two constants overlap in the weights section");
+  // Code objects: inside the "code" section.
+  for (int i = 0; i < p.code_objects_size(); ++i) {
+    const artifact::CodeObject& c = p.code_objects(i);
+    uint64_t end = 0;
+    if (c.size() == 0 || __builtin_add_overflow(c.offset(), c.size(), &end) || end > code_bytes)
+      refuse(path, "code object " + std::to_string(i) + " covers bytes [" + std::to_string(c.offset()) + ", +" +
+                       std::to_string(c.size()) + ") outside the code section (" + std::to_string(code_bytes) +
+                       " bytes)");
+  }
   for (int k = 0; k < p.nodes_size(); ++k) {
     const artifact::Node& node = p.nodes(k);
-    const std::string what = "node " + std::to_string(k) + " (" + node.op() + ")";
+    const std::string what = "node " + std::to_string(k) + " (" + node.op().substr(0, 64) + ")";
     if (node.op().empty() || node.op().size() > 64) refuse(path, "node " + std::to_string(k) + " has no valid op name");
     for (int v : node.inputs()) {
       check_id(v, what);
@@ -166,6 +221,10 @@ void check_program(const artifact::Program& p, const artifact::Manifest& m, uint
     }
     if (node.outputs_size() == 0) refuse(path, what + " has no outputs");
     for (int v : node.outputs()) define(v, what);
+    if ((node.op() == "fused") != node.has_fused())
+      refuse(path, what + (node.has_fused() ? " carries generated code but is not a fused node"
+                                             : " is a fused node without generated code"));
+    if (node.has_fused()) check_fused(p, node, what, path);
   }
   for (int i = 0; i < p.outputs_size(); ++i) {
     check_id(p.outputs(i), "output " + std::to_string(i));
@@ -356,7 +415,7 @@ Artifact Artifact::from_bytes(std::string bytes, const std::string& name, const 
   if (program.size() > limits.max_program_bytes) refuse(name, "the program section is larger than the limit");
   if (!a.program_.ParseFromArray(program.data(), static_cast<int>(program.size())))
     refuse(name, "the program section does not parse");
-  check_program(a.program_, m, a.section("weights").size(), limits, name);
+  check_program(a.program_, m, a.section("weights").size(), a.section("code").size(), limits, name);
   return a;
 }
 
@@ -394,13 +453,21 @@ std::string describe(const Artifact& a, bool per_node) {
     << p.plan().arena_bytes() << " bytes for " << std::count_if(p.plan().offsets().begin(), p.plan().offsets().end(),
                                                                [](int64_t off) { return off >= 0; })
     << " intermediates\n";
-  o << "kernels: " << p.nodes_size() << " calls\n";
+  const auto generated = std::count_if(p.nodes().begin(), p.nodes().end(), [](const artifact::Node& n) { return n.has_fused(); });
+  o << "kernels: " << p.nodes_size() << " calls, " << generated << " of them generated code in " << p.code_objects_size()
+    << " code objects";
+  uint64_t code_bytes = 0;
+  for (const artifact::CodeObject& c : p.code_objects()) code_bytes += c.size();
+  if (code_bytes > 0) o << " (" << code_bytes << " bytes)";
+  o << "\n";
   if (per_node) {
     for (int k = 0; k < p.nodes_size(); ++k) {
       const artifact::Node& n = p.nodes(k);
       o << "  ";
       for (int i = 0; i < n.outputs_size(); ++i) o << (i ? ", " : "") << "%" << n.outputs(i);
-      o << " = " << n.op() << "(";
+      o << " = " << n.op();
+      if (n.has_fused()) o << "[" << n.fused().description() << "; code object " << n.fused().object() << " @" << n.fused().symbol() << "]";
+      o << "(";
       for (int i = 0; i < n.inputs_size(); ++i) o << (i ? ", " : "") << "%" << n.inputs(i);
       o << ")";
       if (n.attrs_size() > 0) {

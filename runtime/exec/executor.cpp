@@ -184,6 +184,8 @@ class Execution {
       const int out = node.outputs[0];
       if (const Tensor* target = computed_in_place(out)) {
         env_[out] = *target;
+      } else if (!owned_slots_.empty() && owned_slots_[out].defined()) {
+        env_[out] = owned_slots_[out];
       } else if (planned_ && planned_->slot(out).defined()) {
         env_[out] = planned_->slot(out);
       } else {
@@ -381,7 +383,8 @@ ExecutionContext::ExecutionContext(const Graph& graph) : ExecutionContext(graph,
 ExecutionContext::ExecutionContext(const Graph& graph, std::shared_ptr<const ContextMemory> memory)
     : state_(std::make_unique<State>(graph, std::move(memory))) {
   for (const Node& n : graph.nodes) {
-    const bool inference_node = (n.def != nullptr && n.outputs.size() == 1) || n.op == kConstant;
+    const bool inference_node = ((n.def != nullptr || (n.op == kFused && n.kernel)) && n.outputs.size() == 1) ||
+                                n.op == kConstant;
     TL_ASSERT(inference_node, "ExecutionContext runs inference programs only, not '" + n.op + "' nodes");
   }
   TL_ASSERT(graph.writebacks.empty(), "ExecutionContext runs inference programs only (no write-backs)");

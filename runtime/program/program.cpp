@@ -12,7 +12,9 @@
 #include <unordered_set>
 
 #include "runtime/artifact/artifact.h"
+#include "runtime/artifact/machine_code.h"
 #include "runtime/exec/executor.h"
+#include "runtime/exec/fused_kernel.h"
 #include "runtime/exec/memory_plan.h"
 #include "runtime/ops/pointwise/pointwise.h"
 
@@ -169,6 +171,70 @@ void check_node(const trace::Graph& g, const trace::Node& node, const std::strin
                      " but the op computes " + out.shape.str() + " " + dtype_name(out.dtype));
 }
 
+// The kernel of fused node `pn` (its values already in `g`): the layout the artifact states,
+// which for an elementwise group must be the one its operand shapes give, and the entry in its
+// loaded code object.
+std::shared_ptr<const trace::CompiledKernel> fused_kernel_of(
+    const artifact::Node& pn, const trace::Graph& g, const std::vector<std::shared_ptr<const rt::LoadedObject>>& objects,
+    const std::string& what, const std::string& path) {
+  const artifact::FusedCode& f = pn.fused();
+  if (pn.attrs_size() != 0) refuse(path, what + " has attributes; a fused node has none");
+  rt::FusedLayout l;
+  const trace::Value& out = g.values[pn.outputs(0)];
+  l.out_shape = out.shape;
+  l.out_dtype = out.dtype;
+  for (int64_t d : f.dims()) l.dims.push_back(d);
+  const int64_t rank = l.dims.size();
+  std::vector<Shape> in_shapes;
+  std::vector<DType> in_dtypes;
+  for (int i = 0; i < pn.inputs_size(); ++i) {
+    rt::FusedLayout::Operand op;
+    op.shape = g.values[pn.inputs(i)].shape;
+    op.dtype = g.values[pn.inputs(i)].dtype;
+    for (int64_t d = 0; d < rank; ++d) op.broadcast.push_back(f.input_broadcast(static_cast<int>(i * rank + d)));
+    in_shapes.push_back(op.shape);
+    in_dtypes.push_back(op.dtype);
+    l.inputs.push_back(std::move(op));
+  }
+  l.reduced.assign(f.reduced().begin(), f.reduced().end());
+  l.scale = f.scale();
+  l.space_rank = f.space_rank();
+  l.leading_dims = f.leading_dims();
+  if (l.reduced.empty()) {
+    bool fits = true;
+    for (const Shape& s : in_shapes) fits = fits && s.size() <= out.shape.size();
+    if (fits) {
+      for (int64_t d = 0; d < out.shape.size(); ++d)
+        for (const Shape& s : in_shapes) {
+          const int64_t pad = out.shape.size() - s.size();
+          fits = fits && (d < pad || s[d - pad] == 1 || s[d - pad] == out.shape[d]);
+        }
+    }
+    rt::FusedLayout expected;
+    if (fits) expected = rt::collapse_layout(out.shape, out.dtype, in_shapes, in_dtypes);
+    bool same = fits && expected.dims == l.dims && expected.space_rank == l.space_rank &&
+                expected.leading_dims == l.leading_dims;
+    for (size_t i = 0; same && i < l.inputs.size(); ++i) same = expected.inputs[i].broadcast == l.inputs[i].broadcast;
+    if (!same) refuse(path, what + ": its generated code's layout is not the one its operands' shapes give");
+  }
+  const std::shared_ptr<const rt::LoadedObject>& object = objects[f.object()];
+  void* entry = object->symbol(f.symbol());
+  if (entry == nullptr)
+    refuse(path, what + " calls '" + f.symbol().substr(0, 64) + "', which code object " + std::to_string(f.object()) +
+                     " does not define");
+  return std::make_shared<rt::FusedKernel>(std::move(l), reinterpret_cast<rt::FusedKernel::Entry>(entry),
+                                           std::shared_ptr<const void>(object), f.description().substr(0, 256));
+}
+
+// A fused node's kernel for the node's operand shapes in `g` (another batch size).
+void rebind_fused(trace::Graph& g, trace::Node& n, const std::string& what) {
+  const auto* kernel = dynamic_cast<const rt::FusedKernel*>(n.kernel.get());
+  TL_ASSERT(kernel != nullptr, "a fused node of an artifact runs a FusedKernel");
+  std::vector<Shape> inputs;
+  for (int v : n.inputs) inputs.push_back(g.values[v].shape);
+  n.kernel = kernel->rebind(g.values[n.outputs[0]].shape, inputs, what);
+}
+
 }  // namespace
 
 Program::Program(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -225,11 +291,34 @@ Program load_program(const ProgramPath& where, const ProgramLoadOptions& options
     if (c.size() > 0) std::memcpy(node.constant.data_ptr(), weights.data() + c.offset(), c.size());
     g.nodes.push_back(std::move(node));
   }
+  // Generated code: each object loaded (checked, relocated, mapped executable) once.
+  std::vector<std::shared_ptr<const rt::LoadedObject>> objects;
+  std::span<const uint8_t> code = a.section("code");
+  for (int i = 0; i < p.code_objects_size(); ++i) {
+    const artifact::CodeObject& c = p.code_objects(i);
+    try {
+      objects.push_back(rt::LoadedObject::load(
+          std::string_view(reinterpret_cast<const char*>(code.data()) + c.offset(), c.size()),
+          "code object " + std::to_string(i)));
+    } catch (const ArtifactError& e) {
+      refuse(path, e.what());
+    }
+  }
   for (int k = 0; k < p.nodes_size(); ++k) {
     const artifact::Node& pn = p.nodes(k);
     const std::string what = "node " + std::to_string(k) + " (" + pn.op().substr(0, 64) + ")";
     trace::Node node;
     node.op = pn.op();
+    if (pn.has_fused()) {
+      node.op = trace::kFused;
+      node.inputs.assign(pn.inputs().begin(), pn.inputs().end());
+      node.outputs.assign(pn.outputs().begin(), pn.outputs().end());
+      node.kernel = fused_kernel_of(pn, g, objects, what, path);
+      if (!pn.file().empty()) node.site = Site{impl->file_name(pn.file().substr(0, 256)), static_cast<uint32_t>(pn.line())};
+      impl->attr_batch.resize(g.nodes.size() + 1);
+      g.nodes.push_back(std::move(node));
+      continue;
+    }
     node.def = ops::find_op(pn.op());
     if (node.def == nullptr || trace::find_structural(pn.op()) != nullptr)
       refuse(path, what + " names an op this build of tl does not have");
@@ -377,8 +466,12 @@ Program::Impl::Instance& Program::Impl::instance(int64_t batch) {
     }
   }
   try {
-    for (size_t k = 0; k < g.nodes.size(); ++k)
-      if (g.nodes[k].def != nullptr) check_node(g, g.nodes[k], "node " + std::to_string(k) + " (" + g.nodes[k].op + ")", path);
+    for (size_t k = 0; k < g.nodes.size(); ++k) {
+      const std::string what = "node " + std::to_string(k) + " (" + g.nodes[k].op + ")";
+      if (g.nodes[k].def != nullptr) check_node(g, g.nodes[k], what, path);
+      if (g.nodes[k].op == trace::kFused)
+        rebind_fused(g, g.nodes[k], "tl::Program('" + path + "'): cannot run at batch size " + std::to_string(batch) + ": " + what);
+    }
   } catch (const ArtifactError& e) {
     throw ShapeError("tl::Program('" + path + "'): cannot run at batch size " + std::to_string(batch) + ": " + e.what());
   }
@@ -426,6 +519,7 @@ namespace {
 // "conv2d+relu": the op and the flags set on it.
 std::string op_label(const trace::Node& n) {
   std::string label = n.op;
+  if (n.kernel) return label + "(" + n.kernel->describe() + ")";
   if (!n.def) return label;
   for (const ops::AttrSpec& spec : n.def->attrs) {
     if (ops::attr_type(spec.field) == ops::AttrType::kBool && ops::is_written(n.attrs, spec)) label += "+" + spec.name;
@@ -463,14 +557,14 @@ ProgramProfile Program::profile(std::span<const Tensor> inputs, int runs, Site s
   const trace::Graph& g = impl_->instance(batch).graph;
   for (size_t k = 0; k < g.nodes.size(); ++k) {
     const trace::Node& n = g.nodes[k];
-    if (!n.def) continue;  // constants: nothing runs
+    if (n.op == trace::kConstant) continue;  // nothing runs
     NodeProfile row;
     row.op = op_label(n);
     row.site = n.site.line > 0 ? n.site.str() : "";
     if (!n.outputs.empty()) row.shape = g.values[n.outputs[0]].shape;
     row.seconds = k < seconds.size() ? seconds[k] : 0;
     row.flops = node_flops(g, n);
-    if (!n.def->view) {  // a view moves no data
+    if (!n.def || !n.def->view) {  // a view moves no data
       for (int v : n.inputs) row.bytes += static_cast<double>(g.values[v].shape.numel() * dtype_size(g.values[v].dtype));
       for (int v : n.outputs) row.bytes += static_cast<double>(g.values[v].shape.numel() * dtype_size(g.values[v].dtype));
     }

@@ -27,7 +27,7 @@
 
 #include "codegen/cpu/disk_cache.h"
 #include "codegen/cpu/elementwise.h"
-#include "codegen/cpu/fused_kernel.h"
+#include "runtime/exec/fused_kernel.h"
 #include "ir/dialect.h"
 #include "runtime/base/file_io.h"
 #include "tests/support/locked_temporary.h"

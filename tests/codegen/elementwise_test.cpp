@@ -10,7 +10,7 @@
 #include <mlir/IR/MLIRContext.h>
 
 #include "codegen/cpu/elementwise.h"
-#include "codegen/cpu/fused_kernel.h"
+#include "runtime/exec/fused_kernel.h"
 #include "frontend/ops/registry.h"
 #include "ir/attrs.h"
 #include "ir/dialect.h"

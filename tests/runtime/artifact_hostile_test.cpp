@@ -6,6 +6,7 @@
 // would never produce are assembled by hand, with true checksums too.
 #include <catch2/catch.hpp>
 
+#include <elf.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "runtime/artifact/artifact.h"
+#include "runtime/artifact/machine_code.h"
 #include "runtime/base/cpu_features.h"
 #include "runtime/base/sha256.h"
 #include "tl/tl.h"
@@ -777,4 +779,156 @@ TEST_CASE("an artifact whose batch axes or batch entries do not fit its maximum 
     p.manifest.set_max_batch(-3);
     require_refused(write_parts("negative_max_batch", p), "max_batch is negative");
   }
+}
+
+namespace {
+
+// An artifact whose program has a fused group calling libm's exp (float64), and its first
+// code object's bytes.
+struct CodeFixture {
+  fs::path file;
+  Parts parts;
+  std::string code;    // the whole "code" section
+  std::string object;  // code object 0
+};
+
+const CodeFixture& code_fixture() {
+  static const CodeFixture f = [] {
+    CodeFixture f;
+    tl::manual_seed(12);
+    const tl::Tensor a = tl::randn({6}, {.dtype = tl::kFloat64});
+    f.file = scratch("fused.tlart");
+    tl::export_program([&](const tl::Tensor& in) { return tl::tanh(tl::exp(in * a) + 1.0) * 0.5; },
+                       tl::randn({4, 6}, {.dtype = tl::kFloat64}), f.file.string());
+    const std::string bytes = read_bytes(f.file);
+    f.parts = parse(bytes);
+    for (const artifact::Section& s : f.parts.manifest.sections())
+      if (s.name() == "code") f.code = bytes.substr(s.offset(), s.size());
+    REQUIRE(f.parts.program.code_objects_size() >= 1);
+    const artifact::CodeObject& c = f.parts.program.code_objects(0);
+    f.object = f.code.substr(c.offset(), c.size());
+    return f;
+  }();
+  return f;
+}
+
+std::string object_refusal(const std::string& object) {
+  return refusal([&] { (void)tl::rt::LoadedObject::load(object, "code object 0"); });
+}
+
+// The section header of `object`'s first section of `type`.
+Elf64_Shdr* section_of(std::string& object, uint32_t type) {
+  auto* eh = reinterpret_cast<Elf64_Ehdr*>(object.data());
+  auto* sh = reinterpret_cast<Elf64_Shdr*>(object.data() + eh->e_shoff);
+  for (int i = 0; i < eh->e_shnum; ++i)
+    if (sh[i].sh_type == type) return &sh[i];
+  return nullptr;
+}
+
+// `file` with its code section replaced by `code` (and every checksum recomputed).
+fs::path with_code(const std::string& name, const CodeFixture& f, const std::string& code) {
+  const fs::path file = scratch(name + ".tlart");
+  tl::rt::write_artifact(file.string(), f.parts.manifest,
+                         {{"program", f.parts.program.SerializeAsString()}, {"weights", f.parts.weights}, {"code", code}});
+  return file;
+}
+
+}  // namespace
+
+TEST_CASE("an artifact's generated code loads, runs, and is named in its description", "[artifact][code]") {
+  const CodeFixture& f = code_fixture();
+  tl::Program p = tl::load_program(f.file.string());
+  tl::Tensor x = tl::randn({4, 6}, {.dtype = tl::kFloat64});
+  CHECK(p({x})[0].shape() == tl::Shape{4, 6});
+  CHECK_THAT(p.describe(), Catch::Contains("code: bytes") && Catch::Contains("generated code in 1 code objects"));
+  auto loaded = tl::rt::LoadedObject::load(f.object, "code object 0");
+  CHECK(loaded->symbol("tl_packed_fused0") != nullptr);
+  CHECK(loaded->symbol("system") == nullptr);
+}
+
+TEST_CASE("a malformed or hostile code object is refused before any of it runs", "[artifact][code]") {
+  const CodeFixture& f = code_fixture();
+  // The object cut short, and cut to nothing.
+  CHECK_THAT(object_refusal(f.object.substr(0, 40)), Catch::Contains("the ELF header lies outside the object"));
+  CHECK_THAT(object_refusal(f.object.substr(0, f.object.size() / 2)), Catch::Contains("outside the object"));
+  CHECK_THAT(object_refusal(""), Catch::Contains("code object 0 is not loadable machine code"));
+  {
+    std::string o = f.object;
+    reinterpret_cast<Elf64_Ehdr*>(o.data())->e_machine = EM_AARCH64;
+    CHECK_THAT(object_refusal(o), Catch::Contains("not x86-64"));
+  }
+  {
+    std::string o = f.object;
+    reinterpret_cast<Elf64_Ehdr*>(o.data())->e_type = ET_DYN;
+    CHECK_THAT(object_refusal(o), Catch::Contains("not a relocatable object"));
+  }
+  {
+    std::string o = f.object;
+    reinterpret_cast<Elf64_Ehdr*>(o.data())->e_shoff = uint64_t{1} << 62;
+    CHECK_THAT(object_refusal(o), Catch::Contains("the section headers lies outside the object"));
+  }
+  {
+    // A call to a function generated code may not call: libm's exp renamed to libc's "brk".
+    std::string o = f.object;
+    const size_t at = o.find(std::string("\0exp\0", 5));
+    REQUIRE(at != std::string::npos);
+    o.replace(at + 1, 3, "brk");
+    CHECK_THAT(object_refusal(o), Catch::Contains("it calls 'brk', which generated code may not call"));
+  }
+  {
+    // A relocation that writes past its section.
+    std::string o = f.object;
+    Elf64_Shdr* rela = nullptr;
+    auto* eh = reinterpret_cast<Elf64_Ehdr*>(o.data());
+    auto* sh = reinterpret_cast<Elf64_Shdr*>(o.data() + eh->e_shoff);
+    for (int i = 0; i < eh->e_shnum && !rela; ++i)
+      if (sh[i].sh_type == SHT_RELA && (sh[sh[i].sh_info].sh_flags & SHF_EXECINSTR)) rela = &sh[i];
+    REQUIRE(rela != nullptr);
+    reinterpret_cast<Elf64_Rela*>(o.data() + rela->sh_offset)->r_offset = uint64_t{1} << 40;
+    CHECK_THAT(object_refusal(o), Catch::Contains("lies outside its section"));
+    // ... or has a type the loader does not apply.
+    o = f.object;
+    auto* r = reinterpret_cast<Elf64_Rela*>(o.data() + rela->sh_offset);
+    r->r_info = ELF64_R_INFO(ELF64_R_SYM(r->r_info), R_X86_64_GOTPCREL);
+    CHECK_THAT(object_refusal(o), Catch::Contains("relocation type 9 is not supported"));
+  }
+  {
+    std::string o = f.object;
+    Elf64_Shdr* symtab = section_of(o, SHT_SYMTAB);
+    REQUIRE(symtab != nullptr);
+    symtab->sh_type = SHT_PROGBITS;
+    CHECK_THAT(object_refusal(o), Catch::Contains("it has no symbol table"));
+  }
+  // Through load_program: the artifact is refused, naming the file and the code object.
+  std::string code = f.code;
+  const artifact::CodeObject& c = f.parts.program.code_objects(0);
+  reinterpret_cast<Elf64_Ehdr*>(code.data() + c.offset())->e_machine = EM_AARCH64;
+  const fs::path bad = with_code("bad_code", f, code);
+  require_refused_by_loader(bad, "code object 0 is not loadable machine code: it is for machine");
+}
+
+TEST_CASE("a fused node whose layout does not fit its values or code is refused", "[artifact][code]") {
+  const CodeFixture& f = code_fixture();
+  int fused = -1;
+  for (int k = 0; k < f.parts.program.nodes_size(); ++k)
+    if (f.parts.program.nodes(k).has_fused()) fused = k;
+  REQUIRE(fused >= 0);
+  auto variant = [&](const std::string& name, const std::function<void(artifact::Program&)>& edit) {
+    CodeFixture g = f;
+    edit(g.parts.program);
+    return with_code(name, g, g.code);
+  };
+  require_refused(variant("fused_object", [&](artifact::Program& p) { p.mutable_nodes(fused)->mutable_fused()->set_object(7); }),
+                  "names code object 7, but the program has 1");
+  require_refused(variant("fused_dims", [&](artifact::Program& p) { p.mutable_nodes(fused)->mutable_fused()->set_dims(0, 1000); }),
+                  "does not fit the generated code's layout");
+  require_refused(variant("fused_flags", [&](artifact::Program& p) { p.mutable_nodes(fused)->mutable_fused()->add_input_broadcast(true); }),
+                  "broadcast flags");
+  require_refused(variant("fused_op", [&](artifact::Program& p) { p.mutable_nodes(fused)->set_op("add"); }),
+                  "carries generated code but is not a fused node");
+  require_refused(variant("code_range", [&](artifact::Program& p) { p.mutable_code_objects(0)->set_size(uint64_t{1} << 40); }),
+                  "outside the code section");
+  require_refused_by_loader(
+      variant("fused_symbol", [&](artifact::Program& p) { p.mutable_nodes(fused)->mutable_fused()->set_symbol("main"); }),
+      "calls 'main', which code object 0 does not define");
 }

@@ -324,3 +324,70 @@ TEST_CASE("load_program refuses a program over its memory budget before allocati
   Program p = load_program(file.string(), ProgramLoadOptions{.max_memory = 1'000'000});
   CHECK(p.outputs()[0].shape == Shape{8, 10});
 }
+
+namespace {
+
+// A transformer feed-forward block: layer norm, a projection, gelu, a residual add: the
+// elementwise chains fuse into generated code.
+struct FeedForward : nn::Module {
+  nn::LayerNorm norm{Shape{32}};
+  nn::Linear up{32, 64}, down{64, 32};
+  FeedForward() {
+    register_module("norm", norm);
+    register_module("up", up);
+    register_module("down", down);
+  }
+  Tensor forward(const Tensor& x) override { return x + down(gelu(up(norm(x)) * 0.5 + 0.25)).tanh(); }
+};
+
+}  // namespace
+
+TEST_CASE("fused groups run from an artifact as the generated code it carries", "[program][codegen]") {
+  manual_seed(12);
+  FeedForward block;
+  block.eval();
+  fs::path file = scratch("feed_forward.tlart");
+  export_program([&](const Tensor& x) { return block.forward(x); }, randn({4, 6, 32}), file.string(),
+                 ExportOptions{.max_batch = 4});
+  Program p = load_program(file.string());
+  const std::string d = p.describe();
+  INFO(d);
+  CHECK_THAT(d, Catch::Contains("code: bytes") && Catch::Contains("= fused[") && Catch::Contains("@tl_packed_fused"));
+  CHECK_THAT(d, !Catch::Contains(" 0 of them generated code"));
+  // Every batch size runs the same code, rebound to its rows, with the eager results.
+  for (int64_t b : {1, 3, 4}) {
+    Tensor x = randn({b, 6, 32});
+    Tensor eager;
+    {
+      NoGradGuard no_grad;
+      eager = block.forward(x);
+    }
+    CHECK(allclose(p({x})[0], eager, 1e-5, 1e-6));
+  }
+  // The profile names the fused groups.
+  ProgramProfile profile = p.profile(std::vector<Tensor>{randn({2, 6, 32})}, 2);
+  bool fused_row = false;
+  for (const NodeProfile& row : profile.nodes) fused_row = fused_row || row.op.rfind("fused(", 0) == 0;
+  CHECK(fused_row);
+}
+
+TEST_CASE("an artifact's generated code runs in a new process with the eager outputs", "[program][codegen]") {
+  manual_seed(13);
+  FeedForward block;
+  block.eval();
+  fs::path file = scratch("feed_forward_child.tlart");
+  fs::path in = scratch("feed_forward_in.npy"), out = scratch("feed_forward_out.npy");
+  Tensor x = randn({2, 6, 32});
+  export_program([&](const Tensor& t) { return block.forward(t); }, x, file.string());
+  save_npy(in.string(), x);
+  int status = testing::wait_for_child(testing::spawn_self(
+      "child: load an artifact and write its output",
+      {"TL_TEST_ARTIFACT=" + file.string(), "TL_TEST_INPUT=" + in.string(), "TL_TEST_OUTPUT=" + out.string()}));
+  REQUIRE(status == 0);
+  Tensor eager;
+  {
+    NoGradGuard no_grad;
+    eager = block.forward(x);
+  }
+  CHECK(allclose(load_npy(out.string()), eager, 1e-5, 1e-6));
+}
