@@ -1,0 +1,197 @@
+// The CUDA C emitter: a ScalarBuilder whose values are named CUDA C variables.
+#include "runtime/cuda/cuda_source.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdint>
+#include <sstream>
+
+#include "runtime/exec/graph.h"
+#include "runtime/ops/pointwise/scalar_builder.h"
+
+namespace tl::rt::cuda {
+
+namespace {
+
+bool is_float_compute(DType dtype) { return is_floating(dtype); }
+
+// Appends one statement per primitive to `body`; a value is "v<k>", the k-th statement's result.
+class CudaCBuilder : public ops::ScalarBuilder {
+ public:
+  CudaCBuilder(DType compute_dtype, DType result_dtype) : compute_(compute_dtype), result_(result_dtype) {}
+
+  // The operand variable `name` (already declared by the kernel) as a value.
+  Value named(const std::string& name, bool pred) const {
+    names_.push_back(name);
+    preds_.push_back(pred);
+    return handle(names_.size() - 1);
+  }
+  const std::string& name_of(Value v) const { return names_.at(index(v)); }
+  bool is_pred(Value v) const { return preds_.at(index(v)); }
+  const std::string& body() const { return body_; }
+
+  Value constant(double v) const override {
+    char text[64];
+    if (std::isnan(v)) std::snprintf(text, sizeof text, "__int_as_float(0x7fc00000)");
+    else if (std::isinf(v)) std::snprintf(text, sizeof text, "%s__int_as_float(0x7f800000)", v < 0 ? "-" : "");
+    else std::snprintf(text, sizeof text, "%.17g", v);
+    return emit(std::string("(") + type() + ")(" + text + ")");
+  }
+  Value add(Value x, Value y) const override { return binary(x, "+", y); }
+  Value sub(Value x, Value y) const override { return binary(x, "-", y); }
+  Value mul(Value x, Value y) const override { return binary(x, "*", y); }
+  Value div(Value x, Value y) const override { return binary(x, "/", y); }
+  Value pow(Value x, Value y) const override { return call("pow", x, y); }
+  Value neg(Value x) const override { return emit("-" + name_of(x)); }
+  Value exp(Value x) const override { return call("exp", x); }
+  Value log(Value x) const override { return call("log", x); }
+  Value sqrt(Value x) const override { return call("sqrt", x); }
+  Value tanh(Value x) const override { return call("tanh", x); }
+  Value erf(Value x) const override { return call("erf", x); }
+  Value sin(Value x) const override { return call("sin", x); }
+  Value cos(Value x) const override { return call("cos", x); }
+  // C's comparisons are false for NaN and != true, as the primitives require.
+  Pred less(Value x, Value y) const override { return compare(x, "<", y); }
+  Pred less_equal(Value x, Value y) const override { return compare(x, "<=", y); }
+  Pred greater(Value x, Value y) const override { return compare(x, ">", y); }
+  Pred greater_equal(Value x, Value y) const override { return compare(x, ">=", y); }
+  Pred equal(Value x, Value y) const override { return compare(x, "==", y); }
+  Pred not_equal(Value x, Value y) const override { return compare(x, "!=", y); }
+  Pred is_nan(Value x) const override { return emit_pred(name_of(x) + " != " + name_of(x)); }
+  Pred logical_and(Pred x, Pred y) const override { return emit_pred(name_of(x) + " && " + name_of(y)); }
+  Pred logical_or(Pred x, Pred y) const override { return emit_pred(name_of(x) + " || " + name_of(y)); }
+  Pred logical_not(Pred x) const override { return emit_pred("!" + name_of(x)); }
+  Value select(Pred c, Value x, Value y) const override {
+    return emit(name_of(c) + " ? " + name_of(x) + " : " + name_of(y), is_pred(x) && is_pred(y));
+  }
+  Value convert(Value x) const override {
+    return emit_as(compute_type(result_), std::string("(") + compute_type(result_) + ")(" + name_of(x) + ")");
+  }
+
+ private:
+  static Value handle(size_t i) { return Value{reinterpret_cast<const void*>(i + 1)}; }
+  static size_t index(Value v) { return reinterpret_cast<uintptr_t>(v.handle) - 1; }
+  const char* type() const { return compute_type(compute_); }
+
+  Value emit_as(const std::string& type, const std::string& expr, bool pred = false) const {
+    const std::string name = "v" + std::to_string(names_.size());
+    body_ += "    const " + type + " " + name + " = " + expr + ";\n";
+    names_.push_back(name);
+    preds_.resize(names_.size(), false);
+    preds_.back() = pred;
+    return handle(names_.size() - 1);
+  }
+  Value emit(const std::string& expr, bool pred = false) const { return emit_as(pred ? "bool" : type(), expr, pred); }
+  Pred emit_pred(const std::string& expr) const { return emit_as("bool", expr, true); }
+  Value binary(Value x, const char* op, Value y) const {
+    return emit(std::string("(") + type() + ")(" + name_of(x) + " " + op + " " + name_of(y) + ")");
+  }
+  Pred compare(Value x, const char* op, Value y) const { return emit_pred(name_of(x) + " " + op + " " + name_of(y)); }
+  // Single precision has its own functions (expf, ...); double and integers use the double ones.
+  Value call(const char* fn, Value x) const {
+    const bool f32 = compute_ == kFloat32 || compute_ == kFloat16 || compute_ == kBFloat16;
+    return emit(std::string(fn) + (f32 ? "f" : "") + "(" + name_of(x) + ")");
+  }
+  Value call(const char* fn, Value x, Value y) const {
+    const bool f32 = compute_ == kFloat32 || compute_ == kFloat16 || compute_ == kBFloat16;
+    if (!is_float_compute(compute_)) {
+      return emit(std::string("(") + type() + ")" + fn + "((double)" + name_of(x) + ", (double)" + name_of(y) + ")");
+    }
+    return emit(std::string(fn) + (f32 ? "f" : "") + "(" + name_of(x) + ", " + name_of(y) + ")");
+  }
+
+  DType compute_, result_;
+  mutable std::vector<std::string> names_;
+  mutable std::vector<bool> preds_;
+  mutable std::string body_;
+};
+
+DType compute_dtype(DType dtype) { return dtype == kFloat16 || dtype == kBFloat16 ? kFloat32 : dtype; }
+
+}  // namespace
+
+const char* storage_type(DType dtype) {
+  switch (dtype) {
+    case kFloat32: return "float";
+    case kFloat64: return "double";
+    case kFloat16: return "__half";
+    case kBFloat16: return "__nv_bfloat16";
+    case kInt32: return "int";
+    case kInt64: return "long long";
+    case kBool: return "bool";
+  }
+  return "void";
+}
+
+const char* compute_type(DType dtype) { return storage_type(compute_dtype(dtype)); }
+
+std::string kernel_preamble() {
+  return "#include <cuda_fp16.h>\n"
+         "#include <cuda_bf16.h>\n"
+         "struct TlShape { int rank; long long size[8]; };\n"
+         "struct TlStrides { long long stride[8]; };\n"
+         "// The offset of element `i` (row-major in `shape`) in an operand with `strides`.\n"
+         "__device__ __forceinline__ long long tl_offset(long long i, const TlShape& shape, const TlStrides& s) {\n"
+         "  long long offset = 0;\n"
+         "  for (int d = shape.rank - 1; d >= 0; --d) {\n"
+         "    const long long size = shape.size[d];\n"
+         "    offset += (i % size) * s.stride[d];\n"
+         "    i /= size;\n"
+         "  }\n"
+         "  return offset;\n"
+         "}\n";
+}
+
+std::optional<std::string> elementwise_kernel(const ops::OpDef& op, DType input_dtype, const ops::Attrs& attrs,
+                                              const std::string& name) {
+  if (op.kind != ops::OpKind::kElementwise || op.pointwise.lower == nullptr || op.arity < 1 || op.arity > 3)
+    return std::nullopt;
+  const int arity = op.arity;
+  // The operand dtypes (where's condition is bool) and the result's, by the op's shape rule.
+  std::vector<DType> dtypes(static_cast<size_t>(arity), input_dtype);
+  if (arity == 3) dtypes[0] = kBool;
+  DType result = input_dtype;
+  try {
+    std::vector<Tensor> metas;
+    for (DType d : dtypes) metas.push_back(trace::meta_tensor(Shape{2}, d));
+    result = ops::infer_result(op, metas, attrs, Site{}).dtype;
+  } catch (const Error&) {
+    return std::nullopt;  // the op does not take this dtype
+  }
+  CudaCBuilder builder(input_dtype, result);
+  std::vector<ops::ScalarValue> operands;
+  std::ostringstream src;
+  src << "extern \"C\" __global__ void " << name << "(";
+  for (int k = 0; k < arity; ++k) src << "const " << storage_type(dtypes[k]) << "* __restrict__ in" << k << ", ";
+  src << storage_type(result) << "* __restrict__ out, TlShape shape, ";
+  for (int k = 0; k < arity; ++k) src << "TlStrides s" << k << ", ";
+  src << "TlStrides s_out, long long n) {\n"
+      << "  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;\n"
+      << "       i += (long long)gridDim.x * blockDim.x) {\n";
+  for (int k = 0; k < arity; ++k) {
+    const std::string var = "x" + std::to_string(k);
+    const char* type = dtypes[k] == kBool ? "bool" : compute_type(dtypes[k]);
+    src << "    const " << type << " " << var << " = (" << type << ")in" << k << "[tl_offset(i, shape, s" << k << ")];\n";
+    operands.push_back(builder.named(var, dtypes[k] == kBool));
+  }
+  const ops::ScalarValue r = op.pointwise.lower(builder, operands, attrs);
+  src << builder.body();
+  src << "    out[tl_offset(i, shape, s_out)] = (" << storage_type(result) << ")(" << builder.name_of(r) << ");\n"
+      << "  }\n}\n";
+  return src.str();
+}
+
+std::vector<KernelSource> all_elementwise_kernels() {
+  std::vector<KernelSource> kernels;
+  for (const ops::OpDef* op : ops::all_ops()) {
+    if (op->kind != ops::OpKind::kElementwise) continue;
+    for (DType dtype : {kFloat32, kFloat64, kFloat16, kBFloat16, kInt32, kInt64, kBool}) {
+      const std::string name = "tl_" + op->name + "_" + dtype_name(dtype);
+      std::optional<std::string> source = elementwise_kernel(*op, dtype, ops::Attrs{}, name);
+      if (source) kernels.push_back({op->name, dtype, name, std::move(*source)});
+    }
+  }
+  return kernels;
+}
+
+}  // namespace tl::rt::cuda

@@ -1,0 +1,48 @@
+// CUDA C for elementwise ops, derived from the same scalar math as their eager CPU kernels and
+// their LLVM lowering (OpDef::pointwise, runtime/ops/pointwise/scalar_builder.h): a
+// ScalarBuilder that writes CUDA C statements instead of computing or building MLIR. No op's
+// math is written a third time; adding an elementwise op to the table gives it a CUDA kernel.
+// Plain C++: the source is compiled by NVRTC (nvrtc.h) at run time.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/ops/registry.h"
+
+namespace tl::rt::cuda {
+
+// The most dims a kernel indexes (tl's kMaxRank).
+inline constexpr int kMaxKernelRank = 8;
+
+// The CUDA type an element of `dtype` is stored as ("float", "__half", "long long", ...), and
+// the type it is computed in (half and bfloat16: float).
+const char* storage_type(DType dtype);
+const char* compute_type(DType dtype);
+
+// The preamble every kernel source starts with: the fp16/bf16 headers and the shape and
+// stride structs the kernels take by value:
+//   struct TlShape { int rank; long long size[8]; };
+//   struct TlStrides { long long stride[8]; };   // in elements; 0 along broadcast dims
+std::string kernel_preamble();
+
+// The source of `extern "C" __global__ void <name>(const In0* in0, ..., Out* out, TlShape shape,
+// TlStrides s0, ..., TlStrides s_out, long long n)`: each thread (grid-stride) computes output
+// element i of the n in `shape` from its operands at their strides, with `op`'s math on
+// operands of `input_dtype` (the first operand of a three-operand op is bool) and `attrs`.
+// nullopt when `op` is not elementwise or does not take `input_dtype` (its shape rule refuses it).
+std::optional<std::string> elementwise_kernel(const ops::OpDef& op, DType input_dtype, const ops::Attrs& attrs,
+                                              const std::string& name);
+
+// Every elementwise op of the table with every dtype it takes, at default attributes: what the
+// CUDA backend may compile (an op's attributes enter its source as constants).
+struct KernelSource {
+  std::string op;
+  DType dtype;
+  std::string name;    // the kernel's symbol
+  std::string source;  // without the preamble
+};
+std::vector<KernelSource> all_elementwise_kernels();
+
+}  // namespace tl::rt::cuda

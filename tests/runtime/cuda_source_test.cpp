@@ -1,0 +1,85 @@
+// The CUDA C the op table's scalar math gives (runtime/cuda/cuda_source.h), compiled by NVRTC
+// for the GPU architectures tl targets. NVRTC compiles without a GPU, so this runs wherever
+// the CUDA toolkit is installed, and skips visibly where it is not.
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include "runtime/cuda/cuda_source.h"
+#include "runtime/cuda/nvrtc.h"
+#include "runtime/ops/registry.h"
+
+using namespace tl;
+
+TEST_CASE("every elementwise op states its math once for the eager kernel, the LLVM lowering and CUDA C",
+          "[cuda][codegen]") {
+  int elementwise = 0;
+  for (const ops::OpDef* op : ops::all_ops()) {
+    if (op->kind != ops::OpKind::kElementwise) continue;
+    ++elementwise;
+    INFO(op->name);
+    CHECK(op->kernels[ops::kCpu] != nullptr);
+    CHECK(op->pointwise.lower != nullptr);
+    // Every op takes float32, or (comparisons' and logical ops' inputs) bool or int64.
+    bool has_cuda = false;
+    for (DType d : {kFloat32, kInt64, kBool})
+      has_cuda = has_cuda || rt::cuda::elementwise_kernel(*op, d, ops::Attrs{}, "k").has_value();
+    CHECK(has_cuda);
+  }
+  CHECK(elementwise > 30);
+  // The emitted body is the op's math: gelu's erf, clamp's bounds from its attributes.
+  const std::string gelu = rt::cuda::elementwise_kernel(*ops::find_op("gelu"), kFloat32, {}, "g").value();
+  CHECK_THAT(gelu, Catch::Contains("erff(") && Catch::Contains("extern \"C\" __global__ void g(const float*"));
+  CHECK_THAT(rt::cuda::elementwise_kernel(*ops::find_op("gelu"), kFloat64, {}, "g").value(), Catch::Contains("erf("));
+  ops::Attrs bounds;
+  bounds.scalar = -0.25;
+  bounds.scalar2 = 0.75;
+  bounds.flag = bounds.flag2 = true;
+  const std::string clamp = rt::cuda::elementwise_kernel(*ops::find_op("clamp"), kFloat32, bounds, "c").value();
+  CHECK_THAT(clamp, Catch::Contains("-0.25") && Catch::Contains("0.75"));
+  // Half and bfloat16 compute in float and store their own type.
+  CHECK_THAT(rt::cuda::elementwise_kernel(*ops::find_op("add"), kFloat16, {}, "h").value(),
+             Catch::Contains("__half* __restrict__ out") && Catch::Contains("const float x0"));
+  // An op that is not elementwise, or a dtype the op refuses, has no kernel.
+  CHECK_FALSE(rt::cuda::elementwise_kernel(*ops::find_op("matmul"), kFloat32, {}, "m").has_value());
+  CHECK_FALSE(rt::cuda::elementwise_kernel(*ops::find_op("gelu"), kInt64, {}, "m").has_value());
+}
+
+TEST_CASE("NVRTC compiles every elementwise kernel to PTX and to cubins for sm_80 and sm_90", "[cuda][nvrtc]") {
+  std::string why;
+  const rt::cuda::Nvrtc* nvrtc = rt::cuda::Nvrtc::get(&why);
+  if (nvrtc == nullptr) {
+    WARN("skipped: " << why << " (install the CUDA toolkit to compile CUDA kernels)");
+    SUCCEED();
+    return;
+  }
+  // One translation unit holding every kernel, each checked by its entry in the PTX.
+  std::string body;
+  std::vector<std::string> names;
+  const std::vector<rt::cuda::KernelSource> kernels = rt::cuda::all_elementwise_kernels();
+  for (const rt::cuda::KernelSource& k : kernels) {
+    body += k.source;
+    names.push_back(k.name);
+  }
+  CHECK(kernels.size() > 100);
+  const std::string source = rt::cuda::kernel_preamble() + body;
+  for (const char* arch : {"compute_80", "sm_80", "sm_90"}) {
+    INFO(kernels.size() << " kernels for " << arch << " (NVRTC " << nvrtc->version() << ")");
+    rt::cuda::NvrtcOutput out = nvrtc->compile(source, "tl_elementwise.cu", arch);
+    INFO(out.log);
+    REQUIRE(out.ok);
+    CHECK(!out.binary.empty());
+    if (std::string(arch) == "compute_80") {
+      for (const std::string& name : names) {
+        INFO(name);
+        CHECK(out.binary.find(".entry " + name + "(") != std::string::npos);
+      }
+    } else {
+      CHECK(out.binary.rfind("\x7f" "ELF", 0) == 0);  // a cubin is an ELF file
+    }
+  }
+  // A compile error comes back as a log, not an exception.
+  rt::cuda::NvrtcOutput bad = nvrtc->compile("extern \"C\" __global__ void k() { undefined_thing(); }", "bad.cu", "sm_90");
+  CHECK_FALSE(bad.ok);
+  CHECK_THAT(bad.log, Catch::Contains("undefined_thing"));
+}
