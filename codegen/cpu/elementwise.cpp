@@ -57,7 +57,7 @@
 #include <mlir/Target/LLVMIR/Export.h>
 #include <mlir/Transforms/GreedyPatternRewriteDriver.h>
 
-#include "codegen/cpu/disk_cache.h"
+#include "runtime/base/disk_cache.h"
 #include "runtime/exec/fused_kernel.h"
 #include "frontend/compile/compiler_api.h"
 #include "ir/attrs.h"
@@ -70,6 +70,8 @@ namespace tl::codegen::cpu {
 using rt::FusedKernel;
 using rt::FusedLayout;
 using rt::collapse_layout;
+using rt::DiskCache;
+using rt::kernel_disk_cache;
 
 namespace {
 

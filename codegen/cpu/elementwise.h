@@ -20,7 +20,7 @@ struct KernelResult {
   std::shared_ptr<const trace::CompiledKernel> kernel;  // null when compilation failed
   std::string error;                                   // why, when kernel is null
   bool from_cache = false;  // compiled earlier in this process
-  bool from_disk = false;   // linked from the disk cache (codegen/cpu/disk_cache.h)
+  bool from_disk = false;   // linked from the disk cache (runtime/base/disk_cache.h)
 };
 
 // Compiles each group (a func.func of tl ops returning one tensor, every op elementwise or a

@@ -125,21 +125,12 @@ const char* storage_type(DType dtype) {
 
 const char* compute_type(DType dtype) { return storage_type(compute_dtype(dtype)); }
 
-std::string kernel_preamble() {
-  return "#include <cuda_fp16.h>\n"
-         "#include <cuda_bf16.h>\n"
+std::string kernel_preamble_for(DType dtype) { return kernel_preamble(dtype == kFloat16, dtype == kBFloat16); }
+
+std::string kernel_preamble(bool half, bool bfloat16) {
+  return std::string(half ? "#include <cuda_fp16.h>\n" : "") + (bfloat16 ? "#include <cuda_bf16.h>\n" : "") +
          "struct TlShape { int rank; long long size[8]; };\n"
-         "struct TlStrides { long long stride[8]; };\n"
-         "// The offset of element `i` (row-major in `shape`) in an operand with `strides`.\n"
-         "__device__ __forceinline__ long long tl_offset(long long i, const TlShape& shape, const TlStrides& s) {\n"
-         "  long long offset = 0;\n"
-         "  for (int d = shape.rank - 1; d >= 0; --d) {\n"
-         "    const long long size = shape.size[d];\n"
-         "    offset += (i % size) * s.stride[d];\n"
-         "    i /= size;\n"
-         "  }\n"
-         "  return offset;\n"
-         "}\n";
+         "struct TlStrides { long long stride[8]; };\n";
 }
 
 std::optional<std::string> elementwise_kernel(const ops::OpDef& op, DType input_dtype, const ops::Attrs& attrs,
@@ -167,16 +158,27 @@ std::optional<std::string> elementwise_kernel(const ops::OpDef& op, DType input_
   for (int k = 0; k < arity; ++k) src << "TlStrides s" << k << ", ";
   src << "TlStrides s_out, long long n) {\n"
       << "  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;\n"
-      << "       i += (long long)gridDim.x * blockDim.x) {\n";
+      << "       i += (long long)gridDim.x * blockDim.x) {\n"
+      // Element i's coordinates (row-major in `shape`), once, and each operand's offset from them.
+      << "    long long rest = i, o_out = 0";
+  for (int k = 0; k < arity; ++k) src << ", o" << k << " = 0";
+  src << ";\n"
+      << "#pragma unroll 1\n"
+      << "    for (int d = shape.rank - 1; d >= 0; --d) {\n"
+      << "      const long long c = rest % shape.size[d];\n"
+      << "      rest /= shape.size[d];\n"
+      << "      o_out += c * s_out.stride[d];\n";
+  for (int k = 0; k < arity; ++k) src << "      o" << k << " += c * s" << k << ".stride[d];\n";
+  src << "    }\n";
   for (int k = 0; k < arity; ++k) {
     const std::string var = "x" + std::to_string(k);
     const char* type = dtypes[k] == kBool ? "bool" : compute_type(dtypes[k]);
-    src << "    const " << type << " " << var << " = (" << type << ")in" << k << "[tl_offset(i, shape, s" << k << ")];\n";
+    src << "    const " << type << " " << var << " = (" << type << ")in" << k << "[o" << k << "];\n";
     operands.push_back(builder.named(var, dtypes[k] == kBool));
   }
   const ops::ScalarValue r = op.pointwise.lower(builder, operands, attrs);
   src << builder.body();
-  src << "    out[tl_offset(i, shape, s_out)] = (" << storage_type(result) << ")(" << builder.name_of(r) << ");\n"
+  src << "    out[o_out] = (" << storage_type(result) << ")(" << builder.name_of(r) << ");\n"
       << "  }\n}\n";
   return src.str();
 }

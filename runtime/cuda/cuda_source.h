@@ -21,11 +21,14 @@ inline constexpr int kMaxKernelRank = 8;
 const char* storage_type(DType dtype);
 const char* compute_type(DType dtype);
 
-// The preamble every kernel source starts with: the fp16/bf16 headers and the shape and
-// stride structs the kernels take by value:
+// The preamble every kernel source starts with: the shape and stride structs the kernels take
+// by value, and the fp16/bf16 headers when asked (parsing them is most of a small kernel's
+// compile time, so sources of other dtypes leave them out):
 //   struct TlShape { int rank; long long size[8]; };
 //   struct TlStrides { long long stride[8]; };   // in elements; 0 along broadcast dims
-std::string kernel_preamble();
+std::string kernel_preamble(bool half = true, bool bfloat16 = true);
+// The preamble a kernel of `dtype` needs.
+std::string kernel_preamble_for(DType dtype);
 
 // The source of `extern "C" __global__ void <name>(const In0* in0, ..., Out* out, TlShape shape,
 // TlStrides s0, ..., TlStrides s_out, long long n)`: each thread (grid-stride) computes output

@@ -1,4 +1,4 @@
-// codegen/cpu/disk_cache.cpp and the disk cache path of compile_groups: entries round trip,
+// runtime/base/disk_cache.cpp and the disk cache path of compile_groups: entries round trip,
 // every damaged entry is ignored and replaced, failed writes leave nothing behind, and kernels
 // compiled in one process are linked from disk by the next with identical results. Every test
 // uses its own temporary TL_CACHE_DIR.
@@ -25,7 +25,7 @@
 #include <mlir/IR/MLIRContext.h>
 #include <mlir/Parser/Parser.h>
 
-#include "codegen/cpu/disk_cache.h"
+#include "runtime/base/disk_cache.h"
 #include "codegen/cpu/elementwise.h"
 #include "runtime/exec/fused_kernel.h"
 #include "ir/dialect.h"
@@ -37,7 +37,7 @@
 
 
 using namespace tl;
-using codegen::cpu::DiskCache;
+using rt::DiskCache;
 namespace fs = std::filesystem;
 
 namespace {
@@ -389,26 +389,26 @@ TEST_CASE("the cache folder comes from TL_CACHE_DIR, XDG_CACHE_HOME or HOME", "[
   ScopedEnv xdg("XDG_CACHE_HOME", "/xdg"), home("HOME", "/home/u");
   {
     ScopedEnv dir("TL_CACHE_DIR", "/custom");
-    CHECK(codegen::cpu::cache_root_from_env() == "/custom");
+    CHECK(rt::cache_root_from_env() == "/custom");
   }
   {
     ScopedEnv dir("TL_CACHE_DIR", "off");
-    CHECK(codegen::cpu::cache_root_from_env().empty());
+    CHECK(rt::cache_root_from_env().empty());
   }
   {
     ScopedEnv dir("TL_CACHE_DIR", "");
-    CHECK(codegen::cpu::cache_root_from_env().empty());
+    CHECK(rt::cache_root_from_env().empty());
   }
   ScopedEnv dir("TL_CACHE_DIR", nullptr);
-  CHECK(codegen::cpu::cache_root_from_env() == "/xdg/tracelight");
+  CHECK(rt::cache_root_from_env() == "/xdg/tracelight");
   {
     ScopedEnv relative("XDG_CACHE_HOME", "relative");
-    CHECK(codegen::cpu::cache_root_from_env() == "/home/u/.cache/tracelight");
+    CHECK(rt::cache_root_from_env() == "/home/u/.cache/tracelight");
   }
   ScopedEnv no_xdg("XDG_CACHE_HOME", nullptr);
-  CHECK(codegen::cpu::cache_root_from_env() == "/home/u/.cache/tracelight");
+  CHECK(rt::cache_root_from_env() == "/home/u/.cache/tracelight");
   ScopedEnv no_home("HOME", nullptr);
-  CHECK(codegen::cpu::cache_root_from_env().empty());
+  CHECK(rt::cache_root_from_env().empty());
 }
 
 // ---- compiled kernels through the cache
@@ -535,7 +535,7 @@ TEST_CASE("corrupt, truncated and foreign kernel entries are ignored and rewritt
   for (const Damage& d : damages) {
     INFO(d.what);
     write_file(path, d.bytes);
-    auto disk = codegen::cpu::kernel_disk_cache();
+    auto disk = rt::kernel_disk_cache();
     REQUIRE(disk);
     const int64_t rejected = disk->stats().rejected;
     Outcome recompiled = compile_and_run(2.0);
@@ -591,7 +591,7 @@ TEST_CASE("with TL_CACHE_DIR=off or an unusable folder, kernels compile and noth
   ScopedEnv home("HOME", tmp.path.c_str()), xdg("XDG_CACHE_HOME", nullptr);
   {
     ScopedEnv dir("TL_CACHE_DIR", "off");
-    CHECK_FALSE(codegen::cpu::kernel_disk_cache());
+    CHECK_FALSE(rt::kernel_disk_cache());
     Outcome out = compile_and_run(6.0);
     REQUIRE(out.ok);
     CHECK_FALSE(out.from_disk);
@@ -600,7 +600,7 @@ TEST_CASE("with TL_CACHE_DIR=off or an unusable folder, kernels compile and noth
   // A regular file where the folder should be: the cache is off, compilation works.
   write_file(tmp.path / "file", "x");
   ScopedEnv dir("TL_CACHE_DIR", (tmp.path / "file" / "cache").c_str());
-  CHECK_FALSE(codegen::cpu::kernel_disk_cache());
+  CHECK_FALSE(rt::kernel_disk_cache());
   Outcome out = compile_and_run(6.0);
   REQUIRE(out.ok);
   CHECK_FALSE(out.from_disk);

@@ -3,9 +3,14 @@
 // the CUDA toolkit is installed, and skips visibly where it is not.
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
+#include <ctime>
 #include <string>
 
+#include "runtime/base/disk_cache.h"
 #include "runtime/cuda/cuda_source.h"
+#include "runtime/cuda/kernel_cache.h"
 #include "runtime/cuda/nvrtc.h"
 #include "runtime/ops/registry.h"
 
@@ -82,4 +87,42 @@ TEST_CASE("NVRTC compiles every elementwise kernel to PTX and to cubins for sm_8
   rt::cuda::NvrtcOutput bad = nvrtc->compile("extern \"C\" __global__ void k() { undefined_thing(); }", "bad.cu", "sm_90");
   CHECK_FALSE(bad.ok);
   CHECK_THAT(bad.log, Catch::Contains("undefined_thing"));
+}
+
+TEST_CASE("a compiled CUDA kernel is kept in memory and on disk, keyed by its source and target", "[cuda][nvrtc][cache]") {
+  std::string why;
+  if (rt::cuda::Nvrtc::get(&why) == nullptr) {
+    WARN("skipped: " << why << " (install the CUDA toolkit to compile CUDA kernels)");
+    SUCCEED();
+    return;
+  }
+  // A source no earlier run compiled: the cache folder is shared between test runs.
+  const std::string name = "tl_cache_probe_" + std::to_string(::getpid()) + "_" + std::to_string(std::time(nullptr));
+  const std::string source = rt::cuda::kernel_preamble_for(kFloat32) +
+                             rt::cuda::elementwise_kernel(*ops::find_op("gelu"), kFloat32, {}, name).value();
+  const rt::cuda::KernelCacheStats before = rt::cuda::kernel_cache_stats();
+  rt::cuda::CompiledKernel cold = rt::cuda::compile_cached(source, name, "sm_90");
+  CHECK_FALSE(cold.from_memory);
+  CHECK_FALSE(cold.from_disk);
+  REQUIRE(cold.binary);
+  rt::cuda::CompiledKernel warm = rt::cuda::compile_cached(source, name, "sm_90");
+  CHECK(warm.from_memory);
+  CHECK(warm.binary == cold.binary);
+  // Another architecture is another kernel.
+  rt::cuda::CompiledKernel other = rt::cuda::compile_cached(source, name, "sm_80");
+  CHECK_FALSE(other.from_memory);
+  CHECK(*other.binary != *cold.binary);
+  // A new process (the memory cache cleared) reads the disk cache, when there is one.
+  rt::cuda::clear_kernel_memory_cache();
+  rt::cuda::CompiledKernel disk = rt::cuda::compile_cached(source, name, "sm_90");
+  if (rt::disk_cache_in("cuda")) {
+    CHECK(disk.from_disk);
+    CHECK(*disk.binary == *cold.binary);
+  }
+  const rt::cuda::KernelCacheStats after = rt::cuda::kernel_cache_stats();
+  CHECK(after.compiled - before.compiled == 2);
+  CHECK(after.memory_hits - before.memory_hits == 1);
+  // A source that does not compile names the kernel and carries NVRTC's log.
+  CHECK_THROWS_WITH(rt::cuda::compile_cached("extern \"C\" __global__ void k() { nope(); }", "broken", "sm_90"),
+                    Catch::Contains("CUDA kernel 'broken' does not compile for sm_90") && Catch::Contains("nope"));
 }

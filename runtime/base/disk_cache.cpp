@@ -1,6 +1,6 @@
 // The on-disk cache of compiled code (see disk_cache.h): entry files verified before use,
 // replaced through tl's file layer (detail::AtomicFile in runtime/base/file_io.h).
-#include "codegen/cpu/disk_cache.h"
+#include "runtime/base/disk_cache.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -12,18 +12,17 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <vector>
 
-#include <llvm/ADT/ArrayRef.h>
-#include <llvm/ADT/StringRef.h>
-#include <llvm/Support/SHA256.h>
 
 #include "runtime/base/file_io.h"
+#include "runtime/base/sha256.h"
 #include "runtime/logging.h"
 #include "runtime/base/env.h"
 
-namespace tl::codegen::cpu {
+namespace tl::rt {
 namespace {
 
 namespace fs = std::filesystem;
@@ -36,21 +35,11 @@ constexpr uint64_t kMaxEntryBytes = uint64_t{1} << 30;
 // rename.
 constexpr int64_t kOrphanAgeSeconds = 3600;
 
-std::string hex(llvm::ArrayRef<uint8_t> bytes) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (uint8_t b : bytes) {
-    out += digits[b >> 4];
-    out += digits[b & 15];
-  }
-  return out;
-}
-
 std::array<uint8_t, 32> checksum(std::string_view key, std::string_view payload) {
-  llvm::SHA256 sha;
-  sha.update(llvm::StringRef(key.data(), key.size()));
-  sha.update(llvm::StringRef(payload.data(), payload.size()));
-  return sha.final();
+  Sha256 sha;
+  sha.update(key.data(), key.size());
+  sha.update(payload.data(), payload.size());
+  return sha.finish();
 }
 
 void put_u32(char* p, uint32_t v) {
@@ -94,8 +83,7 @@ std::string cache_root_from_env() {
 DiskCache::DiskCache(std::string dir, uint64_t limit_bytes) : dir_(std::move(dir)), limit_bytes_(limit_bytes) {}
 
 std::string DiskCache::path_for(std::string_view key) const {
-  auto digest = llvm::SHA256::hash(llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t*>(key.data()), key.size()));
-  return dir_ + "/" + hex(digest) + kEntrySuffix;
+  return dir_ + "/" + to_hex(sha256(key.data(), key.size())) + kEntrySuffix;
 }
 
 DiskCache::Stats DiskCache::stats() const {
@@ -274,39 +262,45 @@ void DiskCache::evict() {
              removed, removed_bytes, limit_bytes_);
 }
 
-std::shared_ptr<DiskCache> kernel_disk_cache() {
+std::shared_ptr<DiskCache> disk_cache_in(const std::string& folder) {
+  struct State {
+    std::string configured_root;
+    bool configured = false;
+    std::shared_ptr<DiskCache> cache;
+  };
   static std::mutex mutex;
-  static std::string configured_root;
-  static bool configured = false;
-  static std::shared_ptr<DiskCache> cache;
+  static std::map<std::string, State> states;
   static std::set<std::string> logged;
   const std::string root = cache_root_from_env();
   std::lock_guard<std::mutex> lock(mutex);
-  if (configured && root == configured_root) return cache;
-  configured = true;
-  configured_root = root;
-  cache.reset();
+  State& state = states[folder];
+  if (state.configured && root == state.configured_root) return state.cache;
+  state.configured = true;
+  state.configured_root = root;
+  state.cache.reset();
   auto log = rt::logger("tl.compile");
   if (root.empty()) {
     if (logged.insert(root).second) {
       log->info("the compile cache is off (TL_CACHE_DIR={}); compiled code is not kept between processes",
                 rt::env_raw(rt::EnvSwitch::kCacheDir) ? rt::env_raw(rt::EnvSwitch::kCacheDir) : "unset, and no HOME");
     }
-    return cache;
+    return state.cache;
   }
-  const std::string dir = root + "/kernels";
+  const std::string dir = root + "/" + folder;
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) {
-    if (logged.insert(root).second) {
+    if (logged.insert(dir).second) {
       log->warn("the compile cache is off: cannot create {}: {} (set TL_CACHE_DIR to a writable folder, or "
                 "TL_CACHE_DIR=off)",
                 dir, ec.message());
     }
-    return cache;
+    return state.cache;
   }
-  cache = std::make_shared<DiskCache>(dir, DiskCache::kDefaultLimitBytes);
-  return cache;
+  state.cache = std::make_shared<DiskCache>(dir, DiskCache::kDefaultLimitBytes);
+  return state.cache;
 }
 
-}  // namespace tl::codegen::cpu
+std::shared_ptr<DiskCache> kernel_disk_cache() { return disk_cache_in("kernels"); }
+
+}  // namespace tl::rt

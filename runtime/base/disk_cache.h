@@ -1,6 +1,7 @@
 // The on-disk cache of compiled code: one file per entry, named by the SHA-256 of its key and
 // holding the whole key, so a process started later skips compilation. Plain C++ types only;
-// the JIT side (codegen/cpu/elementwise.cpp) decides what the key and the payload are.
+// its users decide what the key and the payload are: the CPU code generator's object code
+// (codegen/cpu/elementwise.cpp) and NVRTC's cubins (runtime/cuda/kernel_cache.h).
 #pragma once
 
 #include <cstdint>
@@ -10,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-namespace tl::codegen::cpu {
+namespace tl::rt {
 
 // The cache folder tl uses: $TL_CACHE_DIR when set, else $XDG_CACHE_HOME/tracelight, else
 // $HOME/.cache/tracelight. Empty (no cache) when TL_CACHE_DIR is "off" or set but empty, or
@@ -76,5 +77,7 @@ class DiskCache {
 // when the cache is off or its folder cannot be created (logged once per folder). Re-reads
 // the environment on each call, so a changed TL_CACHE_DIR takes effect at the next compile.
 std::shared_ptr<DiskCache> kernel_disk_cache();
+// The same for cache_root_from_env()/<folder> ("cuda": NVRTC's cubins).
+std::shared_ptr<DiskCache> disk_cache_in(const std::string& folder);
 
-}  // namespace tl::codegen::cpu
+}  // namespace tl::rt
