@@ -1,0 +1,102 @@
+// tl's emitted CUDA kernels, compiled for the host by the build (cuda_host_dump.cpp writes them
+// with a shim for CUDA's built-ins, cuda_host_shim.h), against the eager CPU kernels: the CUDA C
+// text computes what the op's math says, for every elementwise op, dtype and attribute set,
+// over broadcast and strided operands. This checks the emitter without a GPU; the GPU's own
+// math library (expf, erff, ...) is what a GPU run adds.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <sstream>
+
+#include "runtime/cuda/cuda_source.h"
+#include "frontend/ops/registry.h"
+#include "tests/runtime/cuda_attr_sets.h"
+#include "tests/runtime/cuda_host_kernels.h"
+#include "tl/tl.h"
+
+using namespace tl;
+
+namespace {
+
+// Operand values for `dtype`: floats in [-2, 2], integers in [-5, 5] without 0 (a divisor), bools.
+Tensor operand(const Shape& shape, DType dtype, uint64_t seed) {
+  manual_seed(seed);
+  if (dtype == kBool) return gt(rand(shape), scalar_tensor(0.5)).to(kBool);
+  if (dtype == kInt32 || dtype == kInt64) {
+    Tensor magnitude = randint(1, 6, shape);
+    Tensor sign = sub(mul(randint(0, 2, shape), scalar_tensor(2, {.dtype = kInt64})), scalar_tensor(1, {.dtype = kInt64}));
+    return mul(magnitude, sign).to(dtype);
+  }
+  return sub(mul(rand(shape), scalar_tensor(4.0)), scalar_tensor(2.0)).to(dtype);
+}
+
+TlStrides strides_of(const Tensor& t, int64_t rank) {
+  TlStrides s{};
+  const int64_t pad = rank - t.dim();
+  for (int64_t d = 0; d < rank; ++d) s.stride[d] = d < pad || t.shape()[d - pad] == 1 ? 0 : t.strides()[d - pad];
+  return s;
+}
+
+bool same_values(const Tensor& got, const Tensor& want, DType dtype) {
+  if (!is_floating(dtype)) return allclose(got.to(kFloat64), want.to(kFloat64), 0, 0);
+  const double rtol = dtype == kFloat16 || dtype == kBFloat16 ? 1e-2 : dtype == kFloat32 ? 2e-6 : 1e-12;
+  std::vector<double> g = got.to(kFloat64).to_vector<double>(), w = want.to(kFloat64).to_vector<double>();
+  for (size_t i = 0; i < g.size(); ++i) {
+    if (std::isnan(g[i]) && std::isnan(w[i])) continue;
+    if (std::isinf(w[i]) && g[i] == w[i]) continue;
+    if (!(std::abs(g[i] - w[i]) <= 1e-6 + rtol * std::abs(w[i]))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("the host-compiled kernels declare the preamble's structs", "[cuda][host]") {
+  CHECK_THAT(rt::cuda::kernel_preamble(false, false),
+             Catch::Contains("struct TlShape { int rank; long long size[8]; };") &&
+                 Catch::Contains("struct TlStrides { long long stride[8]; };"));
+}
+
+TEST_CASE("every emitted CUDA kernel computes the eager kernel's results", "[cuda][host]") {
+  const auto sets = test::cuda_attr_sets();
+  std::ostringstream failures;
+  int checked = 0;
+  for (const HostKernel& k : host_kernels()) {
+    const ops::OpDef& op = *ops::find_op(k.op);
+    // A [3, 4] result: operand 0 transposed (strided), operand 1 a broadcast row, operand 2 a column.
+    const Shape out_shape{3, 4};
+    std::vector<Tensor> in;
+    for (int i = 0; i < k.arity; ++i) {
+      const DType d = k.arity == 3 && i == 0 ? kBool : k.dtype;
+      const uint64_t seed = 1000 * static_cast<uint64_t>(checked) + static_cast<uint64_t>(i);
+      if (i == 0) in.push_back(operand({4, 3}, d, seed).t());
+      else if (i == 1) in.push_back(operand({4}, d, seed));
+      else in.push_back(operand({3, 1}, d, seed));
+    }
+    std::string label = std::string(k.op) + " " + dtype_name(k.dtype) + " attributes " + std::to_string(k.attr_set);
+    Tensor want;
+    try {
+      NoGradGuard no_grad;
+      want = ops::call(op, std::span<const Tensor>(in), sets[static_cast<size_t>(k.attr_set)], Site::here());
+    } catch (const Error& e) {
+      failures << label << ": the eager kernel refused: " << e.what() << "\n";
+      continue;
+    }
+    Tensor got = empty(out_shape, {.dtype = want.dtype()});
+    TlShape shape{2, {3, 4}};
+    std::vector<TlStrides> strides;
+    std::vector<void*> pointers;
+    for (const Tensor& t : in) {
+      strides.push_back(strides_of(t, 2));
+      pointers.push_back(t.data_ptr());
+    }
+    strides.push_back(strides_of(got, 2));
+    k.call(pointers.data(), got.data_ptr(), shape, strides.data(), got.numel());
+    ++checked;
+    if (want.shape() != out_shape || !same_values(got, want, want.dtype()))
+      failures << label << ": differs from the eager kernel\n";
+  }
+  INFO(failures.str());
+  CHECK(failures.str().empty());
+  CHECK(checked > 150);
+}
