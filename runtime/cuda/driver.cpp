@@ -1,0 +1,144 @@
+#include "runtime/cuda/driver.h"
+
+#include <dlfcn.h>
+
+#include "tl/error.h"
+
+namespace tl::rt::cuda {
+
+namespace {
+
+// The driver's types as the ABI sees them (cuda.h): handles are pointers, results ints
+// (CUDA_SUCCESS is 0), CUdevice an int.
+using CUresult = int;
+using InitFn = CUresult (*)(unsigned);
+using DeviceGetFn = CUresult (*)(int*, int);
+using CountFn = CUresult (*)(int*);
+using AttributeFn = CUresult (*)(int*, int, int);
+using NameFn = CUresult (*)(char*, int, int);
+using RetainFn = CUresult (*)(void**, int);
+using SetCurrentFn = CUresult (*)(void*);
+using AllocFn = CUresult (*)(DevicePtr*, size_t);
+using FreeFn = CUresult (*)(DevicePtr);
+using HtoDFn = CUresult (*)(DevicePtr, const void*, size_t);
+using DtoHFn = CUresult (*)(void*, DevicePtr, size_t);
+using SyncFn = CUresult (*)();
+using LoadDataFn = CUresult (*)(void**, const void*);
+using UnloadFn = CUresult (*)(void*);
+using GetFunctionFn = CUresult (*)(void**, void*, const char*);
+using LaunchFn = CUresult (*)(void*, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, void*,
+                              void**, void**);
+using ErrorStringFn = CUresult (*)(CUresult, const char**);
+
+constexpr int kComputeCapabilityMajor = 75;  // CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR
+constexpr int kComputeCapabilityMinor = 76;
+
+template <class F>
+F sym(void* library, const char* name) {
+  return reinterpret_cast<F>(::dlsym(library, name));
+}
+
+}  // namespace
+
+void Driver::check(int result, const char* what) const {
+  if (result == 0) return;
+  const char* text = nullptr;
+  if (auto error_string = sym<ErrorStringFn>(library_, "cuGetErrorString")) error_string(result, &text);
+  throw DeviceError(std::string("tl: CUDA ") + what + " failed: " + (text ? text : "error " + std::to_string(result)));
+}
+
+const Driver* Driver::get(std::string* why) {
+  static std::string reason;
+  static const Driver* instance = []() -> const Driver* {
+    void* library = ::dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (library == nullptr) {
+      reason = "no CUDA driver (libcuda.so.1)";
+      return nullptr;
+    }
+    for (const char* name : {"cuInit", "cuDeviceGet", "cuDeviceGetCount", "cuDeviceGetAttribute", "cuDeviceGetName",
+                             "cuDevicePrimaryCtxRetain", "cuCtxSetCurrent", "cuMemAlloc_v2", "cuMemFree_v2",
+                             "cuMemcpyHtoD_v2", "cuMemcpyDtoH_v2", "cuCtxSynchronize", "cuModuleLoadData",
+                             "cuModuleUnload", "cuModuleGetFunction", "cuLaunchKernel"}) {
+      if (::dlsym(library, name) == nullptr) {
+        reason = std::string("the CUDA driver lacks ") + name;
+        return nullptr;
+      }
+    }
+    int count = 0;
+    if (sym<InitFn>(library, "cuInit")(0) != 0 || sym<CountFn>(library, "cuDeviceGetCount")(&count) != 0 || count < 1) {
+      reason = "no CUDA device";
+      return nullptr;
+    }
+    auto* d = new Driver();  // lives for the process, as the context does
+    d->library_ = library;
+    d->check(sym<DeviceGetFn>(library, "cuDeviceGet")(&d->device_, 0), "cuDeviceGet");
+    d->check(sym<RetainFn>(library, "cuDevicePrimaryCtxRetain")(&d->context_, d->device_), "cuDevicePrimaryCtxRetain");
+    return d;
+  }();
+  if (instance == nullptr) {
+    if (why != nullptr) *why = reason;
+    return nullptr;
+  }
+  // The primary context current on this thread.
+  instance->check(sym<SetCurrentFn>(instance->library_, "cuCtxSetCurrent")(instance->context_), "cuCtxSetCurrent");
+  return instance;
+}
+
+std::string Driver::arch() const {
+  int major = 0, minor = 0;
+  check(sym<AttributeFn>(library_, "cuDeviceGetAttribute")(&major, kComputeCapabilityMajor, device_), "cuDeviceGetAttribute");
+  check(sym<AttributeFn>(library_, "cuDeviceGetAttribute")(&minor, kComputeCapabilityMinor, device_), "cuDeviceGetAttribute");
+  return "sm_" + std::to_string(major) + std::to_string(minor);
+}
+
+std::string Driver::device_name() const {
+  char name[256] = {};
+  check(sym<NameFn>(library_, "cuDeviceGetName")(name, sizeof name - 1, device_), "cuDeviceGetName");
+  return name;
+}
+
+DevicePtr Driver::allocate(size_t bytes) const {
+  DevicePtr p = 0;
+  const int r = sym<AllocFn>(library_, "cuMemAlloc_v2")(&p, bytes == 0 ? 1 : bytes);
+  if (r != 0) check(r, ("cuMemAlloc of " + std::to_string(bytes) + " bytes").c_str());
+  return p;
+}
+
+void Driver::free(DevicePtr p) const {
+  if (p != 0) sym<FreeFn>(library_, "cuMemFree_v2")(p);
+}
+
+void Driver::copy_to_device(DevicePtr dst, const void* src, size_t bytes) const {
+  if (bytes > 0) check(sym<HtoDFn>(library_, "cuMemcpyHtoD_v2")(dst, src, bytes), "cuMemcpyHtoD");
+}
+
+void Driver::copy_to_host(void* dst, DevicePtr src, size_t bytes) const {
+  if (bytes > 0) check(sym<DtoHFn>(library_, "cuMemcpyDtoH_v2")(dst, src, bytes), "cuMemcpyDtoH");
+}
+
+void Driver::synchronize() const { check(sym<SyncFn>(library_, "cuCtxSynchronize")(), "cuCtxSynchronize"); }
+
+std::unique_ptr<Driver::Module> Driver::load_module(const std::string& image) const {
+  auto m = std::make_unique<Module>();
+  m->driver_ = this;
+  check(sym<LoadDataFn>(library_, "cuModuleLoadData")(&m->module_, image.data()), "cuModuleLoadData");
+  return m;
+}
+
+Driver::Module::~Module() {
+  if (module_ != nullptr) sym<UnloadFn>(driver_->library_, "cuModuleUnload")(module_);
+}
+
+void* Driver::Module::function(const std::string& name) const {
+  void* f = nullptr;
+  driver_->check(sym<GetFunctionFn>(driver_->library_, "cuModuleGetFunction")(&f, module_, name.c_str()),
+                 ("cuModuleGetFunction(" + name + ")").c_str());
+  return f;
+}
+
+void Driver::launch(void* function, unsigned blocks, unsigned threads, std::vector<void*>& args) const {
+  check(sym<LaunchFn>(library_, "cuLaunchKernel")(function, blocks, 1, 1, threads, 1, 1, 0, nullptr, args.data(), nullptr),
+        "cuLaunchKernel");
+}
+
+}  // namespace tl::rt::cuda

@@ -1,0 +1,55 @@
+// The CUDA driver API, loaded with dlopen (libcuda.so.1): what tl needs to run kernels it
+// compiled with NVRTC. A build of tl runs where there is no driver or no GPU: get() returns
+// null with the reason, and nothing fails at load. Plain C++: no CUDA header is needed to build.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace tl::rt::cuda {
+
+// A device pointer, as the driver's CUdeviceptr.
+using DevicePtr = uint64_t;
+
+class Driver {
+ public:
+  // The driver with device 0's primary context current on the calling thread; null (and the
+  // reason in `*why`) without a driver or a device.
+  static const Driver* get(std::string* why = nullptr);
+
+  // "sm_90": the architecture of device 0, for NVRTC.
+  std::string arch() const;
+  std::string device_name() const;
+
+  DevicePtr allocate(size_t bytes) const;  // throws DeviceError naming the size
+  void free(DevicePtr p) const;
+  void copy_to_device(DevicePtr dst, const void* src, size_t bytes) const;
+  void copy_to_host(void* dst, DevicePtr src, size_t bytes) const;
+  void synchronize() const;
+
+  // A loaded module (a cubin or PTX) and its functions.
+  class Module {
+   public:
+    ~Module();
+    void* function(const std::string& name) const;  // throws DeviceError when absent
+   private:
+    friend class Driver;
+    const Driver* driver_ = nullptr;
+    void* module_ = nullptr;
+  };
+  std::unique_ptr<Module> load_module(const std::string& image) const;
+  // Launches `function` on a 1-D grid; `args[i]` points at the i-th kernel parameter.
+  void launch(void* function, unsigned blocks, unsigned threads, std::vector<void*>& args) const;
+
+ private:
+  Driver() = default;
+  void check(int result, const char* what) const;
+  void* library_ = nullptr;
+  int device_ = 0;
+  void* context_ = nullptr;
+};
+
+}  // namespace tl::rt::cuda

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Packs the GPU checks for a machine that has a GPU but none of this machine's packages: the
+# test and bench binaries plus every shared library they load (but the C library, the loader
+# and the CUDA driver, which the GPU machine has), compressed into gpu-bundle/bundle.tar.zst
+# (ignored by git; carried to the GPU machine, where scripts/gpu/run.sh unpacks and runs it).
+#
+#   scripts/gpu/pack.sh [BUILD_DIR]      # default build/; build the binaries first
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=${1:-$root/build}
+bins=("$build/tests/runtime/cuda_host_test" "$build/bench/bench_cuda_compile")
+for b in "${bins[@]}"; do
+  [ -x "$b" ] || { echo "pack.sh: $b is missing: build it first (ninja -C $build cuda_host_test bench_cuda_compile)" >&2; exit 1; }
+done
+out=$root/gpu-bundle
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+mkdir -p "$stage/bin" "$stage/lib" "$out"
+for b in "${bins[@]}"; do
+  cp "$b" "$stage/bin/"
+  ldd "$b" | awk '/=> \// {print $3}' |
+    grep -v -E '/(libc|libm|libmvec|libpthread|libdl|librt|libcuda)\.so' |
+    while read -r lib; do cp -L -n "$lib" "$stage/lib/"; done
+done
+tar -C "$stage" -cf - . | zstd -q -19 --long -T0 -f -o "$out/bundle.tar.zst"
+echo "wrote $out/bundle.tar.zst ($(du -h "$out/bundle.tar.zst" | cut -f1)): $(ls "$stage/bin" | tr '\n' ' ')"
