@@ -43,6 +43,31 @@ void init_bias(const Tensor& bias, int64_t fan_in) {
   init::uniform_(bias, -bound, bound);
 }
 
+// The checks every convolution layer makes of its channel counts: positive, and divisible by
+// the groups.
+void check_conv_channels(int64_t in_channels, int64_t out_channels, int64_t groups, const char* layer, Site site) {
+  require_positive(in_channels, layer, "in_channels", site);
+  require_positive(out_channels, layer, "out_channels", site);
+  require_positive(groups, layer, "groups", site);
+  if (in_channels % groups != 0 || out_channels % groups != 0) {
+    throw ValueError(std::string("tl::nn::") + layer + ": in_channels (" + std::to_string(in_channels) +
+                     ") and out_channels (" + std::to_string(out_channels) + ") must both be divisible by groups (" +
+                     std::to_string(groups) + ") at " + site.str());
+  }
+}
+
+// A convolution's parameters as PyTorch initializes them: the weight kaiming-uniform with
+// a = sqrt(5), the bias U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+void init_conv_parameters(Module& layer, Tensor& weight, Tensor& bias, const Shape& weight_shape, int64_t out_channels,
+                          bool has_bias, Site site) {
+  weight = layer.register_parameter("weight", empty(weight_shape), true, site);
+  init::kaiming_uniform_(weight, std::sqrt(5.0), init::FanMode::kFanIn, init::Nonlinearity::kLeakyReLU, site);
+  if (has_bias) {
+    bias = layer.register_parameter("bias", empty({out_channels}), true, site);
+    init_bias(bias, init::calculate_fan_in_and_fan_out(weight, site).first);
+  }
+}
+
 }  // namespace
 
 // ---------------- Linear ----------------
@@ -175,24 +200,12 @@ std::string padding_repr(PaddingMode mode, bool same) {
 
 Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, Size2 kernel_size, Conv2dOptions options, Site site)
     : in_channels(in_channels), out_channels(out_channels), kernel_size(kernel_size), options(options) {
-  require_positive(in_channels, "Conv2d", "in_channels", site);
-  require_positive(out_channels, "Conv2d", "out_channels", site);
-  require_positive(options.groups, "Conv2d", "groups", site);
+  check_conv_channels(in_channels, out_channels, options.groups, "Conv2d", site);
   require_positive(kernel_size.h, "Conv2d", "kernel height", site);
   require_positive(kernel_size.w, "Conv2d", "kernel width", site);
-  if (in_channels % options.groups != 0 || out_channels % options.groups != 0) {
-    throw ValueError("tl::nn::Conv2d: in_channels (" + std::to_string(in_channels) + ") and out_channels (" +
-                     std::to_string(out_channels) + ") must both be divisible by groups (" +
-                     std::to_string(options.groups) + ") at " + site.str());
-  }
   check_padding_same(options.padding_same, options.stride.h != 1 || options.stride.w != 1, "Conv2d", site);
-  weight = register_parameter(
-      "weight", empty({out_channels, in_channels / options.groups, kernel_size.h, kernel_size.w}), true, site);
-  init::kaiming_uniform_(weight, std::sqrt(5.0), init::FanMode::kFanIn, init::Nonlinearity::kLeakyReLU, site);
-  if (options.bias) {
-    bias = register_parameter("bias", empty({out_channels}), true, site);
-    init_bias(bias, init::calculate_fan_in_and_fan_out(weight, site).first);
-  }
+  init_conv_parameters(*this, weight, bias, {out_channels, in_channels / options.groups, kernel_size.h, kernel_size.w},
+                       out_channels, options.bias, site);
 }
 
 Tensor Conv2d::forward(const Tensor& x) {
@@ -222,24 +235,13 @@ std::string Conv2d::extra_repr() const {
 
 Conv1d::Conv1d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, Conv1dOptions options, Site site)
     : in_channels(in_channels), out_channels(out_channels), kernel_size(kernel_size), options(options) {
-  require_positive(in_channels, "Conv1d", "in_channels", site);
-  require_positive(out_channels, "Conv1d", "out_channels", site);
-  require_positive(options.groups, "Conv1d", "groups", site);
+  check_conv_channels(in_channels, out_channels, options.groups, "Conv1d", site);
   require_positive(kernel_size, "Conv1d", "kernel_size", site);
   require_positive(options.stride, "Conv1d", "stride", site);
   require_positive(options.dilation, "Conv1d", "dilation", site);
-  if (in_channels % options.groups != 0 || out_channels % options.groups != 0) {
-    throw ValueError("tl::nn::Conv1d: in_channels (" + std::to_string(in_channels) + ") and out_channels (" +
-                     std::to_string(out_channels) + ") must both be divisible by groups (" +
-                     std::to_string(options.groups) + ") at " + site.str());
-  }
   check_padding_same(options.padding_same, options.stride != 1, "Conv1d", site);
-  weight = register_parameter("weight", empty({out_channels, in_channels / options.groups, kernel_size}), true, site);
-  init::kaiming_uniform_(weight, std::sqrt(5.0), init::FanMode::kFanIn, init::Nonlinearity::kLeakyReLU, site);
-  if (options.bias) {
-    bias = register_parameter("bias", empty({out_channels}), true, site);
-    init_bias(bias, init::calculate_fan_in_and_fan_out(weight, site).first);
-  }
+  init_conv_parameters(*this, weight, bias, {out_channels, in_channels / options.groups, kernel_size}, out_channels,
+                       options.bias, site);
 }
 
 Tensor Conv1d::forward(const Tensor& x) {
@@ -291,25 +293,13 @@ void check_rank5_input(const Tensor& x, const char* layer, int64_t channels, Sit
 
 Conv3d::Conv3d(int64_t in_channels, int64_t out_channels, Size3 kernel_size, Conv3dOptions options, Site site)
     : in_channels(in_channels), out_channels(out_channels), kernel_size(kernel_size), options(options) {
-  require_positive(in_channels, "Conv3d", "in_channels", site);
-  require_positive(out_channels, "Conv3d", "out_channels", site);
-  require_positive(options.groups, "Conv3d", "groups", site);
+  check_conv_channels(in_channels, out_channels, options.groups, "Conv3d", site);
   require_positive(kernel_size, "Conv3d", "kernel_size", site);
   require_positive(options.stride, "Conv3d", "stride", site);
   require_positive(options.dilation, "Conv3d", "dilation", site);
-  if (in_channels % options.groups != 0 || out_channels % options.groups != 0) {
-    throw ValueError("tl::nn::Conv3d: in_channels (" + std::to_string(in_channels) + ") and out_channels (" +
-                     std::to_string(out_channels) + ") must both be divisible by groups (" +
-                     std::to_string(options.groups) + ") at " + site.str());
-  }
-  weight = register_parameter(
-      "weight", empty({out_channels, in_channels / options.groups, kernel_size.d, kernel_size.h, kernel_size.w}),
-      true, site);
-  init::kaiming_uniform_(weight, std::sqrt(5.0), init::FanMode::kFanIn, init::Nonlinearity::kLeakyReLU, site);
-  if (options.bias) {
-    bias = register_parameter("bias", empty({out_channels}), true, site);
-    init_bias(bias, init::calculate_fan_in_and_fan_out(weight, site).first);
-  }
+  init_conv_parameters(*this, weight, bias,
+                       {out_channels, in_channels / options.groups, kernel_size.d, kernel_size.h, kernel_size.w},
+                       out_channels, options.bias, site);
 }
 
 Tensor Conv3d::forward(const Tensor& x) {
@@ -373,28 +363,16 @@ std::string AvgPool3d::extra_repr() const { return pool3d_repr(kernel_size, opti
 ConvTranspose2d::ConvTranspose2d(int64_t in_channels, int64_t out_channels, Size2 kernel_size,
                                  ConvTranspose2dOptions options, Site site)
     : in_channels(in_channels), out_channels(out_channels), kernel_size(kernel_size), options(options) {
-  require_positive(in_channels, "ConvTranspose2d", "in_channels", site);
-  require_positive(out_channels, "ConvTranspose2d", "out_channels", site);
-  require_positive(options.groups, "ConvTranspose2d", "groups", site);
+  check_conv_channels(in_channels, out_channels, options.groups, "ConvTranspose2d", site);
   require_positive(kernel_size.h, "ConvTranspose2d", "kernel height", site);
   require_positive(kernel_size.w, "ConvTranspose2d", "kernel width", site);
-  if (in_channels % options.groups != 0 || out_channels % options.groups != 0) {
-    throw ValueError("tl::nn::ConvTranspose2d: in_channels (" + std::to_string(in_channels) + ") and out_channels (" +
-                     std::to_string(out_channels) + ") must both be divisible by groups (" +
-                     std::to_string(options.groups) + ") at " + site.str());
-  }
   const Size2 s = options.stride, d = options.dilation, op = options.output_padding;
   if ((op.h >= s.h && op.h >= d.h) || (op.w >= s.w && op.w >= d.w)) {
     throw ValueError("tl::nn::ConvTranspose2d: output_padding " + format_pair(op) + " must be smaller than the stride " +
                      format_pair(s) + " or the dilation " + format_pair(d) + " in each dim at " + site.str());
   }
-  weight = register_parameter(
-      "weight", empty({in_channels, out_channels / options.groups, kernel_size.h, kernel_size.w}), true, site);
-  init::kaiming_uniform_(weight, std::sqrt(5.0), init::FanMode::kFanIn, init::Nonlinearity::kLeakyReLU, site);
-  if (options.bias) {
-    bias = register_parameter("bias", empty({out_channels}), true, site);
-    init_bias(bias, init::calculate_fan_in_and_fan_out(weight, site).first);
-  }
+  init_conv_parameters(*this, weight, bias, {in_channels, out_channels / options.groups, kernel_size.h, kernel_size.w},
+                       out_channels, options.bias, site);
 }
 
 Tensor ConvTranspose2d::forward(const Tensor& x) {

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <functional>
 #include <sstream>
 
 #include "frontend/ops/registry.h"
@@ -125,7 +126,12 @@ TEST_CASE("gradcheck sees an input the output does not depend on as a zero gradi
   CHECK(gradcheck([](const std::vector<Tensor>& in) { return exp(in[0]); }, {a, b}).ok);
 }
 
-TEST_CASE("every op sample passes gradcheck in float64", "[autograd][sweep]") {
+namespace {
+
+// Runs `check` (gradcheck or gradgradcheck) on every sample of every differentiable op, in
+// float64, and reports each sample that fails it.
+void sweep_differentiable(const std::function<GradcheckResult(const std::function<Tensor(const std::vector<Tensor>&)>&,
+                                                              const std::vector<Tensor>&, GradcheckOptions)>& check) {
   std::vector<std::string> failures;
   size_t checked = 0;
   for (const OpDef* op : ops::all_ops()) {
@@ -135,7 +141,7 @@ TEST_CASE("every op sample passes gradcheck in float64", "[autograd][sweep]") {
       ++checked;
       try {
         auto in = make_inputs(s, seed_for(op->name, k), true);
-        auto result = gradcheck([&](const std::vector<Tensor>& v) { return run(s, v); }, in, {.eps = kSweepEps});
+        auto result = check([&](const std::vector<Tensor>& v) { return run(s, v); }, in, {.eps = kSweepEps});
         if (!result.ok) failures.push_back(sample_label(*op, k, s) + ": " + result.message);
       } catch (const std::exception& e) {
         failures.push_back(sample_label(*op, k, s) + ": threw " + e.what());
@@ -146,28 +152,14 @@ TEST_CASE("every op sample passes gradcheck in float64", "[autograd][sweep]") {
   report(failures, checked);
 }
 
+}  // namespace
+
+TEST_CASE("every op sample passes gradcheck in float64", "[autograd][sweep]") { sweep_differentiable(gradcheck); }
+
 TEST_CASE("every op sample passes gradgradcheck in float64", "[autograd][sweep]") {
   // Every derivative rule is written with differentiable ops, so the gradient of every
   // differentiable op is differentiable again (in its inputs and in the incoming gradient).
-  std::vector<std::string> failures;
-  size_t checked = 0;
-  for (const OpDef* op : ops::all_ops()) {
-    if (!is_differentiable(*op)) continue;
-    for (size_t k = 0; k < op->samples.size(); ++k) {
-      const Sample& s = op->samples[k];
-      ++checked;
-      try {
-        auto in = make_inputs(s, seed_for(op->name, k), true);
-        auto result = gradgradcheck([&](const std::vector<Tensor>& v) { return run(s, v); }, in,
-                                    {.eps = kSweepEps});
-        if (!result.ok) failures.push_back(sample_label(*op, k, s) + ": " + result.message);
-      } catch (const std::exception& e) {
-        failures.push_back(sample_label(*op, k, s) + ": threw " + e.what());
-      }
-    }
-  }
-  CHECK(checked > 0);
-  report(failures, checked);
+  sweep_differentiable(gradgradcheck);
 }
 
 TEST_CASE("every op sample gives the same values and gradients on non-contiguous inputs", "[autograd][sweep]") {
