@@ -20,19 +20,7 @@ using namespace tl;
 namespace {
 
 
-struct Reference {
-  std::filesystem::path dir;
-  std::string name;
-  Tensor load(const std::string& what) const { return load_npy((dir / (name + "." + what + ".npy")).string()); }
-  bool has(const std::string& what) const { return std::filesystem::exists(dir / (name + "." + what + ".npy")); }
-  Tensor input(const std::string& what) const { return has("in." + what) ? load("in." + what) : Tensor(); }
-  std::vector<std::string> keys() const {
-    std::ifstream in(dir / (name + ".keys.txt"));
-    std::vector<std::string> out;
-    for (std::string line; std::getline(in, line);) out.push_back(line);
-    return out;
-  }
-};
+using test::Reference;
 
 // One case of attention_reference.py: the tl model and how to run it on the case's inputs
 // (named as in the script); returns the output and, for MultiheadAttention, the weights.
@@ -98,15 +86,10 @@ TEST_CASE("attention layers load PyTorch state dicts and match its outputs and g
     // The same parameter names in the same order, and PyTorch's values load by name.
     std::shared_ptr<nn::Module> model = c.make();
     model->to(kFloat64).eval();
-    std::vector<std::string> torch_keys = ref.keys(), named;
-    for (const auto& [key, t] : model->named_parameters()) named.push_back(key);
-    CHECK(named == torch_keys);
-    nn::StateDict state;
-    for (const std::string& key : torch_keys) state[key] = ref.load("param." + key);
-    model->load_state_dict(state);
+    ref.load_parameters_into(*model);
 
     std::map<std::string, Tensor> in;
-    for (const std::string& m : masks) in[m] = ref.input(m);
+    for (const std::string& m : masks) in[m] = ref.maybe("in." + m);
     for (const std::string& x : c.inputs) in[x] = ref.load("in." + x).requires_grad_();
     auto [out, weights] = c.run(*model, in);
     Tensor loss = (out * ref.load("r")).sum();

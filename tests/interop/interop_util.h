@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <string>
 #include <vector>
@@ -14,6 +15,32 @@
 #include "tl/tl.h"
 
 namespace tl::test {
+
+// The files a reference script wrote for case `name` in `dir`: <name>.<what>.npy tensors and
+// <name>.keys.txt, the model's state-dict keys in PyTorch's order.
+struct Reference {
+  std::filesystem::path dir;
+  std::string name;
+  Tensor load(const std::string& what) const { return load_npy((dir / (name + "." + what + ".npy")).string()); }
+  bool has(const std::string& what) const { return std::filesystem::exists(dir / (name + "." + what + ".npy")); }
+  Tensor maybe(const std::string& what) const { return has(what) ? load(what) : Tensor(); }
+  std::vector<std::string> keys() const {
+    std::ifstream in(dir / (name + ".keys.txt"));
+    std::vector<std::string> out;
+    for (std::string line; std::getline(in, line);) out.push_back(line);
+    return out;
+  }
+  // Checks that `model` names its parameters as PyTorch, in its order, and loads PyTorch's
+  // values (param.<key>.npy) by name.
+  void load_parameters_into(nn::Module& model) const {
+    std::vector<std::string> torch_keys = keys(), named;
+    for (const auto& [key, t] : model.named_parameters()) named.push_back(key);
+    CHECK(named == torch_keys);
+    nn::StateDict state;
+    for (const std::string& key : torch_keys) state[key] = load("param." + key);
+    model.load_state_dict(state);
+  }
+};
 
 // True when TL_TORCH_PYTHON (the interpreter with torch) can import torch; else `why` says why.
 inline bool torch_available(std::string& why) {

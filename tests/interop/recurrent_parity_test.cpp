@@ -18,19 +18,7 @@ using namespace tl;
 
 namespace {
 
-struct Reference {
-  std::filesystem::path dir;
-  std::string name;
-  Tensor load(const std::string& what) const { return load_npy((dir / (name + "." + what + ".npy")).string()); }
-  bool has(const std::string& what) const { return std::filesystem::exists(dir / (name + "." + what + ".npy")); }
-  Tensor maybe(const std::string& what) const { return has(what) ? load(what) : Tensor(); }
-  std::vector<std::string> keys() const {
-    std::ifstream in(dir / (name + ".keys.txt"));
-    std::vector<std::string> out;
-    for (std::string line; std::getline(in, line);) out.push_back(line);
-    return out;
-  }
-};
+using test::Reference;
 
 // One case of recurrent_reference.py (same name, same model configuration).
 struct Case {
@@ -96,12 +84,7 @@ TEST_CASE("recurrent layers load PyTorch state dicts and match its outputs and s
     // The same parameter names in the same order, and PyTorch's values load by name.
     std::shared_ptr<nn::RNNBase> model = c.make();
     model->to(kFloat64).eval();
-    std::vector<std::string> torch_keys = ref.keys(), named;
-    for (const auto& [key, t] : model->named_parameters()) named.push_back(key);
-    CHECK(named == torch_keys);
-    nn::StateDict state;
-    for (const std::string& key : torch_keys) state[key] = ref.load("param." + key);
-    model->load_state_dict(state);
+    ref.load_parameters_into(*model);
 
     std::map<std::string, Tensor> in;
     for (const std::string name : {"x", "h0", "c0"})

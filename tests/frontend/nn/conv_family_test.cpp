@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/frontend/nn/nn_test_util.h"
 #include "tl/tl.h"
 
 using namespace tl;
@@ -24,22 +25,8 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
   return amax(abs(a.to(kFloat64) - b.to(kFloat64))).item<double>();
 }
 
-template <class E>
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  FAIL("no exception of the expected type");
-  return {};
-}
-
-std::vector<std::string> parameter_names(const nn::Module& m) {
-  std::vector<std::string> names;
-  for (const auto& [name, t] : m.named_parameters()) names.push_back(name);
-  return names;
-}
+using test::error_of;
+using test::parameter_names;
 
 std::vector<double> values(const Tensor& t) { return t.to(kFloat64).contiguous().to_vector<double>(); }
 

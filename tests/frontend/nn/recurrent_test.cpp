@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/frontend/nn/nn_test_util.h"
 #include "tl/tl.h"
 
 using namespace tl;
@@ -21,22 +22,8 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
   return amax(abs(a.to(kFloat64) - b.to(kFloat64))).item<double>();
 }
 
-// The message of the exception `fn` throws as E.
-template <class E, class Fn> std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const E& e) {
-    return e.what();
-  }
-  FAIL("no error of the expected type");
-  return "";
-}
-
-std::vector<std::string> parameter_names(const nn::Module& m) {
-  std::vector<std::string> names;
-  for (const auto& [name, t] : m.named_parameters()) names.push_back(name);
-  return names;
-}
+using test::error_of;
+using test::parameter_names;
 
 }  // namespace
 
