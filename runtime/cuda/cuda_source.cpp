@@ -183,6 +183,33 @@ std::optional<std::string> elementwise_kernel(const ops::OpDef& op, DType input_
   return src.str();
 }
 
+std::string random_preamble() {
+  return std::string("#ifndef TL_HD\n#define TL_HD __device__\n#endif\n") +
+         "#ifdef __CUDACC_RTC__\n"
+         "typedef unsigned int uint32_t;\ntypedef unsigned long long uint64_t;\ntypedef long long int64_t;\n"
+         "#endif\n" +
+         philox_header_text() + "\n";
+}
+
+std::optional<std::string> random_kernel(int kind, DType dtype, const std::string& name) {
+  if (kind < 0 || kind > 3) return std::nullopt;
+  if (kind == 3 ? dtype != kInt64 : !is_floating(dtype)) return std::nullopt;
+  static const char* draws[] = {"tl::rt::random_uniform(w, a, b)", "tl::rt::random_normal(w, a, b)",
+                                "tl::rt::random_bernoulli(w, a)",
+                                "tl::rt::random_int(w, (long long)a, (unsigned long long)((long long)b - (long long)a))"};
+  std::ostringstream src;
+  src << "extern \"C\" __global__ void " << name << "(" << storage_type(dtype) << "* __restrict__ out, long long n, "
+      << "unsigned long long seed, unsigned long long offset, double a, double b) {\n"
+      << "  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;\n"
+      << "       i += (long long)gridDim.x * blockDim.x) {\n"
+      << "    uint32_t w[4];\n"
+      << "    tl::rt::Philox4x32::generate(seed, offset + (unsigned long long)i, w);\n"
+      << "    out[i] = (" << storage_type(dtype) << ")(" << (dtype == kFloat16 || dtype == kBFloat16 ? "(float)" : "")
+      << draws[kind] << ");\n"
+      << "  }\n}\n";
+  return src.str();
+}
+
 std::vector<KernelSource> all_elementwise_kernels() {
   std::vector<KernelSource> kernels;
   for (const ops::OpDef* op : ops::all_ops()) {
@@ -191,6 +218,18 @@ std::vector<KernelSource> all_elementwise_kernels() {
       const std::string name = "tl_" + op->name + "_" + dtype_name(dtype);
       std::optional<std::string> source = elementwise_kernel(*op, dtype, ops::Attrs{}, name);
       if (source) kernels.push_back({op->name, dtype, name, std::move(*source)});
+    }
+  }
+  return kernels;
+}
+
+std::vector<KernelSource> all_random_kernels() {
+  std::vector<KernelSource> kernels;
+  for (int kind = 0; kind < 4; ++kind) {
+    for (DType dtype : {kFloat32, kFloat64, kFloat16, kBFloat16, kInt64}) {
+      const std::string name = "tl_random" + std::to_string(kind) + "_" + dtype_name(dtype);
+      std::optional<std::string> source = random_kernel(kind, dtype, name);
+      if (source) kernels.push_back({"random_" + std::to_string(kind), dtype, name, std::move(*source)});
     }
   }
   return kernels;

@@ -38,6 +38,22 @@ std::string kernel_preamble_for(DType dtype);
 std::optional<std::string> elementwise_kernel(const ops::OpDef& op, DType input_dtype, const ops::Attrs& attrs,
                                               const std::string& name);
 
+// The text of runtime/cpu/philox.h: Philox 4x32-10 and the maps from its words to uniform,
+// normal, Bernoulli and integer draws, one source for the CPU and for CUDA.
+const char* philox_header_text();
+
+// What random kernels need after kernel_preamble(): the integer types and that text, with its
+// functions made device functions.
+std::string random_preamble();
+
+// The source of `extern "C" __global__ void <name>(T* out, long long n, unsigned long long seed,
+// unsigned long long offset, double a, double b)`: element i is draw `kind` (RandomKind: 0
+// uniform, 1 normal, 2 Bernoulli, 3 integer in [a, b)) from Philox counter offset + i under
+// `seed`, as random_from_key computes it on the CPU. Needs kernel_preamble() and
+// random_preamble() before it. nullopt for a dtype the draw does not make (integers: int64
+// only; the rest: floating types).
+std::optional<std::string> random_kernel(int kind, DType dtype, const std::string& name);
+
 // Every elementwise op of the table with every dtype it takes, at default attributes: what the
 // CUDA backend may compile (an op's attributes enter its source as constants).
 struct KernelSource {
@@ -47,5 +63,7 @@ struct KernelSource {
   std::string source;  // without the preamble
 };
 std::vector<KernelSource> all_elementwise_kernels();
+// Every random kernel: each draw with each dtype it makes (op: "random_<kind>").
+std::vector<KernelSource> all_random_kernels();
 
 }  // namespace tl::rt::cuda

@@ -43,6 +43,20 @@ int main() {
   }
   std::cout << "const std::vector<HostKernel>& host_kernels() {\n  static const std::vector<HostKernel> kernels{\n"
             << table << "  };\n  return kernels;\n}\n";
+  // The random kernels, with the Philox text they embed.
+  std::string random_table;
+  std::cout << rt::cuda::random_preamble();
+  for (const rt::cuda::KernelSource& k : rt::cuda::all_random_kernels()) {
+    std::cout << k.source;
+    random_table += "    {\"" + k.op + "\", static_cast<tl::DType>(" + std::to_string(static_cast<int>(k.dtype)) +
+                    "), " + k.op.substr(7) + ", [](void* out, long long n, unsigned long long seed, " +
+                    "unsigned long long offset, double a, double b) { " + k.name + "(static_cast<std::remove_pointer_t<" +
+                    "tl_param_t<0, decltype(&" + k.name + ")>>*>(out), n, seed, offset, a, b); }},\n";
+    ++count;
+  }
+  std::cout << "const std::vector<HostRandomKernel>& host_random_kernels() {\n"
+            << "  static const std::vector<HostRandomKernel> kernels{\n" << random_table
+            << "  };\n  return kernels;\n}\n";
   std::cerr << "cuda_host_dump: " << count << " kernels\n";
   return 0;
 }

@@ -32,3 +32,12 @@ struct HostKernel {
 };
 
 const std::vector<HostKernel>& host_kernels();
+
+struct HostRandomKernel {
+  const char* name;  // "random_<kind>"
+  tl::DType dtype;
+  int kind;  // trace::RandomKind
+  void (*call)(void* out, long long n, unsigned long long seed, unsigned long long offset, double a, double b);
+};
+
+const std::vector<HostRandomKernel>& host_random_kernels();

@@ -61,13 +61,14 @@ TEST_CASE("NVRTC compiles every elementwise kernel to PTX and to cubins for sm_8
   // One translation unit holding every kernel, each checked by its entry in the PTX.
   std::string body;
   std::vector<std::string> names;
-  const std::vector<rt::cuda::KernelSource> kernels = rt::cuda::all_elementwise_kernels();
+  std::vector<rt::cuda::KernelSource> kernels = rt::cuda::all_elementwise_kernels();
+  CHECK(kernels.size() > 100);
+  for (rt::cuda::KernelSource& k : rt::cuda::all_random_kernels()) kernels.push_back(std::move(k));
   for (const rt::cuda::KernelSource& k : kernels) {
     body += k.source;
     names.push_back(k.name);
   }
-  CHECK(kernels.size() > 100);
-  const std::string source = rt::cuda::kernel_preamble() + body;
+  const std::string source = rt::cuda::kernel_preamble() + rt::cuda::random_preamble() + body;
   for (const char* arch : {"compute_80", "sm_80", "sm_90"}) {
     INFO(kernels.size() << " kernels for " << arch << " (NVRTC " << nvrtc->version() << ")");
     rt::cuda::NvrtcOutput out = nvrtc->compile(source, "tl_elementwise.cu", arch);

@@ -13,13 +13,6 @@ namespace tl {
 
 namespace {
 
-double normal_from(const uint32_t* w) {
-  // Box-Muller on two 53-bit uniforms; 1 - u keeps the log argument in (0, 1].
-  double u1 = 1.0 - rt::uniform_double(w[0], w[1]);
-  double u2 = rt::uniform_double(w[2], w[3]);
-  return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586476925 * u2);
-}
-
 // Fills t with f(words[4]) per element, element i from Philox counter offset + i.
 template <class T, class F>
 void fill_philox(Tensor& t, uint64_t seed, uint64_t offset, const F& f) {
@@ -42,22 +35,19 @@ Tensor random_from_key(trace::RandomKind kind, const Shape& shape, DType dtype, 
   if (kind == RandomKind::kRandint) {
     auto low = static_cast<int64_t>(a);
     auto range = static_cast<uint64_t>(static_cast<int64_t>(b) - low);
-    fill_philox<int64_t>(t, seed, offset, [=](const uint32_t* w) {
-      uint64_t r = (static_cast<uint64_t>(w[0]) << 32) | w[1];
-      return low + static_cast<int64_t>(r % range);  // bias < range / 2^64: negligible
-    });
+    fill_philox<int64_t>(t, seed, offset, [=](const uint32_t* w) { return rt::random_int(w, low, range); });
     return t;
   }
   TL_DISPATCH_FLOATING(dtype, "random", {
     switch (kind) {
       case RandomKind::kUniform:
-        fill_philox<T>(t, seed, offset, [=](const uint32_t* w) { return a + (b - a) * rt::uniform_double(w[0], w[1]); });
+        fill_philox<T>(t, seed, offset, [=](const uint32_t* w) { return rt::random_uniform(w, a, b); });
         break;
       case RandomKind::kNormal:
-        fill_philox<T>(t, seed, offset, [=](const uint32_t* w) { return a + b * normal_from(w); });
+        fill_philox<T>(t, seed, offset, [=](const uint32_t* w) { return rt::random_normal(w, a, b); });
         break;
       case RandomKind::kBernoulli:
-        fill_philox<T>(t, seed, offset, [=](const uint32_t* w) { return rt::uniform_double(w[0], w[1]) < a ? 1.0 : 0.0; });
+        fill_philox<T>(t, seed, offset, [=](const uint32_t* w) { return rt::random_bernoulli(w, a); });
         break;
       default:
         throw ValueError("tl::random_from_key: unknown kind");
