@@ -22,6 +22,7 @@ using AllocFn = CUresult (*)(DevicePtr*, size_t);
 using FreeFn = CUresult (*)(DevicePtr);
 using HtoDFn = CUresult (*)(DevicePtr, const void*, size_t);
 using DtoHFn = CUresult (*)(void*, DevicePtr, size_t);
+using DtoDFn = CUresult (*)(DevicePtr, DevicePtr, size_t);
 using SyncFn = CUresult (*)();
 using LoadDataFn = CUresult (*)(void**, const void*);
 using UnloadFn = CUresult (*)(void*);
@@ -57,7 +58,7 @@ const Driver* Driver::get(std::string* why) {
     }
     for (const char* name : {"cuInit", "cuDeviceGet", "cuDeviceGetCount", "cuDeviceGetAttribute", "cuDeviceGetName",
                              "cuDevicePrimaryCtxRetain", "cuCtxSetCurrent", "cuMemAlloc_v2", "cuMemFree_v2",
-                             "cuMemcpyHtoD_v2", "cuMemcpyDtoH_v2", "cuCtxSynchronize", "cuModuleLoadData",
+                             "cuMemcpyHtoD_v2", "cuMemcpyDtoH_v2", "cuMemcpyDtoD_v2", "cuCtxSynchronize", "cuModuleLoadData",
                              "cuModuleUnload", "cuModuleGetFunction", "cuLaunchKernel"}) {
       if (::dlsym(library, name) == nullptr) {
         reason = std::string("the CUDA driver lacks ") + name;
@@ -114,6 +115,10 @@ void Driver::copy_to_device(DevicePtr dst, const void* src, size_t bytes) const 
 
 void Driver::copy_to_host(void* dst, DevicePtr src, size_t bytes) const {
   if (bytes > 0) check(sym<DtoHFn>(library_, "cuMemcpyDtoH_v2")(dst, src, bytes), "cuMemcpyDtoH");
+}
+
+void Driver::copy_on_device(DevicePtr dst, DevicePtr src, size_t bytes) const {
+  if (bytes > 0) check(sym<DtoDFn>(library_, "cuMemcpyDtoD_v2")(dst, src, bytes), "cuMemcpyDtoD");
 }
 
 void Driver::synchronize() const { check(sym<SyncFn>(library_, "cuCtxSynchronize")(), "cuCtxSynchronize"); }

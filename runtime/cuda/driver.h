@@ -28,6 +28,7 @@ class Driver {
   void free(DevicePtr p) const;
   void copy_to_device(DevicePtr dst, const void* src, size_t bytes) const;
   void copy_to_host(void* dst, DevicePtr src, size_t bytes) const;
+  void copy_on_device(DevicePtr dst, DevicePtr src, size_t bytes) const;
   void synchronize() const;
 
   // A loaded module (a cubin or PTX) and its functions.

@@ -8,9 +8,9 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$root/build}
-bins=("$build/tests/runtime/cuda_host_test" "$build/bench/bench_cuda_compile")
+bins=("$build/tests/runtime/cuda_host_test" "$build/tests/frontend/ops/ops_cuda_test" "$build/bench/bench_cuda_compile")
 for b in "${bins[@]}"; do
-  [ -x "$b" ] || { echo "pack.sh: $b is missing: build it first (ninja -C $build cuda_host_test bench_cuda_compile)" >&2; exit 1; }
+  [ -x "$b" ] || { echo "pack.sh: $b is missing: build it first (ninja -C $build cuda_host_test ops_cuda_test bench_cuda_compile)" >&2; exit 1; }
 done
 out=$root/gpu-bundle
 stage=$(mktemp -d)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the GPU checks packed by scripts/gpu/pack.sh, on the GPU machine, from the repository
 # root, writing each one's output under $OUT (or ./gpu-out): the emitted CUDA kernels against
-# the eager CPU kernels on the GPU (cuda_host_test), and NVRTC's compile times. NVRTC comes
+# the eager CPU kernels on the GPU (cuda_host_test), the op table's samples on CUDA tensors
+# (ops_cuda_test), and NVRTC's compile times. NVRTC comes
 # from the machine's CUDA or PyTorch installation (nvidia-cuda-nvrtc), found below.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -19,5 +20,6 @@ export TL_CACHE_DIR="$dir/cache"
 } | tee "$out/machine.txt"
 status=0
 "$dir/bin/cuda_host_test" --durations yes 2>&1 | tee "$out/cuda_host_test.txt" || status=1
+"$dir/bin/ops_cuda_test" --durations yes 2>&1 | tee "$out/ops_cuda_test.txt" || status=1
 "$dir/bin/bench_cuda_compile" 2>&1 | tee "$out/bench_cuda_compile.txt" || status=1
 exit $status

@@ -1,0 +1,198 @@
+#include "runtime/cuda/cuda_backend.h"
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "runtime/base/sha256.h"
+#include "runtime/cuda/cuda_source.h"
+#include "runtime/cuda/driver.h"
+#include "runtime/cuda/kernel_cache.h"
+#include "runtime/device_backend.h"
+#include "tl/error.h"
+
+namespace tl::rt::cuda {
+
+namespace {
+
+// Freed blocks are kept by size class (multiples of 512 bytes up to 1 MiB, then of 2 MiB) and
+// reused; when the driver is out of memory the cached blocks are released and the allocation
+// tried once more.
+class CachingAllocator : public Allocator {
+ public:
+  explicit CachingAllocator(const Driver& driver) : driver_(driver) {}
+
+  static size_t size_class(size_t n) {
+    const size_t step = n <= (size_t{1} << 20) ? 512 : (size_t{2} << 20);
+    return std::max<size_t>(step, (n + step - 1) / step * step);
+  }
+
+  void* allocate(size_t nbytes) override {
+    const size_t size = size_class(nbytes);
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = free_.find(size);
+    if (it != free_.end() && !it->second.empty()) {
+      DevicePtr p = it->second.back();
+      it->second.pop_back();
+      cached_ -= size;
+      in_use_ += size;
+      return reinterpret_cast<void*>(p);
+    }
+    DevicePtr p = 0;
+    try {
+      p = driver_.allocate(size);
+    } catch (const DeviceError&) {
+      release_cached();
+      try {
+        p = driver_.allocate(size);
+      } catch (const DeviceError& e) {
+        throw DeviceError(std::string(e.what()) + ": out of memory on cuda:0 allocating " + std::to_string(nbytes) +
+                          " bytes; tl's allocator holds " + std::to_string(in_use_) + " bytes in use (and released " +
+                          "its cache)");
+      }
+    }
+    in_use_ += size;
+    return reinterpret_cast<void*>(p);
+  }
+
+  void deallocate(void* ptr, size_t nbytes) override {
+    if (ptr == nullptr) return;
+    const size_t size = size_class(nbytes);
+    std::lock_guard<std::mutex> lock(mutex_);
+    free_[size].push_back(reinterpret_cast<DevicePtr>(ptr));
+    in_use_ -= size;
+    cached_ += size;
+  }
+
+  size_t cached_bytes() const override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return cached_;
+  }
+
+  void empty_cache() override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    release_cached();
+  }
+
+ private:
+  void release_cached() {  // with mutex_ held
+    for (auto& [size, blocks] : free_)
+      for (DevicePtr p : blocks) driver_.free(p);
+    free_.clear();
+    cached_ = 0;
+  }
+
+  const Driver& driver_;
+  mutable std::mutex mutex_;
+  std::map<size_t, std::vector<DevicePtr>> free_;
+  size_t cached_ = 0, in_use_ = 0;
+};
+
+class CudaBackend : public DeviceBackend {
+ public:
+  explicit CudaBackend(const Driver& driver) : driver_(driver), allocator_(driver) {}
+  DeviceType type() const override { return DeviceType::kCUDA; }
+  Allocator& allocator(int index) override {
+    if (index != 0) throw DeviceError("tl: cuda:" + std::to_string(index) + " is not available (tl uses cuda:0 only)");
+    return allocator_;
+  }
+  // Copies are synchronous: the host may read or reuse its memory when they return.
+  void copy(void* dst, Device dst_device, const void* src, Device src_device, size_t nbytes) override {
+    const Driver& d = *Driver::get();  // makes the context current on this thread
+    const bool to_device = dst_device.type == DeviceType::kCUDA, from_device = src_device.type == DeviceType::kCUDA;
+    if (to_device && from_device) {
+      d.copy_on_device(reinterpret_cast<DevicePtr>(dst), reinterpret_cast<DevicePtr>(src), nbytes);
+      d.synchronize();
+    } else if (to_device) {
+      d.copy_to_device(reinterpret_cast<DevicePtr>(dst), src, nbytes);
+    } else {
+      d.copy_to_host(dst, reinterpret_cast<DevicePtr>(src), nbytes);
+    }
+  }
+  void synchronize(int) override { Driver::get()->synchronize(); }
+
+ private:
+  const Driver& driver_;
+  CachingAllocator allocator_;
+};
+
+// Loaded kernels by source digest: a module per distinct kernel, kept for the process.
+struct LoadedKernel {
+  std::unique_ptr<Driver::Module> module;
+  void* function = nullptr;
+};
+
+}  // namespace
+
+bool ensure_backend() {
+  static const bool registered = [] {
+    const Driver* driver = Driver::get();
+    if (driver == nullptr) return false;
+    register_backend(new CudaBackend(*driver));  // lives for the process
+    return true;
+  }();
+  return registered;
+}
+
+void run_elementwise(const ops::OpDef& op, std::span<const Tensor> inputs, Tensor& out, const ops::Attrs& attrs) {
+  std::string why;
+  const Driver* driver = Driver::get(&why);
+  if (driver == nullptr) throw DeviceError("tl::" + op.name + ": " + why);
+  const int64_t rank = out.dim();
+  if (rank > kMaxKernelRank) throw ShapeError("tl::" + op.name + ": CUDA kernels index at most 8 dims");
+  const DType input_dtype = inputs[op.arity == 3 ? 1 : 0].dtype();
+  std::optional<std::string> body = elementwise_kernel(op, input_dtype, attrs, "tl_kernel");
+  if (!body) throw DeviceError("tl::" + op.name + ": no CUDA kernel for " + dtype_name(input_dtype));
+  const std::string source = kernel_preamble_for(input_dtype) + *body;
+  const std::string digest = to_hex(sha256(source.data(), source.size()));
+  static std::mutex mutex;
+  static std::unordered_map<std::string, LoadedKernel>* loaded = new std::unordered_map<std::string, LoadedKernel>();
+  void* function = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    LoadedKernel& k = (*loaded)[digest];
+    if (k.function == nullptr) {
+      CompiledKernel image = compile_cached(source, "tl_" + op.name, driver->arch());
+      k.module = driver->load_module(*image.binary);
+      k.function = k.module->function("tl_kernel");
+    }
+    function = k.function;
+  }
+  // Shape and strides: each operand right-aligned to the result, stride 0 where broadcast.
+  struct Shape8 {
+    int rank;
+    long long size[8];
+  } shape{static_cast<int>(rank), {}};
+  struct Strides8 {
+    long long stride[8];
+  };
+  for (int64_t d = 0; d < rank; ++d) shape.size[d] = out.shape()[d];
+  std::vector<Strides8> strides(inputs.size() + 1);
+  std::vector<DevicePtr> pointers(inputs.size() + 1);
+  auto fill = [&](const Tensor& t, Strides8& s) {
+    const int64_t pad = rank - t.dim();
+    for (int64_t d = 0; d < rank; ++d)
+      s.stride[d] = d < pad || t.shape()[d - pad] == 1 ? 0 : t.strides()[d - pad];
+  };
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    fill(inputs[i], strides[i]);
+    pointers[i] = reinterpret_cast<DevicePtr>(inputs[i].data_ptr());
+  }
+  fill(out, strides.back());
+  pointers.back() = reinterpret_cast<DevicePtr>(out.data_ptr());
+  long long n = out.numel();
+  // The kernel's parameters: inputs..., out, shape, the inputs' strides..., the result's, n.
+  std::vector<void*> args;
+  for (DevicePtr& p : pointers) args.push_back(&p);
+  args.push_back(&shape);
+  for (Strides8& s : strides) args.push_back(&s);
+  args.push_back(&n);
+  const long long threads = 256;
+  const long long blocks = std::min<long long>((n + threads - 1) / threads, 65535);
+  if (n > 0) driver->launch(function, static_cast<unsigned>(blocks), static_cast<unsigned>(threads), args);
+}
+
+}  // namespace tl::rt::cuda
