@@ -417,6 +417,47 @@ void argsort(Emit& e) {
   set_int(n, "sorted", 1);
 }
 
+// The fused attention op as the composite it stands for (frontend/ops/nn/attention_op.cpp):
+// softmax(q k^T * scale + mask) v, with the causal mask as a constant (L, S) table and rows
+// whose keys are all masked given weights of zero (ONNX's Softmax would give NaN).
+void attention(Emit& e) {
+  const ops::Attrs& a = e.node.attrs;
+  const Shape& kshape = e.in_shape(1);
+  const int64_t rank = kshape.size(), L = e.in_shape(0)[e.in_shape(0).size() - 2], S = kshape[rank - 2];
+  std::vector<int64_t> perm(static_cast<size_t>(rank));
+  for (int64_t i = 0; i < rank; ++i) perm[static_cast<size_t>(i)] = i;
+  std::swap(perm[static_cast<size_t>(rank - 2)], perm[static_cast<size_t>(rank - 1)]);
+  std::string kt = e.tmp("Transpose", {e.in(1)}, [&](::onnx::NodeProto* n) { set_ints(n, "perm", perm); });
+  std::string scores = e.tmp("MatMul", {e.tmp("Mul", {e.in(0), e.scalar(a.scalar)}), kt});
+  const std::string neg_inf = e.scalar(-std::numeric_limits<double>::infinity());
+  const bool masked = e.arity() > 3;
+  if (masked)
+    scores = e.in_dtype(3) == kBool ? e.tmp("Where", {e.raw(3), scores, neg_inf}) : e.tmp("Add", {scores, e.in(3)});
+  if (a.flag) {
+    std::vector<bool> lower(static_cast<size_t>(L * S));
+    for (int64_t i = 0; i < L; ++i)
+      for (int64_t j = 0; j < S; ++j) lower[static_cast<size_t>(i * S + j)] = j <= i;
+    std::string causal = e.w.initializer(from_vector<bool>(lower, Shape{L, S}), e.out + "_causal");
+    scores = e.tmp("Where", {causal, scores, neg_inf});
+  }
+  auto softmax = [&](const std::string& x) {
+    return e.tmp("Softmax", {x}, [](::onnx::NodeProto* n) { set_int(n, "axis", -1); });
+  };
+  std::string weights;
+  if (!masked) {
+    weights = softmax(scores);  // under the causal mask every row keeps key 0
+  } else {
+    const std::string zero = e.scalar(0.0);
+    std::string row_max = e.tmp("ReduceMax", {scores}, [](::onnx::NodeProto* n) {
+      set_ints(n, "axes", {-1});
+      set_int(n, "keepdims", 1);
+    });
+    std::string open = e.tmp("Not", {e.tmp("Equal", {row_max, neg_inf})});
+    weights = e.tmp("Where", {open, softmax(e.tmp("Where", {open, scores, zero})), zero});
+  }
+  e.add("MatMul", {weights, e.in(2)}, e.out);
+}
+
 const std::unordered_map<std::string, Convert>& converters() {
   static const std::unordered_map<std::string, Convert> table = {
       {"add", TL_BINARY("Add")},
@@ -483,6 +524,7 @@ const std::unordered_map<std::string, Convert>& converters() {
        }},
       {"matmul", TL_BINARY("MatMul")},
       {"matmul_bias", matmul_bias},
+      {"attention", attention},
       {"conv2d", conv2d},
       {"max_pool2d", [](Emit& e) { pool2d(e, true); }},
       {"avg_pool2d", [](Emit& e) { pool2d(e, false); }},

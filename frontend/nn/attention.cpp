@@ -1,6 +1,7 @@
-// Attention and transformer layers (tl/nn/attention.h), composed from op-table ops: the
-// derivatives, tracing and compilation come from those ops, and this file holds only shape
-// rules, mask conventions and PyTorch's parameter layout.
+// Attention and transformer layers (tl/nn/attention.h), composed from op-table ops (the fused
+// `attention` op among them, frontend/ops/nn/attention_op.h): the derivatives, tracing and
+// compilation come from those ops, and this file holds only shape rules, mask conventions and
+// PyTorch's parameter layout.
 #include "tl/nn/attention.h"
 
 #include <cmath>
@@ -10,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "frontend/ops/nn/attention_op.h"
 #include "tl/nn/functional.h"
 #include "tl/nn/init.h"
 
@@ -95,31 +97,17 @@ Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& m
                        score_shape.str() + " (..., L, S) for " + operands + " at " + site.str());
   }
 
-  // Scale q rather than the scores: L * E multiplies instead of L * S (PyTorch 1.13's
-  // MultiheadAttention does the same).
   const double s = scale.value_or(1.0 / std::sqrt(static_cast<double>(E)));
-  Tensor scores = matmul(Operand(q, site) * s, k.mT(site), site);  // (..., L, S)
-  const Tensor neg_inf = scalar_like(-kInf, scores);
-  if (is_causal) {
-    const Tensor rows = arange(L, {.dtype = kInt64, .device = q.device()}, site).unsqueeze(1, site);
-    const Tensor cols = arange(S, {.dtype = kInt64, .device = q.device()}, site).unsqueeze(0, site);
-    scores = where(ge(rows, cols, site), scores, neg_inf, site);
-  } else if (mask.defined()) {
-    scores = mask.dtype() == kBool ? where(mask, scores, neg_inf, site)
-                                   : add(scores, mask.to(scores.dtype(), site), site);
+  // The fused op computes the same softmax block by block without holding the (..., L, S)
+  // scores; the composite remains for what needs them: dropout on the weights, the weights
+  // themselves, and the dtypes and devices the fused kernel lacks (it is CPU-only).
+  const bool fused = dropout_p == 0.0 && weights_out == nullptr && (q.dtype() == kFloat32 || q.dtype() == kFloat64) &&
+                     q.device().type == DeviceType::kCPU;
+  if (fused) {
+    const Tensor m = mask.defined() && mask.dtype() != kBool ? mask.to(q.dtype(), site) : mask;
+    return ops::attention(q, k, v, m, s, is_causal, site);
   }
-  Tensor weights;
-  if (mask.defined()) {
-    // A row with every key masked is all -inf, and softmax would give 0/0 = NaN. Such rows get
-    // weights of zero instead: softmax runs on a finite stand-in (zeros) and is then replaced,
-    // so neither the forward nor the backward sees a NaN. `ne` (not `gt`) keeps a NaN score's
-    // row open, so NaNs coming from the inputs still propagate.
-    const Tensor zero = scalar_like(0.0, scores);
-    const Tensor row_open = ne(amax(scores, {-1}, true, site), neg_inf, site);  // (..., L, 1)
-    weights = where(row_open, softmax(where(row_open, scores, zero, site), -1, site), zero, site);
-  } else {
-    weights = softmax(scores, -1, site);
-  }
+  Tensor weights = ops::attention_weights(q, k, mask, s, is_causal, site);
   if (dropout_p > 0.0) weights = functional::dropout(weights, dropout_p, true, site);
   if (weights_out) *weights_out = weights;
   return matmul(weights, v, site);

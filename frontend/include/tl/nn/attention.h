@@ -1,8 +1,10 @@
 // Attention and transformer layers with PyTorch's names, arguments and parameter layouts:
 // scaled dot-product attention, rotary embeddings, MultiheadAttention, the transformer encoder
 // and decoder layers, and the sinusoidal positional table. All are composites of op-table ops,
-// so they differentiate, trace and compile as those do; attention materializes the (L, S)
-// score matrix (no fused blocked kernel yet). docs/nn.md, "Attention and transformers".
+// so they differentiate, trace and compile as those do. Attention runs the fused `attention`
+// op (a blocked online softmax, FlashAttention-2 style, that never holds the (L, S) scores)
+// unless it needs the weights themselves (dropout, need_weights). docs/nn.md, "Attention and
+// transformers".
 #pragma once
 
 #include <cstdint>
@@ -27,10 +29,13 @@ struct AttentionOptions {
 // softmax(q k^T * scale + mask) v, as torch.nn.functional.scaled_dot_product_attention.
 // q is (..., L, E), k (..., S, E), v (..., S, Ev), one floating dtype; the leading dims
 // broadcast. Returns (..., L, Ev). A row whose keys are all masked gets weights of zero (so an
-// output row of zeros and zero gradients), where PyTorch gives NaN. Allocates the (..., L, S)
-// scores. Throws ShapeError on mismatched or non-broadcasting dims or mask, DTypeError on
-// non-floating inputs or a mask neither bool nor floating, ValueError when both `attn_mask`
-// and `is_causal` are given or `dropout_p` is outside [0, 1].
+// output row of zeros and zero gradients), where PyTorch gives NaN. float32 and float64 CPU
+// tensors with `dropout_p` 0 run the fused op: no (..., L, S) buffer in the forward or the
+// backward (except for the gradient of a floating `attn_mask` that requires grad, which is that
+// large, and under create_graph). Otherwise the composite allocates the (..., L, S) scores.
+// Throws ShapeError on mismatched or non-broadcasting dims or mask, DTypeError on non-floating
+// inputs or a mask neither bool nor floating, ValueError when both `attn_mask` and `is_causal`
+// are given or `dropout_p` is outside [0, 1].
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                     const AttentionOptions& options = {}, Site site = Site::here());
 
