@@ -28,7 +28,14 @@ const OpDef& op_matmul = extend_op("matmul", [](OpDef& op) {
     const Tensor& b = g.input(1);
     Tensor da, db;
     if (g.needs_input_grad(0)) da = is_transposed(a) ? matmul(b, g.dout.mT()).mT() : matmul(g.dout, b.mT());
-    if (g.needs_input_grad(1)) db = is_transposed(b) ? matmul(g.dout.mT(), a).mT() : matmul(a.mT(), g.dout);
+    if (g.needs_input_grad(1)) {
+      // A matrix b shared by a batch of a's rows (Linear on [batch, tokens, features]): its
+      // gradient is one product over all the rows, not one per batch entry summed afterwards.
+      const bool shared = b.dim() == 2 && a.dim() > 2;
+      const Tensor rows = shared ? a.reshape({-1, a.size(-1)}) : a;
+      const Tensor drows = shared ? g.dout.reshape({-1, g.dout.size(-1)}) : g.dout;
+      db = is_transposed(b) ? matmul(drows.mT(), rows).mT() : matmul(rows.mT(), drows);
+    }
     return std::vector<Tensor>{da, db};
   };
   op.samples = {Sample{{Shape{3, 4}, Shape{4, 5}}, [](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); }},
