@@ -3,6 +3,7 @@
 // rules and kernels (oneDNN for float32, a reference loop otherwise) are the runtime's
 // (runtime/ops/linalg/matmul.cpp).
 #include "frontend/ops/pointwise/pointwise.h"
+#include "runtime/exec/graph.h"
 
 namespace tl {
 namespace ops {
@@ -31,9 +32,14 @@ const OpDef& op_matmul = extend_op("matmul", [](OpDef& op) {
     if (g.needs_input_grad(1)) {
       // A matrix b shared by a batch of a's rows (Linear on [batch, tokens, features]): its
       // gradient is one product over all the rows, not one per batch entry summed afterwards.
+      // While the autodiff pass traces this rule, a value's layout at run time is unknown (an
+      // expanded gradient has zero strides there), so the rows are copied before reshaping.
       const bool shared = b.dim() == 2 && a.dim() > 2;
-      const Tensor rows = shared ? a.reshape({-1, a.size(-1)}) : a;
-      const Tensor drows = shared ? g.dout.reshape({-1, g.dout.size(-1)}) : g.dout;
+      auto flat = [](const Tensor& t) {
+        return (trace::is_meta(t) ? t.clone() : t.contiguous()).reshape({-1, t.size(-1)});
+      };
+      const Tensor rows = shared ? flat(a) : a;
+      const Tensor drows = shared ? flat(g.dout) : g.dout;
       db = is_transposed(b) ? matmul(drows.mT(), rows).mT() : matmul(rows.mT(), drows);
     }
     return std::vector<Tensor>{da, db};

@@ -131,7 +131,57 @@ bool is_outer_reduction(const Tensor& x, const Shape& dims) {
   return true;
 }
 
+// True when `dims` are the leading `*lead` and the trailing dims of a contiguous tensor, both
+// present, around a kept block [*lead, *lead + *kept_dims): batch norm's statistics over
+// (N, H, W) of NCHW. The kept block's elements sum straight from the input, no copy.
+bool is_middle_reduction(const Tensor& x, const Shape& dims, int64_t* lead, int64_t* kept_dims) {
+  if (!x.is_contiguous() || dims.empty()) return false;
+  const int64_t rank = x.dim();
+  std::vector<bool> reduced(static_cast<size_t>(rank), false);
+  for (int64_t d : dims) reduced[static_cast<size_t>(d)] = true;
+  int64_t a = 0;
+  while (a < rank && reduced[a]) ++a;
+  int64_t b = a;
+  while (b < rank && !reduced[b]) ++b;
+  for (int64_t d = b; d < rank; ++d)
+    if (!reduced[d]) return false;
+  if (a == 0 || b == rank || b == a) return false;
+  *lead = a;
+  *kept_dims = b - a;
+  return true;
+}
+
+// out[k] = sum over o and i of x[o, k, i] for x viewed as [outer, kept, inner], each output
+// summed in a fixed order (o ascending, each inner run with sum_run), so the result does not
+// depend on the thread count.
+template <class T, class Acc, class Out>
+void sum_middle(const T* x, Out* out, int64_t outer, int64_t kept, int64_t inner, double scale) {
+  rt::parallel_for(kept, std::max<int64_t>(1, rt::kElementwiseGrain / std::max<int64_t>(outer * inner, 1)),
+                   [&](int64_t b, int64_t e) {
+                     for (int64_t k = b; k < e; ++k) {
+                       Acc s = 0;
+                       for (int64_t o = 0; o < outer; ++o) {
+                         const T* run = x + (o * kept + k) * inner;
+                         for (int64_t c0 = 0; c0 < inner; c0 += kColChunk)
+                           s += sum_run<T, Acc>(run + c0, std::min(kColChunk, inner - c0));
+                       }
+                       out[k] = static_cast<Out>(s * static_cast<Acc>(scale));
+                     }
+                   });
+}
+
 void sum_kernel(std::span<const Tensor> in, Tensor& out, const Attrs& a) {
+  int64_t lead = 0, kept_dims = 0;
+  if (is_middle_reduction(in[0], a.dims, &lead, &kept_dims) && is_floating(in[0].dtype())) {
+    int64_t outer = 1, kept = 1, inner = 1;
+    for (int64_t i = 0; i < in[0].dim(); ++i)
+      (i < lead ? outer : i < lead + kept_dims ? kept : inner) *= in[0].shape()[i];
+    const double scale = a.flag ? 1.0 / static_cast<double>(outer * inner) : 1.0;  // NaN over no values
+    TL_DISPATCH_FLOATING(in[0].dtype(), "sum", {
+      sum_middle<T, typename SumAcc<T>::type, T>(in[0].data<T>(), out.data<T>(), outer, kept, inner, scale);
+    })
+    return;
+  }
   if (is_outer_reduction(in[0], a.dims) && is_floating(in[0].dtype())) {
     int64_t outer = 1, inner = 1;
     for (int64_t i = 0; i < in[0].dim(); ++i) (i < a.dims.size() ? outer : inner) *= in[0].shape()[i];
