@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "bench/timing.h"
+#include "examples/resnet18.h"
 #include "tl/tl.h"
 #include "tools/tlc/machine_peak.h"
 
@@ -22,59 +23,7 @@ namespace {
 
 namespace nn = tl::nn;
 
-// The model of examples/12_resnet.cpp (an example stays one self-contained file, so it is
-// repeated here); only the computation matters to the bench, not the parameter names.
-struct BasicBlock : nn::Module {
-  nn::Conv2d conv1, conv2;
-  nn::BatchNorm2d bn1, bn2;
-  nn::Sequential downsample;
-
-  BasicBlock(int64_t in_channels, int64_t channels, int64_t stride)
-      : conv1(in_channels, channels, 3, {.stride = stride, .padding = 1, .bias = false}),
-        conv2(channels, channels, 3, {.padding = 1, .bias = false}),
-        bn1(channels),
-        bn2(channels) {
-    register_module("conv1", conv1);
-    register_module("bn1", bn1);
-    register_module("conv2", conv2);
-    register_module("bn2", bn2);
-    if (stride != 1 || in_channels != channels) {
-      downsample.push_back(nn::Conv2d(in_channels, channels, 1, {.stride = stride, .bias = false}));
-      downsample.push_back(nn::BatchNorm2d(channels));
-      register_module("downsample", downsample);
-    }
-  }
-
-  tl::Tensor forward(const tl::Tensor& x) override {
-    tl::Tensor identity = downsample.size() > 0 ? downsample(x) : x;
-    return tl::relu(bn2(conv2(tl::relu(bn1(conv1(x))))) + identity);
-  }
-};
-
-struct ResNet18 : nn::Module {
-  nn::Conv2d conv1{3, 64, 7, {.stride = 2, .padding = 3, .bias = false}};
-  nn::BatchNorm2d bn1{64};
-  nn::MaxPool2d maxpool{3, {.stride = 2, .padding = 1}};
-  nn::Sequential layers;
-  nn::Linear fc{512, 1000};
-
-  ResNet18() {
-    register_module("conv1", conv1);
-    register_module("bn1", bn1);
-    const int64_t widths[] = {64, 128, 256, 512};
-    for (int i = 0; i < 4; ++i) {
-      layers.push_back(BasicBlock(widths[i > 0 ? i - 1 : 0], widths[i], i == 0 ? 1 : 2));
-      layers.push_back(BasicBlock(widths[i], widths[i], 1));
-    }
-    register_module("layers", layers);
-    register_module("fc", fc);
-  }
-
-  tl::Tensor forward(const tl::Tensor& x) override {
-    tl::Tensor h = layers(maxpool(tl::relu(bn1(conv1(x)))));
-    return fc(tl::adaptive_avg_pool2d(h, {1, 1}).flatten(1));
-  }
-};
+using resnet::ResNet18;  // the model of examples/12_resnet.cpp
 
 // 2 x the multiply-adds of the convolutions and the classifier for one image of `size` x
 // `size` (1.814 G multiply-adds at 224, as torchvision states), found by walking the layers.
