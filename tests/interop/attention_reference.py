@@ -18,9 +18,10 @@ Keep CASES in sync with the C++ test (tests/interop/attention_parity_test.cpp).
 """
 import sys
 
-import numpy as np
 import torch
 from torch import nn
+
+from reference_util import save, save_model
 
 N, L, S = 2, 5, 6
 
@@ -85,10 +86,6 @@ CASES = {"mha_bool": mha_bool, "mha_float": mha_float, "mha_kv": mha_kv,
          "dec_post": decoder(False), "dec_pre": decoder(True)}
 
 
-def save(path, tensor):
-    np.save(path, tensor.detach().cpu().numpy())
-
-
 def run(directory, name, make):
     model, inputs = make()
     model = model.double().eval()
@@ -117,17 +114,7 @@ def run(directory, name, make):
         save(f"{directory}/{name}.weights.npy", weights)
     loss.backward()
     save(f"{directory}/{name}.out.npy", out)
-    state = model.state_dict()
-    with open(f"{directory}/{name}.keys.txt", "w") as f:
-        f.write("".join(key + "\n" for key in state))
-    for key, value in state.items():
-        save(f"{directory}/{name}.param.{key}.npy", value)
-    for key, param in model.named_parameters():
-        save(f"{directory}/{name}.grad.{key}.npy", param.grad)
-    for key, value in inputs.items():
-        save(f"{directory}/{name}.in.{key}.npy", value)
-        if value.requires_grad:
-            save(f"{directory}/{name}.ingrad.{key}.npy", value.grad)
+    save_model(directory, name, model, inputs)
 
 
 def main():

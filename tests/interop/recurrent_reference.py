@@ -19,10 +19,11 @@ Keep CASES in sync with the C++ test (tests/interop/recurrent_parity_test.cpp).
 """
 import sys
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from reference_util import save, save_model
 
 L, N, H_IN = 6, 4, 5
 # Unsorted, with one full-length sequence and one of length 1.
@@ -46,10 +47,6 @@ CASES = {
     "gru_nobias": (nn.GRU, dict(hidden_size=7, bias=False, bidirectional=True, batch_first=True), SHORT_LENGTHS,
                    False, False),
 }
-
-
-def save(path, tensor):
-    np.save(path, tensor.detach().cpu().numpy())
 
 
 def run(directory, name, case):
@@ -103,16 +100,7 @@ def run(directory, name, case):
     save(f"{directory}/{name}.out.npy", out)
     save(f"{directory}/{name}.h_n.npy", h_n)
 
-    state = model.state_dict()
-    with open(f"{directory}/{name}.keys.txt", "w") as f:
-        f.write("".join(key + "\n" for key in state))
-    for key, value in state.items():
-        save(f"{directory}/{name}.param.{key}.npy", value)
-    for key, param in model.named_parameters():
-        save(f"{directory}/{name}.grad.{key}.npy", param.grad)
-    for key, value in inputs.items():
-        save(f"{directory}/{name}.in.{key}.npy", value)
-        save(f"{directory}/{name}.ingrad.{key}.npy", value.grad)
+    save_model(directory, name, model, inputs)
 
 
 def main():
