@@ -19,7 +19,7 @@ import warnings
 
 import torch
 import torch.nn.functional as F
-from peer_timing import median_seconds  # bench/peer_timing.py (the script's folder is on sys.path)
+from peer_timing import compiled_step, median_seconds  # bench/peer_timing.py (the script's folder is on sys.path)
 
 VERSION = torch.__version__.split("+")[0]
 
@@ -74,15 +74,7 @@ def main():
     if args.compile:
         model = make_model(False)
         opt = sgd(model)
-        step, variant = torch.compile(train_step), "compile"
-        try:
-            step(model, opt, x, y)
-        except Exception as e:  # an inductor without optimizer support: compile the model only
-            print(f"resnet_train_peer.py: torch.compile of the whole step failed ({type(e).__name__}: {e}); "
-                  "compiling the model alone", file=sys.stderr, flush=True)
-            torch._dynamo.reset()
-            compiled_model = torch.compile(model)
-            step, variant = (lambda m, o, a, b: train_step(compiled_model, o, a, b)), "compile-model"
+        step, variant = compiled_step(torch, train_step, model, (opt, x, y), "resnet_train_peer.py")
         run(variant, model, step, x, opt)
 
 

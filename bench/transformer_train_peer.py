@@ -22,7 +22,7 @@ import warnings
 
 import torch
 import torch.nn.functional as F
-from peer_timing import median_seconds  # bench/peer_timing.py (the script's folder is on sys.path)
+from peer_timing import compiled_step, median_seconds  # bench/peer_timing.py (the script's folder is on sys.path)
 
 B, T, E, H, FF = 8, 128, 256, 4, 1024
 VERSION = torch.__version__.split("+")[0]
@@ -76,16 +76,7 @@ def bench_train(args):
     if args.compile:
         layer = make_layer().train()
         opt = torch.optim.Adam(layer.parameters(), lr=1e-4)
-        step = torch.compile(train_step)
-        variant = "compile"
-        try:
-            step(layer, opt, x, target)
-        except Exception as e:  # an inductor without optimizer support: compile the layer only
-            print(f"transformer_train_peer.py: torch.compile of the whole step failed ({type(e).__name__}: {e}); "
-                  "compiling the layer alone", file=sys.stderr, flush=True)
-            torch._dynamo.reset()
-            compiled_layer = torch.compile(layer)
-            step, variant = (lambda l, o, a, b: train_step(compiled_layer, o, a, b)), "compile-layer"
+        step, variant = compiled_step(torch, train_step, layer, (opt, x, target), "transformer_train_peer.py")
         report("train", variant, args.threads, timed(lambda: step(layer, opt, x, target), args.iters), args.iters)
 
 
