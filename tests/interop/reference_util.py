@@ -22,3 +22,25 @@ def save_model(directory, name, model, inputs):
         save(f"{directory}/{name}.in.{key}.npy", value)
         if value.requires_grad and value.grad is not None:
             save(f"{directory}/{name}.ingrad.{key}.npy", value.grad)
+
+
+def save_safetensors(path, tensors):
+    """Writes `tensors` (name -> float32, float64 or int64 torch tensor) as a safetensors file,
+    by hand: the Python safetensors package is not a dependency."""
+    import json
+    import struct
+
+    import torch
+    dtypes = {torch.float32: "F32", torch.float64: "F64", torch.int64: "I64"}
+    header, blobs, offset = {}, [], 0
+    for name in sorted(tensors):
+        t = tensors[name].detach().contiguous()
+        data = t.numpy().tobytes()
+        header[name] = {"dtype": dtypes[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
+        offset += len(data)
+        blobs.append(data)
+    header["__metadata__"] = {"format": "pt"}
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))

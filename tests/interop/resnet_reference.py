@@ -15,9 +15,7 @@ Usage: resnet_reference.py EXAMPLE [DIR]   (DIR: a temporary folder, removed aft
 default). Exits 77 (ctest's skip code for this test) when this Python cannot import torch and
 torchvision, saying so.
 """
-import json
 import os
-import struct
 import subprocess
 import sys
 import tempfile
@@ -27,27 +25,12 @@ try:
     import numpy as np
     import torch
     import torchvision
+
+    from reference_util import save_safetensors
 except ImportError as e:
     print(f"skipped: {sys.executable} cannot import torch, torchvision and numpy ({e}); "
           "install python3-torch and python3-torchvision to compare against torchvision")
     sys.exit(SKIP)
-
-DTYPES = {torch.float32: "F32", torch.int64: "I64"}
-
-
-def save_safetensors(path, tensors):
-    header, blobs, offset = {}, [], 0
-    for name in sorted(tensors):
-        t = tensors[name].detach().contiguous()
-        data = t.numpy().tobytes()
-        header[name] = {"dtype": DTYPES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        offset += len(data)
-        blobs.append(data)
-    header["__metadata__"] = {"format": "pt"}
-    text = json.dumps(header).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
 
 
 def write(folder):

@@ -16,23 +16,14 @@ import sys
 
 import torch
 
+from reference_util import save_safetensors
+
 DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.int64: "I64"}
 BACK = {v: k for k, v in DTYPES.items()}
 
 
 def save(path, tensors):
-    header, blobs, offset = {}, [], 0
-    for name in sorted(tensors):
-        t = tensors[name].detach().contiguous()
-        data = t.numpy().tobytes()
-        header[name] = {"dtype": DTYPES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        offset += len(data)
-        blobs.append(data)
-    header["__metadata__"] = {"format": "pt"}
-    text = json.dumps(header).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+    save_safetensors(path, tensors)
 
 
 def load(path):

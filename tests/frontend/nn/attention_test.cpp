@@ -28,9 +28,7 @@ Tensor reference_attention(const Tensor& q, const Tensor& k, const Tensor& v, co
   return matmul(softmax(s, -1), v);
 }
 
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  return amax(abs(a.to(kFloat64) - b.to(kFloat64))).item<double>();
-}
+using test::max_abs_diff;
 
 bool has_nan(const Tensor& t) {
   for (double x : t.to_vector<double>())

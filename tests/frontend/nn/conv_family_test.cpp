@@ -20,10 +20,7 @@ namespace {
 
 const TensorOptions f64{.dtype = kFloat64};
 
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  REQUIRE(a.shape() == b.shape());
-  return amax(abs(a.to(kFloat64) - b.to(kFloat64))).item<double>();
-}
+using test::max_abs_diff;
 
 using test::error_of;
 using test::parameter_names;

@@ -23,6 +23,12 @@ std::string error_of(const std::function<void()>& fn) {
   return {};
 }
 
+// max |a - b| in float64, for tensors of one shape.
+inline double max_abs_diff(const Tensor& a, const Tensor& b) {
+  REQUIRE(a.shape() == b.shape());
+  return amax(abs(a.to(kFloat64) - b.to(kFloat64))).item<double>();
+}
+
 // A module's parameter names, in named_parameters() order.
 inline std::vector<std::string> parameter_names(const nn::Module& m) {
   std::vector<std::string> names;
