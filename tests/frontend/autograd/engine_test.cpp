@@ -77,3 +77,15 @@ TEST_CASE("set_grad refuses a gradient of another shape, dtype or device, naming
   sgd.step();
   CHECK(w.to_vector<float>() == std::vector<float>{-0.5f, -0.5f, -0.5f, -0.5f});
 }
+
+TEST_CASE("an op without a derivative rule gives a constant that backward passes over", "[autograd]") {
+  // sign has no derivative rule (zero almost everywhere); its result used to record a node whose
+  // backward called the missing rule.
+  Tensor x = from_vector<double>({-2.0, 0.5, 3.0}).requires_grad_();
+  Tensor y = from_vector<double>({1.0, 2.0, 3.0}).requires_grad_();
+  Tensor s = sign(x);
+  CHECK_FALSE(s.requires_grad());
+  (s * y + x).sum().backward();
+  CHECK(y.grad().to_vector<double>() == std::vector<double>{-1.0, 1.0, 1.0});
+  CHECK(x.grad().to_vector<double>() == std::vector<double>{1.0, 1.0, 1.0});
+}
