@@ -16,6 +16,21 @@
 
 namespace tl::test {
 
+// max |got - want| / max(|want|, floor): relative, and absolute near zero. NaN on both sides
+// agrees; NaN on one side is an infinite error.
+inline double max_relative_error(const Tensor& got, const Tensor& want, double floor = 1e-3) {
+  REQUIRE(got.shape() == want.shape());
+  const std::vector<double> g = got.to(kFloat64).contiguous().to_vector<double>();
+  const std::vector<double> w = want.to(kFloat64).contiguous().to_vector<double>();
+  double worst = 0;
+  for (size_t i = 0; i < g.size(); ++i) {
+    if (std::isnan(g[i]) && std::isnan(w[i])) continue;
+    const double e = std::abs(g[i] - w[i]) / std::max(floor, std::abs(w[i]));
+    worst = std::isnan(e) ? INFINITY : std::max(worst, e);
+  }
+  return worst;
+}
+
 // The files a reference script wrote for case `name` in `dir`: <name>.<what>.npy tensors and
 // <name>.keys.txt, the model's state-dict keys in PyTorch's order.
 struct Reference {
@@ -40,6 +55,14 @@ struct Reference {
     for (const std::string& key : torch_keys) state[key] = load("param." + key);
     model.load_state_dict(state);
   }
+  // Checks every parameter's gradient against PyTorch's (grad.<key>.npy) to `tolerance`.
+  void check_parameter_grads(const nn::Module& model, double tolerance) const {
+    for (const auto& [key, p] : model.named_parameters()) {
+      INFO("d loss / d " << key);
+      REQUIRE(p.grad().defined());
+      CHECK(max_relative_error(p.grad(), load("grad." + key)) < tolerance);
+    }
+  }
 };
 
 // True when TL_TORCH_PYTHON (the interpreter with torch) can import torch; else `why` says why.
@@ -52,20 +75,6 @@ inline bool torch_available(std::string& why) {
   return true;
 }
 
-// max |got - want| / max(|want|, floor): relative, and absolute near zero. NaN on both sides
-// agrees; NaN on one side is an infinite error.
-inline double max_relative_error(const Tensor& got, const Tensor& want, double floor = 1e-3) {
-  REQUIRE(got.shape() == want.shape());
-  const std::vector<double> g = got.to(kFloat64).contiguous().to_vector<double>();
-  const std::vector<double> w = want.to(kFloat64).contiguous().to_vector<double>();
-  double worst = 0;
-  for (size_t i = 0; i < g.size(); ++i) {
-    if (std::isnan(g[i]) && std::isnan(w[i])) continue;
-    const double e = std::abs(g[i] - w[i]) / std::max(floor, std::abs(w[i]));
-    worst = std::isnan(e) ? INFINITY : std::max(worst, e);
-  }
-  return worst;
-}
 
 // A fresh directory under the system temp dir, removed when the test ends.
 struct TempDir {
