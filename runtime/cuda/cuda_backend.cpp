@@ -11,6 +11,7 @@
 #include "runtime/cuda/cuda_source.h"
 #include "runtime/cuda/driver.h"
 #include "runtime/cuda/kernel_cache.h"
+#include "runtime/cuda/launch.h"
 #include "runtime/device_backend.h"
 #include "tl/error.h"
 
@@ -131,6 +132,7 @@ bool ensure_backend() {
   static const bool registered = [] {
     const Driver* driver = Driver::get();
     if (driver == nullptr) return false;
+    install_op_kernels();
     register_backend(new CudaBackend(*driver));  // lives for the process
     return true;
   }();

@@ -142,7 +142,14 @@ void* Driver::Module::function(const std::string& name) const {
 }
 
 void Driver::launch(void* function, unsigned blocks, unsigned threads, std::vector<void*>& args) const {
-  check(sym<LaunchFn>(library_, "cuLaunchKernel")(function, blocks, 1, 1, threads, 1, 1, 0, nullptr, args.data(), nullptr),
+  const unsigned grid[3] = {blocks, 1, 1}, block[3] = {threads, 1, 1};
+  launch(function, grid, block, 0, nullptr, args);
+}
+
+void Driver::launch(void* function, const unsigned grid[3], const unsigned block[3], unsigned shared_bytes,
+                    void* stream, std::vector<void*>& args) const {
+  check(sym<LaunchFn>(library_, "cuLaunchKernel")(function, grid[0], grid[1], grid[2], block[0], block[1], block[2],
+                                                  shared_bytes, stream, args.data(), nullptr),
         "cuLaunchKernel");
 }
 

@@ -44,6 +44,9 @@ class Driver {
   std::unique_ptr<Module> load_module(const std::string& image) const;
   // Launches `function` on a 1-D grid; `args[i]` points at the i-th kernel parameter.
   void launch(void* function, unsigned blocks, unsigned threads, std::vector<void*>& args) const;
+  // The same on a 3-D grid of 3-D blocks, on `stream` (null: the default stream).
+  void launch(void* function, const unsigned grid[3], const unsigned block[3], unsigned shared_bytes, void* stream,
+              std::vector<void*>& args) const;
 
  private:
   Driver() = default;

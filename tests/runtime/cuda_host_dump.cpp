@@ -6,6 +6,7 @@
 #include <string>
 
 #include "runtime/cuda/cuda_source.h"
+#include "runtime/cuda/launch.h"
 #include "tests/runtime/cuda_attr_sets.h"
 
 using namespace tl;
@@ -57,6 +58,16 @@ int main() {
   std::cout << "const std::vector<HostRandomKernel>& host_random_kernels() {\n"
             << "  static const std::vector<HostRandomKernel> kernels{\n" << random_table
             << "  };\n  return kernels;\n}\n";
+  // The op kernels, each callable with its parameters in cuLaunchKernel's convention.
+  std::string op_table;
+  for (const rt::cuda::KernelSource& k : rt::cuda::all_op_kernel_sources()) {
+    std::cout << k.source;
+    op_table += "    {\"" + k.name + "\", R\"tl_source(" + k.source + ")tl_source\", [](void** args) { tl_invoke(&" +
+                k.name + ", args); }},\n";
+    ++count;
+  }
+  std::cout << "const std::vector<HostOpKernel>& host_op_kernels() {\n"
+            << "  static const std::vector<HostOpKernel> kernels{\n" << op_table << "  };\n  return kernels;\n}\n";
   std::cerr << "cuda_host_dump: " << count << " kernels\n";
   return 0;
 }

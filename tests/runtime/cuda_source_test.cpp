@@ -3,6 +3,8 @@
 // the CUDA toolkit is installed, and skips visibly where it is not.
 #include <catch2/catch.hpp>
 
+#include <map>
+
 #include <unistd.h>
 
 #include <ctime>
@@ -11,6 +13,7 @@
 #include "runtime/base/disk_cache.h"
 #include "runtime/cuda/cuda_source.h"
 #include "runtime/cuda/kernel_cache.h"
+#include "runtime/cuda/launch.h"
 #include "runtime/cuda/nvrtc.h"
 #include "runtime/ops/registry.h"
 
@@ -88,6 +91,39 @@ TEST_CASE("NVRTC compiles every elementwise kernel to PTX and to cubins for sm_8
   rt::cuda::NvrtcOutput bad = nvrtc->compile("extern \"C\" __global__ void k() { undefined_thing(); }", "bad.cu", "sm_90");
   CHECK_FALSE(bad.ok);
   CHECK_THAT(bad.log, Catch::Contains("undefined_thing"));
+}
+
+TEST_CASE("NVRTC compiles every op kernel source, each dtype's with only its own preamble", "[cuda][nvrtc]") {
+  std::string why;
+  const rt::cuda::Nvrtc* nvrtc = rt::cuda::Nvrtc::get(&why);
+  if (nvrtc == nullptr) {
+    WARN("skipped: " << why << " (install the CUDA toolkit to compile CUDA kernels)");
+    SUCCEED();
+    return;
+  }
+  // One translation unit per dtype, as launch_kernel prepends kernel_preamble_for(dtype).
+  std::map<DType, std::vector<rt::cuda::KernelSource>> by_dtype;
+  for (rt::cuda::KernelSource& k : rt::cuda::all_op_kernel_sources()) by_dtype[k.dtype].push_back(std::move(k));
+  REQUIRE(!by_dtype.empty());
+  int kernels = 0;
+  for (const auto& [dtype, sources] : by_dtype) {
+    std::string source = rt::cuda::kernel_preamble_for(dtype);
+    for (const rt::cuda::KernelSource& k : sources) source += k.source;
+    for (const char* arch : {"compute_80", "sm_90"}) {
+      INFO(sources.size() << " " << dtype_name(dtype) << " op kernels for " << arch);
+      rt::cuda::NvrtcOutput out = nvrtc->compile(source, "tl_op_kernels.cu", arch);
+      INFO(out.log);
+      REQUIRE(out.ok);
+      if (std::string(arch) == "compute_80") {
+        for (const rt::cuda::KernelSource& k : sources) {
+          INFO(k.name);
+          CHECK(out.binary.find(".entry " + k.name + "(") != std::string::npos);
+        }
+      }
+    }
+    kernels += static_cast<int>(sources.size());
+  }
+  WARN(kernels << " op kernels compiled");
 }
 
 TEST_CASE("a compiled CUDA kernel is kept in memory and on disk, keyed by its source and target", "[cuda][nvrtc][cache]") {

@@ -1,0 +1,122 @@
+// What every CUDA op kernel needs on the host side: its parameters in cuLaunchKernel's
+// convention, a launch shape, and a runner that compiles, loads and launches it. Op kernels
+// (runtime/cuda/ops/*.cpp) are written once against this: on a GPU the runner is the driver's;
+// in tests without a GPU, a runner that executes the same CUDA C compiled for the host
+// (tests/support/cuda_host_runner.h), on host memory, with one host thread per CUDA thread.
+// So an op's whole CUDA path (its source, its parameters, its grid) is exercised by CI.
+//
+// Kernel sources of op kernels depend only on what they enumerate (dtype, a variant), never on
+// run-time values: sizes, strides and attributes are parameters. all_op_kernel_sources() lists
+// every one, so NVRTC's test compiles each and the host build can contain each.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "runtime/cuda/cuda_source.h"
+#include "runtime/cuda/driver.h"
+#include "runtime/ops/registry.h"
+
+namespace tl::rt::cuda {
+
+// As kernel_preamble() declares TlShape and TlStrides.
+struct KernelShape {
+  int rank = 0;
+  long long size[kMaxKernelRank] = {};
+};
+struct KernelStrides {
+  long long stride[kMaxKernelRank] = {};
+};
+KernelShape kernel_shape(const Shape& shape);  // throws ShapeError past kMaxKernelRank dims
+// `t`'s strides right-aligned to a result of `rank` dims, 0 along dims it broadcasts
+// (missing, or of size 1).
+KernelStrides kernel_strides(const Tensor& t, int64_t rank);
+
+// A tensor's data as a kernel parameter.
+inline DevicePtr device_ptr(const Tensor& t) { return reinterpret_cast<DevicePtr>(t.data_ptr()); }
+
+// A kernel's parameters, in order: add(v) keeps a copy of v and hands the launch a pointer to
+// it, as cuLaunchKernel's kernelParams expect.
+class KernelArgs {
+ public:
+  template <class T>
+  KernelArgs& add(const T& value) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    std::string& slot = storage_.emplace_back(sizeof(T) + alignof(std::max_align_t), '\0');
+    void* p = align(slot.data());
+    std::memcpy(p, &value, sizeof(T));
+    pointers_.push_back(p);
+    return *this;
+  }
+  KernelArgs& add(const Tensor& t) { return add(device_ptr(t)); }
+  std::vector<void*>& pointers() { return pointers_; }
+
+ private:
+  static void* align(char* p) {
+    const auto v = reinterpret_cast<uintptr_t>(p);
+    const uintptr_t a = alignof(std::max_align_t);
+    return reinterpret_cast<void*>((v + a - 1) / a * a);
+  }
+  std::deque<std::string> storage_;  // stable addresses
+  std::vector<void*> pointers_;
+};
+
+struct Dim3 {
+  unsigned x = 1, y = 1, z = 1;
+};
+struct LaunchShape {
+  Dim3 grid, block;
+};
+// A 1-D launch covering n elements with `threads` per block (a grid-stride kernel covers the
+// rest when n needs more than the grid's limit of blocks).
+LaunchShape launch_1d(int64_t n, unsigned threads = 256);
+
+// Where op kernels run.
+class KernelRunner {
+ public:
+  virtual ~KernelRunner() = default;
+  // `entry` of `source` (complete: preamble included), compiled and loaded once; `label` names
+  // it in compile errors.
+  virtual void* function(const std::string& source, const std::string& entry, const std::string& label) = 0;
+  virtual void launch(void* function, const LaunchShape& shape, KernelArgs& args) = 0;
+  // True for the GPU (cuBLAS and the like may be used); false for the host runner of tests.
+  virtual bool on_device() const = 0;
+};
+
+// The runner op kernels use: the GPU's, unless a test installed another. Throws DeviceError
+// (with the reason) when there is no GPU and no other runner.
+KernelRunner& runner();
+// Installs `r` for the process (null: the GPU's again). For tests.
+void set_runner(KernelRunner* r);
+
+// Compiles (once) and launches `entry` of `source`, which lacks its preamble: the preamble
+// for `dtype` (kernel_preamble_for) is prepended.
+void launch_kernel(const std::string& source, DType dtype, const std::string& entry, const LaunchShape& shape,
+                   KernelArgs& args);
+
+// ---- registration ----
+
+// Every op kernel source of one family (reductions, indexing, ...), for the NVRTC test and the
+// host build: a family registers its lister at static initialization.
+using KernelSourceLister = std::vector<KernelSource> (*)();
+struct KernelSourceFamily {
+  KernelSourceFamily(const char* family, KernelSourceLister list);
+};
+std::vector<KernelSource> all_op_kernel_sources();
+
+// `fn` becomes op `op`'s CUDA kernel (OpDef::kernels[kCUDA]) when install_op_kernels() runs.
+struct CudaKernel {
+  CudaKernel(const char* op, ops::KernelFn fn);
+};
+// Installs every registered CUDA kernel into the op table (once; thread-safe). The CUDA
+// backend calls it when it registers; tests call it to run kernels on the host runner.
+void install_op_kernels();
+// The ops that have a registered CUDA kernel (elementwise ops run generated kernels instead).
+std::vector<std::string> ops_with_cuda_kernels();
+
+}  // namespace tl::rt::cuda

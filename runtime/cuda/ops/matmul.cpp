@@ -1,0 +1,4 @@
+// CUDA kernels of the op table's matmul ops (runtime/cuda/launch.h says how op kernels are written).
+#include "runtime/cuda/launch.h"
+
+namespace tl::rt::cuda {}  // namespace tl::rt::cuda

@@ -1,0 +1,43 @@
+// Runs tl's CUDA op kernels on the host, for tests without a GPU: the runner finds a kernel's
+// host build (cuda_host_dump.cpp compiled every source of rt::cuda::all_op_kernel_sources())
+// and launches it with one host thread per CUDA thread, block after block, on host memory.
+// With HostCudaKernels in scope, every op that has a CUDA kernel runs it on CPU tensors in
+// place of its CPU kernel: the op's whole CUDA path (parameters, grid, scratch tensors, the
+// kernel's text) runs through ops::call, and the op samples compare it with the CPU kernel.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "runtime/cuda/launch.h"
+#include "tl/tensor.h"
+
+namespace tl::test {
+
+class HostKernelRunner : public rt::cuda::KernelRunner {
+ public:
+  void* function(const std::string& source, const std::string& entry, const std::string& label) override;
+  void launch(void* function, const rt::cuda::LaunchShape& shape, rt::cuda::KernelArgs& args) override;
+  bool on_device() const override { return false; }
+  int64_t launches() const { return launches_; }
+
+ private:
+  int64_t launches_ = 0;
+};
+
+// While alive: the host runner is installed and each op with a CUDA kernel runs it as its CPU
+// kernel. Not reentrant; one at a time.
+class HostCudaKernels {
+ public:
+  HostCudaKernels();
+  ~HostCudaKernels();
+  HostCudaKernels(const HostCudaKernels&) = delete;
+  HostCudaKernels& operator=(const HostCudaKernels&) = delete;
+  const HostKernelRunner& runner() const { return runner_; }
+
+ private:
+  HostKernelRunner runner_;
+  std::vector<std::pair<std::string, ops::KernelFn>> saved_;  // each op's CPU kernel
+};
+
+}  // namespace tl::test
