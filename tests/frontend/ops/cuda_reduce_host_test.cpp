@@ -1,0 +1,3 @@
+// Focused checks of the CUDA reduce kernels on the host runner (tests/runtime/cuda_host_runner.h):
+// shapes the op samples do not reach (many blocks, long rows, edge sizes).
+#include <catch2/catch.hpp>
