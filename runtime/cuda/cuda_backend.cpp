@@ -19,9 +19,11 @@ namespace tl::rt::cuda {
 
 namespace {
 
-// Freed blocks are kept by size class (multiples of 512 bytes up to 1 MiB, then of 2 MiB) and
-// reused; when the driver is out of memory the cached blocks are released and the allocation
-// tried once more.
+// Freed blocks are kept by stream and size class (multiples of 512 bytes up to 1 MiB, then of
+// 2 MiB) and reused by work on the same stream only: work queued on another stream could
+// still be using a block its last tensor freed. When the driver is out of memory, every
+// stream's cached blocks are released (after waiting for the device, so none is in use) and
+// the allocation tried once more.
 class CachingAllocator : public Allocator {
  public:
   explicit CachingAllocator(const Driver& driver) : driver_(driver) {}
@@ -33,13 +35,16 @@ class CachingAllocator : public Allocator {
 
   void* allocate(size_t nbytes) override {
     const size_t size = size_class(nbytes);
+    void* stream = current_stream();
     std::lock_guard<std::mutex> lock(mutex_);
-    auto it = free_.find(size);
+    ++stats_.allocations;
+    auto it = free_.find({stream, size});
     if (it != free_.end() && !it->second.empty()) {
       DevicePtr p = it->second.back();
       it->second.pop_back();
-      cached_ -= size;
-      in_use_ += size;
+      stats_.cached -= size;
+      ++stats_.cache_hits;
+      note_in_use(p, size, stream);
       return reinterpret_cast<void*>(p);
     }
     DevicePtr p = 0;
@@ -51,11 +56,12 @@ class CachingAllocator : public Allocator {
         p = driver_.allocate(size);
       } catch (const DeviceError& e) {
         throw DeviceError(std::string(e.what()) + ": out of memory on cuda:0 allocating " + std::to_string(nbytes) +
-                          " bytes; tl's allocator holds " + std::to_string(in_use_) + " bytes in use (and released " +
-                          "its cache)");
+                          " bytes; tl's allocator holds " + std::to_string(stats_.in_use) +
+                          " bytes in use by tensors (its cache was released; tl::cuda_device::memory_stats() has more)");
       }
     }
-    in_use_ += size;
+    ++stats_.driver_allocations;
+    note_in_use(p, size, stream);
     return reinterpret_cast<void*>(p);
   }
 
@@ -63,14 +69,18 @@ class CachingAllocator : public Allocator {
     if (ptr == nullptr) return;
     const size_t size = size_class(nbytes);
     std::lock_guard<std::mutex> lock(mutex_);
-    free_[size].push_back(reinterpret_cast<DevicePtr>(ptr));
-    in_use_ -= size;
-    cached_ += size;
+    const auto p = reinterpret_cast<DevicePtr>(ptr);
+    auto owner = stream_of_.find(p);
+    void* stream = owner == stream_of_.end() ? nullptr : owner->second;
+    if (owner != stream_of_.end()) stream_of_.erase(owner);
+    free_[{stream, size}].push_back(p);
+    stats_.in_use -= size;
+    stats_.cached += size;
   }
 
   size_t cached_bytes() const override {
     std::lock_guard<std::mutex> lock(mutex_);
-    return cached_;
+    return stats_.cached;
   }
 
   void empty_cache() override {
@@ -78,18 +88,36 @@ class CachingAllocator : public Allocator {
     release_cached();
   }
 
+  AllocatorStats stats() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return stats_;
+  }
+  void reset_peak() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stats_.peak_in_use = stats_.in_use;
+  }
+
  private:
+  void note_in_use(DevicePtr p, size_t size, void* stream) {  // with mutex_ held
+    stats_.in_use += size;
+    stats_.peak_in_use = std::max(stats_.peak_in_use, stats_.in_use);
+    if (stream != nullptr) stream_of_[p] = stream;
+  }
   void release_cached() {  // with mutex_ held
-    for (auto& [size, blocks] : free_)
+    if (free_.empty()) return;
+    driver_.synchronize();  // a cached block may still be read by queued work
+    for (auto& [key, blocks] : free_)
       for (DevicePtr p : blocks) driver_.free(p);
     free_.clear();
-    cached_ = 0;
+    stats_.cached = 0;
+    ++stats_.cache_releases;
   }
 
   const Driver& driver_;
   mutable std::mutex mutex_;
-  std::map<size_t, std::vector<DevicePtr>> free_;
-  size_t cached_ = 0, in_use_ = 0;
+  std::map<std::pair<void*, size_t>, std::vector<DevicePtr>> free_;  // by (stream, size class)
+  std::unordered_map<DevicePtr, void*> stream_of_;  // live blocks not on the default stream
+  AllocatorStats stats_;
 };
 
 class CudaBackend : public DeviceBackend {
@@ -114,6 +142,7 @@ class CudaBackend : public DeviceBackend {
     }
   }
   void synchronize(int) override { Driver::get()->synchronize(); }
+  CachingAllocator& caching_allocator() { return allocator_; }
 
  private:
   const Driver& driver_;
@@ -128,15 +157,30 @@ struct LoadedKernel {
 
 }  // namespace
 
+static CudaBackend* the_backend = nullptr;
+
 bool ensure_backend() {
   static const bool registered = [] {
     const Driver* driver = Driver::get();
     if (driver == nullptr) return false;
     install_op_kernels();
-    register_backend(new CudaBackend(*driver));  // lives for the process
+    the_backend = new CudaBackend(*driver);  // lives for the process
+    register_backend(the_backend);
     return true;
   }();
   return registered;
+}
+
+AllocatorStats allocator_stats() {
+  return ensure_backend() ? the_backend->caching_allocator().stats() : AllocatorStats{};
+}
+
+void reset_peak_in_use() {
+  if (ensure_backend()) the_backend->caching_allocator().reset_peak();
+}
+
+void release_cache() {
+  if (ensure_backend()) the_backend->caching_allocator().empty_cache();
 }
 
 void run_elementwise(const ops::OpDef& op, std::span<const Tensor> inputs, Tensor& out, const ops::Attrs& attrs) {

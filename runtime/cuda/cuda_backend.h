@@ -11,6 +11,16 @@
 
 namespace tl::rt::cuda {
 
+// What the caching allocator holds and has done (tl::cuda_device::MemoryStats without the
+// driver's figures).
+struct AllocatorStats {
+  size_t in_use = 0, cached = 0, peak_in_use = 0;
+  int64_t allocations = 0, cache_hits = 0, driver_allocations = 0, cache_releases = 0;
+};
+AllocatorStats allocator_stats();  // zeros before the backend registers
+void reset_peak_in_use();
+void release_cache();
+
 // Registers the backend when a driver and a device are present; returns whether it is.
 bool ensure_backend();
 

@@ -31,6 +31,16 @@ using LaunchFn = CUresult (*)(void*, unsigned, unsigned, unsigned, unsigned, uns
                               void**, void**);
 using ErrorStringFn = CUresult (*)(CUresult, const char**);
 
+using StreamCreateFn = CUresult (*)(void**, unsigned);
+using HandleFn = CUresult (*)(void*);
+using RecordFn = CUresult (*)(void*, void*);
+using ElapsedFn = CUresult (*)(float*, void*, void*);
+using WaitEventFn = CUresult (*)(void*, void*, unsigned);
+using MemInfoFn = CUresult (*)(size_t*, size_t*);
+
+constexpr int kNotReady = 600;              // CUDA_ERROR_NOT_READY
+constexpr unsigned kEventDisableTiming = 2;  // CU_EVENT_DISABLE_TIMING
+
 constexpr int kComputeCapabilityMajor = 75;  // CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR
 constexpr int kComputeCapabilityMinor = 76;
 
@@ -59,7 +69,10 @@ const Driver* Driver::get(std::string* why) {
     for (const char* name : {"cuInit", "cuDeviceGet", "cuDeviceGetCount", "cuDeviceGetAttribute", "cuDeviceGetName",
                              "cuDevicePrimaryCtxRetain", "cuCtxSetCurrent", "cuMemAlloc_v2", "cuMemFree_v2",
                              "cuMemcpyHtoD_v2", "cuMemcpyDtoH_v2", "cuMemcpyDtoD_v2", "cuCtxSynchronize", "cuModuleLoadData",
-                             "cuModuleUnload", "cuModuleGetFunction", "cuLaunchKernel"}) {
+                             "cuModuleUnload", "cuModuleGetFunction", "cuLaunchKernel", "cuStreamCreate",
+                             "cuStreamDestroy_v2", "cuStreamSynchronize", "cuStreamQuery", "cuEventCreate",
+                             "cuEventDestroy_v2", "cuEventRecord", "cuEventSynchronize", "cuEventQuery",
+                             "cuStreamWaitEvent", "cuMemGetInfo_v2"}) {
       if (::dlsym(library, name) == nullptr) {
         reason = std::string("the CUDA driver lacks ") + name;
         return nullptr;
@@ -122,6 +135,70 @@ void Driver::copy_on_device(DevicePtr dst, DevicePtr src, size_t bytes) const {
 }
 
 void Driver::synchronize() const { check(sym<SyncFn>(library_, "cuCtxSynchronize")(), "cuCtxSynchronize"); }
+
+void* Driver::create_stream() const {
+  void* stream = nullptr;
+  check(sym<StreamCreateFn>(library_, "cuStreamCreate")(&stream, 0), "cuStreamCreate");
+  return stream;
+}
+
+void Driver::destroy_stream(void* stream) const {
+  if (stream != nullptr) sym<HandleFn>(library_, "cuStreamDestroy_v2")(stream);
+}
+
+void Driver::synchronize_stream(void* stream) const {
+  check(sym<HandleFn>(library_, "cuStreamSynchronize")(stream), "cuStreamSynchronize");
+}
+
+bool Driver::stream_done(void* stream) const {
+  const int r = sym<HandleFn>(library_, "cuStreamQuery")(stream);
+  if (r == kNotReady) return false;
+  check(r, "cuStreamQuery");
+  return true;
+}
+
+void* Driver::create_event(bool timing) const {
+  void* event = nullptr;
+  check(sym<StreamCreateFn>(library_, "cuEventCreate")(&event, timing ? 0 : kEventDisableTiming), "cuEventCreate");
+  return event;
+}
+
+void Driver::destroy_event(void* event) const {
+  if (event != nullptr) sym<HandleFn>(library_, "cuEventDestroy_v2")(event);
+}
+
+void Driver::record_event(void* event, void* stream) const {
+  check(sym<RecordFn>(library_, "cuEventRecord")(event, stream), "cuEventRecord");
+}
+
+void Driver::synchronize_event(void* event) const {
+  check(sym<HandleFn>(library_, "cuEventSynchronize")(event), "cuEventSynchronize");
+}
+
+bool Driver::event_done(void* event) const {
+  const int r = sym<HandleFn>(library_, "cuEventQuery")(event);
+  if (r == kNotReady) return false;
+  check(r, "cuEventQuery");
+  return true;
+}
+
+float Driver::elapsed_ms(void* start, void* end) const {
+  float ms = 0;
+  // CUDA 13 names it cuEventElapsedTime_v2; older drivers have only the first version.
+  auto elapsed = sym<ElapsedFn>(library_, "cuEventElapsedTime_v2");
+  if (elapsed == nullptr) elapsed = sym<ElapsedFn>(library_, "cuEventElapsedTime");
+  if (elapsed == nullptr) throw DeviceError("tl: the CUDA driver lacks cuEventElapsedTime");
+  check(elapsed(&ms, start, end), "cuEventElapsedTime");
+  return ms;
+}
+
+void Driver::stream_wait_event(void* stream, void* event) const {
+  check(sym<WaitEventFn>(library_, "cuStreamWaitEvent")(stream, event, 0), "cuStreamWaitEvent");
+}
+
+void Driver::memory_info(size_t* free_bytes, size_t* total_bytes) const {
+  check(sym<MemInfoFn>(library_, "cuMemGetInfo_v2")(free_bytes, total_bytes), "cuMemGetInfo");
+}
 
 std::unique_ptr<Driver::Module> Driver::load_module(const std::string& image) const {
   auto m = std::make_unique<Module>();

@@ -42,6 +42,22 @@ class Driver {
     void* module_ = nullptr;
   };
   std::unique_ptr<Module> load_module(const std::string& image) const;
+  // Streams and events (handles as the driver's CUstream and CUevent). Streams are created
+  // blocking: the default stream, which copies use, waits for them and they for it.
+  void* create_stream() const;
+  void destroy_stream(void* stream) const;
+  void synchronize_stream(void* stream) const;
+  bool stream_done(void* stream) const;  // cuStreamQuery: all work finished
+  void* create_event(bool timing) const;
+  void destroy_event(void* event) const;
+  void record_event(void* event, void* stream) const;
+  void synchronize_event(void* event) const;
+  bool event_done(void* event) const;
+  float elapsed_ms(void* start, void* end) const;
+  void stream_wait_event(void* stream, void* event) const;
+  // Free and total device memory (cuMemGetInfo).
+  void memory_info(size_t* free_bytes, size_t* total_bytes) const;
+
   // Launches `function` on a 1-D grid; `args[i]` points at the i-th kernel parameter.
   void launch(void* function, unsigned blocks, unsigned threads, std::vector<void*>& args) const;
   // The same on a 3-D grid of 3-D blocks, on `stream` (null: the default stream).

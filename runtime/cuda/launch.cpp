@@ -63,7 +63,7 @@ class DeviceRunner : public KernelRunner {
     const Driver& d = *Driver::get();  // the context current on this thread
     const unsigned grid[3] = {shape.grid.x, shape.grid.y, shape.grid.z};
     const unsigned block[3] = {shape.block.x, shape.block.y, shape.block.z};
-    d.launch(function, grid, block, 0, nullptr, args.pointers());
+    d.launch(function, grid, block, 0, current_stream(), args.pointers());
   }
 
   bool on_device() const override { return true; }
@@ -80,6 +80,7 @@ class DeviceRunner : public KernelRunner {
 };
 
 std::atomic<KernelRunner*> installed_runner{nullptr};
+thread_local void* thread_stream = nullptr;
 
 }  // namespace
 
@@ -91,6 +92,9 @@ KernelRunner& runner() {
   static DeviceRunner* device = new DeviceRunner(*driver);  // lives for the process
   return *device;
 }
+
+void* current_stream() { return thread_stream; }
+void set_current_stream(void* stream) { thread_stream = stream; }
 
 void set_runner(KernelRunner* r) { installed_runner.store(r); }
 

@@ -88,6 +88,11 @@ class KernelRunner {
   virtual bool on_device() const = 0;
 };
 
+// The calling thread's current stream (the driver's CUstream; null: the default stream), where
+// kernels and the allocator's blocks go. tl::cuda_device::StreamGuard sets it.
+void* current_stream();
+void set_current_stream(void* stream);
+
 // The runner op kernels use: the GPU's, unless a test installed another. Throws DeviceError
 // (with the reason) when there is no GPU and no other runner.
 KernelRunner& runner();

@@ -7,6 +7,7 @@
 #include "tl/data.h"
 #include "tl/dtype.h"
 #include "tl/debug.h"
+#include "tl/cuda.h"
 #include "tl/device.h"
 #include "tl/error.h"
 #include "tl/export.h"

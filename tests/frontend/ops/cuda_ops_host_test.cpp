@@ -5,6 +5,7 @@
 // is ops_cuda_test.
 #include <catch2/catch.hpp>
 
+#include <optional>
 #include <sstream>
 
 #include "runtime/cuda/launch.h"
@@ -29,7 +30,7 @@ TEST_CASE("each op's CUDA kernel, run on the host, gives its CPU kernel's result
   rt::cuda::install_op_kernels();
   const std::vector<std::string> with_kernel = rt::cuda::ops_with_cuda_kernels();
   std::ostringstream failures;
-  int compared = 0;
+  int compared = 0, compared_backward = 0;
   for (const std::string& name : with_kernel) {
     const ops::OpDef& op = *ops::find_op(name);
     for (size_t k = 0; k < op.samples.size(); ++k) {
@@ -55,12 +56,39 @@ TEST_CASE("each op's CUDA kernel, run on the host, gives its CPU kernel's result
         ++compared;
         if (!close_enough(got, want))
           failures << name << " sample " << k << " " << dtype_name(dtype) << ": differs from the CPU kernel\n";
+        // Backward: the gradients of sum(out * w), whose derivative ops run their CUDA kernels too.
+        if (op.grad == nullptr || !is_floating(want.dtype())) continue;
+        auto grads = [&](bool cuda_kernels) {
+          std::vector<Tensor> leaves;
+          for (size_t i = 0; i < in.size(); ++i) {
+            Tensor t = in[i].detach();
+            if (!test::is_integer_input(s, i) && is_floating(t.dtype())) t.requires_grad_(true);
+            leaves.push_back(t);
+          }
+          Tensor w = linspace(-1.0, 1.0, want.numel(), {.dtype = want.dtype()}).reshape(want.shape());
+          std::optional<test::HostCudaKernels> on_host;
+          if (cuda_kernels) on_host.emplace();
+          sum(mul(s.call(leaves), w)).backward();
+          std::vector<Tensor> g;
+          for (const Tensor& t : leaves)
+            if (t.requires_grad() && t.grad().defined()) g.push_back(t.grad());
+          return g;
+        };
+        try {
+          std::vector<Tensor> g_cpu = grads(false), g_cuda = grads(true);
+          bool same = g_cpu.size() == g_cuda.size();
+          for (size_t i = 0; same && i < g_cpu.size(); ++i) same = close_enough(g_cuda[i], g_cpu[i]);
+          ++compared_backward;
+          if (!same) failures << name << " sample " << k << " " << dtype_name(dtype) << ": gradients differ\n";
+        } catch (const Error& e) {
+          failures << name << " sample " << k << " " << dtype_name(dtype) << " backward: " << e.what() << "\n";
+        }
       }
     }
   }
   INFO(failures.str());
   CHECK(failures.str().empty());
-  WARN(compared << " samples of " << with_kernel.size() << " ops with CUDA kernels compared");
+  WARN(compared << " samples (" << compared_backward << " with their backward) of " << with_kernel.size() << " ops with CUDA kernels compared");
 }
 
 TEST_CASE("every op of the table has a CUDA kernel, or is listed as lacking one", "[cuda]") {

@@ -28,8 +28,8 @@ TEST_CASE("every op sample on CUDA gives its CPU result, and ops without a CUDA 
   // Copies both ways keep every bit.
   Tensor x = randn({5, 7});
   CHECK(allclose(x.to(kCUDA).to(kCPU), x, 0, 0));
-  std::ostringstream failures, missing;
-  int compared = 0;
+  std::ostringstream failures, missing, missing_backward;
+  int compared = 0, compared_backward = 0;
   for (const ops::OpDef* op : ops::all_ops()) {
     for (size_t k = 0; k < op->samples.size(); ++k) {
       const ops::Sample& s = op->samples[k];
@@ -54,11 +54,86 @@ TEST_CASE("every op sample on CUDA gives its CPU result, and ops without a CUDA 
                         (is_floating(want.dtype()) ? allclose(got.to(kFloat64), want.to(kFloat64), 1e-5, 1e-6)
                                                     : allclose(got.to(kFloat64), want.to(kFloat64), 0, 0));
       if (!same) failures << op->name << " sample " << k << " differs from the CPU\n";
+      // Backward: the gradients of sum(out * w) for a fixed w, on the GPU against the CPU.
+      if (op->grad == nullptr || !is_floating(want.dtype())) continue;
+      try {
+        auto grads_on = [&](Device device) {
+          std::vector<Tensor> leaves;
+          for (size_t i = 0; i < in.size(); ++i) {
+            Tensor t = in[i].to(device).detach();
+            if (!test::is_integer_input(s, i) && is_floating(t.dtype())) t.requires_grad_(true);
+            leaves.push_back(t);
+          }
+          Tensor out = s.call(leaves);
+          Tensor w = linspace(-1.0, 1.0, out.numel(), {.dtype = out.dtype()}).reshape(out.shape()).to(device);
+          sum(mul(out, w)).backward();
+          std::vector<Tensor> grads;
+          for (const Tensor& t : leaves)
+            if (t.requires_grad() && t.grad().defined()) grads.push_back(t.grad().to(kCPU));
+          return grads;
+        };
+        std::vector<Tensor> g_cpu = grads_on(kCPU), g_gpu = grads_on(kCUDA);
+        bool grads_same = g_cpu.size() == g_gpu.size();
+        for (size_t i = 0; grads_same && i < g_cpu.size(); ++i)
+          grads_same = allclose(g_gpu[i].to(kFloat64), g_cpu[i].to(kFloat64), 1e-5, 1e-6);
+        ++compared_backward;
+        if (!grads_same) failures << op->name << " sample " << k << ": gradients differ from the CPU's\n";
+      } catch (const DeviceError& e) {
+        if (k == 0) missing_backward << " " << op->name;
+      }
     }
   }
+  WARN(compared_backward << " backward passes compared; ops whose backward needs an op without a CUDA kernel:"
+                         << missing_backward.str());
   WARN(compared << " op samples compared on " << "the GPU" << "; ops without a CUDA kernel:"
                 << missing.str());
   INFO(failures.str());
   CHECK(failures.str().empty());
   CHECK(compared > 0);
+}
+
+TEST_CASE("without a GPU the CUDA API says so, and with one it reports, waits and times", "[cuda]") {
+  if (!cuda_device::is_available()) {
+    CHECK(cuda_device::device_count() == 0);
+    CHECK_THROWS_AS(cuda_device::synchronize(), DeviceError);
+    CHECK_THROWS_WITH(cuda_device::memory_stats(), Catch::Contains("memory_stats") && Catch::Contains("CUDA"));
+    CHECK_THROWS_AS(cuda_device::Stream(), DeviceError);
+    CHECK_THROWS_AS(cuda_device::Event(), DeviceError);
+    WARN("skipped: no CUDA device (the GPU half of this test)");
+    return;
+  }
+  CHECK(cuda_device::device_count() == 1);
+  CHECK_THAT(cuda_device::arch(), Catch::StartsWith("sm_"));
+  const cuda_device::MemoryStats before = cuda_device::memory_stats();
+  Tensor x = randn({1024, 1024}).to(kCUDA);
+  const cuda_device::MemoryStats during = cuda_device::memory_stats();
+  CHECK(during.in_use_bytes >= before.in_use_bytes + x.nbytes());
+  CHECK(during.peak_in_use_bytes >= during.in_use_bytes);
+  CHECK(during.device_total_bytes > 0);
+  // Work on a stream, timed by events; the result equals the default stream's.
+  Tensor want = mul(add(x, x), x).to(kCPU);
+  cuda_device::Stream stream;
+  cuda_device::Event start, end;
+  Tensor got;
+  {
+    cuda_device::StreamGuard on(stream);
+    start.record();
+    got = mul(add(x, x), x);
+    end.record();
+  }
+  end.synchronize();
+  CHECK(end.done());
+  CHECK(start.elapsed_ms(end) >= 0.0f);
+  stream.synchronize();
+  CHECK(stream.done());
+  CHECK(allclose(got.to(kCPU), want, 0, 0));
+  // Freed memory is kept, then returned on request.
+  x = Tensor();
+  got = Tensor();
+  CHECK(cuda_device::memory_stats().cached_bytes > 0);
+  cuda_device::empty_cache();
+  CHECK(cuda_device::memory_stats().cached_bytes == 0);
+  // More than the device has: an error naming the size, not a crash.
+  CHECK_THROWS_WITH(empty({int64_t{1} << 40}, {.device = kCUDA}),
+                    Catch::Contains("out of memory") && Catch::Contains("4398046511104 bytes"));
 }
