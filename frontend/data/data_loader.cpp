@@ -10,6 +10,7 @@
 
 #include "frontend/io/json_limits.h"
 #include "runtime/cpu/philox.h"
+#include "tl/cuda.h"
 #include "tl/data.h"
 
 namespace tl::data {
@@ -87,6 +88,9 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, DataLoaderOptions
   if (options_.num_workers < 0)
     throw ValueError("tl::data::DataLoader: num_workers must be >= 0, got " +
                      std::to_string(options_.num_workers) + where);
+  if (options_.device.type == DeviceType::kCUDA && !cuda_device::is_available())
+    throw DeviceError("tl::data::DataLoader: device " + options_.device.str() +
+                      " is not available (tl::cuda_device::is_available() is false)" + where);
   if (options_.seed) {
     seed_ = *options_.seed;
   } else {
@@ -128,7 +132,12 @@ std::vector<int64_t> DataLoader::epoch_order(int64_t epoch) const {
 Batch DataLoader::make_batch(const std::vector<int64_t>& order, int64_t batch_index) const {
   const int64_t b = options_.batch_size, n = static_cast<int64_t>(order.size());
   const int64_t start = batch_index * b, stop = std::min(start + b, n);
-  return dataset_->get_batch(std::vector<int64_t>(order.begin() + start, order.begin() + stop));
+  Batch batch = dataset_->get_batch(std::vector<int64_t>(order.begin() + start, order.begin() + stop));
+  if (options_.device != kCPU) {
+    if (batch.x.defined()) batch.x = batch.x.to(options_.device);
+    if (batch.y.defined()) batch.y = batch.y.to(options_.device);
+  }
+  return batch;
 }
 
 Batch DataLoader::next_batch() {

@@ -214,6 +214,9 @@ struct DataLoaderOptions {
   std::optional<uint64_t> seed = {};
   // The key this loader's state is saved under in a checkpoint.
   std::string name = "data_loader";
+  // Where batches are delivered: with workers, each batch is copied to the device by the
+  // worker that prepared it, so the copy overlaps the training step of the batch before.
+  Device device = kCPU;
 };
 
 // Iterates over a dataset in batches, one epoch per range-for loop:

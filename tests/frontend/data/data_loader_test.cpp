@@ -182,3 +182,24 @@ TEST_CASE("DataLoader rejects bad options", "[data][loader]") {
   DataLoader empty_loader(std::make_shared<TensorDataset>(tl::zeros({0, 2}), tl::zeros({0})), {.batch_size = 2});
   CHECK(one_epoch(empty_loader).empty());
 }
+
+TEST_CASE("DataLoader delivers batches on the device it is given, or refuses one that is not there",
+          "[data][loader][cuda]") {
+  if (!tl::cuda_device::is_available()) {
+    CHECK_THROWS_AS(DataLoader(numbered(10), {.batch_size = 4, .device = tl::kCUDA}), tl::DeviceError);
+    CHECK_THROWS_WITH(DataLoader(numbered(10), {.batch_size = 4, .device = tl::kCUDA}),
+                      Catch::Contains("cuda:0") && Catch::Contains("data_loader_test.cpp"));
+    WARN("skipped: no CUDA device (batches on the GPU)");
+    return;
+  }
+  for (int workers : {0, 2}) {
+    DataLoader loader(numbered(10), {.batch_size = 4, .num_workers = workers, .device = tl::kCUDA});
+    std::vector<int64_t> seen;
+    for (auto [x, y] : loader) {
+      CHECK(x.device() == tl::kCUDA);
+      CHECK(y.device() == tl::kCUDA);
+      for (int64_t v : y.to(tl::kCPU).to_vector<int64_t>()) seen.push_back(v);
+    }
+    CHECK(seen == std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
+  }
+}

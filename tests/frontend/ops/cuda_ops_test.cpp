@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "tests/support/op_samples.h"
+#include "tests/support/scratch_dir.h"
 #include "tl/tl.h"
 
 using namespace tl;
@@ -136,4 +137,50 @@ TEST_CASE("without a GPU the CUDA API says so, and with one it reports, waits an
   // More than the device has: an error naming the size, not a crash.
   CHECK_THROWS_WITH(empty({int64_t{1} << 40}, {.device = kCUDA}),
                     Catch::Contains("out of memory") && Catch::Contains("4398046511104 bytes"));
+}
+
+TEST_CASE("a checkpoint saved from the GPU loads on the CPU and back, with its optimizer", "[cuda][gpu][checkpoint]") {
+  if (!cuda_device::is_available()) {
+    WARN("skipped: no CUDA device");
+    SUCCEED();
+    return;
+  }
+  testing::ScratchDir dir;
+  const std::string path = (dir.path / "gpu.tlckpt").string();
+  manual_seed(3);
+  nn::Sequential gpu_model(nn::Linear(4, 8), nn::ReLU(), nn::Linear(8, 2));
+  gpu_model.to(kCUDA);
+  optim::Adam gpu_opt(gpu_model.parameters(), {.lr = 1e-2});
+  Tensor x = randn({16, 4}).to(kCUDA), y = randn({16, 2}).to(kCUDA);
+  for (int i = 0; i < 3; ++i) {
+    Tensor loss = nn::mse_loss(gpu_model(x), y);
+    gpu_opt.zero_grad();
+    loss.backward();
+    gpu_opt.step();
+  }
+  save(path, gpu_model, &gpu_opt);
+  nn::Sequential cpu_model(nn::Linear(4, 8), nn::ReLU(), nn::Linear(8, 2));
+  optim::Adam cpu_opt(cpu_model.parameters(), {.lr = 1e-2});
+  load(path, cpu_model, &cpu_opt);
+  auto gpu_params = gpu_model.parameters(), cpu_params = cpu_model.parameters();
+  REQUIRE(gpu_params.size() == cpu_params.size());
+  for (size_t i = 0; i < gpu_params.size(); ++i) {
+    CHECK(cpu_params[i].device() == kCPU);
+    CHECK(allclose(cpu_params[i], gpu_params[i].to(kCPU), 0, 0));
+  }
+  // And back onto a GPU model: one more step on each gives the same parameters.
+  nn::Sequential again(nn::Linear(4, 8), nn::ReLU(), nn::Linear(8, 2));
+  again.to(kCUDA);
+  optim::Adam again_opt(again.parameters(), {.lr = 1e-2});
+  load(path, again, &again_opt);
+  for (auto* pair : {&gpu_model, &again}) {
+    nn::Sequential& m = *pair;
+    optim::Adam& o = pair == &gpu_model ? gpu_opt : again_opt;
+    Tensor loss = nn::mse_loss(m(x), y);
+    o.zero_grad();
+    loss.backward();
+    o.step();
+  }
+  auto a = gpu_model.parameters(), b = again.parameters();
+  for (size_t i = 0; i < a.size(); ++i) CHECK(allclose(a[i].to(kCPU), b[i].to(kCPU), 0, 0));
 }
