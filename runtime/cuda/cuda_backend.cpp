@@ -4,6 +4,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <variant>
 #include <unordered_map>
 #include <vector>
 
@@ -190,22 +192,44 @@ void run_elementwise(const ops::OpDef& op, std::span<const Tensor> inputs, Tenso
   const int64_t rank = out.dim();
   if (rank > kMaxKernelRank) throw ShapeError("tl::" + op.name + ": CUDA kernels index at most 8 dims");
   const DType input_dtype = inputs[op.arity == 3 ? 1 : 0].dtype();
-  std::optional<std::string> body = elementwise_kernel(op, input_dtype, attrs, "tl_kernel");
-  if (!body) throw DeviceError("tl::" + op.name + ": no CUDA kernel for " + dtype_name(input_dtype));
-  const std::string source = kernel_preamble_for(input_dtype) + *body;
-  const std::string digest = to_hex(sha256(source.data(), source.size()));
+  // The loaded kernel by (op, dtype, attributes): looked up without writing the source, which
+  // costs more than the launch itself.
+  std::string key = op.name;
+  key += '/';
+  key += dtype_name(input_dtype);
+  for (const ops::AttrSpec& spec : op.attrs) {
+    const ops::AttrValue v = ops::get_attr(attrs, spec.field);
+    key += '/';
+    if (const double* d = std::get_if<double>(&v)) key.append(reinterpret_cast<const char*>(d), sizeof *d);
+    else if (const int64_t* i = std::get_if<int64_t>(&v)) key += std::to_string(*i);
+    else if (const bool* b = std::get_if<bool>(&v)) key += *b ? '1' : '0';
+    else if (const DType* t = std::get_if<DType>(&v)) key += dtype_name(*t);
+    else key += std::get<Shape>(v).str();
+    if (spec.present != ops::AttrField::kNone) key += std::get<bool>(ops::get_attr(attrs, spec.present)) ? '+' : '-';
+  }
   static std::mutex mutex;
-  static std::unordered_map<std::string, LoadedKernel>* loaded = new std::unordered_map<std::string, LoadedKernel>();
+  static auto* by_key = new std::unordered_map<std::string, void*>();
+  static auto* loaded = new std::unordered_map<std::string, LoadedKernel>();  // by source digest
   void* function = nullptr;
   {
     std::lock_guard<std::mutex> lock(mutex);
-    LoadedKernel& k = (*loaded)[digest];
-    if (k.function == nullptr) {
-      CompiledKernel image = compile_cached(source, "tl_" + op.name, driver->arch());
-      k.module = driver->load_module(*image.binary);
-      k.function = k.module->function("tl_kernel");
+    auto hit = by_key->find(key);
+    if (hit != by_key->end()) {
+      function = hit->second;
+    } else {
+      std::optional<std::string> body = elementwise_kernel(op, input_dtype, attrs, "tl_kernel");
+      if (!body) throw DeviceError("tl::" + op.name + ": no CUDA kernel for " + dtype_name(input_dtype));
+      const std::string source = kernel_preamble_for(input_dtype) + *body;
+      const std::string digest = to_hex(sha256(source.data(), source.size()));
+      LoadedKernel& k = (*loaded)[digest];
+      if (k.function == nullptr) {
+        CompiledKernel image = compile_cached(source, "tl_" + op.name, driver->arch());
+        k.module = driver->load_module(*image.binary);
+        k.function = k.module->function("tl_kernel");
+      }
+      function = k.function;
+      (*by_key)[key] = function;
     }
-    function = k.function;
   }
   // Shape and strides: each operand right-aligned to the result, stride 0 where broadcast.
   struct Shape8 {
@@ -238,7 +262,8 @@ void run_elementwise(const ops::OpDef& op, std::span<const Tensor> inputs, Tenso
   args.push_back(&n);
   const long long threads = 256;
   const long long blocks = std::min<long long>((n + threads - 1) / threads, 65535);
-  if (n > 0) driver->launch(function, static_cast<unsigned>(blocks), static_cast<unsigned>(threads), args);
+  const unsigned grid[3] = {static_cast<unsigned>(blocks), 1, 1}, block[3] = {static_cast<unsigned>(threads), 1, 1};
+  if (n > 0) driver->launch(function, grid, block, 0, current_stream(), args);
 }
 
 }  // namespace tl::rt::cuda
