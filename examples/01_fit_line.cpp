@@ -4,13 +4,19 @@
 
 #include <cmath>
 #include <cstdio>
+#include <string>
 
-int main() {
+int main(int argc, char** argv) {
+  // --device cuda fits on the GPU (the same code; the compiled step then runs eagerly there).
+  const tl::Device device = argc > 2 && std::string(argv[1]) == "--device" && std::string(argv[2]) == "cuda" ? tl::kCUDA : tl::kCPU;
   tl::manual_seed(0);
   tl::Tensor x = tl::uniform({256, 1}, -1.0, 1.0);
   tl::Tensor y = 3.0 * x + 2.0 + 0.1 * tl::randn({256, 1});
 
+  x = x.to(device);
+  y = y.to(device);
   tl::nn::Linear model(1, 1);
+  model.to(device);
   tl::optim::SGD opt(model.parameters(), {.lr = 0.1});
   auto train_step = tl::compile([&](tl::Tensor x, tl::Tensor y) {
     tl::Tensor l = tl::nn::mse_loss(model(x), y);

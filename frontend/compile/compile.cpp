@@ -1,4 +1,5 @@
 // tl::compile's engine: warm-up, tracing, the cache of compiled variants and their guards.
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <mutex>
@@ -147,6 +148,7 @@ struct CompiledFunction::Impl {
     return {};
   }
 
+  bool warned_device = false;  // told once that CUDA arguments run eagerly
   std::vector<Tensor> run_eager(std::span<const Tensor> args) {
     ++stats.eager_calls;
     return body(args);
@@ -232,6 +234,16 @@ std::vector<Tensor> CompiledFunction::call(std::span<const Tensor> args) {
   ++s.stats.calls;
   // Nested in another trace, the ops are recorded into the outer program instead.
   if (compile_disabled() || trace::is_tracing() || s.stats.calls <= s.options.warmup_calls) return s.run_eager(args);
+  // Programs on CUDA tensors are not compiled yet: the same code runs eagerly on the GPU, so
+  // switching a training loop's device stays a one-line change.
+  if (std::any_of(args.begin(), args.end(), [](const Tensor& t) { return t.defined() && t.device() != kCPU; })) {
+    if (!s.warned_device) {
+      rt::logger("tl.compile")->warn("tl::compile({}): arguments on CUDA run eagerly (compiled GPU programs are not "
+                                     "built yet)", s.name());
+      s.warned_device = true;
+    }
+    return s.run_eager(args);
+  }
 
   Signature sig = signature_of(args);
   std::string why;
