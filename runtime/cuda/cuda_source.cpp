@@ -18,7 +18,9 @@ bool is_float_compute(DType dtype) { return is_floating(dtype); }
 // Appends one statement per primitive to `body`; a value is "v<k>", the k-th statement's result.
 class CudaCBuilder : public ops::ScalarBuilder {
  public:
-  CudaCBuilder(DType compute_dtype, DType result_dtype) : compute_(compute_dtype), result_(result_dtype) {}
+  // `prefix` keeps the names of several builders in one kernel apart (a fused group's steps).
+  CudaCBuilder(DType compute_dtype, DType result_dtype, std::string prefix = "v")
+      : compute_(compute_dtype), result_(result_dtype), prefix_(std::move(prefix)) {}
 
   // The operand variable `name` (already declared by the kernel) as a value.
   Value named(const std::string& name, bool pred) const {
@@ -74,7 +76,7 @@ class CudaCBuilder : public ops::ScalarBuilder {
   const char* type() const { return compute_type(compute_); }
 
   Value emit_as(const std::string& type, const std::string& expr, bool pred = false) const {
-    const std::string name = "v" + std::to_string(names_.size());
+    const std::string name = prefix_ + std::to_string(names_.size());
     body_ += "    const " + type + " " + name + " = " + expr + ";\n";
     names_.push_back(name);
     preds_.resize(names_.size(), false);
@@ -101,6 +103,7 @@ class CudaCBuilder : public ops::ScalarBuilder {
   }
 
   DType compute_, result_;
+  std::string prefix_;
   mutable std::vector<std::string> names_;
   mutable std::vector<bool> preds_;
   mutable std::string body_;
@@ -180,6 +183,77 @@ std::optional<std::string> elementwise_kernel(const ops::OpDef& op, DType input_
   src << builder.body();
   src << "    out[o_out] = (" << storage_type(result) << ")(" << builder.name_of(r) << ");\n"
       << "  }\n}\n";
+  return src.str();
+}
+
+std::string fused_kernel_source(const FusedGroup& group, const std::string& name) {
+  bool half = false, bfloat16 = false;
+  auto note = [&](DType d) {
+    half |= d == kFloat16;
+    bfloat16 |= d == kBFloat16;
+  };
+  for (DType d : group.inputs) note(d);
+  for (const FusedStep& step : group.steps) note(step.dtype);
+  if (group.steps.empty()) throw ValueError("tl: a fused group without steps");
+  const int n_in = static_cast<int>(group.inputs.size());
+  const DType result = group.steps.back().dtype;
+  std::ostringstream src;
+  src << kernel_preamble(half, bfloat16) << "extern \"C\" __global__ void " << name << "(";
+  for (int k = 0; k < n_in; ++k) src << "const " << storage_type(group.inputs[k]) << "* __restrict__ in" << k << ", ";
+  src << storage_type(result) << "* __restrict__ out, TlShape shape, ";
+  for (int k = 0; k < n_in; ++k) src << "TlStrides s" << k << ", ";
+  src << "long long n) {\n"
+      << "  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;\n"
+      << "       i += (long long)gridDim.x * blockDim.x) {\n"
+      << "    long long rest = i";
+  for (int k = 0; k < n_in; ++k) src << ", o" << k << " = 0";
+  src << ";\n"
+      << "#pragma unroll 1\n"
+      << "    for (int d = shape.rank - 1; d >= 0; --d) {\n"
+      << "      const long long c = rest % shape.size[d];\n"
+      << "      rest /= shape.size[d];\n";
+  for (int k = 0; k < n_in; ++k) src << "      o" << k << " += c * s" << k << ".stride[d];\n";
+  src << "    }\n";
+  // Each input loaded once, in its storage type; each step's result kept in its storage type
+  // too, so every intermediate is rounded as the eager op's result is.
+  for (int k = 0; k < n_in; ++k)
+    src << "    const " << storage_type(group.inputs[k]) << " x" << k << " = in" << k << "[o" << k << "];\n";
+  auto stored = [&](int ref) { return ref < 0 ? "x" + std::to_string(-ref - 1) : "r" + std::to_string(ref); };
+  auto dtype_of = [&](int ref) { return ref < 0 ? group.inputs[static_cast<size_t>(-ref - 1)] : group.steps[static_cast<size_t>(ref)].dtype; };
+  for (size_t k = 0; k < group.steps.size(); ++k) {
+    const FusedStep& step = group.steps[k];
+    const std::string r = "r" + std::to_string(k);
+    if (step.op == nullptr) {  // a constant of the step's dtype
+      CudaCBuilder b(compute_dtype(step.dtype), step.dtype, "c" + std::to_string(k) + "_");
+      const ops::ScalarValue c = b.constant(step.constant);
+      src << b.body() << "    const " << storage_type(step.dtype) << " " << r << " = (" << storage_type(step.dtype)
+          << ")(" << b.name_of(c) << ");\n";
+      continue;
+    }
+    const ops::OpDef& op = *step.op;
+    if (op.kind != ops::OpKind::kElementwise || op.pointwise.lower == nullptr ||
+        static_cast<int>(step.args.size()) != op.arity)
+      throw ValueError("tl: fused step " + std::to_string(k) + " (" + op.name + ") is not an elementwise op with " +
+                       std::to_string(step.args.size()) + " operands");
+    for (int a : step.args)
+      if (a >= static_cast<int>(k) || -a - 1 >= n_in)
+        throw ValueError("tl: fused step " + std::to_string(k) + " (" + op.name + ") reads an operand not yet computed");
+    // The op computes in its (value) operands' dtype, as its eager kernel: where's first is bool.
+    const DType input = dtype_of(step.args[op.arity == 3 ? 1 : 0]);
+    CudaCBuilder b(compute_dtype(input), step.dtype, "s" + std::to_string(k) + "_");
+    std::vector<ops::ScalarValue> operands;
+    for (size_t a = 0; a < step.args.size(); ++a) {
+      const DType d = dtype_of(step.args[a]);
+      const std::string var = "a" + std::to_string(k) + "_" + std::to_string(a);
+      const char* type = d == kBool ? "bool" : compute_type(input);
+      src << "    const " << type << " " << var << " = (" << type << ")(" << stored(step.args[a]) << ");\n";
+      operands.push_back(b.named(var, d == kBool));
+    }
+    const ops::ScalarValue v = op.pointwise.lower(b, operands, step.attrs);
+    src << b.body() << "    const " << storage_type(step.dtype) << " " << r << " = (" << storage_type(step.dtype)
+        << ")(" << b.name_of(v) << ");\n";
+  }
+  src << "    out[i] = r" << group.steps.size() - 1 << ";\n  }\n}\n";
   return src.str();
 }
 

@@ -38,6 +38,27 @@ std::string kernel_preamble_for(DType dtype);
 std::optional<std::string> elementwise_kernel(const ops::OpDef& op, DType input_dtype, const ops::Attrs& attrs,
                                               const std::string& name);
 
+// A fused group of elementwise ops (what tl-fuse-elementwise outlines), as one kernel: its
+// inputs broadcast to the result's shape, each step an op of the table (or a constant) on
+// inputs and earlier steps. Every step's result is rounded to its dtype, as the eager op's
+// result is, so a fused group computes what its ops compute one by one.
+struct FusedStep {
+  const ops::OpDef* op = nullptr;  // an elementwise op; null: the constant below
+  ops::Attrs attrs;
+  std::vector<int> args;  // k >= 0: step k's result (k below this step); k < 0: input -k-1
+  double constant = 0;
+  DType dtype = kFloat32;  // the step's result
+};
+struct FusedGroup {
+  std::vector<DType> inputs;
+  std::vector<FusedStep> steps;  // the last one is the group's result
+};
+// The complete source (its preamble included) of `extern "C" __global__ void <name>(const
+// In0* in0, ..., Out* out, TlShape shape, TlStrides s0, ..., long long n)`: a grid-stride
+// loop over the n elements of the contiguous result, input k read at its strides s<k> (0
+// along broadcast dims). Throws ValueError for a step that is not elementwise or reads ahead.
+std::string fused_kernel_source(const FusedGroup& group, const std::string& name);
+
 // The text of runtime/cpu/philox.h: Philox 4x32-10 and the maps from its words to uniform,
 // normal, Bernoulli and integer draws, one source for the CPU and for CUDA.
 const char* philox_header_text();

@@ -1,7 +1,18 @@
 #include "tests/runtime/cuda_host_runner.h"
 
+#include <dlfcn.h>
+#include <unistd.h>
+
 #include <barrier>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <thread>
+
+#include "runtime/base/sha256.h"
 
 #include "tests/runtime/cuda_host_kernels.h"
 #include "tests/runtime/cuda_host_shim.h"
@@ -18,8 +29,78 @@ void* HostKernelRunner::function(const std::string& source, const std::string& e
       throw Error("tl test: the host build of CUDA kernel " + entry + " has another source than the one launched");
     return const_cast<HostOpKernel*>(&k);
   }
-  throw Error("tl test: no host build of CUDA kernel " + entry +
-              " (is its source listed by its family's KernelSourceFamily?)");
+  // A source made at run time (a compiled program's fused group): compiled for the host now.
+  return jit_compile(source, entry);
+}
+
+namespace {
+
+// Kernels compiled at run time, kept for the process (their libraries stay loaded).
+struct JitKernels {
+  std::mutex mutex;
+  std::map<std::string, std::unique_ptr<HostOpKernel>> by_key;
+  std::vector<std::string> sources;  // what the kernels' `source` pointers point into
+};
+
+JitKernels& jit_kernels() {
+  static auto* k = new JitKernels();
+  return *k;
+}
+
+}  // namespace
+
+void* HostKernelRunner::jit_compile(const std::string& source, const std::string& entry) {
+  JitKernels& jit = jit_kernels();
+  std::lock_guard<std::mutex> lock(jit.mutex);
+  const std::string key = rt::to_hex(rt::sha256(source.data(), source.size())) + "_" + entry;
+  if (auto it = jit.by_key.find(key); it != jit.by_key.end()) return it->second.get();
+  // The source without CUDA's half headers (the shim has the types), with a cuLaunchKernel-style
+  // entry point the runner calls.
+  std::string host;
+  size_t start = 0;
+  for (size_t end; start < source.size(); start = end + 1) {
+    end = source.find('\n', start);
+    if (end == std::string::npos) end = source.size();
+    const std::string line = source.substr(start, end - start);
+    if (line.rfind("#include <cuda_", 0) != 0) host += line + "\n";
+  }
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("tl_host_cuda_" + std::to_string(::getuid()));
+  std::filesystem::create_directories(dir);
+  const std::filesystem::path cpp = dir / (key + ".cpp"), so = dir / (key + ".so");
+  if (!std::filesystem::exists(so)) {
+    std::ofstream(cpp) << "#include <cstring>\n#include <tuple>\n#include <utility>\n"
+                       << "#include \"tests/runtime/cuda_host_shim.h\"\n"
+                       << host
+                       << "template <class... P, size_t... I>\n"
+                          "static void tl_jit_invoke(void (*f)(P...), void** args, std::index_sequence<I...>) {\n"
+                          "  std::tuple<std::remove_cv_t<P>...> values;\n"
+                          "  ((std::memcpy(&std::get<I>(values), args[I], sizeof(P))), ...);\n"
+                          "  std::apply(f, values);\n}\n"
+                          "template <class... P>\n"
+                          "static void tl_jit_call(void (*f)(P...), void** args) {\n"
+                          "  tl_jit_invoke(f, args, std::index_sequence_for<P...>{});\n}\n"
+                       << "extern \"C\" void tl_host_entry(void** args) { tl_jit_call(&" << entry << ", args); }\n";
+    const std::filesystem::path tmp = dir / (key + "." + std::to_string(::getpid()) + ".so");
+    const std::string command = std::string(TL_HOST_CXX) + " -std=c++20 -O1 -w -shared -fPIC -I" + TL_SOURCE_DIR +
+                                " -I" + TL_SOURCE_DIR + "/runtime/include " + cpp.string() + " -o " + tmp.string() +
+                                " 2>" + (dir / (key + ".log")).string();
+    if (std::system(command.c_str()) != 0) {
+      std::ifstream log(dir / (key + ".log"));
+      std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+      throw Error("tl test: the host compiler refused CUDA kernel " + entry + ":\n" + text.substr(0, 4000));
+    }
+    std::filesystem::rename(tmp, so);
+  }
+  void* library = ::dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (library == nullptr) throw Error(std::string("tl test: cannot load ") + so.string() + ": " + ::dlerror());
+  auto* call = reinterpret_cast<void (*)(void**)>(::dlsym(library, "tl_host_entry"));
+  if (call == nullptr) throw Error("tl test: " + so.string() + " lacks its entry");
+  jit.sources.push_back(source);
+  auto kernel = std::make_unique<HostOpKernel>(HostOpKernel{nullptr, nullptr, call});
+  HostOpKernel* result = kernel.get();
+  jit.by_key[key] = std::move(kernel);
+  ++jit_compiles_;
+  return result;
 }
 
 void HostKernelRunner::launch(void* function, const rt::cuda::LaunchShape& shape, rt::cuda::KernelArgs& args) {

@@ -1,6 +1,7 @@
 // Runs tl's CUDA op kernels on the host, for tests without a GPU: the runner finds a kernel's
-// host build (cuda_host_dump.cpp compiled every source of rt::cuda::all_op_kernel_sources())
-// and launches it with one host thread per CUDA thread, block after block, on host memory.
+// host build (cuda_host_dump.cpp compiled every source of rt::cuda::all_op_kernel_sources();
+// a source made at run time, such as a compiled program's fused group, is compiled with the
+// host compiler when first launched) and launches it with one host thread per CUDA thread, block after block, on host memory.
 // With HostCudaKernels in scope, every op that has a CUDA kernel runs it on CPU tensors in
 // place of its CPU kernel: the op's whole CUDA path (parameters, grid, scratch tensors, the
 // kernel's text) runs through ops::call, and the op samples compare it with the CPU kernel.
@@ -20,9 +21,14 @@ class HostKernelRunner : public rt::cuda::KernelRunner {
   void launch(void* function, const rt::cuda::LaunchShape& shape, rt::cuda::KernelArgs& args) override;
   bool on_device() const override { return false; }
   int64_t launches() const { return launches_; }
+  int64_t jit_compiles() const { return jit_compiles_; }
 
  private:
+  // Compiles a source the host build does not hold with the host's C++ compiler (the shim
+  // included) into a loaded library; cached by source in the temp folder.
+  void* jit_compile(const std::string& source, const std::string& entry);
   int64_t launches_ = 0;
+  int64_t jit_compiles_ = 0;
 };
 
 // While alive: the host runner is installed and each op with a CUDA kernel runs it as its CPU
