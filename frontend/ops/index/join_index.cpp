@@ -108,6 +108,9 @@ void check_index(const Tensor& index, int64_t bound, const char* op, const char*
     throw DTypeError(std::string("tl::") + op + ": " + what + " must be int32 or int64, got " + describe_one(index) +
                      " at " + site.str());
   }
+  // A device's indices are checked by its kernel (it reads the first bad one back), so the
+  // host never reads device memory here.
+  if (index.device() != kCPU) return;
   Tensor flat = index.contiguous(site);
   with_index(flat, [&](auto* idx) {
     for (int64_t i = 0; i < flat.numel(); ++i) {
