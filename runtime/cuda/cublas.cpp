@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "runtime/cuda/launch.h"
 #include "tl/error.h"
 
 namespace tl::rt::cuda {
@@ -284,7 +285,7 @@ bool CublasLt::matmul(const LtProblem& p, const std::function<DevicePtr(size_t)>
   const Status run = symbol<MatmulFn>(library_, "cublasLtMatmul")(
       handle_, desc, alpha, reinterpret_cast<const void*>(p.b.data), b_layout, reinterpret_cast<const void*>(p.a.data),
       a_layout, beta, out, out_layout, out, out_layout, &result.algo, reinterpret_cast<void*>(scratch),
-      result.workspace_size, nullptr);
+      result.workspace_size, current_stream());  // the stream tl's kernels run on
   // An algorithm the heuristic offered may still refuse the problem; nothing was written then.
   if (run == kNotSupported) {
     if (why) *why = "cublasLtMatmul refused the algorithm its heuristic picked: " + status_text(library_, run);
