@@ -19,6 +19,7 @@
 #include <mlir/Pass/PassRegistry.h>
 
 #include "codegen/cpu/elementwise.h"
+#include "codegen/cuda/fused_groups.h"
 #include "ir/attrs.h"
 #include "ir/dialect.h"
 #include "passes/graph_bridge.h"
@@ -114,13 +115,22 @@ bool is_codegen_enabled() {
 // fail to compile (or all of them, when the outputs must stay differentiable) go back to
 // their ops. Returns one line per group left unfused, saying why.
 std::string compile_fused_groups(mlir::ModuleOp module, bool unfuse_all, const std::vector<std::string>& target_features,
-                                 FusedKernels& kernels) {
+                                 DeviceType device, FusedKernels& kernels) {
   llvm::SmallVector<mlir::func::FuncOp> groups;
   for (auto func : module.getOps<mlir::func::FuncOp>())
     if (func->hasAttr(kFusedAttr)) groups.push_back(func);
   if (groups.empty()) return {};
   std::vector<codegen::cpu::KernelResult> compiled;
-  if (!unfuse_all) compiled = codegen::cpu::compile_groups(groups, target_features);
+  if (!unfuse_all && device == DeviceType::kCUDA) {
+    for (codegen::cuda::GroupKernel& g : codegen::cuda::compile_groups(groups)) {
+      codegen::cpu::KernelResult r;
+      r.kernel = std::move(g.kernel);
+      r.error = std::move(g.error);
+      compiled.push_back(std::move(r));
+    }
+  } else if (!unfuse_all) {
+    compiled = codegen::cpu::compile_groups(groups, target_features);
+  }
   std::string notes;
   llvm::SmallVector<mlir::Operation*> calls_to_undo;
   for (size_t i = 0; i < groups.size(); ++i) {
@@ -175,7 +185,7 @@ void run_pipeline(const trace::Graph& in, const compiler::PipelineOptions& optio
   std::string pipeline = options.pipeline.empty() ? kDefaultPipeline : options.pipeline;
   // Code generation follows the default pipeline; an explicit pipeline runs what it names.
   if (options.pipeline.empty() && !options.needs_autograd && options.codegen && is_codegen_enabled()) {
-    pipeline += std::string(",") + kCodegenPipeline;
+    pipeline += std::string(",") + (options.device == DeviceType::kCUDA ? kCudaCodegenPipeline : kCodegenPipeline);
   } else if (options.pipeline.empty() && !options.needs_autograd && !options.codegen) {
     pipeline += std::string(",") + kExportPipeline;  // a program for an artifact
   }
@@ -201,7 +211,8 @@ void run_pipeline(const trace::Graph& in, const compiler::PipelineOptions& optio
   }
   if (!observed->dump_error().empty()) return fail(observed->dump_error());
   FusedKernels kernels;
-  const std::string notes = compile_fused_groups(*module, options.needs_autograd || !is_codegen_enabled(), options.target_features, kernels);
+  const std::string notes = compile_fused_groups(*module, options.needs_autograd || !is_codegen_enabled(), options.target_features,
+                                           options.device, kernels);
   out.ir_after = print(*module);
   // Groups left unfused are reported where tl::explain shows the IR.
   if (!notes.empty()) {

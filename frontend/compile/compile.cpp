@@ -148,7 +148,6 @@ struct CompiledFunction::Impl {
     return {};
   }
 
-  bool warned_device = false;  // told once that CUDA arguments run eagerly
   std::vector<Tensor> run_eager(std::span<const Tensor> args) {
     ++stats.eager_calls;
     return body(args);
@@ -234,17 +233,6 @@ std::vector<Tensor> CompiledFunction::call(std::span<const Tensor> args) {
   ++s.stats.calls;
   // Nested in another trace, the ops are recorded into the outer program instead.
   if (compile_disabled() || trace::is_tracing() || s.stats.calls <= s.options.warmup_calls) return s.run_eager(args);
-  // Programs on CUDA tensors are not compiled yet: the same code runs eagerly on the GPU, so
-  // switching a training loop's device stays a one-line change.
-  if (std::any_of(args.begin(), args.end(), [](const Tensor& t) { return t.defined() && t.device() != kCPU; })) {
-    if (!s.warned_device) {
-      rt::logger("tl.compile")->warn("tl::compile({}): arguments on CUDA run eagerly (compiled GPU programs are not "
-                                     "built yet)", s.name());
-      s.warned_device = true;
-    }
-    return s.run_eager(args);
-  }
-
   Signature sig = signature_of(args);
   std::string why;
   // Most recently used first.
@@ -309,6 +297,21 @@ std::vector<Tensor> CompiledFunction::Impl::trace_and_compile(std::span<const Te
   entry->traced_nodes = graph.nodes.size();
 
   if (log->should_log(spdlog::level::debug)) log->debug("traced {}:\n{}", name(), graph.str());
+  // The program runs where its tensors are: one device for all of them.
+  Device device = kCPU;
+  bool device_set = false;
+  auto note_device = [&](const Tensor& t, const std::string& what) {
+    if (!t.defined()) return;
+    if (device_set && t.device() != device)
+      throw DeviceError("tl::compile(" + name() + "): " + what + " is on " + t.device().str() + ", other tensors on " +
+                        device.str() + "; a compiled program runs on one device");
+    device = t.device();
+    device_set = true;
+  };
+  for (size_t i = 0; i < args.size(); ++i) note_device(args[i], "argument " + std::to_string(i));
+  for (const trace::Input& in : graph.inputs)
+    if (in.kind == trace::InputKind::kCapture) note_device(in.source, "captured tensor " + in.name);
+  graph.device = device;
   // Outputs of a forward-only function called under grad mode must reach eager autograd.
   bool any_grad_input = false;
   for (const auto& in : graph.inputs) any_grad_input = any_grad_input || (in.source.defined() && in.source.requires_grad());
@@ -331,6 +334,7 @@ std::vector<Tensor> CompiledFunction::Impl::trace_and_compile(std::span<const Te
     compiler::PipelineOptions popts;
     popts.pipeline = options.pipeline;
     popts.needs_autograd = entry->needs_autograd;
+    popts.device = device.type;
     if (const char* dump = rt::env_value(rt::EnvSwitch::kDumpIr)) popts.dump_dir = dump;
     compiler::PipelineResult result;
     run(graph, popts, result);
@@ -339,6 +343,11 @@ std::vector<Tensor> CompiledFunction::Impl::trace_and_compile(std::span<const Te
       entry->eager_reason = "the IR pipeline failed: " + result.error;
     } else {
       entry->graph = std::move(result.graph);
+      entry->graph.device = device;
+      // Constants the pipeline made (folded values) are host tensors: moved once, here.
+      for (trace::Node& node : entry->graph.nodes)
+        if (node.op == trace::kConstant && node.constant.defined() && node.constant.device() != device)
+          node.constant = node.constant.to(device);
       entry->ir_before = std::move(result.ir_before);
       entry->ir_after = std::move(result.ir_after);
     }

@@ -28,6 +28,9 @@ struct PipelineOptions {
   // LLVM features ("+avx2", ...) the generated code targets on generic x86-64 instead of the
   // host CPU: a compiled artifact's code runs on any CPU with these features.
   std::vector<std::string> target_features;
+  // The device the program runs on: for CUDA, fused groups become CUDA kernels, and the
+  // rewrites into ops that have only CPU kernels (conv layouts, epilogues) are skipped.
+  DeviceType device = DeviceType::kCPU;
 };
 
 struct PipelineResult {

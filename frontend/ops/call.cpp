@@ -90,11 +90,6 @@ Tensor call(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs,
       throw DeviceError("tl::" + op.name + ": no kernel for device " + device.str() + " at " +
                         site.str());
     }
-    if (device.type == DeviceType::kCUDA && tracer) {
-      throw DeviceError("tl::" + op.name + ": tl::compile does not compile programs on CUDA tensors yet (at " +
-                        site.str() + "); a compiled function whose arguments are on CUDA runs eagerly, so pass " +
-                        "the data on the device, or run it eagerly");
-    }
     if (out.numel() > 0 && generated) {
       rt::cuda::run_elementwise(op, inputs, out, attrs);
     } else if (out.numel() > 0) {

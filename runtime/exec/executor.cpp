@@ -3,6 +3,8 @@
 
 #include <cmath>
 
+#include "runtime/cuda/cuda_backend.h"
+#include "runtime/device_backend.h"
 #include "runtime/ops/dispatch.h"
 #include "runtime/ops/factory/random.h"
 #include "runtime/ops/pointwise/pointwise.h"
@@ -50,9 +52,15 @@ bool shares_memory(const Tensor& a, const Tensor& b) {
   return a.defined() && b.defined() && a.impl()->storage == b.impl()->storage;
 }
 
-// The value of a one-element CPU tensor, as a double (a guard's operand).
+// The value of a one-element tensor, as a double (a guard's operand): a device's value is
+// copied to the host first, which waits for the work that computes it.
 double scalar_value(const Tensor& t) {
-  const Tensor c = ops::contiguous_copy(t);
+  Tensor c = ops::contiguous_copy(t);
+  if (c.device() != kCPU) {
+    Tensor host = ops::empty_tensor(c.shape(), c.dtype(), kCPU);
+    rt::backend_for(c.device(), "a guard").copy(host.data_ptr(), kCPU, c.data_ptr(), c.device(), c.nbytes());
+    c = host;
+  }
   double v = 0;
   TL_DISPATCH_ALL(c.dtype(), "guard", { v = static_cast<double>(static_cast<ops::compute_t<T>>(*c.data<T>())); });
   return v;
@@ -67,7 +75,19 @@ double scalar_value(const Tensor& t) {
 namespace {
 // A fresh arena of `bytes` (float32 elements: every offset is 64-byte aligned, so any dtype's
 // offset is whole).
-Tensor make_arena(int64_t bytes) { return ops::empty_tensor(Shape{(bytes + 3) / 4}, kFloat32, kCPU); }
+Tensor make_arena(int64_t bytes, Device device) {
+  return ops::empty_tensor(Shape{(bytes + 3) / 4}, kFloat32, device);
+}
+
+// `t` (made on the host: a random draw) on `device`.
+Tensor on_device(const Tensor& t, Device device) {
+  if (t.device() == device) return t;
+  const Tensor host = ops::contiguous_copy(t);
+  Tensor out = ops::empty_tensor(t.shape(), t.dtype(), device);
+  rt::backend_for(device, "a compiled program").copy(out.data_ptr(), device, host.data_ptr(), host.device(),
+                                                     host.nbytes());
+  return out;
+}
 }  // namespace
 
 PlannedProgram::PlannedProgram(const Graph& graph) : PlannedProgram(graph, plan_memory(graph), Tensor()) {}
@@ -75,7 +95,7 @@ PlannedProgram::PlannedProgram(const Graph& graph) : PlannedProgram(graph, plan_
 PlannedProgram::PlannedProgram(const Graph& graph, MemoryPlan plan, Tensor arena) : plan_(std::move(plan)) {
   slots_.resize(graph.values.size());
   if (plan_.arena_bytes == 0) return;
-  arena_ = arena.defined() ? std::move(arena) : make_arena(plan_.arena_bytes);
+  arena_ = arena.defined() ? std::move(arena) : make_arena(plan_.arena_bytes, graph.device);
   TL_ASSERT(arena_.nbytes() >= static_cast<size_t>(plan_.arena_bytes) && plan_.offset.size() == graph.values.size(),
             "a memory plan that does not fit its arena or its graph");
   for (size_t v = 0; v < graph.values.size(); ++v) {
@@ -190,7 +210,7 @@ class Execution {
         env_[out] = planned_->slot(out);
       } else {
         const Value& v = graph_.values[out];
-        env_[out] = ops::empty_tensor(v.shape, v.dtype, kCPU);
+        env_[out] = ops::empty_tensor(v.shape, v.dtype, graph_.device);
       }
       node.kernel->run(std::span<const Tensor>(operands_), env_[out]);
     } else if (node.op == kConstant) {
@@ -198,9 +218,12 @@ class Execution {
     } else if (node.op == kRandom) {
       const Tensor key = ops::contiguous_copy(operands_[0]);
       const int64_t* k = key.data<int64_t>();
-      env_[node.outputs[0]] = random_from_key(static_cast<RandomKind>(node.attrs.count), node.attrs.dims,
-                                              node.attrs.dtype, node.attrs.scalar, node.attrs.scalar2,
-                                              static_cast<uint64_t>(k[0]), static_cast<uint64_t>(k[1] + node.attrs.axis));
+      // Drawn on the host (the key is a host value), then moved to the program's device.
+      env_[node.outputs[0]] = on_device(
+          random_from_key(static_cast<RandomKind>(node.attrs.count), node.attrs.dims, node.attrs.dtype,
+                          node.attrs.scalar, node.attrs.scalar2, static_cast<uint64_t>(k[0]),
+                          static_cast<uint64_t>(k[1] + node.attrs.axis)),
+          graph_.device);
     } else if (node.op == kGuard) {
       double seen = scalar_value(operands_[0]);
       if (seen != node.attrs.scalar && !(std::isnan(seen) && std::isnan(node.attrs.scalar))) {
@@ -277,7 +300,11 @@ class Execution {
   // else on fresh memory.
   void run_op(const Node& node, size_t k) {
     const int out = node.outputs[0];
-    ops::KernelFn kernel = node.def->kernels[ops::kCpu];
+    ops::KernelFn kernel = node.def->kernels[static_cast<int>(graph_.device.type)];
+    // Elementwise ops on CUDA run the kernels generated from their scalar math.
+    if (kernel == nullptr && graph_.device.type == DeviceType::kCUDA && node.def->kind == ops::OpKind::kElementwise)
+      kernel = &run_generated;
+    generated_op_ = node.def;
     const Tensor* target = computed_in_place(out);
     const Tensor* memory = target                                             ? target
                            : !owned_slots_.empty() && owned_slots_[out].defined() ? &owned_slots_[out]
@@ -303,11 +330,19 @@ class Execution {
     } else if (node.def->view != nullptr) {
       env_[out] = node.def->view(operands_[0], node.attrs, node.site);
     } else {
-      if (kernel == nullptr) throw CompileError("tl: op '" + node.op + "' has no CPU kernel");
+      if (kernel == nullptr)
+        throw CompileError("tl: op '" + node.op + "' has no kernel for " + graph_.device.str());
       const Value& v = graph_.values[out];
-      Tensor& o = env_[out] = ops::empty_tensor(v.shape, v.dtype, kCPU, node.def->name.c_str(), node.site);
+      Tensor& o = env_[out] = ops::empty_tensor(v.shape, v.dtype, graph_.device, node.def->name.c_str(), node.site);
       if (o.numel() > 0) kernel(std::span<const Tensor>(operands_), o, node.attrs);
     }
+  }
+
+  // The KernelFn of an elementwise op on CUDA: its generated kernel (the op is generated_op_,
+  // set by run_op; one program runs on one thread).
+  static inline thread_local const ops::OpDef* generated_op_ = nullptr;
+  static void run_generated(std::span<const Tensor> inputs, Tensor& out, const ops::Attrs& attrs) {
+    rt::cuda::run_elementwise(*generated_op_, inputs, out, attrs);
   }
 
   struct ViewCache {
@@ -366,14 +401,14 @@ struct ExecutionContext::State {
 std::shared_ptr<ContextMemory> allocate_context_memory(const Graph& graph) {
   auto memory = std::make_shared<ContextMemory>();
   memory->plan = plan_memory(graph);
-  if (memory->plan.arena_bytes > 0) memory->arena = make_arena(memory->plan.arena_bytes);
+  if (memory->plan.arena_bytes > 0) memory->arena = make_arena(memory->plan.arena_bytes, graph.device);
   memory->outputs.resize(graph.values.size());
   // The outputs computed by a kernel get memory of their own (an output the plan places, a
   // constant or a view needs none).
   for (int v : graph.outputs) {
     const Value& value = graph.values[v];
     if (memory->plan.offset[v] == MemoryPlan::kNotPlanned && !memory->outputs[v].defined())
-      memory->outputs[v] = ops::empty_tensor(value.shape, value.dtype, kCPU);
+      memory->outputs[v] = ops::empty_tensor(value.shape, value.dtype, graph.device);
   }
   return memory;
 }

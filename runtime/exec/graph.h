@@ -121,6 +121,8 @@ struct Graph {
   std::vector<int> outputs;           // what the function returns, in order
   std::vector<Writeback> writebacks;  // filled by functionalization
   int64_t rng_advance = 0;            // Philox counters the call consumes
+  // Where the program's values live and its kernels run (its inputs' device).
+  Device device = kCPU;
 
   int add_value(const Shape& shape, DType dtype) {
     values.push_back({shape, dtype});

@@ -4,6 +4,8 @@
 // Tensor methods are the frontend's (frontend/ops/shape/views.cpp).
 #include <cstring>
 
+#include "runtime/cuda/cuda_backend.h"
+#include "runtime/device_backend.h"
 #include "runtime/ops/pointwise/pointwise.h"
 
 namespace tl::ops {
@@ -97,6 +99,26 @@ Tensor slice_view(const Tensor& x, const Attrs& a, Site site) {
 }  // namespace
 
 void strided_copy(const Tensor& src, const Tensor& dst) {
+  if (src.device().type == DeviceType::kCUDA || dst.device().type == DeviceType::kCUDA) {
+    // On the GPU: the cast op's generated kernel writes any strides, converting the dtype.
+    Tensor from = src;
+    if (src.device() != dst.device()) {
+      if (dst.device().type != DeviceType::kCUDA)
+        throw DeviceError("tl::copy: from " + src.device().str() + " into a tensor on " + dst.device().str() +
+                          " (move it with .to(device) first)");
+      from = empty_tensor(src.shape(), src.dtype(), dst.device());
+      const Tensor host = contiguous_copy(src);
+      rt::backend_for(dst.device(), "copy").copy(from.data_ptr(), dst.device(), host.data_ptr(), host.device(),
+                                                 host.nbytes());
+    }
+    static const OpDef& cast = *find_op("cast");
+    Attrs attrs;
+    attrs.dtype = dst.dtype();
+    Tensor out = dst;
+    const Tensor inputs[1] = {from};
+    if (dst.numel() > 0) rt::cuda::run_elementwise(cast, inputs, out, attrs);
+    return;
+  }
   Shape strides[2] = {dst.strides(), broadcast_strides(src, dst.shape())};
   TL_DISPATCH_ALL(src.dtype(), "copy", {
     using In = T;

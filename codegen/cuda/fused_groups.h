@@ -1,0 +1,27 @@
+// CUDA code generation for fused elementwise groups: each group tl-fuse-elementwise outlined
+// (a private func.func of tl ops returning one tensor) becomes a rt::cuda::CudaFusedKernel,
+// whose CUDA C comes from the ops' one statement of scalar math (OpDef::pointwise) and which
+// NVRTC compiles when it first runs. Compiler-side only (MLIR types).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <llvm/ADT/ArrayRef.h>
+#include <mlir/Dialect/Func/IR/FuncOps.h>
+
+#include "runtime/exec/graph.h"
+
+namespace tl::codegen::cuda {
+
+struct GroupKernel {
+  std::shared_ptr<const trace::CompiledKernel> kernel;  // null when the group cannot run as one kernel
+  std::string error;                                   // why, then
+};
+
+// One result per group. A group ending in a reduction is not fused for CUDA yet (it runs as
+// its ops' eager CUDA kernels).
+std::vector<GroupKernel> compile_groups(llvm::ArrayRef<mlir::func::FuncOp> groups);
+
+}  // namespace tl::codegen::cuda

@@ -1,0 +1,46 @@
+// A program compiled for CUDA (PipelineOptions::device = kCUDA: fused groups as CUDA C, the
+// other ops on their CUDA kernels) run without a GPU: the host runner executes the fused
+// kernels' CUDA C (compiled for the host) and every op's CUDA kernel on host memory, so the
+// program's CUDA path is checked against the eager CPU result.
+#include <catch2/catch.hpp>
+
+#include "driver/pipeline.h"
+#include "frontend/compile/trace_inference.h"
+#include "runtime/cuda/fused_kernel.h"
+#include "runtime/exec/executor.h"
+#include "tests/runtime/cuda_host_runner.h"
+#include "tl/tl.h"
+
+using namespace tl;
+
+TEST_CASE("a program compiled for CUDA computes the eager result, its fused groups as CUDA kernels", "[cuda][host][compile]") {
+  manual_seed(11);
+  Tensor w = randn({16, 8}), b = randn({8}), x = randn({5, 16});
+  auto body = [&](std::span<const Tensor> args) {
+    Tensor h = add(matmul(args[0], w), b);
+    Tensor y = mul(gelu(h), full({}, 0.5));
+    return std::vector<Tensor>{add(softmax(y, 1), tanh(h))};
+  };
+  std::vector<Tensor> args{x};
+  Tensor want = body(args)[0];
+  trace::Graph graph = detail::trace_inference(
+      [&](std::span<const Tensor> a) { return body(a); }, args, Site::here(),
+      [](const std::string& why) { FAIL(why); });
+
+  compiler::PipelineOptions options;
+  options.device = DeviceType::kCUDA;
+  compiler::PipelineResult result;
+  driver::run_pipeline(graph, options, result);
+  INFO(result.error << "\n" << result.ir_after);
+  REQUIRE(result.ok);
+  int cuda_fused = 0;
+  for (const trace::Node& node : result.graph.nodes)
+    if (node.op == trace::kFused && dynamic_cast<const rt::cuda::CudaFusedKernel*>(node.kernel.get())) ++cuda_fused;
+  CHECK(cuda_fused >= 1);  // gelu * 0.5 and the final add + tanh
+
+  test::HostCudaKernels on_host;
+  trace::ExecResult r = trace::execute(result.graph, args);
+  REQUIRE(r.ok);
+  CHECK(allclose(r.outputs[0], want, 1e-5, 1e-6));
+  CHECK(on_host.runner().launches() > cuda_fused);  // the matmul and softmax ran their CUDA kernels too
+}
