@@ -343,15 +343,15 @@ std::vector<Tensor> CompiledFunction::Impl::trace_and_compile(std::span<const Te
       entry->eager_reason = "the IR pipeline failed: " + result.error;
     } else {
       entry->graph = std::move(result.graph);
-      entry->graph.device = device;
-      // Constants the pipeline made (folded values) are host tensors: moved once, here.
-      for (trace::Node& node : entry->graph.nodes)
-        if (node.op == trace::kConstant && node.constant.defined() && node.constant.device() != device)
-          node.constant = node.constant.to(device);
       entry->ir_before = std::move(result.ir_before);
       entry->ir_after = std::move(result.ir_after);
     }
   }
+  entry->graph.device = device;
+  // Constants (C++ scalars, folded values) are host tensors: moved to the device once, here.
+  for (trace::Node& node : entry->graph.nodes)
+    if (node.op == trace::kConstant && node.constant.defined() && node.constant.device() != device)
+      node.constant = node.constant.to(device);
   entry->compile_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (entry->eager_only) log->warn("tl::compile({}): running eagerly: {}", name(), entry->eager_reason);
 

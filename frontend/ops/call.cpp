@@ -48,6 +48,7 @@ Tensor call(const OpDef& op, std::initializer_list<Tensor> inputs, const Attrs& 
 Tensor call(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs, Site site) {
   Device device = kCPU;
   bool first = true;
+  bool host_scalars = false;
   for (size_t i = 0; i < inputs.size(); ++i) {
     const Tensor& t = inputs[i];
     if (!t.defined()) {
@@ -56,6 +57,11 @@ Tensor call(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs,
       std::string what = "operand " + std::to_string(i);
       require_defined(t, op.name.c_str(), what.c_str(), site);
     }
+    // A 0-d host tensor (a C++ scalar) joins operands on any device, as in PyTorch.
+    if (t.dim() == 0 && t.device() == kCPU && !trace::is_meta(t)) {
+      host_scalars = true;
+      continue;
+    }
     if (first) {
       device = t.device();
       first = false;
@@ -63,6 +69,13 @@ Tensor call(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs,
       throw DeviceError("tl::" + op.name + ": operands are on different devices: " +
                         describe(inputs) + " at " + site.str() + " (move them with .to(device))");
     }
+  }
+  if (host_scalars && device.type != DeviceType::kCPU && op.kind != OpKind::kElementwise) {
+    // Elementwise kernels take such a scalar by value; other ops get it on their device.
+    std::vector<Tensor> moved(inputs.begin(), inputs.end());
+    for (Tensor& t : moved)
+      if (t.defined() && t.dim() == 0 && t.device() == kCPU) t = t.to(device, site);
+    return call(op, std::span<const Tensor>(moved), attrs, site);
   }
   Tensor out;
   trace::Tracer* tracer = trace::active();

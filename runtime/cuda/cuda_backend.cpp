@@ -9,10 +9,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "runtime/base/sha256.h"
 #include "runtime/cuda/cuda_source.h"
 #include "runtime/cuda/driver.h"
-#include "runtime/cuda/kernel_cache.h"
 #include "runtime/cuda/launch.h"
 #include "runtime/device_backend.h"
 #include "tl/error.h"
@@ -151,12 +149,6 @@ class CudaBackend : public DeviceBackend {
   CachingAllocator allocator_;
 };
 
-// Loaded kernels by source digest: a module per distinct kernel, kept for the process.
-struct LoadedKernel {
-  std::unique_ptr<Driver::Module> module;
-  void* function = nullptr;
-};
-
 }  // namespace
 
 static CudaBackend* the_backend = nullptr;
@@ -186,17 +178,18 @@ void release_cache() {
 }
 
 void run_elementwise(const ops::OpDef& op, std::span<const Tensor> inputs, Tensor& out, const ops::Attrs& attrs) {
-  std::string why;
-  const Driver* driver = Driver::get(&why);
-  if (driver == nullptr) throw DeviceError("tl::" + op.name + ": " + why);
+  KernelRunner& r = runner();
   const int64_t rank = out.dim();
   if (rank > kMaxKernelRank) throw ShapeError("tl::" + op.name + ": CUDA kernels index at most 8 dims");
   const DType input_dtype = inputs[op.arity == 3 ? 1 : 0].dtype();
-  // The loaded kernel by (op, dtype, attributes): looked up without writing the source, which
-  // costs more than the launch itself.
-  std::string key = op.name;
-  key += '/';
-  key += dtype_name(input_dtype);
+  // A 0-d host tensor (a C++ scalar) is passed by value with the launch: no copy to the device.
+  unsigned by_value = 0;
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (inputs[i].dim() == 0 && inputs[i].device().type == DeviceType::kCPU) by_value |= 1u << i;
+  // The loaded kernel by (runner, op, dtype, scalars, attributes): looked up without writing
+  // the source, which costs more than the launch itself.
+  std::string key = std::to_string(reinterpret_cast<uintptr_t>(&r)) + '/' + op.name + '/' + dtype_name(input_dtype) +
+                    '/' + std::to_string(by_value);
   for (const ops::AttrSpec& spec : op.attrs) {
     const ops::AttrValue v = ops::get_attr(attrs, spec.field);
     key += '/';
@@ -209,7 +202,6 @@ void run_elementwise(const ops::OpDef& op, std::span<const Tensor> inputs, Tenso
   }
   static std::mutex mutex;
   static auto* by_key = new std::unordered_map<std::string, void*>();
-  static auto* loaded = new std::unordered_map<std::string, LoadedKernel>();  // by source digest
   void* function = nullptr;
   {
     std::lock_guard<std::mutex> lock(mutex);
@@ -217,53 +209,39 @@ void run_elementwise(const ops::OpDef& op, std::span<const Tensor> inputs, Tenso
     if (hit != by_key->end()) {
       function = hit->second;
     } else {
-      std::optional<std::string> body = elementwise_kernel(op, input_dtype, attrs, "tl_kernel");
+      // Named by op and dtype: the host runner and NVRTC's logs show which kernel it is.
+      const std::string entry = "tl_" + op.name + "_" + dtype_name(input_dtype) + "_s" + std::to_string(by_value);
+      std::optional<std::string> body = elementwise_kernel(op, input_dtype, attrs, entry, by_value);
       if (!body) throw DeviceError("tl::" + op.name + ": no CUDA kernel for " + dtype_name(input_dtype));
-      const std::string source = kernel_preamble_for(input_dtype) + *body;
-      const std::string digest = to_hex(sha256(source.data(), source.size()));
-      LoadedKernel& k = (*loaded)[digest];
-      if (k.function == nullptr) {
-        CompiledKernel image = compile_cached(source, "tl_" + op.name, driver->arch());
-        k.module = driver->load_module(*image.binary);
-        k.function = k.module->function("tl_kernel");
-      }
-      function = k.function;
+      function = r.function(kernel_preamble_for(input_dtype) + *body, entry, "tl_" + op.name);
       (*by_key)[key] = function;
     }
   }
-  // Shape and strides: each operand right-aligned to the result, stride 0 where broadcast.
-  struct Shape8 {
-    int rank;
-    long long size[8];
-  } shape{static_cast<int>(rank), {}};
-  struct Strides8 {
-    long long stride[8];
-  };
-  for (int64_t d = 0; d < rank; ++d) shape.size[d] = out.shape()[d];
-  std::vector<Strides8> strides(inputs.size() + 1);
-  std::vector<DevicePtr> pointers(inputs.size() + 1);
-  auto fill = [&](const Tensor& t, Strides8& s) {
-    const int64_t pad = rank - t.dim();
-    for (int64_t d = 0; d < rank; ++d)
-      s.stride[d] = d < pad || t.shape()[d - pad] == 1 ? 0 : t.strides()[d - pad];
-  };
+  // The kernel's parameters: inputs (pointers, or scalars by value), out, the shape, the
+  // inputs' strides (right-aligned to the result, 0 where broadcast), the result's, n.
+  KernelArgs args;
   for (size_t i = 0; i < inputs.size(); ++i) {
-    fill(inputs[i], strides[i]);
-    pointers[i] = reinterpret_cast<DevicePtr>(inputs[i].data_ptr());
+    const Tensor& t = inputs[i];
+    if (!(by_value & (1u << i))) {
+      args.add(t);
+      continue;
+    }
+    switch (t.dtype()) {
+      case kFloat32: args.add(*t.data<float>()); break;
+      case kFloat64: args.add(*t.data<double>()); break;
+      case kFloat16: args.add(*t.data<Half>()); break;
+      case kBFloat16: args.add(*t.data<BFloat16>()); break;
+      case kInt32: args.add(*t.data<int32_t>()); break;
+      case kInt64: args.add(static_cast<long long>(*t.data<int64_t>())); break;
+      case kBool: args.add(*t.data<bool>()); break;
+    }
   }
-  fill(out, strides.back());
-  pointers.back() = reinterpret_cast<DevicePtr>(out.data_ptr());
-  long long n = out.numel();
-  // The kernel's parameters: inputs..., out, shape, the inputs' strides..., the result's, n.
-  std::vector<void*> args;
-  for (DevicePtr& p : pointers) args.push_back(&p);
-  args.push_back(&shape);
-  for (Strides8& s : strides) args.push_back(&s);
-  args.push_back(&n);
-  const long long threads = 256;
-  const long long blocks = std::min<long long>((n + threads - 1) / threads, 65535);
-  const unsigned grid[3] = {static_cast<unsigned>(blocks), 1, 1}, block[3] = {static_cast<unsigned>(threads), 1, 1};
-  if (n > 0) driver->launch(function, grid, block, 0, current_stream(), args);
+  args.add(out).add(kernel_shape(out.shape()));
+  for (const Tensor& t : inputs) args.add(kernel_strides(t, rank));
+  args.add(kernel_strides(out, rank));
+  const int64_t n = out.numel();
+  args.add<long long>(n);
+  if (n > 0) r.launch(function, launch_1d(n), args);
 }
 
 }  // namespace tl::rt::cuda

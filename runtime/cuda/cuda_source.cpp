@@ -137,7 +137,7 @@ std::string kernel_preamble(bool half, bool bfloat16) {
 }
 
 std::optional<std::string> elementwise_kernel(const ops::OpDef& op, DType input_dtype, const ops::Attrs& attrs,
-                                              const std::string& name) {
+                                              const std::string& name, unsigned by_value) {
   if (op.kind != ops::OpKind::kElementwise || op.pointwise.lower == nullptr || op.arity < 1 || op.arity > 3)
     return std::nullopt;
   const int arity = op.arity;
@@ -156,7 +156,10 @@ std::optional<std::string> elementwise_kernel(const ops::OpDef& op, DType input_
   std::vector<ops::ScalarValue> operands;
   std::ostringstream src;
   src << "extern \"C\" __global__ void " << name << "(";
-  for (int k = 0; k < arity; ++k) src << "const " << storage_type(dtypes[k]) << "* __restrict__ in" << k << ", ";
+  for (int k = 0; k < arity; ++k) {
+    if (by_value & (1u << k)) src << "const " << storage_type(dtypes[k]) << " in" << k << ", ";
+    else src << "const " << storage_type(dtypes[k]) << "* __restrict__ in" << k << ", ";
+  }
   src << storage_type(result) << "* __restrict__ out, TlShape shape, ";
   for (int k = 0; k < arity; ++k) src << "TlStrides s" << k << ", ";
   src << "TlStrides s_out, long long n) {\n"
@@ -176,7 +179,8 @@ std::optional<std::string> elementwise_kernel(const ops::OpDef& op, DType input_
   for (int k = 0; k < arity; ++k) {
     const std::string var = "x" + std::to_string(k);
     const char* type = dtypes[k] == kBool ? "bool" : compute_type(dtypes[k]);
-    src << "    const " << type << " " << var << " = (" << type << ")in" << k << "[o" << k << "];\n";
+    if (by_value & (1u << k)) src << "    const " << type << " " << var << " = (" << type << ")in" << k << ";\n";
+    else src << "    const " << type << " " << var << " = (" << type << ")in" << k << "[o" << k << "];\n";
     operands.push_back(builder.named(var, dtypes[k] == kBool));
   }
   const ops::ScalarValue r = op.pointwise.lower(builder, operands, attrs);

@@ -35,8 +35,10 @@ std::string kernel_preamble_for(DType dtype);
 // element i of the n in `shape` from its operands at their strides, with `op`'s math on
 // operands of `input_dtype` (the first operand of a three-operand op is bool) and `attrs`.
 // nullopt when `op` is not elementwise or does not take `input_dtype` (its shape rule refuses it).
+// Operand k whose bit is set in `by_value` is a value parameter (`const In_k in_k`) instead of a
+// pointer: a C++ scalar (a 0-d host tensor) passed with the launch, with no copy to the device.
 std::optional<std::string> elementwise_kernel(const ops::OpDef& op, DType input_dtype, const ops::Attrs& attrs,
-                                              const std::string& name);
+                                              const std::string& name, unsigned by_value = 0);
 
 // A fused group of elementwise ops (what tl-fuse-elementwise outlines), as one kernel: its
 // inputs broadcast to the result's shape, each step an op of the table (or a constant) on

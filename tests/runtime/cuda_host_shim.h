@@ -64,11 +64,13 @@ inline int __float_as_int(float f) {
 // CUDA's half and bfloat16 as tl's (float conversions both ways, round to nearest even).
 struct __half {
   tl::Half h;
+  __half() : h(0.0f) {}
   __half(float f) : h(f) {}
   operator float() const { return static_cast<float>(h); }
 };
 struct __nv_bfloat16 {
   tl::BFloat16 b;
+  __nv_bfloat16() : b(0.0f) {}
   __nv_bfloat16(float f) : b(f) {}
   operator float() const { return static_cast<float>(b); }
 };

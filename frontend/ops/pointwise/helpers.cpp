@@ -19,7 +19,9 @@ Tensor scalar_like(double value, const Tensor& like) {
   if (dtype == kBool && value != 0 && value != 1) dtype = kInt64;
   Tensor t = empty_tensor(Shape{}, dtype, kCPU);
   TL_DISPATCH_ALL(dtype, "scalar", { *t.data<T>() = static_cast<T>(value); });
-  return like.device() == kCPU ? t : t.to(like.device());
+  // Stays on the host: ops take a 0-d host tensor with operands on any device (a GPU's
+  // elementwise kernels by value, with no copy).
+  return t;
 }
 
 }  // namespace tl::ops

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "frontend/ops/registry.h"
+#include "runtime/cuda/cuda_backend.h"
 #include "runtime/cuda/fused_kernel.h"
 #include "runtime/cuda/nvrtc.h"
 #include "tests/runtime/cuda_host_runner.h"
@@ -100,4 +101,31 @@ TEST_CASE("NVRTC compiles fused groups of every floating dtype", "[cuda][nvrtc][
     INFO(dtype_name(dtype) << "\n" << out.log << "\n" << kernel.source());
     CHECK(out.ok);
   }
+}
+
+TEST_CASE("an elementwise op's generated kernel takes C++ scalars by value", "[cuda][host][elementwise]") {
+  test::HostKernelRunner runner;
+  rt::cuda::set_runner(&runner);
+  manual_seed(9);
+  for (DType dtype : {kFloat32, kFloat64, kFloat16, kInt64}) {
+    INFO(dtype_name(dtype));
+    Tensor x = (randn({4, 3}) * 3.0).to(dtype).t();  // strided
+    Tensor s = full({}, 2.0, {.dtype = dtype});      // 0-d: passed by value
+    struct Case {
+      const char* op;
+      std::vector<Tensor> in;
+    };
+    Tensor cond = gt(randn({3, 1}), full({}, 0.0));
+    for (const Case& c : {Case{"mul", {x, s}}, Case{"sub", {s, x}}, Case{"maximum", {x, s}},
+                          Case{"where", {cond, x, s}}}) {
+      INFO(c.op);
+      const ops::OpDef& op = *ops::find_op(c.op);
+      Tensor want = ops::call(op, std::span<const Tensor>(c.in), {}, Site::here());
+      Tensor got = empty(want.shape(), {.dtype = want.dtype()});
+      rt::cuda::run_elementwise(op, std::span<const Tensor>(c.in), got, {});
+      CHECK(allclose(got.to(kFloat64), want.to(kFloat64), 0, 0));
+    }
+  }
+  CHECK(runner.launches() == 16);
+  rt::cuda::set_runner(nullptr);
 }
