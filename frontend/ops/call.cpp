@@ -57,8 +57,10 @@ Tensor call(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs,
       std::string what = "operand " + std::to_string(i);
       require_defined(t, op.name.c_str(), what.c_str(), site);
     }
+    // A shape-only tensor (derivative rules run symbolically by the autodiff pass) has no device.
+    if (trace::is_meta(t)) continue;
     // A 0-d host tensor (a C++ scalar) joins operands on any device, as in PyTorch.
-    if (t.dim() == 0 && t.device() == kCPU && !trace::is_meta(t)) {
+    if (t.dim() == 0 && t.device() == kCPU) {
       host_scalars = true;
       continue;
     }

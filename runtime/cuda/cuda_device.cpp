@@ -5,6 +5,7 @@
 #include "runtime/cuda/cuda_backend.h"
 #include "runtime/cuda/driver.h"
 #include "runtime/cuda/launch.h"
+#include "runtime/device_backend.h"
 #include "tl/cuda.h"
 #include "tl/error.h"
 
@@ -23,6 +24,8 @@ const rt::cuda::Driver& driver(const char* what) {
 }  // namespace
 
 bool is_available() {
+  // A registered backend (the driver's, or one a test registered) is a device to use.
+  if (rt::has_backend(DeviceType::kCUDA)) return true;
   static bool available = [] {
     void* library = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
     if (library == nullptr) return false;

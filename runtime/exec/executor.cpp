@@ -110,6 +110,7 @@ PlannedProgram::PlannedProgram(const Graph& graph, MemoryPlan plan, Tensor arena
     impl->strides = contiguous_strides(value.shape);
     impl->offset = plan_.offset[v] / static_cast<int64_t>(dtype_size(value.dtype));
     impl->dtype = value.dtype;
+    impl->device = arena_.device();
     impl->is_contiguous = true;
     slots_[v] = Tensor(std::move(impl));
   }

@@ -66,6 +66,23 @@ int main() {
                 k.name + ", args); }},\n";
     ++count;
   }
+  // The elementwise kernels as run_elementwise names them at default attributes, operands all
+  // pointers or the last one a C++ scalar (by value): what the emulated device launches most.
+  for (const ops::OpDef* op : ops::all_ops()) {
+    if (op->kind != ops::OpKind::kElementwise) continue;
+    for (DType dtype : {kFloat32, kFloat64, kFloat16, kBFloat16, kInt32, kInt64, kBool}) {
+      for (unsigned by_value : {0u, op->arity >= 2 ? 1u << (op->arity - 1) : 0u}) {
+        const std::string name = "tl_" + op->name + "_" + dtype_name(dtype) + "_s" + std::to_string(by_value);
+        if (op_table.find("{\"" + name + "\"") != std::string::npos) continue;  // arity 1: one variant
+        auto source = rt::cuda::elementwise_kernel(*op, dtype, ops::Attrs{}, name, by_value);
+        if (!source) continue;
+        std::cout << *source;
+        op_table += "    {\"" + name + "\", R\"tl_source(" + *source + ")tl_source\", [](void** args) { tl_invoke(&" +
+                    name + ", args); }},\n";
+        ++count;
+      }
+    }
+  }
   std::cout << "const std::vector<HostOpKernel>& host_op_kernels() {\n"
             << "  static const std::vector<HostOpKernel> kernels{\n" << op_table << "  };\n  return kernels;\n}\n";
   std::cerr << "cuda_host_dump: " << count << " kernels\n";

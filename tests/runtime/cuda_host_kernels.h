@@ -59,9 +59,13 @@ const std::vector<HostRandomKernel>& host_random_kernels();
 
 // The op kernels (rt::cuda::all_op_kernel_sources()), each with its source as the generated
 // file compiled it and a call in cuLaunchKernel's convention (one pointer per parameter).
+struct TlHostThread;
 struct HostOpKernel {
   const char* entry;
   const char* source;  // without the preamble
   void (*invoke)(void** args);
+  // A kernel compiled at run time into its own library: sets that library's view of the
+  // thread (cuda_host_shim.h) before the call. Null for the kernels of the generated file.
+  void (*invoke_in_library)(void** args, const TlHostThread& thread) = nullptr;
 };
 const std::vector<HostOpKernel>& host_op_kernels();

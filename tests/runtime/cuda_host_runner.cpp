@@ -25,8 +25,9 @@ void* HostKernelRunner::function(const std::string& source, const std::string& e
     if (entry != k.entry) continue;
     // The source asked for must be the one the host build compiled (its preamble before it).
     const std::string body = k.source;
-    if (source.size() < body.size() || source.compare(source.size() - body.size(), body.size(), body) != 0)
-      throw Error("tl test: the host build of CUDA kernel " + entry + " has another source than the one launched");
+    // Another source under the same entry (an elementwise op with other attributes) is
+    // compiled at run time below.
+    if (source.size() < body.size() || source.compare(source.size() - body.size(), body.size(), body) != 0) break;
     return const_cast<HostOpKernel*>(&k);
   }
   // A source made at run time (a compiled program's fused group): compiled for the host now.
@@ -52,7 +53,9 @@ JitKernels& jit_kernels() {
 void* HostKernelRunner::jit_compile(const std::string& source, const std::string& entry) {
   JitKernels& jit = jit_kernels();
   std::lock_guard<std::mutex> lock(jit.mutex);
-  const std::string key = rt::to_hex(rt::sha256(source.data(), source.size())) + "_" + entry;
+  // The key covers the entry's calling convention too (the "2"): a library from an older
+  // test build in the temp folder is not loaded.
+  const std::string key = rt::to_hex(rt::sha256(source.data(), source.size())) + "_" + entry + "_2";
   if (auto it = jit.by_key.find(key); it != jit.by_key.end()) return it->second.get();
   // The source without CUDA's half headers (the shim has the types), with a cuLaunchKernel-style
   // entry point the runner calls.
@@ -79,7 +82,8 @@ void* HostKernelRunner::jit_compile(const std::string& source, const std::string
                           "template <class... P>\n"
                           "static void tl_jit_call(void (*f)(P...), void** args) {\n"
                           "  tl_jit_invoke(f, args, std::index_sequence_for<P...>{});\n}\n"
-                       << "extern \"C\" void tl_host_entry(void** args) { tl_jit_call(&" << entry << ", args); }\n";
+                       << "extern \"C\" void tl_host_entry(void** args, const TlHostThread& thread) {\n"
+                       << "  tl_host_set_thread(thread);\n  tl_jit_call(&" << entry << ", args);\n}\n";
     const std::filesystem::path tmp = dir / (key + "." + std::to_string(::getpid()) + ".so");
     const std::string command = std::string(TL_HOST_CXX) + " -std=c++20 -O1 -w -shared -fPIC -I" + TL_SOURCE_DIR +
                                 " -I" + TL_SOURCE_DIR + "/runtime/include " + cpp.string() + " -o " + tmp.string() +
@@ -93,10 +97,10 @@ void* HostKernelRunner::jit_compile(const std::string& source, const std::string
   }
   void* library = ::dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (library == nullptr) throw Error(std::string("tl test: cannot load ") + so.string() + ": " + ::dlerror());
-  auto* call = reinterpret_cast<void (*)(void**)>(::dlsym(library, "tl_host_entry"));
+  auto* call = reinterpret_cast<void (*)(void**, const TlHostThread&)>(::dlsym(library, "tl_host_entry"));
   if (call == nullptr) throw Error("tl test: " + so.string() + " lacks its entry");
   jit.sources.push_back(source);
-  auto kernel = std::make_unique<HostOpKernel>(HostOpKernel{nullptr, nullptr, call});
+  auto kernel = std::make_unique<HostOpKernel>(HostOpKernel{nullptr, nullptr, nullptr, call});
   HostOpKernel* result = kernel.get();
   jit.by_key[key] = std::move(kernel);
   ++jit_compiles_;
@@ -108,30 +112,33 @@ void HostKernelRunner::launch(void* function, const rt::cuda::LaunchShape& shape
   const unsigned threads = shape.block.x * shape.block.y * shape.block.z;
   if (threads == 0 || threads > 1024) throw Error("tl test: a CUDA block of " + std::to_string(threads) + " threads");
   ++launches_;
-  blockDim = {shape.block.x, shape.block.y, shape.block.z};
-  gridDim = {shape.grid.x, shape.grid.y, shape.grid.z};
   void** params = args.pointers().data();
   for (unsigned bz = 0; bz < shape.grid.z; ++bz) {
     for (unsigned by = 0; by < shape.grid.y; ++by) {
       for (unsigned bx = 0; bx < shape.grid.x; ++bx) {
         std::barrier<> barrier(threads);
-        tl_host_block_barrier = &barrier;
         std::vector<std::thread> block;
         block.reserve(threads);
         for (unsigned t = 0; t < threads; ++t) {
           block.emplace_back([&, t] {
-            blockIdx = {bx, by, bz};
-            threadIdx = {t % shape.block.x, t / shape.block.x % shape.block.y, t / (shape.block.x * shape.block.y)};
-            kernel->invoke(params);
+            const TlHostThread thread{
+                {bx, by, bz},
+                {t % shape.block.x, t / shape.block.x % shape.block.y, t / (shape.block.x * shape.block.y)},
+                {shape.block.x, shape.block.y, shape.block.z},
+                {shape.grid.x, shape.grid.y, shape.grid.z},
+                &barrier};
+            if (kernel->invoke_in_library != nullptr) {
+              kernel->invoke_in_library(params, thread);
+            } else {
+              tl_host_set_thread(thread);
+              kernel->invoke(params);
+            }
           });
         }
         for (std::thread& th : block) th.join();
-        tl_host_block_barrier = nullptr;
       }
     }
   }
-  blockDim = {1, 1, 1};
-  gridDim = {1, 1, 1};
 }
 
 HostCudaKernels::HostCudaKernels() {

@@ -22,11 +22,24 @@
 struct TlHostDim3 {
   unsigned x = 0, y = 0, z = 0;
 };
-// Each host thread is one CUDA thread: its indices are its own; the launch's sizes are shared.
+// Each host thread is one CUDA thread, and holds its view of the launch: its indices, the
+// launch's sizes and its block's barrier (null when a kernel is called directly, by one
+// thread). A kernel compiled into its own library at run time has its own copies of these,
+// which the runner sets through tl_host_set_thread (below) in each thread before the call.
 inline thread_local TlHostDim3 blockIdx{0, 0, 0}, threadIdx{0, 0, 0};
-inline TlHostDim3 blockDim{1, 1, 1}, gridDim{1, 1, 1};
-// The barrier of the block being run (null when a kernel is called directly, by one thread).
-inline std::barrier<>* tl_host_block_barrier = nullptr;
+inline thread_local TlHostDim3 blockDim{1, 1, 1}, gridDim{1, 1, 1};
+inline thread_local std::barrier<>* tl_host_block_barrier = nullptr;
+struct TlHostThread {
+  TlHostDim3 block_idx, thread_idx, block_dim, grid_dim;
+  std::barrier<>* barrier;
+};
+inline void tl_host_set_thread(const TlHostThread& t) {
+  blockIdx = t.block_idx;
+  threadIdx = t.thread_idx;
+  blockDim = t.block_dim;
+  gridDim = t.grid_dim;
+  tl_host_block_barrier = t.barrier;
+}
 inline void __syncthreads() {
   if (tl_host_block_barrier != nullptr) tl_host_block_barrier->arrive_and_wait();
 }

@@ -1,0 +1,16 @@
+// An emulated CUDA device for tests on machines without a GPU: CUDA tensors live in host
+// memory, copies are memcpy, and every kernel (elementwise, op, fused) runs its CUDA C through
+// the host runner (cuda_host_runner.h). Only the driver is replaced: dispatch to kCUDA, the
+// op kernels' launches, the compiled-program path on CUDA, the allocator-facing code and the
+// frontend's device handling all run as they would on a GPU. What it cannot show: the
+// device's memory model, timing, CUDA's math library, and the library paths (cuBLASLt).
+#pragma once
+
+namespace tl::test {
+
+// Registers the emulated device as the CUDA backend for the rest of the process (once), and
+// installs the host runner and the op kernels. Refused (returns false) where a real GPU is
+// present: tests then use it.
+bool emulate_cuda_device();
+
+}  // namespace tl::test
