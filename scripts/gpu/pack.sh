@@ -19,8 +19,12 @@ out=$root/gpu-bundle
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/bin" "$stage/lib" "$out"
-for b in "${bins[@]}"; do
-  cp "$b" "$stage/bin/"
+# Compiled programs (tl::compile) load the compiler library at run time, from libtl's folder:
+# it travels with its own dependencies (MLIR/LLVM/oneDNN), the bulk of the bundle.
+compiler=$build/driver/libtl_compiler.so
+[ -f "$compiler" ] || { echo "pack.sh: $compiler is missing: build tl_compiler first" >&2; exit 1; }
+for b in "${bins[@]}" "$compiler"; do
+  case "$b" in *.so) cp -L "$b" "$stage/lib/" ;; *) cp "$b" "$stage/bin/" ;; esac
   ldd "$b" | awk '/=> \// {print $3}' |
     grep -v -E '/(libc|libm|libmvec|libpthread|libdl|librt|libcuda)\.so' |
     while read -r lib; do cp -L -n "$lib" "$stage/lib/"; done
