@@ -49,6 +49,7 @@ constexpr int kPrefMaxWorkspace = 1;     // CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_B
 constexpr int kPrefReductionMask = 3;    // CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK, uint32_t
 constexpr int kPrefAlignmentA = 5;       // CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, uint32_t (B, C, D: 6, 7, 8)
 constexpr uint32_t kReductionInComputeType = 2;  // CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE
+constexpr uint32_t kReductionInOutputType = 4;   // CUBLASLT_REDUCTION_SCHEME_OUTPUT_TYPE
 
 // What NVIDIA suggests for Hopper: enough for split-K and the larger tiles.
 constexpr uint64_t kMaxWorkspaceBytes = 32ull << 20;
@@ -259,9 +260,12 @@ bool CublasLt::matmul(const LtProblem& p, const std::function<DevicePtr(size_t)>
   const DevicePtr buffers[4] = {p.b.data, p.a.data, p.out, p.out};  // cuBLASLt's A, B, C, D
   for (int i = 0; i < 4; ++i)
     d.set(preference, "cublasLtMatmulPreferenceSetAttribute", kPrefAlignmentA + i, alignment_of(buffers[i]));
-  // Split-K partial sums of 16-bit products are reduced in float, not rounded to 16 bits first.
-  if (p.dtype == kFloat16 || p.dtype == kBFloat16)
-    d.set(preference, "cublasLtMatmulPreferenceSetAttribute", kPrefReductionMask, kReductionInComputeType);
+  // Split-K partial sums are reduced by a separate pass over the workspace, in a fixed order,
+  // never in place in the output (CUBLASLT_REDUCTION_SCHEME_INPLACE adds with atomics, so its
+  // results vary run to run); those of 16-bit products in float, not rounded to 16 bits first.
+  const uint32_t reductions = p.dtype == kFloat16 || p.dtype == kBFloat16 ? kReductionInComputeType
+                                                                          : kReductionInComputeType | kReductionInOutputType;
+  d.set(preference, "cublasLtMatmulPreferenceSetAttribute", kPrefReductionMask, reductions);
 
   HeuristicResult result{};
   int found = 0;
