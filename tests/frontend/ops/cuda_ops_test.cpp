@@ -3,6 +3,7 @@
 // the refusal is checked.
 #include <catch2/catch.hpp>
 
+#include <cstring>
 #include <sstream>
 
 #include "runtime/cuda/driver.h"
@@ -226,4 +227,40 @@ TEST_CASE("a compiled training step on CUDA gives the eager CUDA step's results"
   const std::vector<Tensor> step_args{x, y};
   INFO(compiled.explain(step_args));
   CHECK(compiled.stats().eager_calls <= 2);  // the trace (and warm-up), then the compiled program
+}
+
+TEST_CASE("CUDA results are bitwise repeatable run to run", "[cuda][gpu][determinism]") {
+  if (!cuda_device::is_available()) {
+    WARN("skipped: no CUDA device");
+    SUCCEED();
+    return;
+  }
+  manual_seed(4);
+  Tensor x = randn({6, 700}).to(kCUDA), w = randn({700, 40}).to(kCUDA);
+  Tensor index = randint(0, 5, {700}).to(kCUDA);
+  Tensor image = randn({2, 3, 9, 9}).to(kCUDA), kernel = randn({4, 3, 3, 3}).to(kCUDA);
+  auto run = [&] {
+    std::vector<Tensor> out;
+    out.push_back(sum(x, {1}));                       // a long row through a block tree
+    out.push_back(matmul(x, w));                      // cuBLASLt on a GPU, the tiled kernel otherwise
+    out.push_back(softmax(x, 1));
+    Tensor table = w.narrow(0, 0, 5).detach().requires_grad_(true);
+    sum(mul(embedding(table, index), w)).backward();  // repeated indices: index_add in the backward
+    out.push_back(table.grad());
+    Tensor im = image.detach().requires_grad_(true), k = kernel.detach().requires_grad_(true);
+    sum(conv2d(im, k, Tensor(), {1, 1}, {1, 1})).backward();  // the weight gradient's split sum
+    out.push_back(k.grad());
+    out.push_back(im.grad());
+    for (Tensor& t : out) t = t.to(kCPU);
+    return out;
+  };
+  const std::vector<Tensor> first = run();
+  for (int r = 0; r < 2; ++r) {
+    const std::vector<Tensor> again = run();
+    for (size_t i = 0; i < first.size(); ++i) {
+      INFO("result " << i);
+      REQUIRE(again[i].nbytes() == first[i].nbytes());
+      CHECK(std::memcmp(again[i].data_ptr(), first[i].data_ptr(), first[i].nbytes()) == 0);
+    }
+  }
 }
