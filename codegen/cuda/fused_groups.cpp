@@ -26,7 +26,8 @@ DType element_dtype(mlir::Value v) {
   return ir::dtype_of(v.getType().cast<mlir::RankedTensorType>().getElementType());
 }
 
-// `group` as steps over its arguments, or why it cannot be one kernel.
+}  // namespace
+
 std::string describe_group(mlir::func::FuncOp group, rt::cuda::FusedGroup& out, std::string& ops) {
   mlir::Block& block = group.getBody().front();
   llvm::DenseMap<mlir::Value, int> ref;  // argument k -> -k-1, step k's result -> k
@@ -61,8 +62,6 @@ std::string describe_group(mlir::func::FuncOp group, rt::cuda::FusedGroup& out, 
     return "the group does not return its last op's result";
   return {};
 }
-
-}  // namespace
 
 std::vector<GroupKernel> compile_groups(llvm::ArrayRef<mlir::func::FuncOp> groups) {
   std::vector<GroupKernel> results;

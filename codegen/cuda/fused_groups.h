@@ -11,6 +11,7 @@
 #include <llvm/ADT/ArrayRef.h>
 #include <mlir/Dialect/Func/IR/FuncOps.h>
 
+#include "runtime/cuda/cuda_source.h"
 #include "runtime/exec/graph.h"
 
 namespace tl::codegen::cuda {
@@ -19,6 +20,11 @@ struct GroupKernel {
   std::shared_ptr<const trace::CompiledKernel> kernel;  // null when the group cannot run as one kernel
   std::string error;                                   // why, then
 };
+
+// `group` as the steps of one CUDA kernel (rt::cuda::FusedGroup), and in `ops` its ops joined
+// by '+'; returns why it cannot be one kernel (empty when it can). A group ending in a
+// reduction cannot yet.
+std::string describe_group(mlir::func::FuncOp group, rt::cuda::FusedGroup& out, std::string& ops);
 
 // One result per group. A group ending in a reduction is not fused for CUDA yet (it runs as
 // its ops' eager CUDA kernels).
