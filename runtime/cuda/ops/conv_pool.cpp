@@ -10,10 +10,12 @@
 // Operands are NCHW at any strides; results are contiguous.
 #include <algorithm>
 #include <climits>
+#include <cstddef>
 #include <string>
 #include <vector>
 
 #include "runtime/cuda/launch.h"
+#include "runtime/ops/nn/conv_pool.h"
 #include "tl/error.h"
 
 namespace tl::rt::cuda {
@@ -400,10 +402,9 @@ void conv2d_backward_weight_kernel(std::span<const Tensor> in, Tensor& out, cons
 // ---- pooling ----
 
 // As each pool source declares `struct <entry>_geometry`: same fields, same order.
-struct PoolParams {
-  long long N, C, H, W, OH, OW, KH, KW, stride_h, stride_w, pad_h, pad_w;
-};
-static_assert(sizeof(PoolParams) == 12 * sizeof(long long));
+// The kernels take the CPU's geometry struct as is: the same twelve 64-bit fields in the same order.
+using PoolParams = rt::cpu::Pool2dGeometry;
+static_assert(sizeof(PoolParams) == 12 * sizeof(long long) && offsetof(PoolParams, OH) == 4 * sizeof(long long));
 
 constexpr const char* kPoolGeometry = R"(struct $ENTRY_geometry {
   long long N, C, H, W, OH, OW, KH, KW, stride_h, stride_w, pad_h, pad_w;
@@ -552,17 +553,6 @@ void launch_pool(PoolKernel k, DType dtype, long long n, KernelArgs& args) {
   launch_kernel(pool_source(k, dtype), dtype, pool_entry(k, dtype), launch_1d(n), args);
 }
 
-// The geometry of pooling x: (N, C, H, W) under attrs `a` (dims = kernel, stride, padding).
-PoolParams pool_params(const Shape& x, const ops::Attrs& a) {
-  PoolParams g{};
-  g.N = x[0], g.C = x[1], g.H = x[2], g.W = x[3];
-  g.KH = a.dims[0], g.KW = a.dims[1];
-  g.stride_h = a.stride[0], g.stride_w = a.stride[1];
-  g.pad_h = a.padding[0], g.pad_w = a.padding[1];
-  g.OH = (g.H + 2 * g.pad_h - g.KH) / g.stride_h + 1;
-  g.OW = (g.W + 2 * g.pad_w - g.KW) / g.stride_w + 1;
-  return g;
-}
 
 // in: x; out: (N, C, OH, OW).
 template <PoolKernel kKind>
@@ -570,7 +560,7 @@ void pool2d_kernel(std::span<const Tensor> in, Tensor& out, const ops::Attrs& a)
   const Tensor& x = in[0];
   const long long n = out.numel();
   KernelArgs args;
-  args.add(x).add(out).add(pool_params(x.shape(), a)).add(kernel_strides(x, 4)).add(n);
+  args.add(x).add(out).add(ops::pool_geometry(x.shape(), a)).add(kernel_strides(x, 4)).add(n);
   launch_pool(kKind, out.dtype(), n, args);
 }
 
@@ -580,7 +570,7 @@ void max_pool2d_gather_kernel(std::span<const Tensor> in, Tensor& out, const ops
   const Tensor& x = in[1];
   const long long n = out.numel();
   KernelArgs args;
-  args.add(gv).add(x).add(out).add(pool_params(x.shape(), a)).add(kernel_strides(gv, 4)).add(kernel_strides(x, 4));
+  args.add(gv).add(x).add(out).add(ops::pool_geometry(x.shape(), a)).add(kernel_strides(gv, 4)).add(kernel_strides(x, 4));
   args.add(n);
   launch_pool(PoolKernel::kMaxGather, out.dtype(), n, args);
 }
@@ -591,7 +581,7 @@ void max_pool2d_gather_kernel(std::span<const Tensor> in, Tensor& out, const ops
 void max_pool2d_backward_kernel(std::span<const Tensor> in, Tensor& out, const ops::Attrs& a) {
   const Tensor& dy = in[0];
   const Tensor& x = in[1];
-  const PoolParams g = pool_params(x.shape(), a);
+  const PoolParams g = ops::pool_geometry(x.shape(), a);
   if (out.numel() == 0) return;
   if (g.KH * g.KW > INT_MAX)
     throw ValueError("tl::max_pool2d_backward: the CUDA kernel holds window positions as int32; kernel " +
@@ -613,7 +603,7 @@ void avg_pool2d_backward_kernel(std::span<const Tensor> in, Tensor& out, const o
   const Tensor& dy = in[0];
   const long long n = out.numel();
   KernelArgs args;
-  args.add(dy).add(out).add(pool_params(in[1].shape(), a)).add(kernel_strides(dy, 4)).add(n);
+  args.add(dy).add(out).add(ops::pool_geometry(in[1].shape(), a)).add(kernel_strides(dy, 4)).add(n);
   launch_pool(PoolKernel::kAvgBackward, out.dtype(), n, args);
 }
 

@@ -16,9 +16,22 @@
 
 #include "runtime/cpu/onednn.h"
 #include "runtime/cpu/pool.h"
+#include "runtime/ops/nn/conv_pool.h"
 #include "runtime/ops/pointwise/pointwise.h"
 
 namespace tl::ops {
+
+rt::cpu::Pool2dGeometry pool_geometry(const Shape& x, const Attrs& a) {
+  rt::cpu::Pool2dGeometry g{};
+  g.N = x[0], g.C = x[1], g.H = x[2], g.W = x[3];
+  g.KH = a.dims[0], g.KW = a.dims[1];
+  g.stride_h = a.stride[0], g.stride_w = a.stride[1];
+  g.pad_h = a.padding[0], g.pad_w = a.padding[1];
+  g.OH = (g.H + 2 * g.pad_h - g.KH) / g.stride_h + 1;
+  g.OW = (g.W + 2 * g.pad_w - g.KW) / g.stride_w + 1;
+  return g;
+}
+
 namespace {
 
 using rt::cpu::Conv2dGeometry;
@@ -39,17 +52,6 @@ Conv2dGeometry conv_geometry(const Shape& x, const Shape& w, const Attrs& a) {
   return g;
 }
 
-// Attrs of the pool ops: dims = kernel, stride, padding (2 values each).
-Pool2dGeometry pool_geometry(const Shape& x, const Attrs& a) {
-  Pool2dGeometry g{};
-  g.N = x[0], g.C = x[1], g.H = x[2], g.W = x[3];
-  g.KH = a.dims[0], g.KW = a.dims[1];
-  g.stride_h = a.stride[0], g.stride_w = a.stride[1];
-  g.pad_h = a.padding[0], g.pad_w = a.padding[1];
-  g.OH = (g.H + 2 * g.pad_h - g.KH) / g.stride_h + 1;
-  g.OW = (g.W + 2 * g.pad_w - g.KW) / g.stride_w + 1;
-  return g;
-}
 
 // ---------- reference convolution loops (any float dtype) ----------
 
