@@ -11,6 +11,7 @@
 
 #include "frontend/ops/registry.h"
 #include "tests/runtime/cuda_host_runner.h"
+#include "tests/support/first_mismatch.h"
 #include "tl/tl.h"
 
 using namespace tl;
@@ -23,24 +24,8 @@ Tensor random(Shape shape, DType dtype, double low = -1, double high = 1) {
   return uniform(shape, low, high, {.dtype = kFloat64}).to(dtype);
 }
 
-// "" when `got` matches `want` element by element (|got - want| <= rtol * (1 + |want|), NaN
-// for NaN, infinities exactly), else the first element that does not.
 std::string mismatch(const Tensor& got, const Tensor& want, double rtol) {
-  if (got.shape() != want.shape() || got.dtype() != want.dtype())
-    return "got " + got.shape().str() + " " + dtype_name(got.dtype()) + ", want " + want.shape().str() + " " +
-           dtype_name(want.dtype());
-  const std::vector<double> g = got.to(kFloat64).to_vector<double>(), w = want.to(kFloat64).to_vector<double>();
-  for (size_t i = 0; i < g.size(); ++i) {
-    const bool same = std::isnan(w[i]) ? std::isnan(g[i])
-                      : std::isinf(w[i]) ? g[i] == w[i]
-                                         : std::abs(g[i] - w[i]) <= rtol * (1 + std::abs(w[i]));
-    if (!same) {
-      std::ostringstream s;
-      s << "element " << i << " of " << want.shape().str() << ": got " << g[i] << ", want " << w[i];
-      return s.str();
-    }
-  }
-  return "";
+  return test::first_mismatch(got, want, rtol);
 }
 
 // `fn` through the CPU kernels and through the CUDA kernels run on the host; "" when they
