@@ -453,7 +453,13 @@ std::string extremum_combine_source(DType d) {
   return source_of(d, "extremum_combine", {kBetterSource, kExtremumCombineSource});
 }
 std::string softmax_source(DType d) { return source_of(d, "softmax", {kOffsetSource, kSoftmaxSource}); }
-std::string cumsum_source(DType d) { return source_of(d, "cumsum", {kOffsetSource, kCumsumSource}); }
+// Running sums accumulate in double for every floating type (the CPU's cumsum does), not in
+// the type sums accumulate in.
+std::string cumsum_source(DType d) {
+  SourceTypes t = types_for(entry_of("cumsum", d), d);
+  if (is_floating(d)) t.acc = "double";
+  return fill(kOffsetSource, t) + fill(kCumsumSource, t);
+}
 std::string argsort_tile_source(DType d) {
   return source_of(d, "argsort_tile", {kOffsetSource, kBeforeSource, kArgsortTileSource});
 }
