@@ -25,6 +25,7 @@
 #include "passes/graph_bridge.h"
 #include "passes/passes.h"
 #include "runtime/base/env.h"
+#include "runtime/exec/fused_kernel.h"
 
 namespace tl::driver {
 
@@ -137,6 +138,15 @@ std::string compile_fused_groups(mlir::ModuleOp module, bool unfuse_all, const s
     const std::string name = groups[i].getName().str();
     if (!unfuse_all && compiled[i].kernel) {
       kernels[name] = compiled[i].kernel;
+      // A program compiled for another machine (an artifact's) also keeps each group as CUDA
+      // steps, so it can run on CUDA too; a group with no CUDA form (a reduction) keeps none.
+      const auto* cpu = dynamic_cast<const rt::FusedKernel*>(compiled[i].kernel.get());
+      if (cpu != nullptr && !target_features.empty()) {
+        auto steps = std::make_shared<rt::cuda::FusedGroup>();
+        std::string ops;
+        if (codegen::cuda::describe_group(groups[i], *steps, ops).empty())
+          kernels[name] = cpu->with_cuda_group(std::move(steps));
+      }
       continue;
     }
     if (!unfuse_all) {

@@ -15,6 +15,7 @@
 #include "runtime/artifact/artifact.h"
 #include "runtime/base/cpu_features.h"
 #include "runtime/base/env.h"
+#include "runtime/cuda/cuda_source.h"
 #include "runtime/exec/fused_kernel.h"
 #include "runtime/logging.h"
 #include "tl/autograd.h"
@@ -54,10 +55,11 @@ void add_constant(artifact::Program& p, std::string& weights, int value, const T
   weights.append(static_cast<const char*>(c.data_ptr()), c.nbytes());
 }
 
-void add_attrs(artifact::Node* node, const ops::OpDef& def, const ops::Attrs& attrs) {
+void add_attrs(google::protobuf::RepeatedPtrField<artifact::Attribute>* out, const ops::OpDef& def,
+               const ops::Attrs& attrs) {
   for (const ops::AttrSpec& spec : def.attrs) {
     if (!ops::is_written(attrs, spec)) continue;
-    artifact::Attribute* a = node->add_attrs();
+    artifact::Attribute* a = out->Add();
     a->set_name(spec.name);
     ops::AttrValue v = ops::get_attr(attrs, spec.field);
     switch (ops::attr_type(spec.field)) {
@@ -69,6 +71,21 @@ void add_attrs(artifact::Node* node, const ops::OpDef& def, const ops::Attrs& at
       case ops::AttrType::kBool: a->set_unit(true); break;
       case ops::AttrType::kDType: a->set_dtype(rt::to_artifact(std::get<DType>(v))); break;
     }
+  }
+}
+
+// `group`'s steps, as FusedCode.cuda records them.
+void add_steps(artifact::FusedSteps* out, const rt::cuda::FusedGroup& group) {
+  for (const rt::cuda::FusedStep& step : group.steps) {
+    artifact::FusedStep* s = out->add_steps();
+    if (step.op != nullptr) {
+      s->set_op(step.op->name);
+      add_attrs(s->mutable_attrs(), *step.op, step.attrs);
+      for (int a : step.args) s->add_args(a);
+    } else {
+      s->set_constant(step.constant);
+    }
+    s->set_dtype(rt::to_artifact(step.dtype));
   }
 }
 
@@ -366,6 +383,7 @@ void export_traced(const ExportBody& body, std::span<const Tensor> args, const P
       f->set_scale(l.scale);
       f->set_space_rank(static_cast<int32_t>(l.space_rank));
       f->set_leading_dims(static_cast<int32_t>(l.leading_dims));
+      if (kernel->cuda_group()) add_steps(f->mutable_cuda(), *kernel->cuda_group());
       if (n.site.file) node->set_file(n.site.file);
       node->set_line(static_cast<int32_t>(n.site.line));
       planned.nodes.push_back(n);
@@ -376,7 +394,7 @@ void export_traced(const ExportBody& body, std::span<const Tensor> args, const P
     node->set_op(n.op);
     for (int v : n.inputs) node->add_inputs(v);
     for (int v : n.outputs) node->add_outputs(v);
-    add_attrs(node, *n.def, n.attrs);
+    add_attrs(node->mutable_attrs(), *n.def, n.attrs);
     if (!marks.attr_entries.empty()) {
       for (artifact::Attribute& a : *node->mutable_attrs()) {
         auto it = marks.attr_entries[k].find(a.name());

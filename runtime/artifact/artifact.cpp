@@ -437,7 +437,9 @@ std::string describe(const Artifact& a, bool per_node) {
   o << "artifact " << a.path() << " (" << a.file_bytes() << " bytes)\n"
     << "  format version " << m.format_version() << ", written by tl " << m.tl_version() << ", ABI stamp "
     << m.abi_stamp() << "\n"
-    << "  producer: " << (m.producer().empty() ? "(unknown)" : m.producer()) << "\n  cpu features:";
+    << "  producer: " << (m.producer().empty() ? "(unknown)" : m.producer()) << "\n"
+    << "  target: " << (m.default_device().empty() ? "cpu" : m.default_device()) << " (the device tl::load_program uses by default)\n"
+    << "  cpu features:";
   if (m.cpu_features().empty()) o << " (none beyond x86-64)";
   for (const std::string& f : m.cpu_features()) o << " " << f;
   o << "\nsignature:\n";
@@ -460,13 +462,25 @@ std::string describe(const Artifact& a, bool per_node) {
   for (const artifact::CodeObject& c : p.code_objects()) code_bytes += c.size();
   if (code_bytes > 0) o << " (" << code_bytes << " bytes)";
   o << "\n";
+  if (generated > 0) {
+    const auto with_steps = std::count_if(p.nodes().begin(), p.nodes().end(), [](const artifact::Node& n) {
+      return n.has_fused() && n.fused().cuda().steps_size() > 0;
+    });
+    o << "cuda: " << with_steps << " of " << generated << " fused groups have CUDA steps"
+      << (with_steps == generated ? " (the program can run on CUDA)\n" : "\n");
+  }
   if (per_node) {
     for (int k = 0; k < p.nodes_size(); ++k) {
       const artifact::Node& n = p.nodes(k);
       o << "  ";
       for (int i = 0; i < n.outputs_size(); ++i) o << (i ? ", " : "") << "%" << n.outputs(i);
       o << " = " << n.op();
-      if (n.has_fused()) o << "[" << n.fused().description() << "; code object " << n.fused().object() << " @" << n.fused().symbol() << "]";
+      if (n.has_fused()) {
+        o << "[" << n.fused().description() << "; code object " << n.fused().object() << " @" << n.fused().symbol();
+        if (n.fused().cuda().steps_size() > 0) o << "; " << n.fused().cuda().steps_size() << " cuda steps";
+        else o << "; no cuda form";
+        o << "]";
+      }
       o << "(";
       for (int i = 0; i < n.inputs_size(); ++i) o << (i ? ", " : "") << "%" << n.inputs(i);
       o << ")";

@@ -213,7 +213,9 @@ std::shared_ptr<const FusedKernel> FusedKernel::rebind(const Shape& out_shape, c
   bound.dims[0] = rows;
   bound.out_shape = out_shape;
   for (size_t k = 0; k < input_shapes.size(); ++k) bound.inputs[k].shape = input_shapes[k];
-  return std::make_shared<FusedKernel>(std::move(bound), entry_, owner_, description_, code_);
+  auto rebound = std::make_shared<FusedKernel>(*this);
+  rebound->layout_ = std::move(bound);
+  return rebound;
 }
 
 }  // namespace tl::rt

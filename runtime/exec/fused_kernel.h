@@ -13,6 +13,10 @@
 
 namespace tl::rt {
 
+namespace cuda {
+struct FusedGroup;  // runtime/cuda/cuda_source.h
+}
+
 // How the generated function sees its operands. The iteration space is the output shape with
 // its size-1 dims dropped and its adjacent dims merged wherever every input either spans both
 // or is broadcast along both (so a contiguous [B, T, C] plus a bias [C] runs as [B*T, C] with
@@ -79,6 +83,15 @@ class FusedKernel : public trace::CompiledKernel {
   }
   const FusedLayout& layout() const { return layout_; }
   const MachineCode& machine_code() const { return code_; }
+  // The group as the steps of one CUDA kernel, when it has that form (null for a group ending
+  // in a reduction): what an artifact records so that its program can also run on CUDA.
+  const std::shared_ptr<const cuda::FusedGroup>& cuda_group() const { return cuda_group_; }
+  // This kernel with `group` as its CUDA form.
+  std::shared_ptr<const FusedKernel> with_cuda_group(std::shared_ptr<const cuda::FusedGroup> group) const {
+    auto k = std::make_shared<FusedKernel>(*this);
+    k->cuda_group_ = std::move(group);
+    return k;
+  }
 
   // The same code for operands whose leading dims (those that form dims[0]: a batch dim)
   // differ from the traced ones. Throws ShapeError when a shape differs elsewhere, or when
@@ -92,6 +105,7 @@ class FusedKernel : public trace::CompiledKernel {
   std::shared_ptr<const void> owner_;
   std::string description_;
   MachineCode code_;
+  std::shared_ptr<const cuda::FusedGroup> cuda_group_;
 };
 
 }  // namespace tl::rt

@@ -13,6 +13,8 @@
 
 #include "runtime/artifact/artifact.h"
 #include "runtime/artifact/machine_code.h"
+#include "runtime/cuda/fused_kernel.h"
+#include "runtime/device_backend.h"
 #include "runtime/exec/executor.h"
 #include "runtime/exec/fused_kernel.h"
 #include "runtime/exec/memory_plan.h"
@@ -32,6 +34,7 @@ struct Program::Impl {
   const char* file_name(const std::string& name) { return files.insert(name).first->c_str(); }
   std::vector<TensorSignature> inputs, outputs;
   std::string description;
+  Device device = kCPU;
   int64_t max_batch = 0;  // 0: fixed shapes
   // What depends on the batch size: per value its batch axis (or -1); per node the attribute
   // fields and the entries in them that are the batch size.
@@ -88,6 +91,18 @@ struct Program::Impl {
   }
   // Checks `inputs` against the signature; returns the call's batch size (0 for fixed shapes).
   int64_t check_inputs(std::span<const Tensor> inputs, Site site) const;
+  // `inputs` on the program's device: a CUDA program's CPU inputs copied there, into `staged`.
+  std::span<const Tensor> on_device(std::span<const Tensor> inputs, std::vector<Tensor>& staged) const {
+    if (device.type == DeviceType::kCPU) return inputs;
+    staged.assign(inputs.begin(), inputs.end());
+    for (Tensor& t : staged) {
+      if (t.device() == device) continue;
+      Tensor copy = ops::empty_tensor(t.shape(), t.dtype(), device);
+      ops::strided_copy(t, copy);
+      t = std::move(copy);
+    }
+    return staged;
+  }
 };
 
 namespace {
@@ -110,11 +125,12 @@ std::vector<TensorSignature> signature_of(const google::protobuf::RepeatedPtrFie
   return out;
 }
 
-// The attributes of `node` for its op `def`, each checked by name and type.
-ops::Attrs attrs_of(const artifact::Node& node, const ops::OpDef& def, const std::string& what, const std::string& path) {
+// The attributes `written` for op `def` (a node's, a fused step's), each checked by name and type.
+ops::Attrs attrs_of(const google::protobuf::RepeatedPtrField<artifact::Attribute>& written, const ops::OpDef& def,
+                    const std::string& what, const std::string& path) {
   ops::Attrs attrs;
   std::vector<const ops::AttrSpec*> seen;
-  for (const artifact::Attribute& a : node.attrs()) {
+  for (const artifact::Attribute& a : written) {
     auto spec = std::find_if(def.attrs.begin(), def.attrs.end(), [&](const ops::AttrSpec& s) { return s.name == a.name(); });
     if (spec == def.attrs.end()) refuse(path, what + " has an attribute '" + a.name().substr(0, 64) + "' the op does not declare");
     if (std::find(seen.begin(), seen.end(), &*spec) != seen.end()) refuse(path, what + " repeats attribute '" + a.name() + "'");
@@ -226,10 +242,102 @@ std::shared_ptr<const trace::CompiledKernel> fused_kernel_of(
                                            std::shared_ptr<const void>(object), f.description().substr(0, 256));
 }
 
+// Whether `in` broadcasts to `out` by NumPy rules (trailing dims equal or 1).
+bool broadcasts_to(const Shape& in, const Shape& out) {
+  if (in.size() > out.size()) return false;
+  for (int64_t d = 1; d <= in.size(); ++d)
+    if (in[in.size() - d] != 1 && in[in.size() - d] != out[out.size() - d]) return false;
+  return true;
+}
+
+// Bounds the steps of one fused group, so a hostile file cannot make the loader build a huge source.
+constexpr int kMaxFusedSteps = 4096;
+
+// The CUDA kernel of fused node `pn` (node `k`) from the steps it records (FusedCode.cuda), each
+// step checked as a node is: an elementwise op of the table, its attributes by name and type,
+// operands that are the node's inputs or earlier steps, and the dtype its rule computes.
+std::shared_ptr<const trace::CompiledKernel> cuda_fused_kernel_of(const artifact::Node& pn, int k, const trace::Graph& g,
+                                                                 const std::string& what, const std::string& path) {
+  const artifact::FusedCode& f = pn.fused();
+  const std::string ops = f.description().substr(0, 256);
+  if (!f.has_cuda() || f.cuda().steps_size() == 0)
+    throw DeviceError("tl::load_program('" + path + "'): cannot run on CUDA: this artifact's fused group " +
+                      std::to_string(k) + " (" + ops + ") has no CUDA form (it ends in a reduction, or an older tl " +
+                      "exported it); re-export it with this tl, or load it on the CPU (ProgramLoadOptions::device)");
+  if (f.cuda().steps_size() > kMaxFusedSteps)
+    refuse(path, what + " has " + std::to_string(f.cuda().steps_size()) + " CUDA steps (at most " +
+                     std::to_string(kMaxFusedSteps) + ")");
+  rt::cuda::FusedGroup group;
+  for (int v : pn.inputs()) group.inputs.push_back(g.values[v].dtype);
+  const trace::Value& out = g.values[pn.outputs(0)];
+  for (int v : pn.inputs())
+    if (!broadcasts_to(g.values[v].shape, out.shape))
+      refuse(path, what + ": its input %" + std::to_string(v) + " " + g.values[v].shape.str() +
+                       " does not broadcast to its result " + out.shape.str());
+  const int n_inputs = pn.inputs_size();
+  for (int i = 0; i < f.cuda().steps_size(); ++i) {
+    const artifact::FusedStep& ps = f.cuda().steps(i);
+    const std::string step_what = what + ": CUDA step " + std::to_string(i);
+    rt::cuda::FusedStep step;
+    step.dtype = rt::dtype_from_artifact(ps.dtype(), "'" + path + "': " + step_what);
+    if (ps.op().empty()) {
+      if (ps.args_size() != 0 || ps.attrs_size() != 0) refuse(path, step_what + " is a constant with operands or attributes");
+      step.constant = ps.constant();
+      group.steps.push_back(std::move(step));
+      continue;
+    }
+    step.op = ops::find_op(ps.op());
+    if (step.op == nullptr || trace::find_structural(ps.op()) != nullptr)
+      refuse(path, step_what + " names an op '" + ps.op().substr(0, 64) + "' this build of tl does not have");
+    if (step.op->kind != ops::OpKind::kElementwise || step.op->pointwise.lower == nullptr)
+      refuse(path, step_what + " (" + step.op->name + ") is not an elementwise op");
+    step.attrs = attrs_of(ps.attrs(), *step.op, step_what + " (" + step.op->name + ")", path);
+    if (!ops::accepts_operand_count(*step.op, ps.args_size()))
+      refuse(path, step_what + " (" + step.op->name + ") has " + std::to_string(ps.args_size()) + " operands; the op takes " +
+                       ops::operand_count_text(*step.op));
+    std::vector<Tensor> operands;
+    for (int a : ps.args()) {
+      // k >= 0: an earlier step; k < 0: input -k-1 (in int64: -INT_MIN overflows an int).
+      const int64_t input = -static_cast<int64_t>(a) - 1;
+      if (a >= i || (a < 0 && input >= n_inputs))
+        refuse(path, step_what + " (" + step.op->name + ") reads " +
+                         (a >= 0 ? "step " + std::to_string(a) + ", which is not computed before it"
+                                 : "input " + std::to_string(input) + ", but the node has " + std::to_string(n_inputs)));
+      step.args.push_back(a);
+      operands.push_back(trace::meta_tensor(Shape{}, a < 0 ? group.inputs[input] : group.steps[a].dtype));
+    }
+    DType computed = step.dtype;
+    try {
+      computed = ops::infer_result(*step.op, operands, step.attrs, Site{}).dtype;
+    } catch (const Error& e) {
+      refuse(path, step_what + " (" + step.op->name + ") is malformed: " + e.what());
+    }
+    if (computed != step.dtype)
+      refuse(path, step_what + " (" + step.op->name + ") declares its result " + dtype_name(step.dtype) +
+                       " but the op computes " + dtype_name(computed));
+    group.steps.push_back(std::move(step));
+  }
+  if (group.steps.back().dtype != out.dtype)
+    refuse(path, what + ": its last CUDA step is " + dtype_name(group.steps.back().dtype) + " but its result is " +
+                     dtype_name(out.dtype));
+  try {
+    return std::make_shared<rt::cuda::CudaFusedKernel>(std::move(group), ops);
+  } catch (const Error& e) {
+    refuse(path, what + ": its CUDA steps do not make a kernel: " + e.what());
+  }
+}
+
 // A fused node's kernel for the node's operand shapes in `g` (another batch size).
 void rebind_fused(trace::Graph& g, trace::Node& n, const std::string& what) {
   const auto* kernel = dynamic_cast<const rt::FusedKernel*>(n.kernel.get());
-  TL_ASSERT(kernel != nullptr, "a fused node of an artifact runs a FusedKernel");
+  if (kernel == nullptr) {
+    // A CUDA kernel runs at any shapes whose inputs broadcast to the result.
+    for (int v : n.inputs)
+      if (!broadcasts_to(g.values[v].shape, g.values[n.outputs[0]].shape))
+        throw ShapeError(what + ": input " + g.values[v].shape.str() + " does not broadcast to the result " +
+                         g.values[n.outputs[0]].shape.str());
+    return;
+  }
   std::vector<Shape> inputs;
   for (int v : n.inputs) inputs.push_back(g.values[v].shape);
   n.kernel = kernel->rebind(g.values[n.outputs[0]].shape, inputs, what);
@@ -256,6 +364,11 @@ Program load_program(const ProgramPath& where, const ProgramLoadOptions& options
   impl->outputs = signature_of(a.manifest().outputs(), path);
   impl->description = rt::describe(a);
   impl->max_batch = a.manifest().max_batch();
+  const std::string& default_device = a.manifest().default_device();
+  if (!default_device.empty() && default_device != "cuda")
+    refuse(path, "its default device '" + default_device.substr(0, 64) + "' is not one this build knows (cuda, or none: the CPU)");
+  const Device device = options.device ? *options.device : default_device == "cuda" ? kCUDA : kCPU;
+  impl->device = device;
   auto base = std::make_unique<Program::Impl::Instance>();
   trace::Graph& g = base->graph;
   g.name = "artifact";
@@ -313,7 +426,9 @@ Program load_program(const ProgramPath& where, const ProgramLoadOptions& options
       node.op = trace::kFused;
       node.inputs.assign(pn.inputs().begin(), pn.inputs().end());
       node.outputs.assign(pn.outputs().begin(), pn.outputs().end());
+      // The CPU code is verified whatever the device: a CUDA program's artifact still loads on the CPU.
       node.kernel = fused_kernel_of(pn, g, objects, what, path);
+      if (device.type == DeviceType::kCUDA) node.kernel = cuda_fused_kernel_of(pn, k, g, what, path);
       if (!pn.file().empty()) node.site = Site{impl->file_name(pn.file().substr(0, 256)), static_cast<uint32_t>(pn.line())};
       impl->attr_batch.resize(g.nodes.size() + 1);
       g.nodes.push_back(std::move(node));
@@ -324,7 +439,7 @@ Program load_program(const ProgramPath& where, const ProgramLoadOptions& options
       refuse(path, what + " names an op this build of tl does not have");
     node.inputs.assign(pn.inputs().begin(), pn.inputs().end());
     node.outputs.assign(pn.outputs().begin(), pn.outputs().end());
-    node.attrs = attrs_of(pn, *node.def, what, path);
+    node.attrs = attrs_of(pn.attrs(), *node.def, what, path);
     impl->attr_batch.resize(g.nodes.size() + 1);
     for (const artifact::Attribute& at : pn.attrs()) {
       if (at.batch_entries().empty()) continue;
@@ -394,6 +509,25 @@ Program load_program(const ProgramPath& where, const ProgramLoadOptions& options
                                         std::to_string(arena_bytes) + ", outputs " + std::to_string(outputs) + ")") +
                        ", more than max_memory " + std::to_string(options.max_memory) + " (at " + where.site.str() + ")");
   }
+  if (device.type == DeviceType::kCUDA) {
+    // Everything is verified; only now is the device needed. Weights move there once.
+    try {
+      rt::backend_for(device, "load_program").allocator(device.index);
+    } catch (const DeviceError& e) {
+      throw DeviceError("tl::load_program('" + path + "'): cannot run on " + device.str() + ": " + e.what() + " (at " +
+                        where.site.str() + ")");
+    }
+    g.device = device;
+    for (trace::Node& n : g.nodes) {
+      if (n.op != trace::kConstant) continue;
+      Tensor on_device = ops::empty_tensor(n.constant.shape(), n.constant.dtype(), device);
+      ops::strided_copy(n.constant, on_device);
+      n.constant = std::move(on_device);
+    }
+    const auto fused = std::count_if(g.nodes.begin(), g.nodes.end(), [](const trace::Node& n) { return n.op == trace::kFused; });
+    impl->description =
+        "runs on " + device.str() + ": " + std::to_string(fused) + " fused groups as CUDA kernels\n" + impl->description;
+  }
   impl->instances.emplace(impl->max_batch, std::move(base));
   // The first worker: the arena and outputs at the maximum batch size, allocated at load.
   auto worker = std::make_unique<Program::Impl::Worker>();
@@ -415,9 +549,11 @@ int64_t Program::Impl::check_inputs(std::span<const Tensor> inputs, Site site) c
     auto which = [&] { return "input " + std::to_string(i) + " ('" + want.name + "')"; };
     if (!inputs[i].defined())
       throw ValueError("tl::Program('" + s.path + "'): " + which() + " is an undefined tensor at " + site.str());
-    if (inputs[i].device().type != DeviceType::kCPU)
+    if (inputs[i].device() != s.device && inputs[i].device().type != DeviceType::kCPU)
       throw DeviceError("tl::Program('" + s.path + "'): " + which() + " is on " + inputs[i].device().str() +
-                        "; this program runs on CPU, at " + site.str());
+                        "; this program runs on " + (s.device.type == DeviceType::kCPU ? std::string("CPU")
+                                                                                   : s.device.str() + " (or takes CPU inputs)") +
+                        ", at " + site.str());
     const Shape& got = inputs[i].shape();
     if (want.batch_axis >= 0 && got.size() == want.shape.size()) {
       const int64_t b = got[want.batch_axis];
@@ -496,6 +632,7 @@ struct WorkerLease {
 }  // namespace
 
 int64_t Program::max_batch() const { return impl_->max_batch; }
+Device Program::device() const { return impl_->device; }
 
 int64_t Program::planned_bytes(int64_t batch) const {
   if (impl_->max_batch == 0) return impl_->instance(0).arena_bytes;
@@ -507,6 +644,8 @@ int64_t Program::planned_bytes(int64_t batch) const {
 
 std::vector<Tensor> Program::operator()(std::span<const Tensor> inputs, Site site) const {
   const int64_t batch = impl_->check_inputs(inputs, site);
+  std::vector<Tensor> staged;
+  inputs = impl_->on_device(inputs, staged);
   WorkerLease lease(*impl_);
   std::span<const Tensor> out = lease.context(batch).run(inputs);
   std::vector<Tensor> result;
@@ -545,6 +684,8 @@ double node_flops(const trace::Graph& g, const trace::Node& n) {
 ProgramProfile Program::profile(std::span<const Tensor> inputs, int runs, Site site) const {
   if (runs < 1) throw ValueError("tl::Program::profile: runs must be at least 1 at " + site.str());
   const int64_t batch = impl_->check_inputs(inputs, site);
+  std::vector<Tensor> staged;
+  inputs = impl_->on_device(inputs, staged);
   WorkerLease lease(*impl_);
   trace::ExecutionContext& context = lease.context(batch);
   context.run(inputs);  // untimed: first-call costs (packed weights, primitives) stay out
@@ -582,11 +723,13 @@ void Program::run(std::span<const Tensor> inputs, std::span<Tensor> outputs, Sit
   for (size_t i = 0; i < outputs.size(); ++i) {
     const TensorSignature& want = s.outputs[i];
     if (!outputs[i].defined() || outputs[i].shape() != want.shape_at(batch) || outputs[i].dtype() != want.dtype ||
-        outputs[i].device().type != DeviceType::kCPU)
+        outputs[i].device() != s.device)
       throw ShapeError("tl::Program('" + s.path + "')::run: output " + std::to_string(i) + " ('" + want.name +
-                       "') must be a CPU tensor of " + want.shape_at(batch).str() + " " + dtype_name(want.dtype) +
-                       " at " + site.str());
+                       "') must be a " + (s.device.type == DeviceType::kCPU ? std::string("CPU") : s.device.str()) +
+                       " tensor of " + want.shape_at(batch).str() + " " + dtype_name(want.dtype) + " at " + site.str());
   }
+  std::vector<Tensor> staged;
+  inputs = impl_->on_device(inputs, staged);
   WorkerLease lease(*impl_);
   std::span<const Tensor> out = lease.context(batch).run(inputs);
   for (size_t i = 0; i < outputs.size(); ++i) ops::strided_copy(out[i], outputs[i]);

@@ -3,7 +3,7 @@
 // header of typed entry points (docs/tlc.md).
 //   tlc --inspect FILE
 //   tlc IN -o OUT [--emit exe|lib|artifact] [--name NAME] [--batch N] [--max-memory SIZE] [--print-plan]
-//       [--threads N] [--target cpu]
+//       [--threads N] [--target cpu|cuda]
 // The input is read once; every check and every byte written concerns those same bytes.
 #include <CLI/CLI.hpp>
 #include <sys/wait.h>
@@ -72,9 +72,10 @@ int inspect(const std::string& path) {
   std::cout << rt::describe(*a) << "constants:\n"
             << tlc::format_constants(a->program()) << "memory plan:\n"
             << tlc::format_summary(tlc::summarize_memory(a->program()));
-  // The structural checks above are the runtime's; the op table's run only in the loader.
+  // The structural checks above are the runtime's; the op table's run only in the loader (on the
+  // CPU, which every artifact runs on; a CUDA target's steps are checked by tlc --target cuda).
   try {
-    load_program(path);
+    load_program(path, ProgramLoadOptions{.device = kCPU});
   } catch (const Error& e) {
     return fail(kBadInput, e.what());
   }
@@ -140,6 +141,48 @@ int import_onnx(const Options& o, TemporaryFile& artifact) {
   return kOk;
 }
 
+// --target cuda: checks that every fused group of `a` has its CUDA steps and that the loader
+// accepts them, then replaces `bytes` with the artifact whose default device is CUDA.
+int retarget_cuda(const rt::Artifact& a, const std::string& shown, std::string& bytes) {
+  std::string missing;
+  for (int k = 0; k < a.program().nodes_size(); ++k) {
+    const artifact::Node& n = a.program().nodes(k);
+    if (n.has_fused() && n.fused().cuda().steps_size() == 0)
+      missing += (missing.empty() ? "" : ", ") + std::to_string(k) + " (" + n.fused().description().substr(0, 64) + ")";
+  }
+  if (!missing.empty())
+    return fail(kBadInput, shown + " cannot target cuda: its fused groups " + missing +
+                               " have no CUDA form (they end in a reduction, or an older tl exported them); "
+                               "re-export it with this tl");
+  try {
+    load_program_bytes(bytes, shown, ProgramLoadOptions{.device = kCUDA});
+  } catch (const rt::ArtifactError& e) {
+    return fail(kBadInput, e.what());
+  } catch (const DeviceError&) {
+    // No GPU here: the CUDA steps were checked before the device was needed.
+    std::cout << "note: no CUDA device here; the CUDA steps were verified but not run\n";
+  } catch (const Error& e) {
+    return fail(kBadInput, e.what());
+  }
+  artifact::Manifest manifest = a.manifest();
+  manifest.set_default_device("cuda");
+  std::vector<rt::SectionBytes> sections;
+  for (const artifact::Section& s : a.manifest().sections()) {
+    std::span<const uint8_t> b = a.section(s.name());
+    sections.push_back({s.name(), std::string(reinterpret_cast<const char*>(b.data()), b.size())});
+  }
+  // write_artifact lays the file out; its bytes are what the rest of tlc writes or embeds.
+  TemporaryFile retargeted;
+  retargeted.path = (fs::temp_directory_path() / ("tlc-cuda-" + std::to_string(::getpid()) + ".tlart")).string();
+  try {
+    rt::write_artifact(retargeted.path, manifest, sections);
+    bytes = detail::read_file_capped(retargeted.path, bytes.size() + (1u << 20), "tl artifact", Site{});
+  } catch (const Error& e) {
+    return fail(kWriteFailed, e.what());
+  }
+  return kOk;
+}
+
 int compile(const Options& options, uint64_t budget) {
   Options o = options;
   TemporaryFile imported;
@@ -162,9 +205,13 @@ int compile(const Options& options, uint64_t budget) {
     bytes = detail::read_file_capped(o.input, limits.max_manifest_bytes + limits.max_program_bytes + limits.max_arena_bytes,
                                      "tl artifact", Site{});
     a = rt::Artifact::from_bytes(bytes, o.input);
-    load_program_bytes(bytes, o.input);
+    load_program_bytes(bytes, o.input, ProgramLoadOptions{.device = kCPU});
   } catch (const Error& e) {
     return fail(kBadInput, e.what());
+  }
+  if (o.target == "cuda") {
+    if (int code = retarget_cuda(*a, shown, bytes); code != kOk) return code;
+    a = rt::Artifact::from_bytes(bytes, o.input);
   }
   const artifact::Manifest& m = a->manifest();
   const artifact::Program& p = a->program();
@@ -192,7 +239,8 @@ int compile(const Options& options, uint64_t budget) {
     } catch (const Error& e) {
       return fail(kWriteFailed, e.what());
     }
-    std::cout << "wrote " << o.output << ": a verified copy of the artifact, " << tlc::format_bytes(bytes.size()) << "\n";
+    std::cout << "wrote " << o.output << ": a verified copy of the artifact" << (o.target == "cuda" ? " targeting cuda" : "")
+              << ", " << tlc::format_bytes(bytes.size()) << "\n";
     return kOk;
   }
   if (o.emit == "lib") {
@@ -266,8 +314,10 @@ int main(int argc, char** argv) {
                                "default: its maximum)")
                     ->type_name("N")
                     ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
-  auto* target = app.add_option("--target", o.target, "The device the program runs on (only cpu for now)")
-                     ->check(CLI::IsMember({"cpu"}));
+  auto* target = app.add_option("--target", o.target,
+                                "The device the program runs on by default: cpu, or cuda (every fused group must "
+                                "have its CUDA steps; a CPU load still works)")
+                     ->check(CLI::IsMember({"cpu", "cuda"}));
   app.failure_message([](const CLI::App* a, const CLI::Error& e) { return "tlc: " + CLI::FailureMessage::simple(a, e); });
   try {
     app.parse(argc, argv);

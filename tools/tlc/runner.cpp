@@ -92,6 +92,8 @@ struct Options {
 int print_info(const Program& program, const tlc::EmbeddedModel& model, uint64_t artifact_bytes, const std::string& exe) {
   std::cout << "model: a tl artifact of " << tlc::format_bytes(artifact_bytes) << " embedded at byte "
             << model.offset << " of " << exe << "\n"
+            << "device: " << program.device().str()
+            << (program.device() == kCPU ? "" : " (CPU inputs are copied there)") << "\n"
             << "threads: " << get_num_threads()
             << (model.settings.threads > 0 ? " (tlc --threads)" : " (tl's default; OMP_NUM_THREADS sets it)") << "\n"
             << "inputs:\n";

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -31,6 +32,10 @@ struct ProgramLoadOptions {
   // When > 0: refuse a program whose weights, arena and outputs (at its maximum batch size)
   // need more bytes than this, before its arena is allocated.
   int64_t max_memory = 0;
+  // Where the program runs: its weights are copied there once at load, its arena lives there,
+  // and each fused group runs as one CUDA kernel from the steps the artifact records. Unset:
+  // the artifact's default device (CUDA for one written by `tlc --target cuda`, else the CPU).
+  std::optional<Device> device = std::nullopt;
 };
 
 // Where a program's time goes (Program::profile): one entry per op the program runs (kernels
@@ -71,12 +76,15 @@ class Program {
   Program& operator=(Program&&) noexcept;
   ~Program();
 
-  // Runs the program on CPU tensors matching the signature (shape and dtype, with any batch
-  // size up to max_batch() in the batch dim; any strides) and returns new output tensors. Thread-safe: concurrent calls each use an execution context
-  // of their own (an arena), sharing the weights.
+  // Runs the program on tensors matching the signature (shape and dtype, with any batch
+  // size up to max_batch() in the batch dim; any strides) and returns new output tensors, on
+  // the program's device(). Inputs are on that device or on the CPU; a CUDA program copies CPU
+  // inputs to the device each call (pass device tensors to avoid it). Thread-safe: concurrent
+  // calls each use an execution context of their own (an arena), sharing the weights.
   std::vector<Tensor> operator()(std::span<const Tensor> inputs, Site site = Site::here()) const;
-  // As above, into `outputs` (CPU tensors of the signature's shapes and dtypes, allocated by
-  // the caller). Once each calling thread has made one call, this allocates nothing.
+  // As above, into `outputs` (tensors on the program's device of the signature's shapes and
+  // dtypes, allocated by the caller). Once each calling thread has made one call, a CPU
+  // program allocates nothing.
   void run(std::span<const Tensor> inputs, std::span<Tensor> outputs, Site site = Site::here()) const;
   std::vector<Tensor> operator()(std::initializer_list<Tensor> inputs, Site site = Site::here()) const {
     return (*this)(std::span<const Tensor>(inputs.begin(), inputs.size()), site);
@@ -85,6 +93,8 @@ class Program {
   const std::vector<TensorSignature>& outputs() const;
   // The largest batch size the program runs at (0: its shapes are fixed).
   int64_t max_batch() const;
+  // Where the program runs (ProgramLoadOptions::device).
+  Device device() const;
   // The arena bytes a call at batch size `batch` uses (each batch size has its own plan).
   int64_t planned_bytes(int64_t batch) const;
   // Everything the artifact holds, as `tlc --inspect` prints it.
@@ -104,7 +114,8 @@ class Program {
 // Opens and verifies `path`. Throws tl::rt::ArtifactError-derived tl::Error naming the file
 // and the problem (truncated, corrupt, hostile, from a newer tl, for a CPU this one is not);
 // nothing runs before the whole file is verified. ValueError when it needs more memory than
-// `options.max_memory`.
+// `options.max_memory`. On CUDA: DeviceError when a fused group has no CUDA form (naming it)
+// or when the device is not available, said after the whole file is verified.
 Program load_program(const ProgramPath& path, const ProgramLoadOptions& options = {});
 
 // As load_program, for an artifact's bytes already in memory. Errors name `name` in place of

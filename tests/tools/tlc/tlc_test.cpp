@@ -331,7 +331,7 @@ TEST_CASE("tlc rejects bad options and a bad SIZE with exit 1 and says why", "[t
       {{mlp.artifact, "-o", out, "--max-memory", "10XB"}, "'10XB' has an unknown unit 'XB'"},
       {{mlp.artifact, "-o", out, "--max-memory", "-5MB"}, "'-5MB' is not a size"},
       {{mlp.artifact, "-o", out, "--emit", "elf"}, "--emit"},
-      {{mlp.artifact, "-o", out, "--target", "cuda"}, "--target"},
+      {{mlp.artifact, "-o", out, "--target", "tpu"}, "--target"},
       {{mlp.artifact, "-o", out, "--threads", "0"}, "--threads"},
       {{mlp.artifact, "-o", out, "--emit", "artifact", "--threads", "4"}, "--threads 4 applies to --emit exe"},
       {{"--inspect", mlp.artifact, "-o", out}, "tlc: --inspect FILE takes no other option, got --output"},
@@ -478,4 +478,32 @@ int main(int argc, char** argv) {
   CHECK_THAT(r.output, Catch::Contains("needs a C compiler"));
   CHECK_FALSE(fs::exists(dir.file("libother.so")));
   CHECK_FALSE(fs::exists(dir.file("other.h")));
+}
+
+TEST_CASE("tlc --target cuda writes an artifact that defaults to CUDA and still loads on the CPU", "[tools][tlc][cuda]") {
+  testing::ScratchDir dir{"tlc_cuda_test"};
+  const std::string in = dir.file("chain.tlart"), out = dir.file("chain_cuda.tlart");
+  manual_seed(3);
+  Tensor x = randn({4, 16}), w = randn({16}), b = randn({16});
+  // An elementwise chain the compiler fuses into one group, which has a CUDA form.
+  auto chain = [&](const Tensor& t) { return gelu(t * w + b) * 0.5; };
+  export_program(chain, x, in);
+  Result r = run_tlc({in, "-o", out, "--emit", "artifact", "--target", "cuda"}, dir);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output, Catch::Contains("targeting cuda"));
+  rt::Artifact a = rt::Artifact::open(out);
+  CHECK(a.manifest().default_device() == "cuda");
+  Result shown = run_tlc({"--inspect", out}, dir);
+  INFO(shown.output);
+  REQUIRE(shown.exit_code == 0);
+  CHECK_THAT(shown.output, Catch::Contains("target: cuda") && Catch::Contains("cuda steps") &&
+                               Catch::Contains("fused groups have CUDA steps (the program can run on CUDA)"));
+  // The plain copy still targets the CPU.
+  Result plain = run_tlc({"--inspect", in}, dir);
+  CHECK_THAT(plain.output, Catch::Contains("target: cpu"));
+  // A CPU load of the CUDA-targeted artifact computes what eager does.
+  Program p = load_program(out, ProgramLoadOptions{.device = kCPU});
+  CHECK(p.device() == kCPU);
+  CHECK(allclose(p({x})[0], chain(x), 1e-5, 1e-5));
 }
