@@ -11,9 +11,9 @@ build=${1:-$root/build}
 bins=("$build/tests/runtime/cuda_host_test" "$build/tests/frontend/ops/ops_cuda_test" "$build/tests/frontend/ops/cuda_ops_host_test"
       "$build/tests/frontend/data/data_test" "$build/examples/11_gpu_or_cpu" "$build/examples/01_fit_line" "$build/examples/03_csv_classifier"
       "$build/examples/04_digits_mlp" "$build/bench/bench_cuda_compile"
-      "$build/bench/bench_cuda")
+      "$build/bench/bench_cuda" "$build/tests/runtime/artifact_cuda_test")
 for b in "${bins[@]}"; do
-  [ -x "$b" ] || { echo "pack.sh: $b is missing: build it first (ninja -C $build cuda_host_test ops_cuda_test cuda_ops_host_test data_test 11_gpu_or_cpu 01_fit_line 03_csv_classifier 04_digits_mlp bench_cuda_compile bench_cuda)" >&2; exit 1; }
+  [ -x "$b" ] || { echo "pack.sh: $b is missing: build it first (ninja -C $build cuda_host_test ops_cuda_test cuda_ops_host_test data_test 11_gpu_or_cpu 01_fit_line 03_csv_classifier 04_digits_mlp bench_cuda_compile bench_cuda artifact_cuda_test)" >&2; exit 1; }
 done
 out=$root/gpu-bundle
 stage=$(mktemp -d)

@@ -24,6 +24,7 @@ status=0
 "$dir/bin/cuda_host_test" --durations yes 2>&1 | tee "$out/cuda_host_test.txt" || status=1
 "$dir/bin/ops_cuda_test" --durations yes 2>&1 | tee "$out/ops_cuda_test.txt" || status=1
 "$dir/bin/data_test" "*device*" 2>&1 | tee "$out/data_test.txt" || status=1
+"$dir/bin/artifact_cuda_test" 2>&1 | tee "$out/artifact_cuda_test.txt" || status=1
 "$dir/bin/11_gpu_or_cpu" --device cuda "$root/data/digits.csv" 2>&1 | tee "$out/example_11_cuda.txt" || status=1
 "$dir/bin/01_fit_line" --device cuda 2>&1 | tee "$out/example_01_cuda.txt" || status=1
 "$dir/bin/03_csv_classifier" --device cuda "$root/data/iris.csv" 2>&1 | tee "$out/example_03_cuda.txt" || status=1
