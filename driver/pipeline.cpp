@@ -144,7 +144,8 @@ std::string compile_fused_groups(mlir::ModuleOp module, bool unfuse_all, const s
       if (cpu != nullptr && !target_features.empty()) {
         auto steps = std::make_shared<rt::cuda::FusedGroup>();
         std::string ops;
-        if (codegen::cuda::describe_group(groups[i], *steps, ops).empty())
+        // Artifacts record elementwise groups' steps only (FusedSteps has no reduction yet).
+        if (codegen::cuda::describe_group(groups[i], *steps, ops).empty() && steps->reduce_dims.empty())
           kernels[name] = cpu->with_cuda_group(std::move(steps));
       }
       continue;

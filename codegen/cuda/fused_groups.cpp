@@ -1,10 +1,13 @@
 #include "codegen/cuda/fused_groups.h"
 
+#include <algorithm>
+
 #include <mlir/IR/BuiltinAttributes.h>
 
 #include "ir/attrs.h"
 #include "ir/dialect.h"
 #include "runtime/cuda/fused_kernel.h"
+#include "runtime/ops/registry.h"
 
 namespace tl::codegen::cuda {
 
@@ -35,7 +38,11 @@ std::string describe_group(mlir::func::FuncOp group, rt::cuda::FusedGroup& out, 
     ref[arg] = -static_cast<int>(arg.getArgNumber()) - 1;
     out.inputs.push_back(element_dtype(arg));
   }
+  mlir::Value result = block.getTerminator()->getOperand(0);
+  mlir::Operation* reduction = result.getDefiningOp();
+  if (reduction == nullptr || !ir::is_fusible_reduction(reduction)) reduction = nullptr;
   for (mlir::Operation& op : block.without_terminator()) {
+    if (&op == reduction) continue;  // recorded below, after the steps it sums
     rt::cuda::FusedStep step;
     if (op.getNumResults() != 1) return "op '" + op.getName().getStringRef().str() + "' has several results";
     step.dtype = element_dtype(op.getResult(0));
@@ -57,7 +64,29 @@ std::string describe_group(mlir::func::FuncOp group, rt::cuda::FusedGroup& out, 
     ref[op.getResult(0)] = static_cast<int>(out.steps.size());
     out.steps.push_back(std::move(step));
   }
-  mlir::Value result = block.getTerminator()->getOperand(0);
+  if (reduction != nullptr) {
+    // The steps' last result is what the sum reads (a cast to its own dtype when it reads a
+    // group input directly).
+    mlir::Value summed = reduction->getOperand(0);
+    auto it = ref.find(summed);
+    if (it == ref.end()) return "the sum reads a value defined outside the group";
+    if (it->second != static_cast<int>(out.steps.size()) - 1) {
+      rt::cuda::FusedStep copy;
+      copy.op = ops::find_op("cast");
+      copy.attrs.dtype = element_dtype(summed);
+      copy.args = {it->second};
+      copy.dtype = copy.attrs.dtype;
+      out.steps.push_back(std::move(copy));
+    }
+    const auto space = summed.getType().cast<mlir::RankedTensorType>();
+    out.space_rank = static_cast<int>(space.getRank());
+    const ops::Attrs attrs = ir::attrs_of(reduction);
+    for (int64_t d : attrs.dims) out.reduce_dims.push_back(d < 0 ? d + space.getRank() : d);
+    std::sort(out.reduce_dims.begin(), out.reduce_dims.end());
+    out.mean = attrs.flag;
+    ops += std::string("+") + (attrs.flag ? "mean" : "sum");
+    return {};
+  }
   if (out.steps.empty() || ref.lookup(result) != static_cast<int>(out.steps.size()) - 1)
     return "the group does not return its last op's result";
   return {};

@@ -21,13 +21,12 @@ struct GroupKernel {
   std::string error;                                   // why, then
 };
 
-// `group` as the steps of one CUDA kernel (rt::cuda::FusedGroup), and in `ops` its ops joined
-// by '+'; returns why it cannot be one kernel (empty when it can). A group ending in a
-// reduction cannot yet.
+// `group` as the steps of one CUDA kernel (rt::cuda::FusedGroup; a group ending in a sum or
+// mean records the dims it reduces), and in `ops` its ops joined by '+'; returns why it
+// cannot be one kernel (empty when it can).
 std::string describe_group(mlir::func::FuncOp group, rt::cuda::FusedGroup& out, std::string& ops);
 
-// One result per group. A group ending in a reduction is not fused for CUDA yet (it runs as
-// its ops' eager CUDA kernels).
+// One result per group.
 std::vector<GroupKernel> compile_groups(llvm::ArrayRef<mlir::func::FuncOp> groups);
 
 }  // namespace tl::codegen::cuda

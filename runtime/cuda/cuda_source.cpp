@@ -201,23 +201,56 @@ std::string fused_kernel_source(const FusedGroup& group, const std::string& name
   if (group.steps.empty()) throw ValueError("tl: a fused group without steps");
   const int n_in = static_cast<int>(group.inputs.size());
   const DType result = group.steps.back().dtype;
+  const bool reduce = !group.reduce_dims.empty();
+  if (reduce && !is_floating(result)) throw ValueError("tl: a fused sum of " + std::string(dtype_name(result)));
   std::ostringstream src;
   src << kernel_preamble(half, bfloat16) << "extern \"C\" __global__ void " << name << "(";
   for (int k = 0; k < n_in; ++k) src << "const " << storage_type(group.inputs[k]) << "* __restrict__ in" << k << ", ";
-  src << storage_type(result) << "* __restrict__ out, TlShape shape, ";
-  for (int k = 0; k < n_in; ++k) src << "TlStrides s" << k << ", ";
-  src << "long long n) {\n"
-      << "  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;\n"
-      << "       i += (long long)gridDim.x * blockDim.x) {\n"
-      << "    long long rest = i";
-  for (int k = 0; k < n_in; ++k) src << ", o" << k << " = 0";
-  src << ";\n"
-      << "#pragma unroll 1\n"
-      << "    for (int d = shape.rank - 1; d >= 0; --d) {\n"
-      << "      const long long c = rest % shape.size[d];\n"
-      << "      rest /= shape.size[d];\n";
-  for (int k = 0; k < n_in; ++k) src << "      o" << k << " += c * s" << k << ".stride[d];\n";
-  src << "    }\n";
+  if (!reduce) {
+    src << storage_type(result) << "* __restrict__ out, TlShape shape, ";
+    for (int k = 0; k < n_in; ++k) src << "TlStrides s" << k << ", ";
+    src << "long long n) {\n"
+        << "  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;\n"
+        << "       i += (long long)gridDim.x * blockDim.x) {\n"
+        << "    long long rest = i";
+    for (int k = 0; k < n_in; ++k) src << ", o" << k << " = 0";
+    src << ";\n"
+        << "#pragma unroll 1\n"
+        << "    for (int d = shape.rank - 1; d >= 0; --d) {\n"
+        << "      const long long c = rest % shape.size[d];\n"
+        << "      rest /= shape.size[d];\n";
+    for (int k = 0; k < n_in; ++k) src << "      o" << k << " += c * s" << k << ".stride[d];\n";
+    src << "    }\n";
+  } else {
+    // Output element i: its kept coordinates give each input's base offset; the loop over
+    // the reduced coordinates adds each input's offset there.
+    src << storage_type(result) << "* __restrict__ out, TlShape kept, TlShape reduced, ";
+    for (int k = 0; k < n_in; ++k) src << "TlStrides ks" << k << ", ";
+    for (int k = 0; k < n_in; ++k) src << "TlStrides rs" << k << ", ";
+    src << "long long n, long long per_output, double scale) {\n"
+        << "  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;\n"
+        << "       i += (long long)gridDim.x * blockDim.x) {\n"
+        << "    long long rest = i";
+    for (int k = 0; k < n_in; ++k) src << ", b" << k << " = 0";
+    src << ";\n"
+        << "#pragma unroll 1\n"
+        << "    for (int d = kept.rank - 1; d >= 0; --d) {\n"
+        << "      const long long c = rest % kept.size[d];\n"
+        << "      rest /= kept.size[d];\n";
+    for (int k = 0; k < n_in; ++k) src << "      b" << k << " += c * ks" << k << ".stride[d];\n";
+    src << "    }\n"
+        << "    " << compute_type(result) << " acc = 0;\n"
+        << "    for (long long j = 0; j < per_output; ++j) {\n"
+        << "      long long r = j";
+    for (int k = 0; k < n_in; ++k) src << ", o" << k << " = b" << k;
+    src << ";\n"
+        << "#pragma unroll 1\n"
+        << "      for (int d = reduced.rank - 1; d >= 0; --d) {\n"
+        << "        const long long c = r % reduced.size[d];\n"
+        << "        r /= reduced.size[d];\n";
+    for (int k = 0; k < n_in; ++k) src << "        o" << k << " += c * rs" << k << ".stride[d];\n";
+    src << "      }\n";
+  }
   // Each input loaded once, in its storage type; each step's result kept in its storage type
   // too, so every intermediate is rounded as the eager op's result is.
   for (int k = 0; k < n_in; ++k)
@@ -257,7 +290,12 @@ std::string fused_kernel_source(const FusedGroup& group, const std::string& name
     src << b.body() << "    const " << storage_type(step.dtype) << " " << r << " = (" << storage_type(step.dtype)
         << ")(" << b.name_of(v) << ");\n";
   }
-  src << "    out[i] = r" << group.steps.size() - 1 << ";\n  }\n}\n";
+  if (!reduce) {
+    src << "    out[i] = r" << group.steps.size() - 1 << ";\n  }\n}\n";
+  } else {
+    src << "      acc += (" << compute_type(result) << ")r" << group.steps.size() - 1 << ";\n    }\n"
+        << "    out[i] = (" << storage_type(result) << ")(acc * (" << compute_type(result) << ")scale);\n  }\n}\n";
+  }
   return src.str();
 }
 

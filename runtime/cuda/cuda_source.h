@@ -53,12 +53,22 @@ struct FusedStep {
 };
 struct FusedGroup {
   std::vector<DType> inputs;
-  std::vector<FusedStep> steps;  // the last one is the group's result
+  std::vector<FusedStep> steps;  // the last one is the group's result (or what it reduces)
+  // A group ending in a sum: the dims of the iteration space (the last step's shape, of
+  // `space_rank` dims) it sums over, ascending, and whether it is a mean. Empty: elementwise.
+  std::vector<int64_t> reduce_dims;
+  int space_rank = 0;
+  bool mean = false;
 };
 // The complete source (its preamble included) of `extern "C" __global__ void <name>(const
 // In0* in0, ..., Out* out, TlShape shape, TlStrides s0, ..., long long n)`: a grid-stride
 // loop over the n elements of the contiguous result, input k read at its strides s<k> (0
 // along broadcast dims). Throws ValueError for a step that is not elementwise or reads ahead.
+// A group ending in a sum instead takes `(ins..., out, TlShape kept, TlShape reduced,
+// TlStrides kept_k..., TlStrides reduced_k..., long long n, long long per_output, double
+// scale)`: one thread per output element (kept dims inner, so neighbouring threads read
+// neighbouring elements) evaluates the steps at each reduced coordinate in order and adds
+// them in the compute type, as the CPU's generated loop does: deterministic, no atomics.
 std::string fused_kernel_source(const FusedGroup& group, const std::string& name);
 
 // The text of runtime/cpu/philox.h: Philox 4x32-10 and the maps from its words to uniform,

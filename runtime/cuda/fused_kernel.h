@@ -19,10 +19,12 @@ class CudaFusedKernel : public trace::CompiledKernel {
   // `out`: contiguous, the group's result shape and dtype; `inputs` broadcast to it.
   void run(std::span<const Tensor> inputs, Tensor& out) const override;
   std::string describe() const override { return description_; }
+  bool is_elementwise() const override { return group_.reduce_dims.empty(); }
   const std::string& source() const { return source_; }
   const std::string& entry() const { return entry_; }
 
  private:
+  void run_reduction(std::span<const Tensor> inputs, Tensor& out) const;
   FusedGroup group_;
   std::string description_, entry_, source_;
 };

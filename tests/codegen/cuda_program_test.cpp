@@ -44,3 +44,34 @@ TEST_CASE("a program compiled for CUDA computes the eager result, its fused grou
   CHECK(allclose(r.outputs[0], want, 1e-5, 1e-6));
   CHECK(on_host.runner().launches() > cuda_fused);  // the matmul and softmax ran their CUDA kernels too
 }
+
+TEST_CASE("a program compiled for CUDA fuses a column sum into the chain it ends", "[cuda][host][compile]") {
+  manual_seed(12);
+  Tensor w = randn({16, 8}), x = randn({6, 16});
+  auto body = [&](std::span<const Tensor> args) {
+    Tensor h = matmul(args[0], w);
+    return std::vector<Tensor>{sum(relu(mul(h, full({}, 0.5))), {0}), mean(tanh(h), {0})};
+  };
+  std::vector<Tensor> args{x};
+  std::vector<Tensor> want = body(args);
+  trace::Graph graph = detail::trace_inference(
+      [&](std::span<const Tensor> a) { return body(a); }, args, Site::here(),
+      [](const std::string& why) { FAIL(why); });
+  compiler::PipelineOptions options;
+  options.device = DeviceType::kCUDA;
+  compiler::PipelineResult result;
+  driver::run_pipeline(graph, options, result);
+  INFO(result.error << "\n" << result.ir_after);
+  REQUIRE(result.ok);
+  int reductions = 0;
+  for (const trace::Node& node : result.graph.nodes)
+    if (node.op == trace::kFused)
+      if (auto* k = dynamic_cast<const rt::cuda::CudaFusedKernel*>(node.kernel.get()); k && !k->is_elementwise())
+        ++reductions;
+  CHECK(reductions == 2);
+  test::HostCudaKernels on_host;
+  trace::ExecResult r = trace::execute(result.graph, args);
+  REQUIRE(r.ok);
+  CHECK(allclose(r.outputs[0], want[0], 1e-5, 1e-6));
+  CHECK(allclose(r.outputs[1], want[1], 1e-5, 1e-6));
+}

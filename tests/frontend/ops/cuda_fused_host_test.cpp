@@ -101,6 +101,16 @@ TEST_CASE("NVRTC compiles fused groups of every floating dtype", "[cuda][nvrtc][
     INFO(dtype_name(dtype) << "\n" << out.log << "\n" << kernel.source());
     CHECK(out.ok);
   }
+  for (DType dtype : {kFloat32, kFloat64}) {  // ending in a mean
+    FusedGroup g = gelu_group(dtype);
+    g.reduce_dims = {0};
+    g.space_rank = 2;
+    g.mean = true;
+    rt::cuda::CudaFusedKernel kernel(g, "gelu group + mean");
+    rt::cuda::NvrtcOutput out = nvrtc->compile(kernel.source(), "fused_mean.cu", "sm_90");
+    INFO(dtype_name(dtype) << " mean\n" << out.log << "\n" << kernel.source());
+    CHECK(out.ok);
+  }
 }
 
 TEST_CASE("an elementwise op's generated kernel takes C++ scalars by value", "[cuda][host][elementwise]") {
@@ -127,5 +137,34 @@ TEST_CASE("an elementwise op's generated kernel takes C++ scalars by value", "[c
     }
   }
   CHECK(runner.launches() == 16);
+  rt::cuda::set_runner(nullptr);
+}
+
+TEST_CASE("a fused CUDA kernel ending in a sum or mean adds each output's values in order", "[cuda][host][fused]") {
+  test::HostKernelRunner runner;
+  rt::cuda::set_runner(&runner);
+  manual_seed(6);
+  for (DType dtype : {kFloat32, kFloat64}) {
+    for (bool mean : {false, true}) {
+      INFO(dtype_name(dtype) << (mean ? " mean" : " sum"));
+      // relu(x * a) summed over dims 0 and 2 of x [5, 3, 4] (strided), a [3, 1] broadcast.
+      FusedGroup g;
+      g.inputs = {dtype, dtype};
+      g.steps.push_back(step("mul", {-1, -2}, dtype));
+      g.steps.push_back(step("relu", {0}, dtype));
+      g.reduce_dims = {0, 2};
+      g.space_rank = 3;
+      g.mean = mean;
+      Tensor x = randn({4, 3, 5}).to(dtype).permute({2, 1, 0}), a = randn({3, 1}).to(dtype);
+      rt::cuda::CudaFusedKernel kernel(g, "mul+relu+sum");
+      CHECK_FALSE(kernel.is_elementwise());
+      Tensor got = empty({3}, {.dtype = dtype});
+      std::vector<Tensor> inputs{x, a};
+      kernel.run(inputs, got);
+      Tensor r = relu(mul(x, a));
+      Tensor want = mean ? tl::mean(r, {0, 2}) : sum(r, {0, 2});
+      CHECK(allclose(got.to(kFloat64), want.to(kFloat64), dtype == kFloat64 ? 1e-12 : 1e-5, 1e-6));
+    }
+  }
   rt::cuda::set_runner(nullptr);
 }
