@@ -4,6 +4,9 @@
 // program's CUDA path is checked against the eager CPU result.
 #include <catch2/catch.hpp>
 
+#include <functional>
+#include <utility>
+
 #include "driver/pipeline.h"
 #include "frontend/compile/trace_inference.h"
 #include "runtime/cuda/fused_kernel.h"
@@ -12,6 +15,38 @@
 #include "tl/tl.h"
 
 using namespace tl;
+
+namespace {
+
+using Body = std::function<std::vector<Tensor>(std::span<const Tensor>)>;
+
+// `body` traced on `args` and optimized for CUDA; the pipeline's error and IR on failure.
+compiler::PipelineResult compile_for_cuda(const Body& body, std::span<const Tensor> args) {
+  trace::Graph graph = detail::trace_inference(
+      [&](std::span<const Tensor> a) { return body(a); }, args, Site::here(),
+      [](const std::string& why) { FAIL(why); });
+  compiler::PipelineOptions options;
+  options.device = DeviceType::kCUDA;
+  compiler::PipelineResult result;
+  driver::run_pipeline(graph, options, result);
+  INFO(result.error << "\n" << result.ir_after);
+  REQUIRE(result.ok);
+  return result;
+}
+
+// The fused nodes that run as CUDA kernels, and of those the ones ending in a reduction.
+std::pair<int, int> cuda_fused_nodes(const trace::Graph& graph) {
+  int fused = 0, reductions = 0;
+  for (const trace::Node& node : graph.nodes) {
+    auto* k = node.op == trace::kFused ? dynamic_cast<const rt::cuda::CudaFusedKernel*>(node.kernel.get()) : nullptr;
+    if (k == nullptr) continue;
+    ++fused;
+    if (!k->is_elementwise()) ++reductions;
+  }
+  return {fused, reductions};
+}
+
+}  // namespace
 
 TEST_CASE("a program compiled for CUDA computes the eager result, its fused groups as CUDA kernels", "[cuda][host][compile]") {
   manual_seed(11);
@@ -23,19 +58,8 @@ TEST_CASE("a program compiled for CUDA computes the eager result, its fused grou
   };
   std::vector<Tensor> args{x};
   Tensor want = body(args)[0];
-  trace::Graph graph = detail::trace_inference(
-      [&](std::span<const Tensor> a) { return body(a); }, args, Site::here(),
-      [](const std::string& why) { FAIL(why); });
-
-  compiler::PipelineOptions options;
-  options.device = DeviceType::kCUDA;
-  compiler::PipelineResult result;
-  driver::run_pipeline(graph, options, result);
-  INFO(result.error << "\n" << result.ir_after);
-  REQUIRE(result.ok);
-  int cuda_fused = 0;
-  for (const trace::Node& node : result.graph.nodes)
-    if (node.op == trace::kFused && dynamic_cast<const rt::cuda::CudaFusedKernel*>(node.kernel.get())) ++cuda_fused;
+  compiler::PipelineResult result = compile_for_cuda(body, args);
+  const int cuda_fused = cuda_fused_nodes(result.graph).first;
   CHECK(cuda_fused >= 1);  // gelu * 0.5 and the final add + tanh
 
   test::HostCudaKernels on_host;
@@ -54,20 +78,8 @@ TEST_CASE("a program compiled for CUDA fuses a column sum into the chain it ends
   };
   std::vector<Tensor> args{x};
   std::vector<Tensor> want = body(args);
-  trace::Graph graph = detail::trace_inference(
-      [&](std::span<const Tensor> a) { return body(a); }, args, Site::here(),
-      [](const std::string& why) { FAIL(why); });
-  compiler::PipelineOptions options;
-  options.device = DeviceType::kCUDA;
-  compiler::PipelineResult result;
-  driver::run_pipeline(graph, options, result);
-  INFO(result.error << "\n" << result.ir_after);
-  REQUIRE(result.ok);
-  int reductions = 0;
-  for (const trace::Node& node : result.graph.nodes)
-    if (node.op == trace::kFused)
-      if (auto* k = dynamic_cast<const rt::cuda::CudaFusedKernel*>(node.kernel.get()); k && !k->is_elementwise())
-        ++reductions;
+  compiler::PipelineResult result = compile_for_cuda(body, args);
+  const int reductions = cuda_fused_nodes(result.graph).second;
   CHECK(reductions == 2);
   test::HostCudaKernels on_host;
   trace::ExecResult r = trace::execute(result.graph, args);
