@@ -8,10 +8,14 @@ namespace tl::rt::cuda {
 
 CudaFusedKernel::CudaFusedKernel(FusedGroup group, std::string description)
     : group_(std::move(group)), description_(std::move(description)) {
-  // The entry is named by the source's digest, so two groups of a process never collide.
-  const std::string body = fused_kernel_source(group_, "tl_fused");
-  entry_ = "tl_fused_" + to_hex(sha256(body.data(), body.size())).substr(0, 16);
-  source_ = fused_kernel_source(group_, entry_);
+  // The entry is named by the source's digest, so two groups of a process never collide: the
+  // source is written once under a placeholder name, which then takes the digest.
+  const std::string placeholder = "tl_fused";
+  source_ = fused_kernel_source(group_, placeholder);
+  entry_ = placeholder + "_" + to_hex(sha256(source_.data(), source_.size())).substr(0, 16);
+  const size_t at = source_.find(" " + placeholder + "(");
+  TL_ASSERT(at != std::string::npos, "a fused kernel's source without its entry");
+  source_.replace(at + 1, placeholder.size(), entry_);
 }
 
 void CudaFusedKernel::run(std::span<const Tensor> inputs, Tensor& out) const {
