@@ -4,7 +4,6 @@
 #include <algorithm>
 
 #include "frontend/autograd/anomaly.h"
-#include "runtime/cuda/cuda_backend.h"
 #include "frontend/autograd/graph.h"
 #include "frontend/ops/registry.h"
 #include "frontend/trace/tracer.h"
@@ -98,22 +97,17 @@ Tensor call(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs,
   } else {
     OutputMeta meta = infer_with_context(op, inputs, attrs, site);
     out = empty_tensor(meta.shape, meta.dtype, device, op.name.c_str(), site);
-    KernelFn kernel = op.kernels[static_cast<int>(device.type)];
-    // Elementwise ops on CUDA run kernels generated from their scalar math (runtime/cuda).
-    const bool generated = kernel == nullptr && device.type == DeviceType::kCUDA && op.kind == OpKind::kElementwise;
-    if (kernel == nullptr && !generated) {
+    if (!has_kernel(op, device.type)) {
       throw DeviceError("tl::" + op.name + ": no kernel for device " + device.str() + " at " +
                         site.str());
     }
-    if (out.numel() > 0 && generated) {
-      rt::cuda::run_elementwise(op, inputs, out, attrs);
-    } else if (out.numel() > 0) {
+    if (out.numel() > 0) {
       NoGradGuard no_grad;  // kernels may use ops internally; those record nothing
       if (tracer) {
         trace::PauseScope pause;  // nor are they part of a traced program
-        kernel(inputs, out, attrs);
+        run_kernel(op, device.type, inputs, out, attrs);
       } else {
-        kernel(inputs, out, attrs);
+        run_kernel(op, device.type, inputs, out, attrs);
       }
     }
   }

@@ -3,7 +3,6 @@
 
 #include <cmath>
 
-#include "runtime/cuda/cuda_backend.h"
 #include "runtime/device_backend.h"
 #include "runtime/ops/dispatch.h"
 #include "runtime/ops/factory/random.h"
@@ -301,19 +300,15 @@ class Execution {
   // else on fresh memory.
   void run_op(const Node& node, size_t k) {
     const int out = node.outputs[0];
-    ops::KernelFn kernel = node.def->kernels[static_cast<int>(graph_.device.type)];
-    // Elementwise ops on CUDA run the kernels generated from their scalar math.
-    if (kernel == nullptr && graph_.device.type == DeviceType::kCUDA && node.def->kind == ops::OpKind::kElementwise)
-      kernel = &run_generated;
-    generated_op_ = node.def;
+    const bool kernel = ops::has_kernel(*node.def, graph_.device.type);
     const Tensor* target = computed_in_place(out);
     const Tensor* memory = target                                             ? target
                            : !owned_slots_.empty() && owned_slots_[out].defined() ? &owned_slots_[out]
                            : planned_                                          ? &planned_->slot(out)
                                                                                : nullptr;
-    if (memory && memory->defined() && kernel != nullptr) {
+    if (memory && memory->defined() && kernel) {
       Tensor& o = env_[out] = *memory;
-      if (o.numel() > 0) kernel(std::span<const Tensor>(operands_), o, node.attrs);
+      if (o.numel() > 0) ops::run_kernel(*node.def, graph_.device.type, operands_, o, node.attrs);
     } else if (planned_ && node.def->view != nullptr) {
       if (!view_cache_.empty()) {
         ViewCache& c = view_cache_[k];
@@ -331,19 +326,11 @@ class Execution {
     } else if (node.def->view != nullptr) {
       env_[out] = node.def->view(operands_[0], node.attrs, node.site);
     } else {
-      if (kernel == nullptr)
-        throw CompileError("tl: op '" + node.op + "' has no kernel for " + graph_.device.str());
+      if (!kernel) throw CompileError("tl: op '" + node.op + "' has no kernel for " + graph_.device.str());
       const Value& v = graph_.values[out];
       Tensor& o = env_[out] = ops::empty_tensor(v.shape, v.dtype, graph_.device, node.def->name.c_str(), node.site);
-      if (o.numel() > 0) kernel(std::span<const Tensor>(operands_), o, node.attrs);
+      if (o.numel() > 0) ops::run_kernel(*node.def, graph_.device.type, operands_, o, node.attrs);
     }
-  }
-
-  // The KernelFn of an elementwise op on CUDA: its generated kernel (the op is generated_op_,
-  // set by run_op; one program runs on one thread).
-  static inline thread_local const ops::OpDef* generated_op_ = nullptr;
-  static void run_generated(std::span<const Tensor> inputs, Tensor& out, const ops::Attrs& attrs) {
-    rt::cuda::run_elementwise(*generated_op_, inputs, out, attrs);
   }
 
   struct ViewCache {

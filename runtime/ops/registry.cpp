@@ -1,5 +1,7 @@
 #include "runtime/ops/registry.h"
 
+#include "runtime/cuda/cuda_backend.h"
+
 #include <algorithm>
 #include <atomic>
 #include <unordered_map>
@@ -402,6 +404,20 @@ Tensor make_view(const Tensor& x, const Shape& shape, const Shape& strides, int6
   impl->device = x.device();
   impl->is_contiguous = compute_contiguous(shape, strides);
   return Tensor(std::move(impl));
+}
+
+bool has_kernel(const OpDef& op, DeviceType type) {
+  return op.kernels[static_cast<int>(type)] != nullptr ||
+         (type == DeviceType::kCUDA && op.kind == OpKind::kElementwise);
+}
+
+void run_kernel(const OpDef& op, DeviceType type, std::span<const Tensor> inputs, Tensor& out, const Attrs& attrs) {
+  if (KernelFn kernel = op.kernels[static_cast<int>(type)]) {
+    kernel(inputs, out, attrs);
+    return;
+  }
+  TL_ASSERT(has_kernel(op, type), "an op run on a device it has no kernel for");
+  rt::cuda::run_elementwise(op, inputs, out, attrs);
 }
 
 }  // namespace tl::ops

@@ -175,6 +175,13 @@ const std::vector<const OpDef*>& all_ops();
 const OpDef* find_op(const std::string& name);
 
 
+// Whether `op` runs on devices of `type`: a kernel in OpDef::kernels, or on CUDA, for an
+// elementwise op, the kernel generated from its scalar math.
+bool has_kernel(const OpDef& op, DeviceType type);
+// Runs that kernel into `out` (allocated on the device, the op's result shape and dtype).
+// The op must have one (has_kernel).
+void run_kernel(const OpDef& op, DeviceType type, std::span<const Tensor> inputs, Tensor& out, const Attrs& attrs);
+
 // Whether `op` takes `n` operands: its arity, or fewer by trailing optional inputs.
 bool accepts_operand_count(const OpDef& op, size_t n);
 // The operand counts `op` takes, for messages: "2", "2 to 3" or "any number of".
