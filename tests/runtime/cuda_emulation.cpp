@@ -41,13 +41,18 @@ class EmulatedCuda : public rt::DeviceBackend {
   HostMemory memory_;
 };
 
+HostKernelRunner* the_runner = nullptr;
+
 }  // namespace
+
+const HostKernelRunner* emulated_runner() { return the_runner; }
 
 bool emulate_cuda_device() {
   static const bool emulated = [] {
     if (rt::cuda::Driver::get() != nullptr) return false;  // a real GPU: use it
     rt::cuda::install_op_kernels();
-    rt::cuda::set_runner(new HostKernelRunner());  // lives for the process
+    the_runner = new HostKernelRunner();  // lives for the process
+    rt::cuda::set_runner(the_runner);
     rt::register_backend(new EmulatedCuda());
     return true;
   }();

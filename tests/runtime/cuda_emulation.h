@@ -13,4 +13,8 @@ namespace tl::test {
 // present: tests then use it.
 bool emulate_cuda_device();
 
+class HostKernelRunner;
+// The emulated device's runner (its launch count), or null when it is not emulated.
+const HostKernelRunner* emulated_runner();
+
 }  // namespace tl::test
