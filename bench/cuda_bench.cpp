@@ -1,7 +1,8 @@
 // GPU workloads of docs/benchmarks.md ("CUDA"), side by side with bench/cuda_peer.py
 // (PyTorch on the same GPU): device-to-device copy bandwidth, a gelu(x * a + b) chain on
 // 8192 x 8192 float32, the eager per-op overhead (a tiny add, queued back to back), and an
-// MLP 784-512-512-10 SGD-momentum training step at batch 128. Each figure is the median of
+// MLP 784-512-512-10 SGD-momentum training step at batch 128 (eager, and compiled with and
+// without its CUDA graph). Each figure is the median of
 // repeated runs, the GPU synchronized around each. Prints one JSON object per line;
 // bench/cuda_report.py puts them beside the peer's. Without a GPU it says so and exits 0.
 #include <cstdio>
@@ -48,6 +49,11 @@ int main() {
   Tensor a = full({n}, 0.5).to(kCUDA), b = full({n}, 0.25).to(kCUDA);
   const double gelu_s = gpu_median(20, [&] { (void)gelu(add(mul(x, a), b)); });
   emit("gelu_chain_eager", gelu_s, ", \"tb_per_s_min_traffic\": " + std::to_string(2 * bytes / gelu_s / 1e12));
+  // The same chain compiled: one fused kernel (and, on CUDA, one graph launch per call).
+  auto gelu_compiled = compile([&](Tensor t) { return gelu(add(mul(t, a), b)); });
+  for (int i = 0; i < 4; ++i) (void)gelu_compiled(x);  // eager, trace, warm-up, capture
+  const double gelu_c = gpu_median(20, [&] { (void)gelu_compiled(x); });
+  emit("gelu_chain_compiled", gelu_c, ", \"tb_per_s_min_traffic\": " + std::to_string(2 * bytes / gelu_c / 1e12));
 
   // Per-op overhead: many tiny adds queued back to back, then one wait.
   Tensor small = ones({16}).to(kCUDA);
@@ -71,6 +77,23 @@ int main() {
     opt.step();
   });
   emit("mlp_train_step_eager", step_s);
+  // Compiled: the whole step (forward, autodiff's backward, the optimizer) as one program,
+  // replayed as one CUDA graph; and the same program launched node by node.
+  for (const bool graphs : {true, false}) {
+    auto step = compile(
+        [&](Tensor xb, Tensor yb) {
+          Tensor loss = nn::cross_entropy(mlp(xb), yb);
+          opt.zero_grad();
+          loss.backward();
+          opt.step();
+          return loss;
+        },
+        {.cuda_graphs = graphs});
+    for (int i = 0; i < 4; ++i) (void)step(images, labels);
+    const double s = gpu_median(50, [&] { (void)step(images, labels); });
+    emit(graphs ? "mlp_train_step_compiled" : "mlp_train_step_compiled_no_graph", s,
+         ", \"graph_calls\": " + std::to_string(step.stats().graph_calls));
+  }
   const cuda_device::MemoryStats m = cuda_device::memory_stats();
   std::printf("{\"side\": \"tl\", \"peak_in_use_mib\": %.1f, \"cache_hits\": %lld, \"driver_allocations\": %lld}\n",
               static_cast<double>(m.peak_in_use_bytes) / (1 << 20), static_cast<long long>(m.cache_hits),

@@ -37,7 +37,7 @@ def main():
     copy = tl.get("copy_8192x8192_f32", {}).get("tb_per_s")
     if copy:
         print(f"tl copy bandwidth {copy:.2f} TB/s (read + write)")
-        for name in ("gelu_chain_eager",):
+        for name in ("gelu_chain_eager", "gelu_chain_compiled"):
             if name in tl:
                 print(f"{name}: {tl[name]['tb_per_s_min_traffic']:.2f} TB/s of one read + one write: "
                       f"{100 * tl[name]['tb_per_s_min_traffic'] / copy:.0f}% of the copy (target >= 80% when fused)")
@@ -45,6 +45,12 @@ def main():
         r = tl["eager_op_overhead"]["ms"] / torch["eager_op_overhead"]["ms"]
         print(f"eager per-op overhead: {1000 * tl['eager_op_overhead']['ms']:.2f} us vs "
               f"{1000 * torch['eager_op_overhead']['ms']:.2f} us: {r:.2f}x (target <= 0.5x)")
+
+
+    compiled, eager = tl.get("mlp_train_step_compiled", {}).get("ms"), torch.get("mlp_train_step_eager", {}).get("ms")
+    if compiled and eager:
+        print(f"compiled MLP step (CUDA graph): {compiled:.4f} ms vs PyTorch eager {eager:.4f} ms: "
+              f"{compiled / eager:.2f}x (target <= 0.25x)")
 
 
 if __name__ == "__main__":

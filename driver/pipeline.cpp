@@ -139,13 +139,12 @@ std::string compile_fused_groups(mlir::ModuleOp module, bool unfuse_all, const s
     if (!unfuse_all && compiled[i].kernel) {
       kernels[name] = compiled[i].kernel;
       // A program compiled for another machine (an artifact's) also keeps each group as CUDA
-      // steps, so it can run on CUDA too; a group with no CUDA form (a reduction) keeps none.
+      // steps, so it can run on CUDA too; a group with no CUDA form keeps none.
       const auto* cpu = dynamic_cast<const rt::FusedKernel*>(compiled[i].kernel.get());
       if (cpu != nullptr && !target_features.empty()) {
         auto steps = std::make_shared<rt::cuda::FusedGroup>();
         std::string ops;
-        // Artifacts record elementwise groups' steps only (FusedSteps has no reduction yet).
-        if (codegen::cuda::describe_group(groups[i], *steps, ops).empty() && steps->reduce_dims.empty())
+        if (codegen::cuda::describe_group(groups[i], *steps, ops).empty())
           kernels[name] = cpu->with_cuda_group(std::move(steps));
       }
       continue;

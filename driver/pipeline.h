@@ -13,8 +13,9 @@ namespace tl::driver {
 inline constexpr const char* kDefaultPipeline =
     "tl-functionalize,tl-autodiff,canonicalize,tl-fold,tl-transpose-matmul,cse,canonicalize";
 inline constexpr const char* kCodegenPipeline = "tl-matmul-epilogue,tl-conv-epilogue,tl-conv-layout,tl-fuse-elementwise";
-// For a program on CUDA: fusion only (the other rewrites make ops whose kernels are CPU-only).
-inline constexpr const char* kCudaCodegenPipeline = "tl-fuse-elementwise";
+// For a program on CUDA: fusion only (the other rewrites make ops whose kernels are CPU-only),
+// with sums along rows too: CUDA's fused kernels give a row a block of threads.
+inline constexpr const char* kCudaCodegenPipeline = "tl-fuse-elementwise{row-reductions=true}";
 // What follows the default pipeline for a program exported to an artifact (options.codegen
 // false): the rewrites that need no generated code.
 inline constexpr const char* kExportPipeline = "tl-matmul-epilogue,tl-conv-epilogue,tl-conv-layout";

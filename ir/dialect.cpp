@@ -105,7 +105,7 @@ bool is_fusible_elementwise(mlir::Operation* op) {
   return llvm::all_of(op->getOperandTypes(), is_float_tensor);
 }
 
-bool is_fusible_reduction(mlir::Operation* op) {
+bool is_fusible_reduction(mlir::Operation* op, bool along_rows) {
   const ops::OpDef* def = op_def(op);
   if (def == nullptr || def->kind != ops::OpKind::kSum || op->getNumOperands() != 1 || op->getNumResults() != 1)
     return false;
@@ -122,7 +122,7 @@ bool is_fusible_reduction(mlir::Operation* op) {
     per_output *= in.getDimSize(axis);
     innermost = innermost || (axis == in.getRank() - 1 && in.getDimSize(axis) > 1);
   }
-  return !innermost && per_output <= kMaxFusedReduction;
+  return (along_rows || !innermost) && per_output <= kMaxFusedReduction;
 }
 
 mlir::LogicalResult verify_registry_op(mlir::Operation* op) {

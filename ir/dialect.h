@@ -38,13 +38,15 @@ bool is_splat_constant(mlir::Operation* op);
 bool is_fusible_elementwise(mlir::Operation* op);
 
 // Whether `op` is a reduction a group may end in: a sum (OpKind::kSum, or mean: its flag) of an
-// f32/f64 tensor of static shape over at least one dim but not the innermost one (of size > 1),
-// reducing at most kMaxFusedReduction elements into each output element. The generated loop
-// accumulates in order, in the input's type: over outer dims it vectorizes across the kept
-// inner dim, but along a row it is one scalar dependency chain that also keeps the group's
-// elementwise math scalar, slower than the eager ops it would replace (measured 12 ms fused
-// vs 7 ms eager for exp+mul+sum over rows of 16 floats, 4M elements).
-bool is_fusible_reduction(mlir::Operation* op);
+// f32/f64 tensor of static shape over at least one dim but not the innermost one (of size > 1)
+// unless `along_rows`, reducing at most kMaxFusedReduction elements into each output element.
+// The CPU's generated loop accumulates in order, in the input's type: over outer dims it
+// vectorizes across the kept inner dim, but along a row it is one scalar dependency chain that
+// also keeps the group's elementwise math scalar, slower than the eager ops it would replace
+// (measured 12 ms fused vs 7 ms eager for exp+mul+sum over rows of 16 floats, 4M elements).
+// CUDA's kernels (runtime/cuda/fused_reduction.h) give a row a block of threads, so a program
+// on CUDA fuses along rows too.
+bool is_fusible_reduction(mlir::Operation* op, bool along_rows = false);
 inline constexpr int64_t kMaxFusedReduction = 1 << 16;
 
 // Verifies a registry op against its OpDef: the declared arity (trailing optional inputs may

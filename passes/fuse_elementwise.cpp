@@ -28,6 +28,10 @@ struct FuseElementwisePass
 
   Option<int> min_ops{*this, "min-ops", llvm::cl::desc("Smallest group worth outlining, in ops"),
                       llvm::cl::init(2)};
+  Option<bool> row_reductions{*this, "row-reductions",
+                              llvm::cl::desc("Let groups end in sums over the innermost dim too (CUDA, whose "
+                                             "kernels give a row a block of threads)"),
+                              llvm::cl::init(false)};
 };
 
 mlir::RankedTensorType tensor_type_of(mlir::Value v) { return v.getType().cast<mlir::RankedTensorType>(); }
@@ -36,13 +40,14 @@ mlir::RankedTensorType tensor_type_of(mlir::Value v) { return v.getType().cast<m
 // Groups in `block`, each listed root first. A group is a maximal set of elementwise ops with
 // one result leaving it (the root's): every other member has the root's shape (or, when the
 // root is a reduction, the shape it reduces) and only users inside the group, so the group is
-// convex and its intermediates need no memory.
-std::vector<std::vector<mlir::Operation*>> find_groups(mlir::Block& block) {
+// convex and its intermediates need no memory. `along_rows`: a root may be a sum over the
+// innermost dim (ir::is_fusible_reduction).
+std::vector<std::vector<mlir::Operation*>> find_groups(mlir::Block& block, bool along_rows) {
   llvm::DenseMap<mlir::Operation*, int> group_of;
   std::vector<std::vector<mlir::Operation*>> groups;
   // Consumers first: a root is an elementwise op no later group absorbed.
   for (mlir::Operation& op : llvm::reverse(block)) {
-    const bool reduction = ir::is_fusible_reduction(&op);
+    const bool reduction = ir::is_fusible_reduction(&op, along_rows);
     if (group_of.count(&op) || !(reduction || ir::is_fusible_elementwise(&op))) continue;
     const int g = static_cast<int>(groups.size());
     groups.push_back({&op});
@@ -135,7 +140,7 @@ void FuseElementwisePass::runOnOperation() {
     if (!func.isExternal() && !func->hasAttr(kFusedAttr) && func.getBody().hasOneBlock()) funcs.push_back(func);
   for (mlir::func::FuncOp func : funcs) {
     int index = 0;
-    for (auto& members : find_groups(func.getBody().front())) {
+    for (auto& members : find_groups(func.getBody().front(), row_reductions)) {
       if (static_cast<int>(members.size()) < min_ops) continue;
       outline(func, std::move(members), symbols, index++);
     }

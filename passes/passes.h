@@ -36,8 +36,9 @@ std::unique_ptr<mlir::Pass> create_autodiff_pass();
 // only in the group. The last op may also be a sum or mean over outer dims
 // (ir::is_fusible_reduction) of the group's values: the others then have the shape it reduces,
 // and the group is one loop nest accumulating into the reduced output (a bias gradient's sum
-// over the batch). Splat tl.constant inputs are copied into the group. Groups of fewer than
-// `min-ops` ops (default 2) stay as they are.
+// over the batch); with `row-reductions` (a program on CUDA) also a sum over the innermost dim
+// (layer norm's statistics). Splat tl.constant inputs are copied into the group. Groups of
+// fewer than `min-ops` ops (default 2) stay as they are.
 std::unique_ptr<mlir::Pass> create_fuse_elementwise_pass();
 
 // tl-transpose-matmul (on func.func): permute(matmul(a, b), [1, 0]) of 2-D operands becomes

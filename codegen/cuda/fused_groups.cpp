@@ -40,7 +40,7 @@ std::string describe_group(mlir::func::FuncOp group, rt::cuda::FusedGroup& out, 
   }
   mlir::Value result = block.getTerminator()->getOperand(0);
   mlir::Operation* reduction = result.getDefiningOp();
-  if (reduction == nullptr || !ir::is_fusible_reduction(reduction)) reduction = nullptr;
+  if (reduction == nullptr || !ir::is_fusible_reduction(reduction, /*along_rows=*/true)) reduction = nullptr;
   for (mlir::Operation& op : block.without_terminator()) {
     if (&op == reduction) continue;  // recorded below, after the steps it sums
     rt::cuda::FusedStep step;

@@ -83,6 +83,11 @@ struct Entry {
   std::string ir_before, ir_after;
   // Built at the first call that runs without autograd: memory plan, arena, slots.
   std::unique_ptr<trace::PlannedProgram> planned;
+  // On CUDA, from the second planned call: the program as a CUDA graph (null until captured,
+  // or when it cannot be: graph_refused says why).
+  std::unique_ptr<trace::CapturedProgram> captured;
+  std::string graph_refused;
+  int64_t planned_calls = 0;
   size_t traced_nodes = 0;
   double compile_seconds = 0;
   int64_t hits = 0;
@@ -155,6 +160,7 @@ struct CompiledFunction::Impl {
 
   std::vector<Tensor> trace_and_compile(std::span<const Tensor> args, const Signature& sig, const std::string& why);
   bool try_entry(Entry& e, std::span<const Tensor> args, std::vector<Tensor>& out, std::string& why);
+  bool run_as_graph(Entry& e, std::span<const Tensor> args, const std::function<void()>& replay, trace::ExecResult& r);
 };
 
 CompiledFunction::CompiledFunction(Body body, CompileOptions options, Site site)
@@ -197,6 +203,35 @@ const trace::ExecutionHooks kFrontendHooks = {
 };
 }  // namespace
 
+// Runs planned program `e` as a CUDA graph when it is on CUDA and graphs are on; false when the
+// call is to run node by node instead. The first planned call always does: it loads every
+// kernel and warms the allocator, which a capture must not do.
+bool CompiledFunction::Impl::run_as_graph(Entry& e, std::span<const Tensor> args, const std::function<void()>& replay,
+                                          trace::ExecResult& r) {
+  if (e.graph.device.type != DeviceType::kCUDA || !options.cuda_graphs || !e.graph_refused.empty()) return false;
+  if (e.planned_calls++ == 0) return false;
+  if (!e.captured) {
+    e.graph_refused = trace::CapturedProgram::why_not(e.graph);
+    if (!e.graph_refused.empty()) {
+      rt::logger("tl.compile")->info("{} runs without a CUDA graph: {}", name(), e.graph_refused);
+      return false;
+    }
+    e.captured = std::make_unique<trace::CapturedProgram>(e.graph, *e.planned);
+  }
+  try {
+    r = e.captured->run(args, replay, &kFrontendHooks);
+  } catch (const Error& err) {
+    if (!e.captured->capture_failed()) throw;  // the replay, or the call's checks, failed
+    // The capture failed before anything ran: this program runs node by node from now on.
+    e.graph_refused = err.what();
+    e.captured.reset();
+    rt::logger("tl.compile")->info("{} runs without a CUDA graph: its capture failed: {}", name(), e.graph_refused);
+    return false;
+  }
+  if (r.ok) ++stats.graph_calls;
+  return true;
+}
+
 bool CompiledFunction::Impl::try_entry(Entry& e, std::span<const Tensor> args, std::vector<Tensor>& out,
                                         std::string& why) {
   if (e.eager_only) {
@@ -212,7 +247,7 @@ bool CompiledFunction::Impl::try_entry(Entry& e, std::span<const Tensor> args, s
     // Nothing records autograd: kernels write into the program's arena.
     NoGradGuard no_grad;
     if (!e.planned) e.planned = std::make_unique<trace::PlannedProgram>(e.graph);
-    r = trace::execute(e.graph, args, e.planned.get(), replay, &kFrontendHooks);
+    if (!run_as_graph(e, args, replay, r)) r = trace::execute(e.graph, args, e.planned.get(), replay, &kFrontendHooks);
   } else {
     // Outputs must stay differentiable (or be checked for NaN): every op through ops::call.
     r = trace::execute(e.graph, args, nullptr, replay, &kFrontendHooks);
@@ -400,6 +435,14 @@ std::string CompiledFunction::explain(std::span<const Tensor> args) const {
     int captures = 0, writebacks = static_cast<int>(e->graph.writebacks.size());
     for (const auto& in : e->graph.inputs) captures += in.kind != trace::InputKind::kArgument;
     if (e->planned) o << "  memory: " << e->planned->plan().str() << "\n";
+    if (e->graph.device.type == DeviceType::kCUDA) {
+      o << "  CUDA graph: "
+        << (e->captured ? "captured " + std::to_string(e->captured->captures()) + " time(s), one launch per call"
+            : !e->graph_refused.empty() ? "not used: " + e->graph_refused
+            : !s.options.cuda_graphs    ? std::string("off (CompileOptions::cuda_graphs)")
+                                        : std::string("captured at the second compiled call"))
+        << "\n";
+    }
     o << "  inputs: " << e->signature.args.size() << " arguments, " << captures << " captured tensors; "
       << writebacks << " written back after each call\n";
     for (const auto& in : e->graph.inputs) {

@@ -87,6 +87,9 @@ void add_steps(artifact::FusedSteps* out, const rt::cuda::FusedGroup& group) {
     }
     s->set_dtype(rt::to_artifact(step.dtype));
   }
+  for (int64_t d : group.reduce_dims) out->add_reduce_dims(d);
+  out->set_space_rank(group.space_rank);
+  out->set_mean(group.mean);
 }
 
 // The traced graph, optimized by the compiler's default pipeline when it is available.

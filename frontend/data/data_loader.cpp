@@ -91,6 +91,9 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, DataLoaderOptions
   if (options_.device.type == DeviceType::kCUDA && !cuda_device::is_available())
     throw DeviceError("tl::data::DataLoader: device " + options_.device.str() +
                       " is not available (tl::cuda_device::is_available() is false)" + where);
+  if (options_.pin_memory.value_or(false) && !cuda_device::is_available())
+    throw DeviceError("tl::data::DataLoader: pin_memory = true needs a CUDA device, and none is available "
+                      "(tl::cuda_device::is_available() is false; leave pin_memory unset or false)" + where);
   if (options_.seed) {
     seed_ = *options_.seed;
   } else {
@@ -133,9 +136,14 @@ Batch DataLoader::make_batch(const std::vector<int64_t>& order, int64_t batch_in
   const int64_t b = options_.batch_size, n = static_cast<int64_t>(order.size());
   const int64_t start = batch_index * b, stop = std::min(start + b, n);
   Batch batch = dataset_->get_batch(std::vector<int64_t>(order.begin() + start, order.begin() + stop));
-  if (options_.device != kCPU) {
-    if (batch.x.defined()) batch.x = batch.x.to(options_.device);
-    if (batch.y.defined()) batch.y = batch.y.to(options_.device);
+  // PyTorch users pin for a GPU and nothing else; so does the default.
+  const bool pin = options_.pin_memory.value_or(options_.device.type == DeviceType::kCUDA);
+  for (Tensor* t : {&batch.x, &batch.y}) {
+    if (!t->defined()) continue;
+    if (pin && t->device() == kCPU) *t = t->pin_memory();
+    // The pinned source may be dropped at once: the pinned allocator keeps its block until
+    // the queued copy has read it.
+    if (options_.device != kCPU) *t = t->to(options_.device, pin);
   }
   return batch;
 }

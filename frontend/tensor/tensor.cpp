@@ -80,12 +80,64 @@ Tensor Tensor::detach() const {
 
 Tensor Tensor::to(DType dtype, Site site) const { return cast(*this, dtype, site); }
 
-Tensor Tensor::to(Device device, Site site) const {
+namespace {
+// An uninitialized contiguous CPU tensor of `like`'s shape and dtype in `pinned` memory.
+Tensor empty_pinned(const Tensor& like, rt::Allocator& pinned, const char* op, Site site) {
+  auto storage = std::make_shared<Storage>();
+  storage->nbytes = like.nbytes();
+  try {
+    storage->data = pinned.allocate(storage->nbytes);
+  } catch (const Error& e) {
+    throw DeviceError(std::string("tl::") + op + ": " + e.what() + " for a tensor of shape " + like.shape().str() +
+                      " " + dtype_name(like.dtype()) + " at " + site.str());
+  }
+  storage->device = kCPU;
+  storage->allocator = &pinned;
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::move(storage);
+  impl->shape = like.shape();
+  impl->strides = contiguous_strides(like.shape());
+  impl->dtype = like.dtype();
+  Tensor out(std::move(impl));
+  trace::on_alloc(out);  // made here, not captured, as empty_tensor tells the tracer
+  return out;
+}
+}  // namespace
+
+Tensor Tensor::pin_memory(Site site) const {
+  ops::require_defined(*this, "Tensor::pin_memory", "the tensor", site);
+  if (is_pinned()) return *this;
+  if (device() != kCPU)
+    throw DeviceError("tl::Tensor::pin_memory: only a CPU tensor can be pinned, this one is on " + device().str() +
+                     " at " + site.str());
+  rt::Allocator* pinned = rt::backend_for(kCUDA, "Tensor::pin_memory").pinned_allocator();
+  if (pinned == nullptr)
+    throw DeviceError("tl::Tensor::pin_memory: the CUDA device has no pinned host memory at " + site.str());
+  Tensor out = empty_pinned(*this, *pinned, "Tensor::pin_memory", site);
+  {
+    trace::PauseScope pause;  // a host copy into the new tensor, not an op of a traced program
+    ops::strided_copy(*this, out);
+  }
+  if (is_grad_enabled() && requires_grad())
+    out = custom_op("pin_memory", {*this}, [out](const std::vector<Tensor>&) { return out; },
+                    [](const std::vector<Tensor>&, const Tensor&, const Tensor& dout) {
+                      return std::vector<Tensor>{dout};
+                    }, site);
+  return out;
+}
+
+Tensor Tensor::to(Device device, Site site) const { return to(device, false, site); }
+
+Tensor Tensor::to(Device device, bool non_blocking, Site site) const {
   if (device == this->device()) return *this;
+  trace::on_device_copy(*this, device, site);
   Tensor src = contiguous(site);
-  Tensor out = ops::empty_tensor(shape(), dtype(), device);
   auto& backend = rt::backend_for(device.type == DeviceType::kCPU ? this->device() : device, "to");
-  backend.copy(out.data_ptr(), device, src.data_ptr(), this->device(), nbytes());
+  // An asynchronous copy to the host needs pinned memory to land in (as in PyTorch).
+  rt::Allocator* pinned = non_blocking && device == kCPU ? backend.pinned_allocator() : nullptr;
+  Tensor out = pinned != nullptr ? empty_pinned(*this, *pinned, "to", site) : ops::empty_tensor(shape(), dtype(), device);
+  if (non_blocking) backend.copy_async(out.data_ptr(), device, src.data_ptr(), this->device(), nbytes());
+  else backend.copy(out.data_ptr(), device, src.data_ptr(), this->device(), nbytes());
   if (is_grad_enabled() && requires_grad()) {
     Device from = this->device();
     out = custom_op("to_device", {*this}, [out](const std::vector<Tensor>&) { return out; },

@@ -132,6 +132,16 @@ void Tracer::record_op(const ops::OpDef& op, std::span<const Tensor> inputs, con
   bind_impl(out, v);
 }
 
+void Tracer::record_device_copy(const Tensor& t, Device to, Site site) {
+  if (mode_ != Mode::kRecord) return;
+  if (allocated_.count(t.impl()) && find(t) == nullptr) return;  // a constant: its copy is one too
+  note_untraceable("Tensor::to(" + to.str() + ") of a tensor the function computes or reads (" + t.shape().str() +
+                       " on " + t.device().str() +
+                       "): a compiled program runs on one device; move its inputs and parameters there before "
+                       "calling it",
+                   site);
+}
+
 void Tracer::record_alloc(const Tensor& t) {
   if (mode_ == Mode::kRecord) allocated_[t.impl()] = true;
 }
@@ -315,6 +325,10 @@ double guard_host_value(const char* what, std::function<double()> read, double v
 
 void replay_on_call(std::function<void()> action) {
   if (Tracer* tr = active()) tr->replay_on_call(std::move(action));
+}
+
+void on_device_copy(const Tensor& t, Device to, Site site) {
+  if (Tracer* tr = active()) tr->record_device_copy(t, to, site);
 }
 
 bool refuse_if_tracing(const std::string& what, Site site) {

@@ -67,6 +67,10 @@ class Tracer {
   void guard_host_value(HostGuard guard);
   void replay_on_call(std::function<void()> action);
   void note_untraceable(const std::string& what, Site site);
+  // A copy of `t` to another device: the tracer records no copy, so only values fixed at trace
+  // time (made inside the function from host values, not yet read by a traced op) may be
+  // copied; the copy of anything else would become a constant of the program.
+  void record_device_copy(const Tensor& t, Device to, Site site);
 
   // ---- results ----
   std::vector<HostGuard>& host_guards() { return host_guards_; }
@@ -143,6 +147,7 @@ double guard_host_value(const char* what, std::function<double()> read, double v
 void replay_on_call(std::function<void()> action);
 // Refuses a construct that cannot be compiled faithfully; returns false when not tracing.
 bool refuse_if_tracing(const std::string& what, Site site);
+void on_device_copy(const Tensor& t, Device to, Site site);
 bool is_tracing();
 
 }  // namespace tl::trace

@@ -468,6 +468,18 @@ std::string describe(const Artifact& a, bool per_node) {
     });
     o << "cuda: " << with_steps << " of " << generated << " fused groups have CUDA steps"
       << (with_steps == generated ? " (the program can run on CUDA)\n" : "\n");
+    // Device code (tlc --target cuda): the architectures it was compiled for, and its size.
+    std::vector<std::string> archs;
+    for (const artifact::Node& n : p.nodes())
+      for (const artifact::CudaKernelCode& code : n.fused().cuda().code())
+        for (const artifact::CudaImage& image : code.images())
+          if (std::find(archs.begin(), archs.end(), image.arch().substr(0, 32)) == archs.end())
+            archs.push_back(image.arch().substr(0, 32));
+    if (!archs.empty()) {
+      o << "cuda device code:";
+      for (const std::string& arch : archs) o << " " << arch;
+      o << " (" << a.section("cuda").size() << " bytes; other GPUs compile the steps with NVRTC)\n";
+    }
   }
   if (per_node) {
     for (int k = 0; k < p.nodes_size(); ++k) {
@@ -479,6 +491,7 @@ std::string describe(const Artifact& a, bool per_node) {
         o << "[" << n.fused().description() << "; code object " << n.fused().object() << " @" << n.fused().symbol();
         if (n.fused().cuda().steps_size() > 0) o << "; " << n.fused().cuda().steps_size() << " cuda steps";
         else o << "; no cuda form";
+        if (n.fused().cuda().code_size() > 0) o << ", device code for " << n.fused().cuda().code_size() << " kernels";
         o << "]";
       }
       o << "(";

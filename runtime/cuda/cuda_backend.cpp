@@ -9,9 +9,11 @@
 #include <unordered_map>
 #include <vector>
 
+#include "runtime/cuda/caching_allocator.h"
 #include "runtime/cuda/cuda_source.h"
 #include "runtime/cuda/driver.h"
 #include "runtime/cuda/launch.h"
+#include "runtime/cuda/pinned_allocator.h"
 #include "runtime/device_backend.h"
 #include "tl/error.h"
 
@@ -19,110 +21,21 @@ namespace tl::rt::cuda {
 
 namespace {
 
-// Freed blocks are kept by stream and size class (multiples of 512 bytes up to 1 MiB, then of
-// 2 MiB) and reused by work on the same stream only: work queued on another stream could
-// still be using a block its last tensor freed. When the driver is out of memory, every
-// stream's cached blocks are released (after waiting for the device, so none is in use) and
-// the allocation tried once more.
-class CachingAllocator : public Allocator {
+// The driver as the caching allocator's source of device memory.
+class DriverBlocks : public BlockSource {
  public:
-  explicit CachingAllocator(const Driver& driver) : driver_(driver) {}
-
-  static size_t size_class(size_t n) {
-    const size_t step = n <= (size_t{1} << 20) ? 512 : (size_t{2} << 20);
-    return std::max<size_t>(step, (n + step - 1) / step * step);
-  }
-
-  void* allocate(size_t nbytes) override {
-    const size_t size = size_class(nbytes);
-    void* stream = current_stream();
-    std::lock_guard<std::mutex> lock(mutex_);
-    ++stats_.allocations;
-    auto it = free_.find({stream, size});
-    if (it != free_.end() && !it->second.empty()) {
-      DevicePtr p = it->second.back();
-      it->second.pop_back();
-      stats_.cached -= size;
-      ++stats_.cache_hits;
-      note_in_use(p, size, stream);
-      return reinterpret_cast<void*>(p);
-    }
-    DevicePtr p = 0;
-    try {
-      p = driver_.allocate(size);
-    } catch (const DeviceError&) {
-      release_cached();
-      try {
-        p = driver_.allocate(size);
-      } catch (const DeviceError& e) {
-        throw DeviceError(std::string(e.what()) + ": out of memory on cuda:0 allocating " + std::to_string(nbytes) +
-                          " bytes; tl's allocator holds " + std::to_string(stats_.in_use) +
-                          " bytes in use by tensors (its cache was released; tl::cuda_device::memory_stats() has more)");
-      }
-    }
-    ++stats_.driver_allocations;
-    note_in_use(p, size, stream);
-    return reinterpret_cast<void*>(p);
-  }
-
-  void deallocate(void* ptr, size_t nbytes) override {
-    if (ptr == nullptr) return;
-    const size_t size = size_class(nbytes);
-    std::lock_guard<std::mutex> lock(mutex_);
-    const auto p = reinterpret_cast<DevicePtr>(ptr);
-    auto owner = stream_of_.find(p);
-    void* stream = owner == stream_of_.end() ? nullptr : owner->second;
-    if (owner != stream_of_.end()) stream_of_.erase(owner);
-    free_[{stream, size}].push_back(p);
-    stats_.in_use -= size;
-    stats_.cached += size;
-  }
-
-  size_t cached_bytes() const override {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return stats_.cached;
-  }
-
-  void empty_cache() override {
-    std::lock_guard<std::mutex> lock(mutex_);
-    release_cached();
-  }
-
-  AllocatorStats stats() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return stats_;
-  }
-  void reset_peak() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    stats_.peak_in_use = stats_.in_use;
-  }
+  explicit DriverBlocks(const Driver& driver) : driver_(driver) {}
+  DevicePtr allocate(size_t bytes) override { return driver_.allocate(bytes); }
+  void free(DevicePtr p) override { driver_.free(p); }
+  void synchronize() override { driver_.synchronize(); }
 
  private:
-  void note_in_use(DevicePtr p, size_t size, void* stream) {  // with mutex_ held
-    stats_.in_use += size;
-    stats_.peak_in_use = std::max(stats_.peak_in_use, stats_.in_use);
-    if (stream != nullptr) stream_of_[p] = stream;
-  }
-  void release_cached() {  // with mutex_ held
-    if (free_.empty()) return;
-    driver_.synchronize();  // a cached block may still be read by queued work
-    for (auto& [key, blocks] : free_)
-      for (DevicePtr p : blocks) driver_.free(p);
-    free_.clear();
-    stats_.cached = 0;
-    ++stats_.cache_releases;
-  }
-
   const Driver& driver_;
-  mutable std::mutex mutex_;
-  std::map<std::pair<void*, size_t>, std::vector<DevicePtr>> free_;  // by (stream, size class)
-  std::unordered_map<DevicePtr, void*> stream_of_;  // live blocks not on the default stream
-  AllocatorStats stats_;
 };
 
 class CudaBackend : public DeviceBackend {
  public:
-  explicit CudaBackend(const Driver& driver) : driver_(driver), allocator_(driver) {}
+  explicit CudaBackend(const Driver& driver) : driver_(driver), blocks_(driver), allocator_(blocks_) {}
   DeviceType type() const override { return DeviceType::kCUDA; }
   Allocator& allocator(int index) override {
     if (index != 0) throw DeviceError("tl: cuda:" + std::to_string(index) + " is not available (tl uses cuda:0 only)");
@@ -141,15 +54,100 @@ class CudaBackend : public DeviceBackend {
       d.copy_to_host(dst, reinterpret_cast<DevicePtr>(src), nbytes);
     }
   }
+  Allocator* pinned_allocator() override { return &pinned_; }
+  // From or to pinned memory: queued on the current stream (the pinned allocator keeps the
+  // block until the copy is done). Anything else: synchronous.
+  void copy_async(void* dst, Device dst_device, const void* src, Device src_device, size_t nbytes) override {
+    const bool to_device = dst_device.type == DeviceType::kCUDA;
+    if (to_device != (src_device.type == DeviceType::kCUDA)) {
+      const Driver& d = *Driver::get();  // makes the context current on this thread
+      auto queue = [&](void* stream) {
+        if (to_device) d.copy_to_device_async(reinterpret_cast<DevicePtr>(dst), src, nbytes, stream);
+        else d.copy_to_host_async(dst, reinterpret_cast<DevicePtr>(src), nbytes, stream);
+      };
+      if (pinned_.queue_copy(to_device ? src : dst, nbytes, queue)) return;
+    }
+    copy(dst, dst_device, src, src_device, nbytes);
+  }
   void synchronize(int) override { Driver::get()->synchronize(); }
+  std::unique_ptr<CapturedWork> capture(int, const std::function<void()>& work) override {
+    {
+      std::lock_guard<std::mutex> lock(capture_mutex_);
+      if (capture_stream_ == nullptr) capture_stream_ = Driver::get()->create_stream();  // kept for the process
+    }
+    return capture_work(allocator_, capture_stream_, [] { Driver::get()->synchronize(); }, work);
+  }
   CachingAllocator& caching_allocator() { return allocator_; }
 
  private:
   const Driver& driver_;
+  DriverBlocks blocks_;
   CachingAllocator allocator_;
+  std::unique_ptr<PinnedSource> pinned_source_ = driver_pinned_source();
+  PinnedAllocator pinned_{*pinned_source_};
+  std::mutex capture_mutex_;
+  void* capture_stream_ = nullptr;  // graphs are recorded on a stream of their own
 };
 
 }  // namespace
+
+namespace {
+class CapturedKernels : public CapturedWork {
+ public:
+  CapturedKernels(CachingAllocator& allocator, std::function<void()> synchronize)
+      : allocator_(allocator), synchronize_(std::move(synchronize)) {}
+  ~CapturedKernels() override {
+    if (pool_ != 0) allocator_.release_pool(pool_);  // waits for the device first
+    graph_.reset();
+  }
+  void replay() override {
+    void* stream = current_stream();
+    // The graph's memory is one set of buffers: a replay on another stream than the last one
+    // must not overlap it.
+    if (replayed_ && stream != last_stream_) synchronize_();
+    graph_->launch(stream);
+    replayed_ = true;
+    last_stream_ = stream;
+    if (!checks_.empty()) checks_.run();
+  }
+
+  CachingAllocator& allocator_;
+  std::function<void()> synchronize_;
+  uint64_t pool_ = 0;
+  std::unique_ptr<KernelRunner::Graph> graph_;
+  DeferredChecks checks_;
+  bool replayed_ = false;
+  void* last_stream_ = nullptr;
+};
+}  // namespace
+
+std::unique_ptr<CapturedWork> capture_work(CachingAllocator& allocator, void* stream, std::function<void()> synchronize,
+                                           const std::function<void()>& work) {
+  auto captured = std::make_unique<CapturedKernels>(allocator, std::move(synchronize));
+  KernelRunner& r = runner();
+  void* const caller_stream = current_stream();
+  captured->pool_ = allocator.begin_pool(stream);
+  set_current_stream(stream);
+  set_capturing_checks(&captured->checks_);
+  auto restore = [&] {
+    set_capturing_checks(nullptr);
+    set_current_stream(caller_stream);
+    allocator.end_pool(stream);
+  };
+  bool began = false;
+  try {
+    r.begin_capture(stream);
+    began = true;
+    work();
+    captured->graph_ = r.end_capture(stream);
+  } catch (...) {
+    if (began && !captured->graph_) r.abort_capture(stream);
+    restore();
+    throw;  // `captured` releases its pool
+  }
+  restore();
+  return captured;
+}
 
 static CudaBackend* the_backend = nullptr;
 

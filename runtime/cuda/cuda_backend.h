@@ -7,19 +7,21 @@
 
 #include <span>
 
+#include "runtime/cuda/caching_allocator.h"
 #include "runtime/ops/registry.h"
 
 namespace tl::rt::cuda {
 
-// What the caching allocator holds and has done (tl::cuda_device::MemoryStats without the
-// driver's figures).
-struct AllocatorStats {
-  size_t in_use = 0, cached = 0, peak_in_use = 0;
-  int64_t allocations = 0, cache_hits = 0, driver_allocations = 0, cache_releases = 0;
-};
 AllocatorStats allocator_stats();  // zeros before the backend registers
 void reset_peak_in_use();
 void release_cache();
+
+// DeviceBackend::capture for a CUDA device whose memory comes from `allocator`: `work` runs
+// on `stream` (where its allocations come from a private pool of the graph) while the runner
+// records it. Replays run the index checks the capture deferred (reading their verdicts back).
+// `synchronize` waits for the device. Shared by the GPU's backend and the emulated device.
+std::unique_ptr<CapturedWork> capture_work(CachingAllocator& allocator, void* stream, std::function<void()> synchronize,
+                                           const std::function<void()>& work);
 
 // Registers the backend when a driver and a device are present; returns whether it is.
 bool ensure_backend();

@@ -5,6 +5,7 @@
 #include "runtime/cuda/cuda_backend.h"
 #include "runtime/cuda/driver.h"
 #include "runtime/cuda/launch.h"
+#include "runtime/cuda/pinned_allocator.h"
 #include "runtime/device_backend.h"
 #include "tl/cuda.h"
 #include "tl/error.h"
@@ -58,6 +59,7 @@ MemoryStats memory_stats() {
   s.cache_hits = a.cache_hits;
   s.driver_allocations = a.driver_allocations;
   s.cache_releases = a.cache_releases;
+  s.graph_reserved_bytes = a.private_pools;
   d.memory_info(&s.device_free_bytes, &s.device_total_bytes);
   return s;
 }
@@ -71,6 +73,34 @@ void empty_cache() {
   driver("empty_cache");
   rt::cuda::release_cache();
 }
+
+namespace {
+// The CUDA backend's pinned allocator (the driver's, or an emulated device's), or DeviceError
+// naming `what` when there is no CUDA device.
+rt::cuda::PinnedAllocator& pinned_allocator(const char* what) {
+  rt::Allocator* a = rt::backend_for(kCUDA, what).pinned_allocator();
+  auto* pinned = dynamic_cast<rt::cuda::PinnedAllocator*>(a);
+  if (pinned == nullptr) throw DeviceError(std::string("tl::") + what + ": the CUDA device has no pinned host memory");
+  return *pinned;
+}
+}  // namespace
+
+PinnedMemoryStats pinned_memory_stats() {
+  const rt::cuda::PinnedStats p = pinned_allocator("cuda_device::pinned_memory_stats").stats();
+  PinnedMemoryStats s;
+  s.in_use_bytes = p.in_use;
+  s.cached_bytes = p.cached;
+  s.pending_bytes = p.pending;
+  s.peak_in_use_bytes = p.peak_in_use;
+  s.allocations = p.allocations;
+  s.cache_hits = p.cache_hits;
+  s.host_allocations = p.host_allocations;
+  s.cache_releases = p.cache_releases;
+  s.async_copies = p.async_copies;
+  return s;
+}
+
+void empty_pinned_cache() { pinned_allocator("cuda_device::empty_pinned_cache").empty_cache(); }
 
 Stream::Stream() : stream_(driver("Stream").create_stream()) {}
 Stream::~Stream() {

@@ -190,7 +190,10 @@ std::optional<std::string> elementwise_kernel(const ops::OpDef& op, DType input_
   return src.str();
 }
 
-std::string fused_kernel_source(const FusedGroup& group, const std::string& name) {
+namespace {
+
+// The preamble of a fused group's source: the half headers only where a dtype needs them.
+std::string fused_preamble(const FusedGroup& group) {
   bool half = false, bfloat16 = false;
   auto note = [&](DType d) {
     half |= d == kFloat16;
@@ -198,13 +201,75 @@ std::string fused_kernel_source(const FusedGroup& group, const std::string& name
   };
   for (DType d : group.inputs) note(d);
   for (const FusedStep& step : group.steps) note(step.dtype);
+  return kernel_preamble(half, bfloat16);
+}
+
+// The statements computing the group's steps at input offsets o<k> (at one indent, whatever
+// loop they sit in); the last step's value is r<steps - 1>. Each input is loaded once, in its
+// storage type; each step's result is kept in its storage type too, so every intermediate is
+// rounded as the eager op's result is. Throws ValueError for a step that is not elementwise or
+// that reads ahead.
+std::string fused_steps(const FusedGroup& group) {
+  const int n_in = static_cast<int>(group.inputs.size());
+  std::ostringstream src;
+  for (int k = 0; k < n_in; ++k)
+    src << "    const " << storage_type(group.inputs[k]) << " x" << k << " = in" << k << "[o" << k << "];\n";
+  auto stored = [&](int ref) { return ref < 0 ? "x" + std::to_string(-ref - 1) : "r" + std::to_string(ref); };
+  auto dtype_of = [&](int ref) { return ref < 0 ? group.inputs[static_cast<size_t>(-ref - 1)] : group.steps[static_cast<size_t>(ref)].dtype; };
+  for (size_t k = 0; k < group.steps.size(); ++k) {
+    const FusedStep& step = group.steps[k];
+    const std::string r = "r" + std::to_string(k);
+    if (step.op == nullptr) {  // a constant of the step's dtype
+      CudaCBuilder b(compute_dtype(step.dtype), step.dtype, "c" + std::to_string(k) + "_");
+      const ops::ScalarValue c = b.constant(step.constant);
+      src << b.body() << "    const " << storage_type(step.dtype) << " " << r << " = ("
+          << storage_type(step.dtype) << ")(" << b.name_of(c) << ");\n";
+      continue;
+    }
+    const ops::OpDef& op = *step.op;
+    if (op.kind != ops::OpKind::kElementwise || op.pointwise.lower == nullptr ||
+        static_cast<int>(step.args.size()) != op.arity)
+      throw ValueError("tl: fused step " + std::to_string(k) + " (" + op.name + ") is not an elementwise op with " +
+                       std::to_string(step.args.size()) + " operands");
+    for (int a : step.args)
+      if (a >= static_cast<int>(k) || -a - 1 >= n_in)
+        throw ValueError("tl: fused step " + std::to_string(k) + " (" + op.name + ") reads an operand not yet computed");
+    // The op computes in its (value) operands' dtype, as its eager kernel: where's first is bool.
+    const DType input = dtype_of(step.args[op.arity == 3 ? 1 : 0]);
+    CudaCBuilder b(compute_dtype(input), step.dtype, "s" + std::to_string(k) + "_");
+    std::vector<ops::ScalarValue> operands;
+    for (size_t a = 0; a < step.args.size(); ++a) {
+      const DType d = dtype_of(step.args[a]);
+      const std::string var = "a" + std::to_string(k) + "_" + std::to_string(a);
+      const char* type = d == kBool ? "bool" : compute_type(input);
+      src << "    const " << type << " " << var << " = (" << type << ")(" << stored(step.args[a]) << ");\n";
+      operands.push_back(b.named(var, d == kBool));
+    }
+    const ops::ScalarValue v = op.pointwise.lower(b, operands, step.attrs);
+    src << b.body() << "    const " << storage_type(step.dtype) << " " << r << " = ("
+        << storage_type(step.dtype) << ")(" << b.name_of(v) << ");\n";
+  }
+  return src.str();
+}
+
+// What both forms of a reduction need: steps, dims to reduce, and a floating result to add.
+void check_fused_reduction(const FusedGroup& group) {
+  if (group.steps.empty()) throw ValueError("tl: a fused group without steps");
+  const DType result = group.steps.back().dtype;
+  if (group.reduce_dims.empty()) throw ValueError("tl: a fused reduction kernel for a group that reduces nothing");
+  if (!is_floating(result)) throw ValueError("tl: a fused sum of " + std::string(dtype_name(result)));
+}
+
+}  // namespace
+
+std::string fused_kernel_source(const FusedGroup& group, const std::string& name) {
   if (group.steps.empty()) throw ValueError("tl: a fused group without steps");
   const int n_in = static_cast<int>(group.inputs.size());
   const DType result = group.steps.back().dtype;
   const bool reduce = !group.reduce_dims.empty();
-  if (reduce && !is_floating(result)) throw ValueError("tl: a fused sum of " + std::string(dtype_name(result)));
+  if (reduce) check_fused_reduction(group);
   std::ostringstream src;
-  src << kernel_preamble(half, bfloat16) << "extern \"C\" __global__ void " << name << "(";
+  src << fused_preamble(group) << "extern \"C\" __global__ void " << name << "(";
   for (int k = 0; k < n_in; ++k) src << "const " << storage_type(group.inputs[k]) << "* __restrict__ in" << k << ", ";
   if (!reduce) {
     src << storage_type(result) << "* __restrict__ out, TlShape shape, ";
@@ -251,51 +316,95 @@ std::string fused_kernel_source(const FusedGroup& group, const std::string& name
     for (int k = 0; k < n_in; ++k) src << "        o" << k << " += c * rs" << k << ".stride[d];\n";
     src << "      }\n";
   }
-  // Each input loaded once, in its storage type; each step's result kept in its storage type
-  // too, so every intermediate is rounded as the eager op's result is.
-  for (int k = 0; k < n_in; ++k)
-    src << "    const " << storage_type(group.inputs[k]) << " x" << k << " = in" << k << "[o" << k << "];\n";
-  auto stored = [&](int ref) { return ref < 0 ? "x" + std::to_string(-ref - 1) : "r" + std::to_string(ref); };
-  auto dtype_of = [&](int ref) { return ref < 0 ? group.inputs[static_cast<size_t>(-ref - 1)] : group.steps[static_cast<size_t>(ref)].dtype; };
-  for (size_t k = 0; k < group.steps.size(); ++k) {
-    const FusedStep& step = group.steps[k];
-    const std::string r = "r" + std::to_string(k);
-    if (step.op == nullptr) {  // a constant of the step's dtype
-      CudaCBuilder b(compute_dtype(step.dtype), step.dtype, "c" + std::to_string(k) + "_");
-      const ops::ScalarValue c = b.constant(step.constant);
-      src << b.body() << "    const " << storage_type(step.dtype) << " " << r << " = (" << storage_type(step.dtype)
-          << ")(" << b.name_of(c) << ");\n";
-      continue;
-    }
-    const ops::OpDef& op = *step.op;
-    if (op.kind != ops::OpKind::kElementwise || op.pointwise.lower == nullptr ||
-        static_cast<int>(step.args.size()) != op.arity)
-      throw ValueError("tl: fused step " + std::to_string(k) + " (" + op.name + ") is not an elementwise op with " +
-                       std::to_string(step.args.size()) + " operands");
-    for (int a : step.args)
-      if (a >= static_cast<int>(k) || -a - 1 >= n_in)
-        throw ValueError("tl: fused step " + std::to_string(k) + " (" + op.name + ") reads an operand not yet computed");
-    // The op computes in its (value) operands' dtype, as its eager kernel: where's first is bool.
-    const DType input = dtype_of(step.args[op.arity == 3 ? 1 : 0]);
-    CudaCBuilder b(compute_dtype(input), step.dtype, "s" + std::to_string(k) + "_");
-    std::vector<ops::ScalarValue> operands;
-    for (size_t a = 0; a < step.args.size(); ++a) {
-      const DType d = dtype_of(step.args[a]);
-      const std::string var = "a" + std::to_string(k) + "_" + std::to_string(a);
-      const char* type = d == kBool ? "bool" : compute_type(input);
-      src << "    const " << type << " " << var << " = (" << type << ")(" << stored(step.args[a]) << ");\n";
-      operands.push_back(b.named(var, d == kBool));
-    }
-    const ops::ScalarValue v = op.pointwise.lower(b, operands, step.attrs);
-    src << b.body() << "    const " << storage_type(step.dtype) << " " << r << " = (" << storage_type(step.dtype)
-        << ")(" << b.name_of(v) << ");\n";
-  }
+  src << fused_steps(group);
   if (!reduce) {
     src << "    out[i] = r" << group.steps.size() - 1 << ";\n  }\n}\n";
   } else {
     src << "      acc += (" << compute_type(result) << ")r" << group.steps.size() - 1 << ";\n    }\n"
         << "    out[i] = (" << storage_type(result) << ")(acc * (" << compute_type(result) << ")scale);\n  }\n}\n";
   }
+  return src.str();
+}
+
+std::string fused_block_reduction_source(const FusedGroup& group, const std::string& name) {
+  check_fused_reduction(group);
+  const int n_in = static_cast<int>(group.inputs.size());
+  const DType result = group.steps.back().dtype;
+  const std::string out_type = storage_type(result), acc = compute_type(result);
+  std::ostringstream src;
+  src << fused_preamble(group)
+      << "// in<k>: strided (0 along broadcast dims); output i's values are the steps at kept offset\n"
+         "// i (ks<k>) plus reduced offset j (rs<k>), j < per_output. out: [rows]. partial:\n"
+         "// [gridDim.y, rows] when blockIdx.y splits each output's values into chunks of `chunk`.\n"
+         "// threadIdx.x runs across outputs, threadIdx.y along one output's values (consecutive\n"
+         "// threads on consecutive j); each thread adds a strided share in the compute type, and a\n"
+         "// tree over threadIdx.y (a power of two) adds the shares in a fixed order.\n"
+      << "extern \"C\" __global__ void " << name << "(";
+  for (int k = 0; k < n_in; ++k) src << "const " << storage_type(group.inputs[k]) << "* __restrict__ in" << k << ", ";
+  src << out_type << "* __restrict__ out, " << acc << "* __restrict__ partial, TlShape kept, TlShape reduced, ";
+  for (int k = 0; k < n_in; ++k) src << "TlStrides ks" << k << ", ";
+  for (int k = 0; k < n_in; ++k) src << "TlStrides rs" << k << ", ";
+  src << "long long rows, long long per_output, long long chunk, double scale) {\n"
+      << "  __shared__ " << acc << " part[256];\n"
+      << "  const unsigned tx = threadIdx.x, ty = threadIdx.y, slot = ty * blockDim.x + tx;\n"
+      << "  const long long j_begin = (long long)blockIdx.y * chunk;\n"
+      << "  const long long j_end = per_output - j_begin < chunk ? per_output : j_begin + chunk;\n"
+      << "  for (long long first = (long long)blockIdx.x * blockDim.x; first < rows;\n"
+      << "       first += (long long)gridDim.x * blockDim.x) {\n"
+      << "    const long long i = first + tx;\n"
+      << "    " << acc << " acc = 0;\n"
+      << "    if (i < rows) {\n"
+      << "      long long rest = i";
+  for (int k = 0; k < n_in; ++k) src << ", b" << k << " = 0";
+  src << ";\n"
+      << "#pragma unroll 1\n"
+      << "      for (int d = kept.rank - 1; d >= 0; --d) {\n"
+      << "        const long long c = rest % kept.size[d];\n"
+      << "        rest /= kept.size[d];\n";
+  for (int k = 0; k < n_in; ++k) src << "        b" << k << " += c * ks" << k << ".stride[d];\n";
+  src << "      }\n"
+      << "      for (long long j = j_begin + ty; j < j_end; j += blockDim.y) {\n"
+      << "        long long r = j";
+  for (int k = 0; k < n_in; ++k) src << ", o" << k << " = b" << k;
+  src << ";\n"
+      // One reduced dim (a row, or dims the host merged into one): no division per value.
+      << "        if (reduced.rank == 1) {\n";
+  for (int k = 0; k < n_in; ++k) src << "          o" << k << " += j * rs" << k << ".stride[0];\n";
+  src << "        } else {\n"
+      << "#pragma unroll 1\n"
+      << "          for (int d = reduced.rank - 1; d >= 0; --d) {\n"
+      << "            const long long c = r % reduced.size[d];\n"
+      << "            r /= reduced.size[d];\n";
+  for (int k = 0; k < n_in; ++k) src << "            o" << k << " += c * rs" << k << ".stride[d];\n";
+  src << "          }\n"
+      << "        }\n"
+      << fused_steps(group)
+      << "        acc += (" << acc << ")r" << group.steps.size() - 1 << ";\n"
+      << "      }\n"
+      << "    }\n"
+      << "    part[slot] = acc;\n"
+      << "    __syncthreads();\n"
+      << "    for (unsigned half = blockDim.y / 2; half > 0; half /= 2) {\n"
+      << "      if (ty < half) part[slot] += part[slot + half * blockDim.x];\n"
+      << "      __syncthreads();\n"
+      << "    }\n"
+      << "    if (ty == 0 && i < rows) {\n"
+      << "      if (gridDim.y > 1) partial[(long long)blockIdx.y * rows + i] = part[tx];\n"
+      << "      else out[i] = (" << out_type << ")(part[tx] * (" << acc << ")scale);\n"
+      << "    }\n"
+      << "    __syncthreads();\n"
+      << "  }\n"
+      << "}\n\n"
+      << "// partial: [splits, rows], each output's chunk sums; out: [rows], the chunks added in order.\n"
+      << "extern \"C\" __global__ void " << name << "_combine(const " << acc << "* __restrict__ partial, " << out_type
+      << "* __restrict__ out, long long rows, long long splits, double scale) {\n"
+      << "  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < rows;\n"
+      << "       i += (long long)gridDim.x * blockDim.x) {\n"
+      << "    " << acc << " s = 0;\n"
+      << "    for (long long k = 0; k < splits; ++k) s += partial[k * rows + i];\n"
+      << "    out[i] = (" << out_type << ")(s * (" << acc << ")scale);\n"
+      << "  }\n"
+      << "}\n";
   return src.str();
 }
 

@@ -70,6 +70,18 @@ struct FusedGroup {
 // neighbouring elements) evaluates the steps at each reduced coordinate in order and adds
 // them in the compute type, as the CPU's generated loop does: deterministic, no atomics.
 std::string fused_kernel_source(const FusedGroup& group, const std::string& name);
+// The second form of a group ending in a sum (fused_reduction.h says when it runs): two
+// kernels, `<name>(ins..., Out* out, Acc* partial, TlShape kept, TlShape reduced, TlStrides
+// kept_k..., TlStrides reduced_k..., long long rows, long long per_output, long long chunk,
+// double scale)` and `<name>_combine(const Acc* partial, Out* out, long long rows, long long
+// splits, double scale)`, Acc the compute type. A block of x outputs by y threads (y a power
+// of two): the y threads of an output take its reduced coordinates in turn (neighbours on
+// neighbouring coordinates), each adds its share in the compute type, and a fixed-order tree in
+// shared memory adds the shares; with gridDim.y > 1 each block row sums one chunk of `chunk`
+// coordinates into partial [gridDim.y, rows], and the combine kernel adds the chunks in order.
+// Deterministic, no atomics. Throws as fused_kernel_source, and ValueError for a group that
+// reduces nothing.
+std::string fused_block_reduction_source(const FusedGroup& group, const std::string& name);
 
 // The text of runtime/cpu/philox.h: Philox 4x32-10 and the maps from its words to uniform,
 // normal, Bernoulli and integer draws, one source for the CPU and for CUDA.

@@ -23,6 +23,10 @@ using FreeFn = CUresult (*)(DevicePtr);
 using HtoDFn = CUresult (*)(DevicePtr, const void*, size_t);
 using DtoHFn = CUresult (*)(void*, DevicePtr, size_t);
 using DtoDFn = CUresult (*)(DevicePtr, DevicePtr, size_t);
+using HostAllocFn = CUresult (*)(void**, size_t, unsigned);
+using FreeHostFn = CUresult (*)(void*);
+using HtoDAsyncFn = CUresult (*)(DevicePtr, const void*, size_t, void*);
+using DtoHAsyncFn = CUresult (*)(void*, DevicePtr, size_t, void*);
 using SyncFn = CUresult (*)();
 using LoadDataFn = CUresult (*)(void**, const void*);
 using UnloadFn = CUresult (*)(void*);
@@ -37,6 +41,11 @@ using RecordFn = CUresult (*)(void*, void*);
 using ElapsedFn = CUresult (*)(float*, void*, void*);
 using WaitEventFn = CUresult (*)(void*, void*, unsigned);
 using MemInfoFn = CUresult (*)(size_t*, size_t*);
+using BeginCaptureFn = CUresult (*)(void*, int);
+using EndCaptureFn = CUresult (*)(void*, void**);
+using InstantiateFn = CUresult (*)(void**, void*, unsigned long long);
+using GraphLaunchFn = CUresult (*)(void*, void*);
+constexpr int kCaptureModeRelaxed = 2;  // CU_STREAM_CAPTURE_MODE_RELAXED
 
 constexpr int kNotReady = 600;              // CUDA_ERROR_NOT_READY
 constexpr unsigned kEventDisableTiming = 2;  // CU_EVENT_DISABLE_TIMING
@@ -72,7 +81,8 @@ const Driver* Driver::get(std::string* why) {
                              "cuModuleUnload", "cuModuleGetFunction", "cuLaunchKernel", "cuStreamCreate",
                              "cuStreamDestroy_v2", "cuStreamSynchronize", "cuStreamQuery", "cuEventCreate",
                              "cuEventDestroy_v2", "cuEventRecord", "cuEventSynchronize", "cuEventQuery",
-                             "cuStreamWaitEvent", "cuMemGetInfo_v2"}) {
+                             "cuStreamWaitEvent", "cuMemGetInfo_v2", "cuMemHostAlloc", "cuMemFreeHost",
+                             "cuMemcpyHtoDAsync_v2", "cuMemcpyDtoHAsync_v2"}) {
       if (::dlsym(library, name) == nullptr) {
         reason = std::string("the CUDA driver lacks ") + name;
         return nullptr;
@@ -132,6 +142,25 @@ void Driver::copy_to_host(void* dst, DevicePtr src, size_t bytes) const {
 
 void Driver::copy_on_device(DevicePtr dst, DevicePtr src, size_t bytes) const {
   if (bytes > 0) check(sym<DtoDFn>(library_, "cuMemcpyDtoD_v2")(dst, src, bytes), "cuMemcpyDtoD");
+}
+
+void* Driver::allocate_host(size_t bytes) const {
+  void* p = nullptr;
+  const int r = sym<HostAllocFn>(library_, "cuMemHostAlloc")(&p, bytes == 0 ? 1 : bytes, 0);
+  if (r != 0) check(r, ("cuMemHostAlloc of " + std::to_string(bytes) + " bytes").c_str());
+  return p;
+}
+
+void Driver::free_host(void* p) const {
+  if (p != nullptr) sym<FreeHostFn>(library_, "cuMemFreeHost")(p);
+}
+
+void Driver::copy_to_device_async(DevicePtr dst, const void* src, size_t bytes, void* stream) const {
+  if (bytes > 0) check(sym<HtoDAsyncFn>(library_, "cuMemcpyHtoDAsync_v2")(dst, src, bytes, stream), "cuMemcpyHtoDAsync");
+}
+
+void Driver::copy_to_host_async(void* dst, DevicePtr src, size_t bytes, void* stream) const {
+  if (bytes > 0) check(sym<DtoHAsyncFn>(library_, "cuMemcpyDtoHAsync_v2")(dst, src, bytes, stream), "cuMemcpyDtoHAsync");
 }
 
 void Driver::synchronize() const { check(sym<SyncFn>(library_, "cuCtxSynchronize")(), "cuCtxSynchronize"); }
@@ -198,6 +227,42 @@ void Driver::stream_wait_event(void* stream, void* event) const {
 
 void Driver::memory_info(size_t* free_bytes, size_t* total_bytes) const {
   check(sym<MemInfoFn>(library_, "cuMemGetInfo_v2")(free_bytes, total_bytes), "cuMemGetInfo");
+}
+
+namespace {
+template <class F>
+F graph_sym(void* library, const char* name) {
+  F f = sym<F>(library, name);
+  if (f == nullptr) throw DeviceError(std::string("tl: the CUDA driver lacks ") + name + " (CUDA graphs)");
+  return f;
+}
+}  // namespace
+
+void Driver::begin_capture(void* stream) const {
+  check(graph_sym<BeginCaptureFn>(library_, "cuStreamBeginCapture_v2")(stream, kCaptureModeRelaxed),
+        "cuStreamBeginCapture");
+}
+
+void* Driver::end_capture(void* stream, void** graph) const {
+  *graph = nullptr;
+  check(graph_sym<EndCaptureFn>(library_, "cuStreamEndCapture")(stream, graph), "cuStreamEndCapture");
+  void* exec = nullptr;
+  const int r = graph_sym<InstantiateFn>(library_, "cuGraphInstantiateWithFlags")(&exec, *graph, 0);
+  if (r != 0) {
+    sym<HandleFn>(library_, "cuGraphDestroy")(*graph);
+    *graph = nullptr;
+    check(r, "cuGraphInstantiate");
+  }
+  return exec;
+}
+
+void Driver::launch_graph(void* exec, void* stream) const {
+  check(graph_sym<GraphLaunchFn>(library_, "cuGraphLaunch")(exec, stream), "cuGraphLaunch");
+}
+
+void Driver::destroy_graph(void* exec, void* graph) const {
+  if (exec != nullptr) graph_sym<HandleFn>(library_, "cuGraphExecDestroy")(exec);
+  if (graph != nullptr) graph_sym<HandleFn>(library_, "cuGraphDestroy")(graph);
 }
 
 std::unique_ptr<Driver::Module> Driver::load_module(const std::string& image) const {

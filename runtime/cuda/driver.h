@@ -29,6 +29,15 @@ class Driver {
   void copy_to_device(DevicePtr dst, const void* src, size_t bytes) const;
   void copy_to_host(void* dst, DevicePtr src, size_t bytes) const;
   void copy_on_device(DevicePtr dst, DevicePtr src, size_t bytes) const;
+  // Page-locked host memory (cuMemHostAlloc): the device reaches it by DMA, so copies between
+  // it and the device can run asynchronously.
+  void* allocate_host(size_t bytes) const;  // throws DeviceError naming the size
+  void free_host(void* p) const;
+  // Copies queued on `stream` (null: the default stream) that return at once. The host memory
+  // must be page-locked (else the driver copies synchronously) and must not be touched until
+  // the stream reaches the copy.
+  void copy_to_device_async(DevicePtr dst, const void* src, size_t bytes, void* stream) const;
+  void copy_to_host_async(void* dst, DevicePtr src, size_t bytes, void* stream) const;
   void synchronize() const;
 
   // A loaded module (a cubin or PTX) and its functions.
@@ -57,6 +66,13 @@ class Driver {
   void stream_wait_event(void* stream, void* event) const;
   // Free and total device memory (cuMemGetInfo).
   void memory_info(size_t* free_bytes, size_t* total_bytes) const;
+
+  // Stream capture into CUDA graphs (relaxed mode: other threads may keep using the device).
+  // end_capture returns the instantiated graph (a CUgraphExec), its CUgraph in `*graph`.
+  void begin_capture(void* stream) const;
+  void* end_capture(void* stream, void** graph) const;
+  void launch_graph(void* exec, void* stream) const;
+  void destroy_graph(void* exec, void* graph) const;
 
   // Launches `function` on a 1-D grid; `args[i]` points at the i-th kernel parameter.
   void launch(void* function, unsigned blocks, unsigned threads, std::vector<void*>& args) const;

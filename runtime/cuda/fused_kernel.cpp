@@ -16,6 +16,7 @@ CudaFusedKernel::CudaFusedKernel(FusedGroup group, std::string description)
   const size_t at = source_.find(" " + placeholder + "(");
   TL_ASSERT(at != std::string::npos, "a fused kernel's source without its entry");
   source_.replace(at + 1, placeholder.size(), entry_);
+  if (!group_.reduce_dims.empty()) block_ = fused_block_reduction_kernel(group_);
 }
 
 void CudaFusedKernel::run(std::span<const Tensor> inputs, Tensor& out) const {
@@ -42,54 +43,12 @@ void CudaFusedKernel::run(std::span<const Tensor> inputs, Tensor& out) const {
 }
 
 void CudaFusedKernel::run_reduction(std::span<const Tensor> inputs, Tensor& out) const {
-  // The iteration space: the inputs broadcast together (right-aligned, space_rank dims).
-  const int rank = group_.space_rank;
-  Shape space;
-  for (int d = 0; d < rank; ++d) space.push_back(1);
-  for (const Tensor& t : inputs) {
-    if (t.dim() > rank) throw ShapeError("tl: fused group " + description_ + ": an input has more dims than it sums");
-    for (int64_t d = 0; d < t.dim(); ++d) {
-      int64_t& s = space[rank - t.dim() + d];
-      if (t.shape()[d] != 1 && s != 1 && s != t.shape()[d])
-        throw ShapeError("tl: fused group " + description_ + ": inputs that do not broadcast together");
-      if (t.shape()[d] != 1) s = t.shape()[d];
-    }
-  }
-  std::vector<bool> reduced(static_cast<size_t>(rank), false);
-  for (int64_t d : group_.reduce_dims) reduced[static_cast<size_t>(d)] = true;
-  Shape kept_shape, reduced_shape;
-  int64_t per_output = 1;
-  for (int d = 0; d < rank; ++d) {
-    if (reduced[static_cast<size_t>(d)]) {
-      reduced_shape.push_back(space[d]);
-      per_output *= space[d];
-    } else {
-      kept_shape.push_back(space[d]);
-    }
-  }
-  if (kept_shape.numel() != out.numel())
-    throw ShapeError("tl: fused group " + description_ + " sums " + space.str() + " into " + out.shape().str());
-  KernelArgs args;
-  for (const Tensor& t : inputs) args.add(t);
-  args.add(out).add(kernel_shape(kept_shape)).add(kernel_shape(reduced_shape));
-  std::vector<KernelStrides> kept_strides, reduced_strides;
-  for (const Tensor& t : inputs) {
-    const KernelStrides all = kernel_strides(t, rank);  // 0 where t broadcasts
-    KernelStrides k, r;
-    int nk = 0, nr = 0;
-    for (int d = 0; d < rank; ++d) (reduced[static_cast<size_t>(d)] ? r.stride[nr++] : k.stride[nk++]) = all.stride[d];
-    kept_strides.push_back(k);
-    reduced_strides.push_back(r);
-  }
-  for (const KernelStrides& k : kept_strides) args.add(k);
-  for (const KernelStrides& r : reduced_strides) args.add(r);
-  const int64_t n = out.numel();
-  args.add<long long>(n).add<long long>(per_output);
-  // A mean of no values is NaN (0 * inf), as on the CPU.
-  args.add<double>(group_.mean ? 1.0 / static_cast<double>(per_output) : 1.0);
-  if (n == 0) return;
-  KernelRunner& r = runner();
-  r.launch(r.function(source_, entry_, "fused " + description_), launch_1d(n), args);
+  run_fused_reduction(group_, FusedKernelSource{entry_, source_}, block_, description_, inputs, out);
+}
+
+FusedReduceForm CudaFusedKernel::reduce_form(std::span<const Shape> input_shapes) const {
+  TL_ASSERT(!group_.reduce_dims.empty(), "the reduction form of an elementwise fused group");
+  return fused_reduce_form(fused_reduce_space(group_, input_shapes, description_), group_.reduce_dims);
 }
 
 }  // namespace tl::rt::cuda

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "runtime/cuda/cuda_source.h"
+#include "runtime/cuda/fused_reduction.h"
 #include "runtime/exec/graph.h"
 
 namespace tl::rt::cuda {
@@ -20,13 +21,20 @@ class CudaFusedKernel : public trace::CompiledKernel {
   void run(std::span<const Tensor> inputs, Tensor& out) const override;
   std::string describe() const override { return description_; }
   bool is_elementwise() const override { return group_.reduce_dims.empty(); }
+  const FusedGroup& group() const { return group_; }
   const std::string& source() const { return source_; }
   const std::string& entry() const { return entry_; }
+  // A group ending in a sum has two forms (fused_reduction.h): source() and entry() are the
+  // thread form, block_kernel() the block form; reduce_form() is the one run() takes at inputs
+  // of `input_shapes`.
+  const FusedKernelSource& block_kernel() const { return block_; }
+  FusedReduceForm reduce_form(std::span<const Shape> input_shapes) const;
 
  private:
   void run_reduction(std::span<const Tensor> inputs, Tensor& out) const;
   FusedGroup group_;
   std::string description_, entry_, source_;
+  FusedKernelSource block_;  // empty for an elementwise group
 };
 
 }  // namespace tl::rt::cuda

@@ -9,6 +9,8 @@
 
 #include "runtime/base/sha256.h"
 #include "runtime/cuda/kernel_cache.h"
+#include "runtime/device_backend.h"
+#include "runtime/logging.h"
 #include "tl/error.h"
 
 namespace tl::rt::cuda {
@@ -41,22 +43,25 @@ LaunchShape launch_1d(int64_t n, unsigned threads) {
 
 namespace {
 
-// The GPU's runner: NVRTC through the kernel cache for the device's architecture, one module
-// per distinct source, kept for the process.
+// The GPU's runner: NVRTC through the kernel cache for the device's architecture (or an
+// artifact's prebuilt image), one module per distinct source, kept for the process.
 class DeviceRunner : public KernelRunner {
  public:
   explicit DeviceRunner(const Driver& driver) : driver_(driver), arch_(driver.arch()) {}
 
   void* function(const std::string& source, const std::string& entry, const std::string& label) override {
-    const std::string key = to_hex(sha256(source.data(), source.size())) + "/" + entry;
+    return function_from_images(source, entry, label, {});
+  }
+
+  void* function_from_images(const std::string& source, const std::string& entry, const std::string& label,
+                             std::span<const KernelImage> images) override {
+    const std::string digest = to_hex(sha256(source.data(), source.size()));
     std::lock_guard<std::mutex> lock(mutex_);
-    Loaded& k = loaded_[key];
-    if (k.function == nullptr) {
-      CompiledKernel image = compile_cached(source, label, arch_);
-      k.module = driver_.load_module(*image.binary);
-      k.function = k.module->function(entry);
-    }
-    return k.function;
+    Loaded& k = loaded_[digest];
+    if (k.module == nullptr) k.module = load(source, label, images);
+    void*& function = k.functions[entry];
+    if (function == nullptr) function = k.module->function(entry);
+    return function;
   }
 
   void launch(void* function, const LaunchShape& shape, KernelArgs& args) override {
@@ -68,10 +73,53 @@ class DeviceRunner : public KernelRunner {
 
   bool on_device() const override { return true; }
 
+  class DeviceGraph : public Graph {
+   public:
+    DeviceGraph(const Driver& driver, void* exec, void* graph) : driver_(driver), exec_(exec), graph_(graph) {}
+    ~DeviceGraph() override { driver_.destroy_graph(exec_, graph_); }
+    void launch(void* stream) override { driver_.launch_graph(exec_, stream); }
+
+   private:
+    const Driver& driver_;
+    void* exec_;
+    void* graph_;
+  };
+  void begin_capture(void* stream) override { Driver::get()->begin_capture(stream); }
+  std::unique_ptr<Graph> end_capture(void* stream) override {
+    void* graph = nullptr;
+    void* exec = Driver::get()->end_capture(stream, &graph);
+    return std::make_unique<DeviceGraph>(driver_, exec, graph);
+  }
+  void abort_capture(void* stream) override {
+    void* graph = nullptr;
+    try {
+      driver_.destroy_graph(Driver::get()->end_capture(stream, &graph), graph);
+    } catch (const DeviceError&) {
+      // The capture was already invalidated: nothing was instantiated.
+    }
+  }
+
  private:
+  // `source` as a module: from the image of `images` this GPU runs, else compiled by NVRTC (also
+  // when the driver refuses that image, as one older than the PTX it holds does).
+  std::unique_ptr<Driver::Module> load(const std::string& source, const std::string& label,
+                                       std::span<const KernelImage> images) {
+    std::vector<std::string> archs;
+    for (const KernelImage& image : images) archs.push_back(image.arch);
+    if (const int chosen = choose_image(archs, arch_); chosen >= 0) {
+      try {
+        return driver_.load_module(std::string(images[chosen].bytes));
+      } catch (const DeviceError& e) {
+        logger("tl.cuda")->warn("{}: the driver does not load its prebuilt {} code ({}); compiling its source for {}",
+                                label, images[chosen].arch, e.what(), arch_);
+      }
+    }
+    return driver_.load_module(*compile_cached(source, label, arch_).binary);
+  }
+
   struct Loaded {
     std::unique_ptr<Driver::Module> module;
-    void* function = nullptr;
+    std::unordered_map<std::string, void*> functions;  // by entry
   };
   const Driver& driver_;
   const std::string arch_;
@@ -91,6 +139,20 @@ KernelRunner& runner() {
   if (driver == nullptr) throw DeviceError("tl: no CUDA kernel can run: " + why);
   static DeviceRunner* device = new DeviceRunner(*driver);  // lives for the process
   return *device;
+}
+
+thread_local DeferredChecks* thread_checks = nullptr;
+
+DeferredChecks* capturing_checks() { return thread_checks; }
+void set_capturing_checks(DeferredChecks* checks) { thread_checks = checks; }
+
+void DeferredChecks::run() const {
+  for (const Entry& e : checks_) {
+    std::vector<int64_t> host(static_cast<size_t>(e.verdict.numel()));
+    backend_for(e.verdict.device(), "a deferred check")
+        .copy(host.data(), kCPU, e.verdict.data_ptr(), e.verdict.device(), e.verdict.nbytes());
+    e.check(host);
+  }
 }
 
 void* current_stream() { return thread_stream; }

@@ -14,12 +14,16 @@
 #include <cstdint>
 #include <cstring>
 #include <deque>
+#include <functional>
+#include <memory>
+#include <span>
 #include <string>
 #include <type_traits>
 #include <vector>
 
 #include "runtime/cuda/cuda_source.h"
 #include "runtime/cuda/driver.h"
+#include "runtime/cuda/kernel_image.h"
 #include "runtime/ops/registry.h"
 
 namespace tl::rt::cuda {
@@ -56,6 +60,18 @@ class KernelArgs {
   KernelArgs& add(const Tensor& t) { return add(device_ptr(t)); }
   std::vector<void*>& pointers() { return pointers_; }
 
+  KernelArgs() = default;
+  // A copy points at its own values (a recorded launch outlives the caller's arguments).
+  KernelArgs(const KernelArgs& other) {
+    for (size_t i = 0; i < other.pointers_.size(); ++i) {
+      const size_t bytes = other.storage_[i].size() - alignof(std::max_align_t);
+      void* p = align(storage_.emplace_back(other.storage_[i].size(), '\0').data());
+      std::memcpy(p, other.pointers_[i], bytes);
+      pointers_.push_back(p);
+    }
+  }
+  KernelArgs& operator=(const KernelArgs&) = delete;
+
  private:
   static void* align(char* p) {
     const auto v = reinterpret_cast<uintptr_t>(p);
@@ -86,7 +102,52 @@ class KernelRunner {
   virtual void launch(void* function, const LaunchShape& shape, KernelArgs& args) = 0;
   // True for the GPU (cuBLAS and the like may be used); false for the host runner of tests.
   virtual bool on_device() const = 0;
+  // As function(), loading `source` from the one of `images` (prebuilt from it) that this
+  // runner's device runs (choose_image) when there is one: no NVRTC. Every later function()
+  // call for an entry of `source` finds it loaded. A runner without a device (the host runner
+  // of tests) uses the source.
+  virtual void* function_from_images(const std::string& source, const std::string& entry, const std::string& label,
+                                     std::span<const KernelImage> images) {
+    (void)images;
+    return function(source, entry, label);
+  }
+
+  // Stream capture (CUDA graphs). Between begin_capture and end_capture, work queued on
+  // `stream` is recorded instead of run; end_capture returns it as a graph that replays it
+  // with the same parameters (the same memory: the caller keeps it alive). Capture fails
+  // (end_capture throws DeviceError) if anything waits for the device while it lasts.
+  class Graph {
+   public:
+    virtual ~Graph() = default;
+    virtual void launch(void* stream) = 0;
+  };
+  virtual void begin_capture(void* stream) = 0;
+  virtual std::unique_ptr<Graph> end_capture(void* stream) = 0;
+  // Ends a capture that is being abandoned (an exception), discarding what it recorded.
+  virtual void abort_capture(void* stream) = 0;
 };
+
+// Host reads that stream capture postpones: a kernel whose verdict the host must read (an
+// index check) registers the verdict's buffer here while the calling thread captures, and the
+// graph's owner calls run() after each replay has finished (reading back, throwing on a bad
+// verdict). Null when the thread is not capturing: verdicts are read at once.
+class DeferredChecks {
+ public:
+  using Check = std::function<void(const std::vector<int64_t>& verdict)>;
+  void add(Tensor verdict, Check check) { checks_.push_back({std::move(verdict), std::move(check)}); }
+  bool empty() const { return checks_.empty(); }
+  // Reads every verdict back (waiting for the device) and runs its check.
+  void run() const;
+
+ private:
+  struct Entry {
+    Tensor verdict;  // int64, on the device; kept alive with the graph that writes it
+    Check check;
+  };
+  std::vector<Entry> checks_;
+};
+DeferredChecks* capturing_checks();
+void set_capturing_checks(DeferredChecks* checks);
 
 // The calling thread's current stream (the driver's CUstream; null: the default stream), where
 // kernels and the allocator's blocks go. tl::cuda_device::StreamGuard sets it.

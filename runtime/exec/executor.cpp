@@ -134,6 +134,12 @@ namespace {
 // pending until every node ran and every guard held.
 class Execution {
  public:
+  struct Pending {
+    int input;
+    bool to_grad;
+    int value;
+  };
+
   Execution(const Graph& graph, const PlannedProgram* planned, const ExecutionHooks* hooks)
       : graph_(graph), planned_(planned), hooks_(hooks), env_(graph.values.size()), input_of_value_(graph.values.size(), -1),
         used_(used_values(graph)) {
@@ -215,6 +221,8 @@ class Execution {
       node.kernel->run(std::span<const Tensor>(operands_), env_[out]);
     } else if (node.op == kConstant) {
       env_[node.outputs[0]] = node.constant;
+    } else if (node.op == kRandom && !fixed_.empty() && fixed_[node.outputs[0]].defined()) {
+      env_[node.outputs[0]] = fixed_[node.outputs[0]];  // drawn before the call (a captured graph)
     } else if (node.op == kRandom) {
       const Tensor key = ops::contiguous_copy(operands_[0]);
       const int64_t* k = key.data<int64_t>();
@@ -243,21 +251,27 @@ class Execution {
     return {};
   }
 
-  // The call's effects, once every node ran: new values of captured tensors and .grads.
-  void write_back() {
+  // The call's effects, once every node ran: new values of captured tensors and .grads. A
+  // captured graph splits them: the copies into captured tensors are part of the graph
+  // (kDevice), the rest is done on the host after each replay (kHost).
+  enum class Effects { kAll, kDevice, kHost };
+  void write_back(Effects effects = Effects::kAll) {
     for (const Pending& w : writebacks_) {
       const Input& in = graph_.inputs[w.input];
       Tensor value = env_[w.value];
       if (w.to_grad) {
-        // A fresh tensor each call, like eager backward; never alias an input.
-        if (input_of_value_[w.value] >= 0 || !value.is_contiguous()) value = ops::fresh_copy(value);
+        if (effects == Effects::kDevice) continue;
+        // A fresh tensor each call, like eager backward; never alias an input (or a graph's
+        // memory, which the next replay overwrites).
+        if (input_of_value_[w.value] >= 0 || !value.is_contiguous() || effects == Effects::kHost)
+          value = ops::fresh_copy(value);
         if (!hooks_ || !hooks_->set_grad) missing_hook("writes a .grad");
         hooks_->set_grad(input_tensor(in, args_, hooks_), value);
         continue;
       }
       Tensor target = input_tensor(in, args_, hooks_);
       if (!target.defined()) continue;
-      if (!value.is_same(target)) {  // not computed in place
+      if (effects != Effects::kHost && !value.is_same(target)) {  // not computed in place
         // A value read from memory another write-back overwrites is copied first. (A .grad
         // write-back only rebinds the leaf's gradient: it overwrites no memory.)
         for (const Pending& other : writebacks_) {
@@ -269,7 +283,8 @@ class Execution {
         }
         if (!value.is_same(target)) ops::strided_copy(value, target);
       }
-      target.impl()->storage->mark_written("the write-back of a compiled function", Site{});
+      if (effects != Effects::kDevice)
+        target.impl()->storage->mark_written("the write-back of a compiled function", Site{});
     }
   }
 
@@ -278,6 +293,16 @@ class Execution {
     for (int v : graph_.outputs) out.push_back(env_[v]);
     return out;
   }
+  // For a captured graph: values bound outside the nodes, and the state a replay restores.
+  Tensor& value(int v) { return env_[v]; }
+  void fix_value(int v, Tensor t) {
+    fixed_.resize(graph_.values.size());
+    fixed_[v] = std::move(t);
+  }
+  const std::vector<Pending>& pending_writebacks() const { return writebacks_; }
+  void set_pending_writebacks(const std::vector<Pending>& w) { writebacks_ = w; }
+  std::span<const Tensor> args() const { return args_; }
+
   // As outputs(), into `out` (sized once: no allocation after the first call).
   void outputs_into(std::vector<Tensor>& out) const {
     out.resize(graph_.outputs.size());
@@ -285,11 +310,6 @@ class Execution {
   }
 
  private:
-  struct Pending {
-    int input;
-    bool to_grad;
-    int value;
-  };
 
   const Tensor* computed_in_place(int v) const {
     return !in_place_.empty() && in_place_[v].defined() ? &in_place_[v] : nullptr;
@@ -350,6 +370,7 @@ class Execution {
   std::vector<Pending> writebacks_;
   std::vector<Tensor> in_place_;
   std::vector<Tensor> operands_;
+  std::vector<Tensor> fixed_;
 };
 
 }  // namespace
@@ -372,6 +393,178 @@ ExecResult execute(const Graph& graph, std::span<const Tensor> args, const Plann
   }
   call.write_back();
   result.outputs = call.outputs();
+  result.ok = true;
+  return result;
+}
+
+// ---- captured programs ----
+
+std::string CapturedProgram::why_not(const Graph& graph) {
+  if (graph.device.type == DeviceType::kCPU) return "it runs on the CPU";
+  for (const Node& n : graph.nodes) {
+    if (n.op == kGuard) return "it reads a value on the host at " + n.site.str() + " (a guard)";
+    if (n.op == kGrad) return "a gradient was not expanded";
+    if (n.op == kRandom) {
+      const int key = n.inputs.empty() ? -1 : n.inputs[0];
+      bool from_rng = false;
+      for (const Input& in : graph.inputs) from_rng = from_rng || (in.value == key && in.kind == InputKind::kRng);
+      if (!from_rng) return "a random draw's key is computed";
+    }
+    if (n.def == nullptr && n.op != kFused && n.op != kConstant && n.op != kRandom && n.op != kAssign)
+      return "it has a '" + n.op + "' node";
+  }
+  return {};
+}
+
+struct CapturedProgram::State {
+  State(const Graph& g, const PlannedProgram& p) : graph(g), planned(p) {}
+  const Graph& graph;
+  const PlannedProgram& planned;
+  std::unique_ptr<Execution> call;
+  std::unique_ptr<rt::CapturedWork> work;
+  std::vector<Tensor> statics;               // per input: the graph's buffer for its value
+  std::vector<const void*> captured_memory;  // per input: a captured tensor's data when captured
+  std::vector<int> random_nodes;
+  std::vector<Tensor> kept;  // every value of the capture call: the memory the graph uses
+  std::vector<Execution::Pending> writebacks;
+  int64_t captures = 0;
+  bool capture_failed = false;
+
+  // Inputs the graph reads from buffers of its own: arguments and .grads (other tensors each
+  // call), and host scalars (read by value by a kernel, which a graph would freeze).
+  bool needs_static(const Input& in, const Tensor& t) const {
+    if (in.kind == InputKind::kRng || !t.defined()) return false;
+    return in.kind != InputKind::kCapture || t.device() != graph.device;
+  }
+
+  bool captures_moved() const {
+    for (size_t i = 0; i < graph.inputs.size(); ++i) {
+      if (captured_memory[i] != nullptr && graph.inputs[i].source.data_ptr() != captured_memory[i]) return true;
+    }
+    return false;
+  }
+
+  void capture() {
+    work.reset();
+    kept.clear();
+    Execution& c = *call;
+    statics.assign(graph.inputs.size(), Tensor());
+    captured_memory.assign(graph.inputs.size(), nullptr);
+    for (size_t i = 0; i < graph.inputs.size(); ++i) {
+      const Input& in = graph.inputs[i];
+      Tensor& t = c.value(in.value);
+      if (!t.defined() || in.kind == InputKind::kRng) continue;
+      if (needs_static(in, t)) {
+        const Value& v = graph.values[in.value];
+        statics[i] = ops::empty_tensor(v.shape, v.dtype, graph.device);
+        t = statics[i];
+      } else {
+        captured_memory[i] = t.data_ptr();
+      }
+    }
+    random_nodes.clear();
+    for (size_t k = 0; k < graph.nodes.size(); ++k) {
+      const Node& n = graph.nodes[k];
+      if (n.op != kRandom) continue;
+      random_nodes.push_back(static_cast<int>(k));
+      const Value& v = graph.values[n.outputs[0]];
+      c.fix_value(n.outputs[0], ops::empty_tensor(v.shape, v.dtype, graph.device));
+    }
+    c.choose_in_place_targets();
+    rt::DeviceBackend& backend = rt::backend_for(graph.device, "a compiled program");
+    std::unique_ptr<rt::CapturedWork> recorded = backend.capture(graph.device.index, [&] {
+      for (size_t k = 0; k < graph.nodes.size(); ++k) {
+        const std::string failed = c.run(k);
+        TL_ASSERT(failed.empty(), "a captured program has no guards, yet one failed: " + failed);
+      }
+      c.write_back(Execution::Effects::kDevice);
+    });
+    if (!recorded) throw DeviceError("tl: " + graph.device.str() + " cannot capture graphs");
+    writebacks = c.pending_writebacks();
+    kept.reserve(graph.values.size());
+    for (size_t v = 0; v < graph.values.size(); ++v) kept.push_back(c.value(static_cast<int>(v)));
+    work = std::move(recorded);
+    ++captures;
+  }
+
+  // Before a replay: this call's arguments, .grads, host scalars and random draws into the
+  // graph's buffers (queued on the current stream, ahead of the replay).
+  void fill(const ExecutionHooks* hooks) {
+    Execution& c = *call;
+    for (size_t i = 0; i < graph.inputs.size(); ++i) {
+      if (!statics[i].defined()) continue;
+      const Tensor source = input_tensor(graph.inputs[i], c.args(), hooks);
+      if (source.device() == graph.device) {
+        ops::strided_copy(source, statics[i]);
+      } else {
+        const Tensor host = ops::contiguous_copy(source);
+        rt::backend_for(graph.device, "a compiled program")
+            .copy(statics[i].data_ptr(), graph.device, host.data_ptr(), host.device(), host.nbytes());
+      }
+    }
+    for (int k : random_nodes) {
+      const Node& n = graph.nodes[static_cast<size_t>(k)];
+      const Tensor key = ops::contiguous_copy(c.value(n.inputs[0]));
+      const int64_t* kv = key.data<int64_t>();
+      const Tensor draw = random_from_key(static_cast<RandomKind>(n.attrs.count), n.attrs.dims, n.attrs.dtype,
+                                          n.attrs.scalar, n.attrs.scalar2, static_cast<uint64_t>(kv[0]),
+                                          static_cast<uint64_t>(kv[1] + n.attrs.axis));
+      const Tensor& target = kept[static_cast<size_t>(n.outputs[0])];
+      rt::backend_for(graph.device, "a compiled program")
+          .copy(target.data_ptr(), graph.device, draw.data_ptr(), kCPU, draw.nbytes());
+    }
+  }
+};
+
+CapturedProgram::CapturedProgram(const Graph& graph, const PlannedProgram& planned)
+    : state_(std::make_unique<State>(graph, planned)) {}
+
+CapturedProgram::~CapturedProgram() = default;
+
+int64_t CapturedProgram::captures() const { return state_->captures; }
+bool CapturedProgram::capture_failed() const { return state_->capture_failed; }
+
+ExecResult CapturedProgram::run(std::span<const Tensor> args, const std::function<void()>& before_nodes,
+                                const ExecutionHooks* hooks) {
+  State& s = *state_;
+  ExecResult result;
+  if (!s.call) s.call = std::make_unique<Execution>(s.graph, &s.planned, hooks);
+  Execution& c = *s.call;
+  s.capture_failed = false;
+  c.start(args);
+  if (result.failed_guard = c.bind_inputs(); !result.failed_guard.empty()) return result;
+  // Recording runs nothing: a capture that fails leaves no trace of this call.
+  if (!s.work || s.captures_moved()) {
+    try {
+      s.capture();
+    } catch (...) {
+      s.work.reset();
+      s.kept.clear();
+      s.capture_failed = true;
+      throw;
+    }
+  }
+  c.set_pending_writebacks(s.writebacks);
+  if (before_nodes) before_nodes();
+  s.fill(hooks);
+  s.work->replay();
+  if (s.graph.rng_advance > 0) {
+    if (!hooks || !hooks->advance_rng) missing_hook("draws random numbers");
+    hooks->advance_rng(static_cast<uint64_t>(s.graph.rng_advance));
+  }
+  // The graph's values are its memory: bind them for the host's share of the effects.
+  for (size_t v = 0; v < s.kept.size(); ++v) c.value(static_cast<int>(v)) = s.kept[v];
+  c.write_back(Execution::Effects::kHost);
+  std::vector<int> input_of(s.graph.values.size(), -1);
+  for (size_t i = 0; i < s.graph.inputs.size(); ++i) input_of[s.graph.inputs[i].value] = static_cast<int>(i);
+  for (int v : s.graph.outputs) {
+    if (input_of[v] >= 0) {
+      result.outputs.push_back(input_tensor(s.graph.inputs[input_of[v]], args, hooks));
+    } else {
+      const Tensor& t = s.kept[static_cast<size_t>(v)];
+      result.outputs.push_back(t.defined() ? ops::fresh_copy(t) : t);
+    }
+  }
   result.ok = true;
   return result;
 }

@@ -68,6 +68,36 @@ class PlannedProgram {
 ExecResult execute(const Graph& graph, std::span<const Tensor> args, const PlannedProgram* planned = nullptr,
                    const std::function<void()>& before_nodes = nullptr, const ExecutionHooks* hooks = nullptr);
 
+// A planned program on a device that records work as a graph (CUDA graphs): its nodes and the
+// copies into captured tensors are captured once, then each call replays them with one launch,
+// instead of one launch per node from the host. The graph runs on fixed memory: arguments
+// (and .grads read) are copied into buffers of the graph, random draws are made on the host
+// and copied in before each replay, and the outputs and .grads a call returns are copies of
+// the graph's buffers. A captured tensor whose memory moved (a parameter replaced) makes the
+// next call capture again. Index checks are read back after each replay; a bad index is then
+// reported after the step's device work ran (kernels skip such values meanwhile).
+class CapturedProgram {
+ public:
+  // Why `graph` cannot be captured (empty when it can): a node that reads a value on the host
+  // mid-call (a guard), an unexpanded gradient, a device that cannot capture.
+  static std::string why_not(const Graph& graph);
+  // `graph` and `planned` (of that graph) must outlive this.
+  CapturedProgram(const Graph& graph, const PlannedProgram& planned);
+  ~CapturedProgram();
+  // As execute() with `planned`, but the nodes run as one graph. The first call (and a call
+  // after a captured tensor moved) captures first; a failed capture throws DeviceError before
+  // anything ran, not even `before_nodes`, so the caller can run the call another way.
+  ExecResult run(std::span<const Tensor> args, const std::function<void()>& before_nodes,
+                 const ExecutionHooks* hooks);
+  int64_t captures() const;
+  // Whether the last run threw because its capture failed (nothing of that call ran).
+  bool capture_failed() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
 // A prepared inference program (registry ops and constants only: no guards, random draws,
 // write-backs or autograd) for repeated calls on one thread: the executor above with its
 // state kept between calls. After the first call, a call allocates nothing on the heap: the

@@ -29,7 +29,9 @@ typedef enum tl_status {
   TL_ERROR_DTYPE = 5,            /* a tensor's dtype differs from the program's signature */
   TL_ERROR_OUT_OF_MEMORY = 6,
   TL_ERROR_RUNTIME = 7,          /* the program failed while running; the message is tl's */
-  TL_ERROR_INTERNAL = 8          /* a bug in Tracelight; please report the message */
+  TL_ERROR_INTERNAL = 8,         /* a bug in Tracelight; please report the message */
+  TL_ERROR_DEVICE = 9            /* the device asked for is not available here (no GPU, no driver), the
+                                    program cannot run on it, or it failed */
 } tl_status;
 
 /* Element types, in the order of tl::DType. float16 and bfloat16 are 16-bit storage
@@ -62,14 +64,47 @@ typedef struct tl_program tl_program;
  * every op) and allocates its weights and working memory once. On success stores a new
  * program in `*out`; on failure stores NULL there (when `out` is not NULL) and returns
  * TL_ERROR_IO (cannot read the file), TL_ERROR_BAD_ARTIFACT (not a valid artifact; the
- * message names the file and the problem), TL_ERROR_OUT_OF_MEMORY or
- * TL_ERROR_INVALID_ARGUMENT (`path` or `out` is NULL). */
+ * message names the file and the problem), TL_ERROR_OUT_OF_MEMORY,
+ * TL_ERROR_INVALID_ARGUMENT (`path` or `out` is NULL) or TL_ERROR_DEVICE (the artifact runs on
+ * CUDA by default, written by `tlc --target cuda`, and there is no GPU: see
+ * tl_program_load_with_options to choose the device). */
 TL_RUNTIME_API tl_status tl_program_load(const char* path, tl_program** out);
 
 /* As tl_program_load, for an artifact's `size` bytes at `data` (embedded in a program or a
  * library, received over a network). The bytes are copied; `data` need not outlive the call.
  * `name` (may be NULL) stands for the artifact in messages. */
 TL_RUNTIME_API tl_status tl_program_load_memory(const void* data, size_t size, const char* name, tl_program** out);
+
+/* How to load a program (tl_program_load_with_options). Set it up with tl_load_options_init,
+ * which fills in `struct_size` and the defaults, then set the fields you need. Versioned by
+ * `struct_size`: fields are only ever added at the end, with 0 (or NULL) meaning their default,
+ * so a program built against this header works with later libraries, and a later program's
+ * options work with this library as long as it leaves the fields this one lacks at 0. */
+typedef struct tl_load_options {
+  size_t struct_size; /* sizeof(tl_load_options) as the caller was compiled */
+  /* Where the program runs: "cpu", "cuda" (GPU 0) or "cuda:N". On a GPU its weights are
+   * copied there once at load and each run copies the inputs there and the results back into
+   * the caller's buffers. NULL: the artifact's default device (CUDA for an artifact written by
+   * `tlc --target cuda`, else the CPU). */
+  const char* device;
+} tl_load_options;
+
+/* Sets `*options` to the defaults (and its struct_size). NULL is ignored. */
+TL_RUNTIME_API void tl_load_options_init(tl_load_options* options);
+
+/* As tl_program_load and tl_program_load_memory, with `options` (NULL: the defaults). Besides
+ * their statuses: TL_ERROR_INVALID_ARGUMENT for a device name that is not one of the above or
+ * a struct_size this library cannot read (the message says which), and TL_ERROR_DEVICE when
+ * that device is not available here or the program cannot run on it, said after the whole
+ * artifact has been verified. */
+TL_RUNTIME_API tl_status tl_program_load_with_options(const char* path, const tl_load_options* options,
+                                                      tl_program** out);
+TL_RUNTIME_API tl_status tl_program_load_memory_with_options(const void* data, size_t size, const char* name,
+                                                             const tl_load_options* options, tl_program** out);
+
+/* Where `program` runs: "cpu" or "cuda:0" (NULL when `program` is NULL). Valid until
+ * tl_program_free. */
+TL_RUNTIME_API const char* tl_program_device(const tl_program* program);
 
 /* Releases `program` and everything it holds. NULL is accepted and ignored. Must not run
  * while another thread uses the same program. */
@@ -115,7 +150,8 @@ TL_RUNTIME_API int32_t tl_program_batch_axis(const tl_program* program, int is_o
  * failure the output buffers are untouched. Output buffers must not overlap the inputs or
  * each other.
  * Thread-safe: concurrent calls on one program run in parallel, each with working memory of
- * its own (allocated on a thread's first call), sharing the weights. */
+ * its own (allocated on a thread's first call), sharing the weights. On a GPU the buffers stay
+ * host memory: the inputs are copied to the device, and the results back once all are ready. */
 TL_RUNTIME_API tl_status tl_program_run(tl_program* program, const tl_tensor_desc* inputs, size_t n_inputs,
                                         tl_tensor_desc* outputs, size_t n_outputs);
 

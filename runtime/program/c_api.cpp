@@ -4,6 +4,7 @@
 #include "tl_runtime.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <exception>
 #include <mutex>
@@ -12,13 +13,16 @@
 #include <vector>
 
 #include "runtime/artifact/artifact.h"
+#include "runtime/device_backend.h"
 #include "runtime/ops/pointwise/pointwise.h"
 #include "tl/program.h"
 
 struct tl_program {
-  tl_program(tl::Program p, std::string artifact_path) : program(std::move(p)), path(std::move(artifact_path)) {}
+  tl_program(tl::Program p, std::string artifact_path)
+      : program(std::move(p)), path(std::move(artifact_path)), device(program.device().str()) {}
   tl::Program program;  // thread-safe: concurrent runs each use an execution context of their own
   std::string path;
+  std::string device;  // "cpu", "cuda:0"
 };
 
 namespace {
@@ -58,6 +62,8 @@ tl_status guarded(const char* who, F&& body) noexcept {
     return fail(TL_ERROR_SHAPE, who, e.what());
   } catch (const tl::DTypeError& e) {
     return fail(TL_ERROR_DTYPE, who, e.what());
+  } catch (const tl::DeviceError& e) {
+    return fail(TL_ERROR_DEVICE, who, e.what());
   } catch (const tl::ValueError& e) {
     return fail(TL_ERROR_INVALID_ARGUMENT, who, e.what());
   } catch (const tl::Error& e) {
@@ -145,6 +151,43 @@ std::string describe_slot(const char* kind, size_t i, const tl::TensorSignature&
   return std::string(kind) + " " + std::to_string(i) + " ('" + s.name + "')";
 }
 
+// A device name from C: "cpu", "cuda" or "cuda:N".
+tl::Device parse_device(const char* name) {
+  const std::string_view n(name, strnlen(name, 64));
+  if (n == "cpu") return tl::kCPU;
+  if (n == "cuda") return tl::kCUDA;
+  if (n.starts_with("cuda:") && n.size() > 5 && n.size() <= 9 &&
+      std::all_of(n.begin() + 5, n.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    const int index = std::stoi(std::string(n.substr(5)));
+    if (index <= INT16_MAX) return tl::cuda(index);
+  }
+  throw tl::ValueError("options->device '" + std::string(n.substr(0, 32)) +
+                       "' is not a device tl knows: \"cpu\", \"cuda\" or \"cuda:N\"");
+}
+
+// The bytes of a tl_load_options this library reads; a caller's struct may be longer (built
+// with a later header) if what it adds is 0, and is never read past this cap.
+constexpr size_t kMaxLoadOptionsBytes = 4096;
+
+// What a C caller's `options` ask (NULL: the defaults), read no further than its struct_size.
+tl::ProgramLoadOptions load_options_from(const tl_load_options* options) {
+  tl::ProgramLoadOptions o;
+  if (options == nullptr) return o;
+  const size_t size = options->struct_size;
+  constexpr size_t first = offsetof(tl_load_options, device) + sizeof(options->device);
+  if (size < first || size > kMaxLoadOptionsBytes)
+    throw tl::ValueError("options->struct_size is " + std::to_string(size) + "; this library reads a " +
+                         std::to_string(sizeof(tl_load_options)) +
+                         "-byte tl_load_options (set it up with tl_load_options_init)");
+  const auto* bytes = reinterpret_cast<const unsigned char*>(options);
+  if (std::any_of(bytes + std::min(size, sizeof(tl_load_options)), bytes + size, [](unsigned char b) { return b != 0; }))
+    throw tl::ValueError("options set fields this library does not have (struct_size " + std::to_string(size) +
+                         ", this library reads " + std::to_string(sizeof(tl_load_options)) +
+                         " bytes): the program was built with a later tl_runtime.h; link a later tl_runtime");
+  if (options->device != nullptr) o.device = parse_device(options->device);
+  return o;
+}
+
 tl_status signature_entry(const tl_program* program, size_t index, bool is_input, const char** name,
                           const int64_t** shape, int32_t* rank, tl_dtype* dtype) {
   const char* who = is_input ? "tl_program_input" : "tl_program_output";
@@ -163,30 +206,60 @@ tl_status signature_entry(const tl_program* program, size_t index, bool is_input
   });
 }
 
+tl_status load_file(const char* who, const char* path, const tl_load_options* options, tl_program** out) {
+  return guarded(who, [&] {
+    if (out == nullptr) throw tl::ValueError("out is NULL");
+    *out = nullptr;
+    if (path == nullptr) throw tl::ValueError("path is NULL");
+    *out = new tl_program(tl::load_program(path, load_options_from(options)), path);
+    return TL_OK;
+  });
+}
+
+tl_status load_memory(const char* who, const void* data, size_t size, const char* name, const tl_load_options* options,
+                      tl_program** out) {
+  return guarded(who, [&] {
+    if (out == nullptr) throw tl::ValueError("out is NULL");
+    *out = nullptr;
+    if (data == nullptr && size > 0) throw tl::ValueError("data is NULL");
+    const std::string label = name != nullptr ? name : "<memory>";
+    *out = new tl_program(tl::load_program_bytes(std::string_view(static_cast<const char*>(data), size), label,
+                                                 load_options_from(options)),
+                          label);
+    return TL_OK;
+  });
+}
+
 }  // namespace
 
 extern "C" {
 
 TL_RUNTIME_API tl_status tl_program_load(const char* path, tl_program** out) {
-  return guarded("tl_program_load", [&] {
-    if (out == nullptr) throw tl::ValueError("out is NULL");
-    *out = nullptr;
-    if (path == nullptr) throw tl::ValueError("path is NULL");
-    *out = new tl_program(tl::load_program(path), path);
-    return TL_OK;
-  });
+  return load_file("tl_program_load", path, nullptr, out);
 }
 
 TL_RUNTIME_API tl_status tl_program_load_memory(const void* data, size_t size, const char* name, tl_program** out) {
-  return guarded("tl_program_load_memory", [&] {
-    if (out == nullptr) throw tl::ValueError("out is NULL");
-    *out = nullptr;
-    if (data == nullptr && size > 0) throw tl::ValueError("data is NULL");
-    const std::string label = name != nullptr ? name : "<memory>";
-    *out = new tl_program(
-        tl::load_program_bytes(std::string_view(static_cast<const char*>(data), size), label), label);
-    return TL_OK;
-  });
+  return load_memory("tl_program_load_memory", data, size, name, nullptr, out);
+}
+
+TL_RUNTIME_API void tl_load_options_init(tl_load_options* options) {
+  if (options == nullptr) return;
+  std::memset(options, 0, sizeof *options);
+  options->struct_size = sizeof *options;
+}
+
+TL_RUNTIME_API tl_status tl_program_load_with_options(const char* path, const tl_load_options* options,
+                                                      tl_program** out) {
+  return load_file("tl_program_load_with_options", path, options, out);
+}
+
+TL_RUNTIME_API tl_status tl_program_load_memory_with_options(const void* data, size_t size, const char* name,
+                                                             const tl_load_options* options, tl_program** out) {
+  return load_memory("tl_program_load_memory_with_options", data, size, name, options, out);
+}
+
+TL_RUNTIME_API const char* tl_program_device(const tl_program* program) {
+  return program == nullptr ? nullptr : program->device.c_str();
 }
 
 TL_RUNTIME_API void tl_program_free(tl_program* program) { delete program; }
@@ -216,6 +289,7 @@ TL_RUNTIME_API const char* tl_status_name(tl_status status) {
     case TL_ERROR_OUT_OF_MEMORY: return "TL_ERROR_OUT_OF_MEMORY";
     case TL_ERROR_RUNTIME: return "TL_ERROR_RUNTIME";
     case TL_ERROR_INTERNAL: return "TL_ERROR_INTERNAL";
+    case TL_ERROR_DEVICE: return "TL_ERROR_DEVICE";
   }
   return "unknown tl_status";
 }
@@ -270,7 +344,26 @@ TL_RUNTIME_API tl_status tl_program_run(tl_program* program, const tl_tensor_des
       check_desc(outputs[i], out_sig[i], batch, who + describe_slot("output", i, out_sig[i]));
       results.push_back(tl::from_blob(outputs[i].data, out_sig[i].shape_at(batch), out_sig[i].dtype));
     }
-    program->program.run(std::span<const tl::Tensor>(args), std::span<tl::Tensor>(results));
+    if (program->program.device().type == tl::DeviceType::kCPU) {
+      program->program.run(std::span<const tl::Tensor>(args), std::span<tl::Tensor>(results));
+      return TL_OK;
+    }
+    // On a GPU the inputs are copied there and the results back, each into host memory of its
+    // own first, so a run that fails writes none of the caller's buffers.
+    std::vector<tl::Tensor> got = program->program(std::span<const tl::Tensor>(args));
+    tl::rt::DeviceBackend& device = tl::rt::backend_for(program->program.device(), "tl_program_run");
+    std::vector<std::vector<char>> host(got.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      tl::Tensor t = got[i];
+      if (!t.is_contiguous()) {
+        t = tl::ops::empty_tensor(got[i].shape(), got[i].dtype(), got[i].device());
+        tl::ops::strided_copy(got[i], t);
+      }
+      host[i].resize(t.nbytes());
+      if (t.nbytes() > 0) device.copy(host[i].data(), tl::kCPU, t.data_ptr(), t.device(), t.nbytes());
+    }
+    for (size_t i = 0; i < n_outputs; ++i)
+      if (!host[i].empty()) std::memcpy(results[i].data_ptr(), host[i].data(), host[i].size());
     return TL_OK;
   });
 }

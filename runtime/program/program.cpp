@@ -13,12 +13,16 @@
 
 #include "runtime/artifact/artifact.h"
 #include "runtime/artifact/machine_code.h"
+#include "runtime/base/sha256.h"
 #include "runtime/cuda/fused_kernel.h"
+#include "runtime/cuda/fused_reduction.h"
+#include "runtime/cuda/launch.h"
 #include "runtime/device_backend.h"
 #include "runtime/exec/executor.h"
 #include "runtime/exec/fused_kernel.h"
 #include "runtime/exec/memory_plan.h"
 #include "runtime/ops/pointwise/pointwise.h"
+#include "runtime/program/cuda_code.h"
 
 namespace tl {
 
@@ -253,27 +257,79 @@ bool broadcasts_to(const Shape& in, const Shape& out) {
 // Bounds the steps of one fused group, so a hostile file cannot make the loader build a huge source.
 constexpr int kMaxFusedSteps = 4096;
 
+// Why CUDA group `group`, ending in a sum, cannot take `inputs` to result `out`; empty when it
+// can: the inputs broadcast together to its iteration space (fused_reduce_space), and the
+// result is that space without the summed dims, or with them kept as size 1.
+std::string reduction_mismatch(const rt::cuda::FusedGroup& group, const std::string& description,
+                               const std::vector<Shape>& inputs, const Shape& out) {
+  Shape space;
+  try {
+    space = rt::cuda::fused_reduce_space(group, inputs, description);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  const std::vector<int64_t>& dims = group.reduce_dims;
+  Shape kept, kept_as_one = space;
+  for (int64_t d = 0; d < space.size(); ++d) {
+    if (std::binary_search(dims.begin(), dims.end(), d)) kept_as_one[d] = 1;
+    else kept.push_back(space[d]);
+  }
+  if (out == kept || out == kept_as_one) return {};
+  std::string list;
+  for (int64_t d : dims) list += (list.empty() ? "" : ", ") + std::to_string(d);
+  return "its result " + out.str() + " is not its iteration space " + space.str() + " with dims [" + list + "] summed";
+}
+
 // The CUDA kernel of fused node `pn` (node `k`) from the steps it records (FusedCode.cuda), each
 // step checked as a node is: an elementwise op of the table, its attributes by name and type,
 // operands that are the node's inputs or earlier steps, and the dtype its rule computes.
-std::shared_ptr<const trace::CompiledKernel> cuda_fused_kernel_of(const artifact::Node& pn, int k, const trace::Graph& g,
+std::shared_ptr<const rt::cuda::CudaFusedKernel> cuda_fused_kernel_of(const artifact::Node& pn, int k, const trace::Graph& g,
                                                                  const std::string& what, const std::string& path) {
   const artifact::FusedCode& f = pn.fused();
   const std::string ops = f.description().substr(0, 256);
   if (!f.has_cuda() || f.cuda().steps_size() == 0)
     throw DeviceError("tl::load_program('" + path + "'): cannot run on CUDA: this artifact's fused group " +
-                      std::to_string(k) + " (" + ops + ") has no CUDA form (it ends in a reduction, or an older tl " +
-                      "exported it); re-export it with this tl, or load it on the CPU (ProgramLoadOptions::device)");
+                      std::to_string(k) + " (" + ops + ") has no CUDA form (an older tl exported it); re-export " +
+                      "it with this tl, or load it on the CPU (ProgramLoadOptions::device)");
   if (f.cuda().steps_size() > kMaxFusedSteps)
     refuse(path, what + " has " + std::to_string(f.cuda().steps_size()) + " CUDA steps (at most " +
                      std::to_string(kMaxFusedSteps) + ")");
   rt::cuda::FusedGroup group;
   for (int v : pn.inputs()) group.inputs.push_back(g.values[v].dtype);
   const trace::Value& out = g.values[pn.outputs(0)];
-  for (int v : pn.inputs())
-    if (!broadcasts_to(g.values[v].shape, out.shape))
-      refuse(path, what + ": its input %" + std::to_string(v) + " " + g.values[v].shape.str() +
-                       " does not broadcast to its result " + out.shape.str());
+  const artifact::FusedSteps& cs = f.cuda();
+  if (cs.reduce_dims().empty()) {
+    if (cs.mean()) refuse(path, what + ": its CUDA steps are marked as a mean but sum over no dims");
+    if (cs.space_rank() != 0)
+      refuse(path, what + ": its CUDA steps declare a rank-" + std::to_string(cs.space_rank()) +
+                       " iteration space to sum over but sum over no dims");
+    for (int v : pn.inputs())
+      if (!broadcasts_to(g.values[v].shape, out.shape))
+        refuse(path, what + ": its input %" + std::to_string(v) + " " + g.values[v].shape.str() +
+                         " does not broadcast to its result " + out.shape.str());
+  } else {
+    // A group ending in a sum: the dims it sums, inside its iteration space, which the
+    // inputs and the result must agree with.
+    if (cs.space_rank() < 1 || cs.space_rank() > rt::cuda::kMaxKernelRank)
+      refuse(path, what + ": its CUDA steps sum over a rank-" + std::to_string(cs.space_rank()) +
+                       " iteration space (1 to " + std::to_string(rt::cuda::kMaxKernelRank) + " dims)");
+    for (int i = 0; i < cs.reduce_dims_size(); ++i) {
+      const int64_t d = cs.reduce_dims(i);
+      if (d < 0 || d >= cs.space_rank())
+        refuse(path, what + ": its CUDA steps sum over dim " + std::to_string(d) + " of a rank-" +
+                         std::to_string(cs.space_rank()) + " iteration space");
+      if (i > 0 && d <= cs.reduce_dims(i - 1))
+        refuse(path, what + ": its CUDA steps sum over dims that are not ascending and distinct (" +
+                         std::to_string(cs.reduce_dims(i - 1)) + " then " + std::to_string(d) + ")");
+    }
+    group.reduce_dims.assign(cs.reduce_dims().begin(), cs.reduce_dims().end());
+    group.space_rank = cs.space_rank();
+    group.mean = cs.mean();
+    std::vector<Shape> in_shapes;
+    for (int v : pn.inputs()) in_shapes.push_back(g.values[v].shape);
+    if (std::string why = reduction_mismatch(group, ops, in_shapes, out.shape); !why.empty())
+      refuse(path, what + ": its CUDA steps' sum does not fit the node: " + why);
+  }
   const int n_inputs = pn.inputs_size();
   for (int i = 0; i < f.cuda().steps_size(); ++i) {
     const artifact::FusedStep& ps = f.cuda().steps(i);
@@ -327,15 +383,99 @@ std::shared_ptr<const trace::CompiledKernel> cuda_fused_kernel_of(const artifact
   }
 }
 
+// The sources `kernel` launches: its own and, for a group ending in a sum, its block form's.
+std::vector<rt::CudaKernelSource> kernel_sources(const rt::cuda::CudaFusedKernel& kernel) {
+  std::vector<rt::CudaKernelSource> sources{{kernel.entry(), kernel.source()}};
+  if (!kernel.is_elementwise()) sources.push_back({kernel.block_kernel().entry, kernel.block_kernel().source});
+  return sources;
+}
+
+std::string hex_of(const std::string& bytes) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes.substr(0, 64)) out += {digits[c >> 4], digits[c & 15]};
+  return out.empty() ? "(none)" : out;
+}
+
+// Prebuilt device code of one kernel source, to load with it.
+struct Prebuilt {
+  std::string what;  // the node
+  std::string label;
+  rt::CudaKernelSource kernel;
+  std::vector<rt::cuda::KernelImage> images;  // views into the "cuda" section
+};
+
+// The device code fused node `pn` carries (FusedSteps.code), checked against `kernel` (what its
+// verified steps give): each set of binaries compiled from one of the kernel's sources, by its
+// SHA-256, so the code cannot be another kernel than the steps; each image for a known
+// architecture, inside the "cuda" section, a cubin an ELF image.
+std::vector<Prebuilt> prebuilt_code_of(const artifact::Node& pn, const rt::cuda::CudaFusedKernel& kernel,
+                                       std::span<const uint8_t> cuda_section, const std::string& what,
+                                       const std::string& path) {
+  const artifact::FusedSteps& cs = pn.fused().cuda();
+  const std::vector<rt::CudaKernelSource> sources = kernel_sources(kernel);
+  std::vector<std::string> digests;
+  for (const rt::CudaKernelSource& s : sources) {
+    const rt::Sha256Digest d = rt::sha256(s.source.data(), s.source.size());
+    digests.emplace_back(reinterpret_cast<const char*>(d.data()), d.size());
+  }
+  std::vector<bool> taken(sources.size(), false);
+  std::vector<Prebuilt> out;
+  for (int c = 0; c < cs.code_size(); ++c) {
+    const artifact::CudaKernelCode& code = cs.code(c);
+    const auto match = std::find(digests.begin(), digests.end(), code.source_sha256());
+    if (match == digests.end()) {
+      std::string given;
+      for (const std::string& d : digests) given += (given.empty() ? "" : " or ") + hex_of(d);
+      refuse(path, what + ": its device code " + std::to_string(c) + " was compiled from a source with SHA-256 " +
+                       hex_of(code.source_sha256()) + ", but its CUDA steps give " + given +
+                       " (another tl compiled it, or it was altered): run this tl's tlc --target cuda on the "
+                       "artifact again");
+    }
+    const size_t i = static_cast<size_t>(match - digests.begin());
+    if (taken[i]) refuse(path, what + ": its device code " + std::to_string(c) + " repeats a kernel source's");
+    taken[i] = true;
+    Prebuilt p{what, "fused " + kernel.describe(), sources[i], {}};
+    for (const artifact::CudaImage& image : code.images()) {
+      const std::string arch = image.arch().substr(0, 32);
+      const std::optional<rt::cuda::CudaArch> parsed = rt::cuda::parse_cuda_arch(image.arch());
+      if (!parsed)
+        refuse(path, what + ": its device code is for an unknown architecture '" + arch + "' (sm_NN or compute_NN)");
+      if (std::any_of(p.images.begin(), p.images.end(), [&](const rt::cuda::KernelImage& k) { return k.arch == arch; }))
+        refuse(path, what + ": its device code " + std::to_string(c) + " has two " + arch + " images");
+      uint64_t end = 0;
+      if (image.size() == 0 || __builtin_add_overflow(image.offset(), image.size(), &end) || end > cuda_section.size())
+        refuse(path, what + ": its " + arch + " code covers bytes [" + std::to_string(image.offset()) + ", +" +
+                         std::to_string(image.size()) + ") outside the cuda section (" +
+                         std::to_string(cuda_section.size()) + " bytes)");
+      const std::string_view bytes(reinterpret_cast<const char*>(cuda_section.data()) + image.offset(), image.size());
+      if (!parsed->is_ptx && !bytes.starts_with("\x7f" "ELF"))
+        refuse(path, what + ": its " + arch + " code is not a cubin (an ELF image)");
+      p.images.push_back({arch, bytes});
+    }
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
 // A fused node's kernel for the node's operand shapes in `g` (another batch size).
 void rebind_fused(trace::Graph& g, trace::Node& n, const std::string& what) {
   const auto* kernel = dynamic_cast<const rt::FusedKernel*>(n.kernel.get());
   if (kernel == nullptr) {
-    // A CUDA kernel runs at any shapes whose inputs broadcast to the result.
+    // A CUDA kernel runs at any shapes whose inputs broadcast to the result (or, for a group
+    // ending in a sum, to the space it sums into the result).
+    const Shape& out = g.values[n.outputs[0]].shape;
+    const auto* cuda = dynamic_cast<const rt::cuda::CudaFusedKernel*>(n.kernel.get());
+    if (cuda != nullptr && !cuda->group().reduce_dims.empty()) {
+      std::vector<Shape> inputs;
+      for (int v : n.inputs) inputs.push_back(g.values[v].shape);
+      if (std::string why = reduction_mismatch(cuda->group(), cuda->describe(), inputs, out); !why.empty())
+        throw ShapeError(what + ": " + why);
+      return;
+    }
     for (int v : n.inputs)
-      if (!broadcasts_to(g.values[v].shape, g.values[n.outputs[0]].shape))
-        throw ShapeError(what + ": input " + g.values[v].shape.str() + " does not broadcast to the result " +
-                         g.values[n.outputs[0]].shape.str());
+      if (!broadcasts_to(g.values[v].shape, out))
+        throw ShapeError(what + ": input " + g.values[v].shape.str() + " does not broadcast to the result " + out.str());
     return;
   }
   std::vector<Shape> inputs;
@@ -344,6 +484,31 @@ void rebind_fused(trace::Graph& g, trace::Node& n, const std::string& what) {
 }
 
 }  // namespace
+
+namespace rt {
+
+std::vector<CudaGroupSources> cuda_group_sources(const Artifact& artifact) {
+  const std::string& path = artifact.path();
+  const artifact::Program& p = artifact.program();
+  trace::Graph g;  // the values the steps are checked against
+  for (const artifact::ValueType& v : p.values()) {
+    trace::Value value;
+    for (int64_t d : v.shape()) value.shape.push_back(d);
+    value.dtype = dtype_from_artifact(v.dtype(), "'" + path + "': a value");
+    g.values.push_back(value);
+  }
+  std::vector<CudaGroupSources> groups;
+  for (int k = 0; k < p.nodes_size(); ++k) {
+    const artifact::Node& pn = p.nodes(k);
+    if (!pn.has_fused()) continue;
+    const std::string what = "node " + std::to_string(k) + " (" + pn.op().substr(0, 64) + ")";
+    std::shared_ptr<const cuda::CudaFusedKernel> kernel = cuda_fused_kernel_of(pn, k, g, what, path);
+    groups.push_back({k, kernel->describe(), kernel_sources(*kernel)});
+  }
+  return groups;
+}
+
+}  // namespace rt
 
 Program::Program(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Program::Program(Program&&) noexcept = default;
@@ -417,6 +582,7 @@ Program load_program(const ProgramPath& where, const ProgramLoadOptions& options
       refuse(path, e.what());
     }
   }
+  std::vector<Prebuilt> prebuilt;  // device code tlc --target cuda stored (on CUDA)
   for (int k = 0; k < p.nodes_size(); ++k) {
     const artifact::Node& pn = p.nodes(k);
     const std::string what = "node " + std::to_string(k) + " (" + pn.op().substr(0, 64) + ")";
@@ -428,7 +594,11 @@ Program load_program(const ProgramPath& where, const ProgramLoadOptions& options
       node.outputs.assign(pn.outputs().begin(), pn.outputs().end());
       // The CPU code is verified whatever the device: a CUDA program's artifact still loads on the CPU.
       node.kernel = fused_kernel_of(pn, g, objects, what, path);
-      if (device.type == DeviceType::kCUDA) node.kernel = cuda_fused_kernel_of(pn, k, g, what, path);
+      if (device.type == DeviceType::kCUDA) {
+        std::shared_ptr<const rt::cuda::CudaFusedKernel> kernel = cuda_fused_kernel_of(pn, k, g, what, path);
+        for (Prebuilt& p : prebuilt_code_of(pn, *kernel, a.section("cuda"), what, path)) prebuilt.push_back(std::move(p));
+        node.kernel = std::move(kernel);
+      }
       if (!pn.file().empty()) node.site = Site{impl->file_name(pn.file().substr(0, 256)), static_cast<uint32_t>(pn.line())};
       impl->attr_batch.resize(g.nodes.size() + 1);
       g.nodes.push_back(std::move(node));
@@ -516,6 +686,20 @@ Program load_program(const ProgramPath& where, const ProgramLoadOptions& options
     } catch (const DeviceError& e) {
       throw DeviceError("tl::load_program('" + path + "'): cannot run on " + device.str() + ": " + e.what() + " (at " +
                         where.site.str() + ")");
+    }
+    // Device code the artifact carries is loaded now: a GPU that none of it fits, and that
+    // cannot compile the source either (no NVRTC), is refused here rather than at the first call.
+    for (const Prebuilt& pb : prebuilt) {
+      try {
+        rt::cuda::runner().function_from_images(pb.kernel.source, pb.kernel.entry, pb.label, pb.images);
+      } catch (const Error& e) {
+        std::string archs;
+        for (const rt::cuda::KernelImage& image : pb.images) archs += (archs.empty() ? "" : ", ") + image.arch;
+        throw DeviceError("tl::load_program('" + path + "'): " + pb.what + " cannot run on " + device.str() +
+                          ": its device code (" + (archs.empty() ? std::string("none") : archs) +
+                          ") does not load there and its source does not compile: " + e.what() + " (at " +
+                          where.site.str() + ")");
+      }
     }
     g.device = device;
     for (trace::Node& n : g.nodes) {

@@ -64,6 +64,10 @@ Program load_program_bytes(std::string_view bytes, const std::string& name, cons
     throw rt::ArtifactError(replace_all(e.what(), path, name));
   } catch (const IoError& e) {
     throw IoError(replace_all(e.what(), path, name));
+  } catch (const DeviceError& e) {
+    throw DeviceError(replace_all(e.what(), path, name));
+  } catch (const ValueError& e) {
+    throw ValueError(replace_all(e.what(), path, name));
   }
 }
 

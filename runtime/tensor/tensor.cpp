@@ -35,6 +35,12 @@ void* Tensor::data_ptr() const {
   return static_cast<char*>(impl_->storage->data) + impl_->offset * static_cast<int64_t>(dtype_size(dtype()));
 }
 
+bool Tensor::is_pinned() const {
+  const TensorImpl& impl = checked_impl("is_pinned");
+  const rt::Allocator* allocator = impl.storage ? impl.storage->allocator : nullptr;
+  return impl.device == kCPU && allocator != nullptr && allocator->is_pinned();
+}
+
 template <class T> T* Tensor::data() const {
   if (dtype_of<T>() != dtype()) {
     throw DTypeError(std::string("tl::Tensor::data: requested ") + dtype_name(dtype_of<T>()) +

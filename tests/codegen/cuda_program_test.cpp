@@ -12,6 +12,7 @@
 #include "runtime/cuda/fused_kernel.h"
 #include "runtime/exec/executor.h"
 #include "tests/runtime/cuda_host_runner.h"
+#include "tl/nn/functional.h"
 #include "tl/tl.h"
 
 using namespace tl;
@@ -86,4 +87,47 @@ TEST_CASE("a program compiled for CUDA fuses a column sum into the chain it ends
   REQUIRE(r.ok);
   CHECK(allclose(r.outputs[0], want[0], 1e-5, 1e-6));
   CHECK(allclose(r.outputs[1], want[1], 1e-5, 1e-6));
+}
+
+TEST_CASE("a program compiled for CUDA fuses layer norm's statistics into row reductions, a block per output",
+          "[cuda][host][compile]") {
+  manual_seed(13);
+  Tensor w = randn({48}), b = randn({48}), x = randn({6, 48});
+  auto body = [&](std::span<const Tensor> args) {
+    const Tensor& h = args[0];
+    // Layer norm (its variance: mean(d * d) along rows), an RMS norm (mean(h * h) along rows)
+    // and a loss over both (a mean of everything to a scalar).
+    Tensor y = nn::functional::layer_norm(h, {48}, w, b, 1e-5);
+    Tensor z = mul(h, rsqrt(add(mean(mul(h, h), {1}, true), full({}, 1e-6))));
+    return std::vector<Tensor>{y, z, mean(mul(y, z))};
+  };
+  std::vector<Tensor> args{x};
+  std::vector<Tensor> want = body(args);
+  compiler::PipelineResult result = compile_for_cuda(body, args);
+  // Each of the three statistics is a fused group ending in its mean, and each takes the block form.
+  int blocks = 0;
+  for (const trace::Node& node : result.graph.nodes) {
+    auto* k = node.op == trace::kFused ? dynamic_cast<const rt::cuda::CudaFusedKernel*>(node.kernel.get()) : nullptr;
+    if (k == nullptr || k->is_elementwise()) continue;
+    std::vector<Shape> shapes;
+    for (int v : node.inputs) shapes.push_back(result.graph.values[v].shape);
+    INFO(k->describe());
+    CHECK(k->reduce_form(shapes) == rt::cuda::FusedReduceForm::kBlockPerOutput);
+    CHECK_THAT(k->block_kernel().entry, Catch::StartsWith("tl_fused_block_"));
+    ++blocks;
+  }
+  CHECK(blocks == 3);
+
+  test::HostCudaKernels on_host;
+  trace::ExecResult r = trace::execute(result.graph, args);
+  REQUIRE(r.ok);
+  REQUIRE(r.outputs.size() == 3);
+  for (size_t i = 0; i < 3; ++i) {
+    INFO("output " << i);
+    CHECK(allclose(r.outputs[i], want[i], 1e-5, 1e-6));
+  }
+  // The same bits on a second run: the trees add in a fixed order.
+  trace::ExecResult again = trace::execute(result.graph, args);
+  REQUIRE(again.ok);
+  for (size_t i = 0; i < 3; ++i) CHECK(equal(again.outputs[i], r.outputs[i]));
 }

@@ -1,5 +1,6 @@
 // RUN: tl-opt %s -split-input-file -tl-fuse-elementwise | FileCheck %s
 // RUN: tl-opt %s -split-input-file -tl-fuse-elementwise=min-ops=1 | FileCheck %s --check-prefix=ONE
+// RUN: tl-opt %s -split-input-file -tl-fuse-elementwise=row-reductions=true | FileCheck %s --check-prefix=ROWS
 
 // A chain of elementwise ops becomes one call of a private function holding the chain; the
 // bias broadcasts into it, and the scalar constant is copied in rather than passed.
@@ -60,6 +61,11 @@ func.func @escaping(%x: tensor<16xf64>) -> (tensor<16xf64>, tensor<16xf64>) {
 // ONE: call @boundaries_fused0
 // ONE: tl.add %arg2, %arg2
 // ONE: func.func private @boundaries_fused0{{.*}}fused = "exp"
+// ROWS-LABEL: func.func @boundaries
+// ROWS-NEXT: tl.matmul
+// ROWS-NEXT: %[[G:.*]] = call @boundaries_fused0
+// ROWS-NEXT: tl.exp %[[G]]
+// ROWS: func.func private @boundaries_fused0{{.*}}fused = "relu+sqrt+sum"
 func.func @boundaries(%x: tensor<4x4xf32>, %w: tensor<4x4xf32>, %i: tensor<3xi64>) -> (tensor<f32>, tensor<3xi64>) {
   %0 = tl.matmul %x, %w : (tensor<4x4xf32>, tensor<4x4xf32>) -> tensor<4x4xf32>
   %1 = tl.relu %0 : (tensor<4x4xf32>) -> tensor<4x4xf32>
@@ -110,10 +116,16 @@ func.func @reduction(%x: tensor<4x8xf32>, %m: tensor<8xf32>) -> tensor<1x8xf32> 
 
 // -----
 
-// A sum along rows stays the eager kernel: fused, it would be one scalar chain per row.
+// A sum along rows stays the eager kernel: fused, it would be one scalar chain per row. With
+// row-reductions (a program on CUDA, whose kernels give each row a block of threads) it ends
+// the group, as does the sum over every dim above.
 // CHECK-LABEL: func.func @row_sum
 // CHECK-NEXT: %[[E:.*]] = call @row_sum_fused0
 // CHECK-NEXT: tl.sum %[[E]] {dims = [:i64 1]}
+// ROWS-LABEL: func.func @row_sum
+// ROWS-NEXT: %[[S:.*]] = call @row_sum_fused0(%arg0, %arg1) : (tensor<4x8xf32>, tensor<8xf32>) -> tensor<4xf32>
+// ROWS-NEXT: return %[[S]]
+// ROWS: func.func private @row_sum_fused0{{.*}}fused = "sub+exp+sum"
 func.func @row_sum(%x: tensor<4x8xf32>, %m: tensor<8xf32>) -> tensor<4xf32> {
   %0 = tl.sub %x, %m : (tensor<4x8xf32>, tensor<8xf32>) -> tensor<4x8xf32>
   %1 = tl.exp %0 : (tensor<4x8xf32>) -> tensor<4x8xf32>

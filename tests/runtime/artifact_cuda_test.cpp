@@ -174,7 +174,7 @@ TEST_CASE("an artifact whose default device is CUDA loads there, and on the CPU 
 
 TEST_CASE("a fused group without CUDA steps is refused on CUDA naming it, and runs on the CPU", "[cuda][artifact]") {
   Exported e;
-  // What an artifact of an older tl, or a group ending in a reduction, holds: no steps.
+  // What an older tl's artifact holds for a group ending in a reduction: no steps.
   int node = -1;
   const std::string path = rewrite(e.path, e.dir.file("no_steps.tlart"), [&](artifact::Manifest&, artifact::Program& p) {
     first_fused(p, &node).mutable_fused()->clear_cuda();
@@ -236,5 +236,175 @@ TEST_CASE("hostile CUDA steps are refused naming the node and the step", "[cuda]
                           Catch::Contains(c.message));
     // The CPU does not read the steps.
     CHECK_NOTHROW(load_program(path, ProgramLoadOptions{.device = kCPU}));
+  }
+}
+
+namespace {
+
+// Programs whose fused groups end in sums and means over outer dims (what the fusion pass
+// fuses: a bias gradient's sum over the batch, column statistics), x [B, 4, 16]. One keeps the
+// batch dim, and so runs at any batch size up to 8:
+//   mean(tanh(x * s + b), {1})          [B, 16]
+//   sum(sigmoid(x) * x, {1}, keepdim)   [B, 1, 16]
+// the other sums over it (the CPU's code for such a group runs at one batch size only), B = 6:
+//   mean(tanh(x * s + b), {0, 1})       [16]
+//   sum(relu(x * 0.5 - b), {0}, keepdim) [1, 4, 16]
+struct Reductions {
+  testing::ScratchDir dir{"artifact_cuda_reduction_test"};
+  Tensor s, b;
+  std::string batched = dir.file("batched.tlart"), fixed = dir.file("fixed.tlart");
+  Reductions() {
+    manual_seed(12);
+    s = randn({16});
+    b = randn({16});
+    NoGradGuard no_grad;
+    export_program([this](const Tensor& x) { return keeping_batch(x); }, randn({8, 4, 16}), batched,
+                   ExportOptions{.max_batch = 8});
+    export_program([this](const Tensor& x) { return over_batch(x); }, randn({6, 4, 16}), fixed);
+  }
+  std::vector<Tensor> keeping_batch(const Tensor& x) const {
+    return {mean(tanh(x * s + b), {1}), sum(sigmoid(x) * x, {1}, true)};
+  }
+  std::vector<Tensor> over_batch(const Tensor& x) const {
+    return {mean(tanh(x * s + b), {0, 1}), sum(relu(x * 0.5 - b), {0}, true)};
+  }
+};
+
+// The first fused node of `p` whose CUDA steps end in a sum over `dims` dims or more.
+artifact::Node& first_reduction(artifact::Program& p, int* index, int dims = 1) {
+  for (int k = 0; k < p.nodes_size(); ++k) {
+    if (p.nodes(k).has_fused() && p.nodes(k).fused().cuda().reduce_dims_size() >= dims) {
+      *index = k;
+      return *p.mutable_nodes(k);
+    }
+  }
+  FAIL("no fused node whose CUDA steps sum over " << dims << " dims");
+  throw 0;
+}
+
+}  // namespace
+
+TEST_CASE("an exported program whose fused groups end in a sum or a mean runs on CUDA as the CPU does",
+          "[cuda][artifact]") {
+  Reductions r;
+  int reductions = 0, means = 0;
+  for (const std::string& path : {r.batched, r.fixed}) {
+    rt::Artifact a = rt::Artifact::open(path);
+    for (const artifact::Node& n : a.program().nodes()) {
+      if (!n.has_fused()) continue;
+      CHECK(n.fused().cuda().steps_size() > 0);  // every group has its CUDA form
+      if (n.fused().cuda().reduce_dims_size() == 0) continue;
+      ++reductions;
+      means += n.fused().cuda().mean() ? 1 : 0;
+      CHECK(n.fused().cuda().space_rank() == 3);
+    }
+  }
+  CHECK(reductions == 4);
+  CHECK(means == 2);
+  if (!cuda_device::is_available()) {
+    WARN("skipped running them: no CUDA device, real or emulated");
+    return;
+  }
+  auto check = [](const Program& on_cuda, const Program& on_cpu, const Tensor& x, const std::vector<Tensor>& want) {
+    std::vector<Tensor> cpu = on_cpu({x}), got = on_cuda({x});
+    REQUIRE(got.size() == want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      INFO("output " << i);
+      CHECK(got[i].device() == kCUDA);
+      CHECK(got[i].shape() == want[i].shape());
+      CHECK(allclose(got[i].to(kCPU), cpu[i], 1e-5, 1e-6));
+      CHECK(allclose(got[i].to(kCPU), want[i], 1e-5, 1e-6));
+    }
+  };
+  NoGradGuard no_grad;
+  {
+    Program on_cuda = load_program(r.batched, ProgramLoadOptions{.device = kCUDA});
+    Program on_cpu = load_program(r.batched, ProgramLoadOptions{.device = kCPU});
+    // Batch sizes below the maximum rebind each group to the smaller space it sums.
+    for (int64_t batch : {8, 3, 1}) {
+      INFO("batch " << batch);
+      Tensor x = randn({batch, 4, 16});
+      check(on_cuda, on_cpu, x, r.keeping_batch(x));
+    }
+  }
+  Program on_cuda = load_program(r.fixed, ProgramLoadOptions{.device = kCUDA});
+  Program on_cpu = load_program(r.fixed, ProgramLoadOptions{.device = kCPU});
+  Tensor x = randn({6, 4, 16});
+  check(on_cuda, on_cpu, x, r.over_batch(x));
+}
+
+TEST_CASE("hostile sums in CUDA steps are refused naming the node", "[cuda][artifact]") {
+  Reductions r;
+  using Edit = std::function<void(artifact::FusedSteps&)>;
+  struct Case {
+    const char* name;
+    Edit edit;
+    const char* message;
+    int dims = 1;  // the node edited sums over at least this many dims
+  };
+  const Case cases[] = {
+      {"sums a dim past the space", [](artifact::FusedSteps& s) { s.set_reduce_dims(0, s.space_rank()); },
+       "sum over dim 3 of a rank-3 iteration space"},
+      {"sums a negative dim", [](artifact::FusedSteps& s) { s.set_reduce_dims(0, -1); },
+       "sum over dim -1 of a rank-3 iteration space"},
+      {"sums dims out of order",
+       [](artifact::FusedSteps& s) {
+         s.set_reduce_dims(0, 1);
+         s.set_reduce_dims(1, 0);
+       },
+       "not ascending and distinct (1 then 0)", 2},
+      {"sums a dim twice", [](artifact::FusedSteps& s) { s.add_reduce_dims(s.reduce_dims(s.reduce_dims_size() - 1)); },
+       "not ascending and distinct"},
+      {"declares a larger space than its result",
+       [](artifact::FusedSteps& s) { s.set_space_rank(s.space_rank() + 1); }, "does not fit the node: its result"},
+      {"declares a space its inputs exceed",
+       [](artifact::FusedSteps& s) {
+         s.clear_reduce_dims();
+         s.add_reduce_dims(0);
+         s.set_space_rank(1);
+       },
+       "has more dims than"},
+      {"declares no space", [](artifact::FusedSteps& s) { s.set_space_rank(0); }, "rank-0 iteration space (1 to 8 dims)"},
+      {"declares a space of rank 9", [](artifact::FusedSteps& s) { s.set_space_rank(9); },
+       "rank-9 iteration space (1 to 8 dims)"},
+      {"loses its dims but keeps its space",
+       [](artifact::FusedSteps& s) {
+         s.clear_reduce_dims();
+         s.set_mean(false);
+       },
+       "declare a rank-3 iteration space to sum over but sum over no dims"},
+      {"is a mean of no dims",
+       [](artifact::FusedSteps& s) {
+         s.clear_reduce_dims();
+         s.set_space_rank(0);
+         s.set_mean(true);
+       },
+       "marked as a mean but sum over no dims"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.name);
+    int node = -1;
+    const std::string path = rewrite(r.fixed, r.dir.file("hostile.tlart"), [&](artifact::Manifest&, artifact::Program& p) {
+      c.edit(*first_reduction(p, &node, c.dims).mutable_fused()->mutable_cuda());
+    });
+    // Refused before the device is needed, so with or without one.
+    CHECK_THROWS_AS(load_program(path, ProgramLoadOptions{.device = kCUDA}), rt::ArtifactError);
+    CHECK_THROWS_WITH(load_program(path, ProgramLoadOptions{.device = kCUDA}),
+                      Catch::Contains("node " + std::to_string(node) + " (fused): its CUDA steps") &&
+                          Catch::Contains(c.message));
+    CHECK_NOTHROW(load_program(path, ProgramLoadOptions{.device = kCPU}));
+  }
+  // A mean flag on an elementwise group is refused too.
+  Exported e;
+  for (bool mean : {true, false}) {
+    int node = -1;
+    const std::string path = rewrite(e.path, e.dir.file("elementwise_mean.tlart"), [&](artifact::Manifest&, artifact::Program& p) {
+      artifact::FusedSteps& s = *first_fused(p, &node).mutable_fused()->mutable_cuda();
+      if (mean) s.set_mean(true);
+      else s.set_space_rank(2);
+    });
+    CHECK_THROWS_WITH(load_program(path, ProgramLoadOptions{.device = kCUDA}),
+                      Catch::Contains("node " + std::to_string(node) + " (fused): its CUDA steps") &&
+                          Catch::Contains(mean ? "marked as a mean" : "declare a rank-2 iteration space"));
   }
 }

@@ -6,6 +6,8 @@
 // device's memory model, timing, CUDA's math library, and the library paths (cuBLASLt).
 #pragma once
 
+#include "runtime/cuda/caching_allocator.h"
+
 namespace tl::test {
 
 // Registers the emulated device as the CUDA backend for the rest of the process (once), and
@@ -13,8 +15,16 @@ namespace tl::test {
 // present: tests then use it.
 bool emulate_cuda_device();
 
+// The emulated device's allocator (the GPU's caching allocator over host memory).
+rt::cuda::AllocatorStats emulated_allocator_stats();
+
 class HostKernelRunner;
 // The emulated device's runner (its launch count), or null when it is not emulated.
 const HostKernelRunner* emulated_runner();
+
+// While held, the emulated device's asynchronous copies count as still in flight: an event
+// recorded behind one (as the pinned allocator records) is not done until the hold is released
+// or the event is waited for. A test sees the pinned allocator's reuse rule end to end.
+void hold_emulated_copies(bool hold);
 
 }  // namespace tl::test

@@ -107,7 +107,49 @@ void* HostKernelRunner::jit_compile(const std::string& source, const std::string
   return result;
 }
 
+class HostKernelRunner::HostGraph : public Graph {
+ public:
+  HostGraph(HostKernelRunner& runner, std::vector<Recorded> launches) : runner_(runner), launches_(std::move(launches)) {}
+  void launch(void*) override {
+    ++runner_.graph_launches_;
+    for (Recorded& r : launches_) runner_.run(r.function, r.shape, r.args);
+  }
+
+ private:
+  HostKernelRunner& runner_;
+  std::vector<Recorded> launches_;
+};
+
+void HostKernelRunner::begin_capture(void*) {
+  if (capturing_) throw DeviceError("tl test: the host runner captures one stream at a time");
+  capturing_ = true;
+  capturing_thread_ = std::this_thread::get_id();
+  recording_.clear();
+}
+
+std::unique_ptr<rt::cuda::KernelRunner::Graph> HostKernelRunner::end_capture(void*) {
+  if (!capturing_) throw DeviceError("tl test: end_capture without begin_capture");
+  capturing_ = false;
+  ++captures_;
+  return std::make_unique<HostGraph>(*this, std::move(recording_));
+}
+
+void HostKernelRunner::abort_capture(void*) {
+  capturing_ = false;
+  recording_.clear();
+}
+
+bool HostKernelRunner::capturing() const { return capturing_ && capturing_thread_ == std::this_thread::get_id(); }
+
 void HostKernelRunner::launch(void* function, const rt::cuda::LaunchShape& shape, rt::cuda::KernelArgs& args) {
+  if (capturing()) {
+    recording_.push_back({function, shape, args});  // a copy of the arguments' values
+    return;
+  }
+  run(function, shape, args);
+}
+
+void HostKernelRunner::run(void* function, const rt::cuda::LaunchShape& shape, rt::cuda::KernelArgs& args) {
   const auto* kernel = static_cast<const HostOpKernel*>(function);
   const unsigned threads = shape.block.x * shape.block.y * shape.block.z;
   if (threads == 0 || threads > 1024) throw Error("tl test: a CUDA block of " + std::to_string(threads) + " threads");

@@ -7,7 +7,9 @@
 // kernel's text) runs through ops::call, and the op samples compare it with the CPU kernel.
 #pragma once
 
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "runtime/cuda/launch.h"
@@ -23,7 +25,28 @@ class HostKernelRunner : public rt::cuda::KernelRunner {
   int64_t launches() const { return launches_; }
   int64_t jit_compiles() const { return jit_compiles_; }
 
+  // Capture records the capturing thread's launches (launches of other threads run, as on a
+  // GPU where they go to other streams); a graph replays them with their recorded arguments.
+  void begin_capture(void* stream) override;
+  std::unique_ptr<Graph> end_capture(void* stream) override;
+  void abort_capture(void* stream) override;
+  bool capturing() const;  // on the calling thread
+  int64_t captures() const { return captures_; }
+  int64_t graph_launches() const { return graph_launches_; }
+
  private:
+  struct Recorded {
+    void* function;
+    rt::cuda::LaunchShape shape;
+    rt::cuda::KernelArgs args;
+  };
+  class HostGraph;
+  void run(void* function, const rt::cuda::LaunchShape& shape, rt::cuda::KernelArgs& args);
+  std::thread::id capturing_thread_;
+  bool capturing_ = false;
+  std::vector<Recorded> recording_;
+  int64_t captures_ = 0, graph_launches_ = 0;
+
   // Compiles a source the host build does not hold with the host's C++ compiler (the shim
   // included) into a loaded library; cached by source in the temp folder.
   void* jit_compile(const std::string& source, const std::string& entry);

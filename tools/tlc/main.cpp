@@ -3,7 +3,7 @@
 // header of typed entry points (docs/tlc.md).
 //   tlc --inspect FILE
 //   tlc IN -o OUT [--emit exe|lib|artifact] [--name NAME] [--batch N] [--max-memory SIZE] [--print-plan]
-//       [--threads N] [--target cpu|cuda]
+//       [--threads N] [--target cpu|cuda] [--cuda-arch sm_80,sm_90]
 // The input is read once; every check and every byte written concerns those same bytes.
 #include <CLI/CLI.hpp>
 #include <sys/wait.h>
@@ -18,9 +18,11 @@
 
 #include "runtime/artifact/artifact.h"
 #include "runtime/base/file_io.h"
+#include "runtime/cuda/nvrtc.h"
 #include "tl/program.h"
 #include "tl/version.h"
 #include "tools/tlc/byte_size.h"
+#include "tools/tlc/cuda_code.h"
 #include "tools/tlc/emit_lib.h"
 #include "tools/tlc/exe_format.h"
 #include "tools/tlc/memory_report.h"
@@ -46,6 +48,7 @@ struct Options {
   int threads = 0;
   int64_t batch = 0;
   std::string target = "cpu";
+  std::string cuda_arch = tlc::kDefaultCudaArchs;
 };
 
 int fail(int code, const std::string& message) {
@@ -141,9 +144,11 @@ int import_onnx(const Options& o, TemporaryFile& artifact) {
   return kOk;
 }
 
-// --target cuda: checks that every fused group of `a` has its CUDA steps and that the loader
-// accepts them, then replaces `bytes` with the artifact whose default device is CUDA.
-int retarget_cuda(const rt::Artifact& a, const std::string& shown, std::string& bytes) {
+// --target cuda: checks that every fused group of `a` has its CUDA steps, compiles them for
+// `archs` (tlc::compile_cuda_code), and replaces `bytes` with the artifact that carries that
+// code and whose default device is CUDA, once the loader accepts it.
+int retarget_cuda(const rt::Artifact& a, const std::string& shown, const std::vector<std::string>& archs,
+                  std::string& bytes) {
   std::string missing;
   for (int k = 0; k < a.program().nodes_size(); ++k) {
     const artifact::Node& n = a.program().nodes(k);
@@ -152,33 +157,54 @@ int retarget_cuda(const rt::Artifact& a, const std::string& shown, std::string& 
   }
   if (!missing.empty())
     return fail(kBadInput, shown + " cannot target cuda: its fused groups " + missing +
-                               " have no CUDA form (they end in a reduction, or an older tl exported them); "
+                               " have no CUDA form (an older tl exported them); "
                                "re-export it with this tl");
+  tlc::CudaCode code;
   try {
-    load_program_bytes(bytes, shown, ProgramLoadOptions{.device = kCUDA});
-  } catch (const rt::ArtifactError& e) {
-    return fail(kBadInput, e.what());
-  } catch (const DeviceError&) {
-    // No GPU here: the CUDA steps were checked before the device was needed.
-    std::cout << "note: no CUDA device here; the CUDA steps were verified but not run\n";
+    code = tlc::compile_cuda_code(a, archs);
+  } catch (const DeviceError& e) {
+    return fail(kUsage, std::string(e.what()) + "; tlc --target cuda compiles each fused group with NVRTC (the CUDA "
+                                                "toolkit's libnvrtc); --cuda-arch none writes no device code");
   } catch (const Error& e) {
     return fail(kBadInput, e.what());
+  }
+  if (!archs.empty() && code.groups > 0) {
+    std::string list;
+    for (const std::string& arch : archs) list += (list.empty() ? "" : ", ") + arch;
+    std::cout << "cuda: compiled " << count(code.sources, "kernel source") << " of " << count(code.groups, "fused group")
+              << " for " << list << ": " << tlc::format_bytes(code.section.size()) << " of device code\n";
   }
   artifact::Manifest manifest = a.manifest();
   manifest.set_default_device("cuda");
   std::vector<rt::SectionBytes> sections;
   for (const artifact::Section& s : a.manifest().sections()) {
+    if (s.name() == "cuda") continue;  // replaced by the code just compiled
     std::span<const uint8_t> b = a.section(s.name());
-    sections.push_back({s.name(), std::string(reinterpret_cast<const char*>(b.data()), b.size())});
+    sections.push_back({s.name(), s.name() == "program" ? code.program
+                                                        : std::string(reinterpret_cast<const char*>(b.data()), b.size())});
   }
+  if (!code.section.empty()) sections.push_back({"cuda", std::move(code.section)});
   // write_artifact lays the file out; its bytes are what the rest of tlc writes or embeds.
   TemporaryFile retargeted;
   retargeted.path = (fs::temp_directory_path() / ("tlc-cuda-" + std::to_string(::getpid()) + ".tlart")).string();
   try {
+    uint64_t size = rt::kArtifactHeaderBytes + (1u << 20);
+    for (const rt::SectionBytes& s : sections) size += s.bytes.size() + rt::kSectionAlignment;
     rt::write_artifact(retargeted.path, manifest, sections);
-    bytes = detail::read_file_capped(retargeted.path, bytes.size() + (1u << 20), "tl artifact", Site{});
+    bytes = detail::read_file_capped(retargeted.path, size, "tl artifact", Site{});
   } catch (const Error& e) {
     return fail(kWriteFailed, e.what());
+  }
+  try {
+    load_program_bytes(bytes, shown, ProgramLoadOptions{.device = kCUDA});
+  } catch (const rt::ArtifactError& e) {
+    return fail(kBadInput, e.what());
+  } catch (const DeviceError& e) {
+    // Without a GPU here, the steps and the device code were checked before the device was needed.
+    if (cuda_device::is_available()) return fail(kBadInput, e.what());
+    std::cout << "note: no CUDA device here; the CUDA steps and device code were verified but not run\n";
+  } catch (const Error& e) {
+    return fail(kBadInput, e.what());
   }
   return kOk;
 }
@@ -210,7 +236,18 @@ int compile(const Options& options, uint64_t budget) {
     return fail(kBadInput, e.what());
   }
   if (o.target == "cuda") {
-    if (int code = retarget_cuda(*a, shown, bytes); code != kOk) return code;
+    std::vector<std::string> archs;
+    if (o.cuda_arch != "none") {
+      // The names are checked against what this NVRTC compiles for (without one, against nothing:
+      // compiling fails next, saying so).
+      std::vector<int> supported;
+      if (const rt::cuda::Nvrtc* nvrtc = rt::cuda::Nvrtc::get()) supported = nvrtc->supported_archs();
+      std::string why;
+      std::optional<std::vector<std::string>> parsed = tlc::parse_cuda_archs(o.cuda_arch, supported, &why);
+      if (!parsed) return fail(kUsage, "--cuda-arch " + o.cuda_arch + ": " + why);
+      archs = std::move(*parsed);
+    }
+    if (int code = retarget_cuda(*a, shown, archs, bytes); code != kOk) return code;
     a = rt::Artifact::from_bytes(bytes, o.input);
   }
   const artifact::Manifest& m = a->manifest();
@@ -318,6 +355,12 @@ int main(int argc, char** argv) {
                                 "The device the program runs on by default: cpu, or cuda (every fused group must "
                                 "have its CUDA steps; a CPU load still works)")
                      ->check(CLI::IsMember({"cpu", "cuda"}));
+  auto* cuda_arch = app.add_option("--cuda-arch", o.cuda_arch,
+                                   "--target cuda: the GPUs to compile device code for, e.g. sm_80,sm_90 (default): a "
+                                   "cubin per sm_NN, and PTX (compute_NN; default: for the lowest sm_NN) that the "
+                                   "driver compiles for newer GPUs; none: the GPU compiles each group with NVRTC at "
+                                   "load")
+                       ->type_name("LIST");
   app.failure_message([](const CLI::App* a, const CLI::Error& e) { return "tlc: " + CLI::FailureMessage::simple(a, e); });
   try {
     app.parse(argc, argv);
@@ -325,7 +368,7 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? kOk : kUsage;
   }
   if (!o.inspect.empty()) {
-    for (const CLI::Option* opt : {input, output, emit, name, max_memory, print_plan, threads, batch, target})
+    for (const CLI::Option* opt : {input, output, emit, name, max_memory, print_plan, threads, batch, target, cuda_arch})
       if (opt->count() > 0)
         return fail(kUsage, "--inspect FILE takes no other option, got " +
                                 (opt == input ? "a second file, '" + o.input + "'" : opt->get_name()));
@@ -339,6 +382,7 @@ int main(int argc, char** argv) {
     return fail(kUsage, "--batch " + std::to_string(o.batch) + " applies to --emit exe; an artifact does not hold it");
   if (!o.name.empty() && o.emit != "lib")
     return fail(kUsage, "--name applies to --emit lib");
+  if (cuda_arch->count() > 0 && o.target != "cuda") return fail(kUsage, "--cuda-arch applies to --target cuda");
   uint64_t budget = 0;
   if (!o.max_memory.empty()) {
     std::string why;

@@ -46,6 +46,10 @@ struct CompileOptions {
   // Pass pipeline (tl-opt pass names, comma-separated); empty: the default. "none" runs the
   // traced graph as recorded, without the IR compiler (no autodiff: backward() runs eagerly).
   std::string pipeline = {};
+  // On CUDA, a program that runs without autograd is captured as a CUDA graph after its first
+  // compiled call and replayed with one launch per call (docs/cuda.md says what that changes).
+  // False: its kernels are launched one by one.
+  bool cuda_graphs = true;
 };
 
 namespace detail {
@@ -60,6 +64,7 @@ class CompiledFunction {
   std::string explain(std::span<const Tensor> args) const;
   struct Stats {
     int64_t calls = 0, eager_calls = 0, compiled_calls = 0, traces = 0, guard_failures = 0;
+    int64_t graph_calls = 0;  // compiled calls replayed as a CUDA graph
   };
   Stats stats() const;
 

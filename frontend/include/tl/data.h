@@ -217,6 +217,15 @@ struct DataLoaderOptions {
   // Where batches are delivered: with workers, each batch is copied to the device by the
   // worker that prepared it, so the copy overlaps the training step of the batch before.
   Device device = kCPU;
+  // Whether batches are put in pinned (page-locked) host memory; unset: when `device` is CUDA.
+  // Pinned batches go to a CUDA device with to(device, non_blocking = true): the copy is
+  // queued on the current stream (of the thread that prepares the batch) and nothing waits for
+  // it, so the GPU keeps working through the step before; ops on the delivered batch are
+  // ordered after the copy. false copies from pageable memory, which waits for the device.
+  // true with the CPU device delivers pinned CPU batches (as PyTorch's pin_memory=True), for
+  // your own non_blocking copies. Pinning copies each collated batch once more on the host,
+  // into blocks the pinned allocator reuses. Needs a CUDA device: DeviceError otherwise.
+  std::optional<bool> pin_memory = {};
 };
 
 // Iterates over a dataset in batches, one epoch per range-for loop:

@@ -137,20 +137,28 @@ void check_index_range(const Tensor& index, int64_t bound, const char* op, const
   args.add<long long>(bound).add<long long>(n);
   launch_kernel(index_check_source(index.dtype()), kInt64, entry("index_check", index.dtype()), shape, args);
 
+  auto verdict = [n, bound, op = std::string(op), what = std::string(what), target](const std::vector<int64_t>& host) {
+    int64_t at = n, value = 0;
+    for (size_t b = 0; b + 1 < host.size(); b += 2) {
+      if (host[b] < at) {
+        at = host[b];
+        value = host[b + 1];
+      }
+    }
+    if (at == n) return;
+    throw ValueError("tl::" + op + ": " + what + " value " + std::to_string(value) + " (element " +
+                     std::to_string(at) + ") is out of range for " + target + " of size " + std::to_string(bound) +
+                     " (valid values are 0 to " + std::to_string(bound - 1) + "; negative indices are not supported)");
+  };
+  // Captured into a graph, the host cannot wait here: the verdict is read after each replay,
+  // and the kernels that use the index skip values out of range meanwhile.
+  if (DeferredChecks* deferred = capturing_checks()) {
+    deferred->add(first_bad, verdict);
+    return;
+  }
   std::vector<int64_t> host(static_cast<size_t>(first_bad.numel()));
   backend_for(index.device(), op).copy(host.data(), kCPU, first_bad.data_ptr(), index.device(), first_bad.nbytes());
-  int64_t at = n, value = 0;
-  for (size_t b = 0; b < host.size(); b += 2) {
-    if (host[b] < at) {
-      at = host[b];
-      value = host[b + 1];
-    }
-  }
-  if (at == n) return;
-  throw ValueError(std::string("tl::") + op + ": " + what + " value " + std::to_string(value) + " (element " +
-                   std::to_string(at) + ") is out of range for " + target + " of size " + std::to_string(bound) +
-                   " (valid values are 0 to " + std::to_string(bound - 1) +
-                   "; negative indices are not supported)");
+  verdict(host);
 }
 
 std::string dim_of(int64_t axis, const char* tensor) {
@@ -246,7 +254,8 @@ void slice_backward_kernel(std::span<const Tensor> in, Tensor& out, const ops::A
 // out (index's shape) = x at index along axis; x and index at any strides.
 const char* kGatherSource = R"(
 extern "C" __global__ void $NAME(const $T* __restrict__ x, const $I* __restrict__ index, $T* __restrict__ out,
-                                 TlShape shape, TlStrides s_x, TlStrides s_index, int axis, long long n) {
+                                 TlShape shape, TlStrides s_x, TlStrides s_index, int axis, long long bound,
+                                 long long n) {
   for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;
        i += (long long)gridDim.x * blockDim.x) {
     long long rest = i, from = 0, at = 0;
@@ -256,7 +265,9 @@ extern "C" __global__ void $NAME(const $T* __restrict__ x, const $I* __restrict_
       at += c * s_index.stride[d];
       if (d != axis) from += c * s_x.stride[d];
     }
-    out[i] = x[from + (long long)index[at] * s_x.stride[axis]];
+    const long long k = (long long)index[at];
+    // A value out of range (reported by the index check) reads nothing.
+    out[i] = k >= 0 && k < bound ? x[from + k * s_x.stride[axis]] : ($T)0.0f;
   }
 }
 )";
@@ -272,7 +283,8 @@ void gather_kernel(std::span<const Tensor> in, Tensor& out, const ops::Attrs& a)
   const int64_t n = out.numel();
   KernelArgs args;
   args.add(x).add(index).add(out).add(kernel_shape(index.shape())).add(kernel_strides(x, x.dim()));
-  args.add(kernel_strides(index, index.dim())).add<int>(static_cast<int>(a.axis)).add<long long>(n);
+  args.add(kernel_strides(index, index.dim())).add<int>(static_cast<int>(a.axis));
+  args.add<long long>(x.shape()[a.axis]).add<long long>(n);
   launch_kernel(gather_source(x.dtype(), index.dtype()), x.dtype(), entry("gather", x.dtype(), index.dtype()),
                 launch_1d(n, kThreads), args);
 }
@@ -282,16 +294,21 @@ void gather_kernel(std::span<const Tensor> in, Tensor& out, const ops::Attrs& a)
 // out: x's shape with K = index's length along axis; out[..., k, ...] = x[..., index[k], ...].
 const char* kIndexSelectSource = R"(
 extern "C" __global__ void $NAME(const $T* __restrict__ x, const $I* __restrict__ index, $T* __restrict__ out,
-                                 TlShape shape, TlStrides s_x, long long s_index, int axis, long long n) {
+                                 TlShape shape, TlStrides s_x, long long s_index, int axis, long long bound,
+                                 long long n) {
   for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;
        i += (long long)gridDim.x * blockDim.x) {
     long long rest = i, from = 0;
+    bool inside = true;
     for (int d = shape.rank - 1; d >= 0; --d) {
       const long long c = rest % shape.size[d];
       rest /= shape.size[d];
-      from += (d == axis ? (long long)index[c * s_index] : c) * s_x.stride[d];
+      const long long k = d == axis ? (long long)index[c * s_index] : c;
+      if (d == axis) inside = k >= 0 && k < bound;
+      from += k * s_x.stride[d];
     }
-    out[i] = x[from];
+    // A value out of range (reported by the index check) reads nothing.
+    out[i] = inside ? x[from] : ($T)0.0f;
   }
 }
 )";
@@ -308,7 +325,8 @@ void index_select_kernel(std::span<const Tensor> in, Tensor& out, const ops::Att
   const int64_t n = out.numel();
   KernelArgs args;
   args.add(x).add(index).add(out).add(kernel_shape(out.shape())).add(kernel_strides(x, x.dim()));
-  args.add<long long>(index.strides()[0]).add<int>(static_cast<int>(a.axis)).add<long long>(n);
+  args.add<long long>(index.strides()[0]).add<int>(static_cast<int>(a.axis)).add<long long>(x.shape()[a.axis]);
+  args.add<long long>(n);
   launch_kernel(index_select_source(x.dtype(), index.dtype()), x.dtype(),
                 entry("index_select", x.dtype(), index.dtype()), launch_1d(n, kThreads), args);
 }

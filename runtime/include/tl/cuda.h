@@ -34,6 +34,7 @@ struct MemoryStats {
   int64_t cache_hits = 0;        // of which from the cache
   int64_t driver_allocations = 0;
   int64_t cache_releases = 0;    // times the cache was returned to the driver
+  size_t graph_reserved_bytes = 0;  // kept for the replays of compiled programs' CUDA graphs
   size_t device_free_bytes = 0;  // the driver's view of the whole device
   size_t device_total_bytes = 0;
 };
@@ -41,6 +42,27 @@ MemoryStats memory_stats();
 void reset_peak_memory_stats();
 // Returns the cached blocks to the driver.
 void empty_cache();
+
+// What tl's pinned (page-locked) host allocator holds: the memory of Tensor::pin_memory(),
+// of asynchronous copies to the host and of a DataLoader's pinned batches. Bytes are rounded
+// to its size classes (powers of two from 4 KiB). A freed block that an asynchronous copy
+// used is reused only once the copy has finished.
+struct PinnedMemoryStats {
+  size_t in_use_bytes = 0;       // held by live tensors
+  size_t cached_bytes = 0;       // freed by tensors, kept for reuse (pending ones included)
+  size_t pending_bytes = 0;      // freed while a queued copy may still use them
+  size_t peak_in_use_bytes = 0;  // since the start
+  int64_t allocations = 0;       // requests served
+  int64_t cache_hits = 0;        // of which from the cache
+  int64_t host_allocations = 0;  // page-locked allocations from the driver
+  int64_t cache_releases = 0;    // times the cache was returned to the driver
+  size_t graph_reserved_bytes = 0;  // kept for the replays of compiled programs' CUDA graphs
+  int64_t async_copies = 0;      // copies queued from or to pinned memory
+};
+PinnedMemoryStats pinned_memory_stats();
+// Waits for the copies that still use freed pinned blocks, then returns every pinned block no
+// tensor holds to the driver.
+void empty_pinned_cache();
 
 class Event;
 

@@ -117,10 +117,25 @@ class Tensor {
   Tensor contiguous(Site site = Site::here()) const;
   Tensor clone(Site site = Site::here()) const;
   Tensor to(Device device, Site site = Site::here()) const;
+  // The same; with `non_blocking`, a copy between pinned host memory (pin_memory()) and a
+  // CUDA device is queued on the current stream and this returns at once. Ops queued after it
+  // on that stream (or on a stream that waits for it) see the copied values; the host side
+  // must not be written, nor (for a copy to the host, which is pinned) read, until the stream
+  // reaches the copy (synchronize the stream, or wait for an Event recorded after it). Other
+  // copies are synchronous, as without `non_blocking`.
+  Tensor to(Device device, bool non_blocking, Site site = Site::here()) const;
   Tensor to(DType dtype, Site site = Site::here()) const;
   Tensor to(Device device, DType dtype, Site site = Site::here()) const;
   // A new tensor sharing storage but cut from the autograd graph.
   Tensor detach() const;
+  // Whether this is a CPU tensor in pinned (page-locked) host memory, which a CUDA device
+  // copies asynchronously (to(device, non_blocking)). Views of a pinned tensor are pinned.
+  bool is_pinned() const;
+  // A contiguous copy of this CPU tensor in pinned host memory, or this tensor itself when it
+  // is already pinned. Pinned memory comes from the CUDA backend's caching allocator
+  // (tl::cuda_device::pinned_memory_stats()). Throws DeviceError when no CUDA device is
+  // available or the tensor is not on the CPU.
+  Tensor pin_memory(Site site = Site::here()) const;
 
   // --- common ops as methods (see ops.h for the full list and contracts) ---
   Tensor sum(Site site = Site::here()) const;

@@ -33,3 +33,23 @@ TEST_CASE("writes into CUDA tensors run a kernel, never a host copy of device me
   CHECK(runner->launches() >= before + 2);
   CHECK(allclose(target.to(kCPU), mul(arange(12).reshape({3, 4}).t(), full({}, 2.0)), 0, 0));
 }
+
+TEST_CASE("a pinned block is not reused while the copy from it may be in flight", "[cuda][emulated][pinned]") {
+  if (test::emulated_runner() == nullptr) {
+    WARN("skipped: a real GPU is present (this holds the emulated device's copies in flight)");
+    return;
+  }
+  test::hold_emulated_copies(true);
+  Tensor source = full({256}, 3.0).pin_memory();
+  void* const block = source.data_ptr();
+  Tensor on_device = source.to(kCUDA, true);
+  source = Tensor();  // freed while the copy from it counts as queued
+  CHECK(cuda_device::pinned_memory_stats().pending_bytes >= 4096);
+  Tensor other = zeros({256}).pin_memory();
+  CHECK(other.data_ptr() != block);  // handing it out could overwrite what the copy reads
+  test::hold_emulated_copies(false);
+  Tensor again = zeros({256}).pin_memory();
+  CHECK(again.data_ptr() == block);  // the copy is done: its block is reused
+  CHECK(cuda_device::pinned_memory_stats().pending_bytes == 0);
+  CHECK(allclose(on_device.to(kCPU), full({256}, 3.0), 0, 0));
+}

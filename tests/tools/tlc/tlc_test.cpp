@@ -10,13 +10,20 @@
 
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "runtime/artifact/artifact.h"
+#include "runtime/base/sha256.h"
+#include "runtime/cuda/nvrtc.h"
+#include "runtime/program/cuda_code.h"
+#include "tests/runtime/cuda_emulation.h"
 #include "tests/support/scratch_dir.h"
 #include "tl/tl.h"
 #include "tools/tlc/byte_size.h"
+#include "tools/tlc/cuda_code.h"
 #include "tests/support/small_models.h"
 #include "tools/tlc/exe_format.h"
 
@@ -28,6 +35,9 @@ extern char** environ;
 namespace {
 
 using testing::Mlp;
+
+// CUDA-targeted artifacts run here on the emulated device where there is no GPU.
+[[maybe_unused]] const bool emulated = tl::test::emulate_cuda_device();
 
 // An MLP exported to `artifact`, its example input saved as `input` (.npy) and its eager output.
 struct MlpArtifact {
@@ -506,4 +516,244 @@ TEST_CASE("tlc --target cuda writes an artifact that defaults to CUDA and still 
   Program p = load_program(out, ProgramLoadOptions{.device = kCPU});
   CHECK(p.device() == kCPU);
   CHECK(allclose(p({x})[0], chain(x), 1e-5, 1e-5));
+}
+
+namespace {
+
+// The artifact's program rewritten into `to` by `edit` (the other sections as they are).
+void rewrite_program(const std::string& from, const std::string& to, const std::function<void(artifact::Program&)>& edit) {
+  rt::Artifact a = rt::Artifact::open(from);
+  artifact::Program p = a.program();
+  edit(p);
+  std::vector<rt::SectionBytes> sections;
+  for (const artifact::Section& s : a.manifest().sections()) {
+    std::span<const uint8_t> b = a.section(s.name());
+    sections.push_back({s.name(), s.name() == "program" ? p.SerializeAsString()
+                                                        : std::string(reinterpret_cast<const char*>(b.data()), b.size())});
+  }
+  rt::write_artifact(to, a.manifest(), sections);
+}
+
+// An elementwise chain and a column mean the compiler fuses into two groups, x [6, 16].
+struct CudaChain {
+  testing::ScratchDir dir{"tlc_cuda_code_test"};
+  std::string in = dir.file("chain.tlart");
+  Tensor x, w, b;
+  CudaChain() {
+    manual_seed(5);
+    x = randn({6, 16});
+    w = randn({16});
+    b = randn({16});
+    export_program([this](const Tensor& t) { return forward(t); }, x, in);
+  }
+  std::vector<Tensor> forward(const Tensor& t) const {
+    NoGradGuard no_grad;
+    return {gelu(t * w + b) * 0.5, mean(tanh(t * b), {0})};
+  }
+};
+
+bool has_nvrtc() { return rt::cuda::Nvrtc::get() != nullptr; }
+
+}  // namespace
+
+TEST_CASE("tlc --target cuda stores cubins for the named architectures and PTX, bound to the steps' sources",
+          "[tools][tlc][cuda]") {
+  CudaChain c;
+  const std::string out = c.dir.file("chain_cuda.tlart");
+  Result r = run_tlc({c.in, "-o", out, "--emit", "artifact", "--target", "cuda"}, c.dir);
+  INFO(r.output);
+  if (!has_nvrtc()) {
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.output, Catch::Contains("--cuda-arch none writes no device code"));
+    WARN("skipped: no NVRTC here to compile device code with");
+    return;
+  }
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output, Catch::Contains("cuda: compiled 3 kernel sources of 2 fused groups for sm_80, sm_90, compute_80"));
+  rt::Artifact a = rt::Artifact::open(out);
+  CHECK(a.manifest().default_device() == "cuda");
+  const std::span<const uint8_t> section = a.section("cuda");
+  REQUIRE(section.size() > 0);
+  const std::string_view code(reinterpret_cast<const char*>(section.data()), section.size());
+  // Each group's kernel sources as a CUDA load regenerates them: the code is bound to them.
+  const std::vector<rt::CudaGroupSources> groups = rt::cuda_group_sources(a);
+  REQUIRE(groups.size() == 2);
+  int sums = 0;
+  for (const rt::CudaGroupSources& g : groups) {
+    const artifact::FusedSteps& steps = a.program().nodes(g.node).fused().cuda();
+    INFO("node " << g.node << " (" << g.description << ")");
+    sums += steps.reduce_dims_size() > 0;
+    // A group ending in a sum has two forms, each compiled.
+    REQUIRE(steps.code_size() == static_cast<int>(g.kernels.size()));
+    CHECK(g.kernels.size() == (steps.reduce_dims_size() > 0 ? 2u : 1u));
+    for (int k = 0; k < steps.code_size(); ++k) {
+      const artifact::CudaKernelCode& kc = steps.code(k);
+      const rt::Sha256Digest d = rt::sha256(g.kernels[k].source.data(), g.kernels[k].source.size());
+      CHECK(kc.source_sha256() == std::string(reinterpret_cast<const char*>(d.data()), d.size()));
+      REQUIRE(kc.images_size() == 3);
+      for (const artifact::CudaImage& image : kc.images()) {
+        INFO(image.arch());
+        REQUIRE(image.offset() + image.size() <= code.size());
+        const std::string_view bytes = code.substr(image.offset(), image.size());
+        if (image.arch() == "compute_80") {
+          // PTX text, for that virtual architecture, with the kernel's entry.
+          CHECK_THAT(std::string(bytes), Catch::Contains(".version") && Catch::Contains(".target sm_80") &&
+                                             Catch::Contains(".entry " + g.kernels[k].entry));
+          continue;
+        }
+        // A real cubin: an ELF image for NVIDIA's CUDA machine (e_machine 190, EM_CUDA).
+        REQUIRE(bytes.size() > 64);
+        CHECK(bytes.substr(0, 4) == std::string_view("\x7f" "ELF", 4));
+        CHECK(static_cast<uint8_t>(bytes[18]) + 256 * static_cast<uint8_t>(bytes[19]) == 190);
+        CHECK(bytes.find(g.kernels[k].entry) != std::string_view::npos);
+        CHECK((image.arch() == "sm_80" || image.arch() == "sm_90"));
+      }
+    }
+  }
+  CHECK(sums == 1);
+  std::map<std::string, uint64_t> per_arch;
+  for (const rt::CudaGroupSources& g : groups)
+    for (const artifact::CudaKernelCode& kc : a.program().nodes(g.node).fused().cuda().code())
+      for (const artifact::CudaImage& image : kc.images()) per_arch[image.arch()] += image.size();
+  WARN("artifact sizes: " << fs::file_size(c.in) << " bytes for the CPU, " << fs::file_size(out)
+                          << " bytes with device code for 3 kernel sources (" << section.size() << " bytes: sm_80 "
+                          << per_arch["sm_80"] << ", sm_90 " << per_arch["sm_90"] << ", compute_80 "
+                          << per_arch["compute_80"] << ")");
+  Result shown = run_tlc({"--inspect", out}, c.dir);
+  CHECK_THAT(shown.output, Catch::Contains("cuda device code: sm_80 sm_90 compute_80"));
+
+  // Other architecture lists; none drops the code (the GPU compiles the steps at load).
+  struct ArchCase {
+    const char* flag;
+    std::vector<std::string> archs;
+  };
+  for (const ArchCase& ac : {ArchCase{"sm_90", {"sm_90", "compute_90"}}, ArchCase{"compute_80", {"compute_80"}},
+                             ArchCase{"sm_90,sm_80,compute_75", {"sm_90", "sm_80", "compute_75"}}, ArchCase{"none", {}}}) {
+    INFO("--cuda-arch " << ac.flag);
+    const std::string other = c.dir.file("chain_other.tlart");
+    // From the artifact that already holds code: its code is replaced, not added to.
+    Result o = run_tlc({out, "-o", other, "--emit", "artifact", "--target", "cuda", "--cuda-arch", ac.flag}, c.dir);
+    INFO(o.output);
+    REQUIRE(o.exit_code == 0);
+    rt::Artifact oa = rt::Artifact::open(other);
+    CHECK(oa.section("cuda").empty() == ac.archs.empty());
+    for (const artifact::Node& n : oa.program().nodes()) {
+      if (!n.has_fused()) continue;
+      CHECK(n.fused().cuda().code_size() == (ac.archs.empty() ? 0 : n.fused().cuda().reduce_dims_size() > 0 ? 2 : 1));
+      for (const artifact::CudaKernelCode& kc : n.fused().cuda().code()) {
+        std::vector<std::string> archs;
+        for (const artifact::CudaImage& image : kc.images()) archs.push_back(image.arch());
+        CHECK(archs == ac.archs);
+      }
+    }
+  }
+}
+
+TEST_CASE("tlc --cuda-arch refuses names that are not CUDA architectures", "[tools][tlc][cuda]") {
+  CudaChain c;
+  const std::string out = c.dir.file("refused.tlart");
+  struct Bad {
+    const char* flag;
+    const char* message;
+  };
+  std::vector<Bad> cases{{"sm_9x", "'sm_9x' is not a CUDA architecture"},
+                         {"sm_90a", "'sm_90a' is not a CUDA architecture"},
+                         {"sm_80,,sm_90", "'' is not a CUDA architecture"},
+                         {"sm_80,sm_80", "sm_80 is listed twice"},
+                         {"gfx90a", "'gfx90a' is not a CUDA architecture"}};
+  if (has_nvrtc()) cases.push_back({"sm_12", "sm_12 is not an architecture this NVRTC compiles for"});
+  for (const Bad& bad : cases) {
+    INFO(bad.flag);
+    Result r = run_tlc({c.in, "-o", out, "--emit", "artifact", "--target", "cuda", "--cuda-arch", bad.flag}, c.dir);
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.output, Catch::Contains("--cuda-arch ") && Catch::Contains(bad.message));
+    CHECK_FALSE(fs::exists(out));
+  }
+  Result r = run_tlc({c.in, "-o", out, "--emit", "artifact", "--cuda-arch", "sm_90"}, c.dir);
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Catch::Contains("--cuda-arch applies to --target cuda"));
+  // The parser alone, against a given list of what NVRTC compiles for.
+  std::string why;
+  CHECK(tlc::parse_cuda_archs("sm_80,sm_90", {75, 80, 90}, &why) ==
+        std::optional<std::vector<std::string>>({"sm_80", "sm_90", "compute_80"}));
+  CHECK_FALSE(tlc::parse_cuda_archs("sm_100", {75, 80, 90}, &why));
+  CHECK_THAT(why, Catch::Contains("it takes 75, 80, 90"));
+}
+
+TEST_CASE("an artifact with device code loads and runs on the emulated CUDA device; altered code is refused",
+          "[tools][tlc][cuda]") {
+  if (!has_nvrtc()) {
+    WARN("skipped: no NVRTC here to compile device code with");
+    return;
+  }
+  CudaChain c;
+  const std::string out = c.dir.file("chain_cuda.tlart");
+  Result r = run_tlc({c.in, "-o", out, "--emit", "artifact", "--target", "cuda"}, c.dir);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  if (cuda_device::is_available()) {
+    // Its default device is CUDA. (The emulated device's runner compiles the sources for the
+    // host; a GPU loads the cubin of its architecture.)
+    Program p = load_program(out);
+    CHECK(p.device() == kCUDA);
+    const std::vector<Tensor> want = c.forward(c.x), got = p({c.x});
+    REQUIRE(got.size() == 2);
+    for (size_t i = 0; i < got.size(); ++i) CHECK(allclose(got[i].to(kCPU), want[i], 1e-5, 1e-6));
+  } else {
+    WARN("skipped running it: no CUDA device, real or emulated");
+  }
+
+  // Altered code: refused on CUDA naming the node, before the device is needed; the CPU does not read it.
+  struct Case {
+    const char* name;
+    std::function<void(artifact::FusedSteps&)> edit;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"a source hash that is not the steps'",
+       [](artifact::FusedSteps& s) { (*s.mutable_code(0)->mutable_source_sha256())[0] ^= 1; },
+       "its device code 0 was compiled from a source with SHA-256"},
+      {"no source hash", [](artifact::FusedSteps& s) { s.mutable_code(0)->clear_source_sha256(); },
+       "compiled from a source with SHA-256 (none)"},
+      {"two sets of code for one source", [](artifact::FusedSteps& s) { *s.add_code() = s.code(0); },
+       "repeats a kernel source's"},
+      {"an unknown architecture", [](artifact::FusedSteps& s) { s.mutable_code(0)->mutable_images(0)->set_arch("sm_90a"); },
+       "unknown architecture 'sm_90a'"},
+      {"an architecture twice",
+       [](artifact::FusedSteps& s) { s.mutable_code(0)->mutable_images(1)->set_arch(s.code(0).images(0).arch()); },
+       "has two sm_80 images"},
+      {"an image past the section",
+       [](artifact::FusedSteps& s) { s.mutable_code(0)->mutable_images(0)->set_offset(uint64_t{1} << 40); },
+       "outside the cuda section"},
+      {"an image whose end wraps",
+       [](artifact::FusedSteps& s) { s.mutable_code(0)->mutable_images(0)->set_size(~uint64_t{0}); },
+       "outside the cuda section"},
+      {"a cubin that is PTX",
+       [](artifact::FusedSteps& s) {
+         const artifact::CudaImage ptx = s.code(0).images(2);
+         s.mutable_code(0)->mutable_images(0)->set_offset(ptx.offset());
+         s.mutable_code(0)->mutable_images(0)->set_size(ptx.size());
+       },
+       "its sm_80 code is not a cubin"},
+  };
+  for (const Case& k : cases) {
+    INFO(k.name);
+    const std::string altered = c.dir.file("altered.tlart");
+    int node = -1;
+    rewrite_program(out, altered, [&](artifact::Program& p) {
+      for (int i = 0; i < p.nodes_size() && node < 0; ++i)
+        if (p.nodes(i).has_fused() && p.nodes(i).fused().cuda().code_size() > 0) node = i;
+      REQUIRE(node >= 0);
+      k.edit(*p.mutable_nodes(node)->mutable_fused()->mutable_cuda());
+    });
+    CHECK_THROWS_AS(load_program(altered, ProgramLoadOptions{.device = kCUDA}), rt::ArtifactError);
+    CHECK_THROWS_WITH(load_program(altered, ProgramLoadOptions{.device = kCUDA}),
+                      Catch::Contains("node " + std::to_string(node) + " (fused): its") && Catch::Contains(k.message));
+    CHECK_NOTHROW(load_program(altered, ProgramLoadOptions{.device = kCPU}));
+  }
+  // tlc --target cuda compiles the code again from the steps, replacing what was there.
+  const std::string recompiled = c.dir.file("recompiled.tlart");
+  r = run_tlc({c.dir.file("altered.tlart"), "-o", recompiled, "--emit", "artifact", "--target", "cuda"}, c.dir);
+  CHECK(r.exit_code == 0);
+  if (cuda_device::is_available()) CHECK(allclose(load_program(recompiled)({c.x})[0].to(kCPU), c.forward(c.x)[0], 1e-5, 1e-6));
 }
