@@ -2,13 +2,19 @@
 // (PyTorch on the same GPU): device-to-device copy bandwidth, a gelu(x * a + b) chain on
 // 8192 x 8192 float32, the eager per-op overhead (a tiny add, queued back to back), and an
 // MLP 784-512-512-10 SGD-momentum training step at batch 128 (eager, and compiled with and
-// without its CUDA graph). Each figure is the median of
+// without its CUDA graph), and resnet18 inference at batch 32 (eager, and as an exported
+// artifact loaded onto CUDA). Each figure is the median of
 // repeated runs, the GPU synchronized around each. Prints one JSON object per line;
 // bench/cuda_report.py puts them beside the peer's. Without a GPU it says so and exits 0.
+#include <unistd.h>
+
 #include <cstdio>
+#include <filesystem>
 #include <string>
+#include <vector>
 
 #include "bench/timing.h"
+#include "examples/resnet18.h"
 #include "tl/tl.h"
 
 using namespace tl;
@@ -93,6 +99,31 @@ int main() {
     const double s = gpu_median(50, [&] { (void)step(images, labels); });
     emit(graphs ? "mlp_train_step_compiled" : "mlp_train_step_compiled_no_graph", s,
          ", \"graph_calls\": " + std::to_string(step.stats().graph_calls));
+  }
+  // resnet18 inference at batch 32: eager on CUDA, and exported to an artifact (what tlc
+  // compiles) loaded onto CUDA, each fused group a CUDA kernel.
+  try {
+    NoGradGuard no_grad;
+    resnet::ResNet18 net;
+    net.eval();
+    const Tensor images_cpu = randn({32, 3, 224, 224});
+    const auto file = std::filesystem::temp_directory_path() / ("tl_cuda_bench_" + std::to_string(::getpid()) + ".tlart");
+    export_program([&](const Tensor& in) { return net.forward(in); }, images_cpu, file.string());
+    net.to(kCUDA);
+    const Tensor images32 = images_cpu.to(kCUDA);
+    for (int i = 0; i < 3; ++i) (void)net.forward(images32);
+    emit("resnet18_b32_eager", gpu_median(20, [&] { (void)net.forward(images32); }));
+    Program program = load_program(file.string(), {.device = kCUDA});
+    std::vector<Tensor> outputs(1);
+    const std::vector<Tensor> inputs{images32};
+    for (int i = 0; i < 3; ++i) program.run(inputs, outputs);
+    emit("resnet18_b32_artifact", gpu_median(20, [&] { program.run(inputs, outputs); }));
+    std::filesystem::remove(file);
+  } catch (const Error& e) {
+    std::string why = e.what();
+    for (char& c : why)
+      if (c == '"' || c == '\\' || c == '\n') c = ' ';  // stays one JSON string
+    std::printf("{\"side\": \"tl\", \"error\": \"resnet18: %s\"}\n", why.c_str());
   }
   const cuda_device::MemoryStats m = cuda_device::memory_stats();
   std::printf("{\"side\": \"tl\", \"peak_in_use_mib\": %.1f, \"cache_hits\": %lld, \"driver_allocations\": %lld}\n",

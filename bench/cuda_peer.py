@@ -66,6 +66,17 @@ def main():
     emit("mlp_train_step_eager", gpu_median(50, step))
     compiled_step = torch.compile(step)
     emit("mlp_train_step_compiled", gpu_median(50, compiled_step))
+    try:
+        import torchvision
+    except ImportError:
+        print(json.dumps({"side": "torch", "skipped": "resnet18: no torchvision"}))
+        return
+    net = torchvision.models.resnet18().cuda().eval()
+    images = torch.randn(32, 3, 224, 224, device="cuda")
+    with torch.no_grad():
+        for _ in range(3):
+            net(images)
+        emit("resnet18_b32_eager", gpu_median(20, lambda: net(images)))
 
 
 if __name__ == "__main__":

@@ -51,6 +51,10 @@ def main():
     if compiled and eager:
         print(f"compiled MLP step (CUDA graph): {compiled:.4f} ms vs PyTorch eager {eager:.4f} ms: "
               f"{compiled / eager:.2f}x (target <= 0.25x)")
+    artifact, torch_resnet = tl.get("resnet18_b32_artifact", {}).get("ms"), torch.get("resnet18_b32_eager", {}).get("ms")
+    if artifact and torch_resnet:
+        print(f"resnet18 batch 32 from an artifact on CUDA: {artifact:.3f} ms vs PyTorch eager {torch_resnet:.3f} ms: "
+              f"{artifact / torch_resnet:.2f}x (target <= 1.0x)")
 
 
 if __name__ == "__main__":

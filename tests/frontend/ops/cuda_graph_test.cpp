@@ -101,6 +101,24 @@ TEST_CASE("CompileOptions::cuda_graphs = false launches node by node", "[cuda][g
   CHECK(step.stats().graph_calls == 0);
 }
 
+TEST_CASE("a step replayed as a CUDA graph gives the node-by-node step's bits", "[cuda][gpu][graph][determinism]") {
+  if (skip_without_cuda()) return;
+  auto graph_model = mlp(33), plain_model = mlp(33);
+  optim::SGD graph_opt(graph_model->parameters(), {.lr = 0.05, .momentum = 0.9});
+  optim::SGD plain_opt(plain_model->parameters(), {.lr = 0.05, .momentum = 0.9});
+  auto graph_step = compile([&](Tensor x, Tensor y) { return sgd_step(*graph_model, graph_opt, x, y); });
+  auto plain_step =
+      compile([&](Tensor x, Tensor y) { return sgd_step(*plain_model, plain_opt, x, y); }, {.cuda_graphs = false});
+  for (int i = 0; i < 6; ++i) {
+    manual_seed(700 + i);
+    Tensor x = randn({8, 12}).to(kCUDA), y = randint(0, 4, {8}).to(kCUDA);
+    CHECK(allclose(graph_step(x, y).to(kCPU), plain_step(x, y).to(kCPU), 0, 0));
+  }
+  REQUIRE(graph_step.stats().graph_calls == 3);
+  auto a = graph_model->parameters(), b = plain_model->parameters();
+  for (size_t i = 0; i < a.size(); ++i) CHECK(allclose(a[i].to(kCPU), b[i].to(kCPU), 0, 0));
+}
+
 TEST_CASE("random draws in a compiled CUDA program change every call, as eager ones do", "[cuda][gpu][graph]") {
   if (skip_without_cuda()) return;
   Tensor x = randn({6, 10}).to(kCUDA);
