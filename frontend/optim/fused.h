@@ -4,6 +4,8 @@
 // composite version written with tensor ops (in the same .cpp) that handles all other cases.
 #pragma once
 
+#include <cstring>
+
 #include <functional>
 #include <initializer_list>
 
@@ -62,7 +64,14 @@ inline Tensor host_value(const Tensor& like, std::function<double()> read) {
     trace::PauseScope pause;  // an input of the traced program, not a constant
     t = full({}, read(), {.dtype = like.dtype(), .device = like.device()});
   }
-  trace::replay_on_call([t, read]() mutable { t.fill_(read()); });
+  // Refilled only when the value changed: a fill is a kernel launch on a GPU, and most step
+  // values (a constant learning rate) never change.
+  trace::replay_on_call([t, read, last = read()]() mutable {
+    const double now = read();
+    if (std::memcmp(&now, &last, sizeof now) == 0) return;
+    t.fill_(now);
+    last = now;
+  });
   return t;
 }
 

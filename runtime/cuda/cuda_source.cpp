@@ -260,6 +260,19 @@ void check_fused_reduction(const FusedGroup& group) {
   if (!is_floating(result)) throw ValueError("tl: a fused sum of " + std::string(dtype_name(result)));
 }
 
+// A loop, each line after `indent`, that splits the linear index in `rest` (declared by the
+// caller, consumed) into the coordinates of `shape` and adds each coordinate times
+// `<strides>k.stride[d]` to `<offset>k`, input k's offset (declared by the caller).
+void write_offset_loop(std::ostringstream& src, int n_in, const std::string& indent, const char* rest,
+                       const char* shape, const char* strides, const char* offset) {
+  src << "#pragma unroll 1\n"
+      << indent << "for (int d = " << shape << ".rank - 1; d >= 0; --d) {\n"
+      << indent << "  const long long c = " << rest << " % " << shape << ".size[d];\n"
+      << indent << "  " << rest << " /= " << shape << ".size[d];\n";
+  for (int k = 0; k < n_in; ++k) src << indent << "  " << offset << k << " += c * " << strides << k << ".stride[d];\n";
+  src << indent << "}\n";
+}
+
 }  // namespace
 
 std::string fused_kernel_source(const FusedGroup& group, const std::string& name) {
@@ -279,13 +292,8 @@ std::string fused_kernel_source(const FusedGroup& group, const std::string& name
         << "       i += (long long)gridDim.x * blockDim.x) {\n"
         << "    long long rest = i";
     for (int k = 0; k < n_in; ++k) src << ", o" << k << " = 0";
-    src << ";\n"
-        << "#pragma unroll 1\n"
-        << "    for (int d = shape.rank - 1; d >= 0; --d) {\n"
-        << "      const long long c = rest % shape.size[d];\n"
-        << "      rest /= shape.size[d];\n";
-    for (int k = 0; k < n_in; ++k) src << "      o" << k << " += c * s" << k << ".stride[d];\n";
-    src << "    }\n";
+    src << ";\n";
+    write_offset_loop(src, n_in, "    ", "rest", "shape", "s", "o");
   } else {
     // Output element i: its kept coordinates give each input's base offset; the loop over
     // the reduced coordinates adds each input's offset there.
@@ -297,24 +305,14 @@ std::string fused_kernel_source(const FusedGroup& group, const std::string& name
         << "       i += (long long)gridDim.x * blockDim.x) {\n"
         << "    long long rest = i";
     for (int k = 0; k < n_in; ++k) src << ", b" << k << " = 0";
-    src << ";\n"
-        << "#pragma unroll 1\n"
-        << "    for (int d = kept.rank - 1; d >= 0; --d) {\n"
-        << "      const long long c = rest % kept.size[d];\n"
-        << "      rest /= kept.size[d];\n";
-    for (int k = 0; k < n_in; ++k) src << "      b" << k << " += c * ks" << k << ".stride[d];\n";
-    src << "    }\n"
-        << "    " << compute_type(result) << " acc = 0;\n"
+    src << ";\n";
+    write_offset_loop(src, n_in, "    ", "rest", "kept", "ks", "b");
+    src << "    " << compute_type(result) << " acc = 0;\n"
         << "    for (long long j = 0; j < per_output; ++j) {\n"
         << "      long long r = j";
     for (int k = 0; k < n_in; ++k) src << ", o" << k << " = b" << k;
-    src << ";\n"
-        << "#pragma unroll 1\n"
-        << "      for (int d = reduced.rank - 1; d >= 0; --d) {\n"
-        << "        const long long c = r % reduced.size[d];\n"
-        << "        r /= reduced.size[d];\n";
-    for (int k = 0; k < n_in; ++k) src << "        o" << k << " += c * rs" << k << ".stride[d];\n";
-    src << "      }\n";
+    src << ";\n";
+    write_offset_loop(src, n_in, "      ", "r", "reduced", "rs", "o");
   }
   src << fused_steps(group);
   if (!reduce) {
@@ -356,28 +354,18 @@ std::string fused_block_reduction_source(const FusedGroup& group, const std::str
       << "    if (i < rows) {\n"
       << "      long long rest = i";
   for (int k = 0; k < n_in; ++k) src << ", b" << k << " = 0";
-  src << ";\n"
-      << "#pragma unroll 1\n"
-      << "      for (int d = kept.rank - 1; d >= 0; --d) {\n"
-      << "        const long long c = rest % kept.size[d];\n"
-      << "        rest /= kept.size[d];\n";
-  for (int k = 0; k < n_in; ++k) src << "        b" << k << " += c * ks" << k << ".stride[d];\n";
-  src << "      }\n"
-      << "      for (long long j = j_begin + ty; j < j_end; j += blockDim.y) {\n"
+  src << ";\n";
+  write_offset_loop(src, n_in, "      ", "rest", "kept", "ks", "b");
+  src << "      for (long long j = j_begin + ty; j < j_end; j += blockDim.y) {\n"
       << "        long long r = j";
   for (int k = 0; k < n_in; ++k) src << ", o" << k << " = b" << k;
   src << ";\n"
       // One reduced dim (a row, or dims the host merged into one): no division per value.
       << "        if (reduced.rank == 1) {\n";
   for (int k = 0; k < n_in; ++k) src << "          o" << k << " += j * rs" << k << ".stride[0];\n";
-  src << "        } else {\n"
-      << "#pragma unroll 1\n"
-      << "          for (int d = reduced.rank - 1; d >= 0; --d) {\n"
-      << "            const long long c = r % reduced.size[d];\n"
-      << "            r /= reduced.size[d];\n";
-  for (int k = 0; k < n_in; ++k) src << "            o" << k << " += c * rs" << k << ".stride[d];\n";
-  src << "          }\n"
-      << "        }\n"
+  src << "        } else {\n";
+  write_offset_loop(src, n_in, "          ", "r", "reduced", "rs", "o");
+  src << "        }\n"
       << fused_steps(group)
       << "        acc += (" << acc << ")r" << group.steps.size() - 1 << ";\n"
       << "      }\n"

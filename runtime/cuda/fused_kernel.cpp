@@ -38,8 +38,7 @@ void CudaFusedKernel::run(std::span<const Tensor> inputs, Tensor& out) const {
   const int64_t n = out.numel();
   args.add<long long>(n);
   if (n == 0) return;
-  KernelRunner& r = runner();
-  r.launch(r.function(source_, entry_, "fused " + description_), launch_1d(n), args);
+  runner().launch(cached_function(entry_, [&] { return source_; }, description_), launch_1d(n), args);
 }
 
 void CudaFusedKernel::run_reduction(std::span<const Tensor> inputs, Tensor& out) const {

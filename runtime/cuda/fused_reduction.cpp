@@ -1,5 +1,5 @@
 // The launches of a fused group ending in a sum or mean, in the form its shapes call for. The
-// block form's plan follows the sum op's kernel (ops/reduce.cpp): the same block shapes, the
+// block form is laid out as the sum op's kernel (reduce_layout.h): the same block shapes, the
 // same split of long reductions over blockIdx.y, combined in order in a second pass.
 #include "runtime/cuda/fused_reduction.h"
 
@@ -8,70 +8,12 @@
 
 #include "runtime/base/sha256.h"
 #include "runtime/cuda/launch.h"
+#include "runtime/cuda/reduce_layout.h"
 #include "tl/error.h"
 
 namespace tl::rt::cuda {
 
 namespace {
-
-constexpr unsigned kBlockThreads = 256;  // the block kernel's __shared__ array holds one value per thread
-constexpr int64_t kMaxGrid = 65535;      // blocks along x; the kernels loop over the rest
-// A reduction with fewer blocks than this is split along its values over blockIdx.y (chunks of
-// at least kSplitChunk values) so that it fills the GPU; the chunks combine in a second pass.
-constexpr int64_t kSplitTargetBlocks = 256;
-constexpr int64_t kSplitChunk = 4096;
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-unsigned pow2_at_least(int64_t n) {
-  unsigned p = 1;
-  while (p < n && p < (1u << 30)) p *= 2;
-  return p;
-}
-
-// A block of x outputs by y threads along each (y a power of two: the tree halves it).
-// `across_first`: the kept dims, not the reduced ones, are inner, so adjacent threads take
-// adjacent outputs (32 of them, each read 8 values at a time).
-Dim3 block_2d(int64_t outputs, int64_t length, bool across_first) {
-  Dim3 b;
-  if (across_first) {
-    b.x = std::min(32u, pow2_at_least(outputs));
-    b.y = std::min(kBlockThreads / b.x, pow2_at_least(length));
-  } else {
-    b.y = std::min(kBlockThreads, pow2_at_least(length));
-    b.x = std::min(kBlockThreads / b.y, pow2_at_least(outputs));
-  }
-  return b;
-}
-
-// Dims of the iteration space as a kernel's shape and every input's strides: size-1 dims
-// dropped, and a dim merged into the one before it when each input's stride there spans it
-// (the same element order, fewer divisions per value; a contiguous row reduction over the
-// last two dims becomes one dim).
-struct MergedDims {
-  KernelShape shape;
-  std::vector<KernelStrides> strides;  // per input
-};
-MergedDims merged_dims(const std::vector<int64_t>& sizes, const std::vector<std::vector<int64_t>>& strides) {
-  MergedDims m;
-  m.strides.resize(strides.size());
-  int& rank = m.shape.rank;
-  for (size_t d = 0; d < sizes.size(); ++d) {
-    if (sizes[d] == 1) continue;
-    bool merges = rank > 0;
-    for (size_t k = 0; k < strides.size() && merges; ++k)
-      merges = m.strides[k].stride[rank - 1] == strides[k][d] * sizes[d];
-    if (merges) {
-      m.shape.size[rank - 1] *= sizes[d];
-      for (size_t k = 0; k < strides.size(); ++k) m.strides[k].stride[rank - 1] = strides[k][d];
-      continue;
-    }
-    m.shape.size[rank] = sizes[d];
-    for (size_t k = 0; k < strides.size(); ++k) m.strides[k].stride[rank] = strides[k][d];
-    ++rank;
-  }
-  return m;
-}
 
 // Whether the innermost dim of `space` of size > 1 is one of `reduce_dims`.
 bool innermost_reduced(const Shape& space, std::span<const int64_t> reduce_dims) {
@@ -178,17 +120,11 @@ void run_fused_reduction(const FusedGroup& group, const FusedKernelSource& threa
     for (const KernelStrides& s : kept.strides) args.add(s);
     for (const KernelStrides& s : red.strides) args.add(s);
     args.add<long long>(rows).add<long long>(per_output).add<double>(scale);
-    r.launch(r.function(thread.source, thread.entry, "fused " + description), launch_1d(rows), args);
+    r.launch(cached_function(thread.entry, [&] { return thread.source; }, description), launch_1d(rows), args);
     return;
   }
-  LaunchShape shape;
-  shape.block = block_2d(rows, per_output, !innermost_reduced(space, group.reduce_dims));
-  const int64_t blocks = std::min(ceil_div(rows, shape.block.x), kMaxGrid);
-  shape.grid.x = static_cast<unsigned>(blocks);
-  int64_t splits = std::max<int64_t>(1, std::min(per_output / kSplitChunk, kSplitTargetBlocks / blocks));
-  const int64_t chunk = std::max<int64_t>(1, ceil_div(per_output, splits));
-  splits = std::max<int64_t>(1, ceil_div(per_output, chunk));
-  shape.grid.y = static_cast<unsigned>(splits);
+  const auto [shape, splits, chunk] =
+      block_reduce_launch(rows, per_output, !innermost_reduced(space, group.reduce_dims));
   const DType result = group.steps.back().dtype;
   const DType acc = result == kFloat16 || result == kBFloat16 ? kFloat32 : result;
   Tensor partial;  // [splits, rows]: each chunk's sums, in the compute type
@@ -197,11 +133,13 @@ void run_fused_reduction(const FusedGroup& group, const FusedKernelSource& threa
   for (const KernelStrides& s : kept.strides) args.add(s);
   for (const KernelStrides& s : red.strides) args.add(s);
   args.add<long long>(rows).add<long long>(per_output).add<long long>(chunk).add<double>(scale);
-  r.launch(r.function(block.source, block.entry, "fused " + description), shape, args);
+  r.launch(cached_function(block.entry, [&] { return block.source; }, description), shape, args);
   if (splits == 1) return;
   KernelArgs combine;
   combine.add(partial).add(out).add<long long>(rows).add<long long>(splits).add<double>(scale);
-  r.launch(r.function(block.source, block.entry + "_combine", "fused " + description), launch_1d(rows), combine);
+  // The combine kernel is the second entry of the block form's source.
+  r.launch(cached_function(block.entry + "_combine", [&] { return block.source; }, description), launch_1d(rows),
+           combine);
 }
 
 }  // namespace tl::rt::cuda

@@ -160,12 +160,41 @@ void set_current_stream(void* stream) { thread_stream = stream; }
 
 void set_runner(KernelRunner* r) { installed_runner.store(r); }
 
-void launch_kernel(const std::string& source, DType dtype, const std::string& entry, const LaunchShape& shape,
-                   KernelArgs& args) {
+namespace {
+std::atomic<uint64_t> next_runner_id{1};
+
+struct LoadedFunctions {
+  std::mutex mutex;
+  std::unordered_map<uint64_t, std::unordered_map<std::string, void*>> by_runner;
+};
+LoadedFunctions& loaded_functions() {
+  static auto* loaded = new LoadedFunctions();  // lives for the process, as loaded modules do
+  return *loaded;
+}
+}  // namespace
+
+KernelRunner::KernelRunner() : id_(next_runner_id++) {}
+
+void* cached_function(const std::string& entry, const std::function<std::string()>& source, const std::string& label) {
   KernelRunner& r = runner();
-  void* f = r.function(kernel_preamble_for(dtype) + source, entry, entry);
+  LoadedFunctions& loaded = loaded_functions();
+  {
+    std::lock_guard<std::mutex> lock(loaded.mutex);
+    auto& functions = loaded.by_runner[r.id()];
+    if (auto hit = functions.find(entry); hit != functions.end()) return hit->second;
+  }
+  // Compiled outside the lock: NVRTC takes long, and the runner serializes its own loading.
+  void* f = r.function(source(), entry, label);
+  std::lock_guard<std::mutex> lock(loaded.mutex);
+  loaded.by_runner[r.id()].emplace(entry, f);
+  return f;
+}
+
+void launch_kernel(const std::string& entry, DType dtype, const std::function<std::string()>& source,
+                   const LaunchShape& shape, KernelArgs& args) {
+  void* f = cached_function(entry, [&] { return kernel_preamble_for(dtype) + source(); }, entry);
   if (shape.grid.x == 0 || shape.grid.y == 0 || shape.grid.z == 0) return;
-  r.launch(f, shape, args);
+  runner().launch(f, shape, args);
 }
 
 // ---- registration ----

@@ -95,7 +95,11 @@ LaunchShape launch_1d(int64_t n, unsigned threads = 256);
 // Where op kernels run.
 class KernelRunner {
  public:
+  KernelRunner();
   virtual ~KernelRunner() = default;
+  // Unique in the process (a runner made where another was destroyed gets a new one): what
+  // loaded functions are cached under.
+  uint64_t id() const { return id_; }
   // `entry` of `source` (complete: preamble included), compiled and loaded once; `label` names
   // it in compile errors.
   virtual void* function(const std::string& source, const std::string& entry, const std::string& label) = 0;
@@ -125,6 +129,9 @@ class KernelRunner {
   virtual std::unique_ptr<Graph> end_capture(void* stream) = 0;
   // Ends a capture that is being abandoned (an exception), discarding what it recorded.
   virtual void abort_capture(void* stream) = 0;
+
+ private:
+  uint64_t id_;
 };
 
 // Host reads that stream capture postpones: a kernel whose verdict the host must read (an
@@ -160,10 +167,17 @@ KernelRunner& runner();
 // Installs `r` for the process (null: the GPU's again). For tests.
 void set_runner(KernelRunner* r);
 
-// Compiles (once) and launches `entry` of `source`, which lacks its preamble: the preamble
-// for `dtype` (kernel_preamble_for) is prepended.
-void launch_kernel(const std::string& source, DType dtype, const std::string& entry, const LaunchShape& shape,
-                   KernelArgs& args);
+// The loaded function `entry` of the current runner. `entry` names one source in the program
+// (op kernel entries are unique across families; fused kernels are named by their source's
+// digest), so after the first call the function is found by (runner, entry) alone: the
+// source is neither written nor hashed again, which would cost more than the launch.
+// `source` (complete, its preamble included) is called on the first use only.
+void* cached_function(const std::string& entry, const std::function<std::string()>& source, const std::string& label);
+
+// Compiles (once) and launches `entry` of the source `source()` returns, which lacks its
+// preamble: the preamble for `dtype` (kernel_preamble_for) is prepended.
+void launch_kernel(const std::string& entry, DType dtype, const std::function<std::string()>& source,
+                   const LaunchShape& shape, KernelArgs& args);
 
 // ---- registration ----
 

@@ -10,45 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "c_api_checks.h"
 #include "tl_runtime.h"
 
 enum { N = 4, IN = 16, OUT = 3 };
-
-static int failures = 0;
-
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                              \
-    }                                                                          \
-  } while (0)
-
-/* A call that must fail with `want` and leave a message containing `part`. */
-#define CHECK_FAILS(call, want, part)                                                                  \
-  do {                                                                                                 \
-    tl_status got_ = (call);                                                                           \
-    if (got_ != (want) || strstr(tl_last_error(), (part)) == NULL) {                                   \
-      fprintf(stderr, "%s:%d: %s returned %s (want %s), message \"%s\" (want it to mention \"%s\")\n", \
-              __FILE__, __LINE__, #call, tl_status_name(got_), tl_status_name(want), tl_last_error(), (part)); \
-      ++failures;                                                                                      \
-    }                                                                                                  \
-  } while (0)
-
-static int read_bytes(const char* dir, const char* name, void* out, size_t size) {
-  char path[4096];
-  FILE* f;
-  size_t got;
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  f = fopen(path, "rb");
-  if (f == NULL) {
-    fprintf(stderr, "cannot open %s\n", path);
-    return 0;
-  }
-  got = fread(out, 1, size, f);
-  fclose(f);
-  return got == size;
-}
 
 /* Runs `program` on x into y; 1 when y is within `tolerance` (relative, and absolute near 0) of `expected`. */
 static int runs_close(tl_program* program, const float* x, const float* expected, float tolerance) {
@@ -57,14 +22,8 @@ static int runs_close(tl_program* program, const float* x, const float* expected
   tl_tensor_desc in, out;
   size_t i;
   int close = 1;
-  in.data = (void*)x;
-  in.shape = x_shape;
-  in.rank = 2;
-  in.dtype = TL_FLOAT32;
-  out.data = y;
-  out.shape = y_shape;
-  out.rank = 2;
-  out.dtype = TL_FLOAT32;
+  in = float_matrix((void*)x, x_shape);
+  out = float_matrix(y, y_shape);
   memset(y, 0, sizeof y);
   if (tl_program_run(program, &in, 1, &out, 1) != TL_OK) {
     fprintf(stderr, "tl_program_run: %s\n", tl_last_error());
@@ -94,7 +53,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   emulated = argc == 3;
-  if (!read_bytes(argv[1], "input.f32", x, sizeof x) || !read_bytes(argv[1], "expected.f32", expected, sizeof expected))
+  if (!read_floats(argv[1], "input.f32", x, N * IN) || !read_floats(argv[1], "expected.f32", expected, N * OUT))
     return 1;
   snprintf(path, sizeof path, "%s/mlp.tlart", argv[1]);
   f = fopen(path, "rb");
@@ -202,10 +161,5 @@ int main(int argc, char** argv) {
   }
   CHECK(strcmp(tl_status_name(TL_ERROR_DEVICE), "TL_ERROR_DEVICE") == 0);
 
-  if (failures) {
-    fprintf(stderr, "%d check(s) failed\n", failures);
-    return 1;
-  }
-  printf("c_api_device_test%s: all checks passed\n", emulated ? " (emulated CUDA device)" : "");
-  return 0;
+  return report(emulated ? "c_api_device_test (emulated CUDA device)" : "c_api_device_test");
 }

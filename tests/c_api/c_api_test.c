@@ -11,47 +11,10 @@
 #include <threads.h>
 #endif
 
+#include "c_api_checks.h"
 #include "tl_runtime.h"
 
 enum { N = 4, IN = 16, OUT = 3, RUNS_PER_THREAD = 50 };
-
-static int failures = 0;
-
-#define CHECK(cond)                                                   \
-  do {                                                                \
-    if (!(cond)) {                                                    \
-      fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                     \
-    }                                                                 \
-  } while (0)
-
-/* A call that must fail with `want` and leave a message containing `part`. */
-#define CHECK_FAILS(call, want, part)                                                              \
-  do {                                                                                             \
-    tl_status got_ = (call);                                                                       \
-    if (got_ != (want) || strstr(tl_last_error(), (part)) == NULL) {                               \
-      fprintf(stderr, "%s:%d: %s returned %s (want %s), message \"%s\" (want it to mention \"%s\")\n", \
-              __FILE__, __LINE__, #call, tl_status_name(got_), tl_status_name(want), tl_last_error(), (part)); \
-      ++failures;                                                                                  \
-    }                                                                                              \
-  } while (0)
-
-/* Reads exactly `count` floats from `dir`/`name` (the host's byte order, little-endian). */
-static int read_floats(const char* dir, const char* name, float* out, size_t count) {
-  char path[4096];
-  FILE* f;
-  size_t got;
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  f = fopen(path, "rb");
-  if (f == NULL) {
-    fprintf(stderr, "cannot open %s\n", path);
-    return 0;
-  }
-  got = fread(out, sizeof(float), count, f);
-  fclose(f);
-  if (got != count) fprintf(stderr, "%s: read %zu floats, want %zu\n", path, got, count);
-  return got == count;
-}
 
 /* What a second thread works on. */
 typedef struct {
@@ -73,14 +36,8 @@ static int second_thread(void* arg) {
   w->saw_no_message = strcmp(tl_last_error(), "") == 0;
   w->saw_own_message = tl_program_input(w->program, 7, NULL, NULL, NULL, NULL) == TL_ERROR_INVALID_ARGUMENT &&
                        strstr(tl_last_error(), "input index 7") != NULL;
-  in.data = (void*)w->x;
-  in.shape = x_shape;
-  in.rank = 2;
-  in.dtype = TL_FLOAT32;
-  out.data = y;
-  out.shape = y_shape;
-  out.rank = 2;
-  out.dtype = TL_FLOAT32;
+  in = float_matrix((void*)w->x, x_shape);
+  out = float_matrix(y, y_shape);
   for (k = 0; k < RUNS_PER_THREAD; ++k) {
     memset(y, 0, sizeof y);
     w->runs_matching += tl_program_run(w->program, &in, 1, &out, 1) == TL_OK && memcmp(y, w->expected, sizeof y) == 0;
@@ -127,14 +84,8 @@ int main(int argc, char** argv) {
   CHECK(tl_program_input(program, 0, NULL, NULL, &rank, NULL) == TL_OK && rank == 2);
 
   /* Run into our own buffers: the eager model's output, bit for bit, on every call. */
-  in.data = x;
-  in.shape = x_shape;
-  in.rank = 2;
-  in.dtype = TL_FLOAT32;
-  out.data = y;
-  out.shape = y_shape;
-  out.rank = 2;
-  out.dtype = TL_FLOAT32;
+  in = float_matrix(x, x_shape);
+  out = float_matrix(y, y_shape);
   memset(y, 0, sizeof y);
   if (tl_program_run(program, &in, 1, &out, 1) != TL_OK) fprintf(stderr, "tl_program_run: %s\n", tl_last_error());
   CHECK(memcmp(y, expected, sizeof y) == 0);
@@ -271,10 +222,5 @@ int main(int argc, char** argv) {
   tl_program_free(program);
   tl_program_free(NULL);
 
-  if (failures) {
-    fprintf(stderr, "%d check(s) failed\n", failures);
-    return 1;
-  }
-  printf("c_api_test: all checks passed\n");
-  return 0;
+  return report("c_api_test");
 }

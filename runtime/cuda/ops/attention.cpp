@@ -527,7 +527,7 @@ void launch(AttentionKernel k, const Operands& o, const Tensor& result, const Te
   shape.grid.y = static_cast<unsigned>(std::min(chunks, kMaxGridYZ));
   shape.grid.z = static_cast<unsigned>(std::min(o.p.B, static_cast<long long>(kMaxGridYZ)));
   const DType dtype = o.q.dtype();
-  launch_kernel(attention_source(k, dtype), dtype, attention_entry(k, dtype), shape, args);
+  launch_kernel(attention_entry(k, dtype), dtype, [&] { return attention_source(k, dtype); }, shape, args);
 }
 
 // The leading dims of `t` (all but the last `keep`).

@@ -304,7 +304,7 @@ std::string conv_source(ConvKernel k, DType dtype) {
 }
 
 void launch_conv(ConvKernel k, DType dtype, const LaunchShape& shape, KernelArgs& args) {
-  launch_kernel(conv_source(k, dtype), dtype, conv_entry(k, dtype), shape, args);
+  launch_kernel(conv_entry(k, dtype), dtype, [&] { return conv_source(k, dtype); }, shape, args);
 }
 
 // The geometry of conv2d over x: (N, C, H, W) and w: (O, C/G, KH, KW) under attrs `a` (stride,
@@ -550,7 +550,7 @@ std::string pool_source(PoolKernel k, DType dtype) {
 }
 
 void launch_pool(PoolKernel k, DType dtype, long long n, KernelArgs& args) {
-  launch_kernel(pool_source(k, dtype), dtype, pool_entry(k, dtype), launch_1d(n), args);
+  launch_kernel(pool_entry(k, dtype), dtype, [&] { return pool_source(k, dtype); }, launch_1d(n), args);
 }
 
 

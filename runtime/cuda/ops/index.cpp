@@ -72,7 +72,7 @@ void copy_kernel(std::span<const Tensor> in, Tensor& out, const ops::Attrs&) {
   const int64_t n = out.numel();
   KernelArgs args;
   args.add(x).add(out).add(kernel_shape(x.shape())).add(kernel_strides(x, x.dim())).add<long long>(n);
-  launch_kernel(copy_source(x.dtype()), x.dtype(), entry("copy", x.dtype()), launch_1d(n), args);
+  launch_kernel(entry("copy", x.dtype()), x.dtype(), [&] { return copy_source(x.dtype()); }, launch_1d(n), args);
 }
 
 // ---- index checks ----
@@ -135,7 +135,8 @@ void check_index_range(const Tensor& index, int64_t bound, const char* op, const
   KernelArgs args;
   args.add(index).add(first_bad).add(kernel_shape(index.shape())).add(kernel_strides(index, index.dim()));
   args.add<long long>(bound).add<long long>(n);
-  launch_kernel(index_check_source(index.dtype()), kInt64, entry("index_check", index.dtype()), shape, args);
+  launch_kernel(entry("index_check", index.dtype()), kInt64,
+                [&] { return index_check_source(index.dtype()); }, shape, args);
 
   auto verdict = [n, bound, op = std::string(op), what = std::string(what), target](const std::vector<int64_t>& host) {
     int64_t at = n, value = 0;
@@ -201,7 +202,7 @@ void cat_kernel(std::span<const Tensor> in, Tensor& out, const ops::Attrs& a) {
       KernelArgs args;
       args.add(t).add(slice).add(kernel_shape(t.shape())).add(kernel_strides(t, t.dim())).add(s_out);
       args.add<long long>(n);
-      launch_kernel(cat_source(dtype), dtype, entry("cat", dtype), launch_1d(n, kThreads), args);
+      launch_kernel(entry("cat", dtype), dtype, [&] { return cat_source(dtype); }, launch_1d(n, kThreads), args);
     }
     offset += size;
   }
@@ -246,7 +247,8 @@ void slice_backward_kernel(std::span<const Tensor> in, Tensor& out, const ops::A
   args.add(dout).add(out).add(kernel_shape(out.shape())).add(kernel_strides(dout, dout.dim()));
   args.add<int>(static_cast<int>(a.axis)).add<long long>(a.count).add<long long>(a.step);
   args.add<long long>(dout.shape()[a.axis]).add<long long>(n);
-  launch_kernel(slice_backward_source(dtype), dtype, entry("slice_backward", dtype), launch_1d(n, kThreads), args);
+  launch_kernel(entry("slice_backward", dtype), dtype,
+                [&] { return slice_backward_source(dtype); }, launch_1d(n, kThreads), args);
 }
 
 // ---- gather ----
@@ -285,8 +287,8 @@ void gather_kernel(std::span<const Tensor> in, Tensor& out, const ops::Attrs& a)
   args.add(x).add(index).add(out).add(kernel_shape(index.shape())).add(kernel_strides(x, x.dim()));
   args.add(kernel_strides(index, index.dim())).add<int>(static_cast<int>(a.axis));
   args.add<long long>(x.shape()[a.axis]).add<long long>(n);
-  launch_kernel(gather_source(x.dtype(), index.dtype()), x.dtype(), entry("gather", x.dtype(), index.dtype()),
-                launch_1d(n, kThreads), args);
+  launch_kernel(entry("gather", x.dtype(), index.dtype()), x.dtype(),
+                [&] { return gather_source(x.dtype(), index.dtype()); }, launch_1d(n, kThreads), args);
 }
 
 // ---- index_select ----
@@ -327,8 +329,8 @@ void index_select_kernel(std::span<const Tensor> in, Tensor& out, const ops::Att
   args.add(x).add(index).add(out).add(kernel_shape(out.shape())).add(kernel_strides(x, x.dim()));
   args.add<long long>(index.strides()[0]).add<int>(static_cast<int>(a.axis)).add<long long>(x.shape()[a.axis]);
   args.add<long long>(n);
-  launch_kernel(index_select_source(x.dtype(), index.dtype()), x.dtype(),
-                entry("index_select", x.dtype(), index.dtype()), launch_1d(n, kThreads), args);
+  launch_kernel(entry("index_select", x.dtype(), index.dtype()), x.dtype(),
+                [&] { return index_select_source(x.dtype(), index.dtype()); }, launch_1d(n, kThreads), args);
 }
 
 // ---- one_hot ----
@@ -360,8 +362,8 @@ void one_hot_kernel(std::span<const Tensor> in, Tensor& out, const ops::Attrs& a
   KernelArgs args;
   args.add(index).add(out).add(kernel_shape(index.shape())).add(kernel_strides(index, index.dim()));
   args.add<long long>(a.count).add<long long>(n);
-  launch_kernel(one_hot_source(index.dtype()), kInt64, entry("one_hot", index.dtype()), launch_1d(n, kThreads),
-                args);
+  launch_kernel(entry("one_hot", index.dtype()), kInt64,
+                [&] { return one_hot_source(index.dtype()); }, launch_1d(n, kThreads), args);
 }
 
 // ---- index_add and scatter_add: a stable sort of each index line, then a sum per element ----
@@ -551,12 +553,13 @@ void scatter_sum(const Tensor& src, const Tensor& index, Tensor& out, int64_t ax
     KernelArgs args;
     args.add(index).add(keys).add(perm).add(kernel_shape(index.shape())).add(kernel_strides(index, index.dim()));
     args.add<int>(static_cast<int>(index_axis)).add<long long>(lines).add<long long>(width).add<long long>(tiles);
-    launch_kernel(sort_runs_source(index.dtype()), kInt64, entry("index_sort_runs", index.dtype()), shape, args);
+    launch_kernel(entry("index_sort_runs", index.dtype()), kInt64,
+                  [&] { return sort_runs_source(index.dtype()); }, shape, args);
     for (; width < J; width *= 2) {
       KernelArgs merge;
       merge.add(keys).add(perm).add(keys_other).add(perm_other).add<long long>(J).add<long long>(width);
       merge.add<long long>(m);
-      launch_kernel(merge_source(), kInt64, "tl_index_sort_merge", launch_1d(m, kThreads), merge);
+      launch_kernel("tl_index_sort_merge", kInt64, [&] { return merge_source(); }, launch_1d(m, kThreads), merge);
       std::swap(keys, keys_other);
       std::swap(perm, perm_other);
     }
@@ -567,7 +570,8 @@ void scatter_sum(const Tensor& src, const Tensor& index, Tensor& out, int64_t ax
   args.add(src).add(keys).add(perm).add(out).add(kernel_shape(out.shape())).add(kernel_shape(src.shape()));
   args.add(kernel_strides(src, src.dim())).add<int>(static_cast<int>(axis)).add<int>(per_line ? 1 : 0);
   args.add<long long>(n);
-  launch_kernel(scatter_sum_source(dtype), dtype, entry("index_scatter_sum", dtype), launch_1d(n, kThreads), args);
+  launch_kernel(entry("index_scatter_sum", dtype), dtype,
+                [&] { return scatter_sum_source(dtype); }, launch_1d(n, kThreads), args);
 }
 
 // out: attrs.dims = zeros, then out[:, index[k], :] += src[:, k, :] for k in order.

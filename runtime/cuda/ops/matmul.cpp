@@ -147,7 +147,7 @@ void matmul_tiled(const Tensor& a, const Tensor& b, const Tensor& bias, bool rel
   shape.grid.y = static_cast<unsigned>(std::min<int64_t>((M + kTile - 1) / kTile, 65535));
   shape.grid.z = static_cast<unsigned>(std::min<int64_t>(nbatch, 65535));
   const DType dtype = out.dtype();
-  launch_kernel(matmul_source(dtype), dtype, matmul_entry(dtype), shape, args);
+  launch_kernel(matmul_entry(dtype), dtype, [&] { return matmul_source(dtype); }, shape, args);
 }
 
 // ---- cuBLASLt ----

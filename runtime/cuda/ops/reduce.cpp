@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "runtime/cuda/launch.h"
+#include "runtime/cuda/reduce_layout.h"
 #include "tl/error.h"
 
 namespace tl::rt::cuda {
@@ -24,21 +25,7 @@ constexpr DType kAllDTypes[] = {kFloat32, kFloat64, kFloat16, kBFloat16, kInt32,
 constexpr DType kNumericDTypes[] = {kFloat32, kFloat64, kFloat16, kBFloat16, kInt32, kInt64};
 constexpr DType kFloatingDTypes[] = {kFloat32, kFloat64, kFloat16, kBFloat16};
 
-constexpr unsigned kBlockThreads = 256;  // the kernels' __shared__ arrays hold one value per thread
-constexpr int64_t kMaxGrid = 65535;      // blocks along x; kernels loop over the rest
-constexpr int64_t kSortTile = 2048;      // values one block sorts in shared memory (argsort)
-// A reduction with fewer blocks than this is split along its values over blockIdx.y (chunks of
-// at least kSplitChunk values) so that it fills the GPU; the chunks combine in a second pass.
-constexpr int64_t kSplitTargetBlocks = 256;
-constexpr int64_t kSplitChunk = 4096;
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-unsigned pow2_at_least(int64_t n) {
-  unsigned p = 1;
-  while (p < n && p < (1u << 30)) p *= 2;
-  return p;
-}
+constexpr int64_t kSortTile = 2048;  // values one block sorts in shared memory (argsort)
 
 DType compute_dtype_of(DType dtype) { return dtype == kFloat16 || dtype == kBFloat16 ? kFloat32 : dtype; }
 // What sum accumulates in, as the CPU's SumAcc: float for half types and float32, int64 for integers.
@@ -468,50 +455,27 @@ std::string argsort_merge_source(DType d) {
 }
 
 void launch(const char* kernel, std::string (*source)(DType), DType dtype, const LaunchShape& shape, KernelArgs& args) {
-  launch_kernel(source(dtype), dtype, entry_of(kernel, dtype), shape, args);
+  launch_kernel(entry_of(kernel, dtype), dtype, [&] { return source(dtype); }, shape, args);
 }
 
 // ---- geometry ----
 
-// (size, stride) pairs, in order, as a kernel's shape and strides: size-1 dims dropped, and a
-// dim merged into the one before it when that one's stride spans it (same element order,
-// fewer divisions per index).
+// One tensor's dims as a kernel's shape and strides.
 struct Dims {
   KernelShape shape;
   KernelStrides strides;
   bool innermost_contiguous() const { return shape.rank > 0 && strides.stride[shape.rank - 1] == 1; }
 };
 
-Dims merged_dims(const std::vector<std::pair<int64_t, int64_t>>& dims) {
-  Dims m;
-  int& rank = m.shape.rank;
+// (size, stride) pairs, in order, merged as merged_dims merges them.
+Dims merged_tensor_dims(const std::vector<std::pair<int64_t, int64_t>>& dims) {
+  std::vector<int64_t> sizes, strides;
   for (const auto& [size, stride] : dims) {
-    if (size == 1) continue;
-    if (rank > 0 && m.strides.stride[rank - 1] == stride * size) {
-      m.shape.size[rank - 1] *= size;
-      m.strides.stride[rank - 1] = stride;
-      continue;
-    }
-    m.shape.size[rank] = size;
-    m.strides.stride[rank] = stride;
-    ++rank;
+    sizes.push_back(size);
+    strides.push_back(stride);
   }
-  return m;
-}
-
-// A block of x outputs by y threads along each (y a power of two: the trees halve it).
-// `across_first`: the kept dims, not the reduced ones, are contiguous in memory, so adjacent
-// threads take adjacent outputs.
-Dim3 block_2d(int64_t outputs, int64_t length, bool across_first) {
-  Dim3 b;
-  if (across_first) {
-    b.x = std::min(32u, pow2_at_least(outputs));
-    b.y = std::min(kBlockThreads / b.x, pow2_at_least(length));
-  } else {
-    b.y = std::min(kBlockThreads, pow2_at_least(length));
-    b.x = std::min(kBlockThreads / b.y, pow2_at_least(outputs));
-  }
-  return b;
+  const MergedDims m = merged_dims(sizes, {strides});
+  return {m.shape, m.strides[0]};
 }
 
 // A reduction over `dims` (normalized, ascending): output r is the r-th combination of the kept
@@ -536,15 +500,13 @@ Reduction plan_reduction(const Tensor& x, const Shape& dims) {
     red.emplace_back(x.shape()[d], x.strides()[d]);
     r.cols *= x.shape()[d];
   }
-  r.kept = merged_dims(kept);
-  r.red = merged_dims(red);
-  r.shape.block = block_2d(r.rows, r.cols, r.kept.innermost_contiguous() && !r.red.innermost_contiguous());
-  const int64_t blocks = std::min(ceil_div(r.rows, r.shape.block.x), kMaxGrid);
-  r.shape.grid.x = static_cast<unsigned>(blocks);
-  r.splits = std::max<int64_t>(1, std::min(r.cols / kSplitChunk, kSplitTargetBlocks / blocks));
-  r.chunk = std::max<int64_t>(1, ceil_div(r.cols, r.splits));
-  r.splits = std::max<int64_t>(1, ceil_div(r.cols, r.chunk));
-  r.shape.grid.y = static_cast<unsigned>(r.splits);
+  r.kept = merged_tensor_dims(kept);
+  r.red = merged_tensor_dims(red);
+  const BlockReduceLaunch l =
+      block_reduce_launch(r.rows, r.cols, r.kept.innermost_contiguous() && !r.red.innermost_contiguous());
+  r.shape = l.shape;
+  r.splits = l.splits;
+  r.chunk = l.chunk;
   return r;
 }
 
@@ -570,7 +532,7 @@ Lines plan_lines(const Tensor& x, int64_t axis) {
     g.lines *= x.shape()[d];
     if (d > axis) g.inner *= x.shape()[d];
   }
-  g.kept = merged_dims(kept);
+  g.kept = merged_tensor_dims(kept);
   g.block = block_2d(g.lines, g.n, g.kept.innermost_contiguous() && g.axis_stride != 1);
   g.grid.x = static_cast<unsigned>(std::min(ceil_div(g.lines, g.block.x), kMaxGrid));
   return g;
