@@ -73,7 +73,9 @@ class CudaBackend : public DeviceBackend {
   std::unique_ptr<CapturedWork> capture(int, const std::function<void()>& work) override {
     {
       std::lock_guard<std::mutex> lock(capture_mutex_);
-      if (capture_stream_ == nullptr) capture_stream_ = Driver::get()->create_stream();  // kept for the process
+      // Kept for the process. Non-blocking: a data loader's worker copying on the default
+      // stream while a step is captured would otherwise invalidate the capture (and fail).
+      if (capture_stream_ == nullptr) capture_stream_ = Driver::get()->create_stream(/*non_blocking=*/true);
     }
     return capture_work(allocator_, capture_stream_, [] { Driver::get()->synchronize(); }, work);
   }

@@ -165,9 +165,10 @@ void Driver::copy_to_host_async(void* dst, DevicePtr src, size_t bytes, void* st
 
 void Driver::synchronize() const { check(sym<SyncFn>(library_, "cuCtxSynchronize")(), "cuCtxSynchronize"); }
 
-void* Driver::create_stream() const {
+void* Driver::create_stream(bool non_blocking) const {
   void* stream = nullptr;
-  check(sym<StreamCreateFn>(library_, "cuStreamCreate")(&stream, 0), "cuStreamCreate");
+  constexpr unsigned kNonBlocking = 1;  // CU_STREAM_NON_BLOCKING
+  check(sym<StreamCreateFn>(library_, "cuStreamCreate")(&stream, non_blocking ? kNonBlocking : 0), "cuStreamCreate");
   return stream;
 }
 

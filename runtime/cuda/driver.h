@@ -53,7 +53,9 @@ class Driver {
   std::unique_ptr<Module> load_module(const std::string& image) const;
   // Streams and events (handles as the driver's CUstream and CUevent). Streams are created
   // blocking: the default stream, which copies use, waits for them and they for it.
-  void* create_stream() const;
+  // non_blocking: the stream does not synchronize with the default stream (a capture's stream,
+  // so that other threads' default-stream copies never touch a capture in progress).
+  void* create_stream(bool non_blocking = false) const;
   void destroy_stream(void* stream) const;
   void synchronize_stream(void* stream) const;
   bool stream_done(void* stream) const;  // cuStreamQuery: all work finished

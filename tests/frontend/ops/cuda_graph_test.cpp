@@ -5,6 +5,7 @@
 // launches and refuses what a GPU's capture refuses (host copies, synchronization).
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <cstdint>
 
 #include "runtime/cuda/caching_allocator.h"
@@ -88,6 +89,25 @@ TEST_CASE("a compiled training step replays as a CUDA graph with the eager step'
   const std::vector<Tensor> args{x, y};
   CHECK_THAT(step.explain(args), Catch::Contains("CUDA graph: captured 1 time(s)"));
   CHECK(graph_reserved_bytes() > 0);
+}
+
+TEST_CASE("a DataLoader's workers copy batches to the GPU while a step is captured", "[cuda][gpu][graph]") {
+  if (skip_without_cuda()) return;
+  manual_seed(34);
+  auto dataset = std::make_shared<data::TensorDataset>(randn({96, 12}), randint(0, 4, {96}));
+  data::DataLoader loader(dataset, {.batch_size = 8, .num_workers = 2, .device = kCUDA});
+  auto model = mlp(34);
+  optim::SGD opt(model->parameters(), {.lr = 0.05, .momentum = 0.9});
+  auto step = compile([&](Tensor x, Tensor y) { return sgd_step(*model, opt, x, y); });
+  int64_t batches = 0;
+  for (int epoch = 0; epoch < 2; ++epoch) {
+    for (auto [x, y] : loader) {
+      CHECK(std::isfinite(step(x, y).item<float>()));
+      ++batches;
+    }
+  }
+  CHECK(batches == 24);
+  CHECK(step.stats().graph_calls == batches - 3);
 }
 
 TEST_CASE("CompileOptions::cuda_graphs = false launches node by node", "[cuda][gpu][graph]") {
