@@ -3,6 +3,7 @@
 // GPU runs, so a GPU whose code is there needs no NVRTC.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
@@ -22,6 +23,10 @@ struct CudaArch {
 // `name` parsed: "sm_" or "compute_" and a number of two or three digits (no suffix such as
 // "sm_90a": code for those runs on one GPU only). nullopt for anything else.
 std::optional<CudaArch> parse_cuda_arch(std::string_view name);
+
+// The largest image an artifact may declare (a compressed one is decompressed into a buffer of
+// its declared size). A fused kernel's cubin is tens of KB.
+inline constexpr uint64_t kMaxKernelImageBytes = uint64_t{64} << 20;
 
 // One prebuilt binary of a source. `bytes` is not owned.
 struct KernelImage {

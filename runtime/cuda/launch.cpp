@@ -72,6 +72,7 @@ class DeviceRunner : public KernelRunner {
   }
 
   bool on_device() const override { return true; }
+  std::string device_arch() const override { return arch_; }
 
   class DeviceGraph : public Graph {
    public:

@@ -106,6 +106,9 @@ class KernelRunner {
   virtual void launch(void* function, const LaunchShape& shape, KernelArgs& args) = 0;
   // True for the GPU (cuBLAS and the like may be used); false for the host runner of tests.
   virtual bool on_device() const = 0;
+  // The architecture prebuilt images are chosen for (choose_image): the GPU's ("sm_90"). Empty:
+  // none is chosen, and each source is compiled.
+  virtual std::string device_arch() const { return {}; }
   // As function(), loading `source` from the one of `images` (prebuilt from it) that this
   // runner's device runs (choose_image) when there is one: no NVRTC. Every later function()
   // call for an entry of `source` finds it loaded. A runner without a device (the host runner

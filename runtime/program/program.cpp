@@ -9,11 +9,13 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <tuple>
 #include <unordered_set>
 
 #include "runtime/artifact/artifact.h"
 #include "runtime/artifact/machine_code.h"
 #include "runtime/base/sha256.h"
+#include "runtime/base/zstd_frame.h"
 #include "runtime/cuda/fused_kernel.h"
 #include "runtime/cuda/fused_reduction.h"
 #include "runtime/cuda/launch.h"
@@ -397,18 +399,28 @@ std::string hex_of(const std::string& bytes) {
   return out.empty() ? "(none)" : out;
 }
 
+// One image of prebuilt device code as the "cuda" section stores it.
+struct StoredImage {
+  std::string arch;
+  bool is_ptx = false;
+  std::string_view bytes;  // a view into the section
+  uint64_t raw_size = 0;   // 0: `bytes` is the image; else a zstd frame of an image of this size
+};
+
 // Prebuilt device code of one kernel source, to load with it.
 struct Prebuilt {
   std::string what;  // the node
   std::string label;
   rt::CudaKernelSource kernel;
-  std::vector<rt::cuda::KernelImage> images;  // views into the "cuda" section
+  std::vector<StoredImage> images;
 };
 
 // The device code fused node `pn` carries (FusedSteps.code), checked against `kernel` (what its
 // verified steps give): each set of binaries compiled from one of the kernel's sources, by its
 // SHA-256, so the code cannot be another kernel than the steps; each image for a known
-// architecture, inside the "cuda" section, a cubin an ELF image.
+// architecture, inside the "cuda" section, stored raw (a cubin an ELF image) or as one zstd
+// frame of a declared size under rt::cuda::kMaxKernelImageBytes (decompressed, and its cubin
+// checked, only when a device chooses it: chosen_image).
 std::vector<Prebuilt> prebuilt_code_of(const artifact::Node& pn, const rt::cuda::CudaFusedKernel& kernel,
                                        std::span<const uint8_t> cuda_section, const std::string& what,
                                        const std::string& path) {
@@ -441,7 +453,7 @@ std::vector<Prebuilt> prebuilt_code_of(const artifact::Node& pn, const rt::cuda:
       const std::optional<rt::cuda::CudaArch> parsed = rt::cuda::parse_cuda_arch(image.arch());
       if (!parsed)
         refuse(path, what + ": its device code is for an unknown architecture '" + arch + "' (sm_NN or compute_NN)");
-      if (std::any_of(p.images.begin(), p.images.end(), [&](const rt::cuda::KernelImage& k) { return k.arch == arch; }))
+      if (std::any_of(p.images.begin(), p.images.end(), [&](const StoredImage& k) { return k.arch == arch; }))
         refuse(path, what + ": its device code " + std::to_string(c) + " has two " + arch + " images");
       uint64_t end = 0;
       if (image.size() == 0 || __builtin_add_overflow(image.offset(), image.size(), &end) || end > cuda_section.size())
@@ -449,13 +461,57 @@ std::vector<Prebuilt> prebuilt_code_of(const artifact::Node& pn, const rt::cuda:
                          std::to_string(image.size()) + ") outside the cuda section (" +
                          std::to_string(cuda_section.size()) + " bytes)");
       const std::string_view bytes(reinterpret_cast<const char*>(cuda_section.data()) + image.offset(), image.size());
-      if (!parsed->is_ptx && !bytes.starts_with("\x7f" "ELF"))
-        refuse(path, what + ": its " + arch + " code is not a cubin (an ELF image)");
-      p.images.push_back({arch, bytes});
+      if (image.encoding() == artifact::CudaImage::RAW) {
+        if (image.raw_size() != 0)
+          refuse(path, what + ": its " + arch + " code is stored raw but declares a decompressed size (" +
+                           std::to_string(image.raw_size()) + " bytes)");
+        if (!parsed->is_ptx && !bytes.starts_with("\x7f" "ELF"))
+          refuse(path, what + ": its " + arch + " code is not a cubin (an ELF image)");
+      } else if (image.encoding() == artifact::CudaImage::ZSTD) {
+        if (image.raw_size() == 0 || image.raw_size() > rt::cuda::kMaxKernelImageBytes)
+          refuse(path, what + ": its " + arch + " code declares a decompressed size of " +
+                           std::to_string(image.raw_size()) + " bytes (1 to " +
+                           std::to_string(rt::cuda::kMaxKernelImageBytes) + ")");
+        // The frame's headers only: the image is decompressed if a device chooses it.
+        if (const std::string why = rt::zstd_frame_mismatch(bytes, image.raw_size()); !why.empty())
+          refuse(path, what + ": its " + arch + " code " + why);
+      } else {
+        refuse(path, what + ": its " + arch + " code is stored in an unknown encoding " +
+                         std::to_string(static_cast<int>(image.encoding())) + " (raw or zstd)");
+      }
+      p.images.push_back({arch, parsed->is_ptx, bytes, image.encoding() == artifact::CudaImage::ZSTD ? image.raw_size() : 0});
     }
     out.push_back(std::move(p));
   }
   return out;
+}
+
+// Decompressed images by the stored frame they came from (its address and size, and the size
+// it declares): groups of the same ops and dtypes share one stored image, decompressed once.
+using DecompressedImages = std::map<std::tuple<const char*, size_t, uint64_t>, std::string>;
+
+// The image of `pb` that a device of `device_arch` runs (choose_image), decompressed into
+// `*decompressed` when stored compressed; nullopt when none fits (the source is compiled
+// instead). Refuses the artifact, naming the node and image, for a frame that does not
+// decompress to exactly its declared size and for a cubin that is not an ELF image.
+std::optional<rt::cuda::KernelImage> chosen_image(const Prebuilt& pb, const std::string& device_arch,
+                                                  DecompressedImages* decompressed, const std::string& path) {
+  std::vector<std::string> archs;
+  for (const StoredImage& image : pb.images) archs.push_back(image.arch);
+  const int chosen = rt::cuda::choose_image(archs, device_arch);
+  if (chosen < 0) return std::nullopt;
+  const StoredImage& image = pb.images[chosen];
+  if (image.raw_size == 0) return rt::cuda::KernelImage{image.arch, image.bytes};  // checked as stored
+  const auto [at, is_new] = decompressed->try_emplace({image.bytes.data(), image.bytes.size(), image.raw_size});
+  if (is_new) {
+    std::string why;
+    std::optional<std::string> bytes = rt::zstd_decompress(image.bytes, image.raw_size, &why);
+    if (!bytes) refuse(path, pb.what + ": its " + image.arch + " code " + why);
+    at->second = std::move(*bytes);
+  }
+  if (!image.is_ptx && !at->second.starts_with("\x7f" "ELF"))
+    refuse(path, pb.what + ": its " + image.arch + " code is not a cubin (an ELF image) once decompressed");
+  return rt::cuda::KernelImage{image.arch, at->second};
 }
 
 // A fused node's kernel for the node's operand shapes in `g` (another batch size).
@@ -687,14 +743,23 @@ Program load_program(const ProgramPath& where, const ProgramLoadOptions& options
       throw DeviceError("tl::load_program('" + path + "'): cannot run on " + device.str() + ": " + e.what() + " (at " +
                         where.site.str() + ")");
     }
+    // Only the image each source's device runs is decompressed, every one of them before any is
+    // loaded: a corrupt one refuses the artifact with no device code loaded.
+    const std::string device_arch = rt::cuda::runner().device_arch();
+    DecompressedImages decompressed;
+    std::vector<std::optional<rt::cuda::KernelImage>> chosen(prebuilt.size());
+    for (size_t i = 0; i < prebuilt.size(); ++i) chosen[i] = chosen_image(prebuilt[i], device_arch, &decompressed, path);
     // Device code the artifact carries is loaded now: a GPU that none of it fits, and that
     // cannot compile the source either (no NVRTC), is refused here rather than at the first call.
-    for (const Prebuilt& pb : prebuilt) {
+    for (size_t i = 0; i < prebuilt.size(); ++i) {
+      const Prebuilt& pb = prebuilt[i];
       try {
-        rt::cuda::runner().function_from_images(pb.kernel.source, pb.kernel.entry, pb.label, pb.images);
+        rt::cuda::runner().function_from_images(
+            pb.kernel.source, pb.kernel.entry, pb.label,
+            chosen[i] ? std::span<const rt::cuda::KernelImage>(&*chosen[i], 1) : std::span<const rt::cuda::KernelImage>());
       } catch (const Error& e) {
         std::string archs;
-        for (const rt::cuda::KernelImage& image : pb.images) archs += (archs.empty() ? "" : ", ") + image.arch;
+        for (const StoredImage& image : pb.images) archs += (archs.empty() ? "" : ", ") + image.arch;
         throw DeviceError("tl::load_program('" + path + "'): " + pb.what + " cannot run on " + device.str() +
                           ": its device code (" + (archs.empty() ? std::string("none") : archs) +
                           ") does not load there and its source does not compile: " + e.what() + " (at " +

@@ -101,6 +101,10 @@ EmulatedCuda* the_device = nullptr;
 
 const HostKernelRunner* emulated_runner() { return the_runner; }
 
+void set_emulated_device_arch(const std::string& arch) {
+  if (the_runner != nullptr) the_runner->set_device_arch(arch);
+}
+
 rt::cuda::AllocatorStats emulated_allocator_stats() {
   return the_device != nullptr ? the_device->stats() : rt::cuda::AllocatorStats{};
 }

@@ -6,6 +6,8 @@
 // device's memory model, timing, CUDA's math library, and the library paths (cuBLASLt).
 #pragma once
 
+#include <string>
+
 #include "runtime/cuda/caching_allocator.h"
 
 namespace tl::test {
@@ -21,6 +23,11 @@ rt::cuda::AllocatorStats emulated_allocator_stats();
 class HostKernelRunner;
 // The emulated device's runner (its launch count), or null when it is not emulated.
 const HostKernelRunner* emulated_runner();
+
+// The GPU architecture the emulated device claims (sm_90 until set; empty: none), for which a
+// compiled program's load chooses and decompresses prebuilt images (the runner records them,
+// and still runs each kernel's source).
+void set_emulated_device_arch(const std::string& arch);
 
 // While held, the emulated device's asynchronous copies count as still in flight: an event
 // recorded behind one (as the pinned allocator records) is not done until the hold is released

@@ -34,6 +34,30 @@ void* HostKernelRunner::function(const std::string& source, const std::string& e
   return jit_compile(source, entry);
 }
 
+std::string HostKernelRunner::device_arch() const {
+  std::lock_guard<std::mutex> lock(images_mutex_);
+  return device_arch_;
+}
+
+void HostKernelRunner::set_device_arch(std::string arch) {
+  std::lock_guard<std::mutex> lock(images_mutex_);
+  device_arch_ = std::move(arch);
+}
+
+void* HostKernelRunner::function_from_images(const std::string& source, const std::string& entry,
+                                             const std::string& label, std::span<const rt::cuda::KernelImage> images) {
+  {
+    std::lock_guard<std::mutex> lock(images_mutex_);
+    for (const rt::cuda::KernelImage& image : images) given_images_.push_back({image.arch, std::string(image.bytes)});
+  }
+  return function(source, entry, label);
+}
+
+std::vector<HostKernelRunner::GivenImage> HostKernelRunner::given_images() const {
+  std::lock_guard<std::mutex> lock(images_mutex_);
+  return given_images_;
+}
+
 namespace {
 
 // Kernels compiled at run time, kept for the process (their libraries stay loaded).

@@ -8,6 +8,8 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -24,6 +26,18 @@ class HostKernelRunner : public rt::cuda::KernelRunner {
   bool on_device() const override { return false; }
   int64_t launches() const { return launches_; }
   int64_t jit_compiles() const { return jit_compiles_; }
+
+  // The architecture this runner claims, for which a compiled program's load chooses (and
+  // decompresses) prebuilt images: sm_90 unless set. It still runs each kernel's source.
+  std::string device_arch() const override;
+  void set_device_arch(std::string arch);
+  // Records the images it is given, then uses the source.
+  void* function_from_images(const std::string& source, const std::string& entry, const std::string& label,
+                             std::span<const rt::cuda::KernelImage> images) override;
+  struct GivenImage {
+    std::string arch, bytes;
+  };
+  std::vector<GivenImage> given_images() const;  // every image given so far, in order
 
   // Capture records the capturing thread's launches (launches of other threads run, as on a
   // GPU where they go to other streams); a graph replays them with their recorded arguments.
@@ -52,6 +66,10 @@ class HostKernelRunner : public rt::cuda::KernelRunner {
   void* jit_compile(const std::string& source, const std::string& entry);
   int64_t launches_ = 0;
   int64_t jit_compiles_ = 0;
+
+  mutable std::mutex images_mutex_;
+  std::string device_arch_ = "sm_90";
+  std::vector<GivenImage> given_images_;
 };
 
 // While alive: the host runner is installed and each op with a CUDA kernel runs it as its CPU

@@ -4,9 +4,11 @@
 #include <map>
 
 #include "runtime/base/sha256.h"
+#include "runtime/base/zstd_frame.h"
 #include "runtime/cuda/kernel_cache.h"
 #include "runtime/cuda/kernel_image.h"
 #include "runtime/program/cuda_code.h"
+#include "tl/error.h"
 
 namespace tl::tlc {
 
@@ -73,12 +75,20 @@ CudaCode compile_cuda_code(const rt::Artifact& artifact, const std::vector<std::
         const std::string name = "node " + std::to_string(group.node) + " (" + group.description + ")";
         for (const std::string& arch : archs) {
           const std::string& binary = *rt::cuda::compile_cached(kernel.source, name, arch).binary;
+          if (binary.empty() || binary.size() > rt::cuda::kMaxKernelImageBytes)
+            throw CompileError("tlc: the " + arch + " code of " + name + " is " + std::to_string(binary.size()) +
+                               " bytes; an artifact holds images of 1 to " +
+                               std::to_string(rt::cuda::kMaxKernelImageBytes) + " bytes");
+          // Cubins compress about 3.4x and PTX 6x; a load decompresses only the one its GPU runs.
+          const std::string frame = rt::zstd_compress(binary);
           out.section.resize((out.section.size() + 63) / 64 * 64, '\0');
           artifact::CudaImage* image = code.add_images();
           image->set_arch(arch);
           image->set_offset(out.section.size());
-          image->set_size(binary.size());
-          out.section += binary;
+          image->set_size(frame.size());
+          image->set_encoding(artifact::CudaImage::ZSTD);
+          image->set_raw_size(binary.size());
+          out.section += frame;
         }
         ++out.sources;
         it = compiled.emplace(digest, std::move(code)).first;

@@ -31,8 +31,9 @@ struct CudaCode {
 
 // Compiles every fused group's kernel sources (rt::cuda_group_sources) for `archs` (none: the
 // code `artifact` held is dropped), each distinct source once: groups of the same ops and
-// dtypes share their binaries. Throws ArtifactError naming the node for hostile steps,
-// DeviceError without steps or without NVRTC, CompileError with NVRTC's log naming the group.
+// dtypes share their binaries, each stored as a zstd frame. Throws ArtifactError naming the node
+// for hostile steps, DeviceError without steps or without NVRTC, CompileError with NVRTC's log
+// naming the group (or for an image over rt::cuda::kMaxKernelImageBytes).
 CudaCode compile_cuda_code(const rt::Artifact& artifact, const std::vector<std::string>& archs);
 
 }  // namespace tl::tlc

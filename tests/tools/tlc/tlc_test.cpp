@@ -7,19 +7,26 @@
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <zstd.h>
 
 #include <cstring>
 #include <filesystem>
 #include <functional>
 #include <fstream>
 #include <map>
+#include <memory>
+#include <set>
 #include <sstream>
 
 #include "runtime/artifact/artifact.h"
 #include "runtime/base/sha256.h"
+#include "runtime/base/zstd_frame.h"
+#include "runtime/cuda/kernel_cache.h"
+#include "runtime/cuda/launch.h"
 #include "runtime/cuda/nvrtc.h"
 #include "runtime/program/cuda_code.h"
 #include "tests/runtime/cuda_emulation.h"
+#include "tests/runtime/cuda_host_runner.h"
 #include "tests/support/scratch_dir.h"
 #include "tl/tl.h"
 #include "tools/tlc/byte_size.h"
@@ -520,18 +527,54 @@ TEST_CASE("tlc --target cuda writes an artifact that defaults to CUDA and still 
 
 namespace {
 
-// The artifact's program rewritten into `to` by `edit` (the other sections as they are).
-void rewrite_program(const std::string& from, const std::string& to, const std::function<void(artifact::Program&)>& edit) {
+// The artifact rewritten into `to` by `edit`, given its program and its "cuda" section's bytes
+// (the section digests are computed again; the other sections as they are).
+void rewrite_artifact(const std::string& from, const std::string& to,
+                      const std::function<void(artifact::Program&, std::string& cuda)>& edit) {
   rt::Artifact a = rt::Artifact::open(from);
   artifact::Program p = a.program();
-  edit(p);
+  std::span<const uint8_t> c = a.section("cuda");
+  std::string cuda(reinterpret_cast<const char*>(c.data()), c.size());
+  edit(p, cuda);
   std::vector<rt::SectionBytes> sections;
   for (const artifact::Section& s : a.manifest().sections()) {
     std::span<const uint8_t> b = a.section(s.name());
     sections.push_back({s.name(), s.name() == "program" ? p.SerializeAsString()
+                                  : s.name() == "cuda"  ? cuda
                                                         : std::string(reinterpret_cast<const char*>(b.data()), b.size())});
   }
   rt::write_artifact(to, a.manifest(), sections);
+}
+
+// The artifact's program rewritten into `to` by `edit` (the other sections as they are).
+void rewrite_program(const std::string& from, const std::string& to, const std::function<void(artifact::Program&)>& edit) {
+  rewrite_artifact(from, to, [&](artifact::Program& p, std::string&) { edit(p); });
+}
+
+// The image `image` of a "cuda" section holds, decompressed when stored so.
+std::string image_bytes(const artifact::CudaImage& image, std::string_view section) {
+  REQUIRE(image.offset() + image.size() <= section.size());
+  const std::string_view stored = section.substr(image.offset(), image.size());
+  if (image.encoding() == artifact::CudaImage::RAW) return std::string(stored);
+  REQUIRE(image.encoding() == artifact::CudaImage::ZSTD);
+  std::string why;
+  std::optional<std::string> bytes = rt::zstd_decompress(stored, image.raw_size(), &why);
+  INFO(why);
+  REQUIRE(bytes);
+  return *bytes;
+}
+
+// `bytes` as a zstd frame whose header does not record its size (as streaming writers make
+// them): only decompressing it shows how many bytes it holds.
+std::string frame_without_size(std::string_view bytes) {
+  std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> context(ZSTD_createCCtx(), ZSTD_freeCCtx);
+  ZSTD_CCtx_setParameter(context.get(), ZSTD_c_contentSizeFlag, 0);
+  std::string frame(ZSTD_compressBound(bytes.size()), '\0');
+  const size_t n = ZSTD_compress2(context.get(), frame.data(), frame.size(), bytes.data(), bytes.size());
+  REQUIRE_FALSE(ZSTD_isError(n));
+  frame.resize(n);
+  REQUIRE(ZSTD_getFrameContentSize(frame.data(), frame.size()) == ZSTD_CONTENTSIZE_UNKNOWN);
+  return frame;
 }
 
 // An elementwise chain and a column mean the compiler fuses into two groups, x [6, 16].
@@ -593,8 +636,12 @@ TEST_CASE("tlc --target cuda stores cubins for the named architectures and PTX, 
       REQUIRE(kc.images_size() == 3);
       for (const artifact::CudaImage& image : kc.images()) {
         INFO(image.arch());
-        REQUIRE(image.offset() + image.size() <= code.size());
-        const std::string_view bytes = code.substr(image.offset(), image.size());
+        // Stored as one zstd frame of the image NVRTC made, which records its size.
+        CHECK(image.encoding() == artifact::CudaImage::ZSTD);
+        CHECK(image.size() < image.raw_size() / 2);
+        const std::string decompressed = image_bytes(image, code);
+        CHECK(decompressed == *rt::cuda::compile_cached(g.kernels[k].source, "", image.arch()).binary);
+        const std::string_view bytes = decompressed;
         if (image.arch() == "compute_80") {
           // PTX text, for that virtual architecture, with the kernel's entry.
           CHECK_THAT(std::string(bytes), Catch::Contains(".version") && Catch::Contains(".target sm_80") &&
@@ -611,14 +658,18 @@ TEST_CASE("tlc --target cuda stores cubins for the named architectures and PTX, 
     }
   }
   CHECK(sums == 1);
-  std::map<std::string, uint64_t> per_arch;
+  std::map<std::string, uint64_t> per_arch, per_arch_raw;
   for (const rt::CudaGroupSources& g : groups)
     for (const artifact::CudaKernelCode& kc : a.program().nodes(g.node).fused().cuda().code())
-      for (const artifact::CudaImage& image : kc.images()) per_arch[image.arch()] += image.size();
+      for (const artifact::CudaImage& image : kc.images()) {
+        per_arch[image.arch()] += image.size();
+        per_arch_raw[image.arch()] += image.raw_size();
+      }
   WARN("artifact sizes: " << fs::file_size(c.in) << " bytes for the CPU, " << fs::file_size(out)
-                          << " bytes with device code for 3 kernel sources (" << section.size() << " bytes: sm_80 "
-                          << per_arch["sm_80"] << ", sm_90 " << per_arch["sm_90"] << ", compute_80 "
-                          << per_arch["compute_80"] << ")");
+                          << " bytes with device code for 3 kernel sources (" << section.size()
+                          << " bytes, zstd-compressed: sm_80 " << per_arch["sm_80"] << " of " << per_arch_raw["sm_80"]
+                          << ", sm_90 " << per_arch["sm_90"] << " of " << per_arch_raw["sm_90"] << ", compute_80 "
+                          << per_arch["compute_80"] << " of " << per_arch_raw["compute_80"] << ")");
   Result shown = run_tlc({"--inspect", out}, c.dir);
   CHECK_THAT(shown.output, Catch::Contains("cuda device code: sm_80 sm_90 compute_80"));
 
@@ -734,7 +785,48 @@ TEST_CASE("an artifact with device code loads and runs on the emulated CUDA devi
          s.mutable_code(0)->mutable_images(0)->set_offset(ptx.offset());
          s.mutable_code(0)->mutable_images(0)->set_size(ptx.size());
        },
-       "its sm_80 code is not a cubin"},
+       "its sm_80 code is a zstd frame of"},
+      // How an image is stored, checked for every image (the frame's headers, not its content).
+      {"an unknown encoding",
+       [](artifact::FusedSteps& s) {
+         s.mutable_code(0)->mutable_images(0)->set_encoding(static_cast<artifact::CudaImage::Encoding>(7));
+       },
+       "its sm_80 code is stored in an unknown encoding 7 (raw or zstd)"},
+      {"an absurd decompressed size",
+       [](artifact::FusedSteps& s) { s.mutable_code(0)->mutable_images(0)->set_raw_size(uint64_t{1} << 40); },
+       "its sm_80 code declares a decompressed size of 1099511627776 bytes (1 to 67108864)"},
+      {"a decompressed size just over the cap",
+       [](artifact::FusedSteps& s) { s.mutable_code(0)->mutable_images(0)->set_raw_size((uint64_t{64} << 20) + 1); },
+       "its sm_80 code declares a decompressed size of 67108865 bytes"},
+      {"no decompressed size", [](artifact::FusedSteps& s) { s.mutable_code(0)->mutable_images(0)->set_raw_size(0); },
+       "its sm_80 code declares a decompressed size of 0 bytes"},
+      {"a decompressed size its frame contradicts",
+       [](artifact::FusedSteps& s) {
+         artifact::CudaImage& image = *s.mutable_code(0)->mutable_images(0);
+         image.set_raw_size(image.raw_size() - 1);
+       },
+       "its sm_80 code is a zstd frame of"},
+      {"a truncated frame",
+       [](artifact::FusedSteps& s) {
+         artifact::CudaImage& image = *s.mutable_code(0)->mutable_images(0);
+         image.set_size(image.size() - 8);
+       },
+       "its sm_80 code is not one whole zstd frame"},
+      {"bytes after the frame",
+       [](artifact::FusedSteps& s) {
+         artifact::CudaImage& image = *s.mutable_code(0)->mutable_images(0);
+         image.set_size(image.size() + 1);
+       },
+       "its sm_80 code has 1 bytes after its zstd frame"},
+      {"a raw image that declares a decompressed size",
+       [](artifact::FusedSteps& s) { s.mutable_code(0)->mutable_images(0)->set_encoding(artifact::CudaImage::RAW); },
+       "its sm_80 code is stored raw but declares a decompressed size"},
+      {"a compressed cubin marked raw",
+       [](artifact::FusedSteps& s) {
+         s.mutable_code(0)->mutable_images(0)->set_encoding(artifact::CudaImage::RAW);
+         s.mutable_code(0)->mutable_images(0)->set_raw_size(0);
+       },
+       "its sm_80 code is not a cubin (an ELF image)"},
   };
   for (const Case& k : cases) {
     INFO(k.name);
@@ -756,4 +848,237 @@ TEST_CASE("an artifact with device code loads and runs on the emulated CUDA devi
   r = run_tlc({c.dir.file("altered.tlart"), "-o", recompiled, "--emit", "artifact", "--target", "cuda"}, c.dir);
   CHECK(r.exit_code == 0);
   if (cuda_device::is_available()) CHECK(allclose(load_program(recompiled)({c.x})[0].to(kCPU), c.forward(c.x)[0], 1e-5, 1e-6));
+}
+
+namespace {
+
+// The first fused node of `p` that carries device code.
+int node_with_code(const artifact::Program& p) {
+  for (int i = 0; i < p.nodes_size(); ++i)
+    if (p.nodes(i).has_fused() && p.nodes(i).fused().cuda().code_size() > 0) return i;
+  FAIL("no fused node carries device code");
+  return -1;
+}
+
+// Which of `code`'s images a GPU of `device_arch` runs (-1: none).
+int chosen_index(const artifact::CudaKernelCode& code, const std::string& device_arch) {
+  std::vector<std::string> archs;
+  for (const artifact::CudaImage& image : code.images()) archs.push_back(image.arch());
+  return rt::cuda::choose_image(archs, device_arch);
+}
+
+// The images the emulated device was given so far (none on a real GPU, which records none).
+std::vector<test::HostKernelRunner::GivenImage> given_images() {
+  return test::emulated_runner() != nullptr ? test::emulated_runner()->given_images()
+                                            : std::vector<test::HostKernelRunner::GivenImage>{};
+}
+
+// Device code NVRTC makes for every kernel source of `artifact`'s fused groups, for `arch`.
+std::set<std::string> compiled_for(const std::string& artifact, const std::string& arch) {
+  std::set<std::string> out;
+  for (const rt::CudaGroupSources& g : rt::cuda_group_sources(rt::Artifact::open(artifact)))
+    for (const rt::CudaKernelSource& k : g.kernels) out.insert(*rt::cuda::compile_cached(k.source, "", arch).binary);
+  return out;
+}
+
+// The emulated device claims `arch` while alive, then sm_90 again.
+struct EmulatedArch {
+  explicit EmulatedArch(const std::string& arch) { test::set_emulated_device_arch(arch); }
+  ~EmulatedArch() { test::set_emulated_device_arch("sm_90"); }
+};
+
+}  // namespace
+
+TEST_CASE("a load decompresses only the image its device runs, and refuses a frame that does not decompress to "
+          "its declared size before loading any code", "[tools][tlc][cuda]") {
+  if (!has_nvrtc()) {
+    WARN("skipped: no NVRTC here to compile device code with");
+    return;
+  }
+  CudaChain c;
+  const std::string out = c.dir.file("chain_cuda.tlart");
+  Result r = run_tlc({c.in, "-o", out, "--emit", "artifact", "--target", "cuda"}, c.dir);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  if (!cuda_device::is_available()) {
+    WARN("skipped: no CUDA device, real or emulated");
+    return;
+  }
+  const std::string device_arch = rt::cuda::runner().device_arch();
+  const rt::Artifact artifact = rt::Artifact::open(out);
+  const std::span<const uint8_t> cuda_section = artifact.section("cuda");
+  const std::string_view section(reinterpret_cast<const char*>(cuda_section.data()), cuda_section.size());
+  const int node = node_with_code(artifact.program());
+  const artifact::CudaKernelCode code = artifact.program().nodes(node).fused().cuda().code(0);
+  const int chosen = chosen_index(code, device_arch);
+  if (chosen < 0) {
+    WARN("skipped: no stored image fits this GPU (" << device_arch << ")");
+    return;
+  }
+  const std::string arch = code.images(chosen).arch();
+  INFO("the device (" << device_arch << ") runs the " << arch << " image");
+
+  // Every other image of the node is damaged inside its frame, its headers intact: a load that
+  // decompressed one would refuse the artifact. It loads, runs, and was given the chosen images.
+  const std::string damaged = c.dir.file("damaged.tlart");
+  rewrite_artifact(out, damaged, [&](artifact::Program&, std::string& cuda) {
+    for (int i = 0; i < code.images_size(); ++i) {
+      if (i == chosen) continue;
+      const artifact::CudaImage& image = code.images(i);
+      cuda[image.offset() + image.size() / 2] ^= 0x55;
+      std::string why;
+      CHECK_FALSE(rt::zstd_decompress(std::string_view(cuda).substr(image.offset(), image.size()), image.raw_size(), &why));
+    }
+  });
+  size_t before = given_images().size();
+  {
+    Program p = load_program(damaged, ProgramLoadOptions{.device = kCUDA});
+    const std::vector<Tensor> want = c.forward(c.x), got = p({c.x});
+    REQUIRE(got.size() == 2);
+    for (size_t i = 0; i < got.size(); ++i) CHECK(allclose(got[i].to(kCPU), want[i], 1e-5, 1e-6));
+  }
+  if (test::emulated_runner() != nullptr) {
+    // One image per kernel source (3), each the bytes NVRTC made for the chosen architecture.
+    const std::vector<test::HostKernelRunner::GivenImage> images = given_images();
+    REQUIRE(images.size() == before + 3);
+    const std::set<std::string> compiled = compiled_for(out, arch);
+    for (size_t i = before; i < images.size(); ++i) {
+      CHECK(images[i].arch == arch);
+      CHECK(compiled.count(images[i].bytes) == 1);
+    }
+  }
+
+  // The chosen image itself: a frame that does not decompress to exactly its declared size, or
+  // a cubin that is not one once decompressed, refuses the artifact naming the node and image;
+  // no device code was loaded.
+  const artifact::CudaImage& target = code.images(chosen);
+  const std::string image = image_bytes(target, section);
+  const std::string n = std::to_string(image.size());
+  auto append = [](std::string& cuda, artifact::CudaImage& at, const std::string& frame) {
+    cuda.resize((cuda.size() + 63) / 64 * 64, '\0');
+    at.set_offset(cuda.size());
+    at.set_size(frame.size());
+    cuda += frame;
+  };
+  struct Case {
+    std::string name;
+    std::function<void(artifact::CudaImage&, std::string&)> edit;
+    std::string message;
+  };
+  std::vector<Case> cases = {
+      {"a damaged frame", [](artifact::CudaImage& at, std::string& cuda) { cuda[at.offset() + at.size() / 2] ^= 0x55; },
+       "code does not decompress ("},
+      {"a frame of more bytes than it declares",
+       [&](artifact::CudaImage& at, std::string& cuda) { append(cuda, at, frame_without_size(image + "0123456789abcdef")); },
+       "code decompresses to more than the " + n + " bytes it declares"},
+      {"a frame of fewer bytes than it declares",
+       [&](artifact::CudaImage& at, std::string& cuda) {
+         append(cuda, at, frame_without_size(image.substr(0, image.size() - 16)));
+       },
+       "code decompresses to " + std::to_string(image.size() - 16) + " bytes, not the " + n + " it declares"},
+  };
+  const auto ptx = std::find_if(code.images().begin(), code.images().end(),
+                                [](const artifact::CudaImage& i) { return i.arch().starts_with("compute_"); });
+  if (arch.starts_with("sm_") && ptx != code.images().end())
+    cases.push_back({"a cubin that decompresses to PTX",
+                     [&](artifact::CudaImage& at, std::string&) {
+                       at.set_offset(ptx->offset());
+                       at.set_size(ptx->size());
+                       at.set_raw_size(ptx->raw_size());
+                     },
+                     "code is not a cubin (an ELF image) once decompressed"});
+  for (const Case& k : cases) {
+    INFO(k.name);
+    const std::string altered = c.dir.file("altered.tlart");
+    rewrite_artifact(out, altered, [&](artifact::Program& p, std::string& cuda) {
+      k.edit(*p.mutable_nodes(node)->mutable_fused()->mutable_cuda()->mutable_code(0)->mutable_images(chosen), cuda);
+    });
+    before = given_images().size();
+    CHECK_THROWS_AS(load_program(altered, ProgramLoadOptions{.device = kCUDA}), rt::ArtifactError);
+    CHECK_THROWS_WITH(load_program(altered, ProgramLoadOptions{.device = kCUDA}),
+                      Catch::Contains("node " + std::to_string(node) + " (fused): its " + arch + " " + k.message) &&
+                          Catch::Contains("nothing was run"));
+    CHECK(given_images().size() == before);
+    CHECK_NOTHROW(load_program(altered, ProgramLoadOptions{.device = kCPU}));
+  }
+
+  if (test::emulated_runner() == nullptr) return;
+  // Other GPUs: an sm_86 runs the sm_80 cubin, a newer major version the PTX; an older GPU (and
+  // a device of no architecture) gets no image and compiles the sources.
+  struct Choice {
+    const char* device;
+    const char* image;
+  };
+  for (const Choice& ch : {Choice{"sm_86", "sm_80"}, Choice{"sm_120", "compute_80"}, Choice{"sm_75", ""}, Choice{"", ""}}) {
+    INFO("an emulated " << ch.device);
+    EmulatedArch claimed(ch.device);
+    before = given_images().size();
+    Program p = load_program(out, ProgramLoadOptions{.device = kCUDA});
+    CHECK(allclose(p({c.x})[0].to(kCPU), c.forward(c.x)[0], 1e-5, 1e-6));
+    const std::vector<test::HostKernelRunner::GivenImage> images = given_images();
+    REQUIRE(images.size() == before + (*ch.image ? 3 : 0));
+    if (!*ch.image) continue;
+    const std::set<std::string> compiled = compiled_for(out, ch.image);
+    for (size_t i = before; i < images.size(); ++i) {
+      CHECK(images[i].arch == ch.image);
+      CHECK(compiled.count(images[i].bytes) == 1);
+    }
+  }
+}
+
+TEST_CASE("an artifact whose device code is stored raw, as tl wrote it before compressing it, still loads",
+          "[tools][tlc][cuda]") {
+  if (!has_nvrtc()) {
+    WARN("skipped: no NVRTC here to compile device code with");
+    return;
+  }
+  CudaChain c;
+  const std::string out = c.dir.file("chain_cuda.tlart"), raw = c.dir.file("chain_raw.tlart");
+  Result r = run_tlc({c.in, "-o", out, "--emit", "artifact", "--target", "cuda"}, c.dir);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  // Each image decompressed into a section of its own, stored raw; the fields that say how an
+  // image is stored left unset, as the writer before them left them.
+  rewrite_artifact(out, raw, [&](artifact::Program& p, std::string& cuda) {
+    const std::string stored = cuda;
+    cuda.clear();
+    std::map<uint64_t, std::pair<uint64_t, uint64_t>> moved;  // by stored offset: raw offset and size
+    for (artifact::Node& n : *p.mutable_nodes())
+      for (artifact::CudaKernelCode& kc : *n.mutable_fused()->mutable_cuda()->mutable_code())
+        for (artifact::CudaImage& image : *kc.mutable_images()) {
+          auto at = moved.find(image.offset());
+          if (at == moved.end()) {
+            const std::string bytes = image_bytes(image, stored);
+            cuda.resize((cuda.size() + 63) / 64 * 64, '\0');
+            at = moved.emplace(image.offset(), std::make_pair(uint64_t{cuda.size()}, uint64_t{bytes.size()})).first;
+            cuda += bytes;
+          }
+          image.set_offset(at->second.first);
+          image.set_size(at->second.second);
+          image.clear_encoding();
+          image.clear_raw_size();
+        }
+  });
+  const rt::Artifact a = rt::Artifact::open(raw);
+  CHECK(a.section("cuda").size() > 2 * rt::Artifact::open(out).section("cuda").size());
+  CHECK(allclose(load_program(raw, ProgramLoadOptions{.device = kCPU})({c.x})[0], c.forward(c.x)[0], 1e-5, 1e-6));
+  if (!cuda_device::is_available()) {
+    WARN("skipped running it on CUDA: no CUDA device, real or emulated");
+    return;
+  }
+  const size_t before = given_images().size();
+  Program p = load_program(raw, ProgramLoadOptions{.device = kCUDA});
+  const std::vector<Tensor> want = c.forward(c.x), got = p({c.x});
+  REQUIRE(got.size() == 2);
+  for (size_t i = 0; i < got.size(); ++i) CHECK(allclose(got[i].to(kCPU), want[i], 1e-5, 1e-6));
+  if (test::emulated_runner() != nullptr) {
+    // The raw cubins themselves (sm_90: the emulated device's architecture).
+    const std::vector<test::HostKernelRunner::GivenImage> images = given_images();
+    REQUIRE(images.size() == before + 3);
+    const std::set<std::string> compiled = compiled_for(out, "sm_90");
+    for (size_t i = before; i < images.size(); ++i) {
+      CHECK(images[i].arch == "sm_90");
+      CHECK(compiled.count(images[i].bytes) == 1);
+    }
+  }
 }
