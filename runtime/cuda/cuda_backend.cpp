@@ -188,7 +188,7 @@ void run_elementwise(const ops::OpDef& op, std::span<const Tensor> inputs, Tenso
     if (inputs[i].dim() == 0 && inputs[i].device().type == DeviceType::kCPU) by_value |= 1u << i;
   // The loaded kernel by (runner, op, dtype, scalars, attributes): looked up without writing
   // the source, which costs more than the launch itself.
-  std::string key = std::to_string(reinterpret_cast<uintptr_t>(&r)) + '/' + op.name + '/' + dtype_name(input_dtype) +
+  std::string key = std::to_string(r.id()) + '/' + op.name + '/' + dtype_name(input_dtype) +
                     '/' + std::to_string(by_value);
   for (const ops::AttrSpec& spec : op.attrs) {
     const ops::AttrValue v = ops::get_attr(attrs, spec.field);
