@@ -404,7 +404,7 @@ std::string random_preamble() {
          philox_header_text() + "\n";
 }
 
-std::optional<std::string> random_kernel(int kind, DType dtype, const std::string& name) {
+std::optional<std::string> random_kernel(int kind, DType dtype, const std::string& name, bool key_in_memory) {
   if (kind < 0 || kind > 3) return std::nullopt;
   if (kind == 3 ? dtype != kInt64 : !is_floating(dtype)) return std::nullopt;
   static const char* draws[] = {"tl::rt::random_uniform(w, a, b)", "tl::rt::random_normal(w, a, b)",
@@ -412,8 +412,13 @@ std::optional<std::string> random_kernel(int kind, DType dtype, const std::strin
                                 "tl::rt::random_int(w, (long long)a, (unsigned long long)((long long)b - (long long)a))"};
   std::ostringstream src;
   src << "extern \"C\" __global__ void " << name << "(" << storage_type(dtype) << "* __restrict__ out, long long n, "
-      << "unsigned long long seed, unsigned long long offset, double a, double b) {\n"
-      << "  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;\n"
+      << (key_in_memory ? "const long long* __restrict__ key, long long delta, double a, double b) {\n"
+                        : "unsigned long long seed, unsigned long long offset, double a, double b) {\n");
+  if (key_in_memory) {
+    src << "  const unsigned long long seed = (unsigned long long)key[0];\n"
+        << "  const unsigned long long offset = (unsigned long long)(key[1] + delta);\n";
+  }
+  src << "  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;\n"
       << "       i += (long long)gridDim.x * blockDim.x) {\n"
       << "    uint32_t w[4];\n"
       << "    tl::rt::Philox4x32::generate(seed, offset + (unsigned long long)i, w);\n"

@@ -97,7 +97,11 @@ std::string random_preamble();
 // `seed`, as random_from_key computes it on the CPU. Needs kernel_preamble() and
 // random_preamble() before it. nullopt for a dtype the draw does not make (integers: int64
 // only; the rest: floating types).
-std::optional<std::string> random_kernel(int kind, DType dtype, const std::string& name);
+// With `key_in_memory`, the kernel takes `(T* out, long long n, const long long* key, long long
+// delta, double a, double b)` instead: the seed is key[0] and the offset key[1] + delta, read
+// from device memory, so a CUDA graph that captured it draws new numbers after its key is
+// refilled.
+std::optional<std::string> random_kernel(int kind, DType dtype, const std::string& name, bool key_in_memory = false);
 
 // Every elementwise op of the table with every dtype it takes, at default attributes: what the
 // CUDA backend may compile (an op's attributes enter its source as constants).

@@ -230,6 +230,7 @@ CudaKernel::CudaKernel(const char* op, ops::KernelFn fn) { cuda_kernels().emplac
 void install_op_kernels() {
   static std::once_flag once;
   std::call_once(once, [] {
+    register_random_draws();
     for (const auto& [name, fn] : cuda_kernels()) {
       ops::KernelFn kernel = fn;
       ops::extend_op(name, [kernel](ops::OpDef& def) { def.kernels[static_cast<int>(DeviceType::kCUDA)] = kernel; });

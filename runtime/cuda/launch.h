@@ -196,7 +196,10 @@ std::vector<KernelSource> all_op_kernel_sources();
 struct CudaKernel {
   CudaKernel(const char* op, ops::KernelFn fn);
 };
-// Installs every registered CUDA kernel into the op table (once; thread-safe). The CUDA
+// Registers the Philox kernels as CUDA's random draws (runtime/ops/factory/random.h).
+void register_random_draws();
+// Installs every registered CUDA kernel into the op table (once; thread-safe), and the random
+// draws. The CUDA
 // backend calls it when it registers; tests call it to run kernels on the host runner.
 void install_op_kernels();
 // The ops that have a registered CUDA kernel (elementwise ops run generated kernels instead).

@@ -78,15 +78,6 @@ Tensor make_arena(int64_t bytes, Device device) {
   return ops::empty_tensor(Shape{(bytes + 3) / 4}, kFloat32, device);
 }
 
-// `t` (made on the host: a random draw) on `device`.
-Tensor on_device(const Tensor& t, Device device) {
-  if (t.device() == device) return t;
-  const Tensor host = ops::contiguous_copy(t);
-  Tensor out = ops::empty_tensor(t.shape(), t.dtype(), device);
-  rt::backend_for(device, "a compiled program").copy(out.data_ptr(), device, host.data_ptr(), host.device(),
-                                                     host.nbytes());
-  return out;
-}
 }  // namespace
 
 PlannedProgram::PlannedProgram(const Graph& graph) : PlannedProgram(graph, plan_memory(graph), Tensor()) {}
@@ -221,17 +212,18 @@ class Execution {
       node.kernel->run(std::span<const Tensor>(operands_), env_[out]);
     } else if (node.op == kConstant) {
       env_[node.outputs[0]] = node.constant;
-    } else if (node.op == kRandom && !fixed_.empty() && fixed_[node.outputs[0]].defined()) {
-      env_[node.outputs[0]] = fixed_[node.outputs[0]];  // drawn before the call (a captured graph)
+    } else if (node.op == kRandom && device_key_.defined()) {
+      // A captured graph: the key is read from device memory, refilled before each replay.
+      env_[node.outputs[0]] =
+          random_at_device_key(device_key_, node.attrs.axis, static_cast<RandomKind>(node.attrs.count), node.attrs.dims,
+                               node.attrs.dtype, node.attrs.scalar, node.attrs.scalar2);
     } else if (node.op == kRandom) {
       const Tensor key = ops::contiguous_copy(operands_[0]);
       const int64_t* k = key.data<int64_t>();
-      // Drawn on the host (the key is a host value), then moved to the program's device.
-      env_[node.outputs[0]] = on_device(
-          random_from_key(static_cast<RandomKind>(node.attrs.count), node.attrs.dims, node.attrs.dtype,
-                          node.attrs.scalar, node.attrs.scalar2, static_cast<uint64_t>(k[0]),
-                          static_cast<uint64_t>(k[1] + node.attrs.axis)),
-          graph_.device);
+      env_[node.outputs[0]] =
+          random_on_device(graph_.device, static_cast<RandomKind>(node.attrs.count), node.attrs.dims, node.attrs.dtype,
+                           node.attrs.scalar, node.attrs.scalar2, static_cast<uint64_t>(k[0]),
+                           static_cast<uint64_t>(k[1] + node.attrs.axis));
     } else if (node.op == kGuard) {
       double seen = scalar_value(operands_[0]);
       if (seen != node.attrs.scalar && !(std::isnan(seen) && std::isnan(node.attrs.scalar))) {
@@ -295,10 +287,8 @@ class Execution {
   }
   // For a captured graph: values bound outside the nodes, and the state a replay restores.
   Tensor& value(int v) { return env_[v]; }
-  void fix_value(int v, Tensor t) {
-    fixed_.resize(graph_.values.size());
-    fixed_[v] = std::move(t);
-  }
+  // Random nodes draw at the key in this device tensor (int64 [seed, offset]).
+  void set_device_key(Tensor key) { device_key_ = std::move(key); }
   const std::vector<Pending>& pending_writebacks() const { return writebacks_; }
   void set_pending_writebacks(const std::vector<Pending>& w) { writebacks_ = w; }
   std::span<const Tensor> args() const { return args_; }
@@ -370,7 +360,7 @@ class Execution {
   std::vector<Pending> writebacks_;
   std::vector<Tensor> in_place_;
   std::vector<Tensor> operands_;
-  std::vector<Tensor> fixed_;
+  Tensor device_key_;
 };
 
 }  // namespace
@@ -409,6 +399,7 @@ std::string CapturedProgram::why_not(const Graph& graph) {
       bool from_rng = false;
       for (const Input& in : graph.inputs) from_rng = from_rng || (in.value == key && in.kind == InputKind::kRng);
       if (!from_rng) return "a random draw's key is computed";
+      if (!has_device_key_random(graph.device.type)) return graph.device.str() + " draws no random numbers in a graph";
     }
     if (n.def == nullptr && n.op != kFused && n.op != kConstant && n.op != kRandom && n.op != kAssign)
       return "it has a '" + n.op + "' node";
@@ -424,7 +415,8 @@ struct CapturedProgram::State {
   std::unique_ptr<rt::CapturedWork> work;
   std::vector<Tensor> statics;               // per input: the graph's buffer for its value
   std::vector<const void*> captured_memory;  // per input: a captured tensor's data when captured
-  std::vector<int> random_nodes;
+  Tensor rng_key;      // int64 [seed, offset] on the device, when the program draws
+  int rng_value = -1;  // the graph's key value (an rng input)
   std::vector<Tensor> kept;  // every value of the capture call: the memory the graph uses
   std::vector<Execution::Pending> writebacks;
   int64_t captures = 0;
@@ -462,14 +454,15 @@ struct CapturedProgram::State {
         captured_memory[i] = t.data_ptr();
       }
     }
-    random_nodes.clear();
-    for (size_t k = 0; k < graph.nodes.size(); ++k) {
-      const Node& n = graph.nodes[k];
+    // Random nodes draw at a key in the graph's memory, refilled before each replay.
+    rng_key = Tensor();
+    for (const Node& n : graph.nodes) {
       if (n.op != kRandom) continue;
-      random_nodes.push_back(static_cast<int>(k));
-      const Value& v = graph.values[n.outputs[0]];
-      c.fix_value(n.outputs[0], ops::empty_tensor(v.shape, v.dtype, graph.device));
+      rng_key = ops::empty_tensor(Shape{2}, kInt64, graph.device);
+      rng_value = n.inputs[0];
+      break;
     }
+    c.set_device_key(rng_key);
     c.choose_in_place_targets();
     rt::DeviceBackend& backend = rt::backend_for(graph.device, "a compiled program");
     std::unique_ptr<rt::CapturedWork> recorded = backend.capture(graph.device.index, [&] {
@@ -487,7 +480,7 @@ struct CapturedProgram::State {
     ++captures;
   }
 
-  // Before a replay: this call's arguments, .grads, host scalars and random draws into the
+  // Before a replay: this call's arguments, .grads, host scalars and the random key into the
   // graph's buffers (queued on the current stream, ahead of the replay).
   void fill(const ExecutionHooks* hooks) {
     Execution& c = *call;
@@ -502,16 +495,10 @@ struct CapturedProgram::State {
             .copy(statics[i].data_ptr(), graph.device, host.data_ptr(), host.device(), host.nbytes());
       }
     }
-    for (int k : random_nodes) {
-      const Node& n = graph.nodes[static_cast<size_t>(k)];
-      const Tensor key = ops::contiguous_copy(c.value(n.inputs[0]));
-      const int64_t* kv = key.data<int64_t>();
-      const Tensor draw = random_from_key(static_cast<RandomKind>(n.attrs.count), n.attrs.dims, n.attrs.dtype,
-                                          n.attrs.scalar, n.attrs.scalar2, static_cast<uint64_t>(kv[0]),
-                                          static_cast<uint64_t>(kv[1] + n.attrs.axis));
-      const Tensor& target = kept[static_cast<size_t>(n.outputs[0])];
+    if (rng_key.defined()) {
+      const Tensor key = ops::contiguous_copy(c.value(rng_value));  // the host's [seed, offset]
       rt::backend_for(graph.device, "a compiled program")
-          .copy(target.data_ptr(), graph.device, draw.data_ptr(), kCPU, draw.nbytes());
+          .copy(rng_key.data_ptr(), graph.device, key.data_ptr(), kCPU, key.nbytes());
     }
   }
 };

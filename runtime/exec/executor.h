@@ -71,8 +71,8 @@ ExecResult execute(const Graph& graph, std::span<const Tensor> args, const Plann
 // A planned program on a device that records work as a graph (CUDA graphs): its nodes and the
 // copies into captured tensors are captured once, then each call replays them with one launch,
 // instead of one launch per node from the host. The graph runs on fixed memory: arguments
-// (and .grads read) are copied into buffers of the graph, random draws are made on the host
-// and copied in before each replay, and the outputs and .grads a call returns are copies of
+// (and .grads read) are copied into buffers of the graph, random draws read the generator's
+// key from the graph's memory (refilled before each replay), and the outputs and .grads a call returns are copies of
 // the graph's buffers. A captured tensor whose memory moved (a parameter replaced) makes the
 // next call capture again. Index checks are read back after each replay; a bad index is then
 // reported after the step's device work ran (kernels skip such values meanwhile).

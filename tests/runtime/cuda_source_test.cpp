@@ -66,7 +66,12 @@ TEST_CASE("NVRTC compiles every elementwise kernel to PTX and to cubins for sm_8
   std::vector<std::string> names;
   std::vector<rt::cuda::KernelSource> kernels = rt::cuda::all_elementwise_kernels();
   CHECK(kernels.size() > 100);
-  for (rt::cuda::KernelSource& k : rt::cuda::all_random_kernels()) kernels.push_back(std::move(k));
+  for (rt::cuda::KernelSource& k : rt::cuda::all_random_kernels()) {
+    // and its variant reading the key from device memory (what CUDA graphs draw with)
+    const std::string keyed = k.name + "_k";
+    kernels.push_back({k.op, k.dtype, keyed, *rt::cuda::random_kernel(k.op.back() - '0', k.dtype, keyed, true)});
+    kernels.push_back(std::move(k));
+  }
   for (const rt::cuda::KernelSource& k : kernels) {
     body += k.source;
     names.push_back(k.name);

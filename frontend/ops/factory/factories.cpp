@@ -173,10 +173,8 @@ Tensor random_draw(trace::RandomKind kind, Shape shape, double a, double b, Tens
   }
   uint64_t seed;
   uint64_t offset = reserve(shape.numel(), seed);
-  Tensor t = random_from_key(kind, shape, dtype, a, b, seed, offset);
-  // Drawn on the host, then moved: the traced draw is the tensor on its device (a copy the
-  // tracer does not see would make a later call reuse this draw as a constant).
-  if (options.device != kCPU) t = t.to(options.device, site);
+  // Drawn where it is used (on CUDA by the same Philox in a kernel), and traced as that tensor.
+  Tensor t = random_on_device(options.device, kind, shape, dtype, a, b, seed, offset);
   if (trace::Tracer* tracer = trace::active()) tracer->record_random(t, kind, a, b, offset, site);
   if (kind == trace::RandomKind::kRandint && options.dtype != kInt64) t = cast(t, options.dtype, site);
   return finish(t, {.dtype = options.dtype, .device = t.device(), .requires_grad = options.requires_grad}, site);

@@ -6,6 +6,7 @@
 
 #include "runtime/cpu/parallel.h"
 #include "runtime/cpu/philox.h"
+#include "runtime/device_backend.h"
 #include "runtime/ops/dispatch.h"
 #include "runtime/ops/registry.h"
 
@@ -54,6 +55,34 @@ Tensor random_from_key(trace::RandomKind kind, const Shape& shape, DType dtype, 
     }
   });
   return t;
+}
+
+namespace {
+DeviceRandom& device_random(DeviceType type) {
+  static DeviceRandom table[static_cast<int>(DeviceType::kCUDA) + 1];
+  return table[static_cast<int>(type)];
+}
+}  // namespace
+
+void register_device_random(DeviceType type, DeviceRandom draws) { device_random(type) = draws; }
+
+bool has_device_key_random(DeviceType type) { return device_random(type).at_device_key != nullptr; }
+
+Tensor random_on_device(Device device, trace::RandomKind kind, const Shape& shape, DType dtype, double a, double b,
+                        uint64_t seed, uint64_t offset) {
+  if (device.type == DeviceType::kCPU) return random_from_key(kind, shape, dtype, a, b, seed, offset);
+  if (auto draw = device_random(device.type).at_key) return draw(kind, shape, dtype, a, b, seed, offset, device);
+  const Tensor host = random_from_key(kind, shape, dtype, a, b, seed, offset);
+  Tensor out = ops::empty_tensor(shape, dtype, device);
+  rt::backend_for(device, "a random draw").copy(out.data_ptr(), device, host.data_ptr(), kCPU, host.nbytes());
+  return out;
+}
+
+Tensor random_at_device_key(const Tensor& key, int64_t delta, trace::RandomKind kind, const Shape& shape, DType dtype,
+                            double a, double b) {
+  auto draw = device_random(key.device().type).at_device_key;
+  if (draw == nullptr) throw DeviceError("tl: " + key.device().str() + " draws no random numbers at a key in its memory");
+  return draw(key, delta, kind, shape, dtype, a, b);
 }
 
 }  // namespace tl

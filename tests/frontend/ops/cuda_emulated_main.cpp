@@ -53,3 +53,30 @@ TEST_CASE("a pinned block is not reused while the copy from it may be in flight"
   CHECK(cuda_device::pinned_memory_stats().pending_bytes == 0);
   CHECK(allclose(on_device.to(kCPU), full({256}, 3.0), 0, 0));
 }
+
+TEST_CASE("random draws on CUDA run Philox on the device and give the CPU's numbers", "[cuda][emulated][random]") {
+  const test::HostKernelRunner* runner = test::emulated_runner();
+  if (runner == nullptr) {
+    WARN("skipped: a real GPU is present (ops_cuda_test compares its draws)");
+    return;
+  }
+  auto draws = [](Device device) {
+    manual_seed(77);
+    std::vector<Tensor> out{rand({300}, {.device = device}), randn({5, 61}, {.dtype = kFloat64, .device = device}),
+                            bernoulli({257}, 0.3, {.device = device}), randint(-4, 9, {129}, {.device = device}),
+                            nn::functional::dropout(ones({64}, {.device = device}), 0.5, true)};
+    for (Tensor& t : out) t = t.to(kCPU);
+    return out;
+  };
+  const std::vector<Tensor> cpu = draws(kCPU);
+  const std::vector<Tensor> cuda = draws(kCUDA);
+  // Drawn on the device by one kernel, not drawn on the host and copied there.
+  const int64_t before = runner->launches();
+  Tensor once = randn({1000}, {.device = kCUDA});
+  CHECK(runner->launches() - before == 1);
+  for (size_t i = 0; i < cpu.size(); ++i) {
+    INFO("draw " << i);
+    CHECK(cuda[i].dtype() == cpu[i].dtype());
+    CHECK(allclose(cuda[i], cpu[i], 0, 0));
+  }
+}
