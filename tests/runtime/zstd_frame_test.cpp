@@ -2,16 +2,15 @@
 // exactly the declared bytes refused with the reason, judged from the headers where they tell.
 #include <catch2/catch.hpp>
 
-#include <zstd.h>
-
-#include <memory>
 #include <string>
 
 #include "runtime/base/zstd_frame.h"
+#include "tests/support/zstd_frames.h"
 
 using tl::rt::zstd_compress;
 using tl::rt::zstd_decompress;
 using tl::rt::zstd_frame_mismatch;
+using tl::test::frame_without_size;
 
 namespace {
 
@@ -20,17 +19,6 @@ std::string sample() {
   std::string bytes(20000, '\0');
   for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>((i % 97) ^ (i / 512));
   return bytes;
-}
-
-// `bytes` as a frame whose header does not record its size.
-std::string frame_without_size(const std::string& bytes) {
-  std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> context(ZSTD_createCCtx(), ZSTD_freeCCtx);
-  ZSTD_CCtx_setParameter(context.get(), ZSTD_c_contentSizeFlag, 0);
-  std::string frame(ZSTD_compressBound(bytes.size()), '\0');
-  const size_t n = ZSTD_compress2(context.get(), frame.data(), frame.size(), bytes.data(), bytes.size());
-  REQUIRE_FALSE(ZSTD_isError(n));
-  frame.resize(n);
-  return frame;
 }
 
 std::string refusal(const std::string& frame, uint64_t size) {

@@ -18,6 +18,7 @@
 #include <set>
 #include <sstream>
 
+#include "tests/support/zstd_frames.h"
 #include "runtime/artifact/artifact.h"
 #include "runtime/base/sha256.h"
 #include "runtime/base/zstd_frame.h"
@@ -564,18 +565,6 @@ std::string image_bytes(const artifact::CudaImage& image, std::string_view secti
   return *bytes;
 }
 
-// `bytes` as a zstd frame whose header does not record its size (as streaming writers make
-// them): only decompressing it shows how many bytes it holds.
-std::string frame_without_size(std::string_view bytes) {
-  std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> context(ZSTD_createCCtx(), ZSTD_freeCCtx);
-  ZSTD_CCtx_setParameter(context.get(), ZSTD_c_contentSizeFlag, 0);
-  std::string frame(ZSTD_compressBound(bytes.size()), '\0');
-  const size_t n = ZSTD_compress2(context.get(), frame.data(), frame.size(), bytes.data(), bytes.size());
-  REQUIRE_FALSE(ZSTD_isError(n));
-  frame.resize(n);
-  REQUIRE(ZSTD_getFrameContentSize(frame.data(), frame.size()) == ZSTD_CONTENTSIZE_UNKNOWN);
-  return frame;
-}
 
 // An elementwise chain and a column mean the compiler fuses into two groups, x [6, 16].
 struct CudaChain {
@@ -969,11 +958,11 @@ TEST_CASE("a load decompresses only the image its device runs, and refuses a fra
       {"a damaged frame", [](artifact::CudaImage& at, std::string& cuda) { cuda[at.offset() + at.size() / 2] ^= 0x55; },
        "code does not decompress ("},
       {"a frame of more bytes than it declares",
-       [&](artifact::CudaImage& at, std::string& cuda) { append(cuda, at, frame_without_size(image + "0123456789abcdef")); },
+       [&](artifact::CudaImage& at, std::string& cuda) { append(cuda, at, test::frame_without_size(image + "0123456789abcdef")); },
        "code decompresses to more than the " + n + " bytes it declares"},
       {"a frame of fewer bytes than it declares",
        [&](artifact::CudaImage& at, std::string& cuda) {
-         append(cuda, at, frame_without_size(image.substr(0, image.size() - 16)));
+         append(cuda, at, test::frame_without_size(image.substr(0, image.size() - 16)));
        },
        "code decompresses to " + std::to_string(image.size() - 16) + " bytes, not the " + n + " it declares"},
   };
