@@ -408,7 +408,9 @@ std::string CapturedProgram::why_not(const Graph& graph) {
 }
 
 struct CapturedProgram::State {
-  State(const Graph& g, const PlannedProgram& p) : graph(g), planned(p) {}
+  State(const Graph& g, const PlannedProgram& p) : graph(g), planned(p), input_of(g.values.size(), -1) {
+    for (size_t i = 0; i < g.inputs.size(); ++i) input_of[g.inputs[i].value] = static_cast<int>(i);
+  }
   const Graph& graph;
   const PlannedProgram& planned;
   std::unique_ptr<Execution> call;
@@ -419,6 +421,7 @@ struct CapturedProgram::State {
   int rng_value = -1;  // the graph's key value (an rng input)
   std::vector<Tensor> kept;  // every value of the capture call: the memory the graph uses
   std::vector<Execution::Pending> writebacks;
+  std::vector<int> input_of;  // per value: the input it is, or -1
   int64_t captures = 0;
   bool capture_failed = false;
 
@@ -539,14 +542,12 @@ ExecResult CapturedProgram::run(std::span<const Tensor> args, const std::functio
     if (!hooks || !hooks->advance_rng) missing_hook("draws random numbers");
     hooks->advance_rng(static_cast<uint64_t>(s.graph.rng_advance));
   }
-  // The graph's values are its memory: bind them for the host's share of the effects.
-  for (size_t v = 0; v < s.kept.size(); ++v) c.value(static_cast<int>(v)) = s.kept[v];
+  // The values written back live in the graph's memory: bind them for the host's share.
+  for (const Execution::Pending& w : s.writebacks) c.value(w.value) = s.kept[static_cast<size_t>(w.value)];
   c.write_back(Execution::Effects::kHost);
-  std::vector<int> input_of(s.graph.values.size(), -1);
-  for (size_t i = 0; i < s.graph.inputs.size(); ++i) input_of[s.graph.inputs[i].value] = static_cast<int>(i);
   for (int v : s.graph.outputs) {
-    if (input_of[v] >= 0) {
-      result.outputs.push_back(input_tensor(s.graph.inputs[input_of[v]], args, hooks));
+    if (s.input_of[v] >= 0) {
+      result.outputs.push_back(input_tensor(s.graph.inputs[s.input_of[v]], args, hooks));
     } else {
       const Tensor& t = s.kept[static_cast<size_t>(v)];
       result.outputs.push_back(t.defined() ? ops::fresh_copy(t) : t);

@@ -582,6 +582,14 @@ struct CudaChain {
     NoGradGuard no_grad;
     return {gelu(t * w + b) * 0.5, mean(tanh(t * b), {0})};
   }
+  // The chain through `tlc --target cuda` with the default architectures: the artifact's path.
+  std::string compile_for_cuda() const {
+    const std::string out = dir.file("chain_cuda.tlart");
+    Result r = run_tlc({in, "-o", out, "--emit", "artifact", "--target", "cuda"}, dir);
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    return out;
+  }
 };
 
 bool has_nvrtc() { return rt::cuda::Nvrtc::get() != nullptr; }
@@ -727,10 +735,7 @@ TEST_CASE("an artifact with device code loads and runs on the emulated CUDA devi
     return;
   }
   CudaChain c;
-  const std::string out = c.dir.file("chain_cuda.tlart");
-  Result r = run_tlc({c.in, "-o", out, "--emit", "artifact", "--target", "cuda"}, c.dir);
-  INFO(r.output);
-  REQUIRE(r.exit_code == 0);
+  const std::string out = c.compile_for_cuda();
   if (cuda_device::is_available()) {
     // Its default device is CUDA. (The emulated device's runner compiles the sources for the
     // host; a GPU loads the cubin of its architecture.)
@@ -834,7 +839,8 @@ TEST_CASE("an artifact with device code loads and runs on the emulated CUDA devi
   }
   // tlc --target cuda compiles the code again from the steps, replacing what was there.
   const std::string recompiled = c.dir.file("recompiled.tlart");
-  r = run_tlc({c.dir.file("altered.tlart"), "-o", recompiled, "--emit", "artifact", "--target", "cuda"}, c.dir);
+  const Result r = run_tlc({c.dir.file("altered.tlart"), "-o", recompiled, "--emit", "artifact", "--target", "cuda"},
+                           c.dir);
   CHECK(r.exit_code == 0);
   if (cuda_device::is_available()) CHECK(allclose(load_program(recompiled)({c.x})[0].to(kCPU), c.forward(c.x)[0], 1e-5, 1e-6));
 }
@@ -885,10 +891,7 @@ TEST_CASE("a load decompresses only the image its device runs, and refuses a fra
     return;
   }
   CudaChain c;
-  const std::string out = c.dir.file("chain_cuda.tlart");
-  Result r = run_tlc({c.in, "-o", out, "--emit", "artifact", "--target", "cuda"}, c.dir);
-  INFO(r.output);
-  REQUIRE(r.exit_code == 0);
+  const std::string out = c.compile_for_cuda();
   if (!cuda_device::is_available()) {
     WARN("skipped: no CUDA device, real or emulated");
     return;
@@ -1022,10 +1025,7 @@ TEST_CASE("an artifact whose device code is stored raw, as tl wrote it before co
     return;
   }
   CudaChain c;
-  const std::string out = c.dir.file("chain_cuda.tlart"), raw = c.dir.file("chain_raw.tlart");
-  Result r = run_tlc({c.in, "-o", out, "--emit", "artifact", "--target", "cuda"}, c.dir);
-  INFO(r.output);
-  REQUIRE(r.exit_code == 0);
+  const std::string out = c.compile_for_cuda(), raw = c.dir.file("chain_raw.tlart");
   // Each image decompressed into a section of its own, stored raw; the fields that say how an
   // image is stored left unset, as the writer before them left them.
   rewrite_artifact(out, raw, [&](artifact::Program& p, std::string& cuda) {
